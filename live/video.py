@@ -1,0 +1,88 @@
+"""Video file output for `render` and the headless demo: H.264 frames with the audio muxed in (PyAV)."""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class VideoWriter:
+    """Writes RGB frames at a fixed rate to an MP4 and, on close, the matching audio.
+
+    The file is written under a temporary name and renamed on close, so an interrupted render
+    never leaves a truncated file under the name the user asked for.
+    """
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: int, crf: int = 20) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._container = av.open(str(self._tmp), mode="w")
+        self._video = self._container.add_stream("libx264", rate=fps)
+        self._video.width, self._video.height = width, height
+        self._video.pix_fmt = "yuv420p"
+        self._video.options = {"crf": str(crf), "preset": "veryfast"}
+        self._audio = None
+        self.fps = fps
+        self.frames = 0
+
+    def add_audio(self, samples: np.ndarray, samplerate: int) -> None:
+        """Set the soundtrack: float32 (frames, channels) in -1..1. Call before the first frame."""
+        layout = "stereo" if samples.shape[1] >= 2 else "mono"
+        self._audio = self._container.add_stream("aac", rate=samplerate, layout=layout)
+        self._audio_samples = np.ascontiguousarray(samples[:, : 2 if layout == "stereo" else 1].T, dtype=np.float32)
+        self._audio_rate = samplerate
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append one (height, width, 3) uint8 frame."""
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        for packet in self._video.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Flush video, write the audio cut to the video's length, and move the file into place."""
+        for packet in self._video.encode():
+            self._container.mux(packet)
+        if self._audio is not None:
+            duration = self.frames / self.fps
+            self._write_audio(self._audio_samples[:, : int(duration * self._audio_rate)])
+        self._container.close()
+        self._tmp.replace(self.path)
+        return self.path
+
+    def _write_audio(self, planar: np.ndarray) -> None:
+        chunk = 1024
+        layout = "stereo" if planar.shape[0] == 2 else "mono"
+        for start in range(0, planar.shape[1], chunk):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar[:, start : start + chunk]),
+                                               format="fltp", layout=layout)
+            frame.sample_rate = self._audio_rate
+            frame.pts = start
+            frame.time_base = Fraction(1, self._audio_rate)
+            for packet in self._audio.encode(frame):
+                self._container.mux(packet)
+        for packet in self._audio.encode():
+            self._container.mux(packet)
+
+    def abort(self) -> None:
+        """Stop without producing the output file."""
+        try:
+            self._container.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+def probe(path: str | Path) -> dict:
+    """Frame count, size, rate and whether there is audio, read back from a video file."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return {"frames": frames, "width": stream.width, "height": stream.height,
+                "fps": float(stream.average_rate or 0), "audio": bool(container.streams.audio)}
