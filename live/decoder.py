@@ -1,0 +1,575 @@
+"""VAE-only decoding: latents in, uint8 RGB frames out, on a worker thread that never makes the
+projector wait.
+
+Three decoders share one interface (:class:`Decoder`):
+
+- ``approx``: the weight-free linear latent-to-RGB map of :mod:`live.approx`, bicubic 8x upsample.
+- ``tiny``: diffusers ``AutoencoderTiny`` (TAESD / TAESDXL) from a local folder.
+- ``vae``: diffusers ``AutoencoderKL``, the model's own VAE, from a model folder (``vae/``
+  subfolder) or a standalone VAE folder.
+
+Scaling (``z / scaling_factor + shift_factor``) and the value range ([-1, 1] to uint8) are
+handled in :meth:`Decoder.decode` and nowhere else. Loading is local only: nothing downloads.
+
+:class:`DecodeWorker` runs one decoder on its own thread behind a latest-wins request slot:
+the show asks for the latent of ``now + latency + one frame``, any request not yet started is
+replaced by a newer one, and the two newest frames are published together as an immutable
+pair, each stamped with the display time it was made for, so the renderer can blend by time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from live import approx
+from live.errors import UserError
+from live.handoff import LatestSlot
+
+_LOGGER = logging.getLogger(__name__)
+
+KINDS = ("approx", "tiny", "vae")
+# Scaling factor each family's VAE was trained with: used to tell a family from a VAE config.
+FAMILY_SCALING: dict[str, float] = {"sd1": 0.18215, "sdxl": 0.13025}
+FAMILIES = tuple(FAMILY_SCALING)
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class DecoderError(UserError):
+    """A decoder that cannot be built or latents it cannot decode (path, kind, device, shape)."""
+
+
+# ----- device and dtype ---------------------------------------------------------------------
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """The decode device: ``device`` when given (checked), else cuda, then mps, then cpu."""
+    if device is None or device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DecoderError(f"--device {device!r} is not a torch device; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DecoderError(f"--device {device} asked for CUDA, but torch sees no CUDA GPU; use --device cpu or auto")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise DecoderError(f"--device {device} asked for MPS, but it is not available here; use --device cpu or auto")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise DecoderError(f"--device {device} is not supported; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def pick_dtype(device: torch.device, family: str = "sd1", dtype: torch.dtype | str | None = None) -> torch.dtype:
+    """fp32 on CPU; on a GPU fp16, except bf16 for SDXL's VAE on CUDA (its fp16 overflows to NaN)."""
+    if isinstance(dtype, str):
+        try:
+            dtype = DTYPES[dtype]
+        except KeyError:
+            raise DecoderError(f"--dtype {dtype!r} is not known; choose one of {', '.join(DTYPES)}") from None
+    if dtype is not None:
+        if device.type == "cpu" and dtype == torch.float16:
+            # Many CPU conv kernels have no fp16 path; it would be slower or fail mid-show.
+            raise DecoderError("--dtype fp16 is not supported on the CPU; use fp32 or bf16 there")
+        return dtype
+    if device.type == "cpu":
+        return torch.float32
+    if device.type == "cuda" and family == "sdxl" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+# ----- the decoders -------------------------------------------------------------------------
+
+
+class Decoder:
+    """Common interface: diffusion-space latents (B, C, h, w) -> uint8 RGB (B, 8h, 8w, 3).
+
+    Subclasses implement :meth:`_decode_unit`, returning RGB floats in [0, 1] shaped
+    (B, 3, H, W) on the decode device; :meth:`decode` wraps it with the latent check, the
+    device/dtype move, inference mode and the single uint8 conversion.
+    """
+
+    name: str = "decoder"
+    latent_channels: int = 4
+    family: str = "sd1"
+    scaling_factor: float = 1.0
+    shift_factor: float = 0.0
+    device: torch.device = torch.device("cpu")
+    dtype: torch.dtype = torch.float32
+    channels_last: bool = False
+    randomly_initialised: bool = False  # True for the bench's weight-free real-size models
+
+    def _decode_unit(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def check_latents(self, latents: torch.Tensor, family: str | None = None) -> None:
+        """Raise :class:`DecoderError` when ``latents`` (or their ``family``, when known) don't fit this decoder."""
+        if not isinstance(latents, torch.Tensor):
+            raise DecoderError(f"latents must be a torch tensor, got {type(latents).__name__}")
+        if latents.ndim != 4:
+            raise DecoderError(f"latents must be shaped (B, C, h, w), got {tuple(latents.shape)}")
+        if latents.shape[1] != self.latent_channels:
+            raise DecoderError(
+                f"latents have {latents.shape[1]} channels but the {self.name} decoder takes {self.latent_channels}; "
+                "precompute the keyframes with the same model family as the decoder"
+            )
+        if family is not None and family != self.family:
+            raise DecoderError(
+                f"latents are from the {family} family but the {self.name} decoder is {self.family}; "
+                f"use a {family} VAE or --family {family}"
+            )
+        if not latents.is_floating_point():
+            raise DecoderError(f"latents must be floating point, got {latents.dtype}")
+
+    def to_rgb(self, latents: torch.Tensor) -> torch.Tensor:
+        """Decode to RGB floats in [0, 1], (B, 3, 8h, 8w) on the decode device (no host copy)."""
+        self.check_latents(latents)
+        with torch.inference_mode():
+            z = latents.to(self.device, self.dtype, non_blocking=True)
+            if self.channels_last:
+                z = z.contiguous(memory_format=torch.channels_last)
+            return self._decode_unit(z)
+
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """Diffusion-space latents (B, C, h, w) -> (B, 8h, 8w, 3) uint8 RGB numpy on the host."""
+        with torch.inference_mode():
+            return approx.to_uint8_hwc(self.to_rgb(latents))
+
+    def warmup(self, latent_shape: tuple[int, ...], runs: int = 2) -> None:
+        """Decode ``runs`` blank latents of ``latent_shape`` so kernel selection, allocator growth
+        and any compilation happen before the show instead of on its first frames."""
+        shape = tuple(int(s) for s in latent_shape)
+        if len(shape) == 3:
+            shape = (1, *shape)
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        z = torch.randn(shape, generator=gen).to(self.device)
+        start = time.perf_counter()
+        for _ in range(max(1, runs)):
+            self.decode(z)
+        _LOGGER.info("%s decoder warmed up for %s in %.2f s", self.name, shape, time.perf_counter() - start)
+
+    def describe(self) -> str:
+        """One line for logs and the bench: kind, family, device, dtype, flags."""
+        flags = [f for f, on in (("channels_last", self.channels_last), ("random weights", self.randomly_initialised)) if on]
+        extra = f" ({', '.join(flags)})" if flags else ""
+        return f"{self.name} {self.family} on {self.device} {str(self.dtype).replace('torch.', '')}{extra}"
+
+
+class ApproxDecoder(Decoder):
+    """The weight-free linear latent-to-RGB map (live/approx.py), bicubic 8x upsample in torch."""
+
+    name = "approx"
+
+    def __init__(self, family: str = "sd1", device: torch.device | None = None, dtype: torch.dtype | None = None) -> None:
+        if family not in approx.LATENT_RGB_FACTORS:
+            raise DecoderError(f"--family {family!r} has no approx factors; choose one of "
+                               f"{', '.join(approx.LATENT_RGB_FACTORS)}")
+        self.family = family
+        self.device = device or torch.device("cpu")
+        # The map is a few multiply-adds per pixel; fp32 everywhere costs nothing and avoids
+        # fp16 banding in the upsample.
+        self.dtype = dtype or torch.float32
+        self.latent_channels = len(approx.LATENT_RGB_FACTORS[family])
+
+    def _decode_unit(self, z: torch.Tensor) -> torch.Tensor:
+        return approx.latents_to_rgb(z, self.family, upsample=True)
+
+
+class DiffusersDecoder(Decoder):
+    """A diffusers autoencoder (AutoencoderKL or AutoencoderTiny), decoder half only."""
+
+    def __init__(self, model: torch.nn.Module, name: str, family: str, device: torch.device, dtype: torch.dtype,
+                 *, channels_last: bool | None = None, compile: bool = False, cuda_graph: bool = False,
+                 source: str = "") -> None:
+        self.name = name
+        self.family = family
+        self.device = device
+        self.dtype = dtype
+        self.source = source
+        config = model.config
+        self.latent_channels = int(config.latent_channels)
+        self.scaling_factor = float(getattr(config, "scaling_factor", 1.0) or 1.0)
+        self.shift_factor = float(getattr(config, "shift_factor", 0.0) or 0.0)
+        # The encoder is never used live; dropping it frees memory (about a third of the KL VAE).
+        if hasattr(model, "encoder"):
+            model.encoder = None
+        if hasattr(model, "quant_conv"):
+            model.quant_conv = None
+        self.channels_last = device.type != "cpu" if channels_last is None else bool(channels_last)
+        # torch's own Module.to: diffusers' override warns about fp32-only modules even when a
+        # VAE has none (an empty list), which would print on every start-up.
+        model = torch.nn.Module.to(model, device=device, dtype=dtype).eval().requires_grad_(False)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self._run = self._eager
+        self.compiled = False
+        if compile:
+            # The decode call is the whole graph: compile it once; fixed shapes after warm-up.
+            self._run = torch.compile(self._eager, fullgraph=False, dynamic=False)
+            self.compiled = True
+        if cuda_graph and device.type != "cuda":
+            raise DecoderError("--cuda-graph needs a CUDA device; drop the flag or use --device cuda")
+        self.cuda_graph = bool(cuda_graph)
+        self._graphs: dict[tuple[int, ...], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+
+    def _eager(self, z: torch.Tensor) -> torch.Tensor:
+        z = z / self.scaling_factor + self.shift_factor
+        image = self.model.decode(z, return_dict=False)[0]  # [-1, 1]
+        return (image * 0.5 + 0.5).clamp(0.0, 1.0)
+
+    def _decode_unit(self, z: torch.Tensor) -> torch.Tensor:
+        if not self.cuda_graph:
+            return self._run(z)
+        key = tuple(z.shape)
+        if key not in self._graphs:
+            self._graphs[key] = self._capture(z)
+        graph, static_in, static_out = self._graphs[key]
+        static_in.copy_(z)
+        graph.replay()
+        # The static output is overwritten by the next replay: hand out a copy.
+        return static_out.clone()
+
+    def _capture(self, z: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
+        """Record one decode of this shape as a CUDA graph (after side-stream warm-up runs)."""
+        static_in = z.clone()
+        stream = torch.cuda.Stream(device=self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                self._run(static_in)
+        torch.cuda.current_stream(self.device).wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = self._run(static_in)
+        _LOGGER.info("%s decoder captured a CUDA graph for %s", self.name, tuple(z.shape))
+        return graph, static_in, static_out
+
+    def describe(self) -> str:
+        """One line: kind, family, device, dtype, flags and where the weights came from."""
+        text = super().describe()
+        flags = [f for f, on in (("torch.compile", self.compiled), ("CUDA graph", self.cuda_graph)) if on]
+        if flags:
+            text += " +" + " +".join(flags)
+        return text + (f" from {self.source}" if self.source else "")
+
+
+# ----- loading ------------------------------------------------------------------------------
+
+
+def _read_config(folder: Path) -> dict | None:
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DecoderError(f"{path} is not readable JSON ({exc.__class__.__name__}); re-copy the VAE folder") from None
+
+
+def _find_vae_folder(path: Path, kind: str) -> tuple[Path, str]:
+    """The folder holding the autoencoder's config.json, and its diffusers class name."""
+    if not path.exists():
+        raise DecoderError(f"decoder folder {path} does not exist; pass the model folder (with vae/) or a VAE folder")
+    if path.is_file():
+        raise DecoderError(f"{path} is a file; pass the diffusers folder that holds config.json and the weights "
+                           "(single-file checkpoints are not supported)")
+    for folder in (path / "vae", path):
+        config = _read_config(folder)
+        if config is not None and str(config.get("_class_name", "")).startswith("Autoencoder"):
+            return folder, str(config["_class_name"])
+    if kind == "tiny" and (path / "vae").is_dir() is False and (path / "model_index.json").is_file():
+        raise DecoderError(f"{path} is a pipeline folder without a vae/ folder; pass a TAESD folder for --decoder tiny")
+    raise DecoderError(f"{path} holds no diffusers VAE (no config.json naming an Autoencoder class in it or in "
+                       f"{path / 'vae'}); pass a model folder with vae/ or a standalone VAE folder")
+
+
+def _family_from_config(config_scaling: float, family: str, source: Path) -> str:
+    for fam, sf in FAMILY_SCALING.items():
+        if math.isclose(config_scaling, sf, rel_tol=1e-3) and fam != family:
+            raise DecoderError(f"{source} is a {fam} VAE (scaling_factor {config_scaling}) but --family is {family}; "
+                               f"use --family {fam} or a {family} VAE")
+    return family
+
+
+def load_autoencoder(kind: str, model: str | Path) -> tuple[torch.nn.Module, Path]:
+    """Load the diffusers autoencoder for ``kind`` ("tiny" or "vae") from a local folder, on the CPU in fp32."""
+    from diffusers import AutoencoderKL, AutoencoderTiny  # heavy import, only when a VAE is asked for
+
+    path = Path(model).expanduser()
+    folder, class_name = _find_vae_folder(path, kind)
+    wanted = {"tiny": "AutoencoderTiny", "vae": "AutoencoderKL"}[kind]
+    if class_name != wanted:
+        other = {"AutoencoderTiny": "tiny", "AutoencoderKL": "vae"}.get(class_name)
+        fix = f"use --decoder {other}" if other else f"pass an {wanted} folder"
+        raise DecoderError(f"{folder} holds an {class_name}, not the {wanted} that --decoder {kind} needs; {fix}")
+    cls = AutoencoderTiny if kind == "tiny" else AutoencoderKL
+    try:
+        vae = cls.from_pretrained(str(folder), local_files_only=True, torch_dtype=torch.float32)
+    except (OSError, ValueError, EnvironmentError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise DecoderError(f"could not load the {wanted} in {folder}: {first}") from None
+    return vae, folder
+
+
+def make_decoder(
+    kind: str = "approx",
+    model: str | Path | None = None,
+    *,
+    family: str = "sd1",
+    device: str | None = None,
+    dtype: torch.dtype | str | None = None,
+    compile: bool = False,
+    cuda_graph: bool = False,
+    channels_last: bool | None = None,
+) -> Decoder:
+    """Build a decoder of ``kind`` ("approx", "tiny", "vae") from local files only.
+
+    ``model`` is a model folder with a ``vae/`` subfolder or a standalone VAE / TAESD folder
+    (ignored for approx). ``device`` defaults to cuda > mps > cpu; ``dtype`` to fp16/bf16 on a
+    GPU and fp32 on the CPU. ``compile`` wraps the decode in ``torch.compile``; ``cuda_graph``
+    replays a captured CUDA graph per latent shape (CUDA only). Raises :class:`DecoderError`.
+    """
+    if kind not in KINDS:
+        raise DecoderError(f"--decoder {kind!r} is not known; choose one of {', '.join(KINDS)}")
+    if family not in FAMILIES:
+        raise DecoderError(f"--family {family!r} is not known; choose one of {', '.join(FAMILIES)}")
+    dev = pick_device(device)
+    if kind == "approx":
+        if compile or cuda_graph:
+            _LOGGER.info("approx decoder: --compile/--cuda-graph have nothing to speed up, ignored")
+        return ApproxDecoder(family, dev)
+    if model is None:
+        raise DecoderError(f"--decoder {kind} needs a folder: pass the model folder (with vae/) or a "
+                           f"{'TAESD' if kind == 'tiny' else 'VAE'} folder, or use --decoder approx")
+    vae, folder = load_autoencoder(kind, model)
+    if kind == "vae":
+        family = _family_from_config(float(vae.config.scaling_factor), family, folder)
+    return DiffusersDecoder(vae, kind, family, dev, pick_dtype(dev, family, dtype), channels_last=channels_last,
+                            compile=compile, cuda_graph=cuda_graph, source=str(folder))
+
+
+# Stable Diffusion's VAE architecture (the config every SD 1.x / 2.x / SDXL vae/ folder holds,
+# less the weights): used when no weights are on disk, since the timing depends only on it.
+SD_VAE_CONFIG: dict = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "up_block_types": ["UpDecoderBlock2D"] * 4,
+    "block_out_channels": [128, 256, 512, 512],
+    "layers_per_block": 2,
+    "act_fn": "silu",
+    "latent_channels": 4,
+    "norm_num_groups": 32,
+    "sample_size": 512,
+}
+
+
+def make_random_decoder(
+    kind: str,
+    *,
+    family: str = "sd1",
+    device: str | None = None,
+    dtype: torch.dtype | str | None = None,
+    compile: bool = False,
+    cuda_graph: bool = False,
+    channels_last: bool | None = None,
+    seed: int = 0,
+) -> Decoder:
+    """A real-size decoder of ``kind`` with random weights, for benchmarks without weights on disk.
+
+    ``vae`` is AutoencoderKL with Stable Diffusion's VAE config, ``tiny`` is AutoencoderTiny's
+    default (TAESD) config; their decode cost equals the trained models'. The pictures are noise.
+    """
+    if kind == "approx":
+        return make_decoder("approx", family=family, device=device, dtype=dtype)
+    if kind not in KINDS:
+        raise DecoderError(f"--decoder {kind!r} is not known; choose one of {', '.join(KINDS)}")
+    from diffusers import AutoencoderKL, AutoencoderTiny
+
+    torch.manual_seed(seed)
+    if kind == "vae":
+        vae = AutoencoderKL(**SD_VAE_CONFIG, scaling_factor=FAMILY_SCALING[family])
+    else:
+        vae = AutoencoderTiny()
+    dev = pick_device(device)
+    decoder = DiffusersDecoder(vae, kind, family, dev, pick_dtype(dev, family, dtype), channels_last=channels_last,
+                               compile=compile, cuda_graph=cuda_graph, source="")
+    decoder.randomly_initialised = True
+    return decoder
+
+
+# ----- the worker ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded picture: ``rgb`` (H, W, 3) uint8, read-only; made for ``display_time``
+    (perf_counter seconds); ``seq`` counts decoded frames; ``decode_s`` is the decode alone."""
+
+    rgb: np.ndarray
+    display_time: float
+    seq: int
+    decode_s: float
+    latency_s: float = 0.0  # request to frame ready
+
+
+@dataclass(frozen=True)
+class _Request:
+    latent: torch.Tensor
+    display_time: float
+    requested: float
+
+
+class DecodeWorker:
+    """Runs a :class:`Decoder` on its own thread behind a latest-wins request slot.
+
+    :meth:`request` never blocks and replaces any request the worker has not started, so there
+    is never a backlog: at most one request waits and at most one is being decoded. The two
+    newest frames are published together as an immutable pair (:meth:`frames`). A decode that
+    raises is logged and counted and the worker carries on; the last good frames stay.
+    """
+
+    EWMA = 0.2  # weight of the newest latency sample
+
+    def __init__(self, decoder: Decoder) -> None:
+        self.decoder = decoder
+        self._requests: LatestSlot[_Request] = LatestSlot()
+        self._frames: LatestSlot[tuple[Frame | None, Frame | None]] = LatestSlot((None, None))
+        self._picked = threading.Event()  # set each time the worker takes a request
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._latency = 0.0
+        self._decode_s = 0.0
+        self._seq = 0
+        self._requested = 0  # written by the producer thread only
+        self._taken = 0  # written by the worker thread only
+        self.decoded = 0
+        self.errors = 0
+        self.last_error = ""
+
+    # ----- control --------------------------------------------------------------------------
+
+    def start(self) -> "DecodeWorker":
+        """Start the worker thread (idempotent); returns self."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name=f"decode-{self.decoder.name}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to finish its current decode and exit; waits up to ``timeout`` seconds."""
+        self._stop.set()  # the loop's take() times out every 0.1 s and sees it
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                _LOGGER.warning("decode worker still busy after %.1f s; leaving it to finish (daemon)", timeout)
+        self._thread = None
+
+    def __enter__(self) -> "DecodeWorker":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- producer side ----------------------------------------------------------------------
+
+    def request(self, latent: torch.Tensor, display_time: float) -> None:
+        """Ask for ``latent`` (1, C, h, w) to be decoded for ``display_time``; replaces any pending
+        request. Never blocks. The tensor must not be modified afterwards."""
+        self._requested += 1
+        self._requests.put(_Request(latent, float(display_time), time.perf_counter()))
+
+    @property
+    def pending(self) -> bool:
+        """True while a request waits that the worker has not started yet."""
+        return self._requests.get() is not None
+
+    @property
+    def dropped(self) -> int:
+        """Requests replaced before the worker started them (stale, never decoded)."""
+        return max(0, self._requested - self._taken - (1 if self.pending else 0))
+
+    def wait_picked(self, timeout: float | None = None) -> bool:
+        """Block until the worker takes a request (True) or ``timeout`` passes (False).
+
+        Lets a benchmark keep exactly one request ready without polling."""
+        got = self._picked.wait(timeout)
+        self._picked.clear()
+        return got
+
+    # ----- consumer side ----------------------------------------------------------------------
+
+    @property
+    def latency(self) -> float:
+        """Request-to-frame latency, EWMA seconds (0 before the first frame). Request for
+        ``now + latency + one frame`` so frames arrive for the moment they are shown."""
+        return self._latency
+
+    @property
+    def decode_time(self) -> float:
+        """Decode duration alone, EWMA seconds."""
+        return self._decode_s
+
+    def frames(self) -> tuple[Frame | None, Frame | None]:
+        """The two newest frames (older, newer); either may be None early on. Never blocks long."""
+        return self._frames.get() or (None, None)
+
+    @property
+    def alive(self) -> bool:
+        """True while the worker thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    # ----- thread -----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            req = self._requests.take(timeout=0.1)
+            if req is None:
+                continue
+            self._taken += 1
+            self._picked.set()
+            self.process(req)
+
+    def process(self, req: _Request) -> Frame | None:
+        """Decode one request and publish the frame (worker thread; also usable synchronously)."""
+        start = time.perf_counter()
+        try:
+            rgb = self.decoder.decode(req.latent)[0]
+        except Exception as exc:  # noqa: BLE001 - the show must survive a failed decode
+            self.errors += 1
+            self.last_error = f"{exc.__class__.__name__}: {exc}"
+            if self.errors == 1 or self.errors % 100 == 0:
+                _LOGGER.exception("decode failed (%d so far); keeping the last frame", self.errors)
+            time.sleep(0.01)  # a decoder failing at once must not spin a core
+            return None
+        done = time.perf_counter()
+        rgb.flags.writeable = False  # frames are shared read-only with the renderer
+        decode_s = done - start
+        latency = done - req.requested
+        a = self.EWMA if self.decoded else 1.0
+        self._decode_s += a * (decode_s - self._decode_s)
+        self._latency += a * (latency - self._latency)
+        self._seq += 1
+        self.decoded += 1
+        frame = Frame(rgb, req.display_time, self._seq, decode_s, latency)
+        older = self.frames()[1]
+        self._frames.put((older, frame))
+        return frame
+
+    def decode_now(self, latent: torch.Tensor, display_time: float) -> Frame | None:
+        """Synchronous decode on the caller's thread (offline render); same bookkeeping as the worker."""
+        return self.process(_Request(latent, float(display_time), time.perf_counter()))

@@ -1,0 +1,439 @@
+"""The beat-locked walk through latent space between a preset's keyframes.
+
+The walk is a chain of segments. Each segment moves from a start latent to a target keyframe
+and ends on a point of the bar grid: the continuous beat count ``4 * state.bars_at(t)``, whose
+multiples of 4 are downbeats. With ``beats_per_keyframe = 4`` every arrival is a downbeat. The
+walk is stateful (orders, random steps, jumps, drops and holds need memory), but it depends only
+on the seed, the AudioState values and the display times it is asked for, never on wall time,
+so it is deterministic for a given seed and AudioState sequence.
+
+On top of the walk sits the onset kick: a rotation of the latent towards a fixed per-preset
+noise direction, by an angle set by the onset envelope (decaying), ``kick`` and ``energy``.
+It is a rotation in the plane of the latent and the noise direction, so it keeps the norm
+exactly and can never push the latent out of the range the decoder expects.
+
+Everything here runs on the show's main thread; it is not meant to be shared between threads.
+Each call to :meth:`Traversal.latent_at` returns a fresh tensor that is never modified later,
+so it can be handed to the decode worker as an immutable value.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from live.errors import UserError
+from live.state import BEATS_PER_BAR, AudioState, Command
+
+_LOGGER = logging.getLogger(__name__)
+
+ORDERS = ("sequential", "pingpong", "random")
+EASINGS = ("linear", "smoothstep", "cosine", "snap")
+
+# Largest kick rotation, reached with kick=1, a full onset envelope and full energy*level:
+# 3/8 of a right angle keeps the picture recognisable even at the most violent setting.
+KICK_MAX_ANGLE = 0.375 * math.pi
+KICK_BASE_ANGLE = math.pi / 4  # angle at kick=1, envelope 1 and energy*level = 0.5
+# The kick envelope halves every quarter beat, so a kick is a short flash tied to the tempo.
+KICK_HALF_LIFE_BEATS = 0.25
+# Energy drive (energy * level, doubled) above which keyframes move twice / four times as fast.
+SPEED_THRESHOLDS = ((1.5, 4), (0.75, 2))
+# A segment that starts off the grid (after a hold, a drop) lasts at least this many beats,
+# so a release just before a grid point does not turn into a lurch.
+MIN_SEGMENT_BEATS = 1.0
+# Past this many segment changes in one call (a long pause), skip ahead instead of walking.
+MAX_CATCH_UP = 256
+
+
+class TraversalError(UserError):
+    """A traversal setting or control command that cannot be used."""
+
+
+def _linear(x: float) -> float:
+    return x
+
+
+def _smoothstep(x: float) -> float:
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _cosine(x: float) -> float:
+    return 0.5 - 0.5 * math.cos(math.pi * x)
+
+
+def _snap(x: float) -> float:
+    # Stay on the keyframe for the whole segment and cut at the arrival point: the segment's
+    # fraction reaches 1 exactly on the beat, so the new picture lands on the beat.
+    return 1.0 if x >= 1.0 else 0.0
+
+
+EASING_FUNCTIONS: dict[str, Callable[[float], float]] = {
+    "linear": _linear,
+    "smoothstep": _smoothstep,
+    "cosine": _cosine,
+    "snap": _snap,
+}
+
+
+def ease(name: str, x: float) -> float:
+    """Apply easing ``name`` to a fraction ``x`` (clamped to 0..1); 0 maps to 0 and 1 to 1."""
+    try:
+        fn = EASING_FUNCTIONS[name]
+    except KeyError:
+        raise TraversalError(f"motion.easing = {name!r} is not known; choose one of {', '.join(EASINGS)}") from None
+    return fn(min(1.0, max(0.0, x)))
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation from ``a`` (t=0) to ``b`` (t=1), treating each tensor as one vector.
+
+    The direction moves along the great circle and the norm moves linearly from |a| to |b|, so
+    equal-norm inputs give equal-norm outputs (Gaussian latents stay Gaussian-looking instead of
+    shrinking towards the middle as a straight lerp would). Near-parallel inputs, where the
+    great circle is ill-defined, fall back to a linear interpolation.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"slerp needs equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if t <= 0.0:
+        return a.clone()
+    if t >= 1.0:
+        return b.clone()
+    # Compute the angle in float32 at least: fp16 dot products of 16k elements lose the angle.
+    work = torch.promote_types(a.dtype, torch.float32)
+    af, bf = a.reshape(-1).to(work), b.reshape(-1).to(work)
+    na, nb = torch.linalg.vector_norm(af), torch.linalg.vector_norm(bf)
+    if float(na) == 0.0 or float(nb) == 0.0:
+        return torch.lerp(a, b, t)
+    ua, ub = af / na, bf / nb
+    dot = float(torch.clamp(torch.dot(ua, ub), -1.0, 1.0))
+    if abs(dot) > 0.9995:
+        return torch.lerp(a, b, t)
+    theta = math.acos(dot)
+    sin_theta = math.sin(theta)
+    direction = (math.sin((1.0 - t) * theta) / sin_theta) * ua + (math.sin(t * theta) / sin_theta) * ub
+    norm = (1.0 - t) * na + t * nb
+    return (direction * norm).reshape(a.shape).to(a.dtype)
+
+
+def rotate_towards(z: torch.Tensor, direction: torch.Tensor, angle: float) -> torch.Tensor:
+    """Rotate ``z`` by ``angle`` radians towards ``direction`` in the plane they span; |result| == |z|."""
+    if angle == 0.0:
+        return z.clone()
+    work = torch.promote_types(z.dtype, torch.float32)
+    zf, df = z.reshape(-1).to(work), direction.reshape(-1).to(work)
+    nz = torch.linalg.vector_norm(zf)
+    if float(nz) == 0.0:
+        return z.clone()
+    uz = zf / nz
+    perp = df - torch.dot(df, uz) * uz  # the part of the direction orthogonal to z
+    npp = torch.linalg.vector_norm(perp)
+    if float(npp) < 1e-6:
+        return z.clone()
+    out = nz * (math.cos(angle) * uz + math.sin(angle) * (perp / npp))
+    return out.reshape(z.shape).to(z.dtype)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """One move: from ``start`` (a latent, at keyframe position ``start_pos``) to keyframe ``target``."""
+
+    start: torch.Tensor  # (C, h, w)
+    start_pos: float
+    start_index: int  # the keyframe the move counts as leaving (for orders)
+    target: int
+    begin: float  # grid beats
+    end: float  # grid beats; always a grid point
+
+
+def _check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise TraversalError(f"motion.{key} = {value!r} is not known; choose one of {', '.join(allowed)}")
+
+
+def _check_range(key: str, value: float, low: float, high: float) -> None:
+    if not (low <= value <= high) or math.isnan(value):
+        raise TraversalError(f"motion.{key} = {value!r} is out of range; allowed {low}..{high}")
+
+
+class Traversal:
+    """The latent for any display time: keyframe walk on the bar grid, plus the onset kick.
+
+    ``keyframes`` is (N, C, h, w) diffusion-space latents, already on the decode device. The
+    keyword arguments are the preset's ``[motion]`` table; ``seed`` fixes the random order and
+    the kick direction. Call :meth:`latent_at` with non-decreasing display times.
+    """
+
+    def __init__(
+        self,
+        keyframes: torch.Tensor,
+        *,
+        beats_per_keyframe: int = 4,
+        order: str = "sequential",
+        easing: str = "smoothstep",
+        kick: float = 0.15,
+        energy: float = 0.5,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(keyframes, torch.Tensor) or keyframes.ndim != 4 or keyframes.shape[0] < 1:
+            shape = tuple(keyframes.shape) if isinstance(keyframes, torch.Tensor) else type(keyframes).__name__
+            raise TraversalError(f"keyframes must be a (N, C, h, w) tensor with N >= 1, got {shape}")
+        if int(beats_per_keyframe) != beats_per_keyframe:
+            raise TraversalError(f"motion.beats_per_keyframe = {beats_per_keyframe!r} must be a whole number 1..64")
+        _check_range("beats_per_keyframe", beats_per_keyframe, 1, 64)
+        _check_choice("order", order, ORDERS)
+        _check_choice("easing", easing, EASINGS)
+        _check_range("kick", kick, 0.0, 1.0)
+        _check_range("energy", energy, 0.0, 1.0)
+        self.keyframes = keyframes
+        self.beats_per_keyframe = int(beats_per_keyframe)
+        self.order = order
+        self.easing = easing
+        self.kick = float(kick)
+        self.energy = float(energy)
+        self.seed = int(seed)
+        self._rng = random.Random(self.seed)
+        gen = torch.Generator(device="cpu").manual_seed(self.seed)
+        # The kick direction is fixed per preset (seeded), drawn on the CPU so that the same seed
+        # gives the same direction on every device, then moved to the keyframes' device.
+        self._kick_dir = torch.randn(keyframes.shape[1:], generator=gen).to(keyframes.device, keyframes.dtype)
+        self._direction = 1  # ping-pong heading
+        self._segment: _Segment | None = None
+        self._held: torch.Tensor | None = None  # base latent while holding
+        self._held_pos = 0.0
+        self._pending_drop: int | None = None
+        self._drop_beat: float | None = None
+        self._env = 0.0  # kick envelope
+        self._last_beat: float | None = None
+        self._position = 0.0
+        self._last_base: torch.Tensor | None = None
+        # Command effects that need a beat to anchor them wait here for the next latent_at.
+        self._target_drop = 0
+        self._jump_to: int | None = None
+        self._resume: tuple[torch.Tensor, float, int, int] | None = None
+
+    # ----- public -----------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        """Number of keyframes."""
+        return int(self.keyframes.shape[0])
+
+    @property
+    def position(self) -> float:
+        """Current keyframe position (index + eased fraction towards the next), as of the last call."""
+        return self._position
+
+    @property
+    def holding(self) -> bool:
+        """True while a ``hold`` command keeps the walk still."""
+        return self._held is not None
+
+    @property
+    def kick_envelope(self) -> float:
+        """The decaying kick envelope (0..1) as of the last call, for the HUD."""
+        return self._env
+
+    def latent_at(self, state: AudioState, t: float) -> torch.Tensor:
+        """The (1, C, h, w) latent to show at display time ``t`` (perf_counter seconds).
+
+        Uses ``state`` to place ``t`` on the beat grid (``bars_at``), the onset envelope for the
+        kick and ``level`` for the energy mapping. The result is a new tensor, never reused.
+        """
+        beat = BEATS_PER_BAR * state.bars_at(t)
+        if not math.isfinite(beat):
+            beat = self._last_beat if self._last_beat is not None else 0.0
+        self._update_envelope(state, beat)
+        self._apply_deferred(state, beat)
+        if self._pending_drop is not None:
+            # The drop lands on the first downbeat strictly after the display time it was seen at.
+            self._drop_beat = BEATS_PER_BAR * (math.floor(beat / BEATS_PER_BAR + 1e-9) + 1)
+            self._target_drop = self._pending_drop
+            self._pending_drop = None
+        if self._drop_beat is not None and beat >= self._drop_beat:
+            self._land(self._target_drop, self._drop_beat, state)
+            self._drop_beat = None
+        if self._held is not None:
+            base, self._position = self._held, self._held_pos
+        else:
+            base = self._walk(state, beat)
+        self._last_base = base
+        out = rotate_towards(base, self._kick_dir, self._kick_angle(state))
+        return out.unsqueeze(0)
+
+    def command(self, cmd: Command) -> None:
+        """Apply a control command: ``hold`` (1/0, no argument toggles), ``jump`` (index, now),
+        ``drop`` (index, on the next downbeat). Other commands are not the traversal's and are
+        ignored. A bad index raises :class:`TraversalError` and changes nothing."""
+        if cmd.name == "hold":
+            on = (not self.holding) if not cmd.args else bool(cmd.args[0])
+            self._set_hold(on)
+        elif cmd.name == "jump":
+            index = self._index_arg(cmd)
+            self._jump(index)
+        elif cmd.name == "drop":
+            index = self._index_arg(cmd)
+            self._pending_drop = index
+        else:
+            _LOGGER.debug("traversal ignores command %s", cmd.name)
+
+    # ----- walk -------------------------------------------------------------------------
+
+    def _segment_beats(self, state: AudioState) -> int:
+        """Beats per keyframe for the next move: energy * level can double or quadruple the speed."""
+        drive = 0.0 if state.silent else 2.0 * self.energy * min(1.0, max(0.0, state.level))
+        for threshold, factor in SPEED_THRESHOLDS:
+            if drive > threshold:
+                return max(1, self.beats_per_keyframe // factor)
+        return self.beats_per_keyframe
+
+    def _next_index(self, current: int) -> int:
+        n = self.count
+        if n == 1:
+            return 0
+        if self.order == "sequential":
+            return (current + 1) % n
+        if self.order == "pingpong":
+            if not 0 <= current + self._direction < n:
+                self._direction = -self._direction
+            return current + self._direction
+        # random walk: any other keyframe, so every move shows a change
+        step = self._rng.randrange(1, n)
+        return (current + step) % n
+
+    @staticmethod
+    def _grid_after(beat: float, length: int, min_gap: float = 0.0) -> float:
+        """The first multiple of ``length`` strictly after ``beat + min_gap`` (with float slack)."""
+        point = (math.floor((beat + min_gap) / length + 1e-9) + 1) * length
+        return float(point)
+
+    def _new_segment(self, start: torch.Tensor, start_pos: float, start_index: int, begin: float,
+                     state: AudioState, min_gap: float = 0.0, target: int | None = None) -> _Segment:
+        length = self._segment_beats(state)
+        end = self._grid_after(begin, length, min_gap)
+        if target is None:
+            target = self._next_index(start_index)
+        return _Segment(start, start_pos, start_index, target, begin, end)
+
+    def _walk(self, state: AudioState, beat: float) -> torch.Tensor:
+        seg = self._segment
+        if seg is None:
+            # Start on keyframe 0, in the grid cell that contains the first display time, so the
+            # first arrival is the next grid point (a downbeat with 4 beats per keyframe).
+            length = self._segment_beats(state)
+            begin = float(math.floor(beat / length + 1e-9) * length)
+            seg = self._new_segment(self.keyframes[0], 0.0, 0, begin, state)
+        elif beat < seg.begin - self.beats_per_keyframe:
+            # The beat grid moved back by more than a move (resync or tempo reset): keep the move,
+            # re-anchor it on the grid cell around the new beat.
+            length = max(1, int(round(seg.end - seg.begin)))
+            begin = float(math.floor(beat / length + 1e-9) * length)
+            seg = _Segment(seg.start, seg.start_pos, seg.start_index, seg.target, begin, begin + length)
+        steps = 0
+        while beat >= seg.end:
+            steps += 1
+            if steps > MAX_CATCH_UP:
+                # Skipped far ahead (a long pause): restart on the grid from the current target.
+                length = self._segment_beats(state)
+                begin = float(math.floor(beat / length + 1e-9) * length)
+                seg = self._new_segment(self.keyframes[seg.target], float(seg.target), seg.target, begin, state)
+                break
+            seg = self._new_segment(self.keyframes[seg.target], float(seg.target), seg.target, seg.end, state)
+        self._segment = seg
+        span = seg.end - seg.begin
+        frac = 0.0 if span <= 0 else (beat - seg.begin) / span
+        e = ease(self.easing, frac)
+        self._position = self._pos_between(seg.start_pos, seg.target, e)
+        return slerp(seg.start, self.keyframes[seg.target], e)
+
+    def _pos_between(self, start_pos: float, target: int, e: float) -> float:
+        n = self.count
+        if self.order == "sequential" and n > 1 and target == 0 and start_pos > n - 1.5:
+            # The wrap from the last keyframe to the first reads as moving forward past N-1.
+            return (start_pos + e * (n - start_pos)) % n
+        return start_pos + e * (target - start_pos)
+
+    # ----- commands ---------------------------------------------------------------------
+
+    def _index_arg(self, cmd: Command) -> int:
+        if not cmd.args:
+            raise TraversalError(f"{cmd.name} needs a keyframe index 0..{self.count - 1}")
+        value = cmd.args[0]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise TraversalError(f"{cmd.name} index {value!r} is not a whole number; allowed 0..{self.count - 1}")
+        index = int(value)
+        if not 0 <= index < self.count:
+            raise TraversalError(f"{cmd.name} index {index} is out of range; this preset has keyframes 0..{self.count - 1}")
+        return index
+
+    def _set_hold(self, on: bool) -> None:
+        if on and self._held is None:
+            # Hold exactly what is on screen (minus the kick), even mid-move.
+            self._held = self._last_base if self._last_base is not None else self.keyframes[0]
+            self._held_pos = self._position
+        elif not on and self._held is not None:
+            held, pos = self._held, self._held_pos
+            self._held = None
+            seg = self._segment
+            target = seg.target if seg is not None else self._next_index(0)
+            # Resume towards the keyframe the walk was heading for; the begin beat is fixed on
+            # the next latent_at call (the release has no display time of its own).
+            self._resume = (held, pos, int(round(pos)) % self.count, target)
+
+    def _jump(self, index: int) -> None:
+        # Show the keyframe at once and stay on it until the next grid point, then walk on.
+        self._pending_drop = None
+        self._drop_beat = None
+        self._resume = None
+        if self._held is not None:
+            self._held = self.keyframes[index]
+            self._held_pos = float(index)
+            self._position = float(index)
+        else:
+            self._jump_to = index
+
+    def _land(self, index: int, beat: float, state: AudioState) -> None:
+        """Cut to keyframe ``index`` at grid beat ``beat`` and walk on from there."""
+        if self._held is not None:
+            self._held = self.keyframes[index]
+            self._held_pos = float(index)
+            self._position = float(index)
+            return
+        self._jump_to = None
+        self._resume = None
+        self._segment = self._new_segment(self.keyframes[index], float(index), index, beat, state)
+
+    def _apply_deferred(self, state: AudioState, beat: float) -> None:
+        """Anchor a jump or a hold release on the beat of the first display time after it."""
+        if self._jump_to is not None:
+            index, self._jump_to = self._jump_to, None
+            end = self._grid_after(beat, self._segment_beats(state))
+            # A still segment (start == target) until the grid point, then the normal walk.
+            self._segment = _Segment(self.keyframes[index], float(index), index, index, beat, end)
+        if self._resume is not None:
+            held, pos, start_index, target = self._resume
+            self._resume = None
+            self._segment = self._new_segment(held, pos, start_index, beat, state,
+                                              min_gap=MIN_SEGMENT_BEATS, target=target)
+
+    # ----- kick -------------------------------------------------------------------------
+
+    def _update_envelope(self, state: AudioState, beat: float) -> None:
+        if self._last_beat is None or beat < self._last_beat:
+            decay = 0.0 if self._last_beat is None else 1.0
+        else:
+            decay = 0.5 ** ((beat - self._last_beat) / KICK_HALF_LIFE_BEATS)
+        onset = min(1.0, max(0.0, state.onset_env)) if math.isfinite(state.onset_env) else 0.0
+        self._env = max(onset, self._env * decay)
+        self._last_beat = beat
+
+    def _kick_angle(self, state: AudioState) -> float:
+        if self.kick == 0.0 or self._env == 0.0:
+            return 0.0
+        level = min(1.0, max(0.0, state.level)) if math.isfinite(state.level) else 0.0
+        gain = 0.5 + self.energy * level  # 0.5..1.5: louder music, harder kicks
+        return min(KICK_MAX_ANGLE, KICK_BASE_ANGLE * self.kick * self._env * gain)
