@@ -1,0 +1,246 @@
+"""`run_live.py bench beats DIR`: beat accuracy of the live chain on annotated audio.
+
+For every ``NAME.wav`` (or flac/ogg/mp3) with a ``NAME.beats`` next to it (one beat per line:
+time in seconds, then bar position), it runs :func:`live.beats.track_beats` exactly as the
+`beats` command does and scores it with mir_eval (F-measure at +-70 ms, CMLt, AMLt, first 5 s
+trimmed from both sides). Rows: per file, per genre (file-name prefix before ``_``) and mean,
+and the same for raw aubio tempo run causally as a reference. It also measures the analysis
+cost (real-time factor at 48 kHz) and the onset-to-envelope latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from live.audio import AudioError, iter_blocks, load_audio, resample, to_mono
+
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
+DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "beats"
+
+
+# ---------------------------------------------------------------------------------------------
+# synthetic material (tests, latency figure)
+
+
+def synth_kick_track(segments: list[tuple[float, float]], samplerate: int = 44100, hats: bool = True,
+                     bass: bool = True, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A 4-on-the-floor track: ``segments`` of ``(bpm, seconds)`` played one after another.
+
+    Kick on every beat, open hat on the off-beats, a bass note on the "and" of each beat.
+    Returns ``(samples float32 mono, kick onset times in seconds)``; tempo changes land on a beat.
+    """
+    rng = np.random.default_rng(seed)
+    total = sum(s for _, s in segments)
+    n = int(total * samplerate) + samplerate
+    out = np.zeros(n, dtype=np.float64)
+    kick_len = int(0.25 * samplerate)
+    tk = np.arange(kick_len) / samplerate
+    freq = 45.0 + 110.0 * np.exp(-tk / 0.03)
+    kick = np.sin(2 * np.pi * np.cumsum(freq) / samplerate) * np.exp(-tk / 0.12)
+    hat_len = int(0.06 * samplerate)
+    hat = np.diff(rng.standard_normal(hat_len + 1)) * np.exp(-np.arange(hat_len) / samplerate / 0.015) * 0.15
+    bass_len = int(0.18 * samplerate)
+    tb = np.arange(bass_len) / samplerate
+    beats: list[float] = []
+    t, seg_start = 0.0, 0.0
+    for bpm, seconds in segments:
+        period = 60.0 / bpm
+        while t < seg_start + seconds - 1e-9:
+            beats.append(t)
+            i = int(round(t * samplerate))
+            out[i : i + kick_len] += 0.8 * kick[: max(0, min(kick_len, n - i))]
+            j = int(round((t + period / 2) * samplerate))
+            if hats and j < n:
+                out[j : j + hat_len] += hat[: max(0, min(hat_len, n - j))]
+            if bass and j < n:
+                note = 0.25 * np.sin(2 * np.pi * 55.0 * tb) * np.minimum(1.0, (bass_len - np.arange(bass_len)) / 400.0)
+                out[j : j + bass_len] += note[: max(0, min(bass_len, n - j))]
+            t += period
+        seg_start += seconds
+        t = max(t, seg_start)
+    out = out[: int(total * samplerate)]
+    return (0.9 * out / max(1e-9, np.abs(out).max())).astype(np.float32), np.array(beats)
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring
+
+
+def read_beats_file(path: Path) -> np.ndarray:
+    """Beat times (first column) of an annotation file; a bad file raises :class:`AudioError`."""
+    times = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        parts = line.replace(",", " ").split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        try:
+            times.append(float(parts[0]))
+        except ValueError:
+            raise AudioError(f"{path}:{lineno}: expected a time in seconds, got {parts[0]!r}") from None
+    return np.array(sorted(times))
+
+
+def score(reference: np.ndarray, estimated: np.ndarray) -> dict[str, float]:
+    """mir_eval F-measure, CMLt and AMLt with the first 5 s trimmed from both."""
+    import mir_eval
+
+    ref = mir_eval.beat.trim_beats(np.asarray(reference, dtype=float))
+    est = mir_eval.beat.trim_beats(np.asarray(estimated, dtype=float))
+    f = mir_eval.beat.f_measure(ref, est)
+    _, cmlt, _, amlt = mir_eval.beat.continuity(ref, est)
+    return {"F": float(f), "CMLt": float(cmlt), "AMLt": float(amlt)}
+
+
+def aubio_causal_beats(samples: np.ndarray, samplerate: int, hop: int = 512, buf: int = 1024) -> np.ndarray:
+    """Raw aubio tempo, run frame by frame: each beat at the time aubio reports it (causal)."""
+    import aubio
+
+    tempo = aubio.tempo("default", buf, hop, samplerate)
+    mono = to_mono(samples)
+    beats = []
+    for i in range(0, len(mono) - hop + 1, hop):
+        if tempo(np.ascontiguousarray(mono[i : i + hop]))[0]:
+            beats.append(tempo.get_last_s())
+    return np.array(beats)
+
+
+def _evaluate(job: tuple[str, str, float, int]) -> dict[str, Any]:
+    from live.beats import track_beats
+
+    audio_path, beats_path, lookahead, blocksize = job
+    samples, rate = load_audio(audio_path)
+    ref = read_beats_file(Path(beats_path))
+    t0 = time.process_time()
+    ours = np.array([b["time"] for b in track_beats(samples, rate, lookahead=lookahead, blocksize=blocksize)])
+    cpu = time.process_time() - t0
+    raw = aubio_causal_beats(samples, rate)
+    name = Path(audio_path).stem
+    return {"name": name, "genre": name.split("_")[0], "ours": score(ref, ours), "aubio": score(ref, raw),
+            "duration": len(samples) / rate, "cpu": cpu, "rate": rate}
+
+
+def measure_cost(seconds: float = 30.0, samplerate: int = 48000, blocksize: int = 512,
+                 source: np.ndarray | None = None, source_rate: int = 44100) -> float:
+    """Real-time factor of :class:`AudioEngine` (CPU seconds per audio second) at ``samplerate``."""
+    from live.analysis import AudioEngine
+
+    if source is None:
+        source, _ = synth_kick_track([(124.0, seconds)], source_rate)
+    x = resample(to_mono(source), source_rate, samplerate) if source_rate != samplerate else to_mono(source)
+    engine = AudioEngine(samplerate)
+    t0 = time.process_time()
+    for block, end in iter_blocks(x, samplerate, blocksize):
+        engine.feed(block, end)
+    return (time.process_time() - t0) / (len(x) / samplerate)
+
+
+def measure_latency(samplerate: int = 48000, blocksize: int = 512, threshold: float = 0.5) -> float:
+    """Seconds from a click in the input to the first published state whose onset envelope
+    exceeds ``threshold``, with blocks arriving as a live stream would (worst case over clicks)."""
+    from live.analysis import AudioEngine
+
+    engine = AudioEngine(samplerate)
+    rng = np.random.default_rng(1)
+    x = (0.001 * rng.standard_normal(samplerate * 8)).astype(np.float32)
+    clicks = [2.0 + 0.5 * i + 0.0037 * i for i in range(10)]
+    burst = (np.exp(-np.arange(2000) / 200.0) * rng.standard_normal(2000)).astype(np.float32)
+    for c in clicks:
+        i = int(c * samplerate)
+        x[i : i + len(burst)] += 0.5 * burst
+    worst, k, above = 0.0, 0, False
+    for block, end in iter_blocks(x, samplerate, blocksize):
+        engine.feed(block, end)
+        env = engine.state.onset_env
+        if k < len(clicks) and end >= clicks[k]:
+            if env >= threshold and not above:
+                worst = max(worst, end - clicks[k])
+                k += 1
+        above = env >= threshold
+    return worst if k == len(clicks) else math.inf
+
+
+# ---------------------------------------------------------------------------------------------
+# command
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of `bench beats`."""
+    parser.add_argument("dir", nargs="?", default=str(DEFAULT_DIR),
+                        help="folder of NAME.wav + NAME.beats (time, bar position per line)")
+    parser.add_argument("--lookahead", type=float, default=50.0, metavar="MS", help="commit beats this far ahead")
+    parser.add_argument("--blocksize", type=int, default=512, help="input block size in frames")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="files scored in parallel")
+
+
+def find_pairs(folder: Path) -> list[tuple[Path, Path]]:
+    """``(audio, annotation)`` pairs in ``folder``; :class:`AudioError` when there are none."""
+    if not folder.is_dir():
+        raise AudioError(f"benchmark folder not found: {folder} (give a folder of NAME.wav + NAME.beats)")
+    pairs = []
+    for audio in sorted(folder.iterdir()):
+        if audio.suffix.lower() in AUDIO_EXTS and audio.with_suffix(".beats").is_file():
+            pairs.append((audio, audio.with_suffix(".beats")))
+    if not pairs:
+        raise AudioError(f"no NAME.wav + NAME.beats pairs in {folder}")
+    return pairs
+
+
+def _row(label: str, s: dict[str, float]) -> str:
+    return f"{label:<22} {s['F']:6.3f} {s['CMLt']:6.3f} {s['AMLt']:6.3f}"
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in ("F", "CMLt", "AMLt")}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score every annotated file and print the table, the cost and the latency."""
+    import aubio
+
+    pairs = find_pairs(Path(args.dir))
+    jobs = [(str(a), str(b), args.lookahead / 1000.0, args.blocksize) for a, b in pairs]
+    wall = time.perf_counter()
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(_evaluate, jobs))
+    else:
+        results = [_evaluate(j) for j in jobs]
+    wall = time.perf_counter() - wall
+    print(f"beat accuracy: {len(results)} files in {args.dir}, lookahead {args.lookahead:g} ms, "
+          f"block {args.blocksize}; mir_eval +-70 ms, first 5 s trimmed")
+    print(f"{'file':<22} {'F':>6} {'CMLt':>6} {'AMLt':>6}   {'aubio F':>7} {'CMLt':>6} {'AMLt':>6}")
+    for r in results:
+        print(_row(r["name"], r["ours"]) + "   " + _row("", r["aubio"]).strip().rjust(20))
+    print("-" * 66)
+    for genre in sorted({r["genre"] for r in results}):
+        sel = [r for r in results if r["genre"] == genre]
+        print(_row(f"[{genre}]", _mean([r["ours"] for r in sel])) + "   "
+              + _row("", _mean([r["aubio"] for r in sel])).strip().rjust(20))
+    print("-" * 66)
+    print(_row("MEAN (live clock)", _mean([r["ours"] for r in results])))
+    print(_row("MEAN (raw aubio tempo)", _mean([r["aubio"] for r in results])))
+    audio_s = sum(r["duration"] for r in results)
+    cpu_s = sum(r["cpu"] for r in results)
+    print(f"\nanalysis cost on the files ({results[0]['rate']} Hz): {100 * cpu_s / audio_s:.2f}% of one core "
+          f"({cpu_s:.1f} CPU s for {audio_s:.0f} s of audio)")
+    rtf = measure_cost(30.0, 48000, args.blocksize)
+    print(f"analysis cost at 48 kHz (30 s synthetic track, block {args.blocksize}): {100 * rtf:.2f}% of one core "
+          f"(real-time factor {rtf:.4f})")
+    lat = measure_latency(48000, args.blocksize)
+    from live.analysis import default_hop
+
+    bound = (args.blocksize + default_hop(48000)) / 48000
+    print(f"onset -> envelope latency at 48 kHz: {1000 * lat:.1f} ms worst case "
+          f"(bound: one block + one hop = {1000 * bound:.1f} ms)")
+    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU(s), "
+          f"Python {platform.python_version()}, aubio {aubio.version}; bench wall time {wall:.1f} s")
+    return 0

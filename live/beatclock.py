@@ -1,0 +1,384 @@
+"""The predictive beat clock: a causal beat tracker over the onset function, and the clock the
+show reads, with manual overrides.
+
+Tracker (:class:`BeatTracker`), one onset-function frame at a time:
+
+* tempo: autocorrelation of the recent onset function, scored as a comb (a period scores its
+  own lag and its multiples), weighted by a broad log-tempo prior, limited to the tempo range
+  (a period outside it is folded by octaves), smoothed over a few seconds with hysteresis, so
+  half- and double-time errors are corrected by the comb and the prior together;
+* phase: Ellis' dynamic-programming beat tracker run forward only. Each frame's cumulative score
+  is its onset strength plus the best earlier cumulative score one beat period back, minus a
+  penalty for deviating from the period. The best-scoring frame in the last period is the
+  latest beat; the next beats are predicted from it at the period of the recent beat chain,
+  which follows tempo drift and DJ tempo changes within a beat or two.
+
+Clock (:class:`BeatClock`): turns the tracker's "last beat + period" into a continuous beat count
+that keeps counting (beat index never resets), estimates the downbeat from where the low band
+hits hardest in the bar, and applies manual commands with a clear priority: manual BPM or tap
+tempo (locked) > audio; nudge and resync are offsets that persist on top of whichever source.
+With no usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from live.state import BEATS_PER_BAR
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BeatEstimate:
+    """The tracker's belief: a beat at ``beat_time`` (clock seconds), then one every ``period`` seconds."""
+
+    beat_time: float
+    period: float
+    confidence: float
+
+
+class BeatTracker:
+    """Causal tempo + phase tracker over an onset-strength function sampled at ``fps`` frames/s."""
+
+    def __init__(self, fps: float, tempo_min: float = 70.0, tempo_max: float = 180.0,
+                 tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 6.0,
+                 tightness: float = 100.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0) -> None:
+        if not 20.0 <= tempo_min < tempo_max <= 400.0 or tempo_max < 1.5 * tempo_min:
+            raise ValueError(f"tempo range {tempo_min}-{tempo_max} BPM is not valid; need 20 <= min, max <= 400, max >= 1.5 x min")
+        self.fps = float(fps)
+        self.tempo_min, self.tempo_max = float(tempo_min), float(tempo_max)
+        self.tightness = float(tightness)
+        # History long enough for the autocorrelation window plus comb multiples.
+        self._hist = int(round(max(window, 4 * 60.0 / tempo_min) * fps)) + 8
+        self._win = int(round(window * fps))
+        size = 4 * self._hist
+        self._onset = np.zeros(size)  # normalised onset strength per frame
+        self._score = np.zeros(size)  # cumulative DP score per frame
+        self._back = np.zeros(size, dtype=np.int64)  # absolute frame index of the previous beat (-1: none)
+        self._pos = 0  # write position in the arrays
+        self.frame = -1  # absolute index of the newest frame
+        self._base = 0  # absolute index of array position 0
+        # Candidate tempi on a fine log grid; period (frames) per candidate.
+        self._bpms = np.exp(np.linspace(math.log(tempo_min), math.log(tempo_max), 160))
+        self._periods = 60.0 * fps / self._bpms
+        lp = np.log2(self._bpms / tempo_prior)
+        self._prior = np.exp(-0.5 * (lp / prior_octaves) ** 2)
+        self._salience = np.zeros_like(self._bpms)
+        self._tempo_every = max(1, int(round(tempo_every * fps)))
+        self._tempo_alpha = 1.0 - math.exp(-tempo_every / max(tempo_smoothing, 1e-3))
+        self.period = 60.0 * fps / 120.0  # frames; 120 BPM until the audio says otherwise
+        self.fixed_period: float | None = None  # set when the tempo is locked or set by hand
+        self.tempo_confidence = 0.0
+        self._mean = 0.0
+        self._var = 1.0
+        self._norm_alpha = 1.0 - math.exp(-1.0 / (4.0 * fps))  # ~4 s running statistics
+        self._penalty_period = -1.0
+        self._penalty = np.zeros(0)
+        self._lags = np.zeros(0, dtype=np.int64)
+
+    # -- input -----------------------------------------------------------------------------
+
+    def update(self, value: float) -> None:
+        """Add one onset-function frame (any non-negative scale: normalised here)."""
+        self.frame += 1
+        if self._pos >= len(self._onset):
+            keep = self._hist
+            for arr in (self._onset, self._score, self._back):
+                arr[:keep] = arr[self._pos - keep : self._pos]
+            self._base += self._pos - keep
+            self._pos = keep
+        # Running mean/std so loud and quiet passages weigh the same.
+        v = float(value)
+        d = v - self._mean
+        self._mean += self._norm_alpha * d
+        self._var = (1 - self._norm_alpha) * (self._var + self._norm_alpha * d * d)
+        o = max(0.0, v - self._mean) / math.sqrt(self._var + 1e-12)
+        i = self._pos
+        self._onset[i] = o
+        self._dp_step(i)
+        self._pos += 1
+        if self.frame % self._tempo_every == 0 and self.frame >= self._win // 3:
+            self._estimate_tempo()
+
+    def _dp_step(self, i: int) -> None:
+        period = self.period
+        if abs(period - self._penalty_period) > 1e-6:
+            lo, hi = max(1, int(round(period * 0.5))), int(round(period * 2.0))
+            self._lags = np.arange(lo, hi + 1)
+            self._penalty = -self.tightness * np.log(self._lags / period) ** 2
+            self._penalty_period = period
+        lags = self._lags
+        if i - lags[-1] < 0:
+            self._score[i] = self._onset[i]
+            self._back[i] = -1
+            return
+        cand = self._score[i - lags] + self._penalty
+        k = int(np.argmax(cand))
+        best = cand[k]
+        if best > 0:
+            self._score[i] = self._onset[i] + best
+            self._back[i] = self._base + i - lags[k]
+        else:
+            self._score[i] = self._onset[i]
+            self._back[i] = -1
+
+    def _estimate_tempo(self) -> None:
+        if self.fixed_period is not None:
+            self.period = self.fixed_period
+            return
+        n = min(self._pos, self._win)
+        x = self._onset[self._pos - n : self._pos]
+        x = x - x.mean()
+        maxlag = int(self._periods.max() * 4) + 2
+        if n < maxlag // 2 or not np.any(x):
+            return
+        spec = np.fft.rfft(x, 2 * n)
+        ac = np.fft.irfft(spec * np.conj(spec))[: min(maxlag, n)]
+        if ac[0] <= 0:
+            return
+        ac = ac / (ac[0] * (1.0 - np.arange(len(ac)) / n))  # unbiased, 1 at lag 0
+        lag_idx = np.arange(len(ac))
+        sal = np.zeros_like(self._periods)
+        for mult, weight in ((1, 1.0), (2, 0.5), (3, 0.33), (4, 0.25), (0.5, 0.25)):
+            lags = self._periods * mult
+            ok = lags < len(ac) - 1
+            sal[ok] += weight * np.interp(lags[ok], lag_idx, ac)
+        sal = np.maximum(sal, 0.0) * self._prior
+        self._salience += self._tempo_alpha * (sal - self._salience)
+        best = int(np.argmax(self._salience))
+        new_period = float(self._periods[best])
+        cur = int(np.argmin(np.abs(self._periods - self.period)))
+        # Hysteresis: keep the current tempo unless another one is clearly better.
+        if self._salience[best] > 1.1 * self._salience[cur] or abs(new_period / self.period - 1) < 0.04:
+            self.period = new_period
+        mean_sal = float(self._salience.mean()) + 1e-9
+        self.tempo_confidence = float(np.clip((self._salience[best] / mean_sal - 1.0) / 2.0, 0.0, 1.0))
+
+    # -- output ----------------------------------------------------------------------------
+
+    def estimate(self) -> tuple[float, float, float] | None:
+        """``(last_beat_frame, period_frames, confidence)``: frames are absolute indices; None early on."""
+        if self._pos < int(self.period * 2):
+            return None
+        period = self.period
+        lo = self._pos - int(round(period))
+        window = self._score[lo : self._pos]
+        b = int(np.argmax(window)) + lo
+        # Period for prediction: the recent beat chain's intervals, which follow tempo drift
+        # faster than the autocorrelation does.
+        chain = [self._base + b]
+        while len(chain) < 5:
+            prev = self._back[chain[-1] - self._base]
+            if prev < 0 or prev - self._base < 0:
+                break
+            chain.append(int(prev))
+        if len(chain) >= 3:
+            intervals = np.diff(chain[::-1])
+            chain_period = float(np.median(intervals[-3:]))
+            if 0.85 < chain_period / period < 1.15 and self.fixed_period is None:
+                period = 0.5 * period + 0.5 * chain_period
+        # Sub-frame refinement of the beat position: parabola through the onset peak.
+        frac = 0.0
+        if 0 < b < self._pos - 1:
+            y0, y1, y2 = self._onset[b - 1], self._onset[b], self._onset[b + 1]
+            den = y0 - 2 * y1 + y2
+            if den < 0:
+                frac = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+        # Confidence: how strongly onsets sit on the recent beat chain versus elsewhere.
+        on_beats = float(np.mean([self._onset[c - self._base] for c in chain]))
+        recent = self._onset[max(0, self._pos - self._win) : self._pos]
+        contrast = on_beats / (float(recent.mean()) + 1e-9)
+        conf = float(np.clip((contrast - 1.0) / 3.0, 0.0, 1.0)) * (0.5 + 0.5 * self.tempo_confidence)
+        return self._base + b + frac, period, conf
+
+
+def fold_bpm(bpm: float, tempo_min: float, tempo_max: float) -> float:
+    """Move ``bpm`` by octaves into ``[tempo_min, tempo_max]`` (the range must span an octave-ish)."""
+    while bpm < tempo_min:
+        bpm *= 2.0
+    while bpm > tempo_max:
+        bpm /= 2.0
+    return bpm
+
+
+class BeatClock:
+    """Continuous beat count, tempo, downbeat and confidence, from the tracker and manual commands.
+
+    Times are clock seconds. The model is ``beats(t) = anchor_beat + (t - anchor_time) * bpm / 60``.
+    """
+
+    TAP_TIMEOUT = 2.0  # seconds without a tap that start a new tap sequence
+
+    def __init__(self, tempo_min: float = 70.0, tempo_max: float = 180.0, default_bpm: float = 120.0) -> None:
+        self.tempo_min, self.tempo_max = tempo_min, tempo_max
+        self.anchor_time = 0.0
+        self.anchor_beat = 0.0
+        self.bpm = default_bpm
+        self.confidence = 0.0
+        self.source = "none"
+        self.locked = False  # tempo held (manual BPM, tap, or lock command)
+        self.offset = 0.0  # persistent phase offset in beats (nudge, resync)
+        self._downbeat_slots = np.zeros(BEATS_PER_BAR)
+        self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
+        self._taps: list[float] = []
+        self._last_accent_beat = -1
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def beats_at(self, t: float) -> float:
+        """Continuous beat count at time ``t`` (offsets included)."""
+        return self.anchor_beat + (t - self.anchor_time) * self.bpm / 60.0 + self.offset
+
+    def downbeat_of(self, beat_index: int) -> int:
+        """Which beat of the bar (0..3) ``beat_index`` is."""
+        if self._downbeat_user is not None:
+            return (beat_index - self._downbeat_user) % BEATS_PER_BAR
+        one = int(np.argmax(self._downbeat_slots)) if self._downbeat_slots.any() else 0
+        return (beat_index - one) % BEATS_PER_BAR
+
+    # -- from the tracker ------------------------------------------------------------------
+
+    def follow(self, estimate: BeatEstimate, now: float) -> None:
+        """Re-anchor on the tracker's latest beat, keeping the beat count continuous."""
+        if estimate.period <= 0:
+            return
+        bpm = 60.0 / estimate.period
+        if self.locked:
+            # Tempo is held: only fine phase alignment from the audio, never a jump of the count.
+            bpm = self.bpm
+            if estimate.confidence < 0.2:
+                self._advance(now)
+                return
+        base = self.anchor_beat + (estimate.beat_time - self.anchor_time) * self.bpm / 60.0
+        if self.locked:
+            err = (base - round(base))
+            if abs(err) > 0.25:
+                self._advance(now)
+                return
+            # Pull gently toward the audio's phase.
+            self._rebase(estimate.beat_time, base - 0.5 * err, bpm)
+        else:
+            self._rebase(estimate.beat_time, float(round(base)), bpm)
+            self.source = "audio"
+        self.confidence = estimate.confidence
+
+    def _rebase(self, t: float, beat: float, bpm: float) -> None:
+        self.anchor_time, self.anchor_beat, self.bpm = t, beat, bpm
+
+    def _advance(self, now: float) -> None:
+        # Keep the same line, only move the anchor forward so numbers stay small.
+        self.anchor_beat += (now - self.anchor_time) * self.bpm / 60.0
+        self.anchor_time = now
+
+    def decay(self, seconds: float) -> None:
+        """Lower the confidence while no beat evidence arrives (silence, lost input)."""
+        self.confidence *= math.exp(-seconds / 4.0)
+
+    def accent(self, beat_index: int, low: float) -> None:
+        """Credit the low-band energy heard on ``beat_index`` to its bar slot (downbeat estimate)."""
+        if beat_index == self._last_accent_beat:
+            return
+        self._last_accent_beat = beat_index
+        self._downbeat_slots *= 0.93  # ~10 bars memory
+        self._downbeat_slots[beat_index % BEATS_PER_BAR] += low
+
+    # -- manual ----------------------------------------------------------------------------
+
+    def tap(self, t: float) -> None:
+        """A tap: after two taps the tempo follows the taps and the beat lands on the last tap."""
+        if self._taps and t - self._taps[-1] > self.TAP_TIMEOUT:
+            self._taps = []
+        self._taps = (self._taps + [t])[-8:]
+        if len(self._taps) >= 2:
+            bpm = 60.0 / float(np.median(np.diff(self._taps)))
+            bpm = fold_bpm(bpm, self.tempo_min, self.tempo_max)
+            base = self.beats_at(t) - self.offset
+            self._rebase(t, float(round(base)), bpm)
+            self.offset = 0.0
+            self.locked = True
+            self.source = "tap"
+            self.confidence = 1.0
+
+    def set_bpm(self, bpm: float, t: float) -> None:
+        """Set the tempo by hand and hold it (phase kept where it is)."""
+        self._advance(t)
+        self.bpm = float(bpm)
+        self.locked = True
+        self.source = "manual"
+        self.confidence = 1.0
+
+    def nudge(self, beats: float) -> None:
+        """Shift the beat phase by ``beats`` (positive = later beats... the count moves forward)."""
+        self.offset += float(beats)
+
+    def resync(self, t: float) -> None:
+        """``t`` is the downbeat: put phase 0 there and make that beat the one of the bar."""
+        pos = self.beats_at(t)
+        target = float(math.floor(pos + 0.5))
+        self.offset += target - pos
+        self._downbeat_user = int(target) % BEATS_PER_BAR
+
+    def lock(self, on: bool, t: float) -> None:
+        """Hold the current tempo (True) or hand it back to the audio (False)."""
+        self._advance(t)
+        self.locked = bool(on)
+        if not on:
+            self._taps = []
+            self.source = "audio" if self.confidence > 0 else "none"
+        elif self.source in ("none", "audio"):
+            self.source = "locked"
+
+
+class BeatScheduler:
+    """Turns clock snapshots into committed beat events, the way the show flashes them.
+
+    At analysis time ``now`` a beat may be committed only if it is predicted at or after
+    ``now + lookahead``; each call covers the next slice of predicted time, so every beat is
+    decided once, from audio at least ``lookahead`` older than it, and never revised.
+    """
+
+    def __init__(self, lookahead: float = 0.05) -> None:
+        self.lookahead = float(lookahead)
+        self._horizon: float | None = None
+        self._last_index: int | None = None
+        self._last_time = -math.inf
+
+    def advance(self, state, now: float) -> list[tuple[float, "object"]]:
+        """Commit the beats ``state`` predicts in ``[previous horizon, now + lookahead)``; returns
+        ``(time, state)`` pairs, oldest first."""
+        start = now + self.lookahead if self._horizon is None else self._horizon
+        end = now + self.lookahead
+        self._horizon = max(end, start)
+        if end <= start or state.bpm <= 0:
+            return []
+        out = []
+        period = 60.0 / state.bpm
+        first = math.ceil(state.beats_at(start) - 1e-9)
+        last = state.beats_at(end)
+        if self._last_index is not None and first == self._last_index + 2 and start - self._last_time > 0.75 * period:
+            # A phase correction jumped the clock over a beat between two calls: flash it now
+            # (at the start of the open window, so still no earlier than now + lookahead).
+            out.append((start, first - 1))
+            self._last_index, self._last_time = first - 1, start
+        k = first
+        while k < last:
+            t = state.time + (k - state.beat_index - state.beat_phase) * period
+            if (self._last_index is None or k > self._last_index) and t - self._last_time > 0.5 * period:
+                out.append((t, k))
+                self._last_index, self._last_time = k, t
+            k += 1
+        return out
+
+
+def __getattr__(name: str):
+    # The engine lives in live.analysis (it owns the features); importing it from here works too.
+    if name in ("AudioEngine", "AnalysisThread"):
+        from live import analysis
+
+        return getattr(analysis, name)
+    raise AttributeError(name)
