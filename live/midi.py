@@ -254,7 +254,11 @@ class MidiMapping:
     def with_binding(self, binding: Binding) -> "MidiMapping":
         """A new mapping with ``binding`` added, replacing any binding on the same control."""
         kept = [b for b in self.bindings if b.key != binding.key]
-        return MidiMapping(kept + [binding], self.device, self.path)
+        out = MidiMapping(kept + [binding], self.device, self.path)
+        # Learning mid-show must not reset the other pads' toggle states or CC edges.
+        out._toggles = {k: v for k, v in self._toggles.items() if k != binding.key}
+        out._last_cc = dict(self._last_cc)
+        return out
 
     def save(self, path: Path | str | None = None) -> Path:
         """Write the mapping atomically (temp file + rename), keeping the comments of the file
