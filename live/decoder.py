@@ -145,7 +145,11 @@ class Decoder:
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Diffusion-space latents (B, C, h, w) -> (B, 8h, 8w, 3) uint8 RGB numpy on the host."""
         with torch.inference_mode():
-            return approx.to_uint8_hwc(self.to_rgb(latents))
+            rgb = self.to_rgb(latents)
+            if rgb.dtype == torch.bfloat16:
+                # bf16 steps by 1 between 128 and 256, too coarse to round to 8-bit levels.
+                rgb = rgb.float()
+            return approx.to_uint8_hwc(rgb)
 
     def warmup(self, latent_shape: tuple[int, ...], runs: int = 2) -> None:
         """Decode ``runs`` blank latents of ``latent_shape`` so kernel selection, allocator growth

@@ -160,6 +160,16 @@ def _check_range(key: str, value: float, low: float, high: float) -> None:
         raise TraversalError(f"motion.{key} = {value!r} is out of range; allowed {low}..{high}")
 
 
+def _validate_motion(beats_per_keyframe: int, order: str, easing: str, kick: float, energy: float) -> None:
+    if isinstance(beats_per_keyframe, bool) or int(beats_per_keyframe) != beats_per_keyframe:
+        raise TraversalError(f"motion.beats_per_keyframe = {beats_per_keyframe!r} must be a whole number 1..64")
+    _check_range("beats_per_keyframe", beats_per_keyframe, 1, 64)
+    _check_choice("order", order, ORDERS)
+    _check_choice("easing", easing, EASINGS)
+    _check_range("kick", kick, 0.0, 1.0)
+    _check_range("energy", energy, 0.0, 1.0)
+
+
 class Traversal:
     """The latent for any display time: keyframe walk on the bar grid, plus the onset kick.
 
@@ -182,13 +192,7 @@ class Traversal:
         if not isinstance(keyframes, torch.Tensor) or keyframes.ndim != 4 or keyframes.shape[0] < 1:
             shape = tuple(keyframes.shape) if isinstance(keyframes, torch.Tensor) else type(keyframes).__name__
             raise TraversalError(f"keyframes must be a (N, C, h, w) tensor with N >= 1, got {shape}")
-        if int(beats_per_keyframe) != beats_per_keyframe:
-            raise TraversalError(f"motion.beats_per_keyframe = {beats_per_keyframe!r} must be a whole number 1..64")
-        _check_range("beats_per_keyframe", beats_per_keyframe, 1, 64)
-        _check_choice("order", order, ORDERS)
-        _check_choice("easing", easing, EASINGS)
-        _check_range("kick", kick, 0.0, 1.0)
-        _check_range("energy", energy, 0.0, 1.0)
+        _validate_motion(beats_per_keyframe, order, easing, kick, energy)
         self.keyframes = keyframes
         self.beats_per_keyframe = int(beats_per_keyframe)
         self.order = order
@@ -237,6 +241,23 @@ class Traversal:
     def kick_envelope(self) -> float:
         """The decaying kick envelope (0..1) as of the last call, for the HUD."""
         return self._env
+
+    def retune(self, *, beats_per_keyframe: int | None = None, order: str | None = None, easing: str | None = None,
+               kick: float | None = None, energy: float | None = None) -> None:
+        """Change ``[motion]`` settings live, keeping the walk where it is (a knob turn must not
+        restart the walk). A new beats_per_keyframe applies from the next arrival. Raises
+        :class:`TraversalError` and changes nothing on a bad value."""
+        new = {
+            "beats_per_keyframe": self.beats_per_keyframe if beats_per_keyframe is None else beats_per_keyframe,
+            "order": self.order if order is None else order,
+            "easing": self.easing if easing is None else easing,
+            "kick": self.kick if kick is None else kick,
+            "energy": self.energy if energy is None else energy,
+        }
+        _validate_motion(**new)
+        self.beats_per_keyframe = int(new["beats_per_keyframe"])
+        self.order, self.easing = str(new["order"]), str(new["easing"])
+        self.kick, self.energy = float(new["kick"]), float(new["energy"])
 
     def latent_at(self, state: AudioState, t: float) -> torch.Tensor:
         """The (1, C, h, w) latent to show at display time ``t`` (perf_counter seconds).
@@ -325,8 +346,9 @@ class Traversal:
             # Start on keyframe 0, in the grid cell that contains the first display time, so the
             # first arrival is the next grid point (a downbeat with 4 beats per keyframe).
             length = self._segment_beats(state)
-            begin = float(math.floor(beat / length + 1e-9) * length)
-            seg = self._new_segment(self.keyframes[0], 0.0, 0, begin, state)
+            cell = math.floor(beat / length + 1e-9)
+            start = self._anchor_index(cell)
+            seg = self._new_segment(self.keyframes[start], float(start), start, float(cell * length), state)
         elif beat < seg.begin - self.beats_per_keyframe:
             # The beat grid moved back by more than a move (resync or tempo reset): keep the move,
             # re-anchor it on the grid cell around the new beat.
@@ -349,6 +371,23 @@ class Traversal:
         e = ease(self.easing, frac)
         self._position = self._pos_between(seg.start_pos, seg.target, e)
         return slerp(seg.start, self.keyframes[seg.target], e)
+
+    def _anchor_index(self, cell: int) -> int:
+        """Where a fresh walk starts: for sequential and ping-pong the keyframe that grid cell
+        ``cell`` would have reached from the clock's start, so a rebuilt Traversal with the same
+        settings continues in place; random walks start on keyframe 0."""
+        n = self.count
+        if n == 1 or self.order == "random":
+            return 0
+        if self.order == "sequential":
+            return cell % n
+        period = 2 * (n - 1)
+        k = cell % period
+        if k < n - 1:
+            self._direction = 1
+            return k
+        self._direction = -1
+        return period - k
 
     def _pos_between(self, start_pos: float, target: int, e: float) -> float:
         n = self.count
