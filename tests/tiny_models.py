@@ -1,0 +1,75 @@
+"""Tiny randomly initialised Stable Diffusion parts, saved like a real model folder.
+
+Tests load these through the same diffusers code users run (``from_pretrained``), so the
+loading, generation and encoding paths are real; only the weights are random and small.
+Nothing is downloaded: the tokenizer's vocabulary is written here.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import torch
+
+TINY_TEXT_DIM = 32
+
+
+def write_tiny_tokenizer(folder: Path) -> None:
+    """A CLIP BPE tokenizer over single letters and digits (every char its own token, no merges)."""
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = string.ascii_lowercase + string.digits + ".,!-'"
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + list(chars) + [c + "</w>" for c in chars]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
+    tok.save_pretrained(folder)
+
+
+def tiny_vae(seed: int = 0):
+    """AutoencoderKL with four blocks (8x downsampling, like SD) and 4 latent channels, a few thousand weights."""
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 8, 8), layers_per_block=1, norm_num_groups=4, sample_size=64,
+        scaling_factor=0.18215,
+    )
+
+
+def build_tiny_sd(folder: Path, seed: int = 0) -> Path:
+    """Assemble a tiny StableDiffusionPipeline (UNet, VAE, CLIP text encoder, tokenizer) and save_pretrained it."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=32, in_channels=4, out_channels=4, layers_per_block=1,
+        block_out_channels=(16, 32), norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TINY_TEXT_DIM, attention_head_dim=4,
+    )
+    tok_dir = folder / "_tok"
+    write_tiny_tokenizer(tok_dir)
+    tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=TINY_TEXT_DIM, intermediate_size=37, num_hidden_layers=2,
+        num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+        projection_dim=TINY_TEXT_DIM))
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       timestep_spacing="trailing", steps_offset=1)
+    pipe = StableDiffusionPipeline(
+        unet=unet, vae=tiny_vae(seed), text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    for f in tok_dir.iterdir():
+        f.unlink()
+    tok_dir.rmdir()
+    return folder
