@@ -399,3 +399,56 @@ def test_jack_midi_round_trip_and_reconnect(jack_backend, tmp_path, caplog):
     finally:
         midi.stop()
         out.close()
+
+
+# --- the `python -m live.midi` tool ----------------------------------------------------------
+
+
+def _tool_args(*argv: str):
+    import argparse
+
+    from live import midi as midi_module
+
+    parser = argparse.ArgumentParser()
+    midi_module.configure(parser)
+    return midi_module, parser.parse_args(list(argv))
+
+
+def test_tool_list_without_backend(capsys):
+    module, args = _tool_args("--backend", "no_such_backend_module", "list")
+    assert module.run(args) == 0
+    assert "no MIDI inputs found" in capsys.readouterr().out
+
+
+def test_tool_monitor_names_the_missing_port(tmp_path):
+    module, args = _tool_args("--backend", "no_such_backend_module", "monitor", "--map", str(GENERIC))
+    with pytest.raises(ControlError, match="'APC MINI' not found"):
+        module.run(args)
+
+
+@pytest.mark.integration
+def test_tool_learn_over_jack_creates_the_mapping(jack_backend, tmp_path):
+    import threading
+
+    port_name = f"learn-pad-{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "new.toml"
+    module, args = _tool_args("--backend", "mido.backends.rtmidi/UNIX_JACK", "learn", "--map", str(path),
+                              "--input", port_name, "--timeout", "10", "shader_param", "--name", "u_amount",
+                              "--min", "0", "--max", "4")
+    out = jack_backend.open_output(port_name, virtual=True)
+    done = threading.Event()
+
+    def press() -> None:  # keep moving the fader until the tool has learned it
+        while not done.wait(0.1):
+            out.send(cc(30, 64, channel=4))
+
+    presser = threading.Thread(target=press, daemon=True)
+    presser.start()
+    try:
+        assert module.run(args) == 0
+    finally:
+        done.set()
+        presser.join()
+        out.close()
+    learned = MidiMapping.load(path)
+    assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=4.0),)
