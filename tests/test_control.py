@@ -360,3 +360,38 @@ def test_liblo_oscsend(server):
     got = _wait_for(queue, len(expected))
     assert [(c.name, c.args) for c in got] == expected
     assert srv.dropped == 1
+
+
+def test_fuzzed_datagrams_never_raise_in_the_server(server, caplog):
+    import random
+
+    srv, queue, sock = server
+    caplog.set_level(logging.WARNING)
+    rng = random.Random(1234)
+    seeds = [_msg(a, *args) for a, args, _n, _e in GOOD]
+    for i in range(1500):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            op = rng.random()
+            if op < 0.5 and data:
+                data[rng.randrange(len(data))] = rng.randrange(256)
+            elif op < 0.75 and data:
+                del data[rng.randrange(len(data)):]
+            else:
+                data += bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        sock.sendto(bytes(data), ("127.0.0.1", srv.port))
+        if i % 100 == 0:
+            time.sleep(0.005)  # don't overrun the socket buffer: every datagram should be parsed
+    sock.settimeout(0.2)
+    for _ in range(25):  # ask until answered (the query can be dropped while the buffer is full)
+        sock.sendto(_msg("/status"), ("127.0.0.1", srv.port))
+        try:
+            sock.recvfrom(65536)
+            break
+        except TimeoutError:
+            continue
+    else:
+        pytest.fail("server stopped answering after fuzzed input")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "a datagram crashed a handler"
+    assert all(c.name in COMMANDS for c in queue.drain())
+    assert srv.dropped > 0
