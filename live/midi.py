@@ -42,7 +42,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import mido
 import tomlkit
@@ -196,8 +196,13 @@ class MidiMapping:
             return None
         return self._lookup.get((kind, number, msg.channel + 1)) or self._lookup.get((kind, number, None))
 
-    def to_command(self, msg: mido.Message, received: float | None = None) -> Command | None:
-        """The command ``msg`` asks for (``source="midi"``), or None if unbound or nothing to do."""
+    def to_command(self, msg: mido.Message, received: float | None = None,
+                   current: Callable[[str], bool | None] | None = None) -> Command | None:
+        """The command ``msg`` asks for (``source="midi"``), or None if unbound or nothing to do.
+
+        ``current(name)``, when given, returns the show's present value of a toggle (None if
+        unknown); a toggle pad then flips that instead of its own memory, so it stays right
+        after the same toggle was changed from OSC or another pad."""
         binding = self.find(msg)
         if binding is None:
             return None
@@ -228,7 +233,8 @@ class MidiMapping:
                 return make(cmd, on)
             if not pressed:
                 return None
-            state = not self._toggles.get(binding.key, False)
+            now_on = current(cmd) if current is not None else None
+            state = not (self._toggles.get(binding.key, False) if now_on is None else now_on)
             self._toggles[binding.key] = state
             return make(cmd, state)
         if cmd in _CONTINUOUS and binding.value is None:
@@ -365,14 +371,18 @@ class MidiInput:
     never blocks). A supervisor thread checks once per ``retry_interval`` that the port still
     exists; when the controller is unplugged it logs once, closes the port and reopens it when
     it comes back. ``port=None`` uses the mapping's ``device``, else the first non-Through input.
+    ``status`` (the same callable the OSC server gets) lets toggle pads flip the show's actual
+    blackout/freeze/... state; it is called on the MIDI thread only when a toggle is pressed.
     """
 
     def __init__(self, commands: CommandQueue[Command], port: str | None, mapping: MidiMapping,
-                 backend: mido.Backend | str | None = None, retry_interval: float = 1.0) -> None:
+                 backend: mido.Backend | str | None = None, retry_interval: float = 1.0,
+                 status: Callable[[], dict] | None = None) -> None:
         self._commands = commands
         self._wanted = port if port is not None else mapping.device
         self._mapping = mapping  # used only under _handle_lock, by the callback thread
         self._backend = backend
+        self._status = status
         self.retry_interval = retry_interval
         self._port: Any = None
         self._handle_lock = threading.Lock()  # serializes callbacks across a reconnect
@@ -483,10 +493,19 @@ class MidiInput:
             if request is not None:
                 self._learn_from(request, msg)
                 return
-        command = self._mapping.to_command(msg, received)
+        command = self._mapping.to_command(msg, received, self._current if self._status else None)
         if command is not None:
             self.received += 1
             self._commands.put(command)
+
+    def _current(self, name: str) -> bool | None:
+        try:
+            value = self._status()  # type: ignore[misc]
+        except Exception as exc:  # the show's snapshot failed: fall back to the pad's own memory
+            _LOGGER.debug("status for toggle %s unavailable: %s", name, exc)
+            return None
+        value = value.get(name) if isinstance(value, dict) else None
+        return value if isinstance(value, bool) else None
 
     def _learn_from(self, request: LearnRequest, msg: mido.Message) -> None:
         try:

@@ -452,3 +452,32 @@ def test_tool_learn_over_jack_creates_the_mapping(jack_backend, tmp_path):
         out.close()
     learned = MidiMapping.load(path)
     assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=4.0),)
+
+
+def test_toggle_follows_the_show_state_when_known(tmp_path):
+    m = mapping('[[bind]]\nnote = 10\ncommand = "blackout"\n[[bind]]\nnote = 11\ncommand = "hold"\n', tmp_path)
+    show = {"blackout": True}  # e.g. OSC switched blackout on meanwhile
+    current = show.get
+    assert m.to_command(on(10), current=current).args == (False,)
+    show["blackout"] = False
+    assert m.to_command(on(10), current=current).args == (True,)
+    assert m.to_command(on(11), current=current).args == (True,)  # unknown to the show: own memory
+    assert m.to_command(on(11), current=current).args == (False,)
+
+
+def test_input_toggle_uses_status_and_survives_a_failing_one(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('[[bind]]\nnote = 10\ncommand = "freeze"\n', encoding="utf-8")
+    queue: CommandQueue[Command] = CommandQueue()
+    state = {"ok": True}
+
+    def status() -> dict:
+        if not state["ok"]:
+            raise RuntimeError("not ready")
+        return {"freeze": True}
+
+    midi = MidiInput(queue, None, MidiMapping.load(path), backend="no_such_backend_module", status=status)
+    midi._on_message(on(10))
+    state["ok"] = False
+    midi._on_message(on(10))
+    assert [c.args for c in queue.drain()] == [(False,), (True,)]
