@@ -55,7 +55,6 @@ from live.state import COMMANDS, Command
 _LOGGER = logging.getLogger(__name__)
 
 BIND_COMMANDS: tuple[str, ...] = tuple(COMMANDS) + ("preset_next", "preset_prev")
-_TRIGGER_ONLY = ("preset", "preset_next", "preset_prev", "tap", "resync", "jump", "drop")
 _CONTINUOUS = ("bpm", "nudge", "param", "shader_param")
 _DEFAULT_RANGE = {"bpm": (60.0, 180.0), "nudge": NUDGE_RANGE}
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
