@@ -7,7 +7,11 @@ Nothing is downloaded: the tokenizer's vocabulary is written here.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import shutil
+import tempfile
 import string
 from pathlib import Path
 
@@ -73,3 +77,11 @@ def build_tiny_sd(folder: Path, seed: int = 0) -> Path:
         f.unlink()
     tok_dir.rmdir()
     return folder
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_sd_path() -> Path:
+    """A tiny SD model folder built once per test session (tests must not modify it; copy it first)."""
+    folder = Path(tempfile.mkdtemp(prefix="tiny-sd-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return build_tiny_sd(folder / "tiny-sd")
