@@ -59,7 +59,7 @@ class AudioEngine:
         if not 32 <= self.hop <= 4096:
             raise AudioError(f"hop {self.hop} is out of range; use 32..4096 samples")
         known = {"tempo_min", "tempo_max", "tempo_prior", "onset_method", "buf", "onset_delay", "tightness",
-                 "window", "prior_octaves"}
+                 "window", "prior_octaves", "leak", "stickiness", "chain_beats", "chain_weight"}
         unknown = set(settings) - known
         if unknown:
             raise AudioError(f"unknown analysis setting(s) {sorted(unknown)}; allowed: {sorted(known)}")
@@ -73,7 +73,7 @@ class AudioEngine:
                              "use 20 <= min, max <= 400 and max >= 1.5 x min (default 70-180)")
         self.buf = int(settings.get("buf", 2 * self.hop))
         self.fps = self.samplerate / self.hop
-        self.onset_delay = float(settings.get("onset_delay", 0.5 * self.buf / self.samplerate))
+        self.onset_delay = float(settings.get("onset_delay", 0.0 * self.buf / self.samplerate))
 
         self._pvoc = aubio.pvoc(self.buf, self.hop)
         if self.onset_method == "logflux":
@@ -92,7 +92,11 @@ class AudioEngine:
                                    tempo_prior=float(settings.get("tempo_prior", 120.0)),
                                    prior_octaves=float(settings.get("prior_octaves", 1.0)),
                                    window=float(settings.get("window", 6.0)),
-                                   tightness=float(settings.get("tightness", 100.0)))
+                                   tightness=float(settings.get("tightness", 100.0)),
+                                   leak=float(settings.get("leak", 0.85)),
+                                   stickiness=float(settings.get("stickiness", 1.0)),
+                                   chain_beats=int(settings.get("chain_beats", 8)),
+                                   chain_weight=float(settings.get("chain_weight", 0.8)))
         self.clock = BeatClock(tempo_min, tempo_max)
 
         self._pending = np.zeros(0, dtype=np.float32)
@@ -183,6 +187,14 @@ class AudioEngine:
         if silent:
             self.clock.decay(self._frame_dt)
         else:
+            if self.clock.source == "none":
+                self.tracker.expected = None
+            else:
+                # Where the clock's own grid puts the latest beat, in tracker frames.
+                t_on = frame_end - self.onset_delay
+                pos = self.clock.beats_at(t_on) - self.clock.offset
+                last_beat = t_on - (pos - math.floor(pos)) * 60.0 / self.clock.bpm
+                self.tracker.expected = self.tracker.frame - (t_on - last_beat) / self._frame_dt
             est = self.tracker.estimate()
             if est is not None:
                 b_frame, period_frames, conf = est

@@ -47,12 +47,23 @@ class BeatTracker:
 
     def __init__(self, fps: float, tempo_min: float = 70.0, tempo_max: float = 180.0,
                  tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 6.0,
-                 tightness: float = 100.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0) -> None:
+                 tightness: float = 100.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
+                 leak: float = 0.85, stickiness: float = 1.0, chain_beats: int = 8,
+                 chain_weight: float = 0.8) -> None:
         if not 20.0 <= tempo_min < tempo_max <= 400.0 or tempo_max < 1.5 * tempo_min:
             raise ValueError(f"tempo range {tempo_min}-{tempo_max} BPM is not valid; need 20 <= min, max <= 400, max >= 1.5 x min")
         self.fps = float(fps)
         self.tempo_min, self.tempo_max = float(tempo_min), float(tempo_max)
         self.tightness = float(tightness)
+        # Each beat back in a chain counts ``leak`` times less: chains ending at different
+        # frames compare fairly, and a phase or tempo change wins within a few beats.
+        self.leak = float(leak)
+        # Bonus (in onset standard deviations) for a latest-beat candidate on the current grid,
+        # so the phase does not flip between beat and off-beat on every frame.
+        self.stickiness = float(stickiness)
+        self.chain_beats = int(chain_beats)
+        self.chain_weight = float(chain_weight)
+        self.expected: float | None = None  # absolute frame where the clock expects a beat
         # History long enough for the autocorrelation window plus comb multiples.
         self._hist = int(round(max(window, 4 * 60.0 / tempo_min) * fps)) + 8
         self._win = int(round(window * fps))
@@ -117,7 +128,7 @@ class BeatTracker:
             self._score[i] = self._onset[i]
             self._back[i] = -1
             return
-        cand = self._score[i - lags] + self._penalty
+        cand = self.leak * self._score[i - lags] + self._penalty
         k = int(np.argmax(cand))
         best = cand[k]
         if best > 0:
@@ -161,6 +172,15 @@ class BeatTracker:
 
     # -- output ----------------------------------------------------------------------------
 
+    def _refine(self, i: int) -> float:
+        # Sub-frame offset of an onset peak: parabola through the frame and its neighbours.
+        if 0 < i < self._pos - 1:
+            y0, y1, y2 = self._onset[i - 1], self._onset[i], self._onset[i + 1]
+            den = y0 - 2 * y1 + y2
+            if den < 0:
+                return float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+        return 0.0
+
     def estimate(self) -> tuple[float, float, float] | None:
         """``(last_beat_frame, period_frames, confidence)``: frames are absolute indices; None early on."""
         if self._pos < int(self.period * 2):
@@ -168,33 +188,46 @@ class BeatTracker:
         period = self.period
         lo = self._pos - int(round(period))
         window = self._score[lo : self._pos]
+        if self.expected is not None and self.stickiness > 0:
+            # Distance (in beats, wrapped) of each candidate from the grid the clock follows.
+            d = (np.arange(lo, self._pos) + self._base - self.expected) / period
+            d -= np.round(d)
+            window = window + self.stickiness * np.exp(-0.5 * (d / 0.08) ** 2)
         b = int(np.argmax(window)) + lo
-        # Period for prediction: the recent beat chain's intervals, which follow tempo drift
-        # faster than the autocorrelation does.
+        # The recent beat chain (DP back-links), each beat refined to sub-frame precision.
         chain = [self._base + b]
-        while len(chain) < 5:
+        while len(chain) < self.chain_beats:
             prev = self._back[chain[-1] - self._base]
-            if prev < 0 or prev - self._base < 0:
+            if prev < 0 or prev - self._base < 1:
                 break
             chain.append(int(prev))
-        if len(chain) >= 3:
-            intervals = np.diff(chain[::-1])
-            chain_period = float(np.median(intervals[-3:]))
-            if 0.85 < chain_period / period < 1.15 and self.fixed_period is None:
-                period = 0.5 * period + 0.5 * chain_period
-        # Sub-frame refinement of the beat position: parabola through the onset peak.
-        frac = 0.0
-        if 0 < b < self._pos - 1:
-            y0, y1, y2 = self._onset[b - 1], self._onset[b], self._onset[b + 1]
-            den = y0 - 2 * y1 + y2
-            if den < 0:
-                frac = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+        times = np.array([c + self._refine(c - self._base) for c in chain[::-1]])
+        last = float(times[-1])
+        if len(times) >= 3:
+            # Fit a straight beat grid through the chain (recent beats weigh more): one
+            # jittery onset then moves the prediction a little instead of a whole error.
+            steps = np.round(np.diff(times) / period)
+            if np.all(steps >= 1) and np.all(np.abs(np.diff(times) / steps / period - 1.0) < 0.2):
+                j = np.concatenate(([0.0], np.cumsum(steps)))
+                w = self.chain_weight ** (j[-1] - j)
+                jm = np.average(j, weights=w)
+                tm = np.average(times, weights=w)
+                slope = np.sum(w * (j - jm) * (times - tm)) / np.sum(w * (j - jm) ** 2)
+                if self.fixed_period is not None:
+                    slope = period
+                elif 0.85 < slope / period < 1.15:
+                    period = float(slope)
+                    slope = period
+                else:
+                    slope = period
+                fitted = tm + slope * (j[-1] - jm)
+                last = float(fitted)
         # Confidence: how strongly onsets sit on the recent beat chain versus elsewhere.
         on_beats = float(np.mean([self._onset[c - self._base] for c in chain]))
         recent = self._onset[max(0, self._pos - self._win) : self._pos]
         contrast = on_beats / (float(recent.mean()) + 1e-9)
         conf = float(np.clip((contrast - 1.0) / 3.0, 0.0, 1.0)) * (0.5 + 0.5 * self.tempo_confidence)
-        return self._base + b + frac, period, conf
+        return last, period, conf
 
 
 def fold_bpm(bpm: float, tempo_min: float, tempo_max: float) -> float:
