@@ -95,9 +95,13 @@ def test_approx_decoder_matches_approx_module():
 
     dec = make_decoder("approx", device="cpu")
     assert isinstance(dec, ApproxDecoder)
-    z = latents(1, 4, 8, 8)
-    assert np.array_equal(dec.decode(z), to_uint8_hwc(latents_to_rgb(z)))
-    assert dec.decode(z).shape == (1, 64, 64, 3)
+    for family in ("sd1", "sdxl"):
+        dec = make_decoder("approx", family=family, device="cpu")
+        z = 1.5 * latents(2, 4, 8, 6)  # wide enough to clip at both ends
+        fast, ref = dec.decode(z), to_uint8_hwc(latents_to_rgb(z, family))
+        assert fast.shape == ref.shape == (2, 64, 48, 3) and fast.dtype == np.uint8
+        assert np.abs(fast.astype(int) - ref.astype(int)).max() <= 1
+        assert (fast == 0).any() and (fast == 255).any()
 
 
 def test_mismatched_latents_are_refused(vae_folders):

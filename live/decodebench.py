@@ -1,0 +1,472 @@
+"""`bench decode`: how fast each decoder turns latents into frames, and whether the show keeps up.
+
+For each decoder and size it measures, on this machine:
+
+- **bare fps**: ``decoder.decode`` in a tight loop on one thread (latents in, uint8 RGB on the host out);
+- **pipeline fps**: the same decoder behind the live path: traversal on the main thread, the
+  latest-wins :class:`~live.decoder.DecodeWorker` thread, host copy, frame handoff. The producer
+  keeps exactly one request waiting (it prepares the next latent while the worker decodes), so
+  this is the pipeline's throughput, and ``efficiency = pipeline / bare``;
+- **show loop**: the show's display loop at ``--display-fps`` (offscreen pyglet window through
+  the show's own :class:`~live.renderer.Renderer`, a texture upload when a frame arrives, the
+  blend and a post shader every tick), requesting each tick for ``now + latency + one frame``
+  like ``Show.tick``: display-loop fps, frame latency p50/p99 (request to frame ready) and the
+  decode rate under show conditions.
+
+``slow`` is the approx decoder padded with sleep to ``--slow-fps`` (1 by default): the
+structural check that a decoder far slower than the display never slows the display loop.
+Without weights on disk, ``tiny`` and ``vae`` are randomly initialised models of the real
+architectures (TAESD, Stable Diffusion's VAE): the cost is the same, the pictures are noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from live.decoder import (
+    DTYPES,
+    ApproxDecoder,
+    DecodeWorker,
+    Decoder,
+    DecoderError,
+    Frame,
+    make_decoder,
+    make_random_decoder,
+    pick_device,
+)
+from live.errors import UserError
+from live.state import AudioState
+from live.traversal import Traversal
+
+_LOGGER = logging.getLogger(__name__)
+
+BENCH_KINDS = ("approx", "slow", "tiny", "vae")
+
+
+class BenchError(UserError):
+    """A bench setting that cannot be used."""
+
+
+# ----- pieces the bench (and the tests) share ------------------------------------------------
+
+
+class ThrottledDecoder(Decoder):
+    """Wraps a decoder and pads every decode with sleep to at least ``1 / fps`` seconds.
+
+    The sleep releases the GIL and the CPU, like a GPU decode does, so it stands for a decoder
+    that is slow without stealing the display loop's CPU.
+    """
+
+    def __init__(self, inner: Decoder, fps: float = 1.0) -> None:
+        if not fps > 0:
+            raise BenchError(f"--slow-fps {fps}: must be more than 0")
+        self.inner = inner
+        self.period = 1.0 / fps
+        self.name = f"slow({inner.name}, {fps:g} fps)"
+        for attr in ("latent_channels", "family", "device", "dtype", "scaling_factor", "channels_last", "cpu_threads"):
+            setattr(self, attr, getattr(inner, attr))
+
+    def _decode_unit(self, z: torch.Tensor) -> torch.Tensor:
+        return self.inner._decode_unit(z)
+
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """The inner decoder's frame, delivered no sooner than one period after the call."""
+        start = time.perf_counter()
+        rgb = self.inner.decode(latents)
+        left = self.period - (time.perf_counter() - start)
+        if left > 0:
+            time.sleep(left)
+        return rgb
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'512x512' -> (512, 512); both sides must be multiples of 8 (one latent cell is 8x8 pixels)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise BenchError(f"--size {text!r} is not WIDTHxHEIGHT, e.g. 512x512 or 768x432") from None
+    if w < 8 or h < 8 or w % 8 or h % 8 or w > 4096 or h > 4096:
+        raise BenchError(f"--size {text}: width and height must be multiples of 8 from 8 to 4096")
+    return w, h
+
+
+def bench_keyframes(latent_shape: tuple[int, int, int], count: int = 4, seed: int = 0,
+                    device: torch.device | str = "cpu") -> torch.Tensor:
+    """``count`` seeded Gaussian latents (C, h, w), the statistics of diffusion-space SD latents."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.randn((count, *latent_shape), generator=gen).to(device)
+
+
+def synthetic_state(t: float, bpm: float = 128.0, start: float = 0.0) -> AudioState:
+    """A steady 4/4 clock from ``start``: kick-like onset envelope on every beat, a moderate level."""
+    beats = max(0.0, (t - start) * bpm / 60.0)
+    index, phase = int(beats), beats % 1.0
+    onset = math.exp(-8.0 * phase)
+    return AudioState(time=t, bpm=bpm, beat_phase=phase, beat_index=index, downbeat=index % 4, onset_env=onset,
+                      low=onset, mid=0.4, high=0.3, level=0.6, confidence=1.0, tempo_source="bench", silent=False)
+
+
+@dataclass
+class LoopStats:
+    """What a display loop did: ticks drawn, fps, decoded frames seen and their latencies."""
+
+    seconds: float = 0.0
+    ticks: int = 0
+    target_fps: float = 60.0
+    worst_tick_s: float = 0.0  # longest tick, work only (no sleep)
+    frames_seen: int = 0
+    latencies: list[float] = field(default_factory=list)
+    drawn: bool = False
+    note: str = ""
+
+    @property
+    def fps(self) -> float:
+        """Ticks per second."""
+        return self.ticks / self.seconds if self.seconds > 0 else 0.0
+
+
+def display_loop(worker: DecodeWorker, traversal: Traversal, *, width: int, height: int, seconds: float,
+                 fps: float = 60.0, draw: bool = True, min_frames: int = 0, max_seconds: float | None = None,
+                 state_at: Callable[[float], AudioState] | None = None) -> LoopStats:
+    """Run the show's display loop against a started ``worker`` for ``seconds``.
+
+    Each tick: latent for ``now + latency + one frame``, request (never waits), take the two
+    newest frames, and with ``draw`` upload/blend/shade/present them offscreen through the
+    show's Renderer. Runs on longer, up to ``max_seconds``, until ``min_frames`` new frames came.
+    """
+    from live.show import frame_mix, shader_uniforms  # the show's own blend and uniforms
+
+    state_at = state_at or synthetic_state
+    stats = LoopStats(target_fps=fps)
+    renderer = None
+    if draw:
+        try:
+            from live.renderer import Renderer
+
+            renderer = Renderer(width, height, headless=True)
+            renderer.set_shaders(["pulse"])
+            stats.drawn = True
+        except Exception as exc:  # noqa: BLE001 - no GL here: still measure the loop, and say so
+            stats.note = f"no offscreen GL ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}); loop ran without drawing"
+            _LOGGER.warning("%s", stats.note)
+    period = 1.0 / fps
+    max_seconds = max(seconds, max_seconds if max_seconds is not None else seconds)
+    last_seq = -1
+    start = time.perf_counter()
+    next_tick = start
+    try:
+        while True:
+            now = time.perf_counter()
+            elapsed = now - start
+            if elapsed >= seconds and (stats.frames_seen >= min_frames or elapsed >= max_seconds):
+                break
+            display_time = now + worker.latency + period
+            state = state_at(now)
+            worker.request(traversal.latent_at(state, display_time), display_time)
+            older, newer = worker.frames()
+            if newer is not None and newer.seq != last_seq:
+                last_seq = newer.seq
+                stats.frames_seen += 1
+                stats.latencies.append(newer.latency_s)
+            if renderer is not None:
+                renderer.update_frames(older, newer)
+                renderer.draw(now, frame_mix(older, newer, now), shader_uniforms(state, now))
+                renderer.flip()
+            stats.ticks += 1
+            stats.worst_tick_s = max(stats.worst_tick_s, time.perf_counter() - now)
+            next_tick += period
+            pause = next_tick - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            elif pause < -period:
+                next_tick = time.perf_counter()  # fell behind: don't burst to catch up
+    finally:
+        stats.seconds = time.perf_counter() - start
+        if renderer is not None:
+            renderer.close()
+    return stats
+
+
+def measure_bare(decoder: Decoder, latents: list[torch.Tensor], seconds: float, min_frames: int) -> tuple[float, int]:
+    """Decodes per second in a tight loop on this thread: (fps, frames)."""
+    n = 0
+    threads = torch.get_num_threads()
+    if decoder.device.type == "cpu" and decoder.cpu_threads:
+        torch.set_num_threads(decoder.cpu_threads)  # as the worker thread will run it
+    try:
+        start = time.perf_counter()
+        while True:
+            decoder.decode(latents[n % len(latents)])
+            n += 1
+            elapsed = time.perf_counter() - start
+            if n >= min_frames and elapsed >= seconds:
+                return n / elapsed, n
+    finally:
+        torch.set_num_threads(threads)
+
+
+def measure_pipeline(worker: DecodeWorker, traversal: Traversal, seconds: float, min_frames: int,
+                     frame_period: float = 1 / 60) -> tuple[float, int]:
+    """Frames per second through traversal, a started worker and the frame handoff: (fps, frames).
+
+    The producer prepares the next request while the worker decodes the current one, so the
+    worker never waits for work; the rate is taken between frame publication times.
+    """
+    t0 = time.perf_counter()
+    ready: list[tuple[int, float]] = []
+
+    def submit() -> None:
+        now = time.perf_counter()
+        display_time = now + worker.latency + frame_period
+        worker.request(traversal.latent_at(synthetic_state(now, start=t0), display_time), display_time)
+
+    submit()
+    while True:
+        if not worker.wait_picked(timeout=120.0):
+            raise BenchError("decode worker took no request for 120 s; is the decoder stuck?")
+        submit()  # the next request waits while the current one decodes
+        newest = worker.frames()[1]
+        if newest is not None and (not ready or newest.seq != ready[-1][0]):
+            ready.append((newest.seq, newest.ready))
+        if len(ready) >= min_frames + 1 and ready[-1][1] - ready[0][1] >= seconds:
+            break
+    (s0, r0), (s1, r1) = ready[0], ready[-1]
+    return (s1 - s0) / (r1 - r0), s1 - s0
+
+
+def _percentile_ms(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)) * 1000.0, 1) if values else None
+
+
+# ----- one decoder at one size ----------------------------------------------------------------
+
+
+@dataclass
+class BenchResult:
+    """The figures for one decoder at one size (JSON: one object in ``results``)."""
+
+    decoder: str
+    size: str
+    weights: str
+    setup: str
+    bare_fps: float
+    bare_frames: int
+    pipeline_fps: float
+    pipeline_frames: int
+    efficiency: float
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    latency_frames: int
+    display_fps: float | None
+    display_target_fps: float
+    display_worst_tick_ms: float | None
+    show_decode_fps: float
+    display_note: str = ""
+
+
+def build_decoder(kind: str, args: argparse.Namespace) -> tuple[Decoder, str]:
+    """The decoder for ``kind`` and a description of its weights."""
+    common = dict(family=args.family, device=args.device, dtype=args.dtype, compile=args.compile,
+                  cuda_graph=args.cuda_graph, channels_last=args.channels_last)
+    if kind == "approx":
+        return make_decoder("approx", family=args.family, device=args.device), "none (linear latent-to-RGB map)"
+    if kind == "slow":
+        inner = make_decoder("approx", family=args.family, device=args.device)
+        return ThrottledDecoder(inner, args.slow_fps), f"none (approx padded with sleep to {args.slow_fps:g} fps)"
+    folder = args.vae_model if kind == "vae" else args.tiny_model
+    if folder:
+        return make_decoder(kind, folder, **common), f"{folder}"
+    arch = "Stable Diffusion VAE (AutoencoderKL)" if kind == "vae" else "TAESD (AutoencoderTiny)"
+    return make_random_decoder(kind, **common), f"random init, real {arch} architecture (no weights given)"
+
+
+def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: Callable[[str], None]) -> BenchResult:
+    """Measure one decoder at one size: bare, pipeline, show loop."""
+    width, height = size
+    decoder, weights = build_decoder(kind, args)
+    shape = (decoder.latent_channels, height // 8, width // 8)
+    keyframes = bench_keyframes(shape, device=decoder.device)
+    log(f"{kind} {width}x{height}: {decoder.describe()}; warming up")
+    decoder.warmup((1, *shape), runs=args.warmup)
+    traversal = Traversal(keyframes, beats_per_keyframe=4, kick=0.3, energy=0.5, seed=1)
+    state = synthetic_state(0.0)
+    latents = [traversal.latent_at(state, 0.37 * i) for i in range(8)]
+    bare_fps, bare_n = measure_bare(decoder, latents, args.seconds, args.min_frames)
+    log(f"{kind} {width}x{height}: bare {bare_fps:.2f} fps ({bare_n} frames); pipeline")
+    worker = DecodeWorker(decoder).start()
+    try:
+        pipe_fps, pipe_n = measure_pipeline(worker, traversal, args.seconds, args.min_frames, 1.0 / args.display_fps)
+        log(f"{kind} {width}x{height}: pipeline {pipe_fps:.2f} fps ({pipe_n} frames); show loop")
+    finally:
+        worker.stop(timeout=600)
+    # A fresh worker for the show loop, so its latency EWMA starts from show conditions.
+    worker = DecodeWorker(decoder).start()
+    try:
+        decoded_before = worker.decoded
+        loop = display_loop(worker, traversal, width=width, height=height, seconds=args.seconds,
+                            fps=args.display_fps, draw=not args.no_display, min_frames=2,
+                            max_seconds=args.max_show_seconds)
+        show_decode_fps = (worker.decoded - decoded_before) / loop.seconds if loop.seconds > 0 else 0.0
+    finally:
+        worker.stop(timeout=600)
+    return BenchResult(
+        decoder=kind, size=f"{width}x{height}", weights=weights, setup=decoder.describe(),
+        bare_fps=round(bare_fps, 3), bare_frames=bare_n, pipeline_fps=round(pipe_fps, 3), pipeline_frames=pipe_n,
+        efficiency=round(pipe_fps / bare_fps, 3) if bare_fps > 0 else 0.0,
+        latency_p50_ms=_percentile_ms(loop.latencies, 50), latency_p99_ms=_percentile_ms(loop.latencies, 99),
+        latency_frames=len(loop.latencies),
+        display_fps=round(loop.fps, 2), display_target_fps=args.display_fps,
+        display_worst_tick_ms=round(loop.worst_tick_s * 1000.0, 1),
+        show_decode_fps=round(show_decode_fps, 3),
+        display_note=loop.note or ("offscreen pyglet (EGL) via live.renderer" if loop.drawn else "not drawn (--no-display)"),
+    )
+
+
+# ----- machine and settings -------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, Any]:
+    """Where the figures were measured: OS, CPU, cores, torch, GPU, load."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    if gpu is None and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        gpu = "Apple MPS"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    gl = ""
+    return {
+        "os": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(), "gpu": gpu, "python": platform.python_version(),
+        "load_avg_1min": round(load, 2) if load is not None else None, "gl": gl or None,
+    }
+
+
+# ----- command line ---------------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``bench decode``."""
+    parser.add_argument("--decoder", action="append", default=None, metavar="KIND",
+                        help=f"decoder(s) to measure, repeat or comma-separate: {', '.join(BENCH_KINDS)} "
+                             "(default: all)")
+    parser.add_argument("--size", action="append", default=None, metavar="WxH",
+                        help="frame size(s), multiples of 8; repeat or comma-separate (default: 256x256,512x512)")
+    parser.add_argument("--vae-model", default=None, metavar="PATH",
+                        help="model folder (with vae/) or VAE folder for --decoder vae; default: random real-size SD VAE")
+    parser.add_argument("--tiny-model", default=None, metavar="PATH",
+                        help="TAESD folder for --decoder tiny; default: random real-size TAESD")
+    parser.add_argument("--family", default="sd1", choices=["sd1", "sdxl"], help="latent family")
+    parser.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--dtype", default=None, choices=sorted(DTYPES), help="default: fp16 on GPU, fp32 on CPU")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the tiny/vae decode")
+    parser.add_argument("--cuda-graph", action="store_true", help="replay the tiny/vae decode as a CUDA graph")
+    parser.add_argument("--channels-last", default=None, type=_on_off, metavar="on|off",
+                        help="channels_last memory format for tiny/vae (default: on for GPU, off for CPU)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
+    parser.add_argument("--min-frames", type=int, default=3, help="minimum decoded frames per measurement")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up decodes before measuring")
+    parser.add_argument("--display-fps", type=float, default=60.0, help="display loop target rate")
+    parser.add_argument("--max-show-seconds", type=float, default=30.0,
+                        help="how long the show loop may run on waiting for 2 frames from a slow decoder")
+    parser.add_argument("--slow-fps", type=float, default=1.0, help="rate of the 'slow' decoder")
+    parser.add_argument("--no-display", action="store_true", help="run the show loop without drawing (no GL)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+
+def _on_off(text: str) -> bool:
+    if text.lower() in ("on", "1", "true", "yes"):
+        return True
+    if text.lower() in ("off", "0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r}: use on or off")
+
+
+def _split(values: list[str] | None, default: list[str]) -> list[str]:
+    if not values:
+        return default
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the decode benchmark and print the table (or JSON)."""
+    kinds = _split(args.decoder, list(BENCH_KINDS))
+    for kind in kinds:
+        if kind not in BENCH_KINDS:
+            raise BenchError(f"--decoder {kind!r} is not known; choose from {', '.join(BENCH_KINDS)}")
+    sizes = [parse_size(s) for s in _split(args.size, ["256x256", "512x512"])]
+    if args.seconds <= 0 or args.min_frames < 1 or args.display_fps <= 0 or args.warmup < 0:
+        raise BenchError("--seconds and --display-fps must be more than 0, --min-frames at least 1, --warmup 0 or more")
+    device = pick_device(args.device)
+    machine = machine_info()
+    settings = {
+        "device": str(device), "dtype": args.dtype or ("fp32" if device.type == "cpu" else "fp16 (bf16 for sdxl vae)"),
+        "compile": args.compile, "cuda_graph": args.cuda_graph, "family": args.family,
+        "channels_last": "auto" if args.channels_last is None else args.channels_last,
+        "seconds": args.seconds, "min_frames": args.min_frames, "warmup": args.warmup,
+        "display_fps_target": args.display_fps, "slow_fps": args.slow_fps,
+    }
+
+    def log(msg: str) -> None:
+        print(f"[bench decode] {msg}", file=sys.stderr, flush=True)
+
+    results = []
+    for kind in kinds:
+        for size in sizes:
+            results.append(bench_one(kind, size, args, log))
+    machine["load_avg_1min_end"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    if args.json:
+        print(json.dumps({"machine": machine, "settings": settings, "results": [asdict(r) for r in results]}, indent=2))
+    else:
+        print(format_table(machine, settings, results))
+    return 0
+
+
+def format_table(machine: dict[str, Any], settings: dict[str, Any], results: list[BenchResult]) -> str:
+    """The human-readable report: machine, settings, one row per decoder and size, then notes."""
+    lines = [
+        f"machine: {machine['cpu']}, {machine['cores']} cores, {machine['os']}, torch {machine['torch']} "
+        f"({machine['torch_threads']} threads), GPU: {machine['gpu'] or 'none'}, "
+        f"load avg {machine['load_avg_1min']} -> {machine.get('load_avg_1min_end')}",
+        "settings: " + ", ".join(f"{k} {v}" for k, v in settings.items()),
+        "",
+        f"{'decoder':<8} {'size':>9} {'bare fps':>9} {'pipe fps':>9} {'effic.':>7} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'display fps':>11} {'worst tick':>10} {'show dec fps':>12}",
+    ]
+
+    def num(v: float | None, fmt: str) -> str:
+        return "n/a" if v is None else format(v, fmt)
+
+    for r in results:
+        lines.append(
+            f"{r.decoder:<8} {r.size:>9} {r.bare_fps:>9.2f} {r.pipeline_fps:>9.2f} {r.efficiency:>7.3f} "
+            f"{num(r.latency_p50_ms, '.1f'):>8} {num(r.latency_p99_ms, '.1f'):>8} "
+            f"{num(r.display_fps, '.1f'):>6}/{r.display_target_fps:<4g} {num(r.display_worst_tick_ms, '.1f'):>8}ms "
+            f"{r.show_decode_fps:>12.2f}"
+        )
+    lines.append("")
+    for r in results:
+        lines.append(f"{r.decoder} {r.size}: {r.setup}; weights: {r.weights}; display: {r.display_note}; "
+                     f"latency from {r.latency_frames} frames")
+    lines.append("bare = decode() in a tight loop; pipe = traversal + worker thread + host copy + handoff; "
+                 "effic. = pipe/bare; p50/p99 = request-to-frame latency in the show loop; worst tick = "
+                 "longest display-loop tick (work only); show dec fps = frames decoded during the show loop.")
+    return "\n".join(lines)
