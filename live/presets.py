@@ -99,7 +99,7 @@ class Generation(_Strict):
     @field_validator("scheduler")
     @classmethod
     def _known_scheduler(cls, v: str) -> str:
-        if v and v not in scheduler_names():
+        if v and v not in COMMON_SCHEDULERS and v not in scheduler_names():
             close = [n for n in scheduler_names() if n.lower().startswith(v.lower()[:5])] or scheduler_names()[:6]
             raise ValueError(f"unknown diffusers scheduler; leave it empty for the model's own, or use e.g. "
                              f"{', '.join(close)}")
@@ -213,6 +213,16 @@ class Preset(_Strict):
             "steps": g.steps, "guidance": g.guidance, "scheduler": g.scheduler, "images": g.images,
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+# Schedulers every diffusers since 0.21 exports (a test checks each against the installed diffusers).
+# Known names validate without importing diffusers, which would add seconds to every bank load.
+COMMON_SCHEDULERS = frozenset({
+    "DDIMScheduler", "DDPMScheduler", "DEISMultistepScheduler", "DPMSolverMultistepScheduler",
+    "DPMSolverSinglestepScheduler", "EulerAncestralDiscreteScheduler", "EulerDiscreteScheduler",
+    "HeunDiscreteScheduler", "KDPM2AncestralDiscreteScheduler", "KDPM2DiscreteScheduler", "LCMScheduler",
+    "LMSDiscreteScheduler", "PNDMScheduler", "TCDScheduler", "UniPCMultistepScheduler",
+})
 
 
 @lru_cache(maxsize=1)

@@ -143,3 +143,13 @@ def test_preset_is_immutable(tmp_path):
     with pytest.raises(Exception):
         p.motion.kick = 0.9  # type: ignore[misc]
     assert isinstance(p, Preset)
+
+
+def test_common_schedulers_exist_in_installed_diffusers():
+    import diffusers
+
+    from live.presets import COMMON_SCHEDULERS, scheduler_names
+
+    for name in COMMON_SCHEDULERS:
+        assert name in scheduler_names()
+        assert issubclass(getattr(diffusers, name), diffusers.SchedulerMixin)
