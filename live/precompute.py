@@ -143,6 +143,7 @@ def _quiet_loading() -> Iterator[None]:
         with warnings.catch_warnings():
             # e.g. the torch_dtype -> dtype rename: we keep torch_dtype so older diffusers still work
             warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
             yield
     finally:
         dlog.set_verbosity(d_level)

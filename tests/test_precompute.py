@@ -19,7 +19,7 @@ import live.precompute as pc
 from live.errors import UserError
 from live.keyframes import PresetBank, load_keyframe_file, load_preset_keyframes, save_preset_keyframes
 from live.presets import load_preset
-from tiny_models import tiny_sd_path
+from tiny_models import tiny_sd_path, tiny_sdxl_path
 
 SIZE = 256  # the smallest size presets allow: 32x32 latents keep the tiny UNet quick
 
@@ -181,6 +181,60 @@ def test_preview_contact_sheet(tmp_path, model):
     assert sheet.size == (2 * (SIZE + 4) + 4, 2 * (SIZE + 4) + 4)  # 4 keyframes in a 2x2 grid
     pixels = np.asarray(sheet)
     assert pixels[4:4 + SIZE, 4:4 + SIZE].std() > 1.0  # a decoded picture, not the background
+
+
+def test_sdxl_family_and_scaling_come_from_the_model(tmp_path):
+    xl = tiny_sdxl_path()
+    write_preset(tmp_path, "xl", xl, prompts=("acid",), seeds=(1, 2))
+    [result] = pc.precompute(args_for(tmp_path, "xl"))
+    meta = load_keyframe_file(result.path).meta
+    assert meta["family"] == "sdxl" and meta["scaling_factor"] == pytest.approx(0.13025)
+    assert meta["pipeline"] == "StableDiffusionXLPipeline"
+    # an SD 1.x decoder must refuse SDXL latents by name, not show garbage
+    row = PresetBank.load(tmp_path / "presets", tmp_path / "kf", family="sd1").status()[0]
+    assert not row["ok"] and "holds sdxl latents, the decoder is sd1" in row["reason"]
+    assert PresetBank.load(tmp_path / "presets", tmp_path / "kf", family="sdxl", scaling_factor=0.13025).names() == ["xl"]
+    # a preset that insists on sd1 for an SDXL model is refused before anything is written
+    write_preset(tmp_path, "wrong", xl, prompts=("acid",), seeds=(1,), extra='family = "sd1"\n')
+    _refused(args_for(tmp_path, "wrong"), "wrong.toml: generation.family = 'sd1' but model")
+    assert not (tmp_path / "kf" / "wrong" / "keyframes.safetensors").exists()
+
+
+def test_hub_id_from_the_local_cache(tmp_path, model, monkeypatch):
+    """A hub id already in the Hugging Face cache loads offline; its revision is the snapshot commit."""
+    import huggingface_hub.constants
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "models--djs--tiny-sd"
+    shutil.copytree(model, repo / "snapshots" / sha)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    write_preset(tmp_path, "hub", "djs/tiny-sd", prompts=("x",), seeds=(1,))
+    [result] = pc.precompute(args_for(tmp_path, "hub"))
+    meta = load_keyframe_file(result.path).meta
+    assert meta["model"] == "djs/tiny-sd" and meta["model_revision"] == sha
+
+
+def test_progress_bar_with_eta(tmp_path, model, capsys):
+    write_preset(tmp_path, "cats", model, prompts=("x",), seeds=(1, 2))
+    args = args_for(tmp_path, "cats", "--batch-size", "1")
+    args.quiet = False
+    pc.run(args)
+    captured = capsys.readouterr()
+    assert "2/2 keyframes" in captured.err and "<00:00" in captured.err  # elapsed<remaining
+    assert "cats: wrote 2 keyframes" in captured.out and "keyframes/s" in captured.out
+
+
+def test_cli_exit_code_and_one_line(tmp_path, capsys):
+    from live.cli import main
+
+    write_preset(tmp_path, "p", tmp_path / "no-such-model")
+    code = main(["precompute", "p", "--presets-dir", str(tmp_path / "presets"), "--keyframes-dir",
+                 str(tmp_path / "kf")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: model folder ") and "does not exist" in err[0]
 
 
 # ------------------------------------------------------------------ bad input

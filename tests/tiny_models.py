@@ -79,6 +79,49 @@ def build_tiny_sd(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def build_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
+    """A tiny StableDiffusionXLPipeline (two text encoders, text_time UNet, 0.13025 VAE) saved with save_pretrained."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=32, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
+        norm_num_groups=8, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=4, use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=6 * 8 + TINY_TEXT_DIM, cross_attention_dim=2 * TINY_TEXT_DIM,
+    )
+    tok_dir = folder / "_tok"
+    write_tiny_tokenizer(tok_dir)
+    tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
+    config = CLIPTextConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=TINY_TEXT_DIM, intermediate_size=37, num_hidden_layers=2,
+        num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+        projection_dim=TINY_TEXT_DIM)
+    vae = tiny_vae(seed)
+    vae.register_to_config(scaling_factor=0.13025)
+    pipe = StableDiffusionXLPipeline(
+        vae=vae, text_encoder=CLIPTextModel(config), text_encoder_2=CLIPTextModelWithProjection(config),
+        tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet,
+        scheduler=EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                         timestep_spacing="trailing", steps_offset=1),
+    )
+    pipe.save_pretrained(folder)
+    for f in tok_dir.iterdir():
+        f.unlink()
+    tok_dir.rmdir()
+    return folder
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_sdxl_path() -> Path:
+    """A tiny SDXL model folder built once per test session."""
+    folder = Path(tempfile.mkdtemp(prefix="tiny-sdxl-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return build_tiny_sdxl(folder / "tiny-sdxl")
+
+
 @functools.lru_cache(maxsize=None)
 def tiny_sd_path() -> Path:
     """A tiny SD model folder built once per test session (tests must not modify it; copy it first)."""
