@@ -292,7 +292,7 @@ def load_images(files: Iterable[Path], width: int, height: int) -> np.ndarray:
             with Image.open(path) as img:
                 img.load()
                 rgb = ImageOps.exif_transpose(img).convert("RGB")
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
             raise KeyframeError(f"{_where(path)}: not a readable image ({_short(exc)}); remove or re-export it") from None
         out.append(np.asarray(ImageOps.fit(rgb, (width, height), Image.Resampling.LANCZOS), dtype=np.uint8))
     return np.stack(out)
@@ -475,6 +475,10 @@ class PresetBank:
             except (KeyframeError, PresetError) as exc:
                 _LOGGER.warning("preset %s unavailable: %s", name, exc)
                 entries[name] = _Entry(name, preset, None, str(exc))
+            except Exception as exc:  # noqa: BLE001 - one broken preset must not stop the show loading
+                _LOGGER.exception("preset %s unavailable: unexpected error", name)
+                entries[name] = _Entry(name, preset, None, f"{_where(preset.path)}: unexpected error while loading "
+                                                           f"keyframes ({exc.__class__.__name__}: {_short(exc)})")
         bank = cls(dict(sorted(entries.items())), family, latent_channels, str(device))
         _LOGGER.info("preset bank: %d of %d presets ready (%.2f s)", len(bank.names()), len(entries),
                      time.perf_counter() - started)

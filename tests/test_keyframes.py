@@ -259,3 +259,19 @@ def test_partial_store_keeps_and_rejects(tmp_path):
     assert not store.dir.exists()
     other.clear()
     assert os.listdir(tmp_path / "kf" / "p") == []
+
+
+def test_bank_survives_an_unexpected_error(tmp_path, monkeypatch):
+    presets, kdir = tmp_path / "presets", tmp_path / "kf"
+    good = make_preset(presets, "good")
+    save_preset_keyframes(good, latents_for(good), kdir, {})
+    (presets / "demo.toml").write_text((REPO / "presets" / "demo.toml").read_text())
+
+    def explodes(preset, keyframes_dir):
+        raise RuntimeError("bug in the image code")
+
+    monkeypatch.setattr(kf, "ensure_builtin_keyframes", explodes)
+    bank = PresetBank.load(presets, kdir)
+    assert bank.names() == ["good"]
+    reason = {r["name"]: r for r in bank.status()}["demo"]["reason"]
+    assert "demo.toml: unexpected error while loading keyframes (RuntimeError: bug in the image code)" in reason
