@@ -331,6 +331,8 @@ def encode_images_with_vae(vae: Any, images: np.ndarray, batch_size: int = 4) ->
     scaling = float(vae.config.scaling_factor)
     shift = getattr(vae.config, "shift_factor", None) or 0.0
     out = []
+    if vae.dtype != torch.float32 and getattr(vae.config, "force_upcast", False):
+        vae = vae.to(torch.float32)  # SDXL's VAE overflows in fp16, as diffusers' own pipelines know
     device, dtype = vae.device, vae.dtype
     for start in range(0, len(images), batch_size):
         x = torch.from_numpy(images[start:start + batch_size]).permute(0, 3, 1, 2).float() / 127.5 - 1.0
