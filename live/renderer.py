@@ -287,7 +287,8 @@ class Renderer:
                 continue
             self._pass(state.program, self._targets[1 - source], {"u_image": (0, self._targets[source].texture)}, values)
             source = 1 - source
-        self._present(self._targets[source])
+        if not self.headless:  # offscreen nobody sees the window surface; read_pixels reads the FBO
+            self._present(self._targets[source])
 
     def _pass(self, program: Any, target: _Target, textures: dict[str, tuple[int, int]], values: dict[str, Any]) -> None:
         gl = _gl()

@@ -8,6 +8,7 @@ with beat-driven uniforms. The same code runs live (decode worker thread, live a
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import time
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from live.errors import UserError
-from live.handoff import CommandQueue
+from live.handoff import CommandQueue, LatestSlot
 from live.state import AudioState, Command
 
 _LOGGER = logging.getLogger(__name__)
@@ -133,8 +134,9 @@ class Show:
         self.last_uniforms: dict[str, float] = {}
         self.last_state = AudioState()
         self._pending_transition = False
-        self._frames_drawn = 0
-        self._fps_window: list[float] = []
+        self._fps_window: collections.deque[float] = collections.deque(maxlen=120)
+        self._status: LatestSlot[dict[str, Any]] = LatestSlot({})
+        self._status_time = -1.0
         self._errors_logged: set[str] = set()
         self.switch_preset(preset)
 
@@ -233,23 +235,26 @@ class Show:
         self._count_frame(now)
 
     def _count_frame(self, now: float) -> None:
-        self._frames_drawn += 1
         self._fps_window.append(now)
-        if len(self._fps_window) > 120:
-            self._fps_window = self._fps_window[-120:]
+        if now - self._status_time >= 0.25:  # publish a status snapshot for other threads (OSC /status)
+            self._status_time = now
+            self._status.put(self._make_status())
 
     @property
     def fps(self) -> float:
-        """Output frames per second over the last ~2 seconds of ticks."""
+        """Output frames per second over the last ~120 ticks."""
         w = self._fps_window
         return (len(w) - 1) / (w[-1] - w[0]) if len(w) > 1 and w[-1] > w[0] else 0.0
 
-    def status(self) -> dict[str, Any]:
-        """A snapshot for OSC /status replies and the log."""
+    def _make_status(self) -> dict[str, Any]:
         s = self.last_state
         return {"preset": self.preset_name, "bpm": round(s.bpm, 2), "confidence": round(s.confidence, 3),
                 "tempo_source": s.tempo_source, "fps": round(self.fps, 1), "blackout": self.blackout,
                 "freeze": self.frozen, "presets": len(self.bank.names())}
+
+    def status(self) -> dict[str, Any]:
+        """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""
+        return self._status.get() or self._make_status()
 
     def _log_once(self, key: str, message: str) -> None:
         if key not in self._errors_logged:
