@@ -365,3 +365,13 @@ def find_preset(name: str, presets_dir: str | Path) -> Preset:
         names = sorted(p.stem for p in Path(presets_dir).glob("*.toml")) if Path(presets_dir).is_dir() else []
         raise PresetError(f"unknown preset {name!r} (no {_where(path)}); available: {', '.join(names) or 'none'}")
     return load_preset(path)
+
+
+def __getattr__(name: str) -> Any:
+    """``from live.presets import PresetBank`` works too: the bank lives in live.keyframes, imported lazily
+    because live.keyframes itself imports this module."""
+    if name in ("PresetBank", "KeyframeSet", "KeyframeError"):
+        import live.keyframes
+
+        return getattr(live.keyframes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

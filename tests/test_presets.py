@@ -153,3 +153,10 @@ def test_common_schedulers_exist_in_installed_diffusers():
     for name in COMMON_SCHEDULERS:
         assert name in scheduler_names()
         assert issubclass(getattr(diffusers, name), diffusers.SchedulerMixin)
+
+
+def test_bank_is_importable_from_presets_too():
+    import live.keyframes
+    from live.presets import PresetBank
+
+    assert PresetBank is live.keyframes.PresetBank
