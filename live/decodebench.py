@@ -22,6 +22,7 @@ architectures (TAESD, Stable Diffusion's VAE): the cost is the same, the picture
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import math
@@ -53,6 +54,10 @@ from live.traversal import Traversal
 _LOGGER = logging.getLogger(__name__)
 
 BENCH_KINDS = ("approx", "slow", "tiny", "vae")
+DISPLAY_NOTES = {
+    "quad": "offscreen pyglet/EGL window, texture upload per new frame, one blended quad + glFinish per tick",
+    "show": "offscreen pyglet/EGL through live.renderer (blend, pulse shader, blit)",
+}
 
 
 class BenchError(UserError):
@@ -118,6 +123,123 @@ def synthetic_state(t: float, bpm: float = 128.0, start: float = 0.0) -> AudioSt
                       low=onset, mid=0.4, high=0.3, level=0.6, confidence=1.0, tempo_source="bench", silent=False)
 
 
+QUAD_VERTEX = """#version 330 core
+in vec2 position;
+out vec2 v_uv;
+void main() {
+    v_uv = vec2(position.x * 0.5 + 0.5, 0.5 - position.y * 0.5);  // frames come top row first
+    gl_Position = vec4(position, 0.0, 1.0);
+}
+"""
+QUAD_FRAGMENT = """#version 330 core
+in vec2 v_uv;
+out vec4 f_color;
+uniform sampler2D u_older;
+uniform sampler2D u_newer;
+uniform float u_mix;
+void main() { f_color = vec4(mix(texture(u_older, v_uv).rgb, texture(u_newer, v_uv).rgb, u_mix), 1.0); }
+"""
+
+
+class QuadDisplay:
+    """The smallest honest display: an offscreen pyglet window (EGL), two frame textures, one
+    blended quad per tick, finished (glFinish) so the GL work is paid inside the tick."""
+
+    def __init__(self, width: int, height: int) -> None:
+        import pyglet
+
+        pyglet.options["headless"] = True
+        import pyglet.window  # noqa: F401  (after the headless option)
+        from pyglet import gl
+        from pyglet.graphics.shader import Shader, ShaderProgram
+
+        self.gl = gl
+        self.width, self.height = width, height
+        # Ask for 8 bits a channel: EGL's default pbuffer config here was 16-bit (565).
+        config = gl.Config(double_buffer=True, major_version=3, minor_version=3,
+                           red_size=8, green_size=8, blue_size=8, alpha_size=8)
+        self.window = pyglet.window.Window(width, height, visible=False, config=config)
+        self.window.switch_to()
+        self.program = ShaderProgram(Shader(QUAD_VERTEX, "vertex"), Shader(QUAD_FRAGMENT, "fragment"))
+        self.quad = self.program.vertex_list(4, gl.GL_TRIANGLE_STRIP, position=("f", (-1, -1, 1, -1, -1, 1, 1, 1)))
+        self.textures = [self._texture(), self._texture()]
+        self.seqs = [-1, -2]  # the frame seq each texture holds
+        self.uploads = 0
+
+    def _texture(self) -> int:
+        gl = self.gl
+        tex = gl.GLuint()
+        gl.glGenTextures(1, ctypes.byref(tex))
+        gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
+        gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MIN_FILTER, gl.GL_LINEAR)
+        gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MAG_FILTER, gl.GL_LINEAR)
+        gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_RGB8, self.width, self.height, 0, gl.GL_RGB,
+                        gl.GL_UNSIGNED_BYTE, None)
+        return tex.value
+
+    def update_frames(self, older: Frame | None, newer: Frame | None) -> None:
+        """Bind the two newest frames, uploading only a frame no texture holds yet: when a new
+        frame arrives the old "newer" becomes "older" by swapping textures, not re-uploading."""
+        gl = self.gl
+        wanted = [older, newer]
+        holding = dict(zip(self.seqs, self.textures))
+        keep = {f.seq for f in wanted if f is not None}
+        free = [tex for seq, tex in zip(self.seqs, self.textures) if seq not in keep]
+        textures, seqs = [], []
+        for slot, frame in enumerate(wanted):
+            if frame is not None and frame.seq in holding:
+                textures.append(holding[frame.seq])
+                seqs.append(frame.seq)
+                continue
+            tex = free.pop(0) if free else self.textures[slot]
+            seq = self.seqs[self.textures.index(tex)]
+            rgb = np.ascontiguousarray(frame.rgb) if frame is not None else None
+            if rgb is not None and rgb.shape[:2] == (self.height, self.width):
+                gl.glBindTexture(gl.GL_TEXTURE_2D, tex)
+                gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+                gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, self.width, self.height, gl.GL_RGB,
+                                   gl.GL_UNSIGNED_BYTE, rgb.ctypes.data)
+                seq = frame.seq
+                self.uploads += 1
+            textures.append(tex)
+            seqs.append(seq)
+        self.textures, self.seqs = textures, seqs
+
+    def draw(self, now: float, mix: float, uniforms: dict[str, float]) -> None:
+        """Draw the blended quad and wait for GL to finish it."""
+        gl = self.gl
+        self.window.switch_to()
+        gl.glViewport(0, 0, self.width, self.height)
+        self.program.use()
+        for unit, (name, tex) in enumerate((("u_older", self.textures[0]), ("u_newer", self.textures[1]))):
+            gl.glActiveTexture(gl.GL_TEXTURE0 + unit)
+            gl.glBindTexture(gl.GL_TEXTURE_2D, tex)
+            self.program[name] = unit
+        self.program["u_mix"] = float(mix)
+        self.quad.draw(gl.GL_TRIANGLE_STRIP)
+        gl.glActiveTexture(gl.GL_TEXTURE0)
+        gl.glFinish()
+
+    def flip(self) -> None:
+        """Present (a pbuffer swap offscreen)."""
+        self.window.flip()
+
+    def close(self) -> None:
+        """Free the window and its context."""
+        self.window.close()
+
+
+def make_display(kind: str, width: int, height: int) -> Any:
+    """``quad``: :class:`QuadDisplay`; ``show``: the show's Renderer with the pulse post shader."""
+    if kind == "quad":
+        return QuadDisplay(width, height)
+    from live.renderer import Renderer
+
+    renderer = Renderer(width, height, headless=True)
+    renderer.set_shaders(["pulse"])
+    return renderer
+
+
 @dataclass
 class LoopStats:
     """What a display loop did: ticks drawn, fps, decoded frames seen and their latencies."""
@@ -139,12 +261,13 @@ class LoopStats:
 
 def display_loop(worker: DecodeWorker, traversal: Traversal, *, width: int, height: int, seconds: float,
                  fps: float = 60.0, draw: bool = True, min_frames: int = 0, max_seconds: float | None = None,
-                 state_at: Callable[[float], AudioState] | None = None) -> LoopStats:
+                 state_at: Callable[[float], AudioState] | None = None, display: str = "quad") -> LoopStats:
     """Run the show's display loop against a started ``worker`` for ``seconds``.
 
     Each tick: latent for ``now + latency + one frame``, request (never waits), take the two
-    newest frames, and with ``draw`` upload/blend/shade/present them offscreen through the
-    show's Renderer. Runs on longer, up to ``max_seconds``, until ``min_frames`` new frames came.
+    newest frames, and with ``draw`` upload, blend and present them offscreen (``display``:
+    "quad", one blended quad, or "show", the show's Renderer with a post shader). Runs on
+    longer, up to ``max_seconds``, until ``min_frames`` new frames came.
     """
     from live.show import frame_mix, shader_uniforms  # the show's own blend and uniforms
 
@@ -153,10 +276,7 @@ def display_loop(worker: DecodeWorker, traversal: Traversal, *, width: int, heig
     renderer = None
     if draw:
         try:
-            from live.renderer import Renderer
-
-            renderer = Renderer(width, height, headless=True)
-            renderer.set_shaders(["pulse"])
+            renderer = make_display(display, width, height)
             stats.drawn = True
         except Exception as exc:  # noqa: BLE001 - no GL here: still measure the loop, and say so
             stats.note = f"no offscreen GL ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}); loop ran without drawing"
@@ -317,7 +437,7 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
         decoded_before = worker.decoded
         loop = display_loop(worker, traversal, width=width, height=height, seconds=args.seconds,
                             fps=args.display_fps, draw=not args.no_display, min_frames=2,
-                            max_seconds=args.max_show_seconds)
+                            max_seconds=args.max_show_seconds, display=args.display)
         show_decode_fps = (worker.decoded - decoded_before) / loop.seconds if loop.seconds > 0 else 0.0
     finally:
         worker.stop(timeout=600)
@@ -330,7 +450,7 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
         display_fps=round(loop.fps, 2), display_target_fps=args.display_fps,
         display_worst_tick_ms=round(loop.worst_tick_s * 1000.0, 1),
         show_decode_fps=round(show_decode_fps, 3),
-        display_note=loop.note or ("offscreen pyglet (EGL) via live.renderer" if loop.drawn else "not drawn (--no-display)"),
+        display_note=loop.note or (DISPLAY_NOTES[args.display] if loop.drawn else "not drawn (--no-display)"),
     )
 
 
@@ -388,6 +508,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-show-seconds", type=float, default=30.0,
                         help="how long the show loop may run on waiting for 2 frames from a slow decoder")
     parser.add_argument("--slow-fps", type=float, default=1.0, help="rate of the 'slow' decoder")
+    parser.add_argument("--display", default="quad", choices=sorted(DISPLAY_NOTES),
+                        help="display loop: quad (upload + one blended quad) or show (the show's renderer and shaders)")
     parser.add_argument("--no-display", action="store_true", help="run the show loop without drawing (no GL)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
@@ -422,7 +544,8 @@ def run(args: argparse.Namespace) -> int:
         "compile": args.compile, "cuda_graph": args.cuda_graph, "family": args.family,
         "channels_last": "auto" if args.channels_last is None else args.channels_last,
         "seconds": args.seconds, "min_frames": args.min_frames, "warmup": args.warmup,
-        "display_fps_target": args.display_fps, "slow_fps": args.slow_fps,
+        "display_fps_target": args.display_fps, "display": "none" if args.no_display else args.display,
+        "slow_fps": args.slow_fps,
     }
 
     def log(msg: str) -> None:
