@@ -60,15 +60,11 @@ class RenderStats:
 
 
 def open_bank(decoder, presets_dir: Path = PRESETS_DIR, keyframes_dir: Path = KEYFRAMES_DIR):
-    """Load every preset's keyframes for this decoder (unusable ones are marked and logged)."""
+    """Load every preset's keyframes for this decoder (the bank logs the unusable ones)."""
     from live.presets import PresetBank
 
-    bank = PresetBank.load(presets_dir, keyframes_dir, latent_channels=decoder.latent_channels,
+    return PresetBank.load(presets_dir, keyframes_dir, latent_channels=decoder.latent_channels,
                            family=decoder.family, device=decoder.device)
-    for row in bank.status():
-        if not row["ok"]:
-            _LOGGER.warning("preset %s unavailable: %s", row["name"], row["reason"])
-    return bank
 
 
 def render_file(*, preset: str, audio: str, out: str, seconds: float | None = None, size: str = "512x512",
