@@ -104,7 +104,6 @@ def run_show(*, preset: str = "demo", audio: str | None = None, audio_device: st
             osc = OscServer(commands, host=osc_host, port=osc_port, status=show.status)
             osc.start()
             stack.callback(osc.stop)
-            _LOGGER.info("OSC listening on %s:%d", osc_host, osc.port)
         if midi_input:
             from live.midi import MidiInput, MidiMapping
 
@@ -119,12 +118,14 @@ def _display_loop(show, renderer, states: LatestSlot, fps: int, headless: bool, 
     """Tick and present at the display rate until the window closes or ``seconds`` pass."""
     period = 1.0 / fps
     start = next_frame = last_status = time.perf_counter()
+    frames = 0
     while not renderer.closed:
         now = time.perf_counter()
         if seconds is not None and now - start >= seconds:
             break
         show.tick(now, states.get())
         renderer.flip()
+        frames += 1
         if now - last_status >= STATUS_EVERY_S:
             last_status = now
             _LOGGER.info("status %s", show.status())
@@ -135,3 +136,6 @@ def _display_loop(show, renderer, states: LatestSlot, fps: int, headless: bool, 
                 time.sleep(delay)
             else:
                 next_frame = time.perf_counter()
+    elapsed = time.perf_counter() - start
+    _LOGGER.info("show stopped after %.1f s: %d frames, %.1f fps; last status %s",
+                 elapsed, frames, frames / max(elapsed, 1e-9), show.status())
