@@ -423,14 +423,23 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
     traversal = Traversal(keyframes, beats_per_keyframe=4, kick=0.3, energy=0.5, seed=1)
     state = synthetic_state(0.0)
     latents = [traversal.latent_at(state, 0.37 * i) for i in range(8)]
-    bare_fps, bare_n = measure_bare(decoder, latents, args.seconds, args.min_frames)
-    log(f"{kind} {width}x{height}: bare {bare_fps:.2f} fps ({bare_n} frames); pipeline")
+    # Bare and pipeline alternate for --rounds rounds, so a change in machine load during the run
+    # hits both alike instead of skewing their ratio.
+    bare_n = pipe_n = 0
+    bare_s = pipe_s = 0.0
     worker = DecodeWorker(decoder).start()
     try:
-        pipe_fps, pipe_n = measure_pipeline(worker, traversal, args.seconds, args.min_frames, 1.0 / args.display_fps)
-        log(f"{kind} {width}x{height}: pipeline {pipe_fps:.2f} fps ({pipe_n} frames); show loop")
+        for r in range(args.rounds):
+            fps, n = measure_bare(decoder, latents, args.seconds, args.min_frames)
+            bare_n, bare_s = bare_n + n, bare_s + n / fps
+            fps, n = measure_pipeline(worker, traversal, args.seconds, args.min_frames, 1.0 / args.display_fps)
+            pipe_n, pipe_s = pipe_n + n, pipe_s + n / fps
+            worker.wait_idle(timeout=600)  # the next bare round must have the machine to itself
+            log(f"{kind} {width}x{height}: round {r + 1}/{args.rounds}: bare {bare_n / bare_s:.2f} fps, "
+                f"pipeline {pipe_n / pipe_s:.2f} fps")
     finally:
         worker.stop(timeout=600)
+    bare_fps, pipe_fps = bare_n / bare_s, pipe_n / pipe_s
     # A fresh worker for the show loop, so its latency EWMA starts from show conditions.
     worker = DecodeWorker(decoder).start()
     try:
@@ -485,24 +494,28 @@ def machine_info() -> dict[str, Any]:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bench decode``."""
-    parser.add_argument("--decoder", action="append", default=None, metavar="KIND",
-                        help=f"decoder(s) to measure, repeat or comma-separate: {', '.join(BENCH_KINDS)} "
-                             "(default: all)")
-    parser.add_argument("--size", action="append", default=None, metavar="WxH",
-                        help="frame size(s), multiples of 8; repeat or comma-separate (default: 256x256,512x512)")
+    parser.add_argument("--decoder", action="append", default=None, metavar="KIND[,KIND]",
+                        help=f"decoder(s) to measure, from {', '.join(BENCH_KINDS)}; repeat or comma-separate "
+                             "[all four when not given]")
+    parser.add_argument("--size", action="append", default=None, metavar="WxH[,WxH]",
+                        help="frame size(s), multiples of 8; repeat or comma-separate [256x256,512x512 when not given]")
     parser.add_argument("--vae-model", default=None, metavar="PATH",
-                        help="model folder (with vae/) or VAE folder for --decoder vae; default: random real-size SD VAE")
+                        help="model folder (with vae/) or VAE folder for --decoder vae [a random real-size SD VAE "
+                             "when not given]")
     parser.add_argument("--tiny-model", default=None, metavar="PATH",
-                        help="TAESD folder for --decoder tiny; default: random real-size TAESD")
+                        help="TAESD folder for --decoder tiny [a random real-size TAESD when not given]")
     parser.add_argument("--family", default="sd1", choices=["sd1", "sdxl"], help="latent family")
-    parser.add_argument("--device", default=None, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
-    parser.add_argument("--dtype", default=None, choices=sorted(DTYPES), help="default: fp16 on GPU, fp32 on CPU")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--dtype", default=None, choices=sorted(DTYPES),
+                        help="decode precision [fp16 on GPU (bf16 for the SDXL VAE), fp32 on CPU when not given]")
     parser.add_argument("--compile", action="store_true", help="torch.compile the tiny/vae decode")
     parser.add_argument("--cuda-graph", action="store_true", help="replay the tiny/vae decode as a CUDA graph")
     parser.add_argument("--channels-last", default=None, type=_on_off, metavar="on|off",
-                        help="channels_last memory format for tiny/vae (default: on for GPU, off for CPU)")
+                        help="channels_last memory format for tiny/vae [on for GPU, off for CPU when not given]")
     parser.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
     parser.add_argument("--min-frames", type=int, default=3, help="minimum decoded frames per measurement")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternating bare/pipeline rounds (their sums give bare fps, pipeline fps and efficiency)")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up decodes before measuring")
     parser.add_argument("--display-fps", type=float, default=60.0, help="display loop target rate")
     parser.add_argument("--max-show-seconds", type=float, default=30.0,
@@ -535,15 +548,16 @@ def run(args: argparse.Namespace) -> int:
         if kind not in BENCH_KINDS:
             raise BenchError(f"--decoder {kind!r} is not known; choose from {', '.join(BENCH_KINDS)}")
     sizes = [parse_size(s) for s in _split(args.size, ["256x256", "512x512"])]
-    if args.seconds <= 0 or args.min_frames < 1 or args.display_fps <= 0 or args.warmup < 0:
-        raise BenchError("--seconds and --display-fps must be more than 0, --min-frames at least 1, --warmup 0 or more")
+    if args.seconds <= 0 or args.min_frames < 1 or args.display_fps <= 0 or args.warmup < 0 or args.rounds < 1:
+        raise BenchError("--seconds and --display-fps must be more than 0, --min-frames and --rounds at least 1, "
+                         "--warmup 0 or more")
     device = pick_device(args.device)
     machine = machine_info()
     settings = {
         "device": str(device), "dtype": args.dtype or ("fp32" if device.type == "cpu" else "fp16 (bf16 for sdxl vae)"),
         "compile": args.compile, "cuda_graph": args.cuda_graph, "family": args.family,
         "channels_last": "auto" if args.channels_last is None else args.channels_last,
-        "seconds": args.seconds, "min_frames": args.min_frames, "warmup": args.warmup,
+        "seconds": args.seconds, "min_frames": args.min_frames, "rounds": args.rounds, "warmup": args.warmup,
         "display_fps_target": args.display_fps, "display": "none" if args.no_display else args.display,
         "slow_fps": args.slow_fps,
     }

@@ -512,6 +512,7 @@ class DecodeWorker:
         self._latency = 0.0
         self._decode_s = 0.0
         self._seq = 0
+        self._busy = False  # written by the worker thread only
         self._requested = 0  # written by the producer thread only
         self._taken = 0  # written by the worker thread only
         self.decoded = 0
@@ -574,6 +575,25 @@ class DecodeWorker:
         self._picked.clear()
         return got
 
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is pending or decoding (True), or ``timeout`` passes (False).
+
+        For benchmarks and shutdown. Idle is seen twice 20 ms apart, because a request taken
+        from the slot is marked busy a few bytecodes later."""
+        end = time.perf_counter() + timeout
+        seen_idle = 0
+        while seen_idle < 2:
+            if time.perf_counter() > end:
+                return False
+            if self.pending or self._busy:
+                seen_idle = 0
+                time.sleep(0.002)
+            else:
+                seen_idle += 1
+                if seen_idle < 2:
+                    time.sleep(0.02)
+        return True
+
     # ----- consumer side ----------------------------------------------------------------------
 
     @property
@@ -607,8 +627,12 @@ class DecodeWorker:
             if req is None:
                 continue
             self._taken += 1
+            self._busy = True
             self._picked.set()
-            self.process(req)
+            try:
+                self.process(req)
+            finally:
+                self._busy = False
 
     def process(self, req: _Request) -> Frame | None:
         """Decode one request and publish the frame (worker thread; also usable synchronously)."""
