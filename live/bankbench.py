@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from live.errors import UserError
-from live.keyframes import PresetBank, keyframes_path, save_preset_keyframes
+from live.keyframes import PresetBank, save_preset_keyframes
 from live.presets import load_preset
 
 _LOGGER = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from live.keyframes import (PREVIEW_FILE, KeyframeError, KeyframeSet, PartialSto
                             ensure_builtin_keyframes, hash_json, images_identity, keyframes_path,
                             load_keyframe_file, load_preset_keyframes, preset_dir, save_preset_keyframes,
                             source_images, text_keyframe_count)
-from live.presets import APPROX_MODEL, FAMILIES, SCALING_FACTORS, Preset, _where, find_preset, load_presets
+from live.presets import APPROX_MODEL, SCALING_FACTORS, Preset, _where, find_preset, load_presets
 
 _LOGGER = logging.getLogger(__name__)
 
