@@ -348,3 +348,22 @@ def test_fp16_on_gpu(tmp_path, model):
     kset = load_keyframe_file(result.path)
     assert kset.meta["dtype_generated"] == "float16" and kset.latents.dtype == torch.float32
     assert torch.isfinite(kset.latents).all()
+
+
+def test_keyframes_decode_with_the_shows_vae_decoder(tmp_path, model):
+    """What precompute writes, the bank hands to the show's decoder, which decodes it with the model's VAE."""
+    from live.decoder import make_decoder
+
+    write_preset(tmp_path, "cats", model, prompts=("x",), seeds=(1, 2))
+    pc.precompute(args_for(tmp_path, "cats"))
+    decoder = make_decoder("vae", model, device="cpu")
+    bank = PresetBank.load(tmp_path / "presets", tmp_path / "kf", latent_channels=decoder.latent_channels,
+                           family=decoder.family, device="cpu", scaling_factor=0.18215)
+    _, latents = bank.get("cats")
+    frames = decoder.decode(latents)
+    assert frames.shape == (2, SIZE, SIZE, 3) and frames.dtype == np.uint8
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(model, subfolder="vae")
+    expected = pc.decode_for_preview(latents, "sd1", bank.keyframe_set("cats").scaling_factor, vae)
+    assert np.abs(frames.astype(int) - expected.astype(int)).mean() < 2.0  # same pictures, up to rounding
