@@ -100,7 +100,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     fed = 0
     start = time.perf_counter()
     try:
-        for k in tqdm(range(n_frames), desc=f"render {preset}", unit="frame", disable=not progress, leave=False):
+        for k in tqdm(range(n_frames), desc=f"render {preset}", unit="frame", disable=None if progress else True, leave=False):
             t = k / fps
             target = min(len(mono), int(round(t * samplerate)))
             while fed < target:  # feed in live-sized blocks, so analysis sees what it would live
