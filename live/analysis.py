@@ -59,7 +59,7 @@ class AudioEngine:
         if not 32 <= self.hop <= 4096:
             raise AudioError(f"hop {self.hop} is out of range; use 32..4096 samples")
         known = {"tempo_min", "tempo_max", "tempo_prior", "onset_method", "buf", "onset_delay", "tightness",
-                 "window", "prior_octaves", "leak", "stickiness", "chain_beats", "chain_weight"}
+                 "window", "prior_octaves", "leak", "stickiness", "chain_beats", "chain_weight", "low_weight", "compression", "offbeat_ratio", "accent_mode", "accent_contrast"}
         unknown = set(settings) - known
         if unknown:
             raise AudioError(f"unknown analysis setting(s) {sorted(unknown)}; allowed: {sorted(known)}")
@@ -72,14 +72,20 @@ class AudioEngine:
             raise AudioError(f"tempo range {tempo_min:g}-{tempo_max:g} BPM is not valid; "
                              "use 20 <= min, max <= 400 and max >= 1.5 x min (default 70-180)")
         self.buf = int(settings.get("buf", 2 * self.hop))
+        self.low_weight = float(settings.get("low_weight", 0.0))
+        self.compression = float(settings.get("compression", 1000.0))
+        self.accent_mode = str(settings.get("accent_mode", "power"))
+        self._accent_peak = 1e-9
+        self._prev_total = 0.0
         self.fps = self.samplerate / self.hop
-        self.onset_delay = float(settings.get("onset_delay", 0.0 * self.buf / self.samplerate))
+        self.onset_delay = float(settings.get("onset_delay", 0.4 * self.buf / self.samplerate))
 
         self._pvoc = aubio.pvoc(self.buf, self.hop)
         if self.onset_method == "logflux":
             self._fb = aubio.filterbank(40, self.buf)
             self._fb.set_mel_coeffs(float(self.samplerate), 30.0, min(11000.0, self.samplerate / 2.0 - 1.0))
             self._prev_bands = np.zeros(40, dtype=np.float32)
+            self._prev_low_log = 0.0
             self._desc = None
         else:
             self._desc = aubio.specdesc(self.onset_method, self.buf)
@@ -96,7 +102,9 @@ class AudioEngine:
                                    leak=float(settings.get("leak", 0.85)),
                                    stickiness=float(settings.get("stickiness", 1.0)),
                                    chain_beats=int(settings.get("chain_beats", 8)),
-                                   chain_weight=float(settings.get("chain_weight", 0.8)))
+                                   chain_weight=float(settings.get("chain_weight", 0.8)),
+                                   offbeat_ratio=float(settings.get("offbeat_ratio", 1.5)),
+                                   accent_contrast=float(settings.get("accent_contrast", 12.0)))
         self.clock = BeatClock(tempo_min, tempo_max)
 
         self._pending = np.zeros(0, dtype=np.float32)
@@ -159,9 +167,15 @@ class AudioEngine:
         spec = self._pvoc(frame)
         mag = spec.norm
         if self._desc is None:
-            bands = np.log1p(1000.0 * self._fb(spec))
+            bands = np.log1p(self.compression * self._fb(spec))
             novelty = float(np.maximum(bands - self._prev_bands, 0.0).mean())
             self._prev_bands = bands
+            if self.low_weight:
+                # Kick drums carry the beat in most popular music while hats often sit on the
+                # off-beats: a separate bass-band flux keeps the tracker on the kicks.
+                low_log = math.log1p(1000.0 * float(spec.norm[self._low].sum()))
+                novelty += self.low_weight * max(0.0, low_log - self._prev_low_log)
+                self._prev_low_log = low_log
         else:
             novelty = float(self._desc(spec)[0])
         power = mag * mag
@@ -183,7 +197,14 @@ class AudioEngine:
         low_flux = max(0.0, levels[0] - self._prev_low)
         self._prev_low = float(levels[0])
 
-        self.tracker.update(0.0 if silent else novelty)
+        if self.accent_mode == "low":
+            accent = low_flux
+        else:
+            e_total = float(power.sum()) ** (0.5 if self.accent_mode == "amp" else 1.0)
+            self._accent_peak = max(e_total, self._accent_peak * self._agc_release)
+            accent = max(0.0, e_total - self._prev_total) / (self._accent_peak + 1e-12)
+            self._prev_total = e_total
+        self.tracker.update(0.0 if silent else novelty, 0.0 if silent else accent)
         if silent:
             self.clock.decay(self._frame_dt)
         else:

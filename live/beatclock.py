@@ -49,7 +49,7 @@ class BeatTracker:
                  tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 6.0,
                  tightness: float = 100.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
                  leak: float = 0.85, stickiness: float = 1.0, chain_beats: int = 8,
-                 chain_weight: float = 0.8) -> None:
+                 chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0) -> None:
         if not 20.0 <= tempo_min < tempo_max <= 400.0 or tempo_max < 1.5 * tempo_min:
             raise ValueError(f"tempo range {tempo_min}-{tempo_max} BPM is not valid; need 20 <= min, max <= 400, max >= 1.5 x min")
         self.fps = float(fps)
@@ -63,14 +63,20 @@ class BeatTracker:
         self.stickiness = float(stickiness)
         self.chain_beats = int(chain_beats)
         self.chain_weight = float(chain_weight)
-        self.expected: float | None = None  # absolute frame where the clock expects a beat
+        self.expected: float | None = None
+        # Beat / off-beat arbitration: the DP follows the densest onset train, which in dance
+        # music can be the off-beat hi-hat. Kicks (bass onsets) decide which half is the beat.
+        self.offbeat_ratio = float(offbeat_ratio)
+        self.half_shift = False
+        self.accent_contrast = float(accent_contrast)
         # History long enough for the autocorrelation window plus comb multiples.
         self._hist = int(round(max(window, 4 * 60.0 / tempo_min) * fps)) + 8
         self._win = int(round(window * fps))
         size = 4 * self._hist
         self._onset = np.zeros(size)  # normalised onset strength per frame
         self._score = np.zeros(size)  # cumulative DP score per frame
-        self._back = np.zeros(size, dtype=np.int64)  # absolute frame index of the previous beat (-1: none)
+        self._back = np.zeros(size, dtype=np.int64)
+        self._accent = np.zeros(size)  # bass onset strength per frame  # absolute frame index of the previous beat (-1: none)
         self._pos = 0  # write position in the arrays
         self.frame = -1  # absolute index of the newest frame
         self._base = 0  # absolute index of array position 0
@@ -94,12 +100,13 @@ class BeatTracker:
 
     # -- input -----------------------------------------------------------------------------
 
-    def update(self, value: float) -> None:
-        """Add one onset-function frame (any non-negative scale: normalised here)."""
+    def update(self, value: float, accent: float = 0.0) -> None:
+        """Add one onset-function frame (any non-negative scale: normalised here) and its
+        ``accent`` (bass onset strength, any scale), used to tell beats from off-beats."""
         self.frame += 1
         if self._pos >= len(self._onset):
             keep = self._hist
-            for arr in (self._onset, self._score, self._back):
+            for arr in (self._onset, self._score, self._back, self._accent):
                 arr[:keep] = arr[self._pos - keep : self._pos]
             self._base += self._pos - keep
             self._pos = keep
@@ -111,6 +118,7 @@ class BeatTracker:
         o = max(0.0, v - self._mean) / math.sqrt(self._var + 1e-12)
         i = self._pos
         self._onset[i] = o
+        self._accent[i] = accent
         self._dp_step(i)
         self._pos += 1
         if self.frame % self._tempo_every == 0 and self.frame >= self._win // 3:
@@ -181,6 +189,22 @@ class BeatTracker:
                 return float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
         return 0.0
 
+    def _accent_sums(self, last: float, period: float, beats: int = 16, decay: float = 0.92) -> tuple[float, float]:
+        # Bass onset strength on the grid and half a beat off it, recent beats weighing more.
+        on = off = 0.0
+        for k in range(beats):
+            w = decay ** k
+            for shift, acc in ((0.0, "on"), (0.5, "off")):
+                c = int(round(last - (k + shift) * period))
+                if c - 2 < 0:
+                    continue
+                v = float(self._accent[c - 2 : min(c + 3, self._pos)].max(initial=0.0))
+                if acc == "on":
+                    on += w * v
+                else:
+                    off += w * v
+        return on, off
+
     def estimate(self) -> tuple[float, float, float] | None:
         """``(last_beat_frame, period_frames, confidence)``: frames are absolute indices; None early on."""
         if self._pos < int(self.period * 2):
@@ -222,6 +246,19 @@ class BeatTracker:
                     slope = period
                 fitted = tm + slope * (j[-1] - jm)
                 last = float(fitted)
+        if self.offbeat_ratio > 0:
+            on, off = self._accent_sums(last - self._base, period)
+            # Only a clear, regular accent pattern may flip the phase: off-grid peaks must
+            # stand well above the average accent (true of kicks, not of diffuse music).
+            span = self._accent[max(0, self._pos - int(16 * period)) : self._pos]
+            wsum = sum(0.92 ** k for k in range(16))
+            sharp = off / wsum > self.accent_contrast * (float(span.mean()) + 1e-12)
+            if not self.half_shift and off > self.offbeat_ratio * on and sharp:
+                self.half_shift = True
+            elif self.half_shift and on > self.offbeat_ratio * off:
+                self.half_shift = False
+            if self.half_shift:
+                last += 0.5 * period
         # Confidence: how strongly onsets sit on the recent beat chain versus elsewhere.
         on_beats = float(np.mean([self._onset[c - self._base] for c in chain]))
         recent = self._onset[max(0, self._pos - self._win) : self._pos]
