@@ -15,7 +15,7 @@ from pathlib import Path
 
 from live.errors import UserError
 from live.keyframes import PresetBank
-from live.presets import FAMILIES, SCALING_FACTORS, load_presets
+from live.presets import APPROX_MODEL, FAMILIES, SCALING_FACTORS, Preset, load_presets
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,6 +34,21 @@ def missing_shaders(shader_names: list[str], shaders_dir: str | Path) -> list[st
     """Shader names with no ``shaders_dir/NAME.glsl`` file."""
     folder = Path(shaders_dir)
     return [n for n in shader_names if not (folder / f"{n}.glsl").is_file()]
+
+
+def model_problems(preset: Preset) -> list[str]:
+    """Why `precompute` could not run for this preset here (model or VAE not on disk), as warning lines."""
+    from live.precompute import PrecomputeError, resolve_model
+
+    g = preset.generation
+    problems = []
+    for value, what in ((g.model, "model"), (g.vae, "VAE")):
+        if value and value != APPROX_MODEL:
+            try:
+                resolve_model(preset.resolve(value), allow_download=False, what=what)
+            except PrecomputeError as exc:
+                problems.append(f"precompute needs it: {exc}")
+    return problems
 
 
 def check_rows(presets_dir: str | Path, keyframes_dir: str | Path, family: str = "sd1",
@@ -57,10 +72,16 @@ def check_rows(presets_dir: str | Path, keyframes_dir: str | Path, family: str =
     for row in rows:
         row["warnings"] = []
         preset = good.get(row["name"])
-        if preset is not None and shaders_dir is not None and Path(shaders_dir).is_dir():
+        if preset is None:
+            continue
+        if not preset.family_is_explicit and not row["ok"]:
+            row["family"] = "auto"  # taken from the model at precompute time
+        if shaders_dir is not None and Path(shaders_dir).is_dir():
             for name in missing_shaders(preset.look.shaders, shaders_dir):
                 row["warnings"].append(f"look.shaders names {name!r} but {Path(shaders_dir) / (name + '.glsl')} "
                                        f"does not exist")
+        if not row["ok"]:
+            row["warnings"].extend(model_problems(preset))
     return rows, seconds
 
 

@@ -316,7 +316,7 @@ def images_identity(source: str, width: int, height: int, count: int) -> tuple[l
 def source_images(preset: Preset, source: str | None = None) -> tuple[np.ndarray, str, list[str]]:
     """The preset's images as (N, H, W, 3) uint8, their content hash, and their names."""
     g = preset.generation
-    source = source or g.images
+    source = source or preset.resolve(g.images)
     count = text_keyframe_count(preset)
     files, digest = images_identity(source, g.width, g.height, count)
     if source == BUILTIN_IMAGES:
@@ -346,7 +346,7 @@ def ensure_builtin_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyfr
                             f"automatically; run `run_live.py precompute {preset.name}`")
     path = keyframes_path(preset, keyframes_dir)
     count = text_keyframe_count(preset)
-    files, digest = images_identity(g.images, g.width, g.height, count)
+    files, digest = images_identity(preset.resolve(g.images), g.width, g.height, count)
     key = approx_cache_key(preset, digest)
     if path.is_file():
         try:

@@ -418,8 +418,8 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
     for name in names:
         preset = find_preset(name, presets_dir)
         g = preset.generation
-        model_name = args.model or g.model
-        images = args.from_images or g.images
+        model_name = args.model or preset.resolve(g.model)
+        images = args.from_images or preset.resolve(g.images)
         if model_name == APPROX_MODEL:
             if not images:
                 raise PrecomputeError(f"{_where(preset.path)}: model \"approx\" can only encode images; pass --model "
@@ -429,7 +429,7 @@ def _plan(args: argparse.Namespace) -> list[_Job]:
             if model_name not in refs:
                 refs[model_name] = resolve_model(model_name, args.allow_download)
             model = refs[model_name]
-        vae_name = args.vae or g.vae
+        vae_name = args.vae or preset.resolve(g.vae)
         vae = resolve_model(vae_name, args.allow_download, what="VAE") if vae_name and model else None
         if images:
             images_identity(images, g.width, g.height, text_keyframe_count(preset))  # names a bad folder now
@@ -442,7 +442,7 @@ def _images_job(job: _Job, args: argparse.Namespace, keyframes_dir: Path, device
     preset, g = job.preset, job.preset.generation
     started = time.perf_counter()
     if job.model is None:
-        if job.images == g.images and not args.force:
+        if job.images == preset.resolve(g.images) and not args.force:
             before = keyframes_path(preset, keyframes_dir)
             stamp = before.stat().st_mtime_ns if before.is_file() else None
             kset = ensure_builtin_keyframes(preset, keyframes_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import tomllib
 from functools import lru_cache
@@ -199,6 +200,21 @@ class Preset(_Strict):
     def family_is_explicit(self) -> bool:
         """True when the file wrote generation.family (else it may be inferred from the model)."""
         return "family" in self.generation.model_fields_set
+
+    def resolve(self, value: str) -> str:
+        """A path written in this preset, made usable from any working folder.
+
+        ``~`` is expanded; a relative path that exists next to the preset file is taken from
+        there, else it stays relative to the working folder. Hub ids, "approx" and
+        "builtin:demo" come back unchanged.
+        """
+        if not value or value in (APPROX_MODEL, BUILTIN_IMAGES):
+            return value
+        expanded = os.path.expanduser(value)
+        if os.path.isabs(expanded):
+            return expanded
+        beside = self.path.parent / expanded
+        return str(beside) if self.path != Path() and beside.exists() else value
 
     def settings_hash(self) -> str:
         """Hash of everything in the file that changes the keyframes (not motion/look/tags).

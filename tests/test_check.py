@@ -74,3 +74,12 @@ def test_human_bytes():
     assert check.human_bytes(512) == "512 B"
     assert check.human_bytes(65536) == "64.0 KiB"
     assert check.human_bytes(50 * 2**20) == "50.0 MiB"
+
+
+def test_warns_when_the_model_is_not_on_disk(tmp_path, capsys):
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "far.toml").write_text(f'[generation]\nmodel = "{tmp_path}/models/sd-turbo"\nprompts = ["a"]\n')
+    _, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(tmp_path / "kf"))
+    assert f"warning: precompute needs it: model folder {tmp_path}/models/sd-turbo does not exist" in out
+    assert " auto " in out  # family comes from the model at precompute time

@@ -275,3 +275,18 @@ def test_bank_survives_an_unexpected_error(tmp_path, monkeypatch):
     assert bank.names() == ["good"]
     reason = {r["name"]: r for r in bank.status()}["demo"]["reason"]
     assert "demo.toml: unexpected error while loading keyframes (RuntimeError: bug in the image code)" in reason
+
+
+def test_relative_images_folder_is_found_next_to_the_preset(tmp_path, monkeypatch):
+    presets = tmp_path / "show" / "presets"
+    art = presets / "art"
+    art.mkdir(parents=True)
+    _png(art / "a.png", (10, 200, 30))
+    preset = make_preset(presets, "cover", size=(256, 256), model="approx", extra='images = "art"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the show may start from any folder
+    assert preset.resolve("art") == str(art)
+    assert preset.resolve("~/x").startswith(os.path.expanduser("~"))
+    assert preset.resolve("stabilityai/sd-turbo") == "stabilityai/sd-turbo"
+    assert ensure_builtin_keyframes(preset, tmp_path / "kf").latents.shape == (1, 4, 32, 32)
