@@ -276,6 +276,7 @@ class InputSource:
 
     RETRY_SECONDS = 2.0
     STALL_SECONDS = 1.0
+    FIRST_AUDIO_SECONDS = 5.0  # some servers (PulseAudio) take ~2 s to deliver the first block
 
     def __init__(self, ring: RingBuffer, device: str | int | None = None, channels: str | None = None,
                  samplerate: int | None = None, blocksize: int = 512) -> None:
@@ -344,6 +345,7 @@ class InputSource:
         self._offset = None
         self._error = None
         self._last_callback = time.perf_counter()
+        self._got_audio = False
         stream = sd.InputStream(device=self._current_device(), channels=max(self.channels) + 1,
                                 samplerate=self.samplerate, blocksize=self.blocksize, dtype="float32",
                                 callback=self._callback, finished_callback=self._finished)
@@ -390,6 +392,7 @@ class InputSource:
             block = indata[:, list(self.channels)[: self.ring.channels]]
         self.ring.write(block, end_time)
         self._last_callback = time.perf_counter()
+        self._got_audio = True
         if status and status.input_overflow:
             self._error = "input overflow"
 
@@ -403,9 +406,10 @@ class InputSource:
         while not self._stop.wait(0.25):
             try:
                 if self._stream is not None and not self.lost:
-                    stalled = time.perf_counter() - self._last_callback > self.STALL_SECONDS
+                    limit = self.STALL_SECONDS if self._got_audio else self.FIRST_AUDIO_SECONDS
+                    stalled = time.perf_counter() - self._last_callback > limit
                     if stalled or not self._stream.active:
-                        reason = self._error or ("no audio for %.1f s" % self.STALL_SECONDS if stalled else "stream ended")
+                        reason = self._error or ("no audio for %.1f s" % limit if stalled else "stream ended")
                         _LOGGER.warning("audio input %r lost (%s); the beat clock keeps running, retrying every %.0f s",
                                         self.device_name, reason, self.RETRY_SECONDS)
                         self.lost = True
