@@ -121,6 +121,7 @@ def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[st
     A crash at any point leaves either the old file or the new one under the real name, never a half.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_orphan_temps(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         save_file(tensors, str(tmp), metadata=metadata)
@@ -131,6 +132,19 @@ def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[st
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _remove_orphan_temps(path: Path) -> None:
+    """Delete temp files a killed writer left next to ``path`` (their process is gone); live writers' stay."""
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        try:
+            pid = int(tmp.name.rsplit("-", 1)[1])
+            if pid != os.getpid():
+                os.kill(pid, 0)  # raises when no such process
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue  # not ours to judge
 
 
 def build_meta(preset: Preset, latents: torch.Tensor, meta: dict[str, Any]) -> dict[str, Any]:

@@ -290,3 +290,14 @@ def test_relative_images_folder_is_found_next_to_the_preset(tmp_path, monkeypatc
     assert preset.resolve("~/x").startswith(os.path.expanduser("~"))
     assert preset.resolve("stabilityai/sd-turbo") == "stabilityai/sd-turbo"
     assert ensure_builtin_keyframes(preset, tmp_path / "kf").latents.shape == (1, 4, 32, 32)
+
+
+def test_temp_file_of_a_killed_writer_is_cleaned_up(tmp_path):
+    preset = make_preset(tmp_path / "presets")
+    folder = tmp_path / "kf" / "p"
+    folder.mkdir(parents=True)
+    orphan = folder / ".keyframes.safetensors.tmp-999999999"  # no such process
+    orphan.write_bytes(b"half a file")
+    save_preset_keyframes(preset, latents_for(preset), tmp_path / "kf", {})
+    assert not orphan.exists()
+    assert load_preset_keyframes(preset, tmp_path / "kf").latents.shape[0] == 4
