@@ -9,6 +9,7 @@ enough to repeat on every live change.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -101,7 +102,8 @@ class Generation(_Strict):
     @classmethod
     def _known_scheduler(cls, v: str) -> str:
         if v and v not in COMMON_SCHEDULERS and v not in scheduler_names():
-            close = [n for n in scheduler_names() if n.lower().startswith(v.lower()[:5])] or scheduler_names()[:6]
+            close = difflib.get_close_matches(v, scheduler_names(), n=3, cutoff=0.6) or \
+                ["EulerDiscreteScheduler", "DPMSolverMultistepScheduler", "DDIMScheduler", "LCMScheduler"]
             raise ValueError(f"unknown diffusers scheduler; leave it empty for the model's own, or use e.g. "
                              f"{', '.join(close)}")
         return v
