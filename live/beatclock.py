@@ -415,14 +415,20 @@ class BeatScheduler:
     def __init__(self, lookahead: float = 0.05) -> None:
         self.lookahead = float(lookahead)
         self._horizon: float | None = None
+        self._prev_now: float | None = None
         self._last_index: int | None = None
         self._last_time = -math.inf
 
-    def advance(self, state, now: float) -> list[tuple[float, "object"]]:
-        """Commit the beats ``state`` predicts in ``[previous horizon, now + lookahead)``; returns
-        ``(time, state)`` pairs, oldest first."""
-        start = now + self.lookahead if self._horizon is None else self._horizon
-        end = now + self.lookahead
+    def advance(self, state, now: float) -> list[tuple[float, int]]:
+        """Commit the beats ``state`` predicts from ``now + lookahead`` up to where the next call
+        will start (one block on, assuming blocks as long as the last one); returns
+        ``(time, beat index)`` pairs, oldest first, every time >= ``now + lookahead``."""
+        span = 0.0 if self._prev_now is None else max(0.0, now - self._prev_now)
+        self._prev_now = now
+        start = now + self.lookahead
+        if self._horizon is not None:
+            start = max(start, self._horizon)
+        end = now + self.lookahead + span
         self._horizon = max(end, start)
         if end <= start or state.bpm <= 0:
             return []
