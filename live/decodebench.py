@@ -370,6 +370,10 @@ def measure_pipeline(worker: DecodeWorker, traversal: Traversal, seconds: float,
     """
     t0 = time.perf_counter()
     ready: list[tuple[int, float]] = []
+    worker.wait_idle(timeout=600)
+    worker.wait_picked(timeout=0)  # forget a pick from an earlier run
+    previous = worker.frames()[1]
+    first_seq = previous.seq if previous is not None else 0  # frames up to this one are not ours
 
     def submit() -> None:
         now = time.perf_counter()
@@ -382,7 +386,7 @@ def measure_pipeline(worker: DecodeWorker, traversal: Traversal, seconds: float,
             raise BenchError("decode worker took no request for 120 s; is the decoder stuck?")
         submit()  # the next request waits while the current one decodes
         newest = worker.frames()[1]
-        if newest is not None and (not ready or newest.seq != ready[-1][0]):
+        if newest is not None and newest.seq > first_seq and (not ready or newest.seq != ready[-1][0]):
             ready.append((newest.seq, newest.ready))
         if len(ready) >= min_frames + 1 and ready[-1][1] - ready[0][1] >= seconds:
             break

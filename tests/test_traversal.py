@@ -333,3 +333,22 @@ def test_single_keyframe_and_tempo_jumps_are_safe():
     tr.latent_at(steady(), 1e6)
     tr.latent_at(steady(), 0.0)
     assert 0.0 <= tr.position < 3.0
+
+
+@pytest.mark.slow
+def test_arrivals_on_beats_in_a_real_render_of_the_demo_track(tmp_path):
+    """End to end through `render` (audio analysis, beat clock, show, traversal): every keyframe
+    arrival in the demo render lands within about a frame of one of the track's real beats."""
+    from live.demo import write_demo_track
+    from live.render import render_file
+
+    track = write_demo_track(tmp_path / "demo.wav", seconds=12.0)
+    stats = render_file(preset="demo", audio=str(tmp_path / "demo.wav"), out=str(tmp_path / "demo.mp4"),
+                        seconds=12.0, size="64x64", fps=30, progress=False)
+    fps = 30
+    pos = np.asarray(stats.keyframe_positions)
+    arrivals = [k / fps for k in range(1, len(pos)) if math.floor(pos[k] + 1e-6) != math.floor(pos[k - 1] + 1e-6)]
+    settled = [t for t in arrivals if t > 4.0]  # let the beat tracker lock first
+    assert len(settled) >= 3
+    errors = [float(np.min(np.abs(track.beat_times - t))) for t in settled]
+    assert max(errors) <= 2.0 / fps, (settled, errors)
