@@ -509,11 +509,10 @@ def machine_info() -> dict[str, Any]:
     if gpu is None and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         gpu = "Apple MPS"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    gl = ""
     return {
         "os": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "gpu": gpu, "python": platform.python_version(),
-        "load_avg_1min": round(load, 2) if load is not None else None, "gl": gl or None,
+        "load_avg_1min": round(load, 2) if load is not None else None,
     }
 
 
