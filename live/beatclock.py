@@ -257,8 +257,8 @@ class BeatTracker:
                 self.half_shift = True
             elif self.half_shift and on > self.offbeat_ratio * off:
                 self.half_shift = False
-            if self.half_shift:
-                last += 0.5 * period
+        if self.half_shift:
+            last += 0.5 * period
         # Confidence: how strongly onsets sit on the recent beat chain versus elsewhere.
         on_beats = float(np.mean([self._onset[c - self._base] for c in chain]))
         recent = self._onset[max(0, self._pos - self._win) : self._pos]
