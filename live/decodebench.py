@@ -345,6 +345,9 @@ def measure_bare(decoder: Decoder, latents: list[torch.Tensor], seconds: float, 
 
 
 def _bare_loop(decoder: Decoder, latents: list[torch.Tensor], seconds: float, min_frames: int) -> tuple[float, int]:
+    # One untimed decode first: a new thread's first decode pays for fresh allocator arenas and
+    # thread pools, and the pipeline's rate likewise starts at its first finished frame.
+    decoder.decode(latents[-1])
     n = 0
     threads = torch.get_num_threads()
     if decoder.device.type == "cpu" and decoder.cpu_threads:
