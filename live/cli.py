@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "precompute": ("live.precompute", "turn presets into keyframe latents with your Stable Diffusion model"),
     "check": ("live.check", "list every preset with its keyframe status, count and memory"),
     "beats": ("live.beats", "print the beats the show would flash for an audio file (live code path)"),
+    "midi": ("live.midi", "MIDI tools: list inputs, monitor a controller, learn bindings into a mapping file"),
 }
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "beats": ("live.beatbench", "beat accuracy (F-measure, CMLt, AMLt) on annotated audio"),

@@ -107,7 +107,7 @@ def run_show(*, preset: str = "demo", audio: str | None = None, audio_device: st
         if midi_input:
             from live.midi import MidiInput, MidiMapping
 
-            midi = MidiInput(commands, midi_input, MidiMapping.load(midi_map))
+            midi = MidiInput(commands, midi_input, MidiMapping.load(midi_map), status=show.status)
             midi.start()
             stack.callback(midi.stop)
         _display_loop(show, renderer, states, fps, headless, seconds)
