@@ -231,7 +231,15 @@ class Renderer:
     # ------------------------------------------------------------------ frames
 
     def update_frames(self, older: FrameLike | None, newer: FrameLike | None) -> None:
-        """Upload the two newest decoded frames if they changed since the last call."""
+        """Upload the two newest decoded frames if they changed since the last call.
+
+        When the old "newer" frame has become "older", the two textures swap instead of
+        uploading it again, so each decoded frame crosses the bus once.
+        """
+        if older is not None and newer is not None and older.seq == self._frame_seq[1] != newer.seq:
+            self._frame_tex.reverse()
+            self._frame_size.reverse()
+            self._frame_seq.reverse()
         for slot, frame in enumerate((older, newer)):
             if frame is None or frame.seq == self._frame_seq[slot]:
                 continue

@@ -149,7 +149,7 @@ class Show:
         preset, latents = self.bank.get(name)
         traversal = Traversal(latents, **preset.motion.model_dump(), seed=_seed_of(name))
         had_preset = self.preset is not None
-        self.preset_name, self.preset, self.traversal, self._latents = name, preset, traversal, latents
+        self.preset_name, self.preset, self.traversal = name, preset, traversal
         self.renderer.set_shaders(list(preset.look.shaders), dict(preset.look.params))
         if had_preset and preset.look.transition == "crossfade":
             beats = preset.look.transition_beats
@@ -205,11 +205,8 @@ class Show:
             new_motion = type(motion).model_validate({**motion.model_dump(), field: value})
         except ValidationError as exc:
             raise UserError(f"param {key} = {value!r}: {exc.errors()[0]['msg']}") from None
-        from live.traversal import Traversal
-
         self.preset = self.preset.model_copy(update={"motion": new_motion})
-        # The walk is a pure function of the beat count, so a rebuilt traversal continues in place.
-        self.traversal = Traversal(self._latents, **new_motion.model_dump(), seed=_seed_of(self.preset_name))
+        self.traversal.retune(**new_motion.model_dump())
 
     # ------------------------------------------------------------------ tick
 
