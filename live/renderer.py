@@ -282,7 +282,7 @@ class Renderer:
         self.poll_shaders()
         transition = 0.0
         if self._transition_length > 0:
-            transition = max(0.0, 1.0 - (now - self._transition_start) / self._transition_length)
+            transition = min(1.0, max(0.0, 1.0 - (now - self._transition_start) / self._transition_length))
         gl.glViewport(0, 0, self.width, self.height)
         self._pass(self._composite, self._targets[0], {
             "u_older": (0, self._frame_tex[0]), "u_newer": (1, self._frame_tex[1]), "u_from": (2, self._from.texture),
