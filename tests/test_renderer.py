@@ -120,7 +120,7 @@ def test_newer_frame_becoming_older_keeps_its_picture(renderer):
     a, b, c = Frame(solid(0), 0.0, 60), Frame(solid(100), 1.0, 61), Frame(solid(200), 2.0, 62)
     renderer.update_frames(a, b)
     renderer.update_frames(b, c)  # b moves to the older slot without a second upload
-    renderer.draw(0.0, 0.0, {})
+    renderer.draw(100.0, 0.0, {})
     assert abs(renderer.read_pixels().mean() - 100) < 3
-    renderer.draw(0.0, 1.0, {})
+    renderer.draw(100.0, 1.0, {})
     assert abs(renderer.read_pixels().mean() - 200) < 3
