@@ -175,6 +175,7 @@ class Renderer:
         self._transition_length = 0.0
         self._last_poll = 0.0
         self._pbo_out = np.empty((height, width, 3), np.uint8)
+        self._output = self._targets[0]
         gl.glDisable(gl.GL_DEPTH_TEST)
 
     # ------------------------------------------------------------------ shaders
@@ -297,6 +298,11 @@ class Renderer:
             source = 1 - source
         if not self.headless:  # offscreen nobody sees the window surface; read_pixels reads the FBO
             self._present(self._targets[source])
+
+    def hold(self) -> None:
+        """Show the last drawn picture again (freeze), without running any pass."""
+        if not self.headless:
+            self._present(self._output)
 
     def _pass(self, program: Any, target: _Target, textures: dict[str, tuple[int, int]], values: dict[str, Any]) -> None:
         gl = _gl()

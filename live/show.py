@@ -215,21 +215,24 @@ class Show:
         self.last_state = state
         for cmd in self.commands.drain():
             self.apply(cmd, now)
-        if not self.frozen:
-            display_time = now + self.decode.lookahead
-            try:
-                latent = self.traversal.latent_at(state, display_time)
-                self.decode.request(latent, display_time)
-            except Exception as exc:  # never let one bad frame take the projector down
-                self._log_once("decode", f"frame for t={display_time:.3f} failed, keeping the last picture: {exc!r}")
-            older, newer = self.decode.frames()
-            self.renderer.update_frames(older, newer)
-        else:
-            older = newer = None
         self.last_uniforms = shader_uniforms(state, now)
-        self.renderer.draw(now, frame_mix(older, newer, now) if not self.frozen else 1.0,
-                           self.last_uniforms, blackout=self.blackout)
+        if self.frozen and not self.blackout:
+            self.renderer.hold()  # the whole output stands still, effects included
+        else:
+            self._advance(now, state)
         self._count_frame(now)
+
+    def _advance(self, now: float, state: AudioState) -> None:
+        """Request the latent for the moment the next frame will be seen, draw the newest frames."""
+        display_time = now + self.decode.lookahead
+        try:
+            latent = self.traversal.latent_at(state, display_time)
+            self.decode.request(latent, display_time)
+        except Exception as exc:  # never let one bad frame take the projector down
+            self._log_once("decode", f"frame for t={display_time:.3f} failed, keeping the last picture: {exc!r}")
+        older, newer = self.decode.frames()
+        self.renderer.update_frames(older, newer)
+        self.renderer.draw(now, frame_mix(older, newer, now), self.last_uniforms, blackout=self.blackout)
 
     def _count_frame(self, now: float) -> None:
         self._fps_window.append(now)
