@@ -23,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``live``."""
     parser.add_argument("--preset", default="demo", help="preset to start with")
     parser.add_argument("--audio", default=None, help="play this file into the analysis (looped) instead of an input device")
+    parser.add_argument("--monitor", action="store_true", help="with --audio: also play the file on the default output")
     parser.add_argument("--audio-device", default=None, help="input device index or part of its name (see `devices`)")
     parser.add_argument("--channels", default=None, help="input channels: 'mix' (default), '3' or '3,4' (1-based)")
     parser.add_argument("--samplerate", type=int, default=None, help="input sample rate (default: the device's)")
@@ -44,14 +45,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the show with the parsed arguments."""
-    return run_show(preset=args.preset, audio=args.audio, audio_device=args.audio_device, channels=args.channels,
+    return run_show(preset=args.preset, audio=args.audio, monitor=args.monitor, audio_device=args.audio_device, channels=args.channels,
                     samplerate=args.samplerate, blocksize=args.blocksize, size=args.size, fps=args.fps,
                     headless=args.headless, fullscreen=args.fullscreen, screen=args.screen, decoder=args.decoder,
                     model=args.model, family=args.family, osc_port=args.osc_port, osc_host=args.osc_host,
                     midi_input=args.midi_input, midi_map=args.midi_map, seconds=args.seconds)
 
 
-def run_show(*, preset: str = "demo", audio: str | None = None, audio_device: str | None = None,
+def run_show(*, preset: str = "demo", audio: str | None = None, monitor: bool = False, audio_device: str | None = None,
              channels: str | None = None, samplerate: int | None = None, blocksize: int = 512,
              size: str = "512x512", fps: int = 60, headless: bool = False, fullscreen: bool = False,
              screen: int | None = None, decoder: str = "approx", model: str | None = None, family: str = "sd1",
@@ -79,6 +80,8 @@ def run_show(*, preset: str = "demo", audio: str | None = None, audio_device: st
 
             rate = load_audio(audio)[1]
             source = FileSource(RingBuffer(rate * 4, 1, rate), audio, loop=True)
+            if monitor:
+                stack.callback(_play_to_output(audio))
         else:
             from live.audio import resolve_device
 
@@ -112,6 +115,23 @@ def run_show(*, preset: str = "demo", audio: str | None = None, audio_device: st
             stack.callback(midi.stop)
         _display_loop(show, renderer, states, fps, headless, seconds)
     return 0
+
+
+def _play_to_output(path: str):
+    """Loop the file on the default output so the room hears what is analysed; returns a stopper.
+
+    Without an output device the show runs silently and says so once."""
+    import sounddevice as sd
+
+    from live.audio import load_audio
+
+    samples, rate = load_audio(path)
+    try:
+        sd.play(samples, rate, loop=True)
+    except Exception as exc:  # PortAudio raises several types for "no output here"
+        _LOGGER.warning("cannot play %s on an audio output (%s); running silently", path, exc)
+        return lambda: None
+    return sd.stop
 
 
 def _display_loop(show, renderer, states: LatestSlot, fps: int, headless: bool, seconds: float | None) -> None:
