@@ -48,7 +48,10 @@ class AudioEngine:
     Settings (keyword arguments): ``tempo_min``/``tempo_max`` (BPM range, default 70-180),
     ``tempo_prior`` (BPM the tempo prior centres on, default 120), ``onset_method`` (one of
     :data:`ONSET_METHODS`, default ``logflux``), ``buf`` (FFT size, default 2 x hop),
-    ``onset_delay`` (seconds between an onset and the frame where its novelty peaks).
+    ``onset_delay`` (seconds between an onset and the frame where its novelty peaks), ``lead``
+    (seconds the published beat grid runs ahead of the audio's beats, default 8 ms: onset times
+    are only known to a few ms, and a flash a few ms early reads as on the beat while one a few
+    ms late reads as lagging, so the grid errs on the early side).
     """
 
     def __init__(self, samplerate: int, hop: int | None = None, **settings: Any) -> None:
@@ -58,7 +61,7 @@ class AudioEngine:
         self.hop = int(hop or default_hop(self.samplerate))
         if not 32 <= self.hop <= 4096:
             raise AudioError(f"hop {self.hop} is out of range; use 32..4096 samples")
-        known = {"tempo_min", "tempo_max", "tempo_prior", "onset_method", "buf", "onset_delay", "tightness",
+        known = {"tempo_min", "tempo_max", "tempo_prior", "onset_method", "buf", "onset_delay", "lead", "tightness",
                  "window", "prior_octaves", "leak", "stickiness", "chain_beats", "chain_weight", "low_weight", "compression", "offbeat_ratio", "accent_mode", "accent_contrast"}
         unknown = set(settings) - known
         if unknown:
@@ -79,6 +82,7 @@ class AudioEngine:
         self._prev_total = 0.0
         self.fps = self.samplerate / self.hop
         self.onset_delay = float(settings.get("onset_delay", 0.4 * self.buf / self.samplerate))
+        self.lead = float(settings.get("lead", 0.008))
 
         self._pvoc = aubio.pvoc(self.buf, self.hop)
         if self.onset_method == "logflux":
@@ -212,14 +216,14 @@ class AudioEngine:
                 self.tracker.expected = None
             else:
                 # Where the clock's own grid puts the latest beat, in tracker frames.
-                t_on = frame_end - self.onset_delay
+                t_on = frame_end - self.onset_delay - self.lead  # the clock's grid includes the lead
                 pos = self.clock.beats_at(t_on) - self.clock.offset
                 last_beat = t_on - (pos - math.floor(pos)) * 60.0 / self.clock.bpm
                 self.tracker.expected = self.tracker.frame - (t_on - last_beat) / self._frame_dt
             est = self.tracker.estimate()
             if est is not None:
                 b_frame, period_frames, conf = est
-                beat_time = frame_end - (self.tracker.frame - b_frame) * self._frame_dt - self.onset_delay
+                beat_time = frame_end - (self.tracker.frame - b_frame) * self._frame_dt - self.onset_delay - self.lead
                 if conf >= 0.05:
                     self.clock.follow(BeatEstimate(beat_time, period_frames * self._frame_dt, conf), frame_end)
                 else:

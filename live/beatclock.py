@@ -49,7 +49,8 @@ class BeatTracker:
                  tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 6.0,
                  tightness: float = 100.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
                  leak: float = 0.85, stickiness: float = 1.0, chain_beats: int = 8,
-                 chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0) -> None:
+                 chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0,
+                 short_window: float = 3.0, jump_ratio: float = 1.2, fit_tolerance: float = 0.035) -> None:
         if not 20.0 <= tempo_min < tempo_max <= 400.0 or tempo_max < 1.5 * tempo_min:
             raise ValueError(f"tempo range {tempo_min}-{tempo_max} BPM is not valid; need 20 <= min, max <= 400, max >= 1.5 x min")
         self.fps = float(fps)
@@ -69,6 +70,7 @@ class BeatTracker:
         self.offbeat_ratio = float(offbeat_ratio)
         self.half_shift = False
         self.accent_contrast = float(accent_contrast)
+        self.accent_min_weight = 4.0
         # History long enough for the autocorrelation window plus comb multiples.
         self._hist = int(round(max(window, 4 * 60.0 / tempo_min) * fps)) + 8
         self._win = int(round(window * fps))
@@ -85,7 +87,24 @@ class BeatTracker:
         self._periods = 60.0 * fps / self._bpms
         lp = np.log2(self._bpms / tempo_prior)
         self._prior = np.exp(-0.5 * (lp / prior_octaves) ** 2)
-        self._salience = np.zeros_like(self._bpms)
+        self._sal_smooth = np.zeros_like(self._bpms)
+        # Comb teeth: each candidate scores its own lag, its multiples and its half.
+        mults = np.array([1.0, 2.0, 3.0, 4.0, 0.5])
+        self._comb_lags = mults[:, None] * self._periods[None, :]
+        self._comb_weights = np.broadcast_to(np.array([1.0, 0.5, 0.33, 0.25, 0.25])[:, None], self._comb_lags.shape)
+        self._maxlag = int(self._periods.max() * 4) + 2
+        # Short window for tempo jumps: long enough for a few beats at the slowest tempo.
+        self._short = int(round(max(short_window, 2.5 * 60.0 / tempo_min) * fps))
+        self.jump_ratio = float(jump_ratio)  # 0: never jump
+        self._jump_candidate: float | None = None
+        self._jump_count = 0
+        self._chain_period: float | None = None  # period of the latest consistent beat chain (>= 4 beats)
+        self.jump_peak = 2.0
+        self.jump_confirm = 3
+        self.jumps = 0  # tempo jumps taken (for tests and the log)
+        # Grid fit tolerance, as a fraction of the period: beats further off a straight line
+        # than this end the fit (a tempo change or a phase jump happened there).
+        self.fit_tolerance = float(fit_tolerance)
         self._tempo_every = max(1, int(round(tempo_every * fps)))
         self._tempo_alpha = 1.0 - math.exp(-tempo_every / max(tempo_smoothing, 1e-3))
         self.period = 60.0 * fps / 120.0  # frames; 120 BPM until the audio says otherwise
@@ -146,64 +165,137 @@ class BeatTracker:
             self._score[i] = self._onset[i]
             self._back[i] = -1
 
+    def _salience(self, n: int) -> np.ndarray | None:
+        # Comb-scored autocorrelation of the last ``n`` onset frames, one value per candidate
+        # tempo (prior applied); None when there is too little signal.
+        x = self._onset[self._pos - n : self._pos]
+        x = x - x.mean()
+        if not np.any(x):
+            return None
+        maxlag = min(self._maxlag, n)
+        spec = np.fft.rfft(x, 2 * n)
+        ac = np.fft.irfft(spec * np.conj(spec))[:maxlag]
+        if ac[0] <= 0:
+            return None
+        ac = ac / (ac[0] * (1.0 - np.arange(maxlag) / n))  # unbiased, 1 at lag 0
+        # Every comb tooth is a fixed (candidate, multiple) lag: one interpolation for all.
+        ok = self._comb_lags < maxlag - 1
+        vals = np.interp(self._comb_lags, np.arange(maxlag), ac) * np.where(ok, self._comb_weights, 0.0)
+        return np.maximum(vals.sum(axis=0), 0.0) * self._prior
+
     def _estimate_tempo(self) -> None:
         if self.fixed_period is not None:
             self.period = self.fixed_period
             return
         n = min(self._pos, self._win)
-        x = self._onset[self._pos - n : self._pos]
-        x = x - x.mean()
-        maxlag = int(self._periods.max() * 4) + 2
-        if n < maxlag // 2 or not np.any(x):
+        if n < self._maxlag // 2:
             return
-        spec = np.fft.rfft(x, 2 * n)
-        ac = np.fft.irfft(spec * np.conj(spec))[: min(maxlag, n)]
-        if ac[0] <= 0:
+        sal = self._salience(n)
+        if sal is None:
             return
-        ac = ac / (ac[0] * (1.0 - np.arange(len(ac)) / n))  # unbiased, 1 at lag 0
-        lag_idx = np.arange(len(ac))
-        sal = np.zeros_like(self._periods)
-        for mult, weight in ((1, 1.0), (2, 0.5), (3, 0.33), (4, 0.25), (0.5, 0.25)):
-            lags = self._periods * mult
-            ok = lags < len(ac) - 1
-            sal[ok] += weight * np.interp(lags[ok], lag_idx, ac)
-        sal = np.maximum(sal, 0.0) * self._prior
-        self._salience += self._tempo_alpha * (sal - self._salience)
-        best = int(np.argmax(self._salience))
-        new_period = float(self._periods[best])
+        self._sal_smooth += self._tempo_alpha * (sal - self._sal_smooth)
+        best = int(np.argmax(self._sal_smooth))
         cur = int(np.argmin(np.abs(self._periods - self.period)))
+        new_period = float(self._periods[best])
         # Hysteresis: keep the current tempo unless another one is clearly better.
-        if self._salience[best] > 1.1 * self._salience[cur] or abs(new_period / self.period - 1) < 0.04:
+        if self._sal_smooth[best] > 1.1 * self._sal_smooth[cur] or abs(new_period / self.period - 1) < 0.04:
             self.period = new_period
-        mean_sal = float(self._salience.mean()) + 1e-9
-        self.tempo_confidence = float(np.clip((self._salience[best] / mean_sal - 1.0) / 2.0, 0.0, 1.0))
+        # Tempo jump (DJ transition): the recent few seconds alone clearly prefer another
+        # tempo on two evaluations running. The smoothed salience is then restarted from the
+        # recent evidence instead of creeping there over several seconds.
+        ns = min(self._pos, self._short)
+        short = self._salience(ns) if ns >= self._short else None
+        if short is not None and self.jump_ratio > 0:
+            sb = int(np.argmax(short))
+            sc = int(np.argmin(np.abs(self._periods - self.period)))
+            ratio = self._periods[sb] / self.period
+            octave = min(abs(ratio - 2.0), abs(ratio - 0.5), abs(ratio - 1.0 / 3.0), abs(ratio - 3.0)) < 0.06
+            need = self.jump_ratio * (1.5 if octave else 1.0)
+            # A clear periodicity (peak well above the average salience) that beats the
+            # current tempo by ``need``, on ``jump_confirm`` evaluations running.
+            clear = short[sb] > self.jump_peak * (float(short.mean()) + 1e-9)
+            # ... and the beat chain the phase tracker follows already beats at that tempo, so
+            # a passing ambiguity of the tempo evidence alone never moves the tracker.
+            chain = self._chain_period
+            agree = chain is not None and abs(chain / self._periods[sb] - 1.0) < 0.04
+            if abs(ratio - 1.0) > 0.03 and clear and agree and short[sb] > need * short[sc]:
+                if self._jump_candidate is not None and abs(self._periods[sb] / self._jump_candidate - 1) < 0.03:
+                    self._jump_count += 1
+                else:
+                    self._jump_count = 1
+                self._jump_candidate = float(self._periods[sb])
+                if self._jump_count >= self.jump_confirm:
+                    self.period = float(self._periods[sb])
+                    self._sal_smooth = short.copy()
+                    self._jump_candidate = None
+                    self.jumps += 1
+            else:
+                self._jump_candidate = None
+        mean_sal = float(self._sal_smooth.mean()) + 1e-9
+        best = int(np.argmax(self._sal_smooth))
+        self.tempo_confidence = float(np.clip((self._sal_smooth[best] / mean_sal - 1.0) / 2.0, 0.0, 1.0))
 
     # -- output ----------------------------------------------------------------------------
 
-    def _refine(self, i: int) -> float:
-        # Sub-frame offset of an onset peak: parabola through the frame and its neighbours.
-        if 0 < i < self._pos - 1:
-            y0, y1, y2 = self._onset[i - 1], self._onset[i], self._onset[i + 1]
-            den = y0 - 2 * y1 + y2
-            if den < 0:
-                return float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
-        return 0.0
+    def _refine(self, idx: np.ndarray) -> np.ndarray:
+        # Sub-frame offset of onset peaks (array positions): a parabola through each frame and
+        # its neighbours, so beat times are not quantised to the ~11 ms hop.
+        idx = np.asarray(idx)
+        ok = (idx > 0) & (idx < self._pos - 1)
+        i = np.where(ok, idx, 1)
+        y0, y1, y2 = self._onset[i - 1], self._onset[i], self._onset[i + 1]
+        den = y0 - 2 * y1 + y2
+        good = ok & (den < 0)
+        off = np.where(good, 0.5 * (y0 - y2) / np.where(good, den, -1.0), 0.0)
+        return np.clip(off, -0.5, 0.5)
 
-    def _accent_sums(self, last: float, period: float, beats: int = 16, decay: float = 0.92) -> tuple[float, float]:
-        # Bass onset strength on the grid and half a beat off it, recent beats weighing more.
-        on = off = 0.0
-        for k in range(beats):
-            w = decay ** k
-            for shift, acc in ((0.0, "on"), (0.5, "off")):
-                c = int(round(last - (k + shift) * period))
-                if c - 2 < 0:
+    def _accent_sums(self, last: float, period: float, beats: int = 16,
+                     decay: float = 0.92) -> tuple[float, float, float]:
+        # Bass onset strength on the grid and half a beat off it, recent beats weighing more;
+        # also the total weight of the beats that had history, to normalise by.
+        k = np.arange(beats)
+        w = decay ** k
+        centres = np.round(last - np.concatenate((k, k + 0.5))[:, None] * period).astype(np.int64)
+        cols = centres + np.arange(-2, 3)
+        valid = (cols >= 0) & (cols < self._pos)
+        vals = np.where(valid, self._accent[np.clip(cols, 0, self._pos - 1)], 0.0).max(axis=1)
+        has = centres[:, 0] - 2 >= 0
+        vals = np.where(has, vals, 0.0)
+        on = float(np.dot(w, vals[:beats]))
+        off = float(np.dot(w, vals[beats:]))
+        wsum = float(np.dot(w, has[:beats] & has[beats:]))
+        return on, off, wsum
+
+    def _fit_grid(self, times: np.ndarray, period: float) -> tuple[float, float] | None:
+        """Straight beat grid through the chain ``times`` (frames, oldest first): ``(last, period)``.
+
+        Recent beats weigh more, so one jittery onset moves the prediction a little instead
+        of a whole error. The fit only reaches back as far as the beats lie on one line: after
+        a tempo change or a phase jump the older beats drop out and the grid follows the new
+        beats within two or three of them instead of averaging old and new.
+        """
+        d = np.diff(times)
+        steps = np.round(d / period)
+        if np.any(steps < 1) or np.any(np.abs(d / np.maximum(steps, 1) / period - 1.0) > 0.2):
+            return None
+        j = np.concatenate(([0.0], np.cumsum(steps)))
+        tol = self.fit_tolerance * period + 0.25
+        n = len(times)
+        for start in range(0, n - 2):
+            jj, tt = j[start:], times[start:]
+            if n - start >= 5:
+                # Do the two newest beats continue the line through the older ones? Both
+                # off it to the same side means the tempo or the phase changed: start later.
+                tm, slope, jm = _wfit(jj[:-2], tt[:-2], self.chain_weight)
+                r = tt[-2:] - (tm + slope * (jj[-2:] - jm))
+                if r[0] * r[1] > 0 and min(abs(r[0]), abs(r[1])) > tol:
                     continue
-                v = float(self._accent[c - 2 : min(c + 3, self._pos)].max(initial=0.0))
-                if acc == "on":
-                    on += w * v
-                else:
-                    off += w * v
-        return on, off
+            tm, slope, jm = _wfit(jj, tt, self.chain_weight)
+            resid = tt - (tm + slope * (jj - jm))
+            if np.max(np.abs(resid)) <= tol or n - start == 3:
+                self._chain_period = slope if n - start >= 4 and np.max(np.abs(resid)) <= tol else None
+                return float(tm + slope * (jj[-1] - jm)), slope
+        return None
 
     def estimate(self) -> tuple[float, float, float] | None:
         """``(last_beat_frame, period_frames, confidence)``: frames are absolute indices; None early on."""
@@ -219,40 +311,27 @@ class BeatTracker:
             window = window + self.stickiness * np.exp(-0.5 * (d / 0.08) ** 2)
         b = int(np.argmax(window)) + lo
         # The recent beat chain (DP back-links), each beat refined to sub-frame precision.
-        chain = [self._base + b]
+        chain = [b]
         while len(chain) < self.chain_beats:
-            prev = self._back[chain[-1] - self._base]
-            if prev < 0 or prev - self._base < 1:
+            prev = self._back[chain[-1]] - self._base
+            if prev < 1:
                 break
             chain.append(int(prev))
-        times = np.array([c + self._refine(c - self._base) for c in chain[::-1]])
+        idx = np.array(chain[::-1])
+        times = idx + self._refine(idx)
         last = float(times[-1])
         if len(times) >= 3:
-            # Fit a straight beat grid through the chain (recent beats weigh more): one
-            # jittery onset then moves the prediction a little instead of a whole error.
-            steps = np.round(np.diff(times) / period)
-            if np.all(steps >= 1) and np.all(np.abs(np.diff(times) / steps / period - 1.0) < 0.2):
-                j = np.concatenate(([0.0], np.cumsum(steps)))
-                w = self.chain_weight ** (j[-1] - j)
-                jm = np.average(j, weights=w)
-                tm = np.average(times, weights=w)
-                slope = np.sum(w * (j - jm) * (times - tm)) / np.sum(w * (j - jm) ** 2)
-                if self.fixed_period is not None:
-                    slope = period
-                elif 0.85 < slope / period < 1.15:
-                    period = float(slope)
-                    slope = period
-                else:
-                    slope = period
-                fitted = tm + slope * (j[-1] - jm)
-                last = float(fitted)
+            fit = self._fit_grid(times, period)
+            if fit is not None:
+                last, slope = fit
+                if self.fixed_period is None and 0.85 < slope / period < 1.15:
+                    period = slope
         if self.offbeat_ratio > 0:
-            on, off = self._accent_sums(last - self._base, period)
+            on, off, wsum = self._accent_sums(last, period)
             # Only a clear, regular accent pattern may flip the phase: off-grid peaks must
             # stand well above the average accent (true of kicks, not of diffuse music).
             span = self._accent[max(0, self._pos - int(16 * period)) : self._pos]
-            wsum = sum(0.92 ** k for k in range(16))
-            sharp = off / wsum > self.accent_contrast * (float(span.mean()) + 1e-12)
+            sharp = wsum > 0 and off / max(wsum, self.accent_min_weight) > self.accent_contrast * (float(span.mean()) + 1e-12)
             if not self.half_shift and off > self.offbeat_ratio * on and sharp:
                 self.half_shift = True
             elif self.half_shift and on > self.offbeat_ratio * off:
@@ -260,11 +339,23 @@ class BeatTracker:
         if self.half_shift:
             last += 0.5 * period
         # Confidence: how strongly onsets sit on the recent beat chain versus elsewhere.
-        on_beats = float(np.mean([self._onset[c - self._base] for c in chain]))
+        on_beats = float(self._onset[idx].mean())
         recent = self._onset[max(0, self._pos - self._win) : self._pos]
         contrast = on_beats / (float(recent.mean()) + 1e-9)
         conf = float(np.clip((contrast - 1.0) / 3.0, 0.0, 1.0)) * (0.5 + 0.5 * self.tempo_confidence)
-        return last, period, conf
+        return last + self._base, period, conf
+
+
+def _wfit(j: np.ndarray, t: np.ndarray, decay: float) -> tuple[float, float, float]:
+    """Weighted least-squares line ``t = tm + slope * (j - jm)``, weight ``decay ** age``;
+    returns ``(tm, slope, jm)``."""
+    w = decay ** (j[-1] - j)
+    ws = w.sum()
+    jm = float(np.dot(w, j) / ws)
+    tm = float(np.dot(w, t) / ws)
+    dj = j - jm
+    slope = float(np.dot(w, dj * (t - tm)) / np.dot(w, dj * dj))
+    return tm, slope, jm
 
 
 def fold_bpm(bpm: float, tempo_min: float, tempo_max: float) -> float:

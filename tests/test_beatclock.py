@@ -84,7 +84,8 @@ def test_out_of_range_tempo_is_folded():
     x, kicks = synth_kick_track([(200.0, 12.0)], RATE, hats=False, bass=False)
     beats = track_beats(x, RATE, tempo_min=70, tempo_max=180)
     assert abs(beats[-1]["bpm"] - 100.0) < 1.0
-    err = _nearest_error([b["time"] for b in beats if b["time"] > 5.0], kicks)
+    # (a beat predicted just before the end of the file has no kick after it to match)
+    err = _nearest_error([b["time"] for b in beats if 5.0 < b["time"] < kicks[-1] + 0.1], kicks)
     assert np.all(np.abs(err) < FRAME)
 
 
