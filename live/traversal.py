@@ -1,8 +1,15 @@
 """The beat-locked walk through latent space between a preset's keyframes.
 
 The walk is a chain of segments. Each segment moves from a start latent to a target keyframe
-and ends on a point of the bar grid: the continuous beat count ``4 * state.bars_at(t)``, whose
-multiples of 4 are downbeats. With ``beats_per_keyframe = 4`` every arrival is a downbeat. The
+and ends on a point of the bar grid: the continuous bar count ``4 * state.bars_at(t)``, whose
+multiples of 4 are downbeats. With ``beats_per_keyframe = 4`` every arrival is a downbeat.
+
+Segments are stored and timed in the clock's continuous *beat* count (``state.beats_at``),
+not in bar-grid beats: the bar grid is only consulted when a segment is planned. The clock's
+downbeat estimate can change its mind mid-bar (a track with a kick on every beat gives it
+little to go on), which shifts the bar grid by whole beats; timed in bar-grid beats, such a
+shift ended a move at once, between two beats. Timed in beats, a move always ends on a beat,
+and the next move re-aligns to the new bar estimate. The
 walk is stateful (orders, random steps, jumps, drops and holds need memory), but it depends only
 on the seed, the AudioState values and the display times it is asked for, never on wall time,
 so it is deterministic for a given seed and AudioState sequence.
@@ -152,8 +159,8 @@ class _Segment:
     start_pos: float
     start_index: int  # the keyframe the move counts as leaving (for orders)
     target: int
-    begin: float  # grid beats
-    end: float  # grid beats; always a grid point
+    begin: float  # clock beats (state.beats_at)
+    end: float  # clock beats; a point of the bar grid as it was when the move was planned
 
 
 def _check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -218,7 +225,9 @@ class Traversal:
         self._pending_drop: int | None = None
         self._drop_beat: float | None = None
         self._env = 0.0  # kick envelope
-        self._last_beat: float | None = None
+        self._last_beat: float | None = None  # clock beats (beats_at) of the last call
+        # Clock beats minus bar-grid beats (0..3): where the clock currently puts the downbeats.
+        self._grid_offset = 0.0
         self._position = 0.0
         self._last_base: torch.Tensor | None = None
         # Command effects that need a beat to anchor them wait here for the next latent_at.
@@ -271,14 +280,16 @@ class Traversal:
         Uses ``state`` to place ``t`` on the beat grid (``bars_at``), the onset envelope for the
         kick and ``level`` for the energy mapping. The result is a new tensor, never reused.
         """
-        beat = BEATS_PER_BAR * state.bars_at(t)
+        beat = state.beats_at(t)
         if not math.isfinite(beat):
             beat = self._last_beat if self._last_beat is not None else 0.0
+        self._grid_offset = self._offset_of(state, t, beat)
         self._update_envelope(state, beat)
         self._apply_deferred(state, beat)
         if self._pending_drop is not None:
             # The drop lands on the first downbeat strictly after the display time it was seen at.
-            self._drop_beat = BEATS_PER_BAR * (math.floor(beat / BEATS_PER_BAR + 1e-9) + 1)
+            grid = beat - self._grid_offset
+            self._drop_beat = BEATS_PER_BAR * (math.floor(grid / BEATS_PER_BAR + 1e-9) + 1) + self._grid_offset
             self._target_drop = self._pending_drop
             self._pending_drop = None
         if self._drop_beat is not None and beat >= self._drop_beat:
@@ -338,10 +349,36 @@ class Traversal:
         point = (math.floor((beat + min_gap) / length + 1e-9) + 1) * length
         return float(point)
 
+    @staticmethod
+    def _offset_of(state: AudioState, t: float, beat: float) -> float:
+        """Clock beats minus bar-grid beats at ``t``: a whole number of beats (0..3)."""
+        grid = BEATS_PER_BAR * state.bars_at(t)
+        if not math.isfinite(grid):
+            return 0.0
+        return float(round(beat - grid))
+
+    def _grid_end(self, begin: float, length: int, min_gap: float = 0.0) -> float:
+        """In clock beats: the first grid point (a multiple of ``length`` on the current bar
+        grid) strictly after ``begin + min_gap``."""
+        return self._grid_after(begin - self._grid_offset, length, min_gap) + self._grid_offset
+
+    def _grid_floor(self, beat: float, length: int) -> float:
+        """In clock beats: the grid point (multiple of ``length`` on the bar grid) at or before ``beat``."""
+        grid = beat - self._grid_offset
+        return float(math.floor(grid / length + 1e-9) * length) + self._grid_offset
+
     def _new_segment(self, start: torch.Tensor, start_pos: float, start_index: int, begin: float,
-                     state: AudioState, min_gap: float = 0.0, target: int | None = None) -> _Segment:
+                     state: AudioState, min_gap: float = 0.0, target: int | None = None,
+                     follow: bool = False) -> _Segment:
+        """The move from ``start`` beginning at clock beat ``begin`` and ending on the bar grid.
+
+        ``follow``: the move follows an arrival. On an unchanged grid it is exactly one move
+        long; when the downbeat estimate moved in between, it ends on the next grid point at
+        least half a move (at most 2 beats) away, instead of a lurch of a single beat."""
         length = self._segment_beats(state)
-        end = self._grid_after(begin, length, min_gap)
+        if follow:
+            min_gap = max(min_gap, min(length / 2.0, 2.0) - 1e-6)
+        end = self._grid_end(begin, length, min_gap)
         if target is None:
             target = self._next_index(start_index)
         return _Segment(start, start_pos, start_index, target, begin, end)
@@ -352,25 +389,26 @@ class Traversal:
             # Start on keyframe 0, in the grid cell that contains the first display time, so the
             # first arrival is the next grid point (a downbeat with 4 beats per keyframe).
             length = self._segment_beats(state)
-            cell = math.floor(beat / length + 1e-9)
+            cell = math.floor((beat - self._grid_offset) / length + 1e-9)
             start = self._anchor_index(cell)
-            seg = self._new_segment(self.keyframes[start], float(start), start, float(cell * length), state)
+            seg = self._new_segment(self.keyframes[start], float(start), start,
+                                    float(cell * length) + self._grid_offset, state)
         elif beat < seg.begin - self.beats_per_keyframe:
-            # The beat grid moved back by more than a move (resync or tempo reset): keep the move,
-            # re-anchor it on the grid cell around the new beat.
+            # The beat count moved back by more than a move (resync or tempo reset): keep the
+            # move, re-anchor it on the grid cell around the new beat.
             length = max(1, int(round(seg.end - seg.begin)))
-            begin = float(math.floor(beat / length + 1e-9) * length)
+            begin = self._grid_floor(beat, length)
             seg = _Segment(seg.start, seg.start_pos, seg.start_index, seg.target, begin, begin + length)
         steps = 0
         while beat >= seg.end:
             steps += 1
             if steps > MAX_CATCH_UP:
                 # Skipped far ahead (a long pause): restart on the grid from the current target.
-                length = self._segment_beats(state)
-                begin = float(math.floor(beat / length + 1e-9) * length)
+                begin = self._grid_floor(beat, self._segment_beats(state))
                 seg = self._new_segment(self.keyframes[seg.target], float(seg.target), seg.target, begin, state)
                 break
-            seg = self._new_segment(self.keyframes[seg.target], float(seg.target), seg.target, seg.end, state)
+            seg = self._new_segment(self.keyframes[seg.target], float(seg.target), seg.target, seg.end, state,
+                                    follow=True)
         self._segment = seg
         span = seg.end - seg.begin
         frac = 0.0 if span <= 0 else (beat - seg.begin) / span
@@ -456,7 +494,7 @@ class Traversal:
         """Anchor a jump or a hold release on the beat of the first display time after it."""
         if self._jump_to is not None:
             index, self._jump_to = self._jump_to, None
-            end = self._grid_after(beat, self._segment_beats(state))
+            end = self._grid_end(beat, self._segment_beats(state))
             # A still segment (start == target) until the grid point, then the normal walk.
             self._segment = _Segment(self.keyframes[index], float(index), index, index, beat, end)
         if self._resume is not None:

@@ -141,6 +141,34 @@ def test_keyframe_arrivals_follow_the_synthesised_track():
     assert np.allclose(changes, expected, atol=1e-6)
 
 
+def test_downbeat_estimate_changing_mid_move_still_arrives_on_a_beat():
+    """The clock's downbeat estimate flips by a beat in the middle of a move (it does on a track
+    with a kick on every beat): the move still ends exactly on a beat, never between two, and
+    the next move re-aligns to the new bar grid without a one-beat lurch."""
+    fps, bpm = 30, 120.0  # a beat is 0.5 s = 15 frames
+    tr = Traversal(keyframes(4), beats_per_keyframe=4, easing="snap", kick=0.0)
+    changes, last = [], None
+    for k in range(int(10.0 * fps)):
+        t = k / fps
+        beat = t * bpm / 60.0
+        index = int(beat + 1e-9)
+        # downbeat on beats 0, 4, 8 ... until beat 7.2 (late in a move, mid-beat), then on 3, 7, 11 ...
+        shift = 0 if t < 3.6 else -1
+        state = AudioState(time=t, bpm=bpm, beat_index=index, beat_phase=beat - index,
+                           downbeat=(index - shift) % 4)
+        tr.latent_at(state, t)
+        idx = int(round(tr.position)) % 4
+        if last is not None and idx != last:
+            changes.append(k)
+        last = idx
+    beats = [k / 15 for k in changes]
+    assert beats == pytest.approx([round(b) for b in beats], abs=1e-9)  # every arrival on a beat
+    # 4 and 8: the old grid's downbeats (the move under way when the estimate flips at beat 7.2
+    # ends where it was planned; timed on the bar grid it jumped by 3 beats and a bar was lost);
+    # 11: the new grid's downbeat, 3 beats on; then every 4 beats.
+    assert beats[:4] == [4.0, 8.0, 11.0, 15.0]
+
+
 def test_longer_moves_land_on_every_other_downbeat():
     tr = Traversal(keyframes(3), beats_per_keyframe=8, kick=0.0)
     state = steady(120.0)
@@ -338,17 +366,23 @@ def test_single_keyframe_and_tempo_jumps_are_safe():
 @pytest.mark.slow
 def test_arrivals_on_beats_in_a_real_render_of_the_demo_track(tmp_path):
     """End to end through `render` (audio analysis, beat clock, show, traversal): every keyframe
-    arrival in the demo render lands within about a frame of one of the track's real beats."""
+    arrival in the demo render lands within about a frame of one of the track's real beats.
+
+    The demo changes tempo half way; while the tracker re-locks (2 s) its predicted beats are
+    not the track's, so arrivals in that window are not judged here (that is the beat clock's
+    test), nor before it first locks (4 s)."""
     from live.demo import write_demo_track
     from live.render import render_file
 
-    track = write_demo_track(tmp_path / "demo.wav", seconds=12.0)
+    seconds = 16.0
+    track = write_demo_track(tmp_path / "demo.wav", seconds=seconds)
     stats = render_file(preset="demo", audio=str(tmp_path / "demo.wav"), out=str(tmp_path / "demo.mp4"),
-                        seconds=12.0, size="64x64", fps=30, progress=False)
+                        seconds=seconds, size="64x64", fps=30, progress=False)
     fps = 30
     pos = np.asarray(stats.keyframe_positions)
     arrivals = [k / fps for k in range(1, len(pos)) if math.floor(pos[k] + 1e-6) != math.floor(pos[k - 1] + 1e-6)]
-    settled = [t for t in arrivals if t > 4.0]  # let the beat tracker lock first
-    assert len(settled) >= 3
+    half = seconds / 2.0
+    settled = [t for t in arrivals if t > 4.0 and not half <= t <= half + 2.0]
+    assert len(settled) >= 5, arrivals
     errors = [float(np.min(np.abs(track.beat_times - t))) for t in settled]
     assert max(errors) <= 2.0 / fps, (settled, errors)
