@@ -35,6 +35,7 @@ ONSET_METHODS = ("logflux", "energy", "hfc", "complex", "phase", "wphase", "spec
 LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
 SILENCE_HOLD = 0.3
+_FLOORS = (1e-3, 1e-3, 1e-3, 10 ** (SILENCE_DB / 20.0), 1e-3)  # gain floors: low, mid, high, level, novelty
 
 
 def default_hop(samplerate: int) -> int:
@@ -117,11 +118,12 @@ class AudioEngine:
         self._frame_dt = self.hop / self.samplerate
         # Slow automatic gain: peak followers that fall by half in ~8 s.
         self._agc_release = 0.5 ** (self._frame_dt / 8.0)
-        self._peaks = np.full(5, 1e-4)  # low, mid, high, level, novelty
+        self._peaks = [1e-4] * 5  # low, mid, high, level, novelty
+        self._silence_rms = 10.0 ** (SILENCE_DB / 20.0)
         self._env_decay = math.exp(-self._frame_dt / 0.12)
         self._smooth = 1.0 - math.exp(-self._frame_dt / 0.05)
         self._env = 0.0
-        self._bands = np.zeros(4)  # smoothed low, mid, high, level (after gain)
+        self._bands = [0.0] * 4  # smoothed low, mid, high, level (after gain)
         self._silent_for = SILENCE_HOLD
         self._low_flux = 0.0
         self._prev_low = 0.0
@@ -161,7 +163,7 @@ class AudioEngine:
         dt = now - self._time
         self._time = now
         self._env *= self._env_decay ** (dt / self._frame_dt)
-        self._bands *= math.exp(-dt / 0.2)
+        self._bands = [b * math.exp(-dt / 0.2) for b in self._bands]
         self._silent_for = max(self._silent_for, SILENCE_HOLD)
         self.clock.decay(dt)
         self._publish(now)
@@ -172,7 +174,8 @@ class AudioEngine:
         mag = spec.norm
         if self._desc is None:
             bands = np.log1p(self.compression * self._fb(spec))
-            novelty = float(np.maximum(bands - self._prev_bands, 0.0).mean())
+            diff = bands - self._prev_bands
+            novelty = float(diff[diff > 0].sum()) / len(diff)  # mean of the half-wave rectified flux
             self._prev_bands = bands
             if self.low_weight:
                 # Kick drums carry the beat in most popular music while hats often sit on the
@@ -182,29 +185,37 @@ class AudioEngine:
                 self._prev_low_log = low_log
         else:
             novelty = float(self._desc(spec)[0])
-        power = mag * mag
-        low = math.sqrt(float(power[self._low].sum()))
-        mid = math.sqrt(float(power[self._mid].sum()))
-        high = math.sqrt(float(power[self._high].sum()))
+        # Per-frame scalars in plain Python: tiny numpy arrays cost more in call overhead
+        # than the arithmetic itself at ~90 frames a second.
+        low_p = float(np.dot(mag[self._low], mag[self._low]))
+        mid_p = float(np.dot(mag[self._mid], mag[self._mid]))
+        high_p = float(np.dot(mag[self._high], mag[self._high]))
+        low, mid, high = math.sqrt(low_p), math.sqrt(mid_p), math.sqrt(high_p)
         rms = math.sqrt(float(np.dot(frame, frame)) / len(frame) + 1e-20)
-        silent_now = 20.0 * math.log10(rms + 1e-12) < SILENCE_DB
+        silent_now = rms < self._silence_rms
         self._silent_for = self._silent_for + self._frame_dt if silent_now else 0.0
         silent = self._silent_for >= SILENCE_HOLD
 
         # Gain: divide by slow peak followers (never below a floor, so silence stays near 0).
-        raw = np.array((low, mid, high, rms, novelty))
-        self._peaks = np.maximum(raw, self._peaks * self._agc_release)
-        floor = np.array((1e-3, 1e-3, 1e-3, 10 ** (SILENCE_DB / 20.0), 1e-3))
-        levels = np.minimum(raw / np.maximum(self._peaks, floor), 1.0)
-        self._bands += self._smooth * (levels[:4] - self._bands)
-        self._env = max(float(levels[4]), self._env * self._env_decay)
+        raw = (low, mid, high, rms, novelty)
+        release = self._agc_release
+        peaks = self._peaks
+        levels = [0.0] * 5
+        for i in range(5):
+            p = max(raw[i], peaks[i] * release)
+            peaks[i] = p
+            levels[i] = min(raw[i] / max(p, _FLOORS[i]), 1.0)
+        bands_s = self._bands
+        for i in range(4):
+            bands_s[i] += self._smooth * (levels[i] - bands_s[i])
+        self._env = max(levels[4], self._env * self._env_decay)
         low_flux = max(0.0, levels[0] - self._prev_low)
-        self._prev_low = float(levels[0])
+        self._prev_low = levels[0]
 
         if self.accent_mode == "low":
             accent = low_flux
         else:
-            e_total = float(power.sum()) ** (0.5 if self.accent_mode == "amp" else 1.0)
+            e_total = (low_p + mid_p + high_p + float(mag[0]) ** 2) ** (0.5 if self.accent_mode == "amp" else 1.0)
             self._accent_peak = max(e_total, self._accent_peak * self._agc_release)
             accent = max(0.0, e_total - self._prev_total) / (self._accent_peak + 1e-12)
             self._prev_total = e_total
