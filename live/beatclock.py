@@ -6,12 +6,19 @@ Tracker (:class:`BeatTracker`), one onset-function frame at a time:
 * tempo: autocorrelation of the recent onset function, scored as a comb (a period scores its
   own lag and its multiples), weighted by a broad log-tempo prior, limited to the tempo range
   (a period outside it is folded by octaves), smoothed over a few seconds with hysteresis, so
-  half- and double-time errors are corrected by the comb and the prior together;
+  half- and double-time errors are corrected by the comb and the prior together. A DJ
+  transition may make it jump: when the last ~3 s alone clearly prefer another tempo on three
+  evaluations running *and* the beat chain already beats at that tempo, the tempo moves at once;
 * phase: Ellis' dynamic-programming beat tracker run forward only. Each frame's cumulative score
   is its onset strength plus the best earlier cumulative score one beat period back, minus a
   penalty for deviating from the period. The best-scoring frame in the last period is the
-  latest beat; the next beats are predicted from it at the period of the recent beat chain,
-  which follows tempo drift and DJ tempo changes within a beat or two.
+  latest beat; the next beats are predicted from a straight line fitted through the recent
+  beat chain. The fit reaches back only as far as the beats lie on one line (the two newest
+  beats off it to the same side mean the tempo or phase changed), so it re-locks within two
+  or three beats of a change instead of averaging old and new;
+* beat or off-beat: the chain follows the densest onsets, which can be off-beat hats; loud
+  (power) onsets on the grid versus half a beat off it decide which half is the beat. The
+  estimate is reused until a new latest beat wins or the tempo moves (most frames).
 
 Clock (:class:`BeatClock`): turns the tracker's "last beat + period" into a continuous beat count
 that keeps counting (beat index never resets), estimates the downbeat from where the low band
