@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import logging
 import math
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -60,29 +59,25 @@ def frame_mix(older: Any, newer: Any, t: float) -> float:
 
 
 class SyncDecode:
-    """Decode in the caller's thread, at once: the deterministic twin of the decode worker,
-    with the same ``request``/``frames`` handoff so :class:`Show` cannot tell them apart."""
+    """Decode in the caller's thread, at once: the deterministic twin of :class:`AsyncDecode`.
+
+    It is the same decode worker, never started, so frames carry the same bookkeeping and
+    :class:`Show` cannot tell the two apart."""
 
     lookahead = 0.0
 
     def __init__(self, decoder: Any) -> None:
-        from live.decoder import Frame
+        from live.decoder import DecodeWorker
 
-        self._decoder, self._Frame = decoder, Frame
-        self._older = self._newer = None
-        self._seq = 0
+        self._worker = DecodeWorker(decoder)
 
     def request(self, latent: torch.Tensor, display_time: float) -> None:
         """Decode ``latent`` now, as the frame for ``display_time``."""
-        start = time.perf_counter()
-        rgb = self._decoder.decode(latent)[0]
-        self._seq += 1
-        frame = self._Frame(rgb=rgb, display_time=display_time, seq=self._seq, decode_s=time.perf_counter() - start)
-        self._older, self._newer = self._newer, frame
+        self._worker.decode_now(latent, display_time)
 
     def frames(self) -> tuple[Any, Any]:
         """The two newest frames (older, newer)."""
-        return self._older, self._newer
+        return self._worker.frames()
 
 
 class AsyncDecode:
@@ -133,7 +128,6 @@ class Show:
         self.traversal: Any = None
         self.last_uniforms: dict[str, float] = {}
         self.last_state = AudioState()
-        self._pending_transition = False
         self._fps_window: collections.deque[float] = collections.deque(maxlen=120)
         self._status: LatestSlot[dict[str, Any]] = LatestSlot({})
         self._status_time = -1.0
