@@ -32,6 +32,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 
 from live.errors import UserError
@@ -96,10 +97,52 @@ def ease(name: str, x: float) -> float:
     return fn(min(1.0, max(0.0, x)))
 
 
-def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    # Not torch.dot: its BLAS path spins up threads and took 10+ ms for 16k elements on a busy
-    # 2-core machine, against microseconds for a fused multiply-sum.
-    return (a * b).sum()
+# Latent math on the CPU runs in numpy, on the calling thread only. torch's CPU ops split any
+# tensor over 32k elements (SD at 768x768 and up, SDXL at 1024x1024) across OpenMP threads,
+# and after each such op libgomp keeps the helper threads spinning for a while: called from the
+# show's main thread at 60 fps, that spin took ~40% of a core from the decode worker on 2 cores
+# (measured: a 1024x1024 traversal cost the main thread's idle OpenMP helper 1.95 CPU-s in 4.7 s).
+# torch.set_num_threads(1) around the math would avoid it, but it also sets MKL's process-wide
+# thread count, which the decode worker's matrix products read. numpy's element-wise ops and
+# sums never start threads. GPU tensors stay in torch on their device.
+_NUMPY_DTYPES = (torch.float32, torch.float64)
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor | np.ndarray:
+    """``x`` as one float vector: a zero-copy numpy view on the CPU, float32+ torch elsewhere."""
+    if x.device.type == "cpu":
+        if x.dtype not in _NUMPY_DTYPES:
+            x = x.float()  # fp16/bf16 on the CPU: rare; the angle needs float32 anyway
+        return x.detach().reshape(-1).numpy()
+    return x.reshape(-1).to(torch.promote_types(x.dtype, torch.float32))
+
+
+def _like(v: torch.Tensor | np.ndarray, ref: torch.Tensor) -> torch.Tensor:
+    """Vector ``v`` back as a fresh tensor shaped and typed like ``ref``."""
+    out = torch.from_numpy(v) if isinstance(v, np.ndarray) else v
+    return out.reshape(ref.shape).to(ref.dtype)
+
+
+def _dot(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
+    # A fused multiply-sum, not torch.dot / np.dot: their BLAS paths start threads and took
+    # 10+ ms for 16k elements on a busy 2-core machine, against microseconds for this.
+    return float((a * b).sum())
+
+
+def _norm(x: torch.Tensor | np.ndarray) -> float:
+    return math.sqrt(max(0.0, _dot(x, x)))
+
+
+def _lerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    af, bf = _flat(a), _flat(b)
+    return _like(af + t * (bf - af), a)
+
+
+def _copy(x: torch.Tensor) -> torch.Tensor:
+    """A fresh copy of ``x`` (on the CPU without torch's threaded copy kernel)."""
+    if x.device.type == "cpu" and x.dtype in _NUMPY_DTYPES:
+        return torch.from_numpy(x.detach().numpy().copy())
+    return x.clone()
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -108,47 +151,48 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     The direction moves along the great circle and the norm moves linearly from |a| to |b|, so
     equal-norm inputs give equal-norm outputs (Gaussian latents stay Gaussian-looking instead of
     shrinking towards the middle as a straight lerp would). Near-parallel inputs, where the
-    great circle is ill-defined, fall back to a linear interpolation.
+    great circle is ill-defined, fall back to a linear interpolation. Returns a new tensor.
     """
     if a.shape != b.shape:
         raise ValueError(f"slerp needs equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
     if t <= 0.0:
-        return a.clone()
+        return _copy(a)
     if t >= 1.0:
-        return b.clone()
+        return _copy(b)
     # Compute the angle in float32 at least: fp16 dot products of 16k elements lose the angle.
-    work = torch.promote_types(a.dtype, torch.float32)
-    af, bf = a.reshape(-1).to(work), b.reshape(-1).to(work)
-    na, nb = torch.linalg.vector_norm(af), torch.linalg.vector_norm(bf)
-    if float(na) == 0.0 or float(nb) == 0.0:
-        return torch.lerp(a, b, t)
+    af, bf = _flat(a), _flat(b)
+    na, nb = _norm(af), _norm(bf)
+    if na == 0.0 or nb == 0.0:
+        return _lerp(a, b, t)
     ua, ub = af / na, bf / nb
-    dot = float(torch.clamp(_dot(ua, ub), -1.0, 1.0))
+    dot = min(1.0, max(-1.0, _dot(ua, ub)))
     if abs(dot) > 0.9995:
-        return torch.lerp(a, b, t)
+        return _lerp(a, b, t)
     theta = math.acos(dot)
     sin_theta = math.sin(theta)
-    direction = (math.sin((1.0 - t) * theta) / sin_theta) * ua + (math.sin(t * theta) / sin_theta) * ub
     norm = (1.0 - t) * na + t * nb
-    return (direction * norm).reshape(a.shape).to(a.dtype)
+    # The scalars fold the norm in, so the vector work is two scaled adds.
+    out = (norm * math.sin((1.0 - t) * theta) / sin_theta) * ua + (norm * math.sin(t * theta) / sin_theta) * ub
+    return _like(out, a)
 
 
 def rotate_towards(z: torch.Tensor, direction: torch.Tensor, angle: float) -> torch.Tensor:
-    """Rotate ``z`` by ``angle`` radians towards ``direction`` in the plane they span; |result| == |z|."""
+    """Rotate ``z`` by ``angle`` radians towards ``direction`` in the plane they span; |result| == |z|.
+
+    Returns a new tensor."""
     if angle == 0.0:
-        return z.clone()
-    work = torch.promote_types(z.dtype, torch.float32)
-    zf, df = z.reshape(-1).to(work), direction.reshape(-1).to(work)
-    nz = torch.linalg.vector_norm(zf)
-    if float(nz) == 0.0:
-        return z.clone()
+        return _copy(z)
+    zf, df = _flat(z), _flat(direction)
+    nz = _norm(zf)
+    if nz == 0.0:
+        return _copy(z)
     uz = zf / nz
     perp = df - _dot(df, uz) * uz  # the part of the direction orthogonal to z
-    npp = torch.linalg.vector_norm(perp)
-    if float(npp) < 1e-6:
-        return z.clone()
-    out = nz * (math.cos(angle) * uz + math.sin(angle) * (perp / npp))
-    return out.reshape(z.shape).to(z.dtype)
+    npp = _norm(perp)
+    if npp < 1e-6:
+        return _copy(z)
+    out = (nz * math.cos(angle)) * uz + (nz * math.sin(angle) / npp) * perp
+    return _like(out, z)
 
 
 @dataclass(frozen=True)

@@ -386,3 +386,17 @@ def test_arrivals_on_beats_in_a_real_render_of_the_demo_track(tmp_path):
     assert len(settled) >= 5, arrivals
     errors = [float(np.min(np.abs(track.beat_times - t))) for t in settled]
     assert max(errors) <= 2.0 / fps, (settled, errors)
+
+
+def test_cpu_latent_math_returns_fresh_tensors_of_the_input_dtype():
+    """The CPU path computes in numpy (no OpenMP threads on the show's main thread): the results
+    are new tensors, never views of the keyframes, in the keyframes' dtype and shape."""
+    a, b = torch.randn(2, 4, 128, 128, generator=torch.Generator().manual_seed(3))  # 64k elements
+    for out in (slerp(a, b, 0.0), slerp(a, b, 0.4), rotate_towards(a, b, 0.3), rotate_towards(a, b, 0.0)):
+        assert out.shape == a.shape and out.dtype == a.dtype
+        assert out.untyped_storage().data_ptr() not in (a.untyped_storage().data_ptr(), b.untyped_storage().data_ptr())
+    ref = (a.double(), b.double())
+    mid = slerp(*ref, 0.4).float()
+    assert torch.allclose(slerp(a, b, 0.4), mid, atol=1e-4)
+    half = slerp(a.half(), b.half(), 0.5)
+    assert half.dtype == torch.float16 and torch.allclose(half.float(), slerp(a, b, 0.5), atol=1e-2)
