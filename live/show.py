@@ -107,6 +107,16 @@ class AsyncDecode:
         """Stop the worker thread."""
         self._worker.stop()
 
+    def ensure_running(self) -> None:
+        """Watchdog: if the worker thread died, log it and start a new one on the same decoder."""
+        if self._worker.alive:
+            return
+        from live.decoder import DecodeWorker
+
+        _LOGGER.error("decode worker stopped (%s); starting a new one", self._worker.last_error or "no error recorded")
+        self._worker = DecodeWorker(self._worker.decoder)
+        self._worker.start()
+
 
 class Show:
     """Composition of bank, traversal, decode and renderer, driven by :meth:`tick`.
@@ -129,10 +139,10 @@ class Show:
         self.last_uniforms: dict[str, float] = {}
         self.last_state = AudioState()
         self._fps_window: collections.deque[float] = collections.deque(maxlen=120)
-        self._status: LatestSlot[dict[str, Any]] = LatestSlot({})
         self._status_time = -1.0
         self._errors_logged: set[str] = set()
         self.switch_preset(preset)
+        self._status: LatestSlot[dict[str, Any]] = LatestSlot(self._make_status())
 
     # ------------------------------------------------------------------ commands
 
@@ -248,7 +258,7 @@ class Show:
 
     def status(self) -> dict[str, Any]:
         """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""
-        return self._status.get() or self._make_status()
+        return self._status.get()
 
     def _log_once(self, key: str, message: str) -> None:
         if key not in self._errors_logged:

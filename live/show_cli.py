@@ -113,7 +113,8 @@ def run_show(*, preset: str = "demo", audio: str | None = None, monitor: bool = 
             midi = MidiInput(commands, midi_input, MidiMapping.load(midi_map), status=show.status)
             midi.start()
             stack.callback(midi.stop)
-        _display_loop(show, renderer, states, fps, headless, seconds)
+        _display_loop(show, renderer, states, fps, headless, seconds,
+                      watchdog=_Watchdog(analysis, decode))
     return 0
 
 
@@ -134,7 +135,23 @@ def _play_to_output(path: str):
     return sd.stop
 
 
-def _display_loop(show, renderer, states: LatestSlot, fps: int, headless: bool, seconds: float | None) -> None:
+class _Watchdog:
+    """Checked once a second from the display loop: restarts a dead decode worker, and says
+    once if the analysis thread died (the beat clock then free-runs on its last tempo)."""
+
+    def __init__(self, analysis, decode) -> None:
+        self.analysis, self.decode = analysis, decode
+        self.analysis_reported = False
+
+    def __call__(self) -> None:
+        self.decode.ensure_running()
+        if not self.analysis.is_alive() and not self.analysis_reported:
+            self.analysis_reported = True
+            _LOGGER.error("audio analysis thread stopped; visuals continue on the last tempo")
+
+
+def _display_loop(show, renderer, states: LatestSlot, fps: int, headless: bool, seconds: float | None,
+                  watchdog=lambda: None) -> None:
     """Tick and present at the display rate until the window closes or ``seconds`` pass."""
     period = 1.0 / fps
     start = next_frame = last_status = time.perf_counter()
@@ -146,6 +163,8 @@ def _display_loop(show, renderer, states: LatestSlot, fps: int, headless: bool, 
         show.tick(now, states.get())
         renderer.flip()
         frames += 1
+        if frames % fps == 0:
+            watchdog()
         if now - last_status >= STATUS_EVERY_S:
             last_status = now
             _LOGGER.info("status %s", show.status())

@@ -105,3 +105,16 @@ def test_pulse_and_frame_mix():
     assert frame_mix(F(1.0), F(2.0), 1.5) == pytest.approx(0.5)
     assert frame_mix(F(1.0), F(2.0), 3.0) == 1.0
     assert frame_mix(None, F(2.0), 0.0) == 1.0
+
+
+def test_watchdog_restarts_a_dead_decode_worker(caplog):
+    from live.show import AsyncDecode
+
+    decode = AsyncDecode(make_decoder("approx"), fps=30)
+    try:
+        decode._worker.stop()
+        decode.ensure_running()
+        assert decode._worker.alive
+        assert any("decode worker stopped" in r.getMessage() for r in caplog.records)
+    finally:
+        decode.stop()
