@@ -6,7 +6,10 @@ For each decoder and size it measures, on this machine:
 - **pipeline fps**: the same decoder behind the live path: traversal on the main thread, the
   latest-wins :class:`~live.decoder.DecodeWorker` thread, host copy, frame handoff. The producer
   keeps exactly one request waiting (it prepares the next latent while the worker decodes), so
-  this is the pipeline's throughput, and ``efficiency = pipeline / bare``;
+  this is the pipeline's throughput, and ``efficiency = pipeline / bare``. The two alternate in
+  ``--rounds`` interleaved rounds (order alternating too) and the efficiency is the median of
+  the per-round ratios, reported with the rounds and their spread, because on a shared 2-core
+  machine the background load moves either figure by 20% within seconds;
 - **show loop**: the show's display loop at ``--display-fps`` (offscreen pyglet window through
   the show's own :class:`~live.renderer.Renderer`, a texture upload when a frame arrives, the
   blend and a post shader every tick), requesting each tick for ``now + latency + one frame``
@@ -28,6 +31,8 @@ import logging
 import math
 import os
 import platform
+import queue
+import statistics
 import sys
 import threading
 import time
@@ -320,48 +325,80 @@ def display_loop(worker: DecodeWorker, traversal: Traversal, *, width: int, heig
     return stats
 
 
-def measure_bare(decoder: Decoder, latents: list[torch.Tensor], seconds: float, min_frames: int) -> tuple[float, int]:
-    """Decodes per second in a tight loop on a fresh thread, like the worker's: (fps, frames).
+class BareRunner:
+    """A persistent thread that runs ``decoder.decode`` in a tight loop on request: the bare side
+    of the benchmark, under the same conditions as the decode worker's thread.
 
-    Not on the calling thread: on the 2-core test machine the same torch conv ran up to twice
-    as fast on a new thread as on Python's main thread (measured, cause not found), which
-    would have credited the pipeline with a speed-up that has nothing to do with it.
+    Like the worker it sets the decoder's thread count explicitly (a new thread otherwise starts
+    from whatever count another thread last set) and it is not Python's main thread (on the
+    2-core test machine the same decode ran 1.5 to 3 times slower there, with 1.5 to 3 times
+    the user CPU time: measured, cause not found). It is started, and warmed by one untimed
+    decode, once, so each round measures decodes only, as the pipeline's rate does.
     """
-    result: list[tuple[float, int]] = []
-    errors: list[BaseException] = []
 
-    def target() -> None:
-        try:
-            result.append(_bare_loop(decoder, latents, seconds, min_frames))
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
-            errors.append(exc)
+    def __init__(self, decoder: Decoder, warm: torch.Tensor | None = None) -> None:
+        self.decoder = decoder
+        self._jobs: queue.Queue[tuple[list[torch.Tensor], float, int] | None] = queue.Queue()
+        self._results: queue.Queue[tuple[float, int] | BaseException] = queue.Queue()
+        self._warm = warm
+        self._thread = threading.Thread(target=self._run, name="bench-bare", daemon=True)
+        self._thread.start()
 
-    thread = threading.Thread(target=target, name="bench-bare", daemon=True)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return result[0]
+    def _run(self) -> None:
+        threads = self.decoder.decode_threads
+        if threads:
+            torch.set_num_threads(threads)  # as DecodeWorker._loop does
+        if self._warm is not None:
+            try:
+                self.decoder.decode(self._warm)
+            except BaseException as exc:  # noqa: BLE001 - reported by the first measure()
+                self._results.put(exc)
+        while (job := self._jobs.get()) is not None:
+            try:
+                self._results.put(_bare_loop(self.decoder, *job))
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+                self._results.put(exc)
+
+    def measure(self, latents: list[torch.Tensor], seconds: float, min_frames: int) -> tuple[float, int]:
+        """Decodes per second in a tight loop for at least ``seconds`` and ``min_frames``: (fps, frames)."""
+        if not self._results.empty():
+            got = self._results.get()
+            if isinstance(got, BaseException):
+                raise got
+        self._jobs.put((latents, seconds, min_frames))
+        got = self._results.get()
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    def stop(self) -> None:
+        """Let the thread finish."""
+        self._jobs.put(None)
+        self._thread.join(timeout=600)
+
+
+def measure_bare(decoder: Decoder, latents: list[torch.Tensor], seconds: float, min_frames: int) -> tuple[float, int]:
+    """Decodes per second in a tight loop on a fresh thread set up like the worker's: (fps, frames).
+
+    One untimed decode comes first (a new thread's first decode pays for its thread pool and
+    allocator arenas). ``bench decode`` itself keeps one :class:`BareRunner` across its rounds.
+    """
+    runner = BareRunner(decoder, warm=latents[-1])
+    try:
+        return runner.measure(latents, seconds, min_frames)
+    finally:
+        runner.stop()
 
 
 def _bare_loop(decoder: Decoder, latents: list[torch.Tensor], seconds: float, min_frames: int) -> tuple[float, int]:
-    # One untimed decode first: a new thread's first decode pays for fresh allocator arenas and
-    # thread pools, and the pipeline's rate likewise starts at its first finished frame.
-    decoder.decode(latents[-1])
     n = 0
-    threads = torch.get_num_threads()
-    if decoder.device.type == "cpu" and decoder.cpu_threads:
-        torch.set_num_threads(decoder.cpu_threads)  # as the worker thread will run it
-    try:
-        start = time.perf_counter()
-        while True:
-            decoder.decode(latents[n % len(latents)])
-            n += 1
-            elapsed = time.perf_counter() - start
-            if n >= min_frames and elapsed >= seconds:
-                return n / elapsed, n
-    finally:
-        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    while True:
+        decoder.decode(latents[n % len(latents)])
+        n += 1
+        elapsed = time.perf_counter() - start
+        if n >= min_frames and elapsed >= seconds:
+            return n / elapsed, n
 
 
 def measure_pipeline(worker: DecodeWorker, traversal: Traversal, seconds: float, min_frames: int,
@@ -412,11 +449,14 @@ class BenchResult:
     size: str
     weights: str
     setup: str
-    bare_fps: float
-    bare_frames: int
-    pipeline_fps: float
+    bare_fps: float  # median over the rounds
+    bare_frames: int  # all rounds together
+    pipeline_fps: float  # median over the rounds
     pipeline_frames: int
-    efficiency: float
+    efficiency: float  # median of the per-round pipeline/bare ratios
+    rounds: int
+    efficiency_min: float  # spread of the per-round ratios
+    efficiency_max: float
     latency_p50_ms: float | None
     latency_p99_ms: float | None
     latency_frames: int
@@ -454,23 +494,37 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
     traversal = Traversal(keyframes, beats_per_keyframe=4, kick=0.3, energy=0.5, seed=1)
     state = synthetic_state(0.0)
     latents = [traversal.latent_at(state, 0.37 * i) for i in range(8)]
-    # Bare and pipeline alternate for --rounds rounds, so a change in machine load during the run
-    # hits both alike instead of skewing their ratio.
+    # Bare and pipeline alternate, round by round and in alternating order, and the efficiency
+    # is the median of the per-round ratios: on a shared 2-core machine the load changes within
+    # seconds (the same measurement swung by +-20% between rounds), and a ratio of two
+    # measurements taken back to back cancels most of that, where two sums did not.
+    bare_fps: list[float] = []
+    pipe_fps: list[float] = []
     bare_n = pipe_n = 0
-    bare_s = pipe_s = 0.0
     worker = DecodeWorker(decoder).start()
+    runner = BareRunner(decoder, warm=latents[-1])
     try:
+        # Warm the worker's thread too (its pool and arenas), so round 1 measures decodes only.
+        worker.request(latents[-1], 0.0)
+        worker.wait_idle(timeout=600)
         for r in range(args.rounds):
-            fps, n = measure_bare(decoder, latents, args.seconds, args.min_frames)
-            bare_n, bare_s = bare_n + n, bare_s + n / fps
-            fps, n = measure_pipeline(worker, traversal, args.seconds, args.min_frames, 1.0 / args.display_fps)
-            pipe_n, pipe_s = pipe_n + n, pipe_s + n / fps
-            worker.wait_idle(timeout=600)  # the next bare round must have the machine to itself
-            log(f"{kind} {width}x{height}: round {r + 1}/{args.rounds}: bare {bare_n / bare_s:.2f} fps, "
-                f"pipeline {pipe_n / pipe_s:.2f} fps")
+            order = ("bare", "pipeline") if r % 2 == 0 else ("pipeline", "bare")
+            for what in order:
+                if what == "bare":
+                    fps, n = runner.measure(latents, args.seconds, args.min_frames)
+                    bare_fps.append(fps)
+                    bare_n += n
+                else:
+                    fps, n = measure_pipeline(worker, traversal, args.seconds, args.min_frames, 1.0 / args.display_fps)
+                    worker.wait_idle(timeout=600)  # the next bare run must have the machine to itself
+                    pipe_fps.append(fps)
+                    pipe_n += n
+            log(f"{kind} {width}x{height}: round {r + 1}/{args.rounds}: bare {bare_fps[-1]:.2f} fps, pipeline "
+                f"{pipe_fps[-1]:.2f} fps, ratio {pipe_fps[-1] / bare_fps[-1]:.3f}")
     finally:
         worker.stop(timeout=600)
-    bare_fps, pipe_fps = bare_n / bare_s, pipe_n / pipe_s
+        runner.stop()
+    ratios = [p / b for b, p in zip(bare_fps, pipe_fps) if b > 0]
     # A fresh worker for the show loop, so its latency EWMA starts from show conditions.
     worker = DecodeWorker(decoder).start()
     try:
@@ -483,8 +537,11 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
         worker.stop(timeout=600)
     return BenchResult(
         decoder=kind, size=f"{width}x{height}", weights=weights, setup=decoder.describe(),
-        bare_fps=round(bare_fps, 3), bare_frames=bare_n, pipeline_fps=round(pipe_fps, 3), pipeline_frames=pipe_n,
-        efficiency=round(pipe_fps / bare_fps, 3) if bare_fps > 0 else 0.0,
+        bare_fps=round(statistics.median(bare_fps), 3), bare_frames=bare_n,
+        pipeline_fps=round(statistics.median(pipe_fps), 3), pipeline_frames=pipe_n,
+        efficiency=round(statistics.median(ratios), 3) if ratios else 0.0,
+        rounds=len(ratios), efficiency_min=round(min(ratios), 3) if ratios else 0.0,
+        efficiency_max=round(max(ratios), 3) if ratios else 0.0,
         latency_p50_ms=_percentile_ms(loop.latencies, 50), latency_p99_ms=_percentile_ms(loop.latencies, 99),
         latency_frames=len(loop.latencies),
         display_fps=round(loop.fps, 2), display_target_fps=args.display_fps,
@@ -542,10 +599,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cuda-graph", action="store_true", help="replay the tiny/vae decode as a CUDA graph")
     parser.add_argument("--channels-last", default=None, type=_on_off, metavar="on|off",
                         help="channels_last memory format for tiny/vae [on for GPU, off for CPU when not given]")
-    parser.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
-    parser.add_argument("--min-frames", type=int, default=3, help="minimum decoded frames per measurement")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="alternating bare/pipeline rounds (their sums give bare fps, pipeline fps and efficiency)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum seconds per measurement")
+    parser.add_argument("--min-frames", type=int, default=2, help="minimum decoded frames per measurement")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved bare/pipeline rounds; efficiency is the median of the per-round ratios")
     parser.add_argument("--warmup", type=int, default=1, help="warm-up decodes before measuring")
     parser.add_argument("--display-fps", type=float, default=60.0, help="display loop target rate")
     parser.add_argument("--max-show-seconds", type=float, default=30.0,
@@ -615,8 +672,8 @@ def format_table(machine: dict[str, Any], settings: dict[str, Any], results: lis
         f"load avg {machine['load_avg_1min']} -> {machine.get('load_avg_1min_end')}",
         "settings: " + ", ".join(f"{k} {v}" for k, v in settings.items()),
         "",
-        f"{'decoder':<8} {'size':>9} {'bare fps':>9} {'pipe fps':>9} {'effic.':>7} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'display fps':>11} {'worst tick':>10} {'show dec fps':>12}",
+        f"{'decoder':<8} {'size':>9} {'bare fps':>9} {'pipe fps':>9} {'effic.':>7} {'rounds (min..max)':>18} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'display fps':>11} {'worst tick':>10} {'show dec fps':>12}",
     ]
 
     def num(v: float | None, fmt: str) -> str:
@@ -625,6 +682,7 @@ def format_table(machine: dict[str, Any], settings: dict[str, Any], results: lis
     for r in results:
         lines.append(
             f"{r.decoder:<8} {r.size:>9} {r.bare_fps:>9.2f} {r.pipeline_fps:>9.2f} {r.efficiency:>7.3f} "
+            f"{f'{r.rounds} ({r.efficiency_min:.2f}..{r.efficiency_max:.2f})':>18} "
             f"{num(r.latency_p50_ms, '.1f'):>8} {num(r.latency_p99_ms, '.1f'):>8} "
             f"{num(r.display_fps, '.1f'):>6}/{r.display_target_fps:<4g} {num(r.display_worst_tick_ms, '.1f'):>8}ms "
             f"{r.show_decode_fps:>12.2f}"
@@ -633,7 +691,8 @@ def format_table(machine: dict[str, Any], settings: dict[str, Any], results: lis
     for r in results:
         lines.append(f"{r.decoder} {r.size}: {r.setup}; weights: {r.weights}; display: {r.display_note}; "
                      f"latency from {r.latency_frames} frames")
-    lines.append("bare = decode() in a tight loop; pipe = traversal + worker thread + host copy + handoff; "
-                 "effic. = pipe/bare; p50/p99 = request-to-frame latency in the show loop; worst tick = "
+    lines.append("bare = decode() in a tight loop; pipe = traversal + worker thread + host copy + handoff "
+                 "(both: medians over interleaved rounds); effic. = median of the per-round pipe/bare ratios, "
+                 "with their number and spread; p50/p99 = request-to-frame latency in the show loop; worst tick = "
                  "longest display-loop tick (work only); show dec fps = frames decoded during the show loop.")
     return "\n".join(lines)

@@ -46,6 +46,12 @@ SWITCH_INTERVAL = 0.0005  # seconds; see DecodeWorker.start
 FAMILY_SCALING: dict[str, float] = {"sd1": 0.18215, "sdxl": 0.13025}
 FAMILIES = tuple(FAMILY_SCALING)
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# torch's own default intra-op thread count (the physical cores), read before anything changes it.
+# torch.set_num_threads stores a process-wide value that every thread created later starts from:
+# once a one-thread approx worker had run, a tiny or VAE decode thread started afterwards in the
+# same process got 1 thread instead of 2 (measured). Decode threads therefore set their count
+# explicitly from this, never inherit it.
+DEFAULT_CPU_THREADS = max(1, torch.get_num_threads())
 
 
 class DecoderError(UserError):
@@ -135,6 +141,14 @@ class Decoder:
 
     def _decode_unit(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @property
+    def decode_threads(self) -> int | None:
+        """torch CPU threads a thread decoding with this decoder should run with (None off the CPU):
+        ``cpu_threads`` when the decoder sets it, else torch's default (the physical cores)."""
+        if self.device.type != "cpu":
+            return None
+        return self.cpu_threads or DEFAULT_CPU_THREADS
 
     def check_latents(self, latents: torch.Tensor, family: str | None = None) -> None:
         """Raise :class:`DecoderError` when ``latents`` (or their ``family``, when known) don't fit this decoder."""
@@ -619,9 +633,12 @@ class DecodeWorker:
     # ----- thread -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        if self.decoder.device.type == "cpu" and self.decoder.cpu_threads:
-            # Per-thread setting (OpenMP): the display loop's thread keeps its own.
-            torch.set_num_threads(self.decoder.cpu_threads)
+        threads = self.decoder.decode_threads
+        if threads:
+            # Always explicit: a new thread otherwise starts from whatever count another thread
+            # last set (torch keeps one process-wide value), e.g. 1 after an approx worker ran.
+            # OpenMP's count is per thread after that, so the display loop's thread keeps its own.
+            torch.set_num_threads(threads)
         while not self._stop.is_set():
             req = self._requests.take(timeout=0.1)
             if req is None:
