@@ -599,7 +599,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cuda-graph", action="store_true", help="replay the tiny/vae decode as a CUDA graph")
     parser.add_argument("--channels-last", default=None, type=_on_off, metavar="on|off",
                         help="channels_last memory format for tiny/vae [on for GPU, off for CPU when not given]")
-    parser.add_argument("--seconds", type=float, default=2.0, help="minimum seconds per measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
     parser.add_argument("--min-frames", type=int, default=2, help="minimum decoded frames per measurement")
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved bare/pipeline rounds; efficiency is the median of the per-round ratios")
