@@ -95,10 +95,13 @@ class BeatTracker:
         lp = np.log2(self._bpms / tempo_prior)
         self._prior = np.exp(-0.5 * (lp / prior_octaves) ** 2)
         self._sal_smooth = np.zeros_like(self._bpms)
-        # Comb teeth: each candidate scores its own lag, its multiples and its half.
+        # Comb teeth: each candidate scores its own lag, its multiples and its half. The half
+        # tooth weighs as much as the double: a tactus is a pulse whose subdivision is periodic
+        # too (Klapuri's tatum/tactus link), which favours the beat over a slower or a 3:2
+        # pulse that merely lines up with some of the onsets.
         mults = np.array([1.0, 2.0, 3.0, 4.0, 0.5])
         self._comb_lags = mults[:, None] * self._periods[None, :]
-        self._comb_weights = np.broadcast_to(np.array([1.0, 0.5, 0.33, 0.25, 0.25])[:, None], self._comb_lags.shape)
+        self._comb_weights = np.broadcast_to(np.array([1.0, 0.5, 0.33, 0.25, 0.5])[:, None], self._comb_lags.shape)
         self._maxlag = int(self._periods.max() * 4) + 2
         # Short window for tempo jumps: long enough for a few beats at the slowest tempo.
         self._short = int(round(max(short_window, 2.5 * 60.0 / tempo_min) * fps))
@@ -116,6 +119,7 @@ class BeatTracker:
         # Grid fit tolerance, as a fraction of the period: beats further off a straight line
         # than this end the fit (a tempo change or a phase jump happened there).
         self.fit_tolerance = float(fit_tolerance)
+        self.slope_range = 0.15  # how far (fraction of the period) the grid slope may move the period
         self._tempo_every = max(1, int(round(tempo_every * fps)))
         self._tempo_alpha = 1.0 - math.exp(-tempo_every / max(tempo_smoothing, 1e-3))
         self.period = 60.0 * fps / 120.0  # frames; 120 BPM until the audio says otherwise
@@ -341,7 +345,10 @@ class BeatTracker:
             fit = self._fit_grid(times, period)
             if fit is not None:
                 last, slope = fit
-                if self.fixed_period is None and 0.85 < slope / period < 1.15:
+                # The chain's slope refines the period only near the tempo estimate: a chain
+                # that drifts further is following expressive timing or stray onsets, and a
+                # real tempo change moves the estimate itself (smoothing or a jump).
+                if self.fixed_period is None and 1.0 - self.slope_range < slope / period < 1.0 + self.slope_range:
                     period = slope
         if self.offbeat_ratio > 0:
             on, off, wsum = self._accent_sums(last, period)
