@@ -13,6 +13,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -59,7 +60,7 @@ class RenderStats:
         return self.frames / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def open_bank(decoder, presets_dir: Path = PRESETS_DIR, keyframes_dir: Path = KEYFRAMES_DIR):
+def open_bank(decoder: Any, presets_dir: Path = PRESETS_DIR, keyframes_dir: Path = KEYFRAMES_DIR) -> Any:
     """Load every preset's keyframes for this decoder (the bank logs the unusable ones)."""
     from live.presets import PresetBank
 
@@ -92,35 +93,41 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     bank = open_bank(dec, presets_dir, keyframes_dir)
     engine = AudioEngine(samplerate)
     renderer = Renderer(width, height, headless=True)
-    show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command)
-    writer = VideoWriter(out, width, height, fps)
-    writer.add_audio(samples, samplerate)
-    n_frames = int(round(seconds * fps))
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
-    fed = 0
     start = time.perf_counter()
     try:
-        for k in tqdm(range(n_frames), desc=f"render {preset}", unit="frame", disable=None if progress else True, leave=False):
-            t = k / fps
-            target = min(len(mono), int(round(t * samplerate)))
-            while fed < target:  # feed in live-sized blocks, so analysis sees what it would live
-                step = min(ANALYSIS_HOP, target - fed)
-                engine.feed(mono[fed : fed + step], end_time=(fed + step) / samplerate)
-                fed += step
-            show.tick(t, engine.state)
-            writer.write(renderer.read_pixels())
-            stats.frames += 1
-            stats.pulses.append(show.last_uniforms["u_pulse"])
-            stats.keyframe_positions.append(float(show.traversal.position))
-            stats.bpms.append(float(show.last_state.bpm))
-    except BaseException:
-        writer.abort()
-        raise
+        show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command)
+        writer = VideoWriter(out, width, height, fps)
+        writer.add_audio(samples, samplerate)
+        try:
+            _render_frames(show, engine, mono, samplerate, fps, int(round(seconds * fps)), writer, stats, progress)
+        except BaseException:
+            writer.abort()
+            raise
+        writer.close()
     finally:
         renderer.close()
-    writer.close()
     stats.wall_s = time.perf_counter() - start
     return stats
+
+
+def _render_frames(show, engine, mono: np.ndarray, samplerate: int, fps: int, n_frames: int, writer,
+                   stats: RenderStats, progress: bool) -> None:
+    """The simulated clock: frame k is drawn at t = k/fps after feeding the audio up to t."""
+    fed = 0
+    for k in tqdm(range(n_frames), desc="render", unit="frame", disable=None if progress else True, leave=False):
+        t = k / fps
+        target = min(len(mono), int(round(t * samplerate)))
+        while fed < target:  # feed in live-sized blocks, so analysis sees what it would live
+            step = min(ANALYSIS_HOP, target - fed)
+            engine.feed(mono[fed : fed + step], end_time=(fed + step) / samplerate)
+            fed += step
+        show.tick(t, engine.state)
+        writer.write(show.renderer.read_pixels())
+        stats.frames += 1
+        stats.pulses.append(show.last_uniforms["u_pulse"])
+        stats.keyframe_positions.append(float(show.traversal.position))
+        stats.bpms.append(float(show.last_state.bpm))
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
