@@ -18,9 +18,9 @@ import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from live.errors import UserError
 
@@ -44,18 +44,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+def _no_blank_prompts(prompts: list[str]) -> list[str]:
+    """A blank prompt is almost always a stray comma in the TOML, so refuse it rather than render noise."""
+    if any(not p.strip() for p in prompts):
+        raise ValueError("a prompt is blank; write some words or remove it")
+    return prompts
+
+
+PromptList = Annotated[list[str], AfterValidator(_no_blank_prompts)]
+
+
 class Section(_Strict):
     """A named part of a set (intro, drop...) with its own prompts; keyframes keep section order."""
 
     name: str = Field(min_length=1, max_length=64, description="section name, shown in the HUD and `check`")
-    prompts: list[str] = Field(min_length=1, max_length=256, description="prompts for this section")
-
-    @field_validator("prompts")
-    @classmethod
-    def _no_blank(cls, v: list[str]) -> list[str]:
-        if any(not p.strip() for p in v):
-            raise ValueError("a prompt is blank; write some words or remove it")
-        return v
+    prompts: PromptList = Field(min_length=1, max_length=256, description="prompts for this section")
 
 
 class Generation(_Strict):
@@ -71,7 +74,7 @@ class Generation(_Strict):
                                    "inferred from the model when not written")
     width: int = Field(default=512, ge=256, le=2048, multiple_of=8, description="image width in pixels")
     height: int = Field(default=512, ge=256, le=2048, multiple_of=8, description="image height in pixels")
-    prompts: list[str] = Field(default_factory=list, max_length=256, description="prompts, one keyframe per prompt x seed")
+    prompts: PromptList = Field(default_factory=list, max_length=256, description="prompts, one keyframe per prompt x seed")
     sections: list[Section] = Field(default_factory=list, max_length=64,
                                     description="instead of prompts: named sections with their own prompts")
     negative_prompt: str = Field(default="", description="what to steer away from (ignored when guidance <= 1)")
@@ -82,13 +85,6 @@ class Generation(_Strict):
                             description="classifier-free guidance scale (0 for turbo models, ~7 otherwise)")
     scheduler: str = Field(default="", description='"" = the model\'s own; else a diffusers scheduler class name')
     images: str = Field(default="", description='a folder of images to encode instead of prompts, or "builtin:demo"')
-
-    @field_validator("prompts")
-    @classmethod
-    def _no_blank(cls, v: list[str]) -> list[str]:
-        if any(not p.strip() for p in v):
-            raise ValueError("a prompt is blank; write some words or remove it")
-        return v
 
     @field_validator("seeds")
     @classmethod
