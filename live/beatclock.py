@@ -40,6 +40,10 @@ from live.state import BEATS_PER_BAR
 _LOGGER = logging.getLogger(__name__)
 
 
+DOWNBEAT_SWITCH = 1.25  # another bar slot must be this much stronger to become the one,
+DOWNBEAT_PATIENCE = 8  # for this many beats in a row (two bars)
+
+
 @dataclass(frozen=True)
 class BeatEstimate:
     """The tracker's belief: a beat at ``beat_time`` (clock seconds), then one every ``period`` seconds."""
@@ -412,6 +416,8 @@ class BeatClock:
         self.offset = 0.0  # persistent phase offset in beats (nudge, resync)
         self._downbeat_slots = np.zeros(BEATS_PER_BAR)
         self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
+        self._downbeat_one = 0  # beat index (mod 4) currently taken as the one
+        self._challenger, self._challenger_beats = -1, 0  # a slot leading clearly, and for how many beats
         self._taps: list[float] = []
         self._last_accent_beat = -1
 
@@ -425,8 +431,7 @@ class BeatClock:
         """Which beat of the bar (0..3) ``beat_index`` is."""
         if self._downbeat_user is not None:
             return (beat_index - self._downbeat_user) % BEATS_PER_BAR
-        one = int(np.argmax(self._downbeat_slots)) if self._downbeat_slots.any() else 0
-        return (beat_index - one) % BEATS_PER_BAR
+        return (beat_index - self._downbeat_one) % BEATS_PER_BAR
 
     # -- from the tracker ------------------------------------------------------------------
 
@@ -473,6 +478,14 @@ class BeatClock:
         self._last_accent_beat = beat_index
         self._downbeat_slots *= 0.93  # ~10 bars memory
         self._downbeat_slots[beat_index % BEATS_PER_BAR] += low
+        # Hysteresis: with a kick on every beat the slots are nearly equal, and a bare argmax
+        # would move the bar (and every keyframe arrival) from one beat to the next.
+        best = int(np.argmax(self._downbeat_slots))
+        leads = self._downbeat_slots[best] > DOWNBEAT_SWITCH * self._downbeat_slots[self._downbeat_one]
+        self._challenger_beats = self._challenger_beats + 1 if leads and best == self._challenger else 0
+        self._challenger = best if leads else -1
+        if self._challenger_beats >= DOWNBEAT_PATIENCE or not self._downbeat_slots[self._downbeat_one]:
+            self._downbeat_one, self._challenger_beats = best, 0
 
     # -- manual ----------------------------------------------------------------------------
 
