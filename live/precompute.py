@@ -20,6 +20,7 @@ import hashlib
 import logging
 import math
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -215,11 +216,12 @@ def _set_scheduler(pipe: Any, name: str) -> None:
 
 @dataclass
 class Result:
-    """What happened to one preset: 'skipped', 'written'; keyframes made now and kept from before."""
+    """What happened to one preset: 'skipped' (up to date), 'written', or 'unusable' (``--all`` only);
+    keyframes made now and kept from before."""
 
     name: str
     action: str
-    path: Path
+    path: Path | None
     count: int
     generated: int = 0
     resumed: int = 0
@@ -401,40 +403,54 @@ class _Job:
     images: str
 
 
-def _plan(args: argparse.Namespace) -> list[_Job]:
-    """Validate every named preset, model and images folder before any keyframe is touched."""
+def _plan(args: argparse.Namespace) -> tuple[list[_Job], dict[str, str]]:
+    """Validate every named preset, model and images folder before any keyframe is touched.
+
+    Named presets must all be usable (the first problem is raised). With ``--all`` an unusable
+    preset (bad file, model not on disk...) is skipped and returned with its reason, so one
+    preset written for a model this machine lacks does not stop the others.
+    """
     presets_dir = Path(args.presets_dir)
+    skipped: dict[str, str] = {}
     if args.all:
-        good, bad = load_presets(presets_dir)
-        if bad:
-            raise UserError(next(iter(bad.values())))
+        good, skipped = load_presets(presets_dir)
         names = list(good)
     else:
         names = list(args.presets)
-    if not names:
+    if not names and not skipped:
         raise UserError("name at least one preset (e.g. `precompute demo`) or pass --all")
     jobs = []
     refs: dict[str, ModelRef] = {}
     for name in names:
-        preset = find_preset(name, presets_dir)
-        g = preset.generation
-        model_name = args.model or preset.resolve(g.model)
-        images = args.from_images or preset.resolve(g.images)
-        if model_name == APPROX_MODEL:
-            if not images:
-                raise PrecomputeError(f"{_where(preset.path)}: model \"approx\" can only encode images; pass --model "
-                                      f"FOLDER or --from-images DIR")
-            model = None
-        else:
-            if model_name not in refs:
-                refs[model_name] = resolve_model(model_name, args.allow_download)
-            model = refs[model_name]
-        vae_name = args.vae or preset.resolve(g.vae)
-        vae = resolve_model(vae_name, args.allow_download, what="VAE") if vae_name and model else None
-        if images:
-            images_identity(images, g.width, g.height, text_keyframe_count(preset))  # names a bad folder now
-        jobs.append(_Job(preset, model, vae, images))
-    return jobs
+        try:
+            jobs.append(_plan_one(name, presets_dir, args, refs))
+        except UserError as exc:
+            if not args.all:
+                raise
+            skipped[name] = str(exc)
+    return jobs, skipped
+
+
+def _plan_one(name: str, presets_dir: Path, args: argparse.Namespace, refs: dict[str, ModelRef]) -> _Job:
+    """Check one preset's model, VAE and images folder; raise UserError naming what is wrong."""
+    preset = find_preset(name, presets_dir)
+    g = preset.generation
+    model_name = args.model or preset.resolve(g.model)
+    images = args.from_images or preset.resolve(g.images)
+    if model_name == APPROX_MODEL:
+        if not images:
+            raise PrecomputeError(f"{_where(preset.path)}: model \"approx\" can only encode images; pass --model "
+                                  f"FOLDER or --from-images DIR")
+        model = None
+    else:
+        if model_name not in refs:
+            refs[model_name] = resolve_model(model_name, args.allow_download)
+        model = refs[model_name]
+    vae_name = args.vae or preset.resolve(g.vae)
+    vae = resolve_model(vae_name, args.allow_download, what="VAE") if vae_name and model else None
+    if images:
+        images_identity(images, g.width, g.height, text_keyframe_count(preset))  # names a bad folder now
+    return _Job(preset, model, vae, images)
 
 
 def _images_job(job: _Job, args: argparse.Namespace, keyframes_dir: Path, device: str, dtype: torch.dtype,
@@ -488,8 +504,10 @@ def precompute(args: argparse.Namespace, on_batch: Callable[[list[int]], None] |
     keyframes_dir = Path(args.keyframes_dir)
     device = resolve_device(args.device)
     dtype = _dtype_for(device, args.fp32)
-    jobs = _plan(args)
-    results: list[Result] = []
+    jobs, skipped = _plan(args)
+    for name, reason in skipped.items():
+        _LOGGER.warning("skipping preset %s: %s", name, reason)
+    results: list[Result] = [Result(name, "unusable", None, 0) for name in skipped]
     pipe_key, pipe = None, None
     vae_cache: dict[str, Any] = {}
     for job in jobs:
@@ -564,8 +582,13 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.batch_size > 64:
         raise UserError(f"--batch-size {args.batch_size} is out of range; use 1..64")
     try:
-        precompute(args)
+        results = precompute(args)
     except KeyboardInterrupt:
         print("interrupted: every finished keyframe is kept; run the same command again to resume")
         raise
+    unusable = [r.name for r in results if r.action == "unusable"]
+    if unusable:
+        print(f"error: {len(unusable)} preset(s) could not be precomputed ({', '.join(unusable)}); "
+              f"the reasons are logged above", file=sys.stderr)
+        return 2
     return 0

@@ -367,3 +367,16 @@ def test_keyframes_decode_with_the_shows_vae_decoder(tmp_path, model):
     vae = AutoencoderKL.from_pretrained(model, subfolder="vae")
     expected = pc.decode_for_preview(latents, "sd1", bank.keyframe_set("cats").scaling_factor, vae)
     assert np.abs(frames.astype(int) - expected.astype(int)).mean() < 2.0  # same pictures, up to rounding
+
+
+def test_all_skips_unusable_presets_and_does_the_rest(tmp_path, model, capsys):
+    write_preset(tmp_path, "cats", model)
+    write_preset(tmp_path, "elsewhere", tmp_path / "no-such-model")
+    (tmp_path / "presets" / "broken.toml").write_text("[motion]\norder = 'zigzag'\n")
+    code = pc.run(args_for(tmp_path, "--all"))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "2 preset(s) could not be precomputed" in err and "broken" in err and "elsewhere" in err
+    assert len(load_preset_keyframes(load_preset(tmp_path / "presets" / "cats.toml"), tmp_path / "kf").latents) == 4
+    with pytest.raises(UserError, match="no-such-model"):  # named explicitly, it still stops at once
+        pc.precompute(args_for(tmp_path, "elsewhere", "cats"))
