@@ -59,25 +59,32 @@ def machine() -> str:
             f"torch {torch.__version__}, {torch.get_num_threads()} torch threads")
 
 
+def char_tokenizer(folder: Path):
+    """A CLIP BPE tokenizer over single letters and digits (every char its own token, no merges),
+    written to ``folder``: random pipelines need a tokenizer, and none can be downloaded."""
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = string.ascii_lowercase + string.digits + ".,!-'"
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + list(chars) + [c + "</w>" for c in chars]
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
+
+
 def build_random_sd(folder: Path, scale: str = "tiny", seed: int = 0) -> Path:
     """A randomly initialised StableDiffusionPipeline of ``scale`` saved to ``folder`` (a tiny vocab tokenizer)."""
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel
 
     spec = SCALES[scale]
     folder.mkdir(parents=True, exist_ok=True)
-    tok_dir = folder / "_vocab"
-    tok_dir.mkdir(exist_ok=True)
-    chars = string.ascii_lowercase + string.digits + ".,!-'"
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + list(chars) + [c + "</w>" for c in chars]
-    (tok_dir / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (tok_dir / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"), model_max_length=77)
+    tokenizer = char_tokenizer(folder / "_vocab")
     torch.manual_seed(seed)
     text_dim = spec["text"]["hidden_size"]
     unet = UNet2DConditionModel(sample_size=64, in_channels=4, out_channels=4, cross_attention_dim=text_dim,
                                 **spec["unet"])
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=max(len(tokens), 64), max_position_embeddings=77,
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=max(len(tokenizer.get_vocab()), 64), max_position_embeddings=77,
                                         bos_token_id=0, eos_token_id=1, pad_token_id=1, projection_dim=text_dim,
                                         **spec["text"]))
     vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=512,

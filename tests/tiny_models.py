@@ -9,28 +9,20 @@ from __future__ import annotations
 
 import atexit
 import functools
-import json
 import shutil
 import tempfile
-import string
 from pathlib import Path
 
 import torch
+
+from live.bankbench import char_tokenizer
 
 TINY_TEXT_DIM = 32
 
 
 def write_tiny_tokenizer(folder: Path) -> None:
-    """A CLIP BPE tokenizer over single letters and digits (every char its own token, no merges)."""
-    from transformers import CLIPTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
-    chars = string.ascii_lowercase + string.digits + ".,!-'"
-    tokens = ["<|startoftext|>", "<|endoftext|>"] + list(chars) + [c + "</w>" for c in chars]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
-    tok.save_pretrained(folder)
+    """A CLIP BPE tokenizer over single letters and digits, saved as a tokenizer folder."""
+    char_tokenizer(folder).save_pretrained(folder)
 
 
 def tiny_vae(seed: int = 0):
