@@ -79,7 +79,8 @@ def build_random_sd(folder: Path, scale: str = "tiny", seed: int = 0) -> Path:
 
     spec = SCALES[scale]
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = char_tokenizer(folder / "_vocab")
+    tok_dir = folder / "_vocab"  # scratch: save_pretrained copies the tokenizer into the pipeline folder
+    tokenizer = char_tokenizer(tok_dir)
     torch.manual_seed(seed)
     text_dim = spec["text"]["hidden_size"]
     unet = UNet2DConditionModel(sample_size=64, in_channels=4, out_channels=4, cross_attention_dim=text_dim,
