@@ -78,10 +78,10 @@ def run_show(*, preset: str = "demo", audio: str | None = None, monitor: bool = 
         if audio:
             from live.audio import load_audio
 
-            rate = load_audio(audio)[1]
+            samples, rate = load_audio(audio)
             source = FileSource(RingBuffer(rate * 4, 1, rate), audio, loop=True)
             if monitor:
-                stack.callback(_play_to_output(audio))
+                stack.callback(_play_to_output(samples, rate, audio))
         else:
             from live.audio import resolve_device
 
@@ -118,15 +118,11 @@ def run_show(*, preset: str = "demo", audio: str | None = None, monitor: bool = 
     return 0
 
 
-def _play_to_output(path: str):
-    """Loop the file on the default output so the room hears what is analysed; returns a stopper.
-
-    Without an output device the show runs silently and says so once."""
+def _play_to_output(samples, rate: int, path: str):
+    """Loop the file's ``samples`` on the default output so the room hears what is analysed;
+    returns a stopper. Without an output device the show runs silently and says so once."""
     import sounddevice as sd
 
-    from live.audio import load_audio
-
-    samples, rate = load_audio(path)
     try:
         sd.play(samples, rate, loop=True)
     except Exception as exc:  # PortAudio raises several types for "no output here"
