@@ -174,7 +174,7 @@ class Renderer:
         self._transition_start = 0.0
         self._transition_length = 0.0
         self._last_poll = 0.0
-        self._pbo_out = np.empty((height, width, 3), np.uint8)
+        self._readback = np.empty((height, width, 3), np.uint8)
         self._output = self._targets[0]
         gl.glDisable(gl.GL_DEPTH_TEST)
 
@@ -347,9 +347,9 @@ class Renderer:
         gl = _gl()
         gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self._output.fbo)
         gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
-        gl.glReadPixels(0, 0, self.width, self.height, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, self._pbo_out.ctypes.data)
+        gl.glReadPixels(0, 0, self.width, self.height, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, self._readback.ctypes.data)
         gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
-        return self._pbo_out[::-1].copy()
+        return self._readback[::-1].copy()
 
     def flip(self) -> None:
         """Show the drawn frame (waits for vsync on a real window) and handle window events."""
