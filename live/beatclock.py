@@ -6,7 +6,10 @@ Tracker (:class:`BeatTracker`), one onset-function frame at a time:
 * tempo: autocorrelation of the recent onset function, scored as a comb (a period scores its
   own lag and its multiples), weighted by a broad log-tempo prior, limited to the tempo range
   (a period outside it is folded by octaves), smoothed over a few seconds with hysteresis, so
-  half- and double-time errors are corrected by the comb and the prior together. A DJ
+  half- and double-time errors are corrected by the comb and the prior together. Where both a
+  tempo and its half fit the range, a backbeat decides: onsets folded over two beats of the
+  slower tempo that alternate strong / weak (kick and snare, a one-drop) make the slower
+  tempo the beat. A big tempo move re-runs the phase DP over the stored history. A DJ
   transition may make it jump: when the last ~3 s alone clearly prefer another tempo on three
   evaluations running *and* the beat chain already beats at that tempo, the tempo moves at once;
 * phase: Ellis' dynamic-programming beat tracker run forward only. Each frame's cumulative score
@@ -58,7 +61,7 @@ class BeatTracker:
 
     def __init__(self, fps: float, tempo_min: float = 70.0, tempo_max: float = 180.0,
                  tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 6.0,
-                 tightness: float = 100.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
+                 tightness: float = 200.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
                  leak: float = 0.85, stickiness: float = 1.0, chain_beats: int = 8,
                  chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0,
                  short_window: float = 3.0, jump_ratio: float = 1.2, fit_tolerance: float = 0.035) -> None:
@@ -129,6 +132,12 @@ class BeatTracker:
         self.period = 60.0 * fps / 120.0  # frames; 120 BPM until the audio says otherwise
         self.fixed_period: float | None = None  # set when the tempo is locked or set by hand
         self.tempo_confidence = 0.0
+        # Octave choice: the slower of two octave-related tempi wins when its two beats
+        # alternate strong / weak below this ratio (see _backbeat_octave).
+        self.backbeat = 0.6
+        self._alt: float | None = None  # smoothed alternation of the slower candidate
+        self.rescore = 0.04  # a tempo move larger than this (fraction) re-runs the DP over the history
+        self.startup_direct = True  # while the window fills, use each new salience as it is
         self._mean = 0.0
         self._var = 1.0
         self._norm_alpha = 1.0 - math.exp(-1.0 / (4.0 * fps))  # ~4 s running statistics
@@ -184,6 +193,14 @@ class BeatTracker:
             self._score[i] = self._onset[i]
             self._back[i] = -1
 
+    def _rescore(self) -> None:
+        # The tempo moved a lot (start-up, a jump, an octave change): run the beat DP again
+        # over the stored history with the new period, so the chains agree with it at once
+        # instead of after a few beats of mixed old and new links.
+        start = max(0, self._pos - self._hist)
+        for i in range(start, self._pos):
+            self._dp_step(i)
+
     def _salience(self, n: int) -> np.ndarray | None:
         # Comb-scored autocorrelation of the last ``n`` onset frames, one value per candidate
         # tempo (prior applied); None when there is too little signal.
@@ -206,13 +223,18 @@ class BeatTracker:
         if self.fixed_period is not None:
             self.period = self.fixed_period
             return
+        before = self.period
         n = min(self._pos, self._win)
         if n < self._maxlag // 2:
             return
         sal = self._salience(n)
         if sal is None:
             return
-        self._sal_smooth += self._tempo_alpha * (sal - self._sal_smooth)
+        if n < self._win and self.startup_direct:
+            # Still filling the window: each estimate sees more audio than all earlier ones.
+            self._sal_smooth = sal
+        else:
+            self._sal_smooth += self._tempo_alpha * (sal - self._sal_smooth)
         best = int(np.argmax(self._sal_smooth))
         cur = int(np.argmin(np.abs(self._periods - self.period)))
         new_period = float(self._periods[best])
@@ -228,7 +250,7 @@ class BeatTracker:
             sb = int(np.argmax(short))
             sc = int(np.argmin(np.abs(self._periods - self.period)))
             ratio = self._periods[sb] / self.period
-            octave = min(abs(ratio - 2.0), abs(ratio - 0.5), abs(ratio - 1.0 / 3.0), abs(ratio - 3.0)) < 0.06
+            octave = min(abs(ratio - m) for m in _METRIC_RATIOS) < 0.04 * max(ratio, 1.0)
             need = self.jump_ratio * (1.5 if octave else 1.0)
             # A clear periodicity (peak well above the average salience) that beats the
             # current tempo by ``need``, on ``jump_confirm`` evaluations running.
@@ -250,9 +272,50 @@ class BeatTracker:
                     self.jumps += 1
             else:
                 self._jump_candidate = None
+        self.period = self._backbeat_octave(self.period)
+        if self.rescore and abs(self.period / before - 1.0) > self.rescore:
+            self._rescore()
         mean_sal = float(self._sal_smooth.mean()) + 1e-9
         best = int(np.argmax(self._sal_smooth))
         self.tempo_confidence = float(np.clip((self._sal_smooth[best] / mean_sal - 1.0) / 2.0, 0.0, 1.0))
+
+    def _alternation(self, period: float) -> float | None:
+        # Onsets of the recent window folded over two beats of ``period`` frames: the weaker
+        # of the two beats' peaks over the stronger, at the phase where both together peak.
+        n = min(self._pos, self._hist)
+        cycle = 2.0 * period
+        if n < 3 * cycle:
+            return None
+        x = self._onset[self._pos - n : self._pos]
+        bins = int(round(cycle))
+        ph = (np.arange(n) % cycle) * (bins / cycle)
+        idx = ph.astype(np.int64) % bins
+        h = np.bincount(idx, weights=x, minlength=bins) / np.maximum(np.bincount(idx, minlength=bins), 1)
+        h = np.convolve(np.concatenate((h[-3:], h, h[:3])), _SMOOTH3, "valid")
+        half = bins // 2
+        pair = h + np.roll(h, -half)
+        i = int(np.argmax(pair))
+        a, b = h[i], h[(i + half) % bins]
+        return float(min(a, b) / max(a, b, 1e-12))
+
+    def _backbeat_octave(self, period: float) -> float:
+        # Between a tempo and its half (both in range), a backbeat decides: when every other
+        # beat of the slower pulse is clearly weaker (kick / snare, one-drop), the slower pulse
+        # is the beat and the faster one its subdivision.
+        if self.fixed_period is not None:
+            return period
+        if 60.0 * self.fps / (2.0 * period) >= self.tempo_min:
+            fast = period
+        elif 2.0 * 60.0 * self.fps / period <= self.tempo_max:
+            fast = 0.5 * period
+        else:
+            return period
+        alt = self._alternation(2.0 * fast)
+        if alt is not None:
+            self._alt = alt if self._alt is None else self._alt + self._tempo_alpha * (alt - self._alt)
+        if self._alt is not None and self._alt < self.backbeat:
+            return 2.0 * fast
+        return period
 
     # -- output ----------------------------------------------------------------------------
 
@@ -374,6 +437,13 @@ class BeatTracker:
         self._cache = (last + self._base, period, conf)
         self._cache_key, self._cache_frame = key, self.frame
         return self._cache
+
+
+# Tempo ratios between metrical levels (octaves, triple and dotted feels): a jump between
+# them needs more evidence than a DJ's tempo change.
+_METRIC_RATIOS = (2.0, 0.5, 3.0, 1.0 / 3.0, 1.5, 2.0 / 3.0, 4.0 / 3.0, 0.75)
+_SMOOTH3 = np.exp(-0.5 * (np.arange(-3, 4) / 1.5) ** 2)
+_SMOOTH3 /= _SMOOTH3.sum()  # 7-tap Gaussian for folded onset profiles
 
 
 def _wfit(j: np.ndarray, t: np.ndarray, decay: float) -> tuple[float, float, float]:
