@@ -50,9 +50,8 @@ class AudioEngine:
     ``tempo_prior`` (BPM the tempo prior centres on, default 120), ``onset_method`` (one of
     :data:`ONSET_METHODS`, default ``logflux``), ``buf`` (FFT size, default 2 x hop),
     ``onset_delay`` (seconds between an onset and the frame where its novelty peaks), ``lead``
-    (seconds the published beat grid runs ahead of the audio's beats, default 8 ms: onset times
-    are only known to a few ms, and a flash a few ms early reads as on the beat while one a few
-    ms late reads as lagging, so the grid errs on the early side).
+    (seconds the published beat grid runs ahead of the audio's beats, default 0: the clock
+    reports the beat where the audio has it, and frame timing is the show's business).
     """
 
     def __init__(self, samplerate: int, hop: int | None = None, **settings: Any) -> None:
@@ -83,7 +82,7 @@ class AudioEngine:
         self._prev_total = 0.0
         self.fps = self.samplerate / self.hop
         self.onset_delay = float(settings.get("onset_delay", 0.4 * self.buf / self.samplerate))
-        self.lead = float(settings.get("lead", 0.008))
+        self.lead = float(settings.get("lead", 0.0))
 
         self._pvoc = aubio.pvoc(self.buf, self.hop)
         if self.onset_method == "logflux":

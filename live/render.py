@@ -96,7 +96,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
     start = time.perf_counter()
     try:
-        show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command)
+        show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps)
         writer = VideoWriter(out, width, height, fps)
         writer.add_audio(samples, samplerate)
         try:

@@ -127,8 +127,11 @@ class Show:
 
     def __init__(self, bank: Any, decode: SyncDecode | AsyncDecode, renderer: Any, *, preset: str,
                  commands: CommandQueue[Command] | None = None,
-                 clock: Callable[[Command], None] | None = None) -> None:
+                 clock: Callable[[Command], None] | None = None, frame_period: float = 1.0 / 60.0) -> None:
         self.bank, self.decode, self.renderer = bank, decode, renderer
+        # Uniforms describe the middle of a frame's time on screen, so a beat flashes on the
+        # frame nearest to it (within half a frame) rather than on the first frame after it.
+        self.frame_period = float(frame_period)
         self.commands: CommandQueue[Command] = commands or CommandQueue()
         self._clock = clock or (lambda cmd: None)
         self.blackout = False
@@ -219,7 +222,7 @@ class Show:
         self.last_state = state
         for cmd in self.commands.drain():
             self.apply(cmd, now)
-        self.last_uniforms = shader_uniforms(state, now)
+        self.last_uniforms = shader_uniforms(state, now + 0.5 * self.frame_period)
         if self.frozen and not self.blackout:
             self.renderer.hold()  # the whole output stands still, effects included
         else:

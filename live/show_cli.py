@@ -96,7 +96,8 @@ def run_show(*, preset: str = "demo", audio: str | None = None, monitor: bool = 
         stack.callback(renderer.close)
         decode = AsyncDecode(dec, fps)
         stack.callback(decode.stop)
-        show = Show(bank, decode, renderer, preset=preset, commands=commands, clock=clock_commands.put)
+        show = Show(bank, decode, renderer, preset=preset, commands=commands, clock=clock_commands.put,
+                    frame_period=1.0 / fps)
         source.start()
         stack.callback(source.stop)
         analysis.start()

@@ -35,7 +35,7 @@ def _pulse_peaks(samples: np.ndarray, samplerate: int, seconds: float) -> np.nda
             step = min(512, target - fed)
             engine.feed(mono[fed : fed + step], end_time=(fed + step) / samplerate)
             fed += step
-        pulses.append(beat_pulse(engine.state, t))
+        pulses.append(beat_pulse(engine.state, t + 0.5 * FRAME))  # mid-frame, as the show does
     return pulse_peaks(pulses) / FPS
 
 
