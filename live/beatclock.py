@@ -309,6 +309,7 @@ class BeatTracker:
         elif 2.0 * 60.0 * self.fps / period <= self.tempo_max:
             fast = 0.5 * period
         else:
+            self._alt = None  # no octave pair in range: forget the old pattern
             return period
         alt = self._alternation(2.0 * fast)
         if alt is not None:
