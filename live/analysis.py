@@ -62,7 +62,7 @@ class AudioEngine:
         if not 32 <= self.hop <= 4096:
             raise AudioError(f"hop {self.hop} is out of range; use 32..4096 samples")
         known = {"tempo_min", "tempo_max", "tempo_prior", "onset_method", "buf", "onset_delay", "lead", "tightness",
-                 "window", "prior_octaves", "leak", "stickiness", "chain_beats", "chain_weight", "low_weight", "compression", "offbeat_ratio", "accent_mode", "accent_contrast"}
+                 "window", "prior_octaves", "leak", "stickiness", "chain_beats", "chain_weight", "low_weight", "compression", "offbeat_ratio", "accent_mode", "accent_contrast", "smoothing"}
         unknown = set(settings) - known
         if unknown:
             raise AudioError(f"unknown analysis setting(s) {sorted(unknown)}; allowed: {sorted(known)}")
@@ -108,7 +108,8 @@ class AudioEngine:
                                    chain_beats=int(settings.get("chain_beats", 8)),
                                    chain_weight=float(settings.get("chain_weight", 0.8)),
                                    offbeat_ratio=float(settings.get("offbeat_ratio", 1.5)),
-                                   accent_contrast=float(settings.get("accent_contrast", 12.0)))
+                                   accent_contrast=float(settings.get("accent_contrast", 12.0)),
+                                   smoothing=float(settings.get("smoothing", 0.012)))
         self.clock = BeatClock(tempo_min, tempo_max)
 
         self._pending = np.zeros(0, dtype=np.float32)

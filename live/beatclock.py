@@ -12,7 +12,8 @@ Tracker (:class:`BeatTracker`), one onset-function frame at a time:
   tempo the beat. A big tempo move re-runs the phase DP over the stored history. A DJ
   transition may make it jump: when the last ~3 s alone clearly prefer another tempo on three
   evaluations running *and* the beat chain already beats at that tempo, the tempo moves at once;
-* phase: Ellis' dynamic-programming beat tracker run forward only. Each frame's cumulative score
+* phase: Ellis' dynamic-programming beat tracker run forward only, over the onset function
+  smoothed by a ~12 ms Gaussian (so it runs two frames behind). Each frame's cumulative score
   is its onset strength plus the best earlier cumulative score one beat period back, minus a
   penalty for deviating from the period. The best-scoring frame in the last period is the
   latest beat; the next beats are predicted from a straight line fitted through the recent
@@ -64,7 +65,8 @@ class BeatTracker:
                  tightness: float = 200.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
                  leak: float = 0.85, stickiness: float = 1.0, chain_beats: int = 8,
                  chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0,
-                 short_window: float = 3.0, jump_ratio: float = 1.2, fit_tolerance: float = 0.035) -> None:
+                 short_window: float = 3.0, jump_ratio: float = 1.2, fit_tolerance: float = 0.035,
+                 smoothing: float = 0.012) -> None:
         if not 20.0 <= tempo_min < tempo_max <= 400.0 or tempo_max < 1.5 * tempo_min:
             raise ValueError(f"tempo range {tempo_min}-{tempo_max} BPM is not valid; need 20 <= min, max <= 400, max >= 1.5 x min")
         self.fps = float(fps)
@@ -92,6 +94,15 @@ class BeatTracker:
         self._onset = np.zeros(size)  # normalised onset strength per frame
         self._score = np.zeros(size)  # cumulative DP score per frame
         self._back = np.zeros(size, dtype=np.int64)
+        # The DP reads the onset function smoothed by a Gaussian of ``smoothing`` seconds (as
+        # Ellis smooths the onset envelope): a flam, a strum or a swung cluster then scores
+        # as one peak at its centre instead of pulling the chain to whichever spike is tallest.
+        # The kernel is centred, so the DP runs ``_delay`` frames (2 sigma) behind the input.
+        sigma = max(1e-6, float(smoothing) * self.fps)
+        self._delay = max(1, int(round(2.0 * sigma))) if smoothing > 0 else 0
+        kernel = np.exp(-0.5 * (np.arange(-self._delay, self._delay + 1) / sigma) ** 2)
+        self._kernel = kernel / kernel.sum()
+        self._obs = np.zeros(size)  # smoothed onset, as the DP sees it
         self._accent = np.zeros(size)  # bass onset strength per frame  # absolute frame index of the previous beat (-1: none)
         self._pos = 0  # write position in the arrays
         self.frame = -1  # absolute index of the newest frame
@@ -153,7 +164,7 @@ class BeatTracker:
         self.frame += 1
         if self._pos >= len(self._onset):
             keep = self._hist
-            for arr in (self._onset, self._score, self._back, self._accent):
+            for arr in (self._onset, self._obs, self._score, self._back, self._accent):
                 arr[:keep] = arr[self._pos - keep : self._pos]
             self._base += self._pos - keep
             self._pos = keep
@@ -170,7 +181,10 @@ class BeatTracker:
         i = self._pos
         self._onset[i] = o
         self._accent[i] = accent
-        self._dp_step(i)
+        j = i - self._delay
+        if j - self._delay >= 0:
+            self._obs[j] = float(np.dot(self._kernel, self._onset[j - self._delay : j + self._delay + 1]))
+            self._dp_step(j)
         self._pos += 1
         if self.frame % self._tempo_every == 0 and self.frame >= self._win // 3:
             self._estimate_tempo()
@@ -184,25 +198,25 @@ class BeatTracker:
             self._penalty_period = period
         lags = self._lags
         if i - lags[-1] < 0:
-            self._score[i] = self._onset[i]
+            self._score[i] = self._obs[i]
             self._back[i] = -1
             return
         cand = self.leak * self._score[i - lags] + self._penalty
         k = int(np.argmax(cand))
         best = cand[k]
         if best > 0:
-            self._score[i] = self._onset[i] + best
+            self._score[i] = self._obs[i] + best
             self._back[i] = self._base + i - lags[k]
         else:
-            self._score[i] = self._onset[i]
+            self._score[i] = self._obs[i]
             self._back[i] = -1
 
     def _rescore(self) -> None:
         # The tempo moved a lot (start-up, a jump, an octave change): run the beat DP again
         # over the stored history with the new period, so the chains agree with it at once
         # instead of after a few beats of mixed old and new links.
-        start = max(0, self._pos - self._hist)
-        for i in range(start, self._pos):
+        top = self._pos - self._delay  # frames past this have no smoothed onset yet
+        for i in range(max(2 * self._delay, top - self._hist), top):
             self._dp_step(i)
 
     def _salience(self, n: int) -> np.ndarray | None:
@@ -389,11 +403,12 @@ class BeatTracker:
         if self._pos < int(self.period * 2):
             return None
         period = self.period
-        lo = self._pos - int(round(period))
-        window = self._score[lo : self._pos]
+        top = self._pos - self._delay  # newest frame the DP has scored, plus one
+        lo = top - int(round(period))
+        window = self._score[lo:top]
         if self.expected is not None and self.stickiness > 0:
             # Distance (in beats, wrapped) of each candidate from the grid the clock follows.
-            d = (np.arange(lo, self._pos) + self._base - self.expected) / period
+            d = (np.arange(lo, top) + self._base - self.expected) / period
             d -= np.round(d)
             window = window + self.stickiness * np.exp(-0.5 * (d / 0.08) ** 2)
         b = int(np.argmax(window)) + lo
