@@ -61,7 +61,7 @@ class BeatTracker:
     """Causal tempo + phase tracker over an onset-strength function sampled at ``fps`` frames/s."""
 
     def __init__(self, fps: float, tempo_min: float = 70.0, tempo_max: float = 180.0,
-                 tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 6.0,
+                 tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 10.0,
                  tightness: float = 200.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
                  leak: float = 0.85, stickiness: float = 1.0, chain_beats: int = 8,
                  chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0,
@@ -90,6 +90,7 @@ class BeatTracker:
         # History long enough for the autocorrelation window plus comb multiples.
         self._hist = int(round(max(window, 4 * 60.0 / tempo_min) * fps)) + 8
         self._win = int(round(window * fps))
+        self._first_estimate = int(round(2.0 * fps))  # tempo estimates start after 2 s of audio
         size = 4 * self._hist
         self._onset = np.zeros(size)  # normalised onset strength per frame
         self._score = np.zeros(size)  # cumulative DP score per frame
@@ -133,6 +134,7 @@ class BeatTracker:
         self._chain_period: float | None = None  # period of the latest consistent beat chain (>= 4 beats)
         self.jump_peak = 2.0
         self.jump_confirm = 3
+        self.jump_confirm_alone = 9
         self.jumps = 0  # tempo jumps taken (for tests and the log)
         # Grid fit tolerance, as a fraction of the period: beats further off a straight line
         # than this end the fit (a tempo change or a phase jump happened there).
@@ -186,7 +188,7 @@ class BeatTracker:
             self._obs[j] = float(np.dot(self._kernel, self._onset[j - self._delay : j + self._delay + 1]))
             self._dp_step(j)
         self._pos += 1
-        if self.frame % self._tempo_every == 0 and self.frame >= self._win // 3:
+        if self.frame % self._tempo_every == 0 and self.frame >= self._first_estimate:
             self._estimate_tempo()
 
     def _dp_step(self, i: int) -> None:
@@ -271,19 +273,21 @@ class BeatTracker:
             octave = min(abs(ratio - m) for m in _METRIC_RATIOS) < 0.04 * max(ratio, 1.0)
             need = self.jump_ratio * (1.5 if octave else 1.0)
             # A clear periodicity (peak well above the average salience) that beats the
-            # current tempo by ``need``, on ``jump_confirm`` evaluations running.
+            # current tempo by ``need``, on ``jump_confirm`` evaluations running when the beat
+            # chain the phase tracker follows already beats at that tempo, or on
+            # ``jump_confirm_alone`` (~2 s) when it does not (a big change, which the DP's
+            # tempo penalty keeps the chain from following), so that a passing ambiguity of
+            # the tempo evidence never moves the tracker.
             clear = short[sb] > self.jump_peak * (float(short.mean()) + 1e-9)
-            # ... and the beat chain the phase tracker follows already beats at that tempo, so
-            # a passing ambiguity of the tempo evidence alone never moves the tracker.
             chain = self._chain_period
             agree = chain is not None and abs(chain / self._periods[sb] - 1.0) < 0.04
-            if abs(ratio - 1.0) > 0.03 and clear and agree and short[sb] > need * short[sc]:
+            if abs(ratio - 1.0) > 0.03 and clear and short[sb] > need * short[sc]:
                 if self._jump_candidate is not None and abs(self._periods[sb] / self._jump_candidate - 1) < 0.03:
                     self._jump_count += 1
                 else:
                     self._jump_count = 1
                 self._jump_candidate = float(self._periods[sb])
-                if self._jump_count >= self.jump_confirm:
+                if self._jump_count >= (self.jump_confirm if agree else self.jump_confirm_alone):
                     self.period = float(self._periods[sb])
                     self._sal_smooth = short.copy()
                     self._jump_candidate = None
