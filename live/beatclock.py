@@ -11,7 +11,8 @@ Tracker (:class:`BeatTracker`), one onset-function frame at a time:
   slower tempo that alternate strong / weak (kick and snare, a one-drop) make the slower
   tempo the beat. A big tempo move re-runs the phase DP over the stored history. A DJ
   transition may make it jump: when the last ~3 s alone clearly prefer another tempo on three
-  evaluations running *and* the beat chain already beats at that tempo, the tempo moves at once;
+  evaluations running *and* the beat chain already beats at that tempo (or for ~2 s when the
+  chain cannot follow so big a change), the tempo moves at once;
 * phase: Ellis' dynamic-programming beat tracker run forward only, over the onset function
   smoothed by a ~12 ms Gaussian (so it runs two frames behind). Each frame's cumulative score
   is its onset strength plus the best earlier cumulative score one beat period back, minus a
@@ -101,10 +102,9 @@ class BeatTracker:
         # The kernel is centred, so the DP runs ``_delay`` frames (2 sigma) behind the input.
         sigma = max(1e-6, float(smoothing) * self.fps)
         self._delay = max(1, int(round(2.0 * sigma))) if smoothing > 0 else 0
-        kernel = np.exp(-0.5 * (np.arange(-self._delay, self._delay + 1) / sigma) ** 2)
-        self._kernel = kernel / kernel.sum()
+        self._kernel = _gaussian(self._delay, sigma)
         self._obs = np.zeros(size)  # smoothed onset, as the DP sees it
-        self._accent = np.zeros(size)  # bass onset strength per frame  # absolute frame index of the previous beat (-1: none)
+        self._accent = np.zeros(size)  # bass onset strength per frame
         self._pos = 0  # write position in the arrays
         self.frame = -1  # absolute index of the newest frame
         self._base = 0  # absolute index of array position 0
@@ -150,7 +150,6 @@ class BeatTracker:
         self.backbeat = 0.6
         self._alt: float | None = None  # smoothed alternation of the slower candidate
         self.rescore = 0.04  # a tempo move larger than this (fraction) re-runs the DP over the history
-        self.startup_direct = True  # while the window fills, use each new salience as it is
         self._mean = 0.0
         self._var = 1.0
         self._norm_alpha = 1.0 - math.exp(-1.0 / (4.0 * fps))  # ~4 s running statistics
@@ -250,7 +249,7 @@ class BeatTracker:
         sal = self._salience(n)
         if sal is None:
             return
-        if n < self._win and self.startup_direct:
+        if n < self._win:
             # Still filling the window: each estimate sees more audio than all earlier ones.
             self._sal_smooth = sal
         else:
@@ -466,8 +465,15 @@ class BeatTracker:
 # Tempo ratios between metrical levels (octaves, triple and dotted feels): a jump between
 # them needs more evidence than a DJ's tempo change.
 _METRIC_RATIOS = (2.0, 0.5, 3.0, 1.0 / 3.0, 1.5, 2.0 / 3.0, 4.0 / 3.0, 0.75)
-_SMOOTH3 = np.exp(-0.5 * (np.arange(-3, 4) / 1.5) ** 2)
-_SMOOTH3 /= _SMOOTH3.sum()  # 7-tap Gaussian for folded onset profiles
+
+
+def _gaussian(half: int, sigma: float) -> np.ndarray:
+    """Normalised Gaussian kernel of ``2 * half + 1`` taps."""
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+_SMOOTH3 = _gaussian(3, 1.5)  # for folded onset profiles
 
 
 def _wfit(j: np.ndarray, t: np.ndarray, decay: float) -> tuple[float, float, float]:
