@@ -133,5 +133,11 @@ def test_bench_beats_on_synthetic_folder(tmp_path, capsys):
     mean = [line for line in out.splitlines() if line.startswith("MEAN (live clock)")][0]
     assert float(mean.split()[3]) > 0.95
     assert "[house]" in out and "raw aubio" in out and "48 kHz" in out and "latency" in out
+    # Later starts: the tracker still locks on synthetic kicks, and the summary names each start.
+    assert beatbench.run(parser.parse_args([str(tmp_path), "--jobs", "1", "--offsets", "0,1.5"])) == 0
+    starts = [line for line in capsys.readouterr().out.splitlines() if line.startswith("mean F by start offset")][0]
+    assert "0 s:" in starts and "1.5 s:" in starts and float(starts.rsplit(" ", 1)[1]) > 0.95
+    with pytest.raises(AudioError, match="offsets"):
+        beatbench.run(parser.parse_args([str(tmp_path), "--offsets", "0,soon"]))
     with pytest.raises(AudioError, match="folder not found"):
         beatbench.run(parser.parse_args([str(tmp_path / "missing")]))
