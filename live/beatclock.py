@@ -140,6 +140,7 @@ class BeatTracker:
         # than this end the fit (a tempo change or a phase jump happened there).
         self.fit_tolerance = float(fit_tolerance)
         self.slope_range = 0.15  # how far (fraction of the period) the grid slope may move the period
+        self.fit_floor = 0.5  # onset strength (std units) added to every chain beat's fit weight
         self._tempo_every = max(1, int(round(tempo_every * fps)))
         self._tempo_alpha = 1.0 - math.exp(-tempo_every / max(tempo_smoothing, 1e-3))
         self.period = 60.0 * fps / 120.0  # frames; 120 BPM until the audio says otherwise
@@ -370,11 +371,11 @@ class BeatTracker:
         wsum = float(np.dot(w, has[:beats] & has[beats:]))
         return on, off, wsum
 
-    def _fit_grid(self, times: np.ndarray, period: float) -> tuple[float, float] | None:
+    def _fit_grid(self, times: np.ndarray, period: float, strength: np.ndarray) -> tuple[float, float] | None:
         """Straight beat grid through the chain ``times`` (frames, oldest first): ``(last, period)``.
 
-        Recent beats weigh more, so one jittery onset moves the prediction a little instead
-        of a whole error. The fit only reaches back as far as the beats lie on one line: after
+        Recent beats and strong onsets (``strength`` per beat) weigh more, so one jittery onset
+        moves the prediction a little instead of a whole error. The fit only reaches back as far as the beats lie on one line: after
         a tempo change or a phase jump the older beats drop out and the grid follows the new
         beats within two or three of them instead of averaging old and new.
         """
@@ -390,11 +391,11 @@ class BeatTracker:
             if n - start >= 5:
                 # Do the two newest beats continue the line through the older ones? Both
                 # off it to the same side means the tempo or the phase changed: start later.
-                tm, slope, jm = _wfit(jj[:-2], tt[:-2], self.chain_weight)
+                tm, slope, jm = _wfit(jj[:-2], tt[:-2], self.chain_weight, strength[start:-2])
                 r = tt[-2:] - (tm + slope * (jj[-2:] - jm))
                 if r[0] * r[1] > 0 and min(abs(r[0]), abs(r[1])) > tol:
                     continue
-            tm, slope, jm = _wfit(jj, tt, self.chain_weight)
+            tm, slope, jm = _wfit(jj, tt, self.chain_weight, strength[start:])
             resid = tt - (tm + slope * (jj - jm))
             if np.max(np.abs(resid)) <= tol or n - start == 3:
                 self._chain_period = slope if n - start >= 4 and np.max(np.abs(resid)) <= tol else None
@@ -432,7 +433,11 @@ class BeatTracker:
         times = idx + self._refine(idx)
         last = float(times[-1])
         if len(times) >= 3:
-            fit = self._fit_grid(times, period)
+            # Each chain beat weighs by its smoothed onset strength (plus a floor, so none drops
+            # out): in fills and sparse passages the chain links stray weak onsets, which then
+            # barely move the line that the strong beats around them define.
+            strength = np.maximum(self._obs[idx], 0.0) + self.fit_floor
+            fit = self._fit_grid(times, period, strength)
             if fit is not None:
                 last, slope = fit
                 # The chain's slope refines the period only near the tempo estimate: a chain
@@ -476,10 +481,10 @@ def _gaussian(half: int, sigma: float) -> np.ndarray:
 _SMOOTH3 = _gaussian(3, 1.5)  # for folded onset profiles
 
 
-def _wfit(j: np.ndarray, t: np.ndarray, decay: float) -> tuple[float, float, float]:
-    """Weighted least-squares line ``t = tm + slope * (j - jm)``, weight ``decay ** age``;
-    returns ``(tm, slope, jm)``."""
-    w = decay ** (j[-1] - j)
+def _wfit(j: np.ndarray, t: np.ndarray, decay: float, strength: np.ndarray) -> tuple[float, float, float]:
+    """Weighted least-squares line ``t = tm + slope * (j - jm)``, weight ``decay ** age`` times
+    ``strength`` per beat; returns ``(tm, slope, jm)``."""
+    w = decay ** (j[-1] - j) * strength
     ws = w.sum()
     jm = float(np.dot(w, j) / ws)
     tm = float(np.dot(w, t) / ws)
