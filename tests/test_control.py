@@ -136,6 +136,20 @@ def _msg(address: str, *args) -> bytes:
     return builder.build().dgram
 
 
+def _await_status(sock: socket.socket, port: int, when: str) -> None:
+    """Ask for /status until a reply comes: while the server's socket buffer is full the kernel
+    may drop the query itself, so one unanswered query proves nothing."""
+    sock.settimeout(0.2)
+    for _ in range(25):
+        sock.sendto(_msg("/status"), ("127.0.0.1", port))
+        try:
+            sock.recvfrom(65536)
+            return
+        except TimeoutError:
+            continue
+    pytest.fail(f"server stopped answering /status {when}")
+
+
 def _wait_for(queue: CommandQueue, n: int, timeout: float = 3.0) -> list[Command]:
     got: list[Command] = []
     deadline = time.monotonic() + timeout
@@ -320,16 +334,7 @@ def test_flood_never_blocks_and_server_survives(server):
     assert queue.dropped > 0, "queue never filled: the server did not receive the flood"
     # /status is answered after every datagram queued before it, so the flood is over then.
     # The kernel may drop the query itself while the socket buffer is full: ask until answered.
-    sock.settimeout(0.2)
-    for _ in range(25):
-        sock.sendto(_msg("/status"), ("127.0.0.1", srv.port))
-        try:
-            sock.recvfrom(65536)
-            break
-        except TimeoutError:
-            continue
-    else:
-        pytest.fail("server stopped answering /status after the flood")
+    _await_status(sock, srv.port, "after the flood")
     assert len(queue.drain()) == 64  # bounded: the rest was dropped, not buffered
     sock.sendto(_msg("/tap"), ("127.0.0.1", srv.port))
     assert [c.name for c in _wait_for(queue, 1)] == ["tap"]
@@ -382,16 +387,7 @@ def test_fuzzed_datagrams_never_raise_in_the_server(server, caplog):
         sock.sendto(bytes(data), ("127.0.0.1", srv.port))
         if i % 100 == 0:
             time.sleep(0.005)  # don't overrun the socket buffer: every datagram should be parsed
-    sock.settimeout(0.2)
-    for _ in range(25):  # ask until answered (the query can be dropped while the buffer is full)
-        sock.sendto(_msg("/status"), ("127.0.0.1", srv.port))
-        try:
-            sock.recvfrom(65536)
-            break
-        except TimeoutError:
-            continue
-    else:
-        pytest.fail("server stopped answering after fuzzed input")
+    _await_status(sock, srv.port, "after fuzzed input")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "a datagram crashed a handler"
     assert all(c.name in COMMANDS for c in queue.drain())
     assert srv.dropped > 0
