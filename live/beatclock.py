@@ -140,6 +140,8 @@ class BeatTracker:
         # than this end the fit (a tempo change or a phase jump happened there).
         self.fit_tolerance = float(fit_tolerance)
         self.slope_range = 0.15  # how far (fraction of the period) the grid slope may move the period
+        # The oldest beat of a fit must lie this close (x tolerance) to the newer beats' line.
+        self.oldest_tolerance = 0.7
         self.fit_floor = 0.5  # onset strength (std units) added to every chain beat's fit weight
         self._tempo_every = max(1, int(round(tempo_every * fps)))
         self._tempo_alpha = 1.0 - math.exp(-tempo_every / max(tempo_smoothing, 1e-3))
@@ -346,13 +348,19 @@ class BeatTracker:
         # Sub-frame offset of onset peaks (array positions): a parabola through each frame and
         # its neighbours, so beat times are not quantised to the ~11 ms hop.
         idx = np.asarray(idx)
-        ok = (idx > 0) & (idx < self._pos - 1)
-        i = np.where(ok, idx, 1)
+        # The DP's frame may sit one frame off the onset peak (the tempo penalty tilts the
+        # cumulative score toward the lag it prefers, most after a tempo change): move to the
+        # higher neighbour first, so the parabola is fitted around the peak itself.
+        ok = (idx > 1) & (idx < self._pos - self._delay - 1)  # both neighbours smoothed already
+        i = np.where(ok, idx, 2)
+        s0, s1, s2 = self._obs[i - 1], self._obs[i], self._obs[i + 1]
+        step = np.where(ok & (s2 > s1) & (s2 >= s0), 1, np.where(ok & (s0 > s1) & (s0 > s2), -1, 0))
+        i = i + step
         y0, y1, y2 = self._onset[i - 1], self._onset[i], self._onset[i + 1]
         den = y0 - 2 * y1 + y2
         good = ok & (den < 0)
         off = np.where(good, 0.5 * (y0 - y2) / np.where(good, den, -1.0), 0.0)
-        return np.clip(off, -0.5, 0.5)
+        return step + np.clip(off, -0.5, 0.5)
 
     def _accent_sums(self, last: float, period: float, beats: int = 16,
                      decay: float = 0.92) -> tuple[float, float, float]:
@@ -394,6 +402,13 @@ class BeatTracker:
                 tm, slope, jm = _wfit(jj[:-2], tt[:-2], self.chain_weight, strength[start:-2])
                 r = tt[-2:] - (tm + slope * (jj[-2:] - jm))
                 if r[0] * r[1] > 0 and min(abs(r[0]), abs(r[1])) > tol:
+                    continue
+            if n - start >= 4:
+                # And does the oldest beat continue the line through the newer ones? A fit
+                # through all of them bends toward it and hides the kink, so one old beat (or the
+                # one straddling a tempo change) would keep tilting the slope for several beats.
+                tm, slope, jm = _wfit(jj[1:], tt[1:], self.chain_weight, strength[start + 1 :])
+                if abs(tt[0] - (tm + slope * (jj[0] - jm))) > self.oldest_tolerance * tol:
                     continue
             tm, slope, jm = _wfit(jj, tt, self.chain_weight, strength[start:])
             resid = tt - (tm + slope * (jj - jm))
