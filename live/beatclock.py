@@ -383,9 +383,10 @@ class BeatTracker:
         """Straight beat grid through the chain ``times`` (frames, oldest first): ``(last, period)``.
 
         Recent beats and strong onsets (``strength`` per beat) weigh more, so one jittery onset
-        moves the prediction a little instead of a whole error. The fit only reaches back as far as the beats lie on one line: after
-        a tempo change or a phase jump the older beats drop out and the grid follows the new
-        beats within two or three of them instead of averaging old and new.
+        moves the prediction a little instead of a whole error. The fit only reaches back as far
+        as the beats lie on one line: after a tempo change or a phase jump the older beats drop
+        out and the grid follows the new beats within two or three of them instead of averaging
+        old and new.
         """
         d = np.diff(times)
         steps = np.round(d / period)
