@@ -103,7 +103,7 @@ class AudioEngine:
                                    tempo_prior=float(settings.get("tempo_prior", 120.0)),
                                    prior_octaves=float(settings.get("prior_octaves", 1.0)),
                                    window=float(settings.get("window", 10.0)),
-                                   tightness=float(settings.get("tightness", 200.0)),
+                                   tightness=float(settings.get("tightness", 300.0)),
                                    leak=float(settings.get("leak", 0.85)),
                                    stickiness=float(settings.get("stickiness", 1.0)),
                                    chain_beats=int(settings.get("chain_beats", 8)),

@@ -63,7 +63,7 @@ class BeatTracker:
 
     def __init__(self, fps: float, tempo_min: float = 70.0, tempo_max: float = 180.0,
                  tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 10.0,
-                 tightness: float = 200.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
+                 tightness: float = 300.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
                  leak: float = 0.85, stickiness: float = 1.0, chain_beats: int = 8,
                  chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0,
                  short_window: float = 3.0, jump_ratio: float = 1.2, fit_tolerance: float = 0.035,
@@ -260,14 +260,18 @@ class BeatTracker:
         best = int(np.argmax(self._sal_smooth))
         cur = int(np.argmin(np.abs(self._periods - self.period)))
         new_period = float(self._periods[best])
-        # Hysteresis: keep the current tempo unless another one is clearly better.
-        if self._sal_smooth[best] > 1.1 * self._sal_smooth[cur] or abs(new_period / self.period - 1) < 0.04:
+        ns = min(self._pos, self._short)
+        short = self._salience(ns) if ns >= self._short else None
+        # Hysteresis: keep the current tempo unless another one is clearly better. A big move
+        # also needs the last few seconds not to prefer the current tempo: right after a jump
+        # the long window is still mostly the old track and would pull the tempo back to it.
+        if abs(new_period / self.period - 1) < 0.04:
+            self.period = new_period
+        elif self._sal_smooth[best] > 1.1 * self._sal_smooth[cur] and (short is None or short[best] >= short[cur]):
             self.period = new_period
         # Tempo jump (DJ transition): the recent few seconds alone clearly prefer another
         # tempo on two evaluations running. The smoothed salience is then restarted from the
         # recent evidence instead of creeping there over several seconds.
-        ns = min(self._pos, self._short)
-        short = self._salience(ns) if ns >= self._short else None
         if short is not None and self.jump_ratio > 0:
             sb = int(np.argmax(short))
             sc = int(np.argmin(np.abs(self._periods - self.period)))
