@@ -40,6 +40,23 @@ def test_locks_fast_and_relocks_after_tempo_change(tempo_change):
     assert sum(1 for b in beats if b >= 3.0) == pytest.approx(sum(1 for k in kicks if k >= 3.0 - 0.1), abs=1)
 
 
+def test_tempo_stays_at_the_new_tempo_after_a_jump(tempo_change):
+    """After the 120 -> 128 change the tracker's own tempo must not fall back to 120 while its
+    long tempo window is still mostly the old track."""
+    x, _ = tempo_change
+    engine = AudioEngine(RATE)
+    tracker, seen = engine.tracker, []
+    for block, end in iter_blocks(x, RATE, 512):
+        engine.feed(block, end)
+        if end > 12.0:
+            seen.append(60.0 * tracker.fps / tracker.period)
+    seen = np.array(seen)
+    reached = np.flatnonzero(np.abs(seen / 128.0 - 1.0) < 0.01)
+    assert len(reached), f"never reached 128 BPM: {seen[-1]:.1f}"
+    after = seen[reached[0]:]
+    assert np.all(np.abs(after / 128.0 - 1.0) < 0.02), f"fell back to {after.min():.1f} BPM after the jump"
+
+
 def test_prediction_is_on_the_beat_for_the_show(tempo_change):
     """The show asks beats_at(display time) with display time ahead of the analysed audio."""
     x, kicks = tempo_change
