@@ -6,8 +6,8 @@ Tracker (:class:`BeatTracker`), one onset-function frame at a time:
 * tempo: autocorrelation of the recent onset function, scored as a comb (a period scores its
   own lag and its multiples), weighted by a broad log-tempo prior, limited to the tempo range
   (a period outside it is folded by octaves), smoothed over a few seconds with hysteresis (a
-  big move also needs the last few seconds not to prefer the current tempo), so
-  half- and double-time errors are corrected by the comb and the prior together. Where both a
+  big move also needs the last few seconds not to prefer the current tempo), so half- and
+  double-time errors are corrected by the comb and the prior together. Where both a
   tempo and its half fit the range, a backbeat decides: onsets folded over two beats of the
   slower tempo that alternate strong / weak (kick and snare, a one-drop) make the slower
   tempo the beat. A big tempo move re-runs the phase DP over the stored history. A DJ
