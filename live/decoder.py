@@ -523,6 +523,7 @@ class DecodeWorker:
         self._picked = threading.Event()  # set each time the worker takes a request
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._saved_switch: float | None = None  # the interval start() lowered, restored by stop()
         self._latency = 0.0
         self._decode_s = 0.0
         self._seq = 0
@@ -541,7 +542,9 @@ class DecodeWorker:
             # The worker shares the GIL with the display loop. At CPython's default 5 ms switch
             # interval the display thread waited up to 5 ms for the GIL on every GL call it made
             # while a decode ran Python code; 0.5 ms halved the display tick's median cost.
+            # The process's own interval comes back in stop().
             if sys.getswitchinterval() > SWITCH_INTERVAL:
+                self._saved_switch = sys.getswitchinterval()
                 sys.setswitchinterval(SWITCH_INTERVAL)
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name=f"decode-{self.decoder.name}", daemon=True)
@@ -556,6 +559,10 @@ class DecodeWorker:
             if self._thread.is_alive():
                 _LOGGER.warning("decode worker still busy after %.1f s; leaving it to finish (daemon)", timeout)
         self._thread = None
+        if self._saved_switch is not None:
+            if abs(sys.getswitchinterval() - SWITCH_INTERVAL) < 1e-7:  # nobody changed it meanwhile
+                sys.setswitchinterval(self._saved_switch)
+            self._saved_switch = None
 
     def __enter__(self) -> "DecodeWorker":
         return self.start()

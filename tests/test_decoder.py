@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 
@@ -284,3 +285,15 @@ def test_stop_returns_promptly_when_idle():
     start = time.perf_counter()
     worker.stop()
     assert not worker.alive and time.perf_counter() - start < 2.0
+
+
+def test_worker_restores_the_switch_interval_it_lowered():
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    try:
+        worker = DecodeWorker(ApproxDecoder()).start()
+        assert sys.getswitchinterval() < 0.005  # the display loop gets the GIL back sooner
+        worker.stop()
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+    finally:
+        sys.setswitchinterval(before)
