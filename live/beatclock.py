@@ -433,7 +433,9 @@ class BeatTracker:
         window = self._score[lo:top]
         if self.expected is not None and self.stickiness > 0:
             # Distance (in beats, wrapped) of each candidate from the grid the clock follows.
-            d = (np.arange(lo, top) + self._base - self.expected) / period
+            # While the beat is half a beat off the chain, the chain's own phase is the one to
+            # keep: a bonus on the clock's grid would pull the DP onto the beat and flip both.
+            d = (np.arange(lo, top) + self._base - self.expected) / period + (0.5 if self.half_shift else 0.0)
             d -= np.round(d)
             window = window + self.stickiness * np.exp(-0.5 * (d / 0.08) ** 2)
         b = int(np.argmax(window)) + lo

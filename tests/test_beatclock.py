@@ -57,6 +57,20 @@ def test_tempo_stays_at_the_new_tempo_after_a_jump(tempo_change):
     assert np.all(np.abs(after / 128.0 - 1.0) < 0.02), f"fell back to {after.min():.1f} BPM after the jump"
 
 
+def test_off_beat_chain_keeps_its_phase():
+    """At 90 BPM the DP chain follows the off-beat hats and bass, and the accent check shifts
+    the beat onto the kicks once; the chain must then stay on its phase, not flip back and forth
+    with the shift (the grid bonus has to aim at the chain's phase, not the clock's)."""
+    x, _ = synth_kick_track([(90.0, 20.0)], RATE)
+    engine = AudioEngine(RATE)
+    flips, shifted = 0, engine.tracker.half_shift
+    for block, end in iter_blocks(x, RATE, 512):
+        engine.feed(block, end)
+        if engine.tracker.half_shift != shifted:
+            flips, shifted = flips + 1, engine.tracker.half_shift
+    assert flips <= 1
+
+
 def test_prediction_is_on_the_beat_for_the_show(tempo_change):
     """The show asks beats_at(display time) with display time ahead of the analysed audio."""
     x, kicks = tempo_change
