@@ -105,7 +105,7 @@ class AudioEngine:
                                    window=float(settings.get("window", 10.0)),
                                    tightness=float(settings.get("tightness", 300.0)),
                                    leak=float(settings.get("leak", 0.85)),
-                                   stickiness=float(settings.get("stickiness", 1.0)),
+                                   stickiness=float(settings.get("stickiness", 0.15)),
                                    chain_beats=int(settings.get("chain_beats", 8)),
                                    chain_weight=float(settings.get("chain_weight", 0.8)),
                                    offbeat_ratio=float(settings.get("offbeat_ratio", 1.5)),

@@ -65,7 +65,7 @@ class BeatTracker:
     def __init__(self, fps: float, tempo_min: float = 70.0, tempo_max: float = 180.0,
                  tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 10.0,
                  tightness: float = 300.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
-                 leak: float = 0.85, stickiness: float = 1.0, chain_beats: int = 8,
+                 leak: float = 0.85, stickiness: float = 0.15, chain_beats: int = 8,
                  chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0,
                  short_window: float = 3.0, jump_ratio: float = 1.2, fit_tolerance: float = 0.035,
                  smoothing: float = 0.012) -> None:
@@ -77,8 +77,10 @@ class BeatTracker:
         # Each beat back in a chain counts ``leak`` times less: chains ending at different
         # frames compare fairly, and a phase or tempo change wins within a few beats.
         self.leak = float(leak)
-        # Bonus (in onset standard deviations) for a latest-beat candidate on the current grid,
-        # so the phase does not flip between beat and off-beat on every frame.
+        # Bonus for a latest-beat candidate on the current grid, as a fraction of the best
+        # cumulative score, so the phase does not flip between beat and off-beat on every
+        # frame. Relative, like the tempo's hysteresis: in the first seconds, when the scores
+        # are small and the grid is a guess, it holds the phase as little as it should.
         self.stickiness = float(stickiness)
         self.chain_beats = int(chain_beats)
         self.chain_weight = float(chain_weight)
@@ -437,7 +439,8 @@ class BeatTracker:
             # keep: a bonus on the clock's grid would pull the DP onto the beat and flip both.
             d = (np.arange(lo, top) + self._base - self.expected) / period + (0.5 if self.half_shift else 0.0)
             d -= np.round(d)
-            window = window + self.stickiness * np.exp(-0.5 * (d / 0.08) ** 2)
+            bonus = self.stickiness * max(float(window.max()), 0.0)
+            window = window + bonus * np.exp(-0.5 * (d / 0.08) ** 2)
         b = int(np.argmax(window)) + lo
         # The estimate only changes when a new latest beat wins or the tempo moves: reuse it
         # otherwise (most frames), refreshing it now and then. This is most of the saving
