@@ -178,7 +178,7 @@ class BeatTracker:
         # Running mean/std so loud and quiet passages weigh the same. Until ~4 s have been
         # seen, every frame weighs the same (a plain running mean and variance): starting
         # from a guess (var 1 against a true ~0.005-0.06) would under-scale ~15 s of onsets
-        # against the DP's tempo penalty and the grid bonus, which assume std units.
+        # against the DP's tempo penalty, which assumes std units.
         v = float(value)
         a = max(self._norm_alpha, 1.0 / (self.frame + 1))
         d = v - self._mean
