@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from live.beatbench import synth_kick_track
+from live.bench.synth import synth_kick_track
 
 pytestmark = pytest.mark.integration
 
@@ -77,8 +77,8 @@ def _pulse_input_or_skip():
 
 
 def _run_capture(seconds: float, during=None):
-    from live.analysis import AnalysisThread, AudioEngine
-    from live.audio import InputSource
+    from live.audio.analysis import AnalysisThread, AudioEngine
+    from live.audio.sources import InputSource
     from live.handoff import CommandQueue, LatestSlot, RingBuffer
 
     ring = RingBuffer(RATE * 4, 1, RATE)
@@ -162,7 +162,7 @@ def test_device_loss_keeps_clock_and_resumes(pulse, tmp_path, caplog):
         if "play2" not in events and elapsed > 9.5:
             events["play2"] = subprocess.Popen(["paplay", "--device", SINK, str(wav)])
 
-    with caplog.at_level("INFO", logger="live.audio"):
+    with caplog.at_level("INFO", logger="live.audio.sources"):
         states, source, thread = _run_capture(17.0, script)
     for key in ("play", "play2"):
         if key in events:

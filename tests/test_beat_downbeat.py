@@ -3,9 +3,9 @@ beat hits the same (four-on-the-floor), so keyframe moves stay on the same beat 
 
 import numpy as np
 
-from live.analysis import AudioEngine
-from live.audio import iter_blocks
-from live.demo import _kick, demo_track
+from live.audio.analysis import AudioEngine
+from live.audio.sources import iter_blocks
+from live.library.demo import _kick, demo_track
 
 RATE = 44100
 

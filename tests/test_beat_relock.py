@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from live.analysis import AudioEngine
-from live.audio import to_mono
-from live.beatbench import synth_kick_track
-from live.beats import track_beats
-from live.demo import demo_track
-from live.render import pulse_peaks
-from live.show import beat_pulse
+from live.audio.analysis import AudioEngine
+from live.audio.beats import track_beats
+from live.audio.sources import to_mono
+from live.bench.synth import synth_kick_track
+from live.library.demo import demo_track
+from live.show.render import pulse_peaks
+from live.show.show import beat_pulse
 
 RATE = 44100
 FPS = 30

@@ -16,7 +16,7 @@ def test_every_command_has_help(argv, capsys):
 
 def test_no_command_means_live():
     args = build_parser().parse_args(["live", "--headless"])
-    assert args.handler.__module__ == "live.show_cli"
+    assert args.handler.__module__ == "live.cli.live"
     # main() inserts "live" before bare options; parse the same way without running the show
     assert build_parser().parse_args(["live"]).preset == "demo"
 

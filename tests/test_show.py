@@ -1,16 +1,15 @@
 """Show.tick and its commands, on real parts: a bank of two weight-free presets, the approx
 decoder, synchronous decode and an offscreen renderer."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from live.decoder import make_decoder
-from live.render import open_bank
-from live.renderer import Renderer
-from live.show import Show, SyncDecode, beat_pulse, frame_mix
-from live.state import AudioState, Command
+from live.library.bank import open_bank
+from live.messages import AudioState, Command
+from live.show.show import Show, SyncDecode, beat_pulse, frame_mix
+from live.visuals.decoders import make_decoder
+from live.visuals.renderer import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,7 +23,7 @@ def show(tmp_path_factory):
     (presets / "alpha.toml").write_text(text)
     (presets / "beta.toml").write_text(text.replace('order = "sequential"', 'order = "pingpong"'))
     decoder = make_decoder("approx")
-    bank = open_bank(decoder, presets, tmp / "keyframes")
+    bank = open_bank(decoder.family, decoder.latent_channels, decoder.device, presets, tmp / "keyframes")
     renderer = Renderer(64, 64, headless=True)
     clock_commands = []
     s = Show(bank, SyncDecode(decoder), renderer, preset="alpha", clock=clock_commands.append)
@@ -108,7 +107,7 @@ def test_pulse_and_frame_mix():
 
 
 def test_watchdog_restarts_a_dead_decode_worker(caplog):
-    from live.show import AsyncDecode
+    from live.show.show import AsyncDecode
 
     decode = AsyncDecode(make_decoder("approx"), fps=30)
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from live.bankbench import char_tokenizer
+from live.bench.models import char_tokenizer
 
 TINY_TEXT_DIM = 32
 

@@ -1,0 +1,49 @@
+"""The beats the show would flash for an audio file, found causally by the live code path.
+
+The file is cut into input-sized blocks, each fed to the same
+:class:`~live.audio.analysis.AudioEngine` the show uses, stamped with the time it would arrive
+live. After each block, a :class:`~live.beat.clock.BeatScheduler` commits the beats the clock
+predicts at least ``lookahead`` ahead of the audio analysed so far. A beat at time t was
+therefore decided from audio before t - lookahead and is never revised.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from live.audio.analysis import AudioEngine
+from live.audio.sources import AudioError, iter_blocks, to_mono
+from live.beat.clock import BeatScheduler
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, blocksize: int = 512,
+                **settings: Any) -> list[dict[str, Any]]:
+    """Run the live chain causally over ``samples`` and return the committed beats, in order:
+    dicts with ``time`` (s from the start), ``bpm``, ``confidence``, ``beat`` (index) and ``bar``
+    (position in the bar, 1 = downbeat)."""
+    if lookahead < 0 or lookahead > 2.0:
+        raise AudioError(f"lookahead {lookahead * 1000:g} ms is out of range; use 0..2000 ms")
+    if not 16 <= blocksize <= 16384:
+        raise AudioError(f"block size {blocksize} is out of range; use 16..16384 frames")
+    engine = AudioEngine(samplerate, **settings)
+    scheduler = BeatScheduler(lookahead)
+    mono = to_mono(samples)
+    beats: list[dict[str, Any]] = []
+    for block, end_time in iter_blocks(mono, samplerate, blocksize):
+        engine.feed(block, end_time)
+        state = engine.state
+        for t, index in scheduler.advance(state, end_time):
+            beats.append({
+                "time": round(float(t), 4),
+                "bpm": round(float(state.bpm), 2),
+                "confidence": round(float(state.confidence), 3),
+                "beat": int(index),
+                "bar": int((index - state.beat_index + state.downbeat) % 4) + 1,
+            })
+    duration = len(mono) / samplerate
+    return [b for b in beats if 0.0 <= b["time"] < duration]

@@ -1,0 +1,1 @@
+"""Beat: the causal beat tracker over the onset function, and the predictive clock the show reads."""

@@ -1,0 +1,243 @@
+"""The predictive beat clock: a causal beat tracker over the onset function, and the clock the
+show reads, with manual overrides.
+
+Tracker (:class:`BeatTracker`), one onset-function frame at a time:
+
+* tempo: autocorrelation of the recent onset function, scored as a comb (a period scores its
+  own lag and its multiples), weighted by a broad log-tempo prior, limited to the tempo range
+  (a period outside it is folded by octaves), smoothed over a few seconds with hysteresis (a
+  big move also needs the last few seconds not to prefer the current tempo), so half- and
+  double-time errors are corrected by the comb and the prior together. Where both a
+  tempo and its half fit the range, a backbeat decides: onsets folded over two beats of the
+  slower tempo that alternate strong / weak (kick and snare, a one-drop) make the slower
+  tempo the beat. A big tempo move re-runs the phase DP over the stored history. A DJ
+  transition may make it jump: when the last ~3 s alone clearly prefer another tempo on three
+  evaluations running *and* the beat chain already beats at that tempo (or for ~2 s when the
+  chain cannot follow so big a change), the tempo moves at once;
+* phase: Ellis' dynamic-programming beat tracker run forward only, over the onset function
+  smoothed by a ~12 ms Gaussian (so it runs two frames behind). Each frame's cumulative score
+  is its onset strength plus the best earlier cumulative score one beat period back, minus a
+  penalty for deviating from the period. The best-scoring frame in the last period is the
+  latest beat; the next beats are predicted from a straight line fitted through the recent
+  beat chain. The fit reaches back only as far as the beats lie on one line (the two newest
+  beats off it to the same side mean the tempo or phase changed), so it re-locks within two
+  or three beats of a change instead of averaging old and new;
+* beat or off-beat: the chain follows the densest onsets, which can be off-beat hats; loud
+  (power) onsets on the grid versus half a beat off it decide which half is the beat. The
+  estimate is reused until a new latest beat wins or the tempo moves (most frames).
+
+Clock (:class:`BeatClock`): turns the tracker's "last beat + period" into a continuous beat count
+that keeps counting (beat index never resets), estimates the downbeat from where the low band
+hits hardest in the bar, and applies manual commands with a clear priority: manual BPM or tap
+tempo (locked) > audio; nudge and resync are offsets that persist on top of whichever source.
+With no usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from live.beat.tracker import BeatEstimate
+from live.messages import BEATS_PER_BAR
+
+_LOGGER = logging.getLogger(__name__)
+
+
+DOWNBEAT_SWITCH = 1.25  # another bar slot must be this much stronger to become the one,
+DOWNBEAT_PATIENCE = 8  # for this many beats in a row (two bars)
+
+
+def fold_bpm(bpm: float, tempo_min: float, tempo_max: float) -> float:
+    """Move ``bpm`` by octaves into ``[tempo_min, tempo_max]`` (the range must span an octave-ish)."""
+    while bpm < tempo_min:
+        bpm *= 2.0
+    while bpm > tempo_max:
+        bpm /= 2.0
+    return bpm
+
+
+class BeatClock:
+    """Continuous beat count, tempo, downbeat and confidence, from the tracker and manual commands.
+
+    Times are clock seconds. The model is ``beats(t) = anchor_beat + (t - anchor_time) * bpm / 60``.
+    """
+
+    TAP_TIMEOUT = 2.0  # seconds without a tap that start a new tap sequence
+
+    def __init__(self, tempo_min: float = 70.0, tempo_max: float = 180.0, default_bpm: float = 120.0) -> None:
+        self.tempo_min, self.tempo_max = tempo_min, tempo_max
+        self.anchor_time = 0.0
+        self.anchor_beat = 0.0
+        self.bpm = default_bpm
+        self.confidence = 0.0
+        self.source = "none"
+        self.locked = False  # tempo held (manual BPM, tap, or lock command)
+        self.offset = 0.0  # persistent phase offset in beats (nudge, resync)
+        self._downbeat_slots = np.zeros(BEATS_PER_BAR)
+        self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
+        self._downbeat_one = 0  # beat index (mod 4) currently taken as the one
+        self._challenger, self._challenger_beats = -1, 0  # a slot leading clearly, and for how many beats
+        self._taps: list[float] = []
+        self._last_accent_beat = -1
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def beats_at(self, t: float) -> float:
+        """Continuous beat count at time ``t`` (offsets included)."""
+        return self.anchor_beat + (t - self.anchor_time) * self.bpm / 60.0 + self.offset
+
+    def downbeat_of(self, beat_index: int) -> int:
+        """Which beat of the bar (0..3) ``beat_index`` is."""
+        if self._downbeat_user is not None:
+            return (beat_index - self._downbeat_user) % BEATS_PER_BAR
+        return (beat_index - self._downbeat_one) % BEATS_PER_BAR
+
+    # -- from the tracker ------------------------------------------------------------------
+
+    def follow(self, estimate: BeatEstimate, now: float) -> None:
+        """Re-anchor on the tracker's latest beat, keeping the beat count continuous."""
+        if estimate.period <= 0:
+            return
+        bpm = 60.0 / estimate.period
+        if self.locked:
+            # Tempo is held: only fine phase alignment from the audio, never a jump of the count.
+            bpm = self.bpm
+            if estimate.confidence < 0.2:
+                self._advance(now)
+                return
+        base = self.anchor_beat + (estimate.beat_time - self.anchor_time) * self.bpm / 60.0
+        if self.locked:
+            err = (base - round(base))
+            if abs(err) > 0.25:
+                self._advance(now)
+                return
+            # Pull gently toward the audio's phase.
+            self._rebase(estimate.beat_time, base - 0.5 * err, bpm)
+        else:
+            self._rebase(estimate.beat_time, float(round(base)), bpm)
+            self.source = "audio"
+        self.confidence = estimate.confidence
+
+    def _rebase(self, t: float, beat: float, bpm: float) -> None:
+        self.anchor_time, self.anchor_beat, self.bpm = t, beat, bpm
+
+    def _advance(self, now: float) -> None:
+        # Keep the same line, only move the anchor forward so numbers stay small.
+        self.anchor_beat += (now - self.anchor_time) * self.bpm / 60.0
+        self.anchor_time = now
+
+    def decay(self, seconds: float) -> None:
+        """Lower the confidence while no beat evidence arrives (silence, lost input)."""
+        self.confidence *= math.exp(-seconds / 4.0)
+
+    def accent(self, beat_index: int, low: float) -> None:
+        """Credit the low-band energy heard on ``beat_index`` to its bar slot (downbeat estimate)."""
+        if beat_index == self._last_accent_beat:
+            return
+        self._last_accent_beat = beat_index
+        self._downbeat_slots *= 0.93  # ~10 bars memory
+        self._downbeat_slots[beat_index % BEATS_PER_BAR] += low
+        # Hysteresis: with a kick on every beat the slots are nearly equal, and a bare argmax
+        # would move the bar (and every keyframe arrival) from one beat to the next.
+        best = int(np.argmax(self._downbeat_slots))
+        leads = self._downbeat_slots[best] > DOWNBEAT_SWITCH * self._downbeat_slots[self._downbeat_one]
+        self._challenger_beats = self._challenger_beats + 1 if leads and best == self._challenger else 0
+        self._challenger = best if leads else -1
+        if self._challenger_beats >= DOWNBEAT_PATIENCE or not self._downbeat_slots[self._downbeat_one]:
+            self._downbeat_one, self._challenger_beats = best, 0
+
+    # -- manual ----------------------------------------------------------------------------
+
+    def tap(self, t: float) -> None:
+        """A tap: after two taps the tempo follows the taps and the beat lands on the last tap."""
+        if self._taps and t - self._taps[-1] > self.TAP_TIMEOUT:
+            self._taps = []
+        self._taps = (self._taps + [t])[-8:]
+        if len(self._taps) >= 2:
+            bpm = 60.0 / float(np.median(np.diff(self._taps)))
+            bpm = fold_bpm(bpm, self.tempo_min, self.tempo_max)
+            base = self.beats_at(t) - self.offset
+            self._rebase(t, float(round(base)), bpm)
+            self.offset = 0.0
+            self.locked = True
+            self.source = "tap"
+            self.confidence = 1.0
+
+    def set_bpm(self, bpm: float, t: float) -> None:
+        """Set the tempo by hand and hold it (phase kept where it is)."""
+        self._advance(t)
+        self.bpm = float(bpm)
+        self.locked = True
+        self.source = "manual"
+        self.confidence = 1.0
+
+    def nudge(self, beats: float) -> None:
+        """Shift the beat phase by ``beats`` (positive = later beats... the count moves forward)."""
+        self.offset += float(beats)
+
+    def resync(self, t: float) -> None:
+        """``t`` is the downbeat: put phase 0 there and make that beat the one of the bar."""
+        pos = self.beats_at(t)
+        target = float(math.floor(pos + 0.5))
+        self.offset += target - pos
+        self._downbeat_user = int(target) % BEATS_PER_BAR
+
+    def lock(self, on: bool, t: float) -> None:
+        """Hold the current tempo (True) or hand it back to the audio (False)."""
+        self._advance(t)
+        self.locked = bool(on)
+        if not on:
+            self._taps = []
+            self.source = "audio" if self.confidence > 0 else "none"
+        elif self.source in ("none", "audio"):
+            self.source = "locked"
+
+
+class BeatScheduler:
+    """Turns clock snapshots into committed beat events, the way the show flashes them.
+
+    At analysis time ``now`` a beat may be committed only if it is predicted at or after
+    ``now + lookahead``; each call covers the next slice of predicted time, so every beat is
+    decided once, from audio at least ``lookahead`` older than it, and never revised.
+    """
+
+    def __init__(self, lookahead: float = 0.05) -> None:
+        self.lookahead = float(lookahead)
+        self._horizon: float | None = None
+        self._prev_now: float | None = None
+        self._last_index: int | None = None
+        self._last_time = -math.inf
+
+    def advance(self, state, now: float) -> list[tuple[float, int]]:
+        """Commit the beats ``state`` predicts from ``now + lookahead`` up to where the next call
+        will start (one block on, assuming blocks as long as the last one); returns
+        ``(time, beat index)`` pairs, oldest first, every time >= ``now + lookahead``."""
+        span = 0.0 if self._prev_now is None else max(0.0, now - self._prev_now)
+        self._prev_now = now
+        start = now + self.lookahead
+        if self._horizon is not None:
+            start = max(start, self._horizon)
+        end = now + self.lookahead + span
+        self._horizon = max(end, start)
+        if end <= start or state.bpm <= 0:
+            return []
+        out = []
+        period = 60.0 / state.bpm
+        first = math.ceil(state.beats_at(start) - 1e-9)
+        last = state.beats_at(end)
+        if self._last_index is not None and first == self._last_index + 2 and start - self._last_time > 0.75 * period:
+            # A phase correction jumped the clock over a beat between two calls: flash it now
+            # (at the start of the open window, so still no earlier than now + lookahead).
+            out.append((start, first - 1))
+            self._last_index, self._last_time = first - 1, start
+        k = first
+        while k < last:
+            t = state.time + (k - state.beat_index - state.beat_phase) * period
+            if (self._last_index is None or k > self._last_index) and t - self._last_time > 0.5 * period:
+                out.append((t, k))
+                self._last_index, self._last_time = k, t
+            k += 1
+        return out

@@ -1,0 +1,198 @@
+"""`bench bank`: keyframe memory, preset bank load time, and precompute throughput.
+
+Every figure comes from the real code paths: keyframe files are written by
+:func:`live.library.keyframes.save_preset_keyframes`, the bank is loaded by :meth:`PresetBank.load`,
+and throughput is measured through :func:`live.library.precompute.precompute` on a randomly
+initialised Stable Diffusion pipeline built here (no weights are downloaded): ``tiny`` for
+CPU smoke figures, ``sd15`` for a real-size SD 1.5 UNet/VAE/CLIP-L on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from live.bench.models import SCALES, build_random_sd
+from live.errors import UserError
+from live.library.bank import PresetBank
+from live.library.keyframes import save_preset_keyframes
+from live.library.presets import load_preset
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def machine() -> str:
+    """One line naming the machine the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} logical CPUs{gpu}, "
+            f"torch {torch.__version__}, {torch.get_num_threads()} torch threads")
+
+
+def _write_preset(presets_dir: Path, name: str, model: str, size: tuple[int, int], prompts: int, seeds: int,
+                  steps: int = 2) -> Path:
+    words = ["neon tunnel", "chrome jellyfish", "acid rain city", "laser cathedral", "velvet storm", "glass desert"]
+    prompt_list = [f"{words[i % len(words)]} {i}" for i in range(prompts)]
+    path = presets_dir / f"{name}.toml"
+    path.write_text(
+        "[generation]\n"
+        f"model = {json.dumps(model)}\nwidth = {size[0]}\nheight = {size[1]}\n"
+        f"prompts = {json.dumps(prompt_list)}\nseeds = {list(range(1, seeds + 1))}\nsteps = {steps}\n")
+    return path
+
+
+def bytes_per_keyframe(workdir: Path, size: tuple[int, int]) -> tuple[int, int]:
+    """(in-memory bytes, file bytes) per keyframe at ``size``, from a 16-keyframe file written for real."""
+    presets_dir, kdir = workdir / f"bpk-presets-{size[0]}x{size[1]}", workdir / "bpk-keyframes"
+    presets_dir.mkdir(parents=True, exist_ok=True)
+    preset = load_preset(_write_preset(presets_dir, f"bpk{size[0]}x{size[1]}", "/models/x", size, 4, 4))
+    latents = torch.randn(16, 4, size[1] // 8, size[0] // 8)
+    path = save_preset_keyframes(preset, latents, kdir, {})
+    return latents[0].numel() * latents.element_size(), path.stat().st_size // 16
+
+
+def _drop_page_cache() -> None:
+    """Make the next read come from disk (Linux, root only): the show's first load after a reboot."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        raise UserError(f"--drop-caches needs root on Linux ({exc.strerror}); run without it") from None
+
+
+def bank_load_seconds(workdir: Path, presets: int, keyframes: int, size: tuple[int, int],
+                      repeat: int, drop_caches: bool = False) -> tuple[list[float], int, int]:
+    """Write ``presets`` x ``keyframes`` keyframe files and time :meth:`PresetBank.load` ``repeat`` times.
+
+    With ``drop_caches`` the first load reads from disk (page cache dropped; root only).
+    """
+    presets_dir, kdir = workdir / "bank-presets", workdir / "bank-keyframes"
+    presets_dir.mkdir(parents=True, exist_ok=True)
+    seeds = 4
+    for i in range(presets):
+        preset = load_preset(_write_preset(presets_dir, f"p{i:03d}", "/models/x", size, keyframes // seeds, seeds))
+        save_preset_keyframes(preset, torch.randn(keyframes, 4, size[1] // 8, size[0] // 8), kdir, {})
+    times = []
+    bank = None
+    for i in range(repeat):
+        if i == 0 and drop_caches:
+            _drop_page_cache()
+        started = time.perf_counter()
+        bank = PresetBank.load(presets_dir, kdir)
+        times.append(time.perf_counter() - started)
+    assert bank is not None
+    total_bytes = sum(r["bytes"] for r in bank.status())
+    return times, len(bank.names()), total_bytes
+
+
+def precompute_throughput(workdir: Path, scale: str, device: str, size: tuple[int, int], keyframes: int,
+                          batch_size: int, steps: int) -> dict:
+    """Keyframes/s of the real precompute path on a random ``scale`` pipeline (after a warm-up preset)."""
+    from live.library.precompute import _quiet_loading, precompute
+
+    model_dir = workdir / f"random-{scale}"
+    started = time.perf_counter()
+    with _quiet_loading():
+        build_random_sd(model_dir, scale)
+    build_s = time.perf_counter() - started
+    presets_dir, kdir = workdir / "tp-presets", workdir / "tp-keyframes"
+    presets_dir.mkdir(parents=True, exist_ok=True)
+    _write_preset(presets_dir, "warmup", str(model_dir), size, 1, batch_size, steps)
+    _write_preset(presets_dir, "measure", str(model_dir), size, max(1, keyframes // 4), 4, steps)
+    args = argparse.Namespace(presets=["warmup", "measure"], all=False, model="", vae="", device=device, fp32=False,
+                              batch_size=batch_size, allow_download=False, from_images="", preview=False,
+                              force=True, quiet=True, presets_dir=str(presets_dir), keyframes_dir=str(kdir))
+    started = time.perf_counter()
+    results = precompute(args)
+    total_s = time.perf_counter() - started
+    measured = results[1]
+    return {"scale": scale, "device": device, "size": f"{size[0]}x{size[1]}", "steps": steps,
+            "batch_size": batch_size, "keyframes": measured.generated, "seconds": measured.seconds,
+            "keyframes_per_s": measured.generated / measured.seconds, "model_build_s": build_s,
+            "run_with_load_s": total_s}
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 512x512") from None
+    if w % 8 or h % 8 or not (64 <= w <= 2048 and 64 <= h <= 2048):
+        raise argparse.ArgumentTypeError(f"size {text!r}: width and height must be multiples of 8 in 64..2048")
+    return w, h
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Flags of `bench bank`."""
+    parser.add_argument("--presets", type=int, default=50, help="presets in the bank to load")
+    parser.add_argument("--keyframes", type=int, default=16, help="keyframes per preset (a multiple of 4)")
+    parser.add_argument("--size", type=_size, default=(512, 512), help="bank keyframe size WxH")
+    parser.add_argument("--repeat", type=int, default=3, help="bank loads to time")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="drop the OS page cache before the first bank load (Linux, root): a cold-start figure")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="tiny",
+                        help="random pipeline for the precompute throughput (sd15 = real SD 1.5 size; use a GPU)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"], help="precompute device")
+    parser.add_argument("--precompute-size", type=_size, default=None,
+                        help="precompute image size (default 256x256 for tiny, 512x512 for sd15)")
+    parser.add_argument("--precompute-keyframes", type=int, default=16, help="keyframes to time")
+    parser.add_argument("--batch-size", type=int, default=4, help="precompute batch size")
+    parser.add_argument("--steps", type=int, default=2, help="denoising steps per keyframe")
+    parser.add_argument("--skip-precompute", action="store_true", help="only the memory and bank load figures")
+    parser.add_argument("--json", default="", metavar="FILE", help="also write the figures to FILE as JSON")
+    parser.add_argument("--workdir", default="", help="keep the generated files here (default: a temp folder)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `bench bank`: prints the figures and the machine."""
+    if args.keyframes < 4 or args.keyframes % 4 or args.presets < 1:
+        raise UserError("--keyframes must be a multiple of 4 (>= 4) and --presets >= 1")
+    from live.library.precompute import resolve_device
+
+    figures: dict = {"machine": machine()}
+    print(f"machine: {figures['machine']}")
+    with tempfile.TemporaryDirectory(prefix="bankbench-") as tmp:
+        workdir = Path(args.workdir or tmp)
+        for size in ((512, 512), (768, 432)):
+            mem, disk = bytes_per_keyframe(workdir, size)
+            figures[f"bytes_per_keyframe_{size[0]}x{size[1]}"] = {"memory": mem, "file": disk}
+            print(f"keyframe {size[0]}x{size[1]}: {mem} bytes in memory (float32 4x{size[1] // 8}x{size[0] // 8}), "
+                  f"{disk} bytes on disk per keyframe in a 16-keyframe file")
+        times, ready, total = bank_load_seconds(workdir, args.presets, args.keyframes, args.size, args.repeat,
+                                                args.drop_caches)
+        figures["bank_load"] = {"presets": args.presets, "keyframes": args.keyframes,
+                                "size": f"{args.size[0]}x{args.size[1]}", "seconds": times, "ready": ready,
+                                "bytes": total}
+        print(f"bank load: {args.presets} presets x {args.keyframes} keyframes at {args.size[0]}x{args.size[1]} "
+              f"({total / 2**20:.1f} MiB, {ready} ready): first {times[0]:.3f} s, median "
+              f"{statistics.median(times):.3f} s over {len(times)} loads (target < 2 s; first load "
+              f"{'from disk, page cache dropped' if args.drop_caches else 'from the page cache'})")
+        if not args.skip_precompute:
+            device = resolve_device(args.device)
+            size = args.precompute_size or ((256, 256) if args.scale == "tiny" else (512, 512))
+            tp = precompute_throughput(workdir, args.scale, device, size, args.precompute_keyframes,
+                                       args.batch_size, args.steps)
+            figures["precompute"] = tp
+            print(f"precompute ({tp['scale']} random SD pipeline, {tp['device']}, {tp['size']}, {tp['steps']} steps, "
+                  f"batch {tp['batch_size']}): {tp['keyframes']} keyframes in {tp['seconds']:.2f} s = "
+                  f"{tp['keyframes_per_s']:.2f} keyframes/s (incl. writing files; model build "
+                  f"{tp['model_build_s']:.1f} s, whole run with load {tp['run_with_load_s']:.1f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0

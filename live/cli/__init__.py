@@ -1,0 +1,91 @@
+"""`run_live.py` / `run-live`: the command line. Each subcommand lives in the module that owns
+the work and exposes ``configure(parser)`` and ``run(args) -> int``; this file only routes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from live.errors import UserError
+
+_LOGGER = logging.getLogger(__name__)
+
+# subcommand -> (module, one-line help). Modules are imported only when their command runs,
+# so `--help` stays quick and one broken optional part cannot take the others down.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "live": ("live.cli.live", "run the show: output window (or --headless), live audio input, OSC/MIDI control"),
+    "demo": ("live.cli.demo", "the built-in demo: a window where a display exists, else a video file"),
+    "render": ("live.cli.render", "deterministic offline render of a preset against an audio file, to MP4"),
+    "devices": ("live.cli.devices", "list audio inputs, MIDI inputs and screens"),
+    "precompute": ("live.cli.precompute", "turn presets into keyframe latents with your Stable Diffusion model"),
+    "check": ("live.cli.check", "list every preset with its keyframe status, count and memory"),
+    "beats": ("live.cli.beats", "print the beats the show would flash for an audio file (live code path)"),
+    "midi": ("live.cli.midi", "MIDI tools: list inputs, monitor a controller, learn bindings into a mapping file"),
+}
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "beats": ("live.bench.beats", "beat accuracy (F-measure, CMLt, AMLt) on annotated audio"),
+    "decode": ("live.bench.decode", "decode fps, pipeline efficiency, latency, display-loop fps"),
+    "bank": ("live.bench.bank", "keyframe memory per preset and preset bank load time"),
+    "render": ("live.bench.render", "offline render frames per second of the demo"),
+}
+
+DESCRIPTION = """Beat-locked Stable Diffusion visuals for DJs and VJs.
+
+Before the show: write presets/NAME.toml, run `precompute NAME`, then `check`.
+At the show: `live --preset NAME` (add --audio-device, --osc-port, --midi-input).
+No weights or GPU? `demo` runs the built-in demo."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with a --help for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="run_live.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        _add(sub, name, module, help_text)
+    bench = sub.add_parser("bench", help="benchmarks that print figures with the machine and settings",
+                           description="Benchmarks. Each prints its figures and the machine they were measured on.")
+    bench_sub = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    for name, (module, help_text) in BENCHMARKS.items():
+        _add(bench_sub, name, module, help_text, bench=True)
+    return parser
+
+
+def _add(sub: argparse._SubParsersAction, name: str, module: str, help_text: str, bench: bool = False) -> None:
+    parser = sub.add_parser(name, help=help_text, description=help_text,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    mod = importlib.import_module(module)
+    (mod.configure_bench if bench and hasattr(mod, "configure_bench") else mod.configure)(parser)
+    runner = mod.run_bench if bench and hasattr(mod, "run_bench") else mod.run
+    parser.set_defaults(handler=runner)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand; ``live`` when none is given."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-v", "--verbose"):
+        argv.insert(0, "live")
+    elif argv[0] in ("-v", "--verbose") and (len(argv) == 1 or argv[1].startswith("-")):
+        argv.insert(1, "live")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 130

@@ -1,0 +1,93 @@
+"""`midi list|monitor|learn`: MIDI inputs, a live view of a controller, and learn mode."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from live.control.midi import BIND_COMMANDS, MidiInput, MidiMapping, _backend, list_midi_inputs, pick_port
+from live.control.osc import ControlError
+from live.handoff import CommandQueue
+from live.messages import Command
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _parse_value(text: str | None) -> bool | int | float | str | None:
+    if text is None:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of the MIDI tool: list inputs, monitor what a controller sends, learn bindings."""
+    parser.add_argument("--backend", default=None,
+                        help="mido backend, e.g. mido.backends.rtmidi/UNIX_JACK (default: rtmidi, ALSA on Linux)")
+    sub = parser.add_subparsers(dest="midi_action", metavar="ACTION", required=True)
+    sub.add_parser("list", help="list MIDI inputs")
+    monitor = sub.add_parser("monitor", help="print each incoming message and the command it maps to")
+    learn = sub.add_parser("learn", help="bind the next control you move to a command and save it in the mapping")
+    for p in (monitor, learn):
+        p.add_argument("--map", default="mappings/generic.toml", help="mapping file")
+        p.add_argument("--input", default=None, help="input port, part of its name (default: the mapping's device)")
+    monitor.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    learn.add_argument("command", choices=BIND_COMMANDS, help="command to bind")
+    learn.add_argument("--name", default=None, help="param key or shader uniform (param, shader_param)")
+    learn.add_argument("--value", default=None, help="fixed value: preset name, keyframe index, bpm, nudge...")
+    learn.add_argument("--min", type=float, default=None, help="low end of a continuous control")
+    learn.add_argument("--max", type=float, default=None, help="high end of a continuous control")
+    learn.add_argument("--mode", choices=("toggle", "direct"), default=None, help="for blackout/freeze/hold/lock")
+    learn.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen MIDI tool action; returns the exit status."""
+    if args.midi_action == "list":
+        names = list_midi_inputs(args.backend)
+        for name in names:
+            print(name)
+        if not names:
+            print("no MIDI inputs found")
+        return 0
+    path = Path(args.map)
+    if args.midi_action == "learn" and not path.exists():
+        mapping = MidiMapping(path=path)  # learning into a new file creates it
+    else:
+        mapping = MidiMapping.load(path)
+    wanted = args.input if args.input is not None else mapping.device
+    if args.midi_action == "monitor":
+        names = list_midi_inputs(args.backend)
+        name = pick_port(names, wanted)
+        if name is None:
+            raise ControlError(f"MIDI input {wanted or '(any)'!r} not found; available: {names or 'none'}")
+        print(f"listening on {name!r}; Ctrl-C to stop")
+        deadline = None if args.seconds is None else time.monotonic() + args.seconds
+        with _backend(args.backend).open_input(name) as port:
+            while deadline is None or time.monotonic() < deadline:
+                for msg in port.iter_pending():
+                    command = mapping.to_command(msg)
+                    print(f"{msg}  ->  {command.name + ' ' + repr(command.args) if command else '(unbound)'}")
+                time.sleep(0.005)
+        return 0
+    queue: CommandQueue[Command] = CommandQueue()
+    midi = MidiInput(queue, wanted, mapping, backend=args.backend)
+    midi.learn(args.command, name=args.name, value=_parse_value(args.value), min=args.min, max=args.max,
+               mode=args.mode)
+    print(f"move or press the control for {args.command} (within {args.timeout:.0f} s)")
+    with midi:
+        deadline = time.monotonic() + args.timeout
+        while midi.learned.get() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    binding = midi.learned.get()
+    if binding is None:
+        print("nothing received; mapping unchanged")
+        return 1
+    print(f"learned {binding.describe()}, saved to {path}")
+    return 0

@@ -1,0 +1,31 @@
+"""`render`: deterministic offline render of a preset against an audio file. Arguments only."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from live.show.render import render_file
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``render``."""
+    parser.add_argument("--preset", required=True, help="preset name (presets/NAME.toml)")
+    parser.add_argument("--audio", required=True, help="audio file to render against (WAV, FLAC, OGG, MP3...)")
+    parser.add_argument("--out", required=True, help="output video file (.mp4)")
+    parser.add_argument("--seconds", type=float, default=None, help="render only the first S seconds (default: whole file)")
+    parser.add_argument("--size", default="512x512", help="output size WxH")
+    parser.add_argument("--fps", type=int, default=30, help="video frame rate")
+    parser.add_argument("--decoder", default="approx", choices=["approx", "tiny", "vae"], help="latent decoder")
+    parser.add_argument("--model", default=None, help="VAE / TAESD / model folder for --decoder tiny or vae")
+    parser.add_argument("--family", default="sd1", choices=["sd1", "sdxl"], help="latent family of the presets")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render and report where the file went."""
+    stats = render_file(preset=args.preset, audio=args.audio, out=args.out, seconds=args.seconds, size=args.size,
+                        fps=args.fps, decoder=args.decoder, model=args.model, family=args.family)
+    print(f"wrote {args.out}: {stats.frames} frames, {stats.seconds:.1f} s, rendered at {stats.fps:.1f} frames/s")
+    return 0

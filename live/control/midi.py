@@ -1,0 +1,524 @@
+"""MIDI control: a mapping file (TOML, schema-checked) from notes/CCs to commands, and an input
+that survives the controller being unplugged.
+
+Mapping file (``mappings/NAME.toml``)::
+
+    device = "APC MINI"          # optional: input port to open (substring, case-insensitive)
+
+    [[bind]]
+    cc = 48                      # or note = 36 (exactly one of the two), 0..127
+    channel = 1                  # optional, 1..16 as printed on controllers; omitted = any
+    command = "shader_param"     # see BIND_COMMANDS
+    name = "intensity"           # param key / shader uniform, for param and shader_param
+    min = 0.0                    # CC/velocity 0..127 is scaled to min..max (continuous)
+    max = 1.0
+    # value = ...                # fixed value instead: preset name, keyframe index, bpm...
+    # mode = "toggle"            # blackout/freeze/hold/lock: "toggle" or "direct"
+
+Semantics per command:
+
+* ``preset`` (``value`` = name), ``preset_next``, ``preset_prev``, ``tap``, ``resync``,
+  ``jump``/``drop`` (``value`` = index), and anything with a fixed ``value``: triggers. A note
+  fires on note-on; a CC fires when it crosses up through 64 (a button's 127 after 0).
+* ``blackout``/``freeze``/``hold``/``lock``: ``mode = "toggle"`` flips on each press
+  (default for notes), ``mode = "direct"`` follows the control: note on/off, CC >= 64 is on
+  (default for CCs).
+* ``bpm``, ``nudge``, ``param``, ``shader_param`` without ``value``: continuous, the CC value
+  (or note velocity) scaled to ``min..max`` (defaults: bpm 60..180, nudge -0.5..0.5, else 0..1).
+
+``preset_next``/``preset_prev`` become ``Command("preset", ("+1",))`` / ``("-1",)``, the same
+as OSC ``/preset/next`` and ``/preset/prev``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import mido
+import tomlkit
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from live.control.commands import COMMANDS
+from live.control.osc import BPM_RANGE, NUDGE_RANGE, TOGGLES, ControlError
+from live.handoff import CommandQueue, LatestSlot
+from live.messages import Command
+
+_LOGGER = logging.getLogger(__name__)
+
+
+BIND_COMMANDS: tuple[str, ...] = tuple(COMMANDS) + ("preset_next", "preset_prev")
+_CONTINUOUS = ("bpm", "nudge", "param", "shader_param")
+_DEFAULT_RANGE = {"bpm": (60.0, 180.0), "nudge": NUDGE_RANGE}
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_UNIFORM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Ports that echo everything and are never a controller; skipped when no port is named.
+_THROUGH = ("through",)
+
+
+class Binding(BaseModel):
+    """One control (a CC or a note, on one channel or any) bound to one command."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cc: int | None = Field(None, ge=0, le=127)
+    note: int | None = Field(None, ge=0, le=127)
+    channel: int | None = Field(None, ge=1, le=16)
+    command: str
+    name: str | None = None
+    value: bool | int | float | str | None = None
+    min: float | None = None
+    max: float | None = None
+    mode: Literal["toggle", "direct"] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Binding":
+        if (self.cc is None) == (self.note is None):
+            raise ValueError("give exactly one of cc = 0..127 or note = 0..127")
+        cmd = self.command
+        if cmd not in BIND_COMMANDS:
+            raise ValueError(f"command {cmd!r} is not one of {', '.join(BIND_COMMANDS)}")
+        if self.mode is not None and cmd not in TOGGLES:
+            raise ValueError(f"mode is only for {', '.join(TOGGLES)}")
+        if cmd in ("param", "shader_param"):
+            pattern = _UNIFORM_RE if cmd == "shader_param" else _NAME_RE
+            if not self.name or not pattern.match(self.name):
+                raise ValueError(f"{cmd} needs name = a {'uniform' if cmd == 'shader_param' else 'parameter key'} (letters, digits, _)")
+        elif self.name is not None:
+            raise ValueError(f"name is only for param and shader_param, not {cmd}")
+        if (self.min is None) != (self.max is None):
+            raise ValueError("give both min and max, or neither")
+        if self.min is not None and (cmd not in _CONTINUOUS or self.value is not None):
+            raise ValueError(f"min/max scale continuous controls ({', '.join(_CONTINUOUS)} without value)")
+        if cmd == "preset" and not (isinstance(self.value, str) and self.value.strip()):
+            raise ValueError('preset needs value = "preset name"')
+        if cmd in ("jump", "drop") and (isinstance(self.value, bool) or not isinstance(self.value, int) or self.value < 0):
+            raise ValueError(f"{cmd} needs value = keyframe index (int >= 0)")
+        if cmd in ("preset_next", "preset_prev", "tap", "resync") + TOGGLES and self.value is not None:
+            raise ValueError(f"{cmd} takes no value")
+        if cmd in ("bpm", "nudge", "shader_param") and self.value is not None:
+            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
+                raise ValueError(f"{cmd} value must be a number")
+        lo, hi = {"bpm": BPM_RANGE, "nudge": NUDGE_RANGE}.get(cmd, (None, None))
+        if lo is not None:
+            for key, v in (("value", self.value), ("min", self.min), ("max", self.max)):
+                if v is not None and not lo <= float(v) <= hi:
+                    raise ValueError(f"{key} = {v} out of range {lo:g}..{hi:g} for {cmd}")
+        return self
+
+    @property
+    def key(self) -> tuple[str, int, int | None]:
+        """(kind, number, channel) identifying the physical control; channel None = any."""
+        return ("cc", self.cc, self.channel) if self.cc is not None else ("note", self.note, self.channel)  # type: ignore[return-value]
+
+    def describe(self) -> str:
+        """Short human label, e.g. ``cc 48 ch 1 -> shader_param intensity``."""
+        kind, number, channel = self.key
+        where = f"{kind} {number}" + (f" ch {channel}" if channel else "")
+        what = " ".join(str(x) for x in (self.command, self.name, self.value) if x is not None)
+        return f"{where} -> {what}"
+
+
+class _MappingFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device: str | None = None
+    bind: list[Binding] = []
+
+
+def _first_error(exc: ValidationError, data: dict) -> str:
+    err = exc.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    msg = err["msg"].removeprefix("Value error, ")
+    if len(loc) >= 2 and loc[0] == "bind":
+        index = int(loc[1])
+        entry = data.get("bind", [])[index] if isinstance(data.get("bind"), list) else {}
+        control = ", ".join(f"{k} = {entry[k]}" for k in ("cc", "note", "channel") if isinstance(entry, dict) and k in entry)
+        key = f" key '{loc[2]}'" if len(loc) > 2 else ""
+        return f"[[bind]] #{index + 1}{f' ({control})' if control else ''}{key}: {msg}"
+    return f"key '{'.'.join(loc)}': {msg}"
+
+
+class MidiMapping:
+    """Bindings from MIDI controls to commands, loaded from a TOML mapping file.
+
+    Toggle state and CC edge detection live here, so one mapping must be used by one thread
+    at a time (the MIDI input owns it once started).
+    """
+
+    def __init__(self, bindings: list[Binding] | tuple[Binding, ...] = (), device: str | None = None,
+                 path: Path | str | None = None) -> None:
+        self.bindings: tuple[Binding, ...] = tuple(bindings)
+        self.device = device
+        self.path = Path(path) if path is not None else None
+        self._lookup: dict[tuple[str, int, int | None], Binding] = {}
+        for i, b in enumerate(self.bindings):
+            if b.key in self._lookup:
+                where = f"{self.path}: " if self.path else ""
+                raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}) uses the same control as "
+                                   f"({self._lookup[b.key].describe()}); give each control one command")
+            self._lookup[b.key] = b
+        self._toggles: dict[tuple[str, int, int | None], bool] = {}
+        self._last_cc: dict[tuple[int, int], int] = {}
+
+    @classmethod
+    def load(cls, path: Path | str) -> "MidiMapping":
+        """Read and validate a mapping file; ControlError naming the file, entry and key if bad."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ControlError(f"MIDI mapping {path} does not exist; see mappings/generic.toml for an example") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ControlError(f"MIDI mapping {path} cannot be read: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ControlError(f"MIDI mapping {path} is not valid TOML: {exc}") from None
+        try:
+            parsed = _MappingFile.model_validate(data)
+        except ValidationError as exc:
+            raise ControlError(f"MIDI mapping {path}: {_first_error(exc, data)}") from None
+        return cls(parsed.bind, parsed.device, path)
+
+    def find(self, msg: mido.Message) -> Binding | None:
+        """The binding for the control that sent ``msg`` (exact channel first, then any channel)."""
+        if msg.type == "control_change":
+            kind, number = "cc", msg.control
+        elif msg.type in ("note_on", "note_off"):
+            kind, number = "note", msg.note
+        else:
+            return None
+        return self._lookup.get((kind, number, msg.channel + 1)) or self._lookup.get((kind, number, None))
+
+    def to_command(self, msg: mido.Message, received: float | None = None,
+                   current: Callable[[str], bool | None] | None = None) -> Command | None:
+        """The command ``msg`` asks for (``source="midi"``), or None if unbound or nothing to do.
+
+        ``current(name)``, when given, returns the show's present value of a toggle (None if
+        unknown); a toggle pad then flips that instead of its own memory, so it stays right
+        after the same toggle was changed from OSC or another pad."""
+        binding = self.find(msg)
+        if binding is None:
+            return None
+        when = time.perf_counter() if received is None else received
+        is_cc = msg.type == "control_change"
+        if is_cc:
+            raw = msg.value
+            previous = self._last_cc.get((msg.channel, msg.control), 0)
+            self._last_cc[(msg.channel, msg.control)] = raw
+            pressed = raw >= 64 and previous < 64
+            released = raw < 64 and previous >= 64
+            on = raw >= 64
+        else:
+            raw = msg.velocity if msg.type == "note_on" else 0
+            pressed = raw > 0
+            released = raw == 0
+            on = pressed
+        cmd = binding.command
+
+        def make(name: str, *args: Any) -> Command:
+            return Command(name, tuple(args), source="midi", received=when)
+
+        if cmd in TOGGLES:
+            mode = binding.mode or ("direct" if is_cc else "toggle")
+            if mode == "direct":
+                if not (pressed or released):
+                    return None  # a fader moving within one half changes nothing
+                return make(cmd, on)
+            if not pressed:
+                return None
+            now_on = current(cmd) if current is not None else None
+            state = not (self._toggles.get(binding.key, False) if now_on is None else now_on)
+            self._toggles[binding.key] = state
+            return make(cmd, state)
+        if cmd in _CONTINUOUS and binding.value is None:
+            if not is_cc and not pressed:
+                return None  # note-off carries no useful velocity
+            lo, hi = (binding.min, binding.max) if binding.min is not None else _DEFAULT_RANGE.get(cmd, (0.0, 1.0))
+            value = lo + (hi - lo) * raw / 127.0
+            return make(cmd, binding.name, value) if binding.name else make(cmd, value)
+        if not pressed:
+            return None
+        if cmd == "preset_next":
+            return make("preset", "+1")
+        if cmd == "preset_prev":
+            return make("preset", "-1")
+        if cmd in ("tap", "resync"):
+            return make(cmd)
+        if cmd in ("param", "shader_param"):
+            value = float(binding.value) if cmd == "shader_param" else binding.value
+            return make(cmd, binding.name, value)
+        if cmd in ("bpm", "nudge"):
+            return make(cmd, float(binding.value))  # type: ignore[arg-type]
+        return make(cmd, binding.value)
+
+    def with_binding(self, binding: Binding) -> "MidiMapping":
+        """A new mapping with ``binding`` added, replacing any binding on the same control."""
+        kept = [b for b in self.bindings if b.key != binding.key]
+        out = MidiMapping(kept + [binding], self.device, self.path)
+        # Learning mid-show must not reset the other pads' toggle states or CC edges.
+        out._toggles = {k: v for k, v in self._toggles.items() if k != binding.key}
+        out._last_cc = dict(self._last_cc)
+        return out
+
+    def save(self, path: Path | str | None = None) -> Path:
+        """Write the mapping atomically (temp file + rename), keeping the comments of the file
+        already there; returns the path written."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ControlError("MIDI mapping has no file to save to; pass a path")
+        try:
+            doc = tomlkit.parse(target.read_text(encoding="utf-8")) if target.exists() else tomlkit.document()
+        except Exception as exc:  # the file was edited into something unreadable since load
+            raise ControlError(f"MIDI mapping {target} cannot be re-read for saving: {exc}") from None
+        if self.device is not None:
+            doc["device"] = self.device
+        existing = doc.get("bind")
+        wanted = {b.key: b for b in self.bindings}
+        table = tomlkit.aot()
+        # Keep existing entries (and their comments) that are still wanted, in file order.
+        if existing is not None:
+            for entry in existing:
+                try:
+                    old = Binding.model_validate(entry.unwrap())
+                except ValidationError:
+                    continue
+                if wanted.get(old.key) == old:
+                    table.append(entry)
+                    del wanted[old.key]
+        for b in wanted.values():
+            item = tomlkit.table()
+            for k, v in b.model_dump(exclude_none=True).items():
+                item[k] = v
+            table.append(item)
+        doc["bind"] = table
+        text = tomlkit.dumps(doc)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return target
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _backend(backend: mido.Backend | str | None) -> Any:
+    if backend is None:
+        return mido.backend  # the default backend (rtmidi unless MIDO_BACKEND says otherwise)
+    if isinstance(backend, str):
+        return mido.Backend(backend)
+    return backend
+
+
+def list_midi_inputs(backend: mido.Backend | str | None = None) -> list[str]:
+    """Names of the MIDI inputs the backend sees; [] with a logged reason when none is usable."""
+    try:
+        return list(_backend(backend).get_input_names())
+    except Exception as exc:  # rtmidi raises its own SystemError when ALSA/JACK is absent
+        _LOGGER.warning("no MIDI inputs: the MIDI backend is not available (%s)", str(exc).strip() or type(exc).__name__)
+        return []
+
+
+def pick_port(names: list[str], wanted: str | None) -> str | None:
+    """The first port whose name contains ``wanted`` (case-insensitive); with no ``wanted``, the
+    first that is not a MIDI Through port. None when nothing fits."""
+    if wanted:
+        hits = [n for n in names if wanted.lower() in n.lower()]
+    else:
+        hits = [n for n in names if not any(t in n.lower() for t in _THROUGH)]
+    return hits[0] if hits else None
+
+
+@dataclass(frozen=True)
+class LearnRequest:
+    """What the next incoming control should be bound to (the control itself comes from MIDI)."""
+
+    command: str
+    name: str | None = None
+    value: bool | int | float | str | None = None
+    min: float | None = None
+    max: float | None = None
+    mode: str | None = None
+
+    def bind(self, msg: mido.Message, omni: bool = False) -> Binding:
+        """The binding for this request on the control that sent ``msg``."""
+        fields = {k: v for k, v in self.__dict__.items() if v is not None}
+        control = {"cc": msg.control} if msg.type == "control_change" else {"note": msg.note}
+        return Binding(**fields, **control, channel=None if omni else msg.channel + 1)
+
+
+class MidiInput:
+    """Opens a MIDI input by name substring and turns its messages into commands.
+
+    Messages arrive on the backend's callback thread and go straight into ``commands`` (put
+    never blocks). A supervisor thread checks once per ``retry_interval`` that the port still
+    exists; when the controller is unplugged it logs once, closes the port and reopens it when
+    it comes back. ``port=None`` uses the mapping's ``device``, else the first non-Through input.
+    ``status`` (the same callable the OSC server gets) lets toggle pads flip the show's actual
+    blackout/freeze/... state; it is called on the MIDI thread only when a toggle is pressed.
+    """
+
+    def __init__(self, commands: CommandQueue[Command], port: str | None, mapping: MidiMapping,
+                 backend: mido.Backend | str | None = None, retry_interval: float = 1.0,
+                 status: Callable[[], dict] | None = None) -> None:
+        self._commands = commands
+        self._wanted = port if port is not None else mapping.device
+        self._mapping = mapping  # used only under _handle_lock, by the callback thread
+        self._backend = backend
+        self._status = status
+        self.retry_interval = retry_interval
+        self._port: Any = None
+        self._handle_lock = threading.Lock()  # serializes callbacks across a reconnect
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._learn: LatestSlot[LearnRequest] = LatestSlot()
+        self.learned: LatestSlot[Binding] = LatestSlot()  # each binding made by learn mode
+        self.connected: LatestSlot[str] = LatestSlot()  # name of the open port, "" when none
+        self.received = 0
+
+    def start(self) -> None:
+        """Start the supervisor thread, which opens the port now and whenever it reappears."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._supervise, name="midi", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Close the port and stop the supervisor; safe to call twice."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        self._close()
+
+    def __enter__(self) -> "MidiInput":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def learn(self, command: str, *, name: str | None = None, value: Any = None, min: float | None = None,
+              max: float | None = None, mode: str | None = None) -> None:
+        """Arm learn mode: the next CC or note-on received is bound to this command (replacing
+        that control's old binding), used at once and saved to the mapping file atomically.
+        ControlError now if the command and its fields would not make a valid binding."""
+        request = LearnRequest(command, name, value, min, max, mode)
+        try:
+            request.bind(mido.Message("control_change", control=0))  # validate in the caller's thread
+        except ValidationError as exc:
+            raise ControlError(f"MIDI learn {command}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        self._learn.put(request)
+        _LOGGER.info("MIDI learn: move or press a control to bind it to %s", command)
+
+    # --- supervisor thread ---------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        missing_logged = False
+        failures = 0  # consecutive backend failures: back off so a missing ALSA/JACK doesn't spam
+        while not self._stop.is_set():
+            try:
+                names = _backend(self._backend).get_input_names()
+                error = None
+            except Exception as exc:
+                names, error = [], str(exc).strip() or type(exc).__name__
+            if self._port is not None and self._port.name not in names:
+                _LOGGER.warning("MIDI input %r disappeared; will reopen it when it comes back", self._port.name)
+                self._close()
+                missing_logged = True
+            if self._port is None:
+                name = pick_port(names, self._wanted)
+                if name is not None:
+                    try:
+                        self._open(name)
+                        missing_logged = False
+                    except Exception as exc:
+                        if not missing_logged:
+                            _LOGGER.warning("MIDI input %r cannot be opened (%s); retrying every %.0f s",
+                                            name, exc, self.retry_interval)
+                            missing_logged = True
+                elif not missing_logged:
+                    why = f"MIDI backend unavailable ({error})" if error else f"available: {names or 'none'}"
+                    _LOGGER.warning("MIDI input %s not found (%s); retrying every %.0f s or so",
+                                    repr(self._wanted) if self._wanted else "(any)", why, self.retry_interval)
+                    missing_logged = True
+            failures = failures + 1 if error else 0
+            self._stop.wait(min(self.retry_interval * 2 ** min(failures, 5), max(self.retry_interval, 30.0)))
+
+    def _open(self, name: str) -> None:
+        self._port = _backend(self._backend).open_input(name, callback=self._on_message)
+        self.connected.put(name)
+        _LOGGER.info("MIDI input %r open", name)
+
+    def _close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except Exception as exc:  # closing a vanished device may fail; it is gone either way
+                _LOGGER.debug("closing MIDI input %r: %s", port.name, exc)
+            self.connected.put("")
+
+    # --- callback thread -----------------------------------------------------------------
+
+    def _on_message(self, msg: mido.Message) -> None:
+        received = time.perf_counter()
+        try:
+            with self._handle_lock:
+                self._handle(msg, received)
+        except Exception:  # a bug here must not kill the backend's thread
+            _LOGGER.exception("MIDI message %s could not be handled", msg)
+
+    def _handle(self, msg: mido.Message, received: float) -> None:
+        if msg.type == "control_change" or (msg.type == "note_on" and msg.velocity > 0):
+            request = self._learn.take(timeout=0)
+            if request is not None:
+                self._learn_from(request, msg)
+                return
+        command = self._mapping.to_command(msg, received, self._current if self._status else None)
+        if command is not None:
+            self.received += 1
+            self._commands.put(command)
+
+    def _current(self, name: str) -> bool | None:
+        try:
+            value = self._status()  # type: ignore[misc]
+        except Exception as exc:  # the show's snapshot failed: fall back to the pad's own memory
+            _LOGGER.debug("status for toggle %s unavailable: %s", name, exc)
+            return None
+        value = value.get(name) if isinstance(value, dict) else None
+        return value if isinstance(value, bool) else None
+
+    def _learn_from(self, request: LearnRequest, msg: mido.Message) -> None:
+        try:
+            binding = request.bind(msg)
+        except ValidationError as exc:
+            _LOGGER.warning("MIDI learn failed: %s", exc.errors()[0]["msg"])
+            return
+        self._mapping = self._mapping.with_binding(binding)
+        where = "not saved: mapping has no file"
+        if self._mapping.path is not None:
+            try:
+                where = f"saved to {self._mapping.save()}"
+            except (OSError, ControlError) as exc:
+                where = f"NOT saved: {exc}"
+        _LOGGER.info("MIDI learn: %s (%s)", binding.describe(), where)
+        self.learned.put(binding)

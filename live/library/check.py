@@ -1,0 +1,109 @@
+"""Preset status before the show: every preset with its keyframe status, count and memory.
+
+It loads the bank exactly as the show does (same checks against the decoder family), so a
+preset marked ok here is one the show can play. Approx presets build their keyframes here if
+they are missing, as they would at show start.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from live.library.bank import PresetBank
+from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, load_presets
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def human_bytes(n: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def missing_shaders(shader_names: list[str], shaders_dir: str | Path) -> list[str]:
+    """Shader names with no ``shaders_dir/NAME.glsl`` file."""
+    folder = Path(shaders_dir)
+    return [n for n in shader_names if not (folder / f"{n}.glsl").is_file()]
+
+
+def model_problems(preset: Preset) -> list[str]:
+    """Why `precompute` could not run for this preset here (model or VAE not on disk), as warning lines."""
+    from live.library.precompute import PrecomputeError, resolve_model
+
+    g = preset.generation
+    problems = []
+    for value, what in ((g.model, "model"), (g.vae, "VAE")):
+        if value and value != APPROX_MODEL:
+            try:
+                resolve_model(preset.resolve(value), allow_download=False, what=what)
+            except PrecomputeError as exc:
+                problems.append(f"precompute needs it: {exc}")
+    return problems
+
+
+def check_rows(presets_dir: str | Path, keyframes_dir: str | Path, family: str = "sd1",
+               shaders_dir: str | Path | None = "shaders", device: str = "cpu") -> tuple[list[dict], float]:
+    """Bank status rows (plus a 'warnings' list per preset) and the bank load time in seconds."""
+    # the table shows every problem; the bank's per-preset warnings (meant for the show log) would repeat them
+    loggers = [logging.getLogger(n) for n in ("live.library.bank", "live.library.keyframes", "live.library.images", "live.library.presets")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        started = time.perf_counter()
+        bank = PresetBank.load(presets_dir, keyframes_dir, family=family, device=device,
+                               scaling_factor=SCALING_FACTORS[family])
+        seconds = time.perf_counter() - started
+        good, _ = load_presets(presets_dir)
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+    rows = bank.status()
+    for row in rows:
+        row["warnings"] = []
+        preset = good.get(row["name"])
+        if preset is None:
+            continue
+        if not preset.family_is_explicit and not row["ok"]:
+            row["family"] = "auto"  # taken from the model at precompute time
+        if shaders_dir is not None and Path(shaders_dir).is_dir():
+            for name in missing_shaders(preset.look.shaders, shaders_dir):
+                row["warnings"].append(f"look.shaders names {name!r} but {Path(shaders_dir) / (name + '.glsl')} "
+                                       f"does not exist")
+        if not row["ok"]:
+            row["warnings"].extend(model_problems(preset))
+    return rows, seconds
+
+
+def _status_word(row: dict) -> str:
+    if row["ok"]:
+        return "ok"
+    reason = row["reason"]
+    for word in ("not precomputed", "stale", "corrupt", "partial", "decoder", "channels", "scaled by"):
+        if word in reason:
+            return {"decoder": "mismatch", "channels": "mismatch", "scaled by": "mismatch"}.get(word, word)
+    return "bad preset" if ".toml" in reason.split(":")[0] else "unavailable"
+
+
+def format_table(rows: list[dict], seconds: float) -> str:
+    """The human-readable report: one line per preset, reasons and warnings indented under it."""
+    lines = [f"{'PRESET':<20} {'STATUS':<16} {'KEYFRAMES':>9} {'MEMORY':>10}  {'SIZE':<9} {'FAMILY':<6} MODEL"]
+    total = 0
+    for r in rows:
+        total += r["bytes"]
+        lines.append(f"{r['name']:<20} {_status_word(r):<16} {r['keyframes']:>9} {human_bytes(r['bytes']):>10}  "
+                     f"{r['size']:<9} {r['family']:<6} {r['model']}")
+        if r["reason"]:
+            lines.append(f"    {r['reason']}")
+        for w in r.get("warnings", []):
+            lines.append(f"    warning: {w}")
+    ready = sum(1 for r in rows if r["ok"])
+    lines.append(f"{ready} of {len(rows)} presets ready, {human_bytes(total)} of keyframes, loaded in {seconds:.2f} s")
+    return "\n".join(lines)

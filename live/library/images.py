@@ -1,0 +1,129 @@
+"""Image ingestion: image folders (or the built-in demo images) to keyframe latents, and the
+weight-free approx keyframes built on the fly for ``model = "approx"`` presets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from live.library.presets import (
+    APPROX_MODEL,
+    BUILTIN_IMAGES,
+    Preset,
+    _where,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """Image files in ``folder`` sorted by name; KeyframeError when the folder is missing or has none."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise KeyframeError(f"{_where(folder)}: images folder does not exist; give a folder of PNG/JPEG images")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                   and not p.name.startswith("."))
+    if not files:
+        raise KeyframeError(f"{_where(folder)}: no images in this folder (looked for "
+                            f"{' '.join(IMAGE_EXTENSIONS)}); add some or point generation.images elsewhere")
+    return files
+
+
+def load_images(files: Iterable[Path], width: int, height: int) -> np.ndarray:
+    """Read, cover-crop and resize each image to width x height: (N, H, W, 3) uint8. Names an unreadable file."""
+    from PIL import Image, ImageOps, UnidentifiedImageError  # deferred: only image presets need Pillow
+
+    out = []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                img.load()
+                rgb = ImageOps.exif_transpose(img).convert("RGB")
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
+            raise KeyframeError(f"{_where(path)}: not a readable image ({_short(exc)}); remove or re-export it") from None
+        out.append(np.asarray(ImageOps.fit(rgb, (width, height), Image.Resampling.LANCZOS), dtype=np.uint8))
+    return np.stack(out)
+
+
+def images_identity(source: str, width: int, height: int, count: int) -> tuple[list[Path], str]:
+    """The image files behind ``source`` and a content hash of them (for the cache key)."""
+    if source == BUILTIN_IMAGES:
+        from live.library import demo  # the demo images are code: hash the code that draws them
+
+        digest = hashlib.sha256(Path(demo.__file__).read_bytes()).hexdigest()
+        return [], hash_json({"builtin": source, "code": digest, "count": count, "size": [width, height]})
+    files = image_files(source)
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.name.encode() + b"\0")
+        h.update(path.read_bytes())
+    return files, h.hexdigest()
+
+
+def source_images(preset: Preset, source: str | None = None) -> tuple[np.ndarray, str, list[str]]:
+    """The preset's images as (N, H, W, 3) uint8, their content hash, and their names."""
+    g = preset.generation
+    source = source or preset.resolve(g.images)
+    count = text_keyframe_count(preset)
+    files, digest = images_identity(source, g.width, g.height, count)
+    if source == BUILTIN_IMAGES:
+        from live.library.demo import demo_images
+
+        return demo_images(g.width, g.height, count), digest, [f"{BUILTIN_IMAGES}#{i}" for i in range(count)]
+    return load_images(files, g.width, g.height), digest, [p.name for p in files]
+from live.library.keyframes import (
+    FORMAT_VERSION,
+    IMAGE_EXTENSIONS,
+    KeyframeError,
+    KeyframeSet,
+    _short,
+    hash_json,
+    keyframes_path,
+    load_preset_keyframes,
+    save_preset_keyframes,
+    text_keyframe_count,
+)
+
+
+def approx_cache_key(preset: Preset, images_digest: str) -> str:
+    """Cache key of keyframes made from images with the weight-free approx encoder."""
+    return hash_json({"settings": preset.settings_hash(), "images": images_digest, "encoder": "approx",
+                      "format": FORMAT_VERSION})
+
+
+def ensure_builtin_keyframes(preset: Preset, keyframes_dir: str | Path) -> KeyframeSet:
+    """For ``model = "approx"`` presets: load the keyframes, building them from the images first if missing or stale.
+
+    Building is the approx least-squares encoder on the (cover-cropped) images: fast, no model,
+    no progress output. A bad images folder raises KeyframeError naming it.
+    """
+    from live.visuals.approx import rgb_to_latents
+
+    g = preset.generation
+    if g.model != APPROX_MODEL or not g.images:
+        raise KeyframeError(f"{_where(preset.path)}: only model = \"approx\" presets with generation.images build "
+                            f"automatically; run `run_live.py precompute {preset.name}`")
+    path = keyframes_path(preset, keyframes_dir)
+    count = text_keyframe_count(preset)
+    files, digest = images_identity(preset.resolve(g.images), g.width, g.height, count)
+    key = approx_cache_key(preset, digest)
+    if path.is_file():
+        try:
+            kset = load_preset_keyframes(preset, keyframes_dir)
+            if kset.meta.get("cache_key") == key:
+                return kset
+            _LOGGER.info("keyframes for %s are out of date; rebuilding from %s", preset.name, g.images)
+        except KeyframeError as exc:
+            _LOGGER.info("%s; rebuilding", exc)
+    images, _, names = source_images(preset)
+    latents = rgb_to_latents(images, family=g.family)
+    save_preset_keyframes(preset, latents, keyframes_dir, {
+        "family": g.family, "model": APPROX_MODEL, "model_revision": "approx-linear", "source": "images",
+        "images": names, "encoder": "approx", "cache_key": key, "steps": 0, "guidance": 0.0,
+    })
+    return load_preset_keyframes(preset, keyframes_dir)

@@ -1,0 +1,75 @@
+"""Immutable values handed between threads: the audio snapshot and control commands.
+
+Everything here is frozen, so a reader that takes one holds a consistent whole and never
+sees a half-updated value. The one clock is ``time.perf_counter()`` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+BEATS_PER_BAR = 4
+
+
+@dataclass(frozen=True)
+class AudioState:
+    """What the show knows about the music at ``time`` (perf_counter seconds).
+
+    ``beat_index`` counts beats since the clock started; ``beat_phase`` is the fraction of the
+    current beat elapsed (0 on the beat). ``downbeat`` is which beat of the bar (0..3) the
+    current beat is. The clock predicts: use :meth:`beats_at` to ask where the beat will be at
+    a later display time instead of reacting to the last onset.
+    """
+
+    time: float = 0.0
+    bpm: float = 120.0
+    beat_phase: float = 0.0
+    beat_index: int = 0
+    downbeat: int = 0
+    onset_env: float = 0.0
+    low: float = 0.0
+    mid: float = 0.0
+    high: float = 0.0
+    level: float = 0.0
+    confidence: float = 0.0
+    tempo_source: str = "none"
+    silent: bool = True
+
+    @property
+    def bar_phase(self) -> float:
+        """Fraction of the bar elapsed, 0 on the downbeat."""
+        return ((self.downbeat % BEATS_PER_BAR) + self.beat_phase) / BEATS_PER_BAR
+
+    def beats_at(self, t: float) -> float:
+        """Continuous beat count predicted for time ``t`` (extrapolated at the current tempo)."""
+        return self.beat_index + self.beat_phase + (t - self.time) * self.bpm / 60.0
+
+    def bar_beats_at(self, t: float) -> float:
+        """Continuous position inside the bar in beats (0..4) predicted for time ``t``."""
+        offset = self.beats_at(t) - self.beat_index
+        return (self.downbeat + offset) % BEATS_PER_BAR
+
+    def phase_at(self, t: float) -> float:
+        """Beat phase (0..1) predicted for time ``t``."""
+        return self.beats_at(t) % 1.0
+
+    def bars_at(self, t: float) -> float:
+        """Continuous bar count predicted for time ``t``: integer steps land on downbeats."""
+        first_downbeat = self.beat_index - (self.downbeat % BEATS_PER_BAR)
+        return (self.beats_at(t) - first_downbeat) / BEATS_PER_BAR + math.floor(first_downbeat / BEATS_PER_BAR)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A validated request from a controller (OSC, MIDI, keyboard) to the show.
+
+    ``name`` is one of :data:`COMMANDS`; ``args`` are already checked against its range.
+    ``source`` says where it came from, for the log.
+    """
+
+    name: str
+    args: tuple[Any, ...] = ()
+    source: str = "internal"
+    received: float = field(default=0.0, compare=False)

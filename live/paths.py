@@ -1,0 +1,44 @@
+"""Where the show's folders are: one rule for every command.
+
+``presets/``, ``keyframes/``, ``shaders/`` and ``mappings/`` are the repository's by default.
+An environment variable (``LIVE_PRESETS_DIR``, ``LIVE_KEYFRAMES_DIR``, ``LIVE_SHADERS_DIR``,
+``LIVE_MAPPINGS_DIR``) moves one for every command, and a command-line flag (``--presets-dir``...)
+moves it for one run; relative paths are taken from the working folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FOLDERS = ("presets", "keyframes", "shaders", "mappings")
+
+
+def folder(kind: str, override: str | os.PathLike | None = None) -> Path:
+    """The folder of ``kind`` (one of :data:`FOLDERS`): ``override`` when given, else the
+    ``LIVE_<KIND>_DIR`` environment variable, else the repository's own folder."""
+    if kind not in FOLDERS:
+        raise ValueError(f"unknown folder kind {kind!r}; one of {', '.join(FOLDERS)}")
+    chosen = override or os.environ.get(f"LIVE_{kind.upper()}_DIR")
+    return Path(chosen) if chosen else ROOT / kind
+
+
+def presets_dir(override: str | os.PathLike | None = None) -> Path:
+    """The presets folder (see :func:`folder`)."""
+    return folder("presets", override)
+
+
+def keyframes_dir(override: str | os.PathLike | None = None) -> Path:
+    """The keyframes folder (see :func:`folder`)."""
+    return folder("keyframes", override)
+
+
+def shaders_dir(override: str | os.PathLike | None = None) -> Path:
+    """The shaders folder (see :func:`folder`)."""
+    return folder("shaders", override)
+
+
+def mappings_dir(override: str | os.PathLike | None = None) -> Path:
+    """The MIDI mappings folder (see :func:`folder`)."""
+    return folder("mappings", override)

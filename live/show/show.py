@@ -1,0 +1,274 @@
+"""The show: one tick per output frame, on the main thread.
+
+Each tick applies queued commands, asks the traversal for the latent of the moment the next
+frame will be seen, hands it to the decoder (latest wins), and draws the newest frames it has
+with beat-driven uniforms. The same code runs live (decode worker thread, live audio) and in
+``render`` (synchronous decode, simulated clock), so what a render shows is what the show does.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from live.errors import UserError
+from live.handoff import CommandQueue, LatestSlot
+from live.messages import AudioState, Command
+
+_LOGGER = logging.getLogger(__name__)
+
+CLOCK_COMMANDS = frozenset({"tap", "bpm", "nudge", "resync", "lock"})
+TRAVERSAL_COMMANDS = frozenset({"hold", "jump", "drop"})
+PULSE_DECAY = 5.0  # per beat: the pulse is down to 1% a beat after it fires
+
+
+def beat_pulse(state: AudioState, t: float) -> float:
+    """1 exactly on each predicted beat, decaying exponentially until the next one."""
+    return math.exp(-PULSE_DECAY * state.phase_at(t))
+
+
+def shader_uniforms(state: AudioState, t: float) -> dict[str, float]:
+    """The per-frame uniforms every shader may read, predicted for display time ``t``."""
+    return {
+        "u_time": float(t),
+        "u_beat_phase": state.phase_at(t),
+        "u_bar_phase": state.bar_beats_at(t) / 4.0,
+        "u_pulse": beat_pulse(state, t),
+        "u_onset": float(state.onset_env),
+        "u_low": float(state.low),
+        "u_mid": float(state.mid),
+        "u_high": float(state.high),
+        "u_level": float(state.level),
+        "u_bpm": float(state.bpm),
+    }
+
+
+def frame_mix(older: Any, newer: Any, t: float) -> float:
+    """How far display time ``t`` is from the older frame to the newer one (0..1)."""
+    if older is None or newer is None:
+        return 1.0
+    span = newer.display_time - older.display_time
+    if span <= 1e-6:
+        return 1.0
+    return float(np.clip((t - older.display_time) / span, 0.0, 1.0))
+
+
+class SyncDecode:
+    """Decode in the caller's thread, at once: the deterministic twin of :class:`AsyncDecode`.
+
+    It is the same decode worker, never started, so frames carry the same bookkeeping and
+    :class:`Show` cannot tell the two apart."""
+
+    lookahead = 0.0
+
+    def __init__(self, decoder: Any) -> None:
+        from live.visuals.worker import DecodeWorker
+
+        self._worker = DecodeWorker(decoder)
+
+    def request(self, latent: torch.Tensor, display_time: float) -> None:
+        """Decode ``latent`` now, as the frame for ``display_time``."""
+        self._worker.decode_now(latent, display_time)
+
+    def frames(self) -> tuple[Any, Any]:
+        """The two newest frames (older, newer)."""
+        return self._worker.frames()
+
+
+class AsyncDecode:
+    """Live decoding through the decode worker thread; requests look ahead by its latency."""
+
+    def __init__(self, decoder: Any, fps: float) -> None:
+        from live.visuals.worker import DecodeWorker
+
+        self._worker = DecodeWorker(decoder)
+        self._frame_period = 1.0 / fps
+        self._worker.start()
+
+    @property
+    def lookahead(self) -> float:
+        """Decode latency plus one frame: a frame is made for the moment it will be seen."""
+        return self._worker.latency + self._frame_period
+
+    def request(self, latent: torch.Tensor, display_time: float) -> None:
+        """Hand the latent to the worker; replaces any request it has not started."""
+        self._worker.request(latent, display_time)
+
+    def frames(self) -> tuple[Any, Any]:
+        """The two newest decoded frames (older, newer)."""
+        return self._worker.frames()
+
+    def stop(self) -> None:
+        """Stop the worker thread."""
+        self._worker.stop()
+
+    def ensure_running(self) -> None:
+        """Watchdog: if the worker thread died, log it and start a new one on the same decoder."""
+        if self._worker.alive:
+            return
+        from live.visuals.worker import DecodeWorker
+
+        _LOGGER.error("decode worker stopped (%s); starting a new one", self._worker.last_error or "no error recorded")
+        self._worker = DecodeWorker(self._worker.decoder)
+        self._worker.start()
+
+
+class Show:
+    """Composition of bank, traversal, decode and renderer, driven by :meth:`tick`.
+
+    ``clock`` receives the tempo commands (tap, bpm, nudge, resync, lock): live it puts them
+    on the analysis thread's queue, in render it calls the engine directly.
+    """
+
+    def __init__(self, bank: Any, decode: SyncDecode | AsyncDecode, renderer: Any, *, preset: str,
+                 commands: CommandQueue[Command] | None = None,
+                 clock: Callable[[Command], None] | None = None, frame_period: float = 1.0 / 60.0) -> None:
+        self.bank, self.decode, self.renderer = bank, decode, renderer
+        # Uniforms describe the middle of a frame's time on screen, so a beat flashes on the
+        # frame nearest to it (within half a frame) rather than on the first frame after it.
+        self.frame_period = float(frame_period)
+        self.commands: CommandQueue[Command] = commands or CommandQueue()
+        self._clock = clock or (lambda cmd: None)
+        self.blackout = False
+        self.frozen = False
+        self.preset_name = ""
+        self.preset: Any = None
+        self.traversal: Any = None
+        self.last_uniforms: dict[str, float] = {}
+        self.last_state = AudioState()
+        self._fps_window: collections.deque[float] = collections.deque(maxlen=120)
+        self._status_time = -1.0
+        self._errors_logged: set[str] = set()
+        self.switch_preset(preset)
+        self._status: LatestSlot[dict[str, Any]] = LatestSlot(self._make_status())
+
+    # ------------------------------------------------------------------ commands
+
+    def switch_preset(self, name: str, now: float = 0.0) -> None:
+        """Make ``name`` the live preset; an unknown or unavailable name raises UserError and changes nothing."""
+        from live.visuals.traversal import Traversal
+
+        preset, latents = self.bank.get(name)
+        traversal = Traversal(latents, **preset.motion.model_dump(), seed=_seed_of(name))
+        had_preset = self.preset is not None
+        self.preset_name, self.preset, self.traversal = name, preset, traversal
+        self.renderer.set_shaders(list(preset.look.shaders), dict(preset.look.params))
+        if had_preset and preset.look.transition == "crossfade":
+            beats = preset.look.transition_beats
+            self.renderer.start_transition(now, beats * 60.0 / max(self.last_state.bpm, 1.0))
+        _LOGGER.info("preset %s: %d keyframes", name, latents.shape[0])
+
+    def apply(self, cmd: Command, now: float) -> None:
+        """Carry out one command. Bad values are logged and ignored; the show keeps its state."""
+        try:
+            self._apply(cmd, now)
+        except UserError as exc:
+            _LOGGER.error("%s command %s%s refused: %s", cmd.source, cmd.name, list(cmd.args), exc)
+
+    def _apply(self, cmd: Command, now: float) -> None:
+        name, args = cmd.name, cmd.args
+        if name == "preset":
+            self.switch_preset(self._resolve_preset(str(args[0])), now)
+        elif name == "blackout":
+            self.blackout = bool(args[0]) if args else not self.blackout
+        elif name == "freeze":
+            self.frozen = bool(args[0]) if args else not self.frozen
+        elif name in TRAVERSAL_COMMANDS:
+            self.traversal.command(cmd)
+        elif name in CLOCK_COMMANDS:
+            self._clock(cmd)
+        elif name == "shader_param":
+            self.renderer.set_param(str(args[0]), float(args[1]))
+        elif name == "param":
+            self._set_param(str(args[0]), args[1])
+        else:
+            raise UserError(f"unknown command {name!r}")
+
+    def _resolve_preset(self, name: str) -> str:
+        """'+1' / '-1' step through the bank in order; anything else is a preset name."""
+        if name in ("+1", "-1"):
+            names = self.bank.names()
+            index = names.index(self.preset_name) if self.preset_name in names else 0
+            return names[(index + int(name)) % len(names)]
+        return name
+
+    def _set_param(self, key: str, value: Any) -> None:
+        """Change one ``motion.*`` or ``look.params.*`` value of the live preset, validated by its schema."""
+        from pydantic import ValidationError
+
+        section, _, field = key.partition(".")
+        if section == "look" and field.startswith("params."):
+            self.renderer.set_param(field.removeprefix("params."), float(value))
+            return
+        if section != "motion" or not field:
+            raise UserError(f"param {key!r}: only motion.* and look.params.* can change live")
+        motion = self.preset.motion
+        try:
+            new_motion = type(motion).model_validate({**motion.model_dump(), field: value})
+        except ValidationError as exc:
+            raise UserError(f"param {key} = {value!r}: {exc.errors()[0]['msg']}") from None
+        self.preset = self.preset.model_copy(update={"motion": new_motion})
+        self.traversal.retune(**new_motion.model_dump())
+
+    # ------------------------------------------------------------------ tick
+
+    def tick(self, now: float, state: AudioState) -> None:
+        """Advance the show to time ``now`` with the newest audio snapshot and draw one frame."""
+        self.last_state = state
+        for cmd in self.commands.drain():
+            self.apply(cmd, now)
+        self.last_uniforms = shader_uniforms(state, now + 0.5 * self.frame_period)
+        if self.frozen and not self.blackout:
+            self.renderer.hold()  # the whole output stands still, effects included
+        else:
+            self._advance(now, state)
+        self._count_frame(now)
+
+    def _advance(self, now: float, state: AudioState) -> None:
+        """Request the latent for the moment the next frame will be seen, draw the newest frames."""
+        display_time = now + self.decode.lookahead
+        try:
+            latent = self.traversal.latent_at(state, display_time)
+            self.decode.request(latent, display_time)
+        except Exception as exc:  # never let one bad frame take the projector down
+            self._log_once("decode", f"frame for t={display_time:.3f} failed, keeping the last picture: {exc!r}")
+        older, newer = self.decode.frames()
+        self.renderer.update_frames(older, newer)
+        self.renderer.draw(now, frame_mix(older, newer, now), self.last_uniforms, blackout=self.blackout)
+
+    def _count_frame(self, now: float) -> None:
+        self._fps_window.append(now)
+        if now - self._status_time >= 0.25:  # publish a status snapshot for other threads (OSC /status)
+            self._status_time = now
+            self._status.put(self._make_status())
+
+    @property
+    def fps(self) -> float:
+        """Output frames per second over the last ~120 ticks."""
+        w = self._fps_window
+        return (len(w) - 1) / (w[-1] - w[0]) if len(w) > 1 and w[-1] > w[0] else 0.0
+
+    def _make_status(self) -> dict[str, Any]:
+        s = self.last_state
+        return {"preset": self.preset_name, "bpm": round(s.bpm, 2), "confidence": round(s.confidence, 3),
+                "tempo_source": s.tempo_source, "fps": round(self.fps, 1), "blackout": self.blackout,
+                "freeze": self.frozen, "presets": len(self.bank.names())}
+
+    def status(self) -> dict[str, Any]:
+        """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""
+        return self._status.get()
+
+    def _log_once(self, key: str, message: str) -> None:
+        if key not in self._errors_logged:
+            self._errors_logged.add(key)
+            _LOGGER.error(message)
+
+
+def _seed_of(name: str) -> int:
+    """A stable per-preset seed (Python's hash() is salted per process, so don't use it)."""
+    return int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little") % (2**31)

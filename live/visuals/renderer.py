@@ -1,0 +1,379 @@
+"""The output: a pyglet window (or an offscreen EGL surface) that blends the two newest
+decoded frames, runs the preset's GLSL chain and presents.
+
+Draw order each frame: upload any new frame textures -> composite pass (blend the two newest
+frames by display time, crossfade from the previous preset) -> each post shader in turn,
+ping-ponging between two framebuffers -> blit to the window. The renderer is a leaf: it is
+told what to draw and never waits for anyone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from live import paths
+
+_LOGGER = logging.getLogger(__name__)
+
+
+VERTEX_SOURCE = """#version 330 core
+in vec2 position;
+out vec2 v_uv;
+void main() {
+    v_uv = position * 0.5 + 0.5;
+    gl_Position = vec4(position, 0.0, 1.0);
+}
+"""
+
+# Frames arrive top row first, GL textures start at the bottom: flip once, here.
+COMPOSITE_SOURCE = """#version 330 core
+in vec2 v_uv;
+out vec4 f_color;
+uniform sampler2D u_older;
+uniform sampler2D u_newer;
+uniform sampler2D u_from;
+uniform float u_frame_mix;
+uniform float u_transition;
+uniform float u_blackout;
+void main() {
+    vec2 uv = vec2(v_uv.x, 1.0 - v_uv.y);
+    vec3 frame = mix(texture(u_older, uv).rgb, texture(u_newer, uv).rgb, u_frame_mix);
+    vec3 colour = mix(frame, texture(u_from, v_uv).rgb, u_transition);
+    f_color = vec4(colour * (1.0 - u_blackout), 1.0);
+}
+"""
+
+PASSTHROUGH_SOURCE = """#version 330 core
+in vec2 v_uv;
+out vec4 f_color;
+uniform sampler2D u_image;
+void main() { f_color = texture(u_image, v_uv); }
+"""
+
+_ERROR_LINE = re.compile(r"^\s*\d+[:(](\d+)[)(:]")
+
+
+class FrameLike(Protocol):
+    """What the renderer needs of a decoded frame (live.visuals.worker.Frame fits)."""
+
+    rgb: np.ndarray
+    display_time: float
+    seq: int
+
+
+@dataclass
+class ShaderState:
+    """One post shader: its file, the program last compiled from it, and that file's mtime."""
+
+    path: Path
+    program: Any = None
+    mtime: float = -1.0
+    error: str = ""
+
+
+def shader_error_line(message: str) -> str:
+    """The first compiler error from a GL info log, as 'line N: text' (Mesa and NVIDIA formats)."""
+    lines = message.splitlines()
+    for line in lines:
+        match = _ERROR_LINE.match(line)
+        if match and "error" in line.lower():
+            return f"line {match.group(1)}: {line.split('error', 1)[1].lstrip(':C0123456789 ')}"
+    errors = [line.strip() for line in lines if "error" in line.lower()]
+    return errors[-1] if errors else (lines[-1].strip() if lines else "unknown error")
+
+
+def _gl():
+    from pyglet import gl
+
+    return gl
+
+
+class _Target:
+    """An RGB texture with a framebuffer bound to it: one pass's output."""
+
+    def __init__(self, width: int, height: int) -> None:
+        gl = _gl()
+        self.width, self.height = width, height
+        self.texture = _new_texture(width, height)
+        fbo = gl.GLuint()
+        gl.glGenFramebuffers(1, ctypes.byref(fbo))
+        self.fbo = fbo.value
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, self.fbo)
+        gl.glFramebufferTexture2D(gl.GL_FRAMEBUFFER, gl.GL_COLOR_ATTACHMENT0, gl.GL_TEXTURE_2D, self.texture, 0)
+        status = gl.glCheckFramebufferStatus(gl.GL_FRAMEBUFFER)
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+        if status != gl.GL_FRAMEBUFFER_COMPLETE:
+            raise RuntimeError(f"framebuffer incomplete (status 0x{status:x})")
+
+
+def _new_texture(width: int, height: int, data: np.ndarray | None = None) -> int:
+    gl = _gl()
+    tex = gl.GLuint()
+    gl.glGenTextures(1, ctypes.byref(tex))
+    gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
+    for param, value in ((gl.GL_TEXTURE_MIN_FILTER, gl.GL_LINEAR), (gl.GL_TEXTURE_MAG_FILTER, gl.GL_LINEAR),
+                         (gl.GL_TEXTURE_WRAP_S, gl.GL_MIRRORED_REPEAT), (gl.GL_TEXTURE_WRAP_T, gl.GL_MIRRORED_REPEAT)):
+        gl.glTexParameteri(gl.GL_TEXTURE_2D, param, value)
+    pointer = data.ctypes.data if data is not None else None
+    gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+    gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_RGB8, width, height, 0, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, pointer)
+    return tex.value
+
+
+class Renderer:
+    """Window or offscreen surface, frame textures and the shader chain.
+
+    ``headless=True`` draws into an EGL pbuffer (Mesa llvmpipe works), for ``render``,
+    ``live --headless`` and tests; otherwise a window opens, fullscreen on ``screen`` if asked.
+    """
+
+    def __init__(self, width: int, height: int, *, headless: bool = True, fullscreen: bool = False,
+                 screen: int | None = None, vsync: bool = True, shader_dir: Path | None = None,
+                 title: str = "live visuals") -> None:
+        import pyglet
+
+        if headless:
+            pyglet.options["headless"] = True
+        import pyglet.window  # noqa: F401  (after the headless option is set)
+        from pyglet.graphics.shader import Shader, ShaderException, ShaderProgram
+
+        self._Shader, self._ShaderProgram = Shader, ShaderProgram
+        self._ShaderException = ShaderException
+        self.width, self.height = width, height
+        self.headless = headless
+        self.shader_dir = paths.shaders_dir(shader_dir)
+        config = pyglet.gl.Config(double_buffer=True, major_version=3, minor_version=3)
+        if headless:
+            self.window = pyglet.window.Window(width, height, visible=False, config=config)
+        else:
+            screens = pyglet.display.get_display().get_screens()
+            chosen = screens[screen] if screen is not None and 0 <= screen < len(screens) else None
+            self.window = pyglet.window.Window(width, height, caption=title, fullscreen=fullscreen,
+                                               screen=chosen, vsync=vsync, resizable=True, config=config)
+        self.window.switch_to()
+        gl = _gl()
+        self._vertex = Shader(VERTEX_SOURCE, "vertex")
+        self._composite = ShaderProgram(self._vertex, Shader(COMPOSITE_SOURCE, "fragment"))
+        self._passthrough = ShaderProgram(self._vertex, Shader(PASSTHROUGH_SOURCE, "fragment"))
+        self._quads: dict[int, Any] = {}
+        self._targets = [_Target(width, height) for _ in range(2)]
+        self._from = _Target(width, height)  # snapshot of the composite when a transition starts
+        black = np.zeros((1, 1, 3), np.uint8)
+        self._frame_tex = [_new_texture(1, 1, black), _new_texture(1, 1, black)]
+        self._frame_size = [(1, 1), (1, 1)]
+        self._frame_seq = [-1, -1]
+        self._shaders: list[ShaderState] = []
+        self._params: dict[str, float] = {}
+        self._transition_start = 0.0
+        self._transition_length = 0.0
+        self._last_poll = 0.0
+        self._readback = np.empty((height, width, 3), np.uint8)
+        self._output = self._targets[0]
+        gl.glDisable(gl.GL_DEPTH_TEST)
+
+    # ------------------------------------------------------------------ shaders
+
+    def set_shaders(self, names: list[str], params: dict[str, float] | None = None) -> None:
+        """Use the post shaders ``shaders/NAME.glsl`` in this order, with these uniform values.
+
+        Programs already compiled are reused; a shader that fails to compile is logged with
+        its file and line and passed through (or its last good version kept).
+        """
+        known = {s.path.stem: s for s in self._shaders}
+        self._shaders = [known.get(name) or ShaderState(self.shader_dir / f"{name}.glsl") for name in names]
+        self._params = dict(params or {})
+        self.poll_shaders(force=True)
+
+    def set_param(self, name: str, value: float) -> None:
+        """Set one uniform for every post shader that declares it (live tweak from OSC/MIDI)."""
+        self._params[name] = float(value)
+
+    def poll_shaders(self, force: bool = False) -> None:
+        """Recompile shaders whose files changed on disk (checked at most once a second)."""
+        now = time.perf_counter()
+        if not force and now - self._last_poll < 1.0:
+            return
+        self._last_poll = now
+        for state in self._shaders:
+            try:
+                mtime = state.path.stat().st_mtime
+            except OSError:
+                if state.error != "missing":
+                    state.error = "missing"
+                    _LOGGER.error("shader %s: file not found; passing the picture through", state.path)
+                continue
+            if mtime != state.mtime:
+                state.mtime = mtime
+                self._compile(state)
+
+    def _compile(self, state: ShaderState) -> None:
+        try:
+            source = state.path.read_text()
+            program = self._ShaderProgram(self._vertex, self._Shader(source, "fragment"))
+        except (OSError, UnicodeDecodeError, self._ShaderException) as exc:
+            state.error = shader_error_line(str(exc))
+            keeping = "keeping the last good version" if state.program else "passing the picture through"
+            _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
+            return
+        state.program, state.error = program, ""
+        _LOGGER.info("shader %s compiled", state.path.name)
+
+    def shader_errors(self) -> dict[str, str]:
+        """Name -> last compile error, for shaders that currently have one."""
+        return {s.path.stem: s.error for s in self._shaders if s.error}
+
+    # ------------------------------------------------------------------ frames
+
+    def update_frames(self, older: FrameLike | None, newer: FrameLike | None) -> None:
+        """Upload the two newest decoded frames if they changed since the last call.
+
+        When the old "newer" frame has become "older", the two textures swap instead of
+        uploading it again, so each decoded frame crosses the bus once.
+        """
+        if older is not None and newer is not None and older.seq == self._frame_seq[1] != newer.seq:
+            self._frame_tex.reverse()
+            self._frame_size.reverse()
+            self._frame_seq.reverse()
+        for slot, frame in enumerate((older, newer)):
+            if frame is None or frame.seq == self._frame_seq[slot]:
+                continue
+            self._upload(slot, frame.rgb)
+            self._frame_seq[slot] = frame.seq
+
+    def _upload(self, slot: int, rgb: np.ndarray) -> None:
+        gl = _gl()
+        rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+        h, w = rgb.shape[:2]
+        if self._frame_size[slot] != (w, h):
+            gl.glDeleteTextures(1, ctypes.byref(gl.GLuint(self._frame_tex[slot])))
+            self._frame_tex[slot] = _new_texture(w, h, rgb)
+            self._frame_size[slot] = (w, h)
+            return
+        gl.glBindTexture(gl.GL_TEXTURE_2D, self._frame_tex[slot])
+        gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+        gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, rgb.ctypes.data)
+
+    def start_transition(self, now: float, seconds: float) -> None:
+        """Crossfade from the current picture to whatever comes next over ``seconds``."""
+        gl = _gl()
+        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self._targets[0].fbo)
+        gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, self._from.fbo)
+        gl.glBlitFramebuffer(0, 0, self.width, self.height, 0, 0, self.width, self.height,
+                             gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST)
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+        self._transition_start, self._transition_length = now, max(0.0, seconds)
+
+    # ------------------------------------------------------------------ drawing
+
+    def draw(self, now: float, frame_mix: float, uniforms: dict[str, float], blackout: bool = False) -> None:
+        """Render one output frame for time ``now`` and present it.
+
+        ``frame_mix`` blends the older (0) and newer (1) frame; ``uniforms`` are the per-frame
+        values every shader may read (u_time, u_pulse, u_beat_phase, ...).
+        """
+        gl = _gl()
+        self.window.switch_to()
+        self.poll_shaders()
+        transition = 0.0
+        if self._transition_length > 0:
+            transition = min(1.0, max(0.0, 1.0 - (now - self._transition_start) / self._transition_length))
+        gl.glViewport(0, 0, self.width, self.height)
+        self._pass(self._composite, self._targets[0], {
+            "u_older": (0, self._frame_tex[0]), "u_newer": (1, self._frame_tex[1]), "u_from": (2, self._from.texture),
+        }, {"u_frame_mix": float(np.clip(frame_mix, 0.0, 1.0)), "u_transition": transition,
+            "u_blackout": 1.0 if blackout else 0.0})
+        source = 0
+        values = {**uniforms, **self._params, "u_resolution": (float(self.width), float(self.height))}
+        for state in self._shaders:
+            if state.program is None:
+                continue
+            self._pass(state.program, self._targets[1 - source], {"u_image": (0, self._targets[source].texture)}, values)
+            source = 1 - source
+        if not self.headless:  # offscreen nobody sees the window surface; read_pixels reads the FBO
+            self._present(self._targets[source])
+
+    def hold(self) -> None:
+        """Show the last drawn picture again (freeze), without running any pass."""
+        if not self.headless:
+            self._present(self._output)
+
+    def _pass(self, program: Any, target: _Target, textures: dict[str, tuple[int, int]], values: dict[str, Any]) -> None:
+        gl = _gl()
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, target.fbo)
+        program.use()
+        for name, (unit, tex) in textures.items():
+            gl.glActiveTexture(gl.GL_TEXTURE0 + unit)
+            gl.glBindTexture(gl.GL_TEXTURE_2D, tex)
+            if name in program.uniforms:
+                program[name] = unit
+        for name, value in values.items():
+            if name in program.uniforms:
+                program[name] = value
+        self._quad(program).draw(gl.GL_TRIANGLE_STRIP)
+        gl.glActiveTexture(gl.GL_TEXTURE0)
+        self._output = target
+
+    def _quad(self, program: Any) -> Any:
+        # One vertex list per program: attribute locations may differ between programs.
+        key = id(program)
+        if key not in self._quads:
+            gl = _gl()
+            self._quads[key] = program.vertex_list(4, gl.GL_TRIANGLE_STRIP, position=("f", (-1, -1, 1, -1, -1, 1, 1, 1)))
+        return self._quads[key]
+
+    def _present(self, target: _Target) -> None:
+        gl = _gl()
+        win_w, win_h = self.window.get_framebuffer_size()
+        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, target.fbo)
+        gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, 0)
+        gl.glClearColor(0, 0, 0, 1)
+        gl.glClear(gl.GL_COLOR_BUFFER_BIT)
+        # Letterbox: keep the picture's aspect ratio inside whatever the window is.
+        scale = min(win_w / self.width, win_h / self.height)
+        w, h = int(self.width * scale), int(self.height * scale)
+        x, y = (win_w - w) // 2, (win_h - h) // 2
+        gl.glBlitFramebuffer(0, 0, self.width, self.height, x, y, x + w, y + h, gl.GL_COLOR_BUFFER_BIT, gl.GL_LINEAR)
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+
+    def read_pixels(self) -> np.ndarray:
+        """The last drawn picture as (height, width, 3) uint8, top row first."""
+        gl = _gl()
+        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self._output.fbo)
+        gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
+        gl.glReadPixels(0, 0, self.width, self.height, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, self._readback.ctypes.data)
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+        return self._readback[::-1].copy()
+
+    def flip(self) -> None:
+        """Show the drawn frame (waits for vsync on a real window) and handle window events."""
+        self.window.dispatch_events()
+        self.window.flip()
+
+    @property
+    def closed(self) -> bool:
+        """True once the user closed the window."""
+        return bool(getattr(self.window, "has_exit", False))
+
+    def close(self) -> None:
+        """Close the window and free its GL context."""
+        self.window.close()
+
+
+def list_screens() -> list[str]:
+    """Screens pyglet can open a window on, as 'index: WxH at X,Y' (empty without a display)."""
+    try:
+        import pyglet
+
+        screens = pyglet.display.get_display().get_screens()
+    except Exception as exc:  # no X server / no EGL: say so instead of failing `devices`
+        _LOGGER.info("no screens: %s", exc)
+        return []
+    return [f"{i}: {s.width}x{s.height} at {s.x},{s.y}" for i, s in enumerate(screens)]

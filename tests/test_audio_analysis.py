@@ -1,0 +1,146 @@
+"""Analysis features and the live thread: onset envelope, bands, silence, latency, settings
+errors, and AnalysisThread fed by a real-time FileSource; plus the `beats` and `bench beats`
+commands end to end on synthesised files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from live.audio import beats
+from live.audio.analysis import AnalysisThread, AudioEngine, default_hop
+from live.audio.sources import AudioError, FileSource, iter_blocks
+from live.bench import beats as beatbench
+from live.bench.beats import measure_latency
+from live.bench.synth import synth_kick_track
+from live.cli import beats as beats_cli
+from live.handoff import CommandQueue, LatestSlot, RingBuffer
+from live.messages import AudioState, Command
+
+RATE = 44100
+
+
+def test_envelope_bands_and_silence():
+    x, kicks = synth_kick_track([(120.0, 6.0)], RATE)
+    x = np.concatenate([x, np.zeros(RATE, dtype=np.float32)])
+    engine = AudioEngine(RATE)
+    states = []
+    for block, end in iter_blocks(x, RATE, 256):
+        engine.feed(block, end)
+        states.append(engine.state)
+    env = np.array([s.onset_env for s in states])
+    times = np.array([s.time for s in states])
+    for k in kicks[2:-1]:
+        near = env[(times > k) & (times < k + 0.03)]
+        assert near.max() > 0.5  # jumps on every kick
+        before = env[(times > k - 0.1) & (times < k - 0.01)]
+        assert before.min() < near.max() - 0.2  # and has decayed in between
+    for name in ("low", "mid", "high", "level", "onset_env", "confidence"):
+        vals = np.array([getattr(s, name) for s in states])
+        assert vals.min() >= 0.0 and vals.max() <= 1.0, name
+    playing = [s for s in states if 2.0 < s.time < 5.5]
+    assert np.mean([s.low for s in playing]) > np.mean([s.high for s in playing])  # kick + bass track
+    assert not any(s.silent for s in playing)
+    assert states[-1].silent and states[-1].level < 0.05
+
+
+def test_latency_is_within_one_block_and_one_hop():
+    lat = measure_latency(48000, 512)
+    assert lat <= (512 + default_hop(48000)) / 48000
+
+
+def test_bad_settings_raise_user_errors():
+    with pytest.raises(AudioError, match="onset method 'nope'"):
+        AudioEngine(RATE, onset_method="nope")
+    with pytest.raises(AudioError, match="tempo range"):
+        AudioEngine(RATE, tempo_min=100, tempo_max=120)
+    with pytest.raises(AudioError, match="unknown analysis setting"):
+        AudioEngine(RATE, colour="red")
+    with pytest.raises(AudioError, match="sample rate"):
+        AudioEngine(1000)
+
+
+@pytest.mark.parametrize("method", ["specflux", "hfc"])
+def test_aubio_onset_methods_track_too(method):
+    x, _ = synth_kick_track([(126.0, 10.0)], RATE, hats=False)
+    out = beats.track_beats(x, RATE, onset_method=method)
+    assert abs(out[-1]["bpm"] - 126.0) < 1.5
+
+
+def test_analysis_thread_live_with_file_source(tmp_path):
+    x, _ = synth_kick_track([(125.0, 5.0)], RATE)
+    path = tmp_path / "k.wav"
+    sf.write(path, x, RATE)
+    ring = RingBuffer(RATE * 2, 1, RATE)
+    src = FileSource(ring, path, loop=True)
+    slot: LatestSlot[AudioState] = LatestSlot()
+    commands: CommandQueue[Command] = CommandQueue()
+    thread = AnalysisThread(ring, AudioEngine(RATE), slot, commands)
+    src.start()
+    thread.start()
+    try:
+        time.sleep(4.0)
+        st = slot.get()
+        assert st is not None and st.tempo_source == "audio" and abs(st.bpm - 125.0) < 1.5
+        assert abs(time.perf_counter() - st.time) < 0.1  # snapshots are fresh
+        commands.put(Command("bpm", (90.0,), source="test"))
+        time.sleep(0.2)
+        assert slot.get().bpm == 90.0
+        src.stop()  # input gone: the clock keeps publishing, free-running
+        time.sleep(0.8)
+        late = slot.get()
+        assert late.time > st.time + 0.5 and late.bpm == 90.0
+    finally:
+        thread.stop()
+        src.stop()
+    assert thread.errors == 0
+    assert thread.busy < 4.0 * 0.2  # analysis far below real time (not a benchmark, a sanity bound)
+
+
+def test_beats_command_text_and_json(tmp_path, capsys):
+    x, kicks = synth_kick_track([(128.0, 8.0)], 22050)
+    path = tmp_path / "k.wav"
+    sf.write(path, x, 22050)
+    parser = argparse.ArgumentParser()
+    beats_cli.configure(parser)
+    assert beats_cli.run(parser.parse_args([str(path)])) == 0
+    lines = capsys.readouterr().out.split()
+    times = np.array([float(v) for v in lines])
+    assert len(times) > 10 and np.all(np.diff(times) > 0.3)
+    late = times[times > 4]
+    assert all(np.min(np.abs(kicks - t)) < 0.035 for t in late)
+    assert beats_cli.run(parser.parse_args([str(path), "--format", "json", "--lookahead", "100"])) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"time", "bpm", "confidence", "bar", "beat"} <= set(data[0])
+    assert all(1 <= d["bar"] <= 4 for d in data)
+    bad = tmp_path / "bad.wav"
+    bad.write_text("nope")
+    with pytest.raises(AudioError, match="bad.wav"):
+        beats_cli.run(parser.parse_args([str(bad)]))
+
+
+def test_bench_beats_on_synthetic_folder(tmp_path, capsys):
+    for i, bpm in enumerate((118.0, 132.0)):
+        x, kicks = synth_kick_track([(bpm, 12.0)], 22050, seed=i)
+        sf.write(tmp_path / f"house_{i:05d}.wav", x, 22050)
+        (tmp_path / f"house_{i:05d}.beats").write_text("".join(f"{k:.4f}\t{j % 4 + 1}\n" for j, k in enumerate(kicks)))
+    parser = argparse.ArgumentParser()
+    beatbench.configure(parser)
+    assert beatbench.run(parser.parse_args([str(tmp_path), "--jobs", "1"])) == 0
+    out = capsys.readouterr().out
+    mean = [line for line in out.splitlines() if line.startswith("MEAN (live clock)")][0]
+    assert float(mean.split()[3]) > 0.95
+    assert "[house]" in out and "raw aubio" in out and "48 kHz" in out and "latency" in out
+    # Later starts: the tracker still locks on synthetic kicks, and the summary names each start.
+    assert beatbench.run(parser.parse_args([str(tmp_path), "--jobs", "1", "--offsets", "0,1.5"])) == 0
+    starts = [line for line in capsys.readouterr().out.splitlines() if line.startswith("mean F by start offset")][0]
+    assert "0 s:" in starts and "1.5 s:" in starts and float(starts.rsplit(" ", 1)[1]) > 0.95
+    with pytest.raises(AudioError, match="offsets"):
+        beatbench.run(parser.parse_args([str(tmp_path), "--offsets", "0,soon"]))
+    with pytest.raises(AudioError, match="folder not found"):
+        beatbench.run(parser.parse_args([str(tmp_path / "missing")]))

@@ -1,0 +1,484 @@
+"""MIDI control: mapping schema and scaling with mido messages, learn mode, and a real JACK
+MIDI round trip (dummy JACK server started by the test)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import mido
+import pytest
+
+from live.control.commands import COMMANDS
+from live.control.midi import Binding, MidiInput, MidiMapping, list_midi_inputs, pick_port
+from live.control.osc import ControlError
+from live.errors import UserError
+from live.handoff import CommandQueue
+from live.messages import Command
+
+REPO = Path(__file__).resolve().parent.parent
+GENERIC = REPO / "mappings" / "generic.toml"
+
+
+def cc(control: int, value: int, channel: int = 0) -> mido.Message:
+    return mido.Message("control_change", control=control, value=value, channel=channel)
+
+
+def on(note: int, velocity: int = 100, channel: int = 0) -> mido.Message:
+    return mido.Message("note_on", note=note, velocity=velocity, channel=channel)
+
+
+def off(note: int, channel: int = 0) -> mido.Message:
+    return mido.Message("note_off", note=note, velocity=0, channel=channel)
+
+
+def mapping(text: str, tmp_path: Path, name: str = "m.toml") -> MidiMapping:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return MidiMapping.load(path)
+
+
+# --- the example mapping ---------------------------------------------------------------------
+
+
+def test_generic_mapping_loads_and_covers_the_controls():
+    m = MidiMapping.load(GENERIC)
+    assert m.device == "APC MINI"
+    assert {b.cc for b in m.bindings if b.cc is not None} >= set(range(48, 56))  # 8 faders
+    assert {b.note for b in m.bindings if b.note is not None} >= set(range(0, 8))  # 8 pads
+    used = {b.command for b in m.bindings}
+    assert {"blackout", "freeze", "tap", "resync", "drop", "preset_next", "preset_prev", "shader_param"} <= used
+
+
+def test_generic_mapping_messages():
+    m = MidiMapping.load(GENERIC)
+    fader = m.to_command(cc(48, 127))
+    assert fader == Command("shader_param", ("u_amount", 1.0), "midi")
+    assert m.to_command(cc(49, 0)).args == ("u_segments", 2.0)
+    assert m.to_command(on(3)) == Command("drop", (3,), "midi")
+    assert m.to_command(off(3)) is None
+    assert m.to_command(on(65)) == Command("preset", ("+1",), "midi")
+    assert m.to_command(on(64)) == Command("preset", ("-1",), "midi")
+    assert m.to_command(on(66)).name == "tap"
+    assert m.to_command(on(69)) == Command("nudge", (0.05,), "midi")
+    assert m.to_command(on(100)) is None  # unbound
+    assert m.to_command(mido.Message("pitchwheel", pitch=100)) is None
+    assert m.to_command(mido.Message("clock")) is None
+
+
+# --- scaling and button semantics --------------------------------------------------------------
+
+
+def test_cc_scaling_to_range(tmp_path):
+    m = mapping('[[bind]]\ncc = 1\ncommand = "bpm"\nmin = 80.0\nmax = 160.0\n'
+                '[[bind]]\ncc = 2\ncommand = "nudge"\n'
+                '[[bind]]\ncc = 3\ncommand = "param"\nname = "motion.kick"\nmin = 1.0\nmax = 0.0\n', tmp_path)
+    assert m.to_command(cc(1, 0)).args == (80.0,)
+    assert m.to_command(cc(1, 127)).args == (160.0,)
+    assert m.to_command(cc(1, 127)).source == "midi"
+    assert m.to_command(cc(2, 0)).args == (-0.5,)  # default nudge range
+    assert m.to_command(cc(2, 127)).args == (0.5,)
+    assert m.to_command(cc(3, 127)).args == ("motion.kick", 0.0)  # inverted fader
+    assert m.to_command(cc(3, 0)).args == ("motion.kick", 1.0)
+
+
+def test_note_velocity_drives_continuous_and_note_off_is_ignored(tmp_path):
+    m = mapping('[[bind]]\nnote = 40\ncommand = "shader_param"\nname = "u_amount"\n', tmp_path)
+    assert m.to_command(on(40, 127)).args == ("u_amount", 1.0)
+    assert m.to_command(on(40, 0)) is None  # note-on velocity 0 is a note-off
+    assert m.to_command(off(40)) is None
+
+
+def test_toggle_note_flips_on_each_press(tmp_path):
+    m = mapping('[[bind]]\nnote = 10\ncommand = "blackout"\n', tmp_path)
+    states = [m.to_command(msg) for msg in (on(10), off(10), on(10), off(10), on(10))]
+    assert [s.args if s else None for s in states] == [(True,), None, (False,), None, (True,)]
+
+
+def test_direct_note_follows_the_pad(tmp_path):
+    m = mapping('[[bind]]\nnote = 10\ncommand = "freeze"\nmode = "direct"\n', tmp_path)
+    assert m.to_command(on(10)).args == (True,)
+    assert m.to_command(off(10)).args == (False,)
+
+
+def test_cc_toggle_defaults_to_direct_with_hysteresis(tmp_path):
+    m = mapping('[[bind]]\ncc = 20\ncommand = "hold"\n', tmp_path)
+    got = [m.to_command(cc(20, v)) for v in (10, 70, 100, 127, 30, 0, 64)]
+    assert [g.args if g else None for g in got] == [None, (True,), None, None, (False,), None, (True,)]
+
+
+def test_cc_trigger_fires_on_rising_edge_only(tmp_path):
+    m = mapping('[[bind]]\ncc = 21\ncommand = "tap"\n', tmp_path)
+    got = [m.to_command(cc(21, v)) for v in (127, 127, 0, 127, 63, 64)]
+    assert [g.name if g else None for g in got] == ["tap", None, None, "tap", None, "tap"]
+
+
+def test_channel_specific_binding_wins_over_any_channel(tmp_path):
+    m = mapping('[[bind]]\ncc = 7\ncommand = "shader_param"\nname = "u_a"\n'
+                '[[bind]]\ncc = 7\nchannel = 2\ncommand = "shader_param"\nname = "u_b"\n', tmp_path)
+    assert m.to_command(cc(7, 127, channel=0)).args[0] == "u_a"
+    assert m.to_command(cc(7, 127, channel=1)).args[0] == "u_b"  # mido channel 1 is channel 2 on the box
+    assert m.to_command(cc(7, 127, channel=15)).args[0] == "u_a"
+
+
+def test_fixed_values(tmp_path):
+    m = mapping('[[bind]]\nnote = 1\ncommand = "preset"\nvalue = "deep"\n'
+                '[[bind]]\nnote = 2\ncommand = "jump"\nvalue = 5\n'
+                '[[bind]]\nnote = 3\ncommand = "bpm"\nvalue = 128\n'
+                '[[bind]]\nnote = 4\ncommand = "param"\nname = "motion.order"\nvalue = "random"\n'
+                '[[bind]]\nnote = 5\ncommand = "shader_param"\nname = "u_amount"\nvalue = 0\n'
+                '[[bind]]\nnote = 6\ncommand = "resync"\n', tmp_path)
+    got = [m.to_command(on(n)) for n in range(1, 7)]
+    assert [(g.name, g.args) for g in got] == [
+        ("preset", ("deep",)), ("jump", (5,)), ("bpm", (128.0,)), ("param", ("motion.order", "random")),
+        ("shader_param", ("u_amount", 0.0)), ("resync", ()),
+    ]
+    assert all(g.name in COMMANDS for g in got)
+
+
+def test_received_time_is_stamped(tmp_path):
+    m = mapping('[[bind]]\nnote = 1\ncommand = "tap"\n', tmp_path)
+    assert m.to_command(on(1), received=3.25).received == 3.25
+    assert m.to_command(on(1)).received > 0
+
+
+# --- schema errors: one line, naming the file, the entry and the key -------------------------
+
+BAD = [
+    ('[[bind]]\ncommand = "tap"\n', "exactly one of cc"),
+    ('[[bind]]\ncc = 1\nnote = 2\ncommand = "tap"\n', "exactly one of cc"),
+    ('[[bind]]\ncc = 128\ncommand = "tap"\n', "key 'cc'"),
+    ('[[bind]]\ncc = 1\nchannel = 0\ncommand = "tap"\n', "key 'channel'"),
+    ('[[bind]]\ncc = 1\nchannel = 17\ncommand = "tap"\n', "key 'channel'"),
+    ('[[bind]]\ncc = 1\ncommand = "explode"\n', "'explode' is not one of"),
+    ('[[bind]]\ncc = 1\n', "key 'command'"),
+    ('[[bind]]\ncc = 1\ncommand = "tap"\ncolour = "red"\n', "key 'colour'"),
+    ('[[bind]]\ncc = 1\ncommand = "preset"\n', 'preset needs value'),
+    ('[[bind]]\ncc = 1\ncommand = "jump"\nvalue = -1\n', "keyframe index"),
+    ('[[bind]]\ncc = 1\ncommand = "jump"\nvalue = "two"\n', "keyframe index"),
+    ('[[bind]]\ncc = 1\ncommand = "bpm"\nmin = 10.0\nmax = 200.0\n', "min = 10.0 out of range 20..300"),
+    ('[[bind]]\ncc = 1\ncommand = "bpm"\nmin = 100.0\n', "both min and max"),
+    ('[[bind]]\ncc = 1\ncommand = "nudge"\nvalue = 0.9\n', "out of range -0.5..0.5"),
+    ('[[bind]]\ncc = 1\ncommand = "shader_param"\n', "needs name"),
+    ('[[bind]]\ncc = 1\ncommand = "shader_param"\nname = "a.b"\n', "needs name"),
+    ('[[bind]]\ncc = 1\ncommand = "tap"\nname = "x"\n', "name is only for"),
+    ('[[bind]]\ncc = 1\ncommand = "tap"\nvalue = 1\n', "tap takes no value"),
+    ('[[bind]]\ncc = 1\ncommand = "tap"\nmode = "toggle"\n', "mode is only for"),
+    ('[[bind]]\ncc = 1\ncommand = "blackout"\nmode = "latch"\n', "key 'mode'"),
+    ('[[bind]]\ncc = 1\ncommand = "tap"\nmin = 0.0\nmax = 1.0\n', "min/max scale continuous"),
+    ('devise = "APC"\n', "key 'devise'"),
+    ('bind = 3\n', "key 'bind'"),
+    ('[[bind]\ncc = 1\n', "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("text,reason", BAD)
+def test_bad_mapping_is_refused_with_one_line(tmp_path, text, reason):
+    with pytest.raises(ControlError) as info:
+        mapping(text, tmp_path, "bad.toml")
+    message = str(info.value)
+    assert reason in message
+    assert "bad.toml" in message
+    assert "\n" not in message
+    assert isinstance(info.value, UserError)
+
+
+def test_bad_entry_is_numbered_and_named(tmp_path):
+    text = '[[bind]]\ncc = 1\ncommand = "tap"\n\n[[bind]]\nnote = 9\ncommand = "bpm"\nvalue = 999\n'
+    with pytest.raises(ControlError, match=r"\[\[bind\]\] #2 \(note = 9\)"):
+        mapping(text, tmp_path)
+
+
+def test_same_control_twice_is_refused(tmp_path):
+    text = '[[bind]]\ncc = 1\ncommand = "tap"\n[[bind]]\ncc = 1\ncommand = "resync"\n'
+    with pytest.raises(ControlError, match="same control"):
+        mapping(text, tmp_path)
+
+
+def test_missing_mapping_file(tmp_path):
+    with pytest.raises(ControlError, match="does not exist"):
+        MidiMapping.load(tmp_path / "nope.toml")
+
+
+# --- saving and learn mode -------------------------------------------------------------------
+
+
+def test_save_keeps_comments_and_replaces_the_same_control(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('# my controller\ndevice = "X"\n\n[[bind]]\ncc = 1   # the big fader\ncommand = "tap"\n\n'
+                    '[[bind]]\ncc = 2\ncommand = "resync"\n', encoding="utf-8")
+    m = MidiMapping.load(path)
+    m2 = m.with_binding(Binding(cc=2, command="shader_param", name="u_amount", min=0.0, max=2.0))
+    assert m.to_command(cc(2, 127)).name == "resync"  # the old mapping is unchanged
+    m2.save()
+    text = path.read_text(encoding="utf-8")
+    assert "# my controller" in text and "# the big fader" in text
+    again = MidiMapping.load(path)
+    assert again.device == "X"
+    assert [b.command for b in again.bindings] == ["tap", "shader_param"]
+    assert again.to_command(cc(2, 127)).args == ("u_amount", 2.0)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.toml"]  # no temp file left behind
+
+
+def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "m.toml"
+    original = '[[bind]]\ncc = 1\ncommand = "tap"\n'
+    path.write_text(original, encoding="utf-8")
+    m = MidiMapping.load(path).with_binding(Binding(note=5, command="resync"))
+
+    def fail(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        m.save()
+    assert path.read_text(encoding="utf-8") == original
+    assert [p.name for p in tmp_path.iterdir()] == ["m.toml"]
+
+
+def test_learn_binds_the_next_control_and_saves(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="live.control.midi")
+    path = tmp_path / "learn.toml"
+    path.write_text('# learned bindings\n[[bind]]\ncc = 10\ncommand = "tap"\n', encoding="utf-8")
+    queue: CommandQueue[Command] = CommandQueue()
+    midi = MidiInput(queue, "nothing", MidiMapping.load(path), backend="no_such_backend_module")
+    midi.learn("shader_param", name="u_amount", min=0.0, max=1.0)
+    # Messages arrive through the backend callback; a note-off or clock cannot be learned.
+    midi._on_message(mido.Message("clock"))
+    midi._on_message(off(3))
+    midi._on_message(cc(10, 127, channel=2))  # this one is learned, not used as a tap
+    assert queue.drain() == []
+    learned = midi.learned.get()
+    assert learned == Binding(cc=10, channel=3, command="shader_param", name="u_amount", min=0.0, max=1.0)
+    assert "saved to" in caplog.text
+    midi._on_message(cc(10, 127, channel=2))
+    assert [(c.name, c.args) for c in queue.drain()] == [("shader_param", ("u_amount", 1.0))]
+    midi._on_message(cc(10, 127, channel=0))  # other channels still tap
+    assert [c.name for c in queue.drain()] == ["tap"]
+    saved = MidiMapping.load(path)
+    assert "# learned bindings" in path.read_text(encoding="utf-8")
+    assert saved.to_command(cc(10, 127, channel=2)).args == ("u_amount", 1.0)
+
+
+def test_learn_rejects_an_invalid_request_at_once():
+    midi = MidiInput(CommandQueue(), None, MidiMapping(), backend="no_such_backend_module")
+    with pytest.raises(ControlError, match="preset needs value"):
+        midi.learn("preset")
+    with pytest.raises(ControlError, match="is not one of"):
+        midi.learn("explode")
+
+
+# --- ports and backends ----------------------------------------------------------------------
+
+
+def test_pick_port():
+    names = ["Midi Through:Midi Through Port-0 14:0", "APC MINI:APC MINI MIDI 1 20:0", "nanoKONTROL2:port 24:0"]
+    assert pick_port(names, "apc mini") == names[1]
+    assert pick_port(names, "kontrol") == names[2]
+    assert pick_port(names, None) == names[1]  # never the Through port by default
+    assert pick_port(names, "launchpad") is None
+    assert pick_port(names[:1], None) is None
+
+
+def test_list_inputs_without_a_backend_is_empty_with_a_reason(caplog):
+    caplog.set_level(logging.WARNING, logger="live.control.midi")
+    assert list_midi_inputs("no_such_backend_module") == []
+    assert "MIDI backend is not available" in caplog.text
+
+
+def test_input_without_a_backend_keeps_retrying_and_logs_once(caplog):
+    caplog.set_level(logging.WARNING, logger="live.control.midi")
+    midi = MidiInput(CommandQueue(), "APC", MidiMapping(), backend="no_such_backend_module", retry_interval=0.02)
+    midi.start()
+    time.sleep(0.2)
+    midi.stop()
+    lines = [r for r in caplog.records if "not found" in r.getMessage()]
+    assert len(lines) == 1
+    assert "'APC'" in lines[0].getMessage()
+    assert midi.connected.get() is None
+
+
+# --- JACK integration ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jack_backend(monkeypatch):
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        pytest.skip("jackd is not installed (apt-get install jackd2)")
+    server = f"live-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", server)  # our own server: never touch a real one
+    monkeypatch.setenv("JACK_NO_AUDIO_RESERVATION", "1")
+    proc = subprocess.Popen([jackd, "-n", server, "-d", "dummy", "-r", "48000", "-p", "256"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+    try:
+        deadline = time.monotonic() + 5.0
+        while True:
+            if proc.poll() is not None:
+                output = proc.stdout.read().decode(errors="replace").strip().splitlines()
+                pytest.skip(f"jackd -d dummy could not start here: {output[-1] if output else proc.returncode}")
+            try:
+                probe = backend.open_output("probe", virtual=True)
+                probe.close()
+                break
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    pytest.skip(f"JACK dummy server did not come up in 5 s: {exc}")
+                time.sleep(0.1)
+        yield backend
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+def _wait(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _drain_until(queue: CommandQueue, n: int, timeout: float = 3.0) -> list[Command]:
+    got: list[Command] = []
+    _wait(lambda: len(got.extend(queue.drain()) or got) >= n, timeout)
+    return got
+
+
+@pytest.mark.integration
+def test_jack_midi_round_trip_and_reconnect(jack_backend, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="live.control.midi")
+    path = tmp_path / "jack.toml"
+    path.write_text('[[bind]]\ncc = 48\ncommand = "shader_param"\nname = "u_amount"\n'
+                    '[[bind]]\nnote = 36\ncommand = "blackout"\n', encoding="utf-8")
+    port_name = f"fake-apc-{uuid.uuid4().hex[:6]}"
+    queue: CommandQueue[Command] = CommandQueue()
+    out = jack_backend.open_output(port_name, virtual=True)
+    midi = MidiInput(queue, port_name, MidiMapping.load(path), backend=jack_backend, retry_interval=0.1)
+    try:
+        assert any(port_name in n for n in list_midi_inputs(jack_backend))
+        midi.start()
+        assert _wait(lambda: port_name in (midi.connected.get() or "")), "MidiInput never opened the JACK port"
+        time.sleep(0.2)  # let JACK finish connecting the ports
+        out.send(cc(48, 127))
+        out.send(on(36))
+        got = _drain_until(queue, 2)
+        assert [(c.name, c.args, c.source) for c in got] == [
+            ("shader_param", ("u_amount", 1.0), "midi"), ("blackout", (True,), "midi")]
+
+        # Unplug: the port disappears; the input notices, logs once and waits for it.
+        out.close()
+        assert _wait(lambda: midi.connected.get() == ""), "MidiInput did not notice the port vanish"
+        assert "disappeared" in caplog.text
+        time.sleep(0.3)  # several retry rounds while it is gone: still one log line
+        assert sum("disappeared" in r.getMessage() for r in caplog.records) == 1
+
+        # Plug back in: reopened without any call from us, and messages flow again.
+        out = jack_backend.open_output(port_name, virtual=True)
+        assert _wait(lambda: port_name in (midi.connected.get() or "")), "MidiInput did not reopen the port"
+        time.sleep(0.2)
+        midi.learn("tap")
+        out.send(on(37))  # learned, not a command
+        assert _wait(lambda: midi.learned.get() is not None)
+        out.send(on(37))
+        out.send(on(36))
+        got = _drain_until(queue, 2)
+        assert [(c.name, c.args) for c in got] == [("tap", ()), ("blackout", (False,))]
+        assert MidiMapping.load(path).to_command(on(37)).name == "tap"
+    finally:
+        midi.stop()
+        out.close()
+
+
+# --- the `midi` tool ----------------------------------------------------------
+
+
+def _tool_args(*argv: str):
+    import argparse
+
+    from live.cli import midi as midi_module
+
+    parser = argparse.ArgumentParser()
+    midi_module.configure(parser)
+    return midi_module, parser.parse_args(list(argv))
+
+
+def test_tool_list_without_backend(capsys):
+    module, args = _tool_args("--backend", "no_such_backend_module", "list")
+    assert module.run(args) == 0
+    assert "no MIDI inputs found" in capsys.readouterr().out
+
+
+def test_tool_monitor_names_the_missing_port(tmp_path):
+    module, args = _tool_args("--backend", "no_such_backend_module", "monitor", "--map", str(GENERIC))
+    with pytest.raises(ControlError, match="'APC MINI' not found"):
+        module.run(args)
+
+
+@pytest.mark.integration
+def test_tool_learn_over_jack_creates_the_mapping(jack_backend, tmp_path):
+    import threading
+
+    port_name = f"learn-pad-{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "new.toml"
+    module, args = _tool_args("--backend", "mido.backends.rtmidi/UNIX_JACK", "learn", "--map", str(path),
+                              "--input", port_name, "--timeout", "10", "shader_param", "--name", "u_amount",
+                              "--min", "0", "--max", "4")
+    out = jack_backend.open_output(port_name, virtual=True)
+    done = threading.Event()
+
+    def press() -> None:  # keep moving the fader until the tool has learned it
+        while not done.wait(0.1):
+            out.send(cc(30, 64, channel=4))
+
+    presser = threading.Thread(target=press, daemon=True)
+    presser.start()
+    try:
+        assert module.run(args) == 0
+    finally:
+        done.set()
+        presser.join()
+        out.close()
+    learned = MidiMapping.load(path)
+    assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=4.0),)
+
+
+def test_toggle_follows_the_show_state_when_known(tmp_path):
+    m = mapping('[[bind]]\nnote = 10\ncommand = "blackout"\n[[bind]]\nnote = 11\ncommand = "hold"\n', tmp_path)
+    show = {"blackout": True}  # e.g. OSC switched blackout on meanwhile
+    current = show.get
+    assert m.to_command(on(10), current=current).args == (False,)
+    show["blackout"] = False
+    assert m.to_command(on(10), current=current).args == (True,)
+    assert m.to_command(on(11), current=current).args == (True,)  # unknown to the show: own memory
+    assert m.to_command(on(11), current=current).args == (False,)
+
+
+def test_input_toggle_uses_status_and_survives_a_failing_one(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('[[bind]]\nnote = 10\ncommand = "freeze"\n', encoding="utf-8")
+    queue: CommandQueue[Command] = CommandQueue()
+    state = {"ok": True}
+
+    def status() -> dict:
+        if not state["ok"]:
+            raise RuntimeError("not ready")
+        return {"freeze": True}
+
+    midi = MidiInput(queue, None, MidiMapping.load(path), backend="no_such_backend_module", status=status)
+    midi._on_message(on(10))
+    state["ok"] = False
+    midi._on_message(on(10))
+    assert [c.args for c in queue.drain()] == [(False,), (True,)]

@@ -1,0 +1,87 @@
+"""`check`: one line per preset with status, keyframe count and memory, as the show would load them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import live.cli.check as check_cli
+import live.library.check as check
+from live.errors import UserError
+from live.library.keyframes import save_preset_keyframes
+from live.library.presets import load_preset
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_check(capsys, *argv: str) -> tuple[int, str]:
+    parser = argparse.ArgumentParser()
+    check_cli.configure(parser)
+    code = check_cli.run(parser.parse_args(list(argv)))
+    return code, capsys.readouterr().out
+
+
+def test_table_lists_every_preset(tmp_path, capsys):
+    presets, kdir = tmp_path / "presets", tmp_path / "kf"
+    presets.mkdir()
+    (presets / "demo.toml").write_text((REPO / "presets" / "demo.toml").read_text())
+    (presets / "tunnel.toml").write_text('[generation]\nmodel = "/models/sd-turbo"\nwidth = 768\nheight = 432\n'
+                                         'prompts = ["a", "b"]\nseeds = [1, 2]\n[look]\nshaders = ["pulse", "nope"]\n')
+    (presets / "ready.toml").write_text('[generation]\nmodel = "/models/sd-turbo"\nprompts = ["a"]\nseeds = [1, 2]\n')
+    save_preset_keyframes(load_preset(presets / "ready.toml"), torch.randn(2, 4, 64, 64), kdir, {})
+    (presets / "typo.toml").write_text('[generation]\nmodel = "/m"\nprompts = ["a"]\n[motion]\neasing = "bouncy"\n')
+
+    code, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir),
+                          "--shaders-dir", str(REPO / "shaders"))
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+    demo_count = len(load_preset(presets / "demo.toml").generation.seeds)
+    assert lines["demo"].split()[1:4] == ["ok", str(demo_count), f"{demo_count * 64:.1f}"]
+    assert lines["ready"].split()[1:5] == ["ok", "2", "128.0", "KiB"]
+    assert "not precomputed" in lines["tunnel"] and "768x432" in lines["tunnel"]
+    assert "bad preset" in lines["typo"]
+    assert "typo.toml: motion.easing = 'bouncy' is not allowed" in out
+    assert "warning: look.shaders names 'nope'" in out
+    assert f"2 of 4 presets ready, {(demo_count + 2) * 64:.1f} KiB of keyframes" in out
+
+    code, _ = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir), "--strict")
+    assert code == 1
+    code, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir), "--json")
+    rows = {r["name"]: r for r in json.loads(out)["presets"]}
+    assert rows["ready"]["ok"] and rows["ready"]["bytes"] == 2 * 4 * 64 * 64 * 4 and not rows["tunnel"]["ok"]
+
+
+def test_decoder_family_mismatch_shows(tmp_path, capsys):
+    presets, kdir = tmp_path / "presets", tmp_path / "kf"
+    presets.mkdir()
+    (presets / "xl.toml").write_text('[generation]\nmodel = "/m"\nprompts = ["a"]\nseeds = [1]\n')
+    save_preset_keyframes(load_preset(presets / "xl.toml"), torch.randn(1, 4, 64, 64), kdir, {"family": "sdxl"})
+    _, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir))
+    assert "mismatch" in out and "holds sdxl latents, the decoder is sd1" in out
+    code, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir), "--family", "sdxl",
+                          "--strict")
+    assert code == 0 and "1 of 1 presets ready" in out
+
+
+def test_missing_presets_folder(tmp_path, capsys):
+    with pytest.raises(UserError, match="presets folder does not exist"):
+        run_check(capsys, "--presets-dir", str(tmp_path / "nope"))
+
+
+def test_human_bytes():
+    assert check.human_bytes(512) == "512 B"
+    assert check.human_bytes(65536) == "64.0 KiB"
+    assert check.human_bytes(50 * 2**20) == "50.0 MiB"
+
+
+def test_warns_when_the_model_is_not_on_disk(tmp_path, capsys):
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "far.toml").write_text(f'[generation]\nmodel = "{tmp_path}/models/sd-turbo"\nprompts = ["a"]\n')
+    _, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(tmp_path / "kf"))
+    assert f"warning: precompute needs it: model folder {tmp_path}/models/sd-turbo does not exist" in out
+    assert " auto " in out  # family comes from the model at precompute time

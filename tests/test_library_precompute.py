@@ -1,0 +1,385 @@
+"""precompute on a tiny random Stable Diffusion model loaded by the real diffusers code.
+
+The model folder is built once per session (tests/tiny_models.py) and loaded through
+AutoPipelineForText2Image.from_pretrained exactly as a user's model would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from tiny_models import tiny_sd_path, tiny_sdxl_path
+
+import live.cli.precompute as pc_cli
+import live.library.precompute as pc
+from live.errors import UserError
+from live.library.bank import PresetBank
+from live.library.keyframes import load_keyframe_file, load_preset_keyframes, save_preset_keyframes
+from live.library.presets import load_preset
+
+SIZE = 256  # the smallest size presets allow: 32x32 latents keep the tiny UNet quick
+
+
+@pytest.fixture()
+def model() -> Path:
+    return tiny_sd_path()
+
+
+def write_preset(root: Path, name: str, model: str | Path, prompts=("red cat", "blue dog"), seeds=(1, 2),
+                 extra: str = "", size: tuple[int, int] = (SIZE, SIZE)) -> Path:
+    presets = root / "presets"
+    presets.mkdir(parents=True, exist_ok=True)
+    path = presets / f"{name}.toml"
+    prompt_list = ", ".join(f'"{p}"' for p in prompts)
+    path.write_text(f'[generation]\nmodel = "{model}"\nwidth = {size[0]}\nheight = {size[1]}\n'
+                    f"prompts = [{prompt_list}]\nseeds = {list(seeds)}\nsteps = 1\n{extra}")
+    return path
+
+
+def args_for(root: Path, *argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    pc_cli.configure(parser)
+    return parser.parse_args([*argv, "--presets-dir", str(root / "presets"), "--keyframes-dir", str(root / "kf"),
+                              "--device", "cpu", "--quiet"])
+
+
+def test_writes_keyframes_with_metadata_then_skips(tmp_path, model):
+    write_preset(tmp_path, "cats", model)
+    [result] = pc.precompute(args_for(tmp_path, "cats", "--batch-size", "3"))
+    assert result.action == "written" and result.generated == 4 and result.resumed == 0
+    preset = load_preset(tmp_path / "presets" / "cats.toml")
+    kset = load_preset_keyframes(preset, tmp_path / "kf")
+    assert kset.latents.shape == (4, 4, SIZE // 8, SIZE // 8) and kset.latents.dtype == torch.float32
+    m = kset.meta
+    assert m["family"] == "sd1" and m["scaled"] is True and m["scaling_factor"] == pytest.approx(0.18215)
+    assert m["model"] == str(model) and m["model_revision"].startswith("folder-sha256:")
+    assert m["pipeline"] == "StableDiffusionPipeline" and m["source"] == "text"
+    assert m["prompts"] == ["red cat", "blue dog"] and m["seeds"] == [1, 2] and m["steps"] == 1
+    assert m["latent_shape"] == [4, SIZE // 8, SIZE // 8] and m["format_version"] == 1
+    # every prompt x seed is its own picture
+    flat = kset.latents.flatten(1)
+    assert all(not torch.allclose(flat[i], flat[j]) for i in range(4) for j in range(i + 1, 4))
+    # the partial files are gone once the set is complete
+    assert [p.name for p in (tmp_path / "kf" / "cats").iterdir()] == ["keyframes.safetensors"]
+
+    stamp = kset.path.stat().st_mtime_ns
+    [again] = pc.precompute(args_for(tmp_path, "cats"))
+    assert again.action == "skipped" and again.generated == 0
+    assert kset.path.stat().st_mtime_ns == stamp
+
+    # --force redoes it; CPU generators per seed make it reproducible whatever the batch size
+    [forced] = pc.precompute(args_for(tmp_path, "cats", "--force", "--batch-size", "1"))
+    assert forced.action == "written" and forced.generated == 4
+    redone = load_preset_keyframes(preset, tmp_path / "kf")
+    assert torch.allclose(redone.latents, kset.latents, atol=1e-4)
+    assert PresetBank.load(tmp_path / "presets", tmp_path / "kf").names() == ["cats"]
+
+
+def test_interrupted_run_resumes(tmp_path, model):
+    write_preset(tmp_path, "cats", model, seeds=(1, 2, 3))
+    batches = []
+
+    def pull_the_plug(batch):
+        batches.append(batch)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pc.precompute(args_for(tmp_path, "cats", "--batch-size", "2"), on_batch=pull_the_plug)
+    folder = tmp_path / "kf" / "cats"
+    assert not (folder / "keyframes.safetensors").exists()
+    kept = sorted(p.name for p in next(folder.glob("partial-*")).iterdir())
+    assert kept == ["k00000.safetensors", "k00001.safetensors", "k00002.safetensors", "k00003.safetensors"]
+
+    batches.clear()
+    [result] = pc.precompute(args_for(tmp_path, "cats", "--batch-size", "2"), on_batch=batches.append)
+    assert result.resumed == 4 and result.generated == 2 and batches == [[4, 5]]
+    resumed = load_keyframe_file(folder / "keyframes.safetensors").latents
+
+    # identical to an uninterrupted run
+    other = tmp_path / "other"
+    write_preset(other, "cats", model, seeds=(1, 2, 3))
+    pc.precompute(args_for(other, "cats", "--batch-size", "6"))
+    assert torch.allclose(load_keyframe_file(other / "kf" / "cats" / "keyframes.safetensors").latents, resumed,
+                          atol=1e-4)
+
+
+def test_changed_settings_regenerate_and_drop_old_partials(tmp_path, model):
+    write_preset(tmp_path, "cats", model, seeds=(1,))
+
+    def stop(batch):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pc.precompute(args_for(tmp_path, "cats", "--batch-size", "1"), on_batch=stop)
+    old_partial = next((tmp_path / "kf" / "cats").glob("partial-*"))
+    write_preset(tmp_path, "cats", model, seeds=(5,))
+    [result] = pc.precompute(args_for(tmp_path, "cats"))
+    assert result.action == "written" and result.resumed == 0 and result.generated == 2
+    assert not old_partial.exists()
+    write_preset(tmp_path, "cats", model, seeds=(5,), extra="[motion]\nkick = 0.9\n")  # motion is not generation
+    assert pc.precompute(args_for(tmp_path, "cats"))[0].action == "skipped"
+
+
+def test_scheduler_and_model_override(tmp_path, model):
+    write_preset(tmp_path, "ddim", "/not/used/because/of/--model", prompts=("x",), seeds=(3,),
+                 extra='scheduler = "DDIMScheduler"\n')
+    [result] = pc.precompute(args_for(tmp_path, "ddim", "--model", str(model)))
+    meta = load_keyframe_file(result.path).meta
+    assert meta["scheduler"] == "DDIMScheduler" and meta["model"] == str(model)
+
+
+def _images(folder: Path, count: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, (200 + 10 * i, 300, 3), dtype=np.uint8)).save(folder / f"cover{i}.png")
+    return folder
+
+
+def test_from_images_through_the_vae(tmp_path, model):
+    images = _images(tmp_path / "art")
+    write_preset(tmp_path, "art", model)
+    [result] = pc.precompute(args_for(tmp_path, "art", "--from-images", str(images)))
+    kset = load_keyframe_file(result.path)
+    assert kset.latents.shape == (3, 4, SIZE // 8, SIZE // 8)
+    assert kset.meta["encoder"] == "vae" and kset.meta["source"] == "images"
+    assert kset.meta["images"] == ["cover0.png", "cover1.png", "cover2.png"]
+    # the same numbers as encoding those images with the model's own VAE
+    from diffusers import AutoencoderKL
+
+    from live.library.images import image_files, load_images
+
+    vae = AutoencoderKL.from_pretrained(model, subfolder="vae")
+    expected, scaling = pc.encode_images_with_vae(vae, load_images(image_files(images), SIZE, SIZE))
+    assert scaling == pytest.approx(0.18215) and torch.allclose(kset.latents, expected, atol=1e-5)
+    assert pc.precompute(args_for(tmp_path, "art", "--from-images", str(images)))[0].action == "skipped"
+    _images(images, 4)  # a new cover: the cache key changes
+    assert pc.precompute(args_for(tmp_path, "art", "--from-images", str(images)))[0].count == 4
+
+
+def test_from_images_without_a_model_uses_approx(tmp_path):
+    images = _images(tmp_path / "art", 2)
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "cover.toml").write_text(f'[generation]\nmodel = "approx"\nwidth = 256\nheight = 256\n'
+                                        f'images = "{images}"\n')
+    [result] = pc.precompute(args_for(tmp_path, "cover", "--preview"))
+    kset = load_keyframe_file(result.path)
+    assert kset.meta["encoder"] == "approx" and kset.latents.shape == (2, 4, 32, 32)
+    assert (tmp_path / "kf" / "cover" / "preview.png").is_file()
+    assert pc.precompute(args_for(tmp_path, "cover"))[0].action == "skipped"
+
+
+def test_preview_contact_sheet(tmp_path, model):
+    write_preset(tmp_path, "cats", model)
+    pc.precompute(args_for(tmp_path, "cats", "--preview"))
+    sheet = Image.open(tmp_path / "kf" / "cats" / "preview.png")
+    assert sheet.size == (2 * (SIZE + 4) + 4, 2 * (SIZE + 4) + 4)  # 4 keyframes in a 2x2 grid
+    pixels = np.asarray(sheet)
+    assert pixels[4:4 + SIZE, 4:4 + SIZE].std() > 1.0  # a decoded picture, not the background
+
+
+def test_sdxl_family_and_scaling_come_from_the_model(tmp_path):
+    xl = tiny_sdxl_path()
+    write_preset(tmp_path, "xl", xl, prompts=("acid",), seeds=(1, 2))
+    [result] = pc.precompute(args_for(tmp_path, "xl"))
+    meta = load_keyframe_file(result.path).meta
+    assert meta["family"] == "sdxl" and meta["scaling_factor"] == pytest.approx(0.13025)
+    assert meta["pipeline"] == "StableDiffusionXLPipeline"
+    # an SD 1.x decoder must refuse SDXL latents by name, not show garbage
+    row = PresetBank.load(tmp_path / "presets", tmp_path / "kf", family="sd1").status()[0]
+    assert not row["ok"] and "holds sdxl latents, the decoder is sd1" in row["reason"]
+    assert PresetBank.load(tmp_path / "presets", tmp_path / "kf", family="sdxl", scaling_factor=0.13025).names() == ["xl"]
+    # a preset that insists on sd1 for an SDXL model is refused before anything is written
+    write_preset(tmp_path, "wrong", xl, prompts=("acid",), seeds=(1,), extra='family = "sd1"\n')
+    _refused(args_for(tmp_path, "wrong"), "wrong.toml: generation.family = 'sd1' but model")
+    assert not (tmp_path / "kf" / "wrong" / "keyframes.safetensors").exists()
+
+
+def test_hub_id_from_the_local_cache(tmp_path, model, monkeypatch):
+    """A hub id already in the Hugging Face cache loads offline; its revision is the snapshot commit."""
+    import huggingface_hub.constants
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "models--djs--tiny-sd"
+    shutil.copytree(model, repo / "snapshots" / sha)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    write_preset(tmp_path, "hub", "djs/tiny-sd", prompts=("x",), seeds=(1,))
+    [result] = pc.precompute(args_for(tmp_path, "hub"))
+    meta = load_keyframe_file(result.path).meta
+    assert meta["model"] == "djs/tiny-sd" and meta["model_revision"] == sha
+
+
+def test_progress_bar_with_eta(tmp_path, model, capsys):
+    write_preset(tmp_path, "cats", model, prompts=("x",), seeds=(1, 2))
+    args = args_for(tmp_path, "cats", "--batch-size", "1")
+    args.quiet = False
+    pc_cli.run(args)
+    captured = capsys.readouterr()
+    assert "2/2 keyframes" in captured.err and "<00:00" in captured.err  # elapsed<remaining
+    assert "cats: wrote 2 keyframes" in captured.out and "keyframes/s" in captured.out
+
+
+def test_cli_exit_code_and_one_line(tmp_path, capsys):
+    from live.cli import main
+
+    write_preset(tmp_path, "p", tmp_path / "no-such-model")
+    code = main(["precompute", "p", "--presets-dir", str(tmp_path / "presets"), "--keyframes-dir",
+                 str(tmp_path / "kf")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: model folder ") and "does not exist" in err[0]
+
+
+# ------------------------------------------------------------------ bad input
+
+@pytest.fixture()
+def guarded(tmp_path):
+    """A keyframes folder that already holds a good set; every bad-input test checks it is untouched."""
+    keep = write_preset(tmp_path, "keep", "/models/x")
+    preset = load_preset(keep)
+    save_preset_keyframes(preset, torch.randn(4, 4, 32, 32), tmp_path / "kf", {})
+    before = {p: p.read_bytes() for p in (tmp_path / "kf").rglob("*") if p.is_file()}
+    yield tmp_path
+    after = {p: p.read_bytes() for p in (tmp_path / "kf").rglob("*") if p.is_file()}
+    assert after == before, "bad input changed keyframes/"
+
+
+def _refused(args: argparse.Namespace, expected: str) -> str:
+    with pytest.raises(UserError) as info:
+        pc_cli.run(args)
+    msg = str(info.value)
+    assert info.value.exit_code == 2 and "\n" not in msg
+    assert expected in msg, msg
+    return msg
+
+
+def test_missing_model_folder(guarded):
+    write_preset(guarded, "p", guarded / "models" / "sd-turbo")
+    _refused(args_for(guarded, "p"), f"model folder {guarded / 'models' / 'sd-turbo'} does not exist")
+
+
+def test_folder_that_is_not_a_diffusers_model(guarded):
+    folder = guarded / "downloads"
+    folder.mkdir()
+    (folder / "model.ckpt").write_bytes(b"\0" * 64)
+    write_preset(guarded, "p", folder)
+    _refused(args_for(guarded, "p"), "is not a diffusers model (no model_index.json)")
+    write_preset(guarded, "p", folder / "model.ckpt")
+    _refused(args_for(guarded, "p"), "model.ckpt is a file, not a diffusers model folder")
+
+
+def test_broken_model_folder(guarded, model):
+    broken = guarded / "broken"
+    shutil.copytree(model, broken)
+    shutil.rmtree(broken / "unet")
+    write_preset(guarded, "p", broken)
+    _refused(args_for(guarded, "p"), "cannot be loaded as a diffusers text-to-image pipeline")
+
+
+def test_hub_model_needs_download(guarded, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(guarded / "empty-hf-cache"))
+    write_preset(guarded, "p", "someone/sd-turbo-mirror")
+    _refused(args_for(guarded, "p"), "model 'someone/sd-turbo-mirror' is not a local folder and not in the Hugging "
+                                     "Face cache; give a local folder, or run once with --allow-download")
+
+
+def test_bad_presets_are_refused_before_any_work(guarded, model):
+    write_preset(guarded, "ok", model)
+    write_preset(guarded, "sched", model, extra='scheduler = "TurboWarpScheduler"\n')
+    _refused(args_for(guarded, "ok", "sched"), "sched.toml: generation.scheduler = 'TurboWarpScheduler' is not allowed")
+    assert not (guarded / "kf" / "ok").exists()  # the good one named first was not started either
+    write_preset(guarded, "odd", model, size=(500, 256))
+    _refused(args_for(guarded, "odd"), "odd.toml: generation.width = 500 is not allowed; allowed: 256..2048 and a "
+                                       "multiple of 8")
+    (guarded / "presets" / "empty.toml").write_text(f'[generation]\nmodel = "{model}"\nprompts = []\n')
+    _refused(args_for(guarded, "empty"), "empty.toml: generation.prompts is empty")
+    _refused(args_for(guarded, "nope"), "unknown preset 'nope'")
+    _refused(args_for(guarded), "name at least one preset")
+
+
+def test_bad_images_folders(guarded, model):
+    write_preset(guarded, "p", model)
+    empty = guarded / "empty"
+    empty.mkdir()
+    _refused(args_for(guarded, "p", "--from-images", str(empty)), "empty: no images in this folder")
+    (empty / "broken.png").write_bytes(b"\x89PNG but not really")
+    _refused(args_for(guarded, "p", "--from-images", str(empty)), "broken.png: not a readable image")
+    _refused(args_for(guarded, "p", "--from-images", str(guarded / "missing")), "images folder does not exist")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_device_without_cuda(guarded, model):
+    write_preset(guarded, "p", model)
+    parser = argparse.ArgumentParser()
+    pc_cli.configure(parser)
+    args = parser.parse_args(["p", "--presets-dir", str(guarded / "presets"), "--keyframes-dir",
+                              str(guarded / "kf"), "--device", "cuda"])
+    _refused(args, "--device cuda: no CUDA GPU is visible to torch")
+
+
+def test_folder_hash_tracks_configs_and_sizes(tmp_path, model):
+    copy = tmp_path / "m"
+    shutil.copytree(model, copy)
+    first = pc.folder_hash(copy)
+    assert pc.folder_hash(copy) == first
+    cfg = copy / "scheduler" / "scheduler_config.json"
+    cfg.write_text(cfg.read_text().replace('"trailing"', '"leading"'))
+    assert pc.folder_hash(copy) != first
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fp16_on_gpu(tmp_path, model):
+    write_preset(tmp_path, "cats", model)
+    parser = argparse.ArgumentParser()
+    pc_cli.configure(parser)
+    args = parser.parse_args(["cats", "--presets-dir", str(tmp_path / "presets"), "--keyframes-dir",
+                              str(tmp_path / "kf"), "--device", "cuda", "--quiet"])
+    [result] = pc.precompute(args)
+    kset = load_keyframe_file(result.path)
+    assert kset.meta["dtype_generated"] == "float16" and kset.latents.dtype == torch.float32
+    assert torch.isfinite(kset.latents).all()
+
+
+def test_keyframes_decode_with_the_shows_vae_decoder(tmp_path, model):
+    """What precompute writes, the bank hands to the show's decoder, which decodes it with the model's VAE."""
+    from live.visuals.decoders import make_decoder
+
+    write_preset(tmp_path, "cats", model, prompts=("x",), seeds=(1, 2))
+    pc.precompute(args_for(tmp_path, "cats"))
+    decoder = make_decoder("vae", model, device="cpu")
+    bank = PresetBank.load(tmp_path / "presets", tmp_path / "kf", latent_channels=decoder.latent_channels,
+                           family=decoder.family, device="cpu", scaling_factor=0.18215)
+    _, latents = bank.get("cats")
+    frames = decoder.decode(latents)
+    assert frames.shape == (2, SIZE, SIZE, 3) and frames.dtype == np.uint8
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(model, subfolder="vae")
+    expected = pc.decode_for_preview(latents, "sd1", bank.keyframe_set("cats").scaling_factor, vae)
+    assert np.abs(frames.astype(int) - expected.astype(int)).mean() < 2.0  # same pictures, up to rounding
+
+
+def test_all_skips_unusable_presets_and_does_the_rest(tmp_path, model, capsys):
+    write_preset(tmp_path, "cats", model)
+    write_preset(tmp_path, "elsewhere", tmp_path / "no-such-model")
+    (tmp_path / "presets" / "broken.toml").write_text("[motion]\norder = 'zigzag'\n")
+    code = pc_cli.run(args_for(tmp_path, "--all"))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "2 preset(s) could not be precomputed" in err and "broken" in err and "elsewhere" in err
+    assert len(load_preset_keyframes(load_preset(tmp_path / "presets" / "cats.toml"), tmp_path / "kf").latents) == 4
+    with pytest.raises(UserError, match="no-such-model"):  # named explicitly, it still stops at once
+        pc.precompute(args_for(tmp_path, "elsewhere", "cats"))

@@ -1,0 +1,35 @@
+"""The whole `live` command on a real capture device: a private PulseAudio null sink plays the
+demo track, `live --headless --audio-device pulse` captures its monitor, and the show's beat
+clock must lock to the track's tempo."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_audio_pulse import SINK, _pulse_input_or_skip, pulse  # noqa: F401  (pulse is a fixture)
+
+from live.library.demo import write_demo_track
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_live_show_follows_a_real_input_device(pulse, tmp_path):  # noqa: F811
+    _pulse_input_or_skip()
+    write_demo_track(tmp_path / "track.wav", 12.0)
+    player = subprocess.Popen(["paplay", f"--device={SINK}", str(tmp_path / "track.wav")])
+    try:
+        show = subprocess.run(
+            [sys.executable, "run_live.py", "live", "--headless", "--audio-device", "pulse", "--seconds", "7",
+             "--osc-port", "0", "--size", "64x64", "--fps", "30"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    finally:
+        player.kill()
+    out = show.stdout + show.stderr
+    assert show.returncode == 0, out
+    assert "Traceback" not in out
+    last = out[out.index("show stopped"):]
+    assert "'tempo_source': 'audio'" in last, last
+    bpm = float(last.split("'bpm': ")[1].split(",")[0])
+    assert 115.0 <= bpm <= 131.0, last  # the demo runs at 120, then 128 BPM

@@ -1,0 +1,126 @@
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from live.visuals.renderer import Renderer, shader_error_line
+
+
+@dataclass
+class Frame:
+    rgb: np.ndarray
+    display_time: float
+    seq: int
+
+
+GOOD = """#version 330 core
+in vec2 v_uv; out vec4 f_color; uniform sampler2D u_image; uniform float u_gain = 1.0;
+void main() { f_color = vec4(texture(u_image, v_uv).rgb * u_gain, 1.0); }
+"""
+BAD = """#version 330 core
+in vec2 v_uv; out vec4 f_color;
+void main() { f_color = vec4(undeclared_thing); }
+"""
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    r = Renderer(64, 48, headless=True)
+    yield r
+    r.close()
+
+
+def solid(colour, h=16, w=16):
+    return np.full((h, w, 3), colour, np.uint8)
+
+
+def test_frame_orientation_top_row_first(renderer):
+    renderer.set_shaders([])
+    img = np.zeros((16, 16, 3), np.uint8)
+    img[:8, :, 0] = 255  # top half red
+    img[8:, :, 2] = 255  # bottom half blue
+    renderer.update_frames(None, Frame(img, 0.0, 1))
+    renderer.draw(0.0, 1.0, {})
+    out = renderer.read_pixels()
+    assert out.shape == (48, 64, 3)
+    assert out[2, 32, 0] > 200 and out[2, 32, 2] < 50
+    assert out[-3, 32, 2] > 200 and out[-3, 32, 0] < 50
+
+
+def test_frames_blend_by_mix_and_blackout(renderer):
+    renderer.set_shaders([])
+    renderer.update_frames(Frame(solid(0), 0.0, 10), Frame(solid(200), 1.0, 11))
+    renderer.draw(0.0, 0.5, {})
+    assert abs(renderer.read_pixels().mean() - 100) < 3
+    renderer.draw(0.0, 0.5, {}, blackout=True)
+    assert renderer.read_pixels().max() == 0
+
+
+def test_pulse_shader_brightens_on_the_beat(renderer):
+    renderer.set_shaders(["pulse"])
+    renderer.update_frames(Frame(solid(100), 0.0, 20), Frame(solid(100), 0.0, 21))
+    renderer.draw(0.0, 1.0, {"u_pulse": 0.0, "u_bar_phase": 0.5})
+    calm = renderer.read_pixels().mean()
+    renderer.draw(0.0, 1.0, {"u_pulse": 1.0, "u_bar_phase": 0.0})
+    assert renderer.read_pixels().mean() > calm * 1.3
+
+
+def test_broken_shader_keeps_last_good_program(renderer, tmp_path, caplog):
+    shader = tmp_path / "mine.glsl"
+    shader.write_text(GOOD)
+    renderer.shader_dir = tmp_path
+    renderer.set_shaders(["mine"], {"u_gain": 0.5})
+    renderer.update_frames(Frame(solid(200), 0.0, 30), Frame(solid(200), 0.0, 31))
+    renderer.draw(0.0, 1.0, {})
+    assert abs(renderer.read_pixels().mean() - 100) < 3
+    shader.write_text(BAD)
+    os.utime(shader, (1, 1))  # a different mtime, as an editor save would give
+    renderer.poll_shaders(force=True)
+    assert "line 3" in renderer.shader_errors()["mine"]
+    assert any("mine.glsl:3" in r.getMessage() for r in caplog.records)
+    renderer.draw(0.0, 1.0, {})
+    assert abs(renderer.read_pixels().mean() - 100) < 3  # still the good program
+    renderer.set_param("u_gain", 1.0)
+    renderer.draw(0.0, 1.0, {})
+    assert abs(renderer.read_pixels().mean() - 200) < 3
+
+
+def test_missing_or_never_good_shader_passes_picture_through(renderer, tmp_path):
+    (tmp_path / "bad.glsl").write_text(BAD)
+    renderer.shader_dir = tmp_path
+    renderer.set_shaders(["bad", "absent"])
+    assert set(renderer.shader_errors()) == {"bad", "absent"}
+    renderer.update_frames(Frame(solid(77), 0.0, 40), Frame(solid(77), 0.0, 41))
+    renderer.draw(0.0, 1.0, {})
+    assert abs(renderer.read_pixels().mean() - 77) < 2
+
+
+def test_transition_crossfades_from_previous_picture(renderer):
+    renderer.set_shaders([])
+    renderer.update_frames(Frame(solid(200), 0.0, 50), Frame(solid(200), 0.0, 51))
+    renderer.draw(0.0, 1.0, {})
+    renderer.start_transition(now=10.0, seconds=2.0)
+    renderer.update_frames(Frame(solid(0), 0.0, 52), Frame(solid(0), 0.0, 53))
+    renderer.draw(11.0, 1.0, {})
+    assert abs(renderer.read_pixels().mean() - 100) < 3
+    renderer.draw(12.5, 1.0, {})
+    assert renderer.read_pixels().mean() < 2
+
+
+def test_error_line_formats():
+    mesa = "0:12(5): error: `foo' undeclared\n"
+    nvidia = "0(7) : error C1008: undefined variable \"foo\"\n"
+    assert shader_error_line(mesa) == "line 12: `foo' undeclared"
+    assert shader_error_line(nvidia).startswith("line 7:")
+
+
+def test_newer_frame_becoming_older_keeps_its_picture(renderer):
+    renderer.set_shaders([])
+    a, b, c = Frame(solid(0), 0.0, 60), Frame(solid(100), 1.0, 61), Frame(solid(200), 2.0, 62)
+    renderer.update_frames(a, b)
+    renderer.update_frames(b, c)  # b moves to the older slot without a second upload
+    renderer.draw(100.0, 0.0, {})
+    assert abs(renderer.read_pixels().mean() - 100) < 3
+    renderer.draw(100.0, 1.0, {})
+    assert abs(renderer.read_pixels().mean() - 200) < 3
