@@ -24,6 +24,7 @@ import numpy as np
 from live import paths
 from live.audio.sources import AudioError, iter_blocks, load_audio, resample, to_mono
 from live.bench.synth import synth_kick_track
+from live.errors import UserError
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
 DEFAULT_DIR = paths.ROOT.parent / "shared" / "data" / "beats"  # the development set next to the checkout
@@ -49,7 +50,10 @@ def read_beats_file(path: Path) -> np.ndarray:
 
 def score(reference: np.ndarray, estimated: np.ndarray) -> dict[str, float]:
     """mir_eval F-measure, CMLt and AMLt with the first 5 s trimmed from both."""
-    import mir_eval
+    try:
+        import mir_eval
+    except ImportError:
+        raise UserError("bench beats scores with mir_eval, which is not installed: pip install -e '.[bench]'") from None
 
     ref = mir_eval.beat.trim_beats(np.asarray(reference, dtype=float))
     est = mir_eval.beat.trim_beats(np.asarray(estimated, dtype=float))
