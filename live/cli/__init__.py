@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "decode": ("live.bench.decode", "decode fps, pipeline efficiency, latency, display-loop fps"),
     "bank": ("live.bench.bank", "keyframe memory per preset and preset bank load time"),
     "render": ("live.bench.render", "offline render frames per second of the demo"),
+    "gpu": ("live.bench.gpu", "every GPU figure in one command (decode fp16, compile, CUDA graphs, precompute)"),
 }
 
 DESCRIPTION = """Beat-locked Stable Diffusion visuals for DJs and VJs.
