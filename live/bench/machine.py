@@ -32,3 +32,10 @@ def machine_info() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(), "gpu": gpu, "python": platform.python_version(),
         "load_avg_1min": round(load, 2) if load is not None else None,
     }
+
+
+def machine_line() -> str:
+    """:func:`machine_info` as the one line a benchmark prints before its figures."""
+    m = machine_info()
+    return (f"machine: {m['cpu']}, {m['cores']} CPU cores, {m['os']}, python {m['python']}, torch {m['torch']} "
+            f"({m['torch_threads']} threads), GPU: {m['gpu'] or 'none'}, load avg {m['load_avg_1min']}")

@@ -1,5 +1,6 @@
-"""`run_live.py` / `run-live`: the command line. Each subcommand lives in the module that owns
-the work and exposes ``configure(parser)`` and ``run(args) -> int``; this file only routes."""
+"""`run_live.py` / `run-live`: the command line. Each subcommand is one small module here (its
+arguments only) or a benchmark in :mod:`live.bench`; each exposes ``configure(parser)`` and
+``run(args) -> int`` and calls the parts below. This file only routes."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from live.errors import UserError
 
 _LOGGER = logging.getLogger(__name__)
 
-# subcommand -> (module, one-line help). Modules are imported only when their command runs,
-# so `--help` stays quick and one broken optional part cannot take the others down.
+# subcommand -> (module, one-line help); each module's configure() builds that command's --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "live": ("live.cli.live", "run the show: output window (or --headless), live audio input, OSC/MIDI control"),
     "demo": ("live.cli.demo", "the built-in demo: a window where a display exists, else a video file"),
@@ -52,17 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Benchmarks. Each prints its figures and the machine they were measured on.")
     bench_sub = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     for name, (module, help_text) in BENCHMARKS.items():
-        _add(bench_sub, name, module, help_text, bench=True)
+        _add(bench_sub, name, module, help_text)
     return parser
 
 
-def _add(sub: argparse._SubParsersAction, name: str, module: str, help_text: str, bench: bool = False) -> None:
+def _add(sub: argparse._SubParsersAction, name: str, module: str, help_text: str) -> None:
     parser = sub.add_parser(name, help=help_text, description=help_text,
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     mod = importlib.import_module(module)
-    (mod.configure_bench if bench and hasattr(mod, "configure_bench") else mod.configure)(parser)
-    runner = mod.run_bench if bench and hasattr(mod, "run_bench") else mod.run
-    parser.set_defaults(handler=runner)
+    mod.configure(parser)
+    parser.set_defaults(handler=mod.run)
 
 
 def main(argv: list[str] | None = None) -> int:
