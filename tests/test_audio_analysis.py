@@ -14,6 +14,7 @@ import soundfile as sf
 
 from live.audio import beats
 from live.audio.analysis import AnalysisThread, AudioEngine, default_hop
+from live.audio.settings import DEFAULTS, AnalysisSettings
 from live.audio.sources import AudioError, FileSource, iter_blocks
 from live.bench import beats as beatbench
 from live.bench.beats import measure_latency
@@ -55,20 +56,51 @@ def test_latency_is_within_one_block_and_one_hop():
 
 
 def test_bad_settings_raise_user_errors():
-    with pytest.raises(AudioError, match="onset method 'nope'"):
-        AudioEngine(RATE, onset_method="nope")
-    with pytest.raises(AudioError, match="tempo range"):
-        AudioEngine(RATE, tempo_min=100, tempo_max=120)
-    with pytest.raises(AudioError, match="unknown analysis setting"):
-        AudioEngine(RATE, colour="red")
+    with pytest.raises(AudioError, match="onset_method = 'nope' is not allowed; choose one of logflux, energy"):
+        AnalysisSettings(onset_method="nope")
+    with pytest.raises(AudioError, match="tempo range 100-120 BPM is too narrow"):
+        AnalysisSettings(tempo_min=100, tempo_max=120)
+    with pytest.raises(TypeError):
+        AnalysisSettings(colour="red")  # type: ignore[call-arg]
     with pytest.raises(AudioError, match="sample rate"):
         AudioEngine(1000)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("tempo_min", 10, r"tempo_min = 10 is out of range; use 20\.\.400 \(slowest tempo in BPM"),
+    ("tempo_max", 500.0, r"tempo_max = 500 is out of range; use 20\.\.400 \(fastest tempo in BPM"),
+    ("tempo_max", "fast", r"tempo_max = 'fast' is not a number; use 20\.\.400"),
+    ("onset_method", "hfcc", r"onset_method = 'hfcc' is not allowed"),
+])
+def test_settings_out_of_range_are_refused_in_one_line(field, value, message):
+    with pytest.raises(AudioError, match=message) as info:
+        AnalysisSettings(**{field: value})
+    assert "\n" not in str(info.value) and info.value.exit_code == 2
+
+
+def test_settings_defaults_and_values():
+    assert DEFAULTS == AnalysisSettings() and (DEFAULTS.onset_method, DEFAULTS.tempo_min, DEFAULTS.tempo_max) == (
+        "logflux", 70.0, 180.0)
+    s = AnalysisSettings(tempo_min=60, tempo_max=160)
+    assert s.tempo_min == 60.0 and isinstance(s.tempo_min, float)
+    engine = AudioEngine(RATE, s)
+    assert (engine.tracker.tempo_min, engine.tracker.tempo_max) == (60.0, 160.0)
+    assert (engine.clock.tempo_min, engine.clock.tempo_max) == (60.0, 160.0)
+    assert AudioEngine(RATE).settings == DEFAULTS  # the show's AudioEngine(rate) keeps working
+
+
+def test_beats_cli_refuses_bad_settings_before_reading_the_file(tmp_path):
+    parser = argparse.ArgumentParser()
+    beats_cli.configure(parser)
+    args = parser.parse_args([str(tmp_path / "missing.wav"), "--tempo-min", "300", "--tempo-max", "200"])
+    with pytest.raises(AudioError, match="tempo range 300-200 BPM is too narrow"):
+        beats_cli.run(args)
 
 
 @pytest.mark.parametrize("method", ["specflux", "hfc"])
 def test_aubio_onset_methods_track_too(method):
     x, _ = synth_kick_track([(126.0, 10.0)], RATE, hats=False)
-    out = beats.track_beats(x, RATE, onset_method=method)
+    out = beats.track_beats(x, RATE, settings=AnalysisSettings(onset_method=method))
     assert abs(out[-1]["bpm"] - 126.0) < 1.5
 
 

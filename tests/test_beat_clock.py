@@ -8,6 +8,7 @@ import pytest
 
 from live.audio.analysis import AudioEngine
 from live.audio.beats import track_beats
+from live.audio.settings import AnalysisSettings
 from live.audio.sources import iter_blocks
 from live.beat.clock import BeatClock, BeatScheduler, fold_bpm
 from live.bench.synth import synth_kick_track
@@ -113,7 +114,7 @@ def test_locks_across_the_tempo_range(bpm):
 
 def test_out_of_range_tempo_is_folded():
     x, kicks = synth_kick_track([(200.0, 12.0)], RATE, hats=False, bass=False)
-    beats = track_beats(x, RATE, tempo_min=70, tempo_max=180)
+    beats = track_beats(x, RATE, settings=AnalysisSettings(tempo_min=70, tempo_max=180))
     assert abs(beats[-1]["bpm"] - 100.0) < 1.0
     # (a beat predicted just before the end of the file has no kick after it to match)
     err = _nearest_error([b["time"] for b in beats if 5.0 < b["time"] < kicks[-1] + 0.1], kicks)

@@ -19,11 +19,11 @@ import logging
 import math
 import threading
 import time
-from typing import Any
 
 import aubio
 import numpy as np
 
+from live.audio.settings import DEFAULTS, AnalysisSettings
 from live.audio.sources import AudioError, to_mono
 from live.beat.clock import BeatClock
 from live.beat.tracker import BeatEstimate, BeatTracker
@@ -32,7 +32,12 @@ from live.messages import AudioState, Command
 
 _LOGGER = logging.getLogger(__name__)
 
-ONSET_METHODS = ("logflux", "energy", "hfc", "complex", "phase", "wphase", "specdiff", "kl", "mkl", "specflux")
+MEL_BANDS = 40  # bands of the logflux onset function
+LOG_COMPRESSION = 1000.0  # log1p(C x band energy): the logflux compression
+# Seconds the published beat grid runs ahead of the novelty peaks: people place the beat of real
+# instruments about 10 ms after the peak (the median offset against the annotated development
+# clips). Frame timing is the show's business.
+LEAD = -0.010
 LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
 SILENCE_HOLD = 0.3
@@ -47,51 +52,29 @@ def default_hop(samplerate: int) -> int:
 class AudioEngine:
     """Analysis + beat clock, fed block by block; :attr:`state` is the newest :class:`AudioState`.
 
-    Settings (keyword arguments): ``tempo_min``/``tempo_max`` (BPM range, default 70-180),
-    ``tempo_prior`` (BPM the tempo prior centres on, default 120), ``onset_method`` (one of
-    :data:`ONSET_METHODS`, default ``logflux``), ``buf`` (FFT size, default 2 x hop),
-    ``onset_delay`` (seconds between an onset and the frame where its novelty peaks), ``lead``
-    (seconds the published beat grid runs ahead of the audio's beats, default -0.010: people
-    place the beat of real instruments about 10 ms after the novelty peak, the median offset
-    against the annotated development clips; frame timing is the show's business).
+    ``settings`` (:class:`~live.audio.settings.AnalysisSettings`, default: its defaults) choose
+    the onset function and the tempo range; the rest is tuned once, here and in the tracker.
     """
 
-    def __init__(self, samplerate: int, hop: int | None = None, **settings: Any) -> None:
+    def __init__(self, samplerate: int, settings: AnalysisSettings = DEFAULTS) -> None:
         if not 8000 <= int(samplerate) <= 192000:
             raise AudioError(f"sample rate {samplerate} is out of range; use 8000..192000 (e.g. 44100 or 48000)")
         self.samplerate = int(samplerate)
-        self.hop = int(hop or default_hop(self.samplerate))
-        if not 32 <= self.hop <= 4096:
-            raise AudioError(f"hop {self.hop} is out of range; use 32..4096 samples")
-        known = {"tempo_min", "tempo_max", "tempo_prior", "onset_method", "buf", "onset_delay", "lead", "tightness",
-                 "window", "prior_octaves", "leak", "stickiness", "chain_beats", "chain_weight", "low_weight", "compression", "offbeat_ratio", "accent_mode", "accent_contrast", "smoothing"}
-        unknown = set(settings) - known
-        if unknown:
-            raise AudioError(f"unknown analysis setting(s) {sorted(unknown)}; allowed: {sorted(known)}")
-        self.onset_method = str(settings.get("onset_method", "logflux"))
-        if self.onset_method not in ONSET_METHODS:
-            raise AudioError(f"onset method {self.onset_method!r} is unknown; choose one of {', '.join(ONSET_METHODS)}")
-        tempo_min = float(settings.get("tempo_min", 70.0))
-        tempo_max = float(settings.get("tempo_max", 180.0))
-        if not (20.0 <= tempo_min and tempo_max <= 400.0 and tempo_max >= 1.5 * tempo_min):
-            raise AudioError(f"tempo range {tempo_min:g}-{tempo_max:g} BPM is not valid; "
-                             "use 20 <= min, max <= 400 and max >= 1.5 x min (default 70-180)")
-        self.buf = int(settings.get("buf", 2 * self.hop))
-        self.low_weight = float(settings.get("low_weight", 0.0))
-        self.compression = float(settings.get("compression", 1000.0))
-        self.accent_mode = str(settings.get("accent_mode", "power"))
+        self.settings = settings
+        self.hop = default_hop(self.samplerate)
+        self.buf = 2 * self.hop  # FFT size
+        self.onset_method = settings.onset_method
         self._accent_peak = 1e-9
         self._prev_total = 0.0
         self.fps = self.samplerate / self.hop
-        self.onset_delay = float(settings.get("onset_delay", 0.4 * self.buf / self.samplerate))
-        self.lead = float(settings.get("lead", -0.010))
+        # The novelty of an onset peaks this long after the onset (the FFT window's centre lag).
+        self.onset_delay = 0.4 * self.buf / self.samplerate
 
         self._pvoc = aubio.pvoc(self.buf, self.hop)
         if self.onset_method == "logflux":
-            self._fb = aubio.filterbank(40, self.buf)
+            self._fb = aubio.filterbank(MEL_BANDS, self.buf)
             self._fb.set_mel_coeffs(float(self.samplerate), 30.0, min(11000.0, self.samplerate / 2.0 - 1.0))
-            self._prev_bands = np.zeros(40, dtype=np.float32)
-            self._prev_low_log = 0.0
+            self._prev_bands = np.zeros(MEL_BANDS, dtype=np.float32)
             self._desc = None
         else:
             self._desc = aubio.specdesc(self.onset_method, self.buf)
@@ -100,19 +83,8 @@ class AudioEngine:
         self._mid = slice(self._low.stop, int(np.searchsorted(freqs, HIGH_HZ)))
         self._high = slice(self._mid.stop, len(freqs))
 
-        self.tracker = BeatTracker(self.fps, tempo_min, tempo_max,
-                                   tempo_prior=float(settings.get("tempo_prior", 120.0)),
-                                   prior_octaves=float(settings.get("prior_octaves", 1.0)),
-                                   window=float(settings.get("window", 10.0)),
-                                   tightness=float(settings.get("tightness", 300.0)),
-                                   leak=float(settings.get("leak", 0.85)),
-                                   stickiness=float(settings.get("stickiness", 0.15)),
-                                   chain_beats=int(settings.get("chain_beats", 8)),
-                                   chain_weight=float(settings.get("chain_weight", 0.8)),
-                                   offbeat_ratio=float(settings.get("offbeat_ratio", 1.5)),
-                                   accent_contrast=float(settings.get("accent_contrast", 12.0)),
-                                   smoothing=float(settings.get("smoothing", 0.012)))
-        self.clock = BeatClock(tempo_min, tempo_max)
+        self.tracker = BeatTracker(self.fps, settings.tempo_min, settings.tempo_max)
+        self.clock = BeatClock(settings.tempo_min, settings.tempo_max)
 
         self._pending = np.zeros(0, dtype=np.float32)
         self._time = 0.0  # clock time just after the newest analysed sample
@@ -175,16 +147,10 @@ class AudioEngine:
         spec = self._pvoc(frame)
         mag = spec.norm
         if self._desc is None:
-            bands = np.log1p(self.compression * self._fb(spec))
+            bands = np.log1p(LOG_COMPRESSION * self._fb(spec))
             diff = bands - self._prev_bands
             novelty = float(diff[diff > 0].sum()) / len(diff)  # mean of the half-wave rectified flux
             self._prev_bands = bands
-            if self.low_weight:
-                # Kick drums carry the beat in most popular music while hats often sit on the
-                # off-beats: a separate bass-band flux keeps the tracker on the kicks.
-                low_log = math.log1p(1000.0 * float(spec.norm[self._low].sum()))
-                novelty += self.low_weight * max(0.0, low_log - self._prev_low_log)
-                self._prev_low_log = low_log
         else:
             novelty = float(self._desc(spec)[0])
         # Per-frame scalars in plain Python: tiny numpy arrays cost more in call overhead
@@ -214,13 +180,11 @@ class AudioEngine:
         low_flux = max(0.0, levels[0] - self._prev_low)
         self._prev_low = levels[0]
 
-        if self.accent_mode == "low":
-            accent = low_flux
-        else:
-            e_total = (low_p + mid_p + high_p + float(mag[0]) ** 2) ** (0.5 if self.accent_mode == "amp" else 1.0)
-            self._accent_peak = max(e_total, self._accent_peak * self._agc_release)
-            accent = max(0.0, e_total - self._prev_total) / (self._accent_peak + 1e-12)
-            self._prev_total = e_total
+        # Accent (beat or off-beat?): the rise of the total power, relative to its slow peak.
+        e_total = low_p + mid_p + high_p + float(mag[0]) ** 2
+        self._accent_peak = max(e_total, self._accent_peak * self._agc_release)
+        accent = max(0.0, e_total - self._prev_total) / (self._accent_peak + 1e-12)
+        self._prev_total = e_total
         self.tracker.update(0.0 if silent else novelty, 0.0 if silent else accent)
         if silent:
             self.clock.decay(self._frame_dt)
@@ -229,14 +193,14 @@ class AudioEngine:
                 self.tracker.expected = None
             else:
                 # Where the clock's own grid puts the latest beat, in tracker frames.
-                t_on = frame_end - self.onset_delay - self.lead  # the clock's grid includes the lead
+                t_on = frame_end - self.onset_delay - LEAD  # the clock's grid includes the lead
                 pos = self.clock.beats_at(t_on) - self.clock.offset
                 last_beat = t_on - (pos - math.floor(pos)) * 60.0 / self.clock.bpm
                 self.tracker.expected = self.tracker.frame - (t_on - last_beat) / self._frame_dt
             est = self.tracker.estimate()
             if est is not None:
                 b_frame, period_frames, conf = est
-                beat_time = frame_end - (self.tracker.frame - b_frame) * self._frame_dt - self.onset_delay - self.lead
+                beat_time = frame_end - (self.tracker.frame - b_frame) * self._frame_dt - self.onset_delay - LEAD
                 if conf >= 0.05:
                     self.clock.follow(BeatEstimate(beat_time, period_frames * self._frame_dt, conf), frame_end)
                 else:

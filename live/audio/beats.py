@@ -15,22 +15,22 @@ from typing import Any
 import numpy as np
 
 from live.audio.analysis import AudioEngine
-from live.audio.sources import AudioError, iter_blocks, to_mono
+from live.audio.settings import DEFAULTS, AnalysisSettings
+from live.audio.sources import AudioError, check_blocksize, iter_blocks, to_mono
 from live.beat.clock import BeatScheduler
 
 _LOGGER = logging.getLogger(__name__)
 
 
 def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, blocksize: int = 512,
-                **settings: Any) -> list[dict[str, Any]]:
+                settings: AnalysisSettings = DEFAULTS) -> list[dict[str, Any]]:
     """Run the live chain causally over ``samples`` and return the committed beats, in order:
     dicts with ``time`` (s from the start), ``bpm``, ``confidence``, ``beat`` (index) and ``bar``
-    (position in the bar, 1 = downbeat)."""
+    (position in the bar, 1 = downbeat). ``settings`` choose the onset function and tempo range."""
     if lookahead < 0 or lookahead > 2.0:
         raise AudioError(f"lookahead {lookahead * 1000:g} ms is out of range; use 0..2000 ms")
-    if not 16 <= blocksize <= 16384:
-        raise AudioError(f"block size {blocksize} is out of range; use 16..16384 frames")
-    engine = AudioEngine(samplerate, **settings)
+    check_blocksize(blocksize)
+    engine = AudioEngine(samplerate, settings)
     scheduler = BeatScheduler(lookahead)
     mono = to_mono(samples)
     beats: list[dict[str, Any]] = []

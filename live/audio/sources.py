@@ -110,6 +110,13 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=1, dtype=np.float32)
 
 
+def check_blocksize(blocksize: int) -> int:
+    """``blocksize`` (input frames per block) as an int; :class:`AudioError` outside 16..16384."""
+    if not 16 <= int(blocksize) <= 16384:
+        raise AudioError(f"block size {blocksize} is out of range; use 16..16384 frames (e.g. 256, 512, 1024)")
+    return int(blocksize)
+
+
 def iter_blocks(samples: np.ndarray, samplerate: int, blocksize: int, start_time: float = 0.0):
     """Yield ``(block, end_time)`` as an input stream would deliver ``samples``, as fast as possible.
 
@@ -289,9 +296,7 @@ class InputSource:
         self.samplerate = int(samplerate or ring.samplerate)
         if self.samplerate != ring.samplerate:
             raise AudioError(f"sample rate {self.samplerate} differs from the analysis rate {ring.samplerate}")
-        if not 16 <= int(blocksize) <= 16384:
-            raise AudioError(f"block size {blocksize} is out of range; use 16..16384 frames (e.g. 256, 512, 1024)")
-        self.blocksize = int(blocksize)
+        self.blocksize = check_blocksize(blocksize)
         self._check_settings()
         self._stream = None
         self._offset: float | None = None  # perf_counter - stream time, fixed at the first callback

@@ -53,52 +53,72 @@ class BeatEstimate:
     confidence: float
 
 
-class BeatTracker:
-    """Causal tempo + phase tracker over an onset-strength function sampled at ``fps`` frames/s."""
+# Tuned once against the development clips (``bench beats``); no caller varies them.
+TEMPO_PRIOR = 120.0  # BPM the log-tempo prior centres on
+PRIOR_OCTAVES = 1.0  # its width (standard deviation, octaves)
+WINDOW = 10.0  # seconds of onsets the tempo autocorrelation sees
+SHORT_WINDOW = 3.0  # seconds of recent onsets that may make the tempo jump (DJ transition)
+TEMPO_EVERY = 0.25  # seconds between tempo estimates
+TEMPO_SMOOTHING = 2.0  # time constant (s) of the smoothed tempo salience
+TIGHTNESS = 300.0  # DP penalty for a beat interval off the period (Ellis' tightness)
+# Each beat back in a chain counts ``LEAK`` times less: chains ending at different frames compare
+# fairly, and a phase or tempo change wins within a few beats.
+LEAK = 0.85
+# Bonus for a latest-beat candidate on the current grid, as a fraction of the best cumulative
+# score, so the phase does not flip between beat and off-beat on every frame. Relative, like the
+# tempo's hysteresis: in the first seconds, when the scores are small and the grid is a guess,
+# it holds the phase as little as it should.
+STICKINESS = 0.15
+CHAIN_BEATS = 8  # beats of the DP chain the grid is fitted through
+CHAIN_WEIGHT = 0.8  # weight of a chain beat per beat of age in the fit
+# Beat / off-beat arbitration: the DP follows the densest onset train, which in dance music can
+# be the off-beat hi-hat. Kicks (bass onsets) decide which half is the beat: the other half must
+# be ``OFFBEAT_RATIO`` times stronger, and its peaks ``ACCENT_CONTRAST`` times the mean accent.
+OFFBEAT_RATIO = 1.5
+ACCENT_CONTRAST = 12.0
+ACCENT_MIN_WEIGHT = 4.0  # the accent sums are normalised by at least this much beat weight
+JUMP_RATIO = 1.2  # a tempo jump needs the recent salience this many times the current tempo's
+JUMP_PEAK = 2.0  # ... at a peak this many times the mean salience,
+JUMP_CONFIRM = 3  # ... on this many evaluations running when the beat chain agrees,
+JUMP_CONFIRM_ALONE = 9  # ... or this many when it does not
+# Grid fit tolerance, as a fraction of the period: beats further off a straight line than this
+# end the fit (a tempo change or a phase jump happened there).
+FIT_TOLERANCE = 0.035
+OLDEST_TOLERANCE = 0.7  # the oldest beat of a fit must lie this close (x tolerance) to the newer beats' line
+FIT_FLOOR = 0.5  # onset strength (std units) added to every chain beat's fit weight
+SLOPE_RANGE = 0.15  # how far (fraction of the period) the grid slope may move the period
+# Octave choice: the slower of two octave-related tempi wins when its two beats alternate
+# strong / weak below this ratio (see _backbeat_octave).
+BACKBEAT = 0.6
+RESCORE = 0.04  # a tempo move larger than this (fraction) re-runs the DP over the history
+# The DP reads the onset function smoothed by a Gaussian of ``SMOOTHING`` seconds (as Ellis
+# smooths the onset envelope): a flam, a strum or a swung cluster then scores as one peak at its
+# centre instead of pulling the chain to whichever spike is tallest.
+SMOOTHING = 0.012
+REFRESH = 0.1  # seconds: the cached estimate is recomputed at least this often
 
-    def __init__(self, fps: float, tempo_min: float = 70.0, tempo_max: float = 180.0,
-                 tempo_prior: float = 120.0, prior_octaves: float = 1.0, window: float = 10.0,
-                 tightness: float = 300.0, tempo_every: float = 0.25, tempo_smoothing: float = 2.0,
-                 leak: float = 0.85, stickiness: float = 0.15, chain_beats: int = 8,
-                 chain_weight: float = 0.8, offbeat_ratio: float = 1.5, accent_contrast: float = 12.0,
-                 short_window: float = 3.0, jump_ratio: float = 1.2, fit_tolerance: float = 0.035,
-                 smoothing: float = 0.012) -> None:
-        if not 20.0 <= tempo_min < tempo_max <= 400.0 or tempo_max < 1.5 * tempo_min:
-            raise ValueError(f"tempo range {tempo_min}-{tempo_max} BPM is not valid; need 20 <= min, max <= 400, max >= 1.5 x min")
+
+class BeatTracker:
+    """Causal tempo + phase tracker over an onset-strength function sampled at ``fps`` frames/s,
+    reporting tempi in ``tempo_min..tempo_max`` BPM (validated by
+    :class:`~live.audio.settings.AnalysisSettings`)."""
+
+    def __init__(self, fps: float, tempo_min: float = 70.0, tempo_max: float = 180.0) -> None:
         self.fps = float(fps)
         self.tempo_min, self.tempo_max = float(tempo_min), float(tempo_max)
-        self.tightness = float(tightness)
-        # Each beat back in a chain counts ``leak`` times less: chains ending at different
-        # frames compare fairly, and a phase or tempo change wins within a few beats.
-        self.leak = float(leak)
-        # Bonus for a latest-beat candidate on the current grid, as a fraction of the best
-        # cumulative score, so the phase does not flip between beat and off-beat on every
-        # frame. Relative, like the tempo's hysteresis: in the first seconds, when the scores
-        # are small and the grid is a guess, it holds the phase as little as it should.
-        self.stickiness = float(stickiness)
-        self.chain_beats = int(chain_beats)
-        self.chain_weight = float(chain_weight)
         self.expected: float | None = None
-        # Beat / off-beat arbitration: the DP follows the densest onset train, which in dance
-        # music can be the off-beat hi-hat. Kicks (bass onsets) decide which half is the beat.
-        self.offbeat_ratio = float(offbeat_ratio)
         self.half_shift = False
-        self.accent_contrast = float(accent_contrast)
-        self.accent_min_weight = 4.0
         # History long enough for the autocorrelation window plus comb multiples.
-        self._hist = int(round(max(window, 4 * 60.0 / tempo_min) * fps)) + 8
-        self._win = int(round(window * fps))
+        self._hist = int(round(max(WINDOW, 4 * 60.0 / tempo_min) * fps)) + 8
+        self._win = int(round(WINDOW * fps))
         self._first_estimate = int(round(2.0 * fps))  # tempo estimates start after 2 s of audio
         size = 4 * self._hist
         self._onset = np.zeros(size)  # normalised onset strength per frame
         self._score = np.zeros(size)  # cumulative DP score per frame
         self._back = np.zeros(size, dtype=np.int64)
-        # The DP reads the onset function smoothed by a Gaussian of ``smoothing`` seconds (as
-        # Ellis smooths the onset envelope): a flam, a strum or a swung cluster then scores
-        # as one peak at its centre instead of pulling the chain to whichever spike is tallest.
-        # The kernel is centred, so the DP runs ``_delay`` frames (2 sigma) behind the input.
-        sigma = max(1e-6, float(smoothing) * self.fps)
-        self._delay = max(1, int(round(2.0 * sigma))) if smoothing > 0 else 0
+        # The smoothing kernel is centred, so the DP runs ``_delay`` frames (2 sigma) behind the input.
+        sigma = SMOOTHING * self.fps
+        self._delay = max(1, int(round(2.0 * sigma)))
         self._kernel = _gaussian(self._delay, sigma)
         self._obs = np.zeros(size)  # smoothed onset, as the DP sees it
         self._accent = np.zeros(size)  # bass onset strength per frame
@@ -108,8 +128,8 @@ class BeatTracker:
         # Candidate tempi on a fine log grid; period (frames) per candidate.
         self._bpms = np.exp(np.linspace(math.log(tempo_min), math.log(tempo_max), 160))
         self._periods = 60.0 * fps / self._bpms
-        lp = np.log2(self._bpms / tempo_prior)
-        self._prior = np.exp(-0.5 * (lp / prior_octaves) ** 2)
+        lp = np.log2(self._bpms / TEMPO_PRIOR)
+        self._prior = np.exp(-0.5 * (lp / PRIOR_OCTAVES) ** 2)
         self._sal_smooth = np.zeros_like(self._bpms)
         # Comb teeth: each candidate scores its own lag, its multiples and its half. The half
         # tooth weighs as much as the double: a tactus is a pulse whose subdivision is periodic
@@ -120,36 +140,21 @@ class BeatTracker:
         self._comb_weights = np.broadcast_to(np.array([1.0, 0.5, 0.33, 0.25, 0.5])[:, None], self._comb_lags.shape)
         self._maxlag = int(self._periods.max() * 4) + 2
         # Short window for tempo jumps: long enough for a few beats at the slowest tempo.
-        self._short = int(round(max(short_window, 2.5 * 60.0 / tempo_min) * fps))
-        self.jump_ratio = float(jump_ratio)  # 0: never jump
+        self._short = int(round(max(SHORT_WINDOW, 2.5 * 60.0 / tempo_min) * fps))
         self._jump_candidate: float | None = None
         self._jump_count = 0
         self._cache: tuple[float, float, float] | None = None
         self._cache_key: tuple[int, float] | None = None
         self._cache_frame = -1
-        self.refresh_frames = max(1, int(round(0.1 * fps)))  # recompute at least every ~0.1 s
+        self._refresh_frames = max(1, int(round(REFRESH * fps)))
         self._chain_period: float | None = None  # period of the latest consistent beat chain (>= 4 beats)
-        self.jump_peak = 2.0
-        self.jump_confirm = 3
-        self.jump_confirm_alone = 9
         self.jumps = 0  # tempo jumps taken (for tests and the log)
-        # Grid fit tolerance, as a fraction of the period: beats further off a straight line
-        # than this end the fit (a tempo change or a phase jump happened there).
-        self.fit_tolerance = float(fit_tolerance)
-        self.slope_range = 0.15  # how far (fraction of the period) the grid slope may move the period
-        # The oldest beat of a fit must lie this close (x tolerance) to the newer beats' line.
-        self.oldest_tolerance = 0.7
-        self.fit_floor = 0.5  # onset strength (std units) added to every chain beat's fit weight
-        self._tempo_every = max(1, int(round(tempo_every * fps)))
-        self._tempo_alpha = 1.0 - math.exp(-tempo_every / max(tempo_smoothing, 1e-3))
+        self._tempo_every = max(1, int(round(TEMPO_EVERY * fps)))
+        self._tempo_alpha = 1.0 - math.exp(-TEMPO_EVERY / TEMPO_SMOOTHING)
         self.period = 60.0 * fps / 120.0  # frames; 120 BPM until the audio says otherwise
         self.fixed_period: float | None = None  # set when the tempo is locked or set by hand
         self.tempo_confidence = 0.0
-        # Octave choice: the slower of two octave-related tempi wins when its two beats
-        # alternate strong / weak below this ratio (see _backbeat_octave).
-        self.backbeat = 0.6
         self._alt: float | None = None  # smoothed alternation of the slower candidate
-        self.rescore = 0.04  # a tempo move larger than this (fraction) re-runs the DP over the history
         self._mean = 0.0
         self._var = 1.0
         self._norm_alpha = 1.0 - math.exp(-1.0 / (4.0 * fps))  # ~4 s running statistics
@@ -195,14 +200,14 @@ class BeatTracker:
         if abs(period - self._penalty_period) > 1e-6:
             lo, hi = max(1, int(round(period * 0.5))), int(round(period * 2.0))
             self._lags = np.arange(lo, hi + 1)
-            self._penalty = -self.tightness * np.log(self._lags / period) ** 2
+            self._penalty = -TIGHTNESS * np.log(self._lags / period) ** 2
             self._penalty_period = period
         lags = self._lags
         if i - lags[-1] < 0:
             self._score[i] = self._obs[i]
             self._back[i] = -1
             return
-        cand = self.leak * self._score[i - lags] + self._penalty
+        cand = LEAK * self._score[i - lags] + self._penalty
         k = int(np.argmax(cand))
         best = cand[k]
         if best > 0:
@@ -269,19 +274,19 @@ class BeatTracker:
         # Tempo jump (DJ transition): the recent few seconds alone clearly prefer another
         # tempo on two evaluations running. The smoothed salience is then restarted from the
         # recent evidence instead of creeping there over several seconds.
-        if short is not None and self.jump_ratio > 0:
+        if short is not None:
             sb = int(np.argmax(short))
             sc = int(np.argmin(np.abs(self._periods - self.period)))
             ratio = self._periods[sb] / self.period
             octave = min(abs(ratio - m) for m in _METRIC_RATIOS) < 0.04 * max(ratio, 1.0)
-            need = self.jump_ratio * (1.5 if octave else 1.0)
+            need = JUMP_RATIO * (1.5 if octave else 1.0)
             # A clear periodicity (peak well above the average salience) that beats the
-            # current tempo by ``need``, on ``jump_confirm`` evaluations running when the beat
+            # current tempo by ``need``, on ``JUMP_CONFIRM`` evaluations running when the beat
             # chain the phase tracker follows already beats at that tempo, or on
-            # ``jump_confirm_alone`` (~2 s) when it does not (a big change, which the DP's
+            # ``JUMP_CONFIRM_ALONE`` (~2 s) when it does not (a big change, which the DP's
             # tempo penalty keeps the chain from following), so that a passing ambiguity of
             # the tempo evidence never moves the tracker.
-            clear = short[sb] > self.jump_peak * (float(short.mean()) + 1e-9)
+            clear = short[sb] > JUMP_PEAK * (float(short.mean()) + 1e-9)
             chain = self._chain_period
             agree = chain is not None and abs(chain / self._periods[sb] - 1.0) < 0.04
             if abs(ratio - 1.0) > 0.03 and clear and short[sb] > need * short[sc]:
@@ -290,7 +295,7 @@ class BeatTracker:
                 else:
                     self._jump_count = 1
                 self._jump_candidate = float(self._periods[sb])
-                if self._jump_count >= (self.jump_confirm if agree else self.jump_confirm_alone):
+                if self._jump_count >= (JUMP_CONFIRM if agree else JUMP_CONFIRM_ALONE):
                     self.period = float(self._periods[sb])
                     self._sal_smooth = short.copy()
                     self._jump_candidate = None
@@ -298,7 +303,7 @@ class BeatTracker:
             else:
                 self._jump_candidate = None
         self.period = self._backbeat_octave(self.period)
-        if self.rescore and abs(self.period / before - 1.0) > self.rescore:
+        if abs(self.period / before - 1.0) > RESCORE:
             self._rescore()
         mean_sal = float(self._sal_smooth.mean()) + 1e-9
         best = int(np.argmax(self._sal_smooth))
@@ -339,7 +344,7 @@ class BeatTracker:
         alt = self._alternation(2.0 * fast)
         if alt is not None:
             self._alt = alt if self._alt is None else self._alt + self._tempo_alpha * (alt - self._alt)
-        if self._alt is not None and self._alt < self.backbeat:
+        if self._alt is not None and self._alt < BACKBEAT:
             return 2.0 * fast
         return period
 
@@ -394,14 +399,14 @@ class BeatTracker:
         if np.any(steps < 1) or np.any(np.abs(d / np.maximum(steps, 1) / period - 1.0) > 0.2):
             return None
         j = np.concatenate(([0.0], np.cumsum(steps)))
-        tol = self.fit_tolerance * period + 0.25
+        tol = FIT_TOLERANCE * period + 0.25
         n = len(times)
         for start in range(0, n - 2):
             jj, tt = j[start:], times[start:]
             if n - start >= 5:
                 # Do the two newest beats continue the line through the older ones? Both
                 # off it to the same side means the tempo or the phase changed: start later.
-                tm, slope, jm = _wfit(jj[:-2], tt[:-2], self.chain_weight, strength[start:-2])
+                tm, slope, jm = _wfit(jj[:-2], tt[:-2], CHAIN_WEIGHT, strength[start:-2])
                 r = tt[-2:] - (tm + slope * (jj[-2:] - jm))
                 if r[0] * r[1] > 0 and min(abs(r[0]), abs(r[1])) > tol:
                     continue
@@ -409,10 +414,10 @@ class BeatTracker:
                 # And does the oldest beat continue the line through the newer ones? A fit
                 # through all of them bends toward it and hides the kink, so one old beat (or the
                 # one straddling a tempo change) would keep tilting the slope for several beats.
-                tm, slope, jm = _wfit(jj[1:], tt[1:], self.chain_weight, strength[start + 1 :])
-                if abs(tt[0] - (tm + slope * (jj[0] - jm))) > self.oldest_tolerance * tol:
+                tm, slope, jm = _wfit(jj[1:], tt[1:], CHAIN_WEIGHT, strength[start + 1 :])
+                if abs(tt[0] - (tm + slope * (jj[0] - jm))) > OLDEST_TOLERANCE * tol:
                     continue
-            tm, slope, jm = _wfit(jj, tt, self.chain_weight, strength[start:])
+            tm, slope, jm = _wfit(jj, tt, CHAIN_WEIGHT, strength[start:])
             resid = tt - (tm + slope * (jj - jm))
             if np.max(np.abs(resid)) <= tol or n - start == 3:
                 self._chain_period = slope if n - start >= 4 and np.max(np.abs(resid)) <= tol else None
@@ -427,24 +432,24 @@ class BeatTracker:
         top = self._pos - self._delay  # newest frame the DP has scored, plus one
         lo = top - int(round(period))
         window = self._score[lo:top]
-        if self.expected is not None and self.stickiness > 0:
+        if self.expected is not None:
             # Distance (in beats, wrapped) of each candidate from the grid the clock follows.
             # While the beat is half a beat off the chain, the chain's own phase is the one to
             # keep: a bonus on the clock's grid would pull the DP onto the beat and flip both.
             d = (np.arange(lo, top) + self._base - self.expected) / period + (0.5 if self.half_shift else 0.0)
             d -= np.round(d)
-            bonus = self.stickiness * max(float(window.max()), 0.0)
+            bonus = STICKINESS * max(float(window.max()), 0.0)
             window = window + bonus * np.exp(-0.5 * (d / 0.08) ** 2)
         b = int(np.argmax(window)) + lo
         # The estimate only changes when a new latest beat wins or the tempo moves: reuse it
         # otherwise (most frames), refreshing it now and then. This is most of the saving
         # that keeps the analysis near 1-2% of a core.
         key = (b + self._base, self.period)
-        if key == self._cache_key and self.frame - self._cache_frame < self.refresh_frames:
+        if key == self._cache_key and self.frame - self._cache_frame < self._refresh_frames:
             return self._cache
         # The recent beat chain (DP back-links), each beat refined to sub-frame precision.
         chain = [b]
-        while len(chain) < self.chain_beats:
+        while len(chain) < CHAIN_BEATS:
             prev = self._back[chain[-1]] - self._base
             if prev < 1:
                 break
@@ -456,25 +461,24 @@ class BeatTracker:
             # Each chain beat weighs by its smoothed onset strength (plus a floor, so none drops
             # out): in fills and sparse passages the chain links stray weak onsets, which then
             # barely move the line that the strong beats around them define.
-            strength = np.maximum(self._obs[idx], 0.0) + self.fit_floor
+            strength = np.maximum(self._obs[idx], 0.0) + FIT_FLOOR
             fit = self._fit_grid(times, period, strength)
             if fit is not None:
                 last, slope = fit
                 # The chain's slope refines the period only near the tempo estimate: a chain
                 # that drifts further is following expressive timing or stray onsets, and a
                 # real tempo change moves the estimate itself (smoothing or a jump).
-                if self.fixed_period is None and 1.0 - self.slope_range < slope / period < 1.0 + self.slope_range:
+                if self.fixed_period is None and 1.0 - SLOPE_RANGE < slope / period < 1.0 + SLOPE_RANGE:
                     period = slope
-        if self.offbeat_ratio > 0:
-            on, off, wsum = self._accent_sums(last, period)
-            # Only a clear, regular accent pattern may flip the phase: off-grid peaks must
-            # stand well above the average accent (true of kicks, not of diffuse music).
-            span = self._accent[max(0, self._pos - int(16 * period)) : self._pos]
-            sharp = wsum > 0 and off / max(wsum, self.accent_min_weight) > self.accent_contrast * (float(span.mean()) + 1e-12)
-            if not self.half_shift and off > self.offbeat_ratio * on and sharp:
-                self.half_shift = True
-            elif self.half_shift and on > self.offbeat_ratio * off:
-                self.half_shift = False
+        on, off, wsum = self._accent_sums(last, period)
+        # Only a clear, regular accent pattern may flip the phase: off-grid peaks must
+        # stand well above the average accent (true of kicks, not of diffuse music).
+        span = self._accent[max(0, self._pos - int(16 * period)) : self._pos]
+        sharp = wsum > 0 and off / max(wsum, ACCENT_MIN_WEIGHT) > ACCENT_CONTRAST * (float(span.mean()) + 1e-12)
+        if not self.half_shift and off > OFFBEAT_RATIO * on and sharp:
+            self.half_shift = True
+        elif self.half_shift and on > OFFBEAT_RATIO * off:
+            self.half_shift = False
         if self.half_shift:
             last += 0.5 * period
         # Confidence: how strongly onsets sit on the recent beat chain versus elsewhere.

@@ -7,8 +7,8 @@ import json
 import logging
 import sys
 
-from live.audio.analysis import ONSET_METHODS
 from live.audio.beats import track_beats
+from live.audio.settings import DEFAULTS, ONSET_METHODS, AnalysisSettings, describe
 from live.audio.sources import load_audio
 
 _LOGGER = logging.getLogger(__name__)
@@ -22,16 +22,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text: one beat time (s) per line; json: also bpm, confidence, bar position")
     parser.add_argument("--blocksize", type=int, default=512, help="input block size in frames, as live")
-    parser.add_argument("--onset", choices=ONSET_METHODS, default="logflux", help="onset novelty function")
-    parser.add_argument("--tempo-min", type=float, default=70.0, help="slowest tempo in BPM")
-    parser.add_argument("--tempo-max", type=float, default=180.0, help="fastest tempo in BPM")
+    parser.add_argument("--onset", choices=ONSET_METHODS, default=DEFAULTS.onset_method, help=describe("onset_method"))
+    parser.add_argument("--tempo-min", type=float, default=DEFAULTS.tempo_min, help=describe("tempo_min"))
+    parser.add_argument("--tempo-max", type=float, default=DEFAULTS.tempo_max, help=describe("tempo_max"))
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the beats for ``args.file``."""
+    settings = AnalysisSettings(onset_method=args.onset, tempo_min=args.tempo_min, tempo_max=args.tempo_max)
     samples, rate = load_audio(args.file)
     beats = track_beats(samples, rate, lookahead=args.lookahead / 1000.0, blocksize=args.blocksize,
-                        onset_method=args.onset, tempo_min=args.tempo_min, tempo_max=args.tempo_max)
+                        settings=settings)
     out = sys.stdout
     if args.format == "json":
         json.dump(beats, out, indent=None)
