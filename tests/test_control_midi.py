@@ -14,9 +14,8 @@ from pathlib import Path
 import mido
 import pytest
 
-from live.control.commands import COMMANDS
+from live.control.commands import COMMANDS, ControlError
 from live.control.midi import Binding, MidiInput, MidiMapping, list_midi_inputs, pick_port
-from live.control.osc import ControlError
 from live.errors import UserError
 from live.handoff import CommandQueue
 from live.messages import Command
@@ -85,6 +84,14 @@ def test_cc_scaling_to_range(tmp_path):
     assert m.to_command(cc(2, 127)).args == (0.5,)
     assert m.to_command(cc(3, 127)).args == ("motion.kick", 0.0)  # inverted fader
     assert m.to_command(cc(3, 0)).args == ("motion.kick", 1.0)
+
+
+def test_default_fader_spans_come_from_the_command_table(tmp_path):
+    m = mapping('[[bind]]\ncc = 1\ncommand = "bpm"\n[[bind]]\ncc = 2\ncommand = "shader_param"\nname = "u_a"\n', tmp_path)
+    span = COMMANDS["bpm"].args[0].fader_span
+    assert span == (60.0, 180.0)  # a default fader span inside the one valid range 20..300
+    assert (m.to_command(cc(1, 0)).args[0], m.to_command(cc(1, 127)).args[0]) == span
+    assert m.to_command(cc(2, 127)).args == ("u_a", 1.0)
 
 
 def test_note_velocity_drives_continuous_and_note_off_is_ignored(tmp_path):
@@ -162,7 +169,12 @@ BAD = [
     ('[[bind]]\ncc = 1\ncommand = "jump"\nvalue = -1\n', "keyframe index"),
     ('[[bind]]\ncc = 1\ncommand = "jump"\nvalue = "two"\n', "keyframe index"),
     ('[[bind]]\ncc = 1\ncommand = "bpm"\nmin = 10.0\nmax = 200.0\n', "min = 10.0 out of range 20..300"),
+    ('[[bind]]\ncc = 1\ncommand = "bpm"\nmin = 60.0\nmax = 400.0\n', "max = 400.0 out of range 20..300"),
+    ('[[bind]]\ncc = 1\ncommand = "bpm"\nvalue = "fast"\n', "expected a number"),
     ('[[bind]]\ncc = 1\ncommand = "bpm"\nmin = 100.0\n', "both min and max"),
+    ('[[bind]]\ncc = 1\ncommand = "shader_param"\nname = "u"\nmin = nan\nmax = 1.0\n', "not finite"),
+    ('[[bind]]\ncc = 1\ncommand = "param"\nname = "bad key"\n', "not a valid name"),
+    ('[[bind]]\ncc = 1\ncommand = "jump"\n', "jump needs value"),
     ('[[bind]]\ncc = 1\ncommand = "nudge"\nvalue = 0.9\n', "out of range -0.5..0.5"),
     ('[[bind]]\ncc = 1\ncommand = "shader_param"\n', "needs name"),
     ('[[bind]]\ncc = 1\ncommand = "shader_param"\nname = "a.b"\n', "needs name"),

@@ -13,8 +13,8 @@ from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from live.control.commands import COMMANDS
-from live.control.osc import ControlError, OscServer, parse_osc
+from live.control.commands import COMMANDS, ControlError
+from live.control.osc import OscServer, parse_osc
 from live.errors import UserError
 from live.handoff import CommandQueue
 from live.messages import Command
@@ -114,6 +114,10 @@ BAD = [
     ("/shader/u_amount", (0.1, 0.2), "one uniform value"),
     ("/shader/a/b", (0.1,), "not known"),
     ("/status", (), "answered by the OSC server"),
+    ("/preset/other", (), "not known"),
+    ("/param/bad key", (0.1,), "not a valid name"),
+    ("/param/motion.kick", (float("nan"),), "not finite"),
+    ("/drop/100001", (), "out of range"),
 ]
 
 

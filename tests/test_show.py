@@ -91,6 +91,40 @@ def test_tempo_commands_go_to_the_clock(show):
     assert [c.name for c in show.clock_commands[-2:]] == ["bpm", "tap"]
 
 
+BAD_COMMANDS = [
+    Command("bpm", ("fast",), source="keyboard"),
+    Command("bpm", (float("nan"),)),
+    Command("bpm", (301.0,)),  # the same range OSC and MIDI refuse
+    Command("nudge", (0.9,)),
+    Command("param", ("motion.kick", "lots")),
+    Command("param", ("look.params.u_amount", "loud")),
+    Command("param", ("look.params.bad name", 0.5)),
+    Command("param", ("motion.kick", float("inf"))),
+    Command("shader_param", ("1bad", 0.5)),
+    Command("shader_param", ("u_amount", "x")),
+    Command("jump", (-1,)),
+    Command("blackout", ("on",)),
+    Command("explode", ()),
+]
+
+
+@pytest.mark.parametrize("cmd", BAD_COMMANDS, ids=lambda c: f"{c.name}{list(c.args)}")
+def test_bad_commands_from_any_source_are_refused_in_one_line(show, caplog, cmd):
+    before = (show.blackout, show.preset.motion, dict(show.renderer._params), len(show.clock_commands))
+    caplog.clear()
+    show.commands.put(cmd)
+    show.tick(9.0, state(9.0))  # must not raise
+    assert (show.blackout, show.preset.motion, dict(show.renderer._params), len(show.clock_commands)) == before
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1 and "\n" not in refused[0].getMessage()
+
+
+def test_look_param_sets_the_uniform(show):
+    show.commands.put(Command("param", ("look.params.u_amount", 1)))
+    show.tick(9.5, state(9.5))
+    assert show.renderer._params["u_amount"] == 1.0
+
+
 def test_pulse_and_frame_mix():
     s = state(0.0)
     assert beat_pulse(s, 0.0) == pytest.approx(1.0)

@@ -24,7 +24,9 @@ Semantics per command:
   (default for notes), ``mode = "direct"`` follows the control: note on/off, CC >= 64 is on
   (default for CCs).
 * ``bpm``, ``nudge``, ``param``, ``shader_param`` without ``value``: continuous, the CC value
-  (or note velocity) scaled to ``min..max`` (defaults: bpm 60..180, nudge -0.5..0.5, else 0..1).
+  (or note velocity) scaled to ``min..max`` (default: the command's fader span in
+  :data:`live.control.commands.COMMANDS`). Fixed values and ``min``/``max`` must lie in the
+  command's one valid range, the same that OSC and the show check.
 
 ``preset_next``/``preset_prev`` become ``Command("preset", ("+1",))`` / ``("-1",)``, the same
 as OSC ``/preset/next`` and ``/preset/prev``.
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 import threading
 import time
@@ -47,19 +48,41 @@ import mido
 import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from live.control.commands import COMMANDS
-from live.control.osc import BPM_RANGE, NUDGE_RANGE, TOGGLES, ControlError
+from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec, ControlError, resolve
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import Command
 
 _LOGGER = logging.getLogger(__name__)
 
 
-BIND_COMMANDS: tuple[str, ...] = tuple(COMMANDS) + ("preset_next", "preset_prev")
-_CONTINUOUS = ("bpm", "nudge", "param", "shader_param")
-_DEFAULT_RANGE = {"bpm": (60.0, 180.0), "nudge": NUDGE_RANGE}
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_UNIFORM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BIND_COMMANDS: tuple[str, ...] = tuple(COMMANDS) + tuple(SHORTCUTS)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a binding for one command gives: a fixed part, a name, a value or a fader range."""
+
+    spec: CommandSpec
+    fixed: tuple[Any, ...]  # arguments fixed by a shortcut (preset_next -> "+1")
+    name: Arg | None  # param key / shader uniform, given as ``name``
+    value: Arg | None  # the argument ``value`` (or a fader, or the toggle state) supplies
+
+    @property
+    def continuous(self) -> bool:
+        """A number a fader can sweep (bpm, nudge, param, shader_param without a fixed value)."""
+        return self.value is not None and self.value.type in ("float", "value")
+
+
+def _shape(command: str) -> _Shape:
+    spec, fixed = resolve(command)
+    free = spec.args[len(fixed):]
+    name = free[0] if len(free) == 2 else None
+    return _Shape(spec, fixed, name, free[-1] if free else None)
+
+
+_SHAPES = {name: _shape(name) for name in BIND_COMMANDS}
+_NAMED = tuple(n for n, s in _SHAPES.items() if s.name is not None)
+_CONTINUOUS = tuple(n for n, s in _SHAPES.items() if s.continuous)
 # Ports that echo everything and are never a controller; skipped when no port is named.
 _THROUGH = ("through",)
 
@@ -86,32 +109,34 @@ class Binding(BaseModel):
         cmd = self.command
         if cmd not in BIND_COMMANDS:
             raise ValueError(f"command {cmd!r} is not one of {', '.join(BIND_COMMANDS)}")
-        if self.mode is not None and cmd not in TOGGLES:
+        shape = _SHAPES[cmd]
+        toggle = shape.spec.kind == "toggle"
+        if self.mode is not None and not toggle:
             raise ValueError(f"mode is only for {', '.join(TOGGLES)}")
-        if cmd in ("param", "shader_param"):
-            pattern = _UNIFORM_RE if cmd == "shader_param" else _NAME_RE
-            if not self.name or not pattern.match(self.name):
-                raise ValueError(f"{cmd} needs name = a {'uniform' if cmd == 'shader_param' else 'parameter key'} (letters, digits, _)")
+        if shape.name is not None:
+            if self.name is None:
+                raise ValueError(f"{cmd} needs name = a {shape.name.what}")
+            try:
+                shape.name.check(self.name)
+            except ControlError as exc:
+                raise ValueError(f"{cmd} needs name = a valid {shape.name.what}: {exc}") from None
         elif self.name is not None:
-            raise ValueError(f"name is only for param and shader_param, not {cmd}")
+            raise ValueError(f"name is only for {', '.join(_NAMED)}, not {cmd}")
         if (self.min is None) != (self.max is None):
             raise ValueError("give both min and max, or neither")
-        if self.min is not None and (cmd not in _CONTINUOUS or self.value is not None):
+        if self.min is not None and (not shape.continuous or self.value is not None):
             raise ValueError(f"min/max scale continuous controls ({', '.join(_CONTINUOUS)} without value)")
-        if cmd == "preset" and not (isinstance(self.value, str) and self.value.strip()):
-            raise ValueError('preset needs value = "preset name"')
-        if cmd in ("jump", "drop") and (isinstance(self.value, bool) or not isinstance(self.value, int) or self.value < 0):
-            raise ValueError(f"{cmd} needs value = keyframe index (int >= 0)")
-        if cmd in ("preset_next", "preset_prev", "tap", "resync") + TOGGLES and self.value is not None:
+        if self.value is None and shape.value is not None and not (toggle or shape.continuous):
+            raise ValueError(f"{cmd} needs value = {shape.value.what}")
+        if self.value is not None and (toggle or shape.value is None):
             raise ValueError(f"{cmd} takes no value")
-        if cmd in ("bpm", "nudge", "shader_param") and self.value is not None:
-            if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
-                raise ValueError(f"{cmd} value must be a number")
-        lo, hi = {"bpm": BPM_RANGE, "nudge": NUDGE_RANGE}.get(cmd, (None, None))
-        if lo is not None:
-            for key, v in (("value", self.value), ("min", self.min), ("max", self.max)):
-                if v is not None and not lo <= float(v) <= hi:
-                    raise ValueError(f"{key} = {v} out of range {lo:g}..{hi:g} for {cmd}")
+        # One range per value: a fixed value and a fader's ends must all be valid commands.
+        for key, v in (("value", self.value), ("min", self.min), ("max", self.max)):
+            if v is not None and shape.value is not None:
+                try:
+                    shape.value.check(v, label=f"{key} =" if key != "value" else "")
+                except ControlError as exc:
+                    raise ValueError(f"{exc} for {cmd}") from None
         return self
 
     @property
@@ -220,43 +245,34 @@ class MidiMapping:
             pressed = raw > 0
             released = raw == 0
             on = pressed
-        cmd = binding.command
+        shape = _SHAPES[binding.command]
 
-        def make(name: str, *args: Any) -> Command:
-            return Command(name, tuple(args), source="midi", received=when)
+        def make(*args: Any) -> Command:
+            return Command(shape.spec.name, shape.fixed + tuple(args), source="midi", received=when)
 
-        if cmd in TOGGLES:
+        named = (binding.name,) if binding.name else ()
+        if shape.spec.kind == "toggle":
             mode = binding.mode or ("direct" if is_cc else "toggle")
             if mode == "direct":
                 if not (pressed or released):
                     return None  # a fader moving within one half changes nothing
-                return make(cmd, on)
+                return make(on)
             if not pressed:
                 return None
-            now_on = current(cmd) if current is not None else None
+            now_on = current(shape.spec.name) if current is not None else None
             state = not (self._toggles.get(binding.key, False) if now_on is None else now_on)
             self._toggles[binding.key] = state
-            return make(cmd, state)
-        if cmd in _CONTINUOUS and binding.value is None:
+            return make(state)
+        if shape.continuous and binding.value is None:
             if not is_cc and not pressed:
                 return None  # note-off carries no useful velocity
-            lo, hi = (binding.min, binding.max) if binding.min is not None else _DEFAULT_RANGE.get(cmd, (0.0, 1.0))
-            value = lo + (hi - lo) * raw / 127.0
-            return make(cmd, binding.name, value) if binding.name else make(cmd, value)
+            lo, hi = (binding.min, binding.max) if binding.min is not None else shape.value.fader_span  # type: ignore[union-attr]
+            return make(*named, lo + (hi - lo) * raw / 127.0)
         if not pressed:
             return None
-        if cmd == "preset_next":
-            return make("preset", "+1")
-        if cmd == "preset_prev":
-            return make("preset", "-1")
-        if cmd in ("tap", "resync"):
-            return make(cmd)
-        if cmd in ("param", "shader_param"):
-            value = float(binding.value) if cmd == "shader_param" else binding.value
-            return make(cmd, binding.name, value)
-        if cmd in ("bpm", "nudge"):
-            return make(cmd, float(binding.value))  # type: ignore[arg-type]
-        return make(cmd, binding.value)
+        if binding.value is None:
+            return make(*named)
+        return make(*named, shape.value.check(binding.value))  # type: ignore[union-attr]
 
     def with_binding(self, binding: Binding) -> "MidiMapping":
         """A new mapping with ``binding`` added, replacing any binding on the same control."""

@@ -5,39 +5,24 @@ other front ends can feed them directly; :class:`OscServer` only owns the UDP so
 thread. Every command crosses to the show through a :class:`live.handoff.CommandQueue`, whose
 ``put`` never blocks, so a controller flooding us cannot stall or grow anything.
 
-Address space (all arguments may arrive as OSC int or float; TouchOSC and Open Stage Control
-send floats 0..1 from faders and buttons):
+The addresses, their arguments and ranges are declared once in
+:data:`live.control.commands.OSC_FORMS` (the README's OSC table is generated from it). Every
+argument may arrive as OSC int or float (TouchOSC and Open Stage Control send floats 0..1 from
+faders and buttons); toggles are on at >= 0.5 and also take OSC bools. ``/status [i]`` is
+answered by the server with one ``/status/KEY value`` message per status field.
 
-==========================  ==========================================================
-``/preset s``               switch to preset by name
-``/preset/next``            next preset in the bank  -> ``Command("preset", ("+1",))``
-``/preset/prev``            previous preset          -> ``Command("preset", ("-1",))``
-``/blackout x``             toggle; x >= 0.5 is on (x: int, float or OSC bool)
-``/freeze x``, ``/hold x``, ``/lock x``   toggles like ``/blackout``
-``/jump i``, ``/drop i``    keyframe index (a float with an integral value is accepted)
-``/jump/N``, ``/drop/N``    the same for a button grid, N in the address
-``/tap``, ``/resync``       triggers
-``/bpm f``                  20..300
-``/nudge f``                -0.5..0.5 beat
-``/param s v``              preset parameter key and value (number, string or bool)
-``/param/KEY v``            the same with the key in the address (one fader per parameter)
-``/shader/NAME f``          shader uniform NAME (finite float)
-``/status [i]``             reply to the sender (or to port i on the sender's host) with one
-                            ``/status/KEY value`` message per status field
-==========================  ==========================================================
-
-Triggers (``/tap``, ``/resync``, ``/preset/next``, ``/preset/prev``, ``/jump/N``, ``/drop/N``)
-fire when sent with no argument or with a value >= 0.5; a value < 0.5 is a button release
-and is ignored (otherwise a TouchOSC push button would tap twice per press).
+Presses (addresses whose arguments all come from the address, e.g. ``/tap``, ``/preset/next``,
+``/jump/N``) fire when sent with no argument or with a value >= 0.5; a value < 0.5 is a button
+release and is ignored (otherwise a TouchOSC push button would tap twice per press).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 import time
+from functools import partial
 from typing import Any, Callable
 
 from pythonosc import osc_packet
@@ -45,168 +30,75 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from live.errors import UserError
+from live.control.commands import MAX_STRING, OSC_FORMS, Arg, ControlError, OscForm, expected, shown
 from live.handoff import CommandQueue
 from live.messages import Command
 
 _LOGGER = logging.getLogger(__name__)
 
-
-BPM_RANGE = (20.0, 300.0)
-NUDGE_RANGE = (-0.5, 0.5)
-MAX_KEYFRAME_INDEX = 100_000  # far above any real bank; only guards against nonsense like 1e12
-# Uniform and parameter names: identifiers, with dots for nested preset keys ("motion.beats").
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_UNIFORM_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MAX_STRING = 200
-
-TOGGLES = ("blackout", "freeze", "hold", "lock")
-TRIGGERS = ("tap", "resync")
+_PRESS = Arg("switch", "press value")
 
 
-class ControlError(UserError):
-    """A control message (OSC or MIDI) or mapping file that cannot be used; one line, names it."""
+def _route(form: OscForm, address: str, args: tuple, when: float) -> Command | None:
+    """One message to ``form``'s command: address placeholder, fixed and message arguments checked."""
+    where = f"OSC {address}"
+    carried = form.message_args
+    try:
+        if not carried:  # a press: no argument or one press value, < 0.5 is a release
+            if len(args) > 1:
+                raise ControlError(f"expected no argument or one press value, got {len(args)} argument(s) {shown(args)}")
+            if args and not _PRESS.check(args[0]):
+                return None
+        elif len(args) != len(carried):
+            raise ControlError(f"expected {expected(carried)}, got {len(args)} argument(s) {shown(args)}")
+        values = list(form.fixed)
+        if form.placeholder:
+            values.append(_placeholder(form, address.rsplit("/", 1)[1]))
+        values += [arg.check(value) for arg, value in zip(carried, args)]
+    except ControlError as exc:
+        raise ControlError(f"{where}: {exc}") from None
+    return Command(form.spec.name, tuple(values), source="osc", received=when)
 
 
-# ---------------------------------------------------------------------------------------------
-# Argument validation helpers. Each raises ControlError with the address and what is allowed.
+def _placeholder(form: OscForm, text: str) -> Any:
+    """The argument named in the address (``/jump/5`` -> 5, ``/shader/u_amount`` -> "u_amount")."""
+    arg = form.spec.args[len(form.fixed)]
+    if arg.type == "index":
+        if not text.isdigit():
+            raise ControlError(f"expected {form.address} with {form.placeholder} a {arg.what}")
+        return arg.check(int(text))
+    return arg.check(text)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _not_a_command(address: str, args: tuple, when: float) -> Command | None:
+    raise ControlError("OSC /status is answered by the OSC server, not a command")
 
 
-def _count(address: str, args: tuple, allowed: tuple[int, ...], shape: str) -> None:
-    if len(args) not in allowed:
-        raise ControlError(f"OSC {address}: expected {shape}, got {len(args)} argument(s) {_show(args)}")
-
-
-def _show(args: tuple) -> str:
-    text = repr(tuple(args))
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _float(address: str, value: Any, lo: float | None = None, hi: float | None = None) -> float:
-    if not _is_number(value):
-        raise ControlError(f"OSC {address}: expected a number, got {type(value).__name__} {value!r:.40}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ControlError(f"OSC {address}: value {out} is not finite")
-    if lo is not None and hi is not None and not lo <= out <= hi:
-        raise ControlError(f"OSC {address}: value {out:g} out of range {lo:g}..{hi:g}")
-    return out
-
-
-def _switch(address: str, value: Any) -> bool:
-    """Toggle value: OSC bool, or a number where >= 0.5 is on (fader or button 0..1, int 0/1)."""
-    if isinstance(value, bool):
-        return value
-    return _float(address, value) >= 0.5
-
-
-def _index(address: str, value: Any) -> int:
-    if isinstance(value, bool) or not _is_number(value):
-        raise ControlError(f"OSC {address}: expected a keyframe index (int), got {type(value).__name__} {value!r:.40}")
-    if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
-        raise ControlError(f"OSC {address}: keyframe index must be a whole number, got {value!r}")
-    out = int(value)
-    if not 0 <= out <= MAX_KEYFRAME_INDEX:
-        raise ControlError(f"OSC {address}: keyframe index {out} out of range 0..{MAX_KEYFRAME_INDEX}")
-    return out
-
-
-def _string(address: str, value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise ControlError(f"OSC {address}: expected {what} (string), got {type(value).__name__} {value!r:.40}")
-    if not value.strip() or len(value) > _MAX_STRING:
-        raise ControlError(f"OSC {address}: {what} must be 1..{_MAX_STRING} characters, got {value!r:.60}")
-    return value
-
-
-def _name(address: str, value: str, pattern: re.Pattern[str], what: str) -> str:
-    if not pattern.match(value):
-        raise ControlError(f"OSC {address}: {what} {value!r:.60} is not a valid name (letters, digits, _{', .' if pattern is _NAME_RE else ''})")
-    return value
-
-
-def _param_value(address: str, value: Any) -> float | int | str | bool:
-    if isinstance(value, bool):
-        return value
-    if _is_number(value):
-        return _float(address, value) if isinstance(value, float) else int(value)
-    if isinstance(value, str) and len(value) <= _MAX_STRING:
-        return value
-    raise ControlError(f"OSC {address}: parameter value must be a number, string or bool, got {type(value).__name__}")
-
-
-def _pressed(address: str, args: tuple) -> bool:
-    """Trigger semantics: no argument or a value >= 0.5 fires; < 0.5 is a button release."""
-    _count(address, args, (0, 1), "no argument or one press value")
-    return not args or _switch(address, args[0])
-
-
-# ---------------------------------------------------------------------------------------------
+# Address -> handler, built from the table as python-osc's dispatcher maps addresses. A
+# placeholder address ("/jump/N") is stored as its prefix plus "/*".
+_ROUTES: dict[str, Callable[[str, tuple, float], Command | None]] = {
+    (f.address.rsplit("/", 1)[0] + "/*" if f.placeholder else f.address): partial(_route, f) for f in OSC_FORMS
+}
+_ROUTES["/status"] = _not_a_command
 
 
 def parse_osc(address: str, args: tuple, received: float | None = None) -> Command | None:
     """Validate one OSC message and turn it into a :class:`Command` with ``source="osc"``.
 
-    Returns None for a valid message that asks for nothing: a trigger's button release
+    Returns None for a valid message that asks for nothing: a press's button release
     (value < 0.5). Raises :class:`ControlError` with a one-line reason for an unknown address,
     a wrong argument count or type, or a value out of range. ``/status`` is answered by the
     server, not turned into a command, so it is refused here. ``received`` defaults to now
     (``perf_counter``), which tap tempo relies on.
     """
     when = time.perf_counter() if received is None else received
-    args = tuple(args)
     if not isinstance(address, str) or not address.startswith("/"):
         raise ControlError(f"OSC address {address!r:.60} must start with '/'")
-    parts = address.strip("/").split("/")
-    head = parts[0]
-
-    def make(name: str, *values: Any) -> Command:
-        return Command(name, tuple(values), source="osc", received=when)
-
-    if len(parts) == 1:
-        if head == "preset":
-            _count(address, args, (1,), "one preset name (string)")
-            return make("preset", _string(address, args[0], "preset name"))
-        if head in TOGGLES:
-            _count(address, args, (1,), "one value (0/1, 0.0..1.0 or bool)")
-            return make(head, _switch(address, args[0]))
-        if head in ("jump", "drop"):
-            _count(address, args, (1,), "one keyframe index")
-            return make(head, _index(address, args[0]))
-        if head in TRIGGERS:
-            return make(head) if _pressed(address, args) else None
-        if head == "bpm":
-            _count(address, args, (1,), "one tempo in BPM")
-            return make("bpm", _float(address, args[0], *BPM_RANGE))
-        if head == "nudge":
-            _count(address, args, (1,), "one fraction of a beat")
-            return make("nudge", _float(address, args[0], *NUDGE_RANGE))
-        if head == "param":
-            _count(address, args, (2,), "a parameter key (string) and a value")
-            key = _name(address, _string(address, args[0], "parameter key"), _NAME_RE, "parameter key")
-            return make("param", key, _param_value(address, args[1]))
-    elif len(parts) == 2:
-        tail = parts[1]
-        if head == "preset" and tail in ("next", "prev"):
-            return make("preset", "+1" if tail == "next" else "-1") if _pressed(address, args) else None
-        if head in ("jump", "drop"):
-            if not tail.isdigit():
-                raise ControlError(f"OSC {address}: expected /{head}/N with N a keyframe index")
-            index = _index(address, int(tail))
-            return make(head, index) if _pressed(address, args) else None
-        if head == "param":
-            _count(address, args, (1,), "one value")
-            return make("param", _name(address, tail, _NAME_RE, "parameter key"), _param_value(address, args[0]))
-        if head == "shader":
-            _count(address, args, (1,), "one uniform value (float)")
-            return make("shader_param", _name(address, tail, _UNIFORM_RE, "uniform"), _float(address, args[0]))
-    if head == "status":
-        raise ControlError("OSC /status is answered by the OSC server, not a command")
-    raise ControlError(f"OSC address {address!r:.60} is not known; see `/preset`, `/bpm`, `/shader/NAME`... in the README")
+    path = "/" + address.strip("/")
+    handler = _ROUTES.get(path) or _ROUTES.get(path.rsplit("/", 1)[0] + "/*")
+    if handler is None:
+        raise ControlError(f"OSC address {address!r:.60} is not known; see `/preset`, `/bpm`, `/shader/NAME`... in the README")
+    return handler(path, tuple(args), when)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,7 +148,7 @@ def _status_messages(status: dict) -> list[bytes]:
         elif isinstance(value, (int, float)):
             builder.add_arg(float(value), OscMessageBuilder.ARG_TYPE_FLOAT)
         else:
-            builder.add_arg(str(value)[:_MAX_STRING * 4], OscMessageBuilder.ARG_TYPE_STRING)
+            builder.add_arg(str(value)[:MAX_STRING * 4], OscMessageBuilder.ARG_TYPE_STRING)
         out.append(builder.build().dgram)
     return out
 
@@ -383,7 +275,7 @@ class OscServer:
         reply_to = client
         if args:
             if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], int) or not 0 < args[0] < 65536:
-                self._bad.warn(address, f"OSC /status: expected no argument or a reply port 1..65535, got {_show(args)}")
+                self._bad.warn(address, f"OSC /status: expected no argument or a reply port 1..65535, got {shown(args)}")
                 return
             reply_to = (client[0], args[0])
         try:

@@ -16,14 +16,16 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from live.control.commands import COMMANDS, check_args, validate
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import AudioState, Command
 
 _LOGGER = logging.getLogger(__name__)
 
-CLOCK_COMMANDS = frozenset({"tap", "bpm", "nudge", "resync", "lock"})
-TRAVERSAL_COMMANDS = frozenset({"hold", "jump", "drop"})
+# Who carries out each command comes from the command table.
+CLOCK_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "clock")
+TRAVERSAL_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "traversal")
 PULSE_DECAY = 5.0  # per beat: the pulse is down to 1% a beat after it fires
 
 
@@ -164,9 +166,11 @@ class Show:
         _LOGGER.info("preset %s: %d keyframes", name, latents.shape[0])
 
     def apply(self, cmd: Command, now: float) -> None:
-        """Carry out one command. Bad values are logged and ignored; the show keeps its state."""
+        """Check one command against the command table and carry it out. Bad values (from any
+        source: OSC, MIDI, keyboard, internal) are logged in one line and ignored; the show keeps
+        its state."""
         try:
-            self._apply(cmd, now)
+            self._apply(validate(cmd), now)
         except UserError as exc:
             _LOGGER.error("%s command %s%s refused: %s", cmd.source, cmd.name, list(cmd.args), exc)
 
@@ -203,7 +207,8 @@ class Show:
 
         section, _, field = key.partition(".")
         if section == "look" and field.startswith("params."):
-            self.renderer.set_param(field.removeprefix("params."), float(value))
+            # A look parameter is a shader uniform: the same name and value rules as shader_param.
+            self.renderer.set_param(*check_args("shader_param", (field.removeprefix("params."), value), f"param {key}"))
             return
         if section != "motion" or not field:
             raise UserError(f"param {key!r}: only motion.* and look.params.* can change live")
