@@ -11,8 +11,10 @@ import torch
 from live.bench import decode as decodebench
 from live.bench.decode import (
     BenchError,
+    DecodeBenchSettings,
     ThrottledDecoder,
     bench_keyframes,
+    bench_one,
     display_loop,
     measure_bare,
     measure_pipeline,
@@ -112,6 +114,38 @@ def test_bench_json_has_every_figure(capsys):
         assert row["latency_p50_ms"] is not None and row["latency_p99_ms"] >= row["latency_p50_ms"]
         assert row["display_fps"] > 0
     assert rows["slow"]["bare_fps"] <= 8.5
+
+
+def test_bench_one_takes_plain_settings():
+    """`bench gpu` and other code call the bench without a command line."""
+    settings = DecodeBenchSettings(seconds=0.2, rounds=1, min_frames=2, display_fps=30.0, max_show_seconds=2.0)
+    result = bench_one("approx", (64, 64), settings)
+    assert result.decoder == "approx" and result.size == "64x64" and result.rounds == 1
+    assert result.display_fps > 0 and result.display_target_fps == 30.0
+    assert "renderer" in result.display_note and "pulse" in result.display_note
+
+
+def test_bench_loop_without_display_says_so():
+    settings = DecodeBenchSettings(seconds=0.2, rounds=1, display_fps=30.0, max_show_seconds=2.0, no_display=True)
+    result = bench_one("approx", (64, 64), settings)
+    assert result.display_note == "not drawn (--no-display)" and result.display_fps > 0
+
+
+@pytest.mark.parametrize("bad", [dict(seconds=0), dict(rounds=0), dict(display_fps=-1), dict(min_frames=0),
+                                 dict(warmup=-1)])
+def test_bad_bench_settings_are_refused(bad):
+    with pytest.raises(BenchError, match="--seconds and --display-fps"):
+        DecodeBenchSettings(**bad)
+
+
+def test_bench_flags_match_the_settings():
+    """Every setting has its flag, with the setting's default; the quad display is gone."""
+    import dataclasses
+
+    args = bench_args()
+    assert decodebench.DecodeBenchSettings(**{f.name: getattr(args, f.name)
+                                              for f in dataclasses.fields(DecodeBenchSettings)}) == DecodeBenchSettings()
+    assert not hasattr(args, "display") and not hasattr(decodebench, "QuadDisplay")
 
 
 def test_bench_refuses_unknown_decoder():

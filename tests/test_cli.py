@@ -26,3 +26,41 @@ def test_bad_size_is_one_line_error(tmp_path, capsys):
                  "--size", "big"])
     assert code == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_live_flags_build_the_show_settings(tmp_path):
+    """Every ShowSettings field has a `live` flag with the field's default."""
+    from live.cli.live import settings_from_args
+    from live.show.runner import ShowSettings
+
+    assert settings_from_args(build_parser().parse_args(["live"])) == ShowSettings()
+    args = build_parser().parse_args(["live", "--headless", "--fps", "30", "--presets-dir", str(tmp_path),
+                                      "--mappings-dir", str(tmp_path), "--midi-map", "x.toml", "--seconds", "2"])
+    settings = settings_from_args(args)
+    assert settings.headless and settings.fps == 30 and settings.seconds == 2.0
+    assert settings.presets_dir == str(tmp_path) and settings.midi_map == "x.toml"
+
+
+def test_render_has_the_folder_flags(tmp_path):
+    args = build_parser().parse_args(["render", "--preset", "p", "--audio", "a.wav", "--out", "o.mp4",
+                                      "--presets-dir", str(tmp_path), "--keyframes-dir", "k", "--shaders-dir", "s"])
+    assert (args.presets_dir, args.keyframes_dir, args.shaders_dir) == (str(tmp_path), "k", "s")
+
+
+@pytest.mark.parametrize("command", [["live", "--headless", "--seconds", "1"],
+                                     ["render", "--preset", "demo", "--audio", "a.wav", "--out", "o.mp4"]])
+@pytest.mark.parametrize("fps", ["0", "-30"])
+def test_fps_of_zero_or_less_is_one_line_error(command, fps, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(command + ["--fps", fps])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and "--fps" in err[0], err
+
+
+def test_live_presets_dir_flag_reaches_the_bank(tmp_path, capsys):
+    empty = tmp_path / "no-presets"
+    empty.mkdir()
+    code = main(["live", "--headless", "--seconds", "1", "--osc-port", "0", "--presets-dir", str(empty)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and str(empty) in err[0], err

@@ -69,6 +69,26 @@ def test_pulse_brightens_the_picture_on_the_beat(rendered):
     assert np.median(jumps) > 2.0, jumps
 
 
+def test_render_is_deterministic(tmp_path):
+    """The stepped clock: the same input renders the same frames and the same stats, every time."""
+    import av
+
+    first = tmp_path / "first.mp4"
+    second = tmp_path / "second.mp4"
+    wav = tmp_path / "demo.wav"
+    write_demo_track(wav, 2.0)
+    runs = [render_file(preset="demo", audio=str(wav), out=str(path), size="64x48", fps=FPS, progress=False)
+            for path in (first, second)]
+    assert runs[0].frames == runs[1].frames == 2 * FPS
+    assert (runs[0].pulses, runs[0].keyframe_positions, runs[0].bpms) == \
+        (runs[1].pulses, runs[1].keyframe_positions, runs[1].bpms)
+    pictures = []
+    for path in (first, second):
+        with av.open(str(path)) as container:
+            pictures.append(np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)]))
+    assert np.array_equal(*pictures)
+
+
 @pytest.mark.parametrize("content", [None, b"", b"this is not audio at all" * 100])
 def test_bad_audio_file_is_one_line_error_exit_2(tmp_path, capsys, content):
     path = tmp_path / "song.wav"

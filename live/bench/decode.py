@@ -10,11 +10,13 @@ For each decoder and size it measures, on this machine:
   ``--rounds`` interleaved rounds (order alternating too) and the efficiency is the median of
   the per-round ratios, reported with the rounds and their spread, because on a shared 2-core
   machine the background load moves either figure by 20% within seconds;
-- **show loop**: the show's display loop at ``--display-fps`` (offscreen pyglet window through
-  the show's own :class:`~live.visuals.renderer.Renderer`, a texture upload when a frame arrives, the
-  blend and a post shader every tick), requesting each tick for ``now + latency + one frame``
-  like ``Show.tick``: display-loop fps, frame latency p50/p99 (request to frame ready) and the
-  decode rate under show conditions.
+- **show loop**: the show's display loop at ``--display-fps``, run by the show's frame driver
+  (:mod:`live.show.driver`, real-time clock) through the show's own
+  :class:`~live.visuals.renderer.Renderer` offscreen (pyglet/EGL: a texture upload when a frame
+  arrives, the blend and the ``pulse`` post shader every tick), requesting each tick for
+  ``now + latency + one frame`` like ``Show.tick``: display-loop fps, frame latency p50/p99
+  (request to frame ready) and the decode rate under show conditions. ``--no-display`` runs the
+  same loop without GL.
 
 ``slow`` is the approx decoder padded with sleep to ``--slow-fps`` (1 by default): the
 structural check that a decoder far slower than the display never slows the display loop.
@@ -25,7 +27,6 @@ architectures (TAESD, Stable Diffusion's VAE): the cost is the same, the picture
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import logging
 import math
@@ -35,7 +36,7 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
 import numpy as np
@@ -46,18 +47,17 @@ from live.bench.models import make_random_decoder
 from live.device import DTYPES, pick_device
 from live.errors import UserError
 from live.messages import AudioState
+from live.show import driver
+from live.show.driver import NullSink, RealTimeClock, WindowSink
 from live.visuals.decoders import Decoder, make_decoder
 from live.visuals.traversal import Traversal
-from live.visuals.worker import DecodeWorker, Frame
+from live.visuals.worker import DecodeWorker
 
 _LOGGER = logging.getLogger(__name__)
 
 
 BENCH_KINDS = ("approx", "slow", "tiny", "vae")
-DISPLAY_NOTES = {
-    "quad": "offscreen pyglet/EGL window, texture upload per new frame, one blended quad + glFinish per tick",
-    "show": "offscreen pyglet/EGL through live.visuals.renderer (blend, pulse shader, blit)",
-}
+DISPLAY_NOTE = "offscreen pyglet/EGL through the frame driver and live.visuals.renderer (blend, pulse shader)"
 
 
 class BenchError(UserError):
@@ -123,123 +123,6 @@ def synthetic_state(t: float, bpm: float = 128.0, start: float = 0.0) -> AudioSt
                       low=onset, mid=0.4, high=0.3, level=0.6, confidence=1.0, tempo_source="bench", silent=False)
 
 
-QUAD_VERTEX = """#version 330 core
-in vec2 position;
-out vec2 v_uv;
-void main() {
-    v_uv = vec2(position.x * 0.5 + 0.5, 0.5 - position.y * 0.5);  // frames come top row first
-    gl_Position = vec4(position, 0.0, 1.0);
-}
-"""
-QUAD_FRAGMENT = """#version 330 core
-in vec2 v_uv;
-out vec4 f_color;
-uniform sampler2D u_older;
-uniform sampler2D u_newer;
-uniform float u_mix;
-void main() { f_color = vec4(mix(texture(u_older, v_uv).rgb, texture(u_newer, v_uv).rgb, u_mix), 1.0); }
-"""
-
-
-class QuadDisplay:
-    """The smallest honest display: an offscreen pyglet window (EGL), two frame textures, one
-    blended quad per tick, finished (glFinish) so the GL work is paid inside the tick."""
-
-    def __init__(self, width: int, height: int) -> None:
-        import pyglet
-
-        pyglet.options["headless"] = True
-        import pyglet.window  # noqa: F401  (after the headless option)
-        from pyglet import gl
-        from pyglet.graphics.shader import Shader, ShaderProgram
-
-        self.gl = gl
-        self.width, self.height = width, height
-        # Ask for 8 bits a channel: EGL's default pbuffer config here was 16-bit (565).
-        config = gl.Config(double_buffer=True, major_version=3, minor_version=3,
-                           red_size=8, green_size=8, blue_size=8, alpha_size=8)
-        self.window = pyglet.window.Window(width, height, visible=False, config=config)
-        self.window.switch_to()
-        self.program = ShaderProgram(Shader(QUAD_VERTEX, "vertex"), Shader(QUAD_FRAGMENT, "fragment"))
-        self.quad = self.program.vertex_list(4, gl.GL_TRIANGLE_STRIP, position=("f", (-1, -1, 1, -1, -1, 1, 1, 1)))
-        self.textures = [self._texture(), self._texture()]
-        self.seqs = [-1, -2]  # the frame seq each texture holds
-        self.uploads = 0
-
-    def _texture(self) -> int:
-        gl = self.gl
-        tex = gl.GLuint()
-        gl.glGenTextures(1, ctypes.byref(tex))
-        gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
-        gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MIN_FILTER, gl.GL_LINEAR)
-        gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MAG_FILTER, gl.GL_LINEAR)
-        gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_RGB8, self.width, self.height, 0, gl.GL_RGB,
-                        gl.GL_UNSIGNED_BYTE, None)
-        return tex.value
-
-    def update_frames(self, older: Frame | None, newer: Frame | None) -> None:
-        """Bind the two newest frames, uploading only a frame no texture holds yet: when a new
-        frame arrives the old "newer" becomes "older" by swapping textures, not re-uploading."""
-        gl = self.gl
-        wanted = [older, newer]
-        holding = dict(zip(self.seqs, self.textures))
-        keep = {f.seq for f in wanted if f is not None}
-        free = [tex for seq, tex in zip(self.seqs, self.textures) if seq not in keep]
-        textures, seqs = [], []
-        for slot, frame in enumerate(wanted):
-            if frame is not None and frame.seq in holding:
-                textures.append(holding[frame.seq])
-                seqs.append(frame.seq)
-                continue
-            tex = free.pop(0) if free else self.textures[slot]
-            seq = self.seqs[self.textures.index(tex)]
-            rgb = np.ascontiguousarray(frame.rgb) if frame is not None else None
-            if rgb is not None and rgb.shape[:2] == (self.height, self.width):
-                gl.glBindTexture(gl.GL_TEXTURE_2D, tex)
-                gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
-                gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, self.width, self.height, gl.GL_RGB,
-                                   gl.GL_UNSIGNED_BYTE, rgb.ctypes.data)
-                seq = frame.seq
-                self.uploads += 1
-            textures.append(tex)
-            seqs.append(seq)
-        self.textures, self.seqs = textures, seqs
-
-    def draw(self, now: float, mix: float, uniforms: dict[str, float]) -> None:
-        """Draw the blended quad and wait for GL to finish it."""
-        gl = self.gl
-        self.window.switch_to()
-        gl.glViewport(0, 0, self.width, self.height)
-        self.program.use()
-        for unit, (name, tex) in enumerate((("u_older", self.textures[0]), ("u_newer", self.textures[1]))):
-            gl.glActiveTexture(gl.GL_TEXTURE0 + unit)
-            gl.glBindTexture(gl.GL_TEXTURE_2D, tex)
-            self.program[name] = unit
-        self.program["u_mix"] = float(mix)
-        self.quad.draw(gl.GL_TRIANGLE_STRIP)
-        gl.glActiveTexture(gl.GL_TEXTURE0)
-        gl.glFinish()
-
-    def flip(self) -> None:
-        """Present (a pbuffer swap offscreen)."""
-        self.window.flip()
-
-    def close(self) -> None:
-        """Free the window and its context."""
-        self.window.close()
-
-
-def make_display(kind: str, width: int, height: int) -> Any:
-    """``quad``: :class:`QuadDisplay`; ``show``: the show's Renderer with the pulse post shader."""
-    if kind == "quad":
-        return QuadDisplay(width, height)
-    from live.visuals.renderer import Renderer
-
-    renderer = Renderer(width, height, headless=True)
-    renderer.set_shaders(["pulse"])
-    return renderer
-
-
 @dataclass
 class LoopStats:
     """What a display loop did: ticks drawn, fps, decoded frames seen and their latencies."""
@@ -261,62 +144,75 @@ class LoopStats:
 
 def display_loop(worker: DecodeWorker, traversal: Traversal, *, width: int, height: int, seconds: float,
                  fps: float = 60.0, draw: bool = True, min_frames: int = 0, max_seconds: float | None = None,
-                 state_at: Callable[[float], AudioState] | None = None, display: str = "quad") -> LoopStats:
-    """Run the show's display loop against a started ``worker`` for ``seconds``.
+                 state_at: Callable[[float], AudioState] | None = None) -> LoopStats:
+    """Run the show's display loop against a started ``worker`` for ``seconds``, through the frame driver.
 
     Each tick: latent for ``now + latency + one frame``, request (never waits), take the two
-    newest frames, and with ``draw`` upload, blend and present them offscreen (``display``:
-    "quad", one blended quad, or "show", the show's Renderer with a post shader). Runs on
-    longer, up to ``max_seconds``, until ``min_frames`` new frames came.
+    newest frames, and with ``draw`` upload, blend and draw them through the show's Renderer
+    with the pulse post shader, presented offscreen. Runs on longer, up to ``max_seconds``,
+    until ``min_frames`` new frames came.
     """
-    from live.show.show import frame_mix, shader_uniforms  # the show's own blend and uniforms
-
-    state_at = state_at or synthetic_state
     stats = LoopStats(target_fps=fps)
-    renderer = None
-    if draw:
-        try:
-            renderer = make_display(display, width, height)
-            stats.drawn = True
-        except Exception as exc:  # noqa: BLE001 - no GL here: still measure the loop, and say so
-            stats.note = f"no offscreen GL ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}); loop ran without drawing"
-            _LOGGER.warning("%s", stats.note)
-    period = 1.0 / fps
-    max_seconds = max(seconds, max_seconds if max_seconds is not None else seconds)
-    last_seq = -1
+    renderer = _open_renderer(width, height, stats) if draw else None
+    tick = _WorkerTick(worker, traversal, renderer, 1.0 / fps, stats)
+    clock = RealTimeClock(fps, seconds=max(seconds, max_seconds if max_seconds is not None else seconds))
     start = time.perf_counter()
-    next_tick = start
+
+    def after_frame(t: float, frames: int) -> None:
+        stats.worst_tick_s = max(stats.worst_tick_s, time.perf_counter() - t)  # work only, before the sleep
+
+    def enough() -> bool:
+        return time.perf_counter() - start >= seconds and stats.frames_seen >= min_frames
+
     try:
-        while True:
-            now = time.perf_counter()
-            elapsed = now - start
-            if elapsed >= seconds and (stats.frames_seen >= min_frames or elapsed >= max_seconds):
-                break
-            display_time = now + worker.latency + period
-            state = state_at(now)
-            worker.request(traversal.latent_at(state, display_time), display_time)
-            older, newer = worker.frames()
-            if newer is not None and newer.seq != last_seq:
-                last_seq = newer.seq
-                stats.frames_seen += 1
-                stats.latencies.append(newer.latency_s)
-            if renderer is not None:
-                renderer.update_frames(older, newer)
-                renderer.draw(now, frame_mix(older, newer, now), shader_uniforms(state, now))
-                renderer.flip()
-            stats.ticks += 1
-            stats.worst_tick_s = max(stats.worst_tick_s, time.perf_counter() - now)
-            next_tick += period
-            pause = next_tick - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            elif pause < -period:
-                next_tick = time.perf_counter()  # fell behind: don't burst to catch up
+        done = driver.run(tick, clock, WindowSink(renderer) if renderer is not None else NullSink(),
+                          state_at or synthetic_state, after_frame=after_frame, until=enough)
     finally:
-        stats.seconds = time.perf_counter() - start
         if renderer is not None:
             renderer.close()
+    stats.ticks, stats.seconds = done.frames, done.seconds
     return stats
+
+
+def _open_renderer(width: int, height: int, stats: LoopStats) -> Any:
+    """The show's Renderer, offscreen, with the pulse post shader; None (and a note) without GL."""
+    from live.visuals.renderer import Renderer
+
+    try:
+        renderer = Renderer(width, height, headless=True)
+    except Exception as exc:  # noqa: BLE001 - no GL here: still measure the loop, and say so
+        stats.note = f"no offscreen GL ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]}); loop ran without drawing"
+        _LOGGER.warning("%s", stats.note)
+        return None
+    renderer.set_shaders(["pulse"])
+    stats.drawn = True
+    return renderer
+
+
+class _WorkerTick:
+    """The show's tick over a bare traversal and decode worker (the bench's own keyframes, no
+    preset): request the latent for the moment the frame will be seen, note each new frame's
+    latency, draw the two newest frames blended, with the show's uniforms."""
+
+    def __init__(self, worker: DecodeWorker, traversal: Traversal, renderer: Any, period: float,
+                 stats: LoopStats) -> None:
+        self.worker, self.traversal, self.renderer = worker, traversal, renderer
+        self.period, self.stats = period, stats
+        self.last_seq = -1
+
+    def __call__(self, now: float, state: AudioState) -> None:
+        from live.show.show import frame_mix, shader_uniforms  # the show's own blend and uniforms
+
+        display_time = now + self.worker.latency + self.period
+        self.worker.request(self.traversal.latent_at(state, display_time), display_time)
+        older, newer = self.worker.frames()
+        if newer is not None and newer.seq != self.last_seq:
+            self.last_seq = newer.seq
+            self.stats.frames_seen += 1
+            self.stats.latencies.append(newer.latency_s)
+        if self.renderer is not None:
+            self.renderer.update_frames(older, newer)
+            self.renderer.draw(now, frame_mix(older, newer, now), shader_uniforms(state, now))
 
 
 class BareRunner:
@@ -461,30 +357,59 @@ class BenchResult:
     display_note: str = ""
 
 
-def build_decoder(kind: str, args: argparse.Namespace) -> tuple[Decoder, str]:
+@dataclass(frozen=True)
+class DecodeBenchSettings:
+    """How ``bench decode`` measures, declared once with its defaults (the flags of the same
+    names are built from these), so code can call :func:`bench_one` with plain values."""
+
+    family: str = "sd1"
+    device: str = "auto"
+    dtype: str | None = None  # None: fp16 on GPU (bf16 for the SDXL VAE), fp32 on CPU
+    compile: bool = False
+    cuda_graph: bool = False
+    channels_last: bool | None = None  # None: on for GPU, off for CPU
+    vae_model: str | None = None  # None: a random real-size SD VAE
+    tiny_model: str | None = None  # None: a random real-size TAESD
+    seconds: float = 3.0  # minimum per measurement
+    min_frames: int = 2  # minimum decoded frames per measurement
+    rounds: int = 5
+    warmup: int = 1
+    display_fps: float = 60.0
+    max_show_seconds: float = 30.0
+    slow_fps: float = 1.0
+    no_display: bool = False
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0 or self.min_frames < 1 or self.display_fps <= 0 or self.warmup < 0 or self.rounds < 1:
+            raise BenchError("--seconds and --display-fps must be more than 0, --min-frames and --rounds at least 1, "
+                             "--warmup 0 or more")
+
+
+def build_decoder(kind: str, settings: DecodeBenchSettings) -> tuple[Decoder, str]:
     """The decoder for ``kind`` and a description of its weights."""
-    common = dict(family=args.family, device=args.device, dtype=args.dtype, compile=args.compile,
-                  cuda_graph=args.cuda_graph, channels_last=args.channels_last)
+    common = dict(family=settings.family, device=settings.device, dtype=settings.dtype, compile=settings.compile,
+                  cuda_graph=settings.cuda_graph, channels_last=settings.channels_last)
     if kind == "approx":
-        return make_decoder("approx", family=args.family, device=args.device), "none (linear latent-to-RGB map)"
+        return make_decoder("approx", family=settings.family, device=settings.device), "none (linear latent-to-RGB map)"
     if kind == "slow":
-        inner = make_decoder("approx", family=args.family, device=args.device)
-        return ThrottledDecoder(inner, args.slow_fps), f"none (approx padded with sleep to {args.slow_fps:g} fps)"
-    folder = args.vae_model if kind == "vae" else args.tiny_model
+        inner = make_decoder("approx", family=settings.family, device=settings.device)
+        return ThrottledDecoder(inner, settings.slow_fps), f"none (approx padded with sleep to {settings.slow_fps:g} fps)"
+    folder = settings.vae_model if kind == "vae" else settings.tiny_model
     if folder:
         return make_decoder(kind, folder, **common), f"{folder}"
     arch = "Stable Diffusion VAE (AutoencoderKL)" if kind == "vae" else "TAESD (AutoencoderTiny)"
     return make_random_decoder(kind, **common), f"random init, real {arch} architecture (no weights given)"
 
 
-def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: Callable[[str], None]) -> BenchResult:
-    """Measure one decoder at one size: bare, pipeline, show loop."""
+def bench_one(kind: str, size: tuple[int, int], settings: DecodeBenchSettings,
+              log: Callable[[str], None] = lambda msg: None) -> BenchResult:
+    """Measure one decoder at one size: bare, pipeline, show loop; ``log`` hears the progress."""
     width, height = size
-    decoder, weights = build_decoder(kind, args)
+    decoder, weights = build_decoder(kind, settings)
     shape = (decoder.latent_channels, height // 8, width // 8)
     keyframes = bench_keyframes(shape, device=decoder.device)
     log(f"{kind} {width}x{height}: {decoder.describe()}; warming up")
-    decoder.warmup((1, *shape), runs=args.warmup)
+    decoder.warmup((1, *shape), runs=settings.warmup)
     traversal = Traversal(keyframes, beats_per_keyframe=4, kick=0.3, energy=0.5, seed=1)
     state = synthetic_state(0.0)
     latents = [traversal.latent_at(state, 0.37 * i) for i in range(8)]
@@ -501,19 +426,19 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
         # Warm the worker's thread too (its pool and arenas), so round 1 measures decodes only.
         worker.request(latents[-1], 0.0)
         worker.wait_idle(timeout=600)
-        for r in range(args.rounds):
+        for r in range(settings.rounds):
             order = ("bare", "pipeline") if r % 2 == 0 else ("pipeline", "bare")
             for what in order:
                 if what == "bare":
-                    fps, n = runner.measure(latents, args.seconds, args.min_frames)
+                    fps, n = runner.measure(latents, settings.seconds, settings.min_frames)
                     bare_fps.append(fps)
                     bare_n += n
                 else:
-                    fps, n = measure_pipeline(worker, traversal, args.seconds, args.min_frames, 1.0 / args.display_fps)
+                    fps, n = measure_pipeline(worker, traversal, settings.seconds, settings.min_frames, 1.0 / settings.display_fps)
                     worker.wait_idle(timeout=600)  # the next bare run must have the machine to itself
                     pipe_fps.append(fps)
                     pipe_n += n
-            log(f"{kind} {width}x{height}: round {r + 1}/{args.rounds}: bare {bare_fps[-1]:.2f} fps, pipeline "
+            log(f"{kind} {width}x{height}: round {r + 1}/{settings.rounds}: bare {bare_fps[-1]:.2f} fps, pipeline "
                 f"{pipe_fps[-1]:.2f} fps, ratio {pipe_fps[-1] / bare_fps[-1]:.3f}")
     finally:
         worker.stop(timeout=600)
@@ -523,9 +448,9 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
     worker = DecodeWorker(decoder).start()
     try:
         decoded_before = worker.decoded
-        loop = display_loop(worker, traversal, width=width, height=height, seconds=args.seconds,
-                            fps=args.display_fps, draw=not args.no_display, min_frames=2,
-                            max_seconds=args.max_show_seconds, display=args.display)
+        loop = display_loop(worker, traversal, width=width, height=height, seconds=settings.seconds,
+                            fps=settings.display_fps, draw=not settings.no_display, min_frames=2,
+                            max_seconds=settings.max_show_seconds)
         show_decode_fps = (worker.decoded - decoded_before) / loop.seconds if loop.seconds > 0 else 0.0
     finally:
         worker.stop(timeout=600)
@@ -538,10 +463,10 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
         efficiency_max=round(max(ratios), 3) if ratios else 0.0,
         latency_p50_ms=_percentile_ms(loop.latencies, 50), latency_p99_ms=_percentile_ms(loop.latencies, 99),
         latency_frames=len(loop.latencies),
-        display_fps=round(loop.fps, 2), display_target_fps=args.display_fps,
+        display_fps=round(loop.fps, 2), display_target_fps=settings.display_fps,
         display_worst_tick_ms=round(loop.worst_tick_s * 1000.0, 1),
         show_decode_fps=round(show_decode_fps, 3),
-        display_note=loop.note or (DISPLAY_NOTES[args.display] if loop.drawn else "not drawn (--no-display)"),
+        display_note=loop.note or (DISPLAY_NOTE if loop.drawn else "not drawn (--no-display)"),
     )
 
 
@@ -549,37 +474,37 @@ def bench_one(kind: str, size: tuple[int, int], args: argparse.Namespace, log: C
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``bench decode``."""
+    """Arguments of ``bench decode``: which decoders and sizes, and one flag per :class:`DecodeBenchSettings` field."""
+    d = DecodeBenchSettings  # the defaults, declared once there
     parser.add_argument("--decoder", action="append", default=None, metavar="KIND[,KIND]",
                         help=f"decoder(s) to measure, from {', '.join(BENCH_KINDS)}; repeat or comma-separate "
                              "[all four when not given]")
     parser.add_argument("--size", action="append", default=None, metavar="WxH[,WxH]",
                         help="frame size(s), multiples of 8; repeat or comma-separate [256x256,512x512 when not given]")
-    parser.add_argument("--vae-model", default=None, metavar="PATH",
+    parser.add_argument("--vae-model", default=d.vae_model, metavar="PATH",
                         help="model folder (with vae/) or VAE folder for --decoder vae [a random real-size SD VAE "
                              "when not given]")
-    parser.add_argument("--tiny-model", default=None, metavar="PATH",
+    parser.add_argument("--tiny-model", default=d.tiny_model, metavar="PATH",
                         help="TAESD folder for --decoder tiny [a random real-size TAESD when not given]")
-    parser.add_argument("--family", default="sd1", choices=["sd1", "sdxl"], help="latent family")
-    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
-    parser.add_argument("--dtype", default=None, choices=sorted(DTYPES),
+    parser.add_argument("--family", default=d.family, choices=["sd1", "sdxl"], help="latent family")
+    parser.add_argument("--device", default=d.device, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--dtype", default=d.dtype, choices=sorted(DTYPES),
                         help="decode precision [fp16 on GPU (bf16 for the SDXL VAE), fp32 on CPU when not given]")
     parser.add_argument("--compile", action="store_true", help="torch.compile the tiny/vae decode")
     parser.add_argument("--cuda-graph", action="store_true", help="replay the tiny/vae decode as a CUDA graph")
-    parser.add_argument("--channels-last", default=None, type=_on_off, metavar="on|off",
+    parser.add_argument("--channels-last", default=d.channels_last, type=_on_off, metavar="on|off",
                         help="channels_last memory format for tiny/vae [on for GPU, off for CPU when not given]")
-    parser.add_argument("--seconds", type=float, default=3.0, help="minimum seconds per measurement")
-    parser.add_argument("--min-frames", type=int, default=2, help="minimum decoded frames per measurement")
-    parser.add_argument("--rounds", type=int, default=5,
+    parser.add_argument("--seconds", type=float, default=d.seconds, help="minimum seconds per measurement")
+    parser.add_argument("--min-frames", type=int, default=d.min_frames, help="minimum decoded frames per measurement")
+    parser.add_argument("--rounds", type=int, default=d.rounds,
                         help="interleaved bare/pipeline rounds; efficiency is the median of the per-round ratios")
-    parser.add_argument("--warmup", type=int, default=1, help="warm-up decodes before measuring")
-    parser.add_argument("--display-fps", type=float, default=60.0, help="display loop target rate")
-    parser.add_argument("--max-show-seconds", type=float, default=30.0,
+    parser.add_argument("--warmup", type=int, default=d.warmup, help="warm-up decodes before measuring")
+    parser.add_argument("--display-fps", type=float, default=d.display_fps, help="display loop target rate")
+    parser.add_argument("--max-show-seconds", type=float, default=d.max_show_seconds,
                         help="how long the show loop may run on waiting for 2 frames from a slow decoder")
-    parser.add_argument("--slow-fps", type=float, default=1.0, help="rate of the 'slow' decoder")
-    parser.add_argument("--display", default="quad", choices=sorted(DISPLAY_NOTES),
-                        help="display loop: quad (upload + one blended quad) or show (the show's renderer and shaders)")
-    parser.add_argument("--no-display", action="store_true", help="run the show loop without drawing (no GL)")
+    parser.add_argument("--slow-fps", type=float, default=d.slow_fps, help="rate of the 'slow' decoder")
+    parser.add_argument("--no-display", action="store_true",
+                        help="run the show loop without drawing (no GL) [drawn through the show's renderer otherwise]")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -604,18 +529,17 @@ def run(args: argparse.Namespace) -> int:
         if kind not in BENCH_KINDS:
             raise BenchError(f"--decoder {kind!r} is not known; choose from {', '.join(BENCH_KINDS)}")
     sizes = [parse_size(s) for s in _split(args.size, ["256x256", "512x512"])]
-    if args.seconds <= 0 or args.min_frames < 1 or args.display_fps <= 0 or args.warmup < 0 or args.rounds < 1:
-        raise BenchError("--seconds and --display-fps must be more than 0, --min-frames and --rounds at least 1, "
-                         "--warmup 0 or more")
-    device = pick_device(args.device)
+    settings = DecodeBenchSettings(**{f.name: getattr(args, f.name) for f in fields(DecodeBenchSettings)})
+    device = pick_device(settings.device)
     machine = machine_info()
-    settings = {
-        "device": str(device), "dtype": args.dtype or ("fp32" if device.type == "cpu" else "fp16 (bf16 for sdxl vae)"),
-        "compile": args.compile, "cuda_graph": args.cuda_graph, "family": args.family,
-        "channels_last": "auto" if args.channels_last is None else args.channels_last,
-        "seconds": args.seconds, "min_frames": args.min_frames, "rounds": args.rounds, "warmup": args.warmup,
-        "display_fps_target": args.display_fps, "display": "none" if args.no_display else args.display,
-        "slow_fps": args.slow_fps,
+    shown = {
+        "device": str(device),
+        "dtype": settings.dtype or ("fp32" if device.type == "cpu" else "fp16 (bf16 for sdxl vae)"),
+        "compile": settings.compile, "cuda_graph": settings.cuda_graph, "family": settings.family,
+        "channels_last": "auto" if settings.channels_last is None else settings.channels_last,
+        "seconds": settings.seconds, "min_frames": settings.min_frames, "rounds": settings.rounds,
+        "warmup": settings.warmup, "display_fps_target": settings.display_fps,
+        "display": "none" if settings.no_display else "show", "slow_fps": settings.slow_fps,
     }
 
     def log(msg: str) -> None:
@@ -624,12 +548,12 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for kind in kinds:
         for size in sizes:
-            results.append(bench_one(kind, size, args, log))
+            results.append(bench_one(kind, size, settings, log))
     machine["load_avg_1min_end"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     if args.json:
-        print(json.dumps({"machine": machine, "settings": settings, "results": [asdict(r) for r in results]}, indent=2))
+        print(json.dumps({"machine": machine, "settings": shown, "results": [asdict(r) for r in results]}, indent=2))
     else:
-        print(format_table(machine, settings, results))
+        print(format_table(machine, shown, results))
     return 0
 
 

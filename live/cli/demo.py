@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     track_path = out_dir / "demo_track.wav"
     write_demo_track(track_path, args.seconds)
     if has_display() and not args.render:
-        return runner.run_show(preset=DEMO_PRESET, audio=str(track_path), monitor=True, size=args.size, headless=False)
+        return runner.run_show(runner.ShowSettings(preset=DEMO_PRESET, audio=str(track_path), monitor=True, size=args.size))
     stats = render.render_file(preset=DEMO_PRESET, audio=str(track_path), out=args.out,
                                seconds=args.seconds, size=args.size, fps=args.fps)
     print(f"no display: rendered the demo to {args.out} ({stats.frames} frames, {stats.fps:.1f} frames/s)")

@@ -1,8 +1,9 @@
 """Offline render: the show, deterministic, written to a video file.
 
-A simulated clock advances exactly 1/fps per frame; the audio engine is fed the file up to
-that time, block by block as if live; decoding is synchronous. Same Show, same shaders, so a
-render is a faithful preview of the live show, and the tests use it.
+The frame driver's stepped clock advances exactly 1/fps per frame; the audio engine is fed the
+file up to that time, block by block as if live; decoding is synchronous; the video sink writes
+each drawn picture. Same Show, same shaders, so a render is a faithful preview of the live
+show, and the tests use it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from live.errors import UserError
+from live.messages import AudioState
+from live.show import driver
+from live.show.driver import SteppedClock, VideoSink, check_fps
 from live.sizes import parse_size
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,9 +48,10 @@ class RenderStats:
 
 def render_file(*, preset: str, audio: str, out: str, seconds: float | None = None, size: str = "512x512",
                 fps: int = 30, decoder: str = "approx", model: str | None = None, family: str = "sd1",
-                presets_dir: Path | None = None, keyframes_dir: Path | None = None,
-                progress: bool = True) -> RenderStats:
-    """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did."""
+                presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
+                shaders_dir: Path | str | None = None, progress: bool = True) -> RenderStats:
+    """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
+    Folders left as None follow :mod:`live.paths`."""
     from live.audio.analysis import AudioEngine
     from live.audio.sources import load_audio, to_mono
     from live.library.bank import open_bank
@@ -55,8 +61,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     from live.visuals.video import VideoWriter
 
     width, height = parse_size(size)
-    if fps < 1 or fps > 240:
-        raise UserError(f"--fps {fps}: choose 1 to 240")
+    check_fps(fps)
     samples, samplerate = load_audio(audio)
     mono = to_mono(samples)
     duration = len(mono) / samplerate
@@ -66,15 +71,19 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     dec = make_decoder(decoder, model, family=family)
     bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir)
     engine = AudioEngine(samplerate)
-    renderer = Renderer(width, height, headless=True)
+    renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir)
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
     start = time.perf_counter()
     try:
         show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps)
         writer = VideoWriter(out, width, height, fps)
         writer.add_audio(samples, samplerate)
+        n_frames = int(round(seconds * fps))
         try:
-            _render_frames(show, engine, mono, samplerate, fps, int(round(seconds * fps)), writer, stats, progress)
+            with tqdm(total=n_frames, desc="render", unit="frame", disable=None if progress else True,
+                      leave=False) as bar:
+                driver.run(show.tick, SteppedClock(fps, n_frames), VideoSink(renderer, writer),
+                           AudioFeed(engine, mono, samplerate), after_frame=lambda t, n: _record(stats, show, bar))
         except BaseException:
             writer.abort()
             raise
@@ -85,23 +94,31 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     return stats
 
 
-def _render_frames(show, engine, mono: np.ndarray, samplerate: int, fps: int, n_frames: int, writer,
-                   stats: RenderStats, progress: bool) -> None:
-    """The simulated clock: frame k is drawn at t = k/fps after feeding the audio up to t."""
-    fed = 0
-    for k in tqdm(range(n_frames), desc="render", unit="frame", disable=None if progress else True, leave=False):
-        t = k / fps
-        target = min(len(mono), int(round(t * samplerate)))
-        while fed < target:  # feed in live-sized blocks, so analysis sees what it would live
-            step = min(ANALYSIS_HOP, target - fed)
-            engine.feed(mono[fed : fed + step], end_time=(fed + step) / samplerate)
-            fed += step
-        show.tick(t, engine.state)
-        writer.write(show.renderer.read_pixels())
-        stats.frames += 1
-        stats.pulses.append(show.last_uniforms["u_pulse"])
-        stats.keyframe_positions.append(float(show.traversal.position))
-        stats.bpms.append(float(show.last_state.bpm))
+def _record(stats: RenderStats, show: Any, bar: tqdm) -> None:
+    """After each frame: count it, keep its pulse, keyframe position and tempo, move the bar."""
+    stats.frames += 1
+    stats.pulses.append(show.last_uniforms["u_pulse"])
+    stats.keyframe_positions.append(float(show.traversal.position))
+    stats.bpms.append(float(show.last_state.bpm))
+    bar.update()
+
+
+class AudioFeed:
+    """``state_at(t)`` for the simulated clock: feeds the engine the file up to ``t``, in
+    live-sized blocks so analysis sees what it would live, and returns the engine's state."""
+
+    def __init__(self, engine: Any, mono: np.ndarray, samplerate: int) -> None:
+        self.engine, self.mono, self.samplerate = engine, mono, samplerate
+        self.fed = 0
+
+    def __call__(self, t: float) -> AudioState:
+        """The audio state at ``t``, after feeding every sample up to ``t``."""
+        target = min(len(self.mono), int(round(t * self.samplerate)))
+        while self.fed < target:
+            step = min(ANALYSIS_HOP, target - self.fed)
+            self.engine.feed(self.mono[self.fed : self.fed + step], end_time=(self.fed + step) / self.samplerate)
+            self.fed += step
+        return self.engine.state
 
 
 def pulse_peaks(pulses: list[float] | np.ndarray) -> np.ndarray:

@@ -10,84 +10,141 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
 
 from live import paths
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
 from live.library.bank import open_bank
 from live.messages import Command
+from live.show import driver
+from live.show.driver import RealTimeClock, WindowSink, check_fps
 from live.sizes import parse_size
 
 _LOGGER = logging.getLogger(__name__)
 
 
 STATUS_EVERY_S = 10.0
+MIDI_MAP = "generic.toml"  # the mapping used when --midi-map is not given, in the mappings folder
 
 
-def run_show(*, preset: str = "demo", audio: str | None = None, monitor: bool = False, audio_device: str | None = None,
-             channels: str | None = None, samplerate: int | None = None, blocksize: int = 512,
-             size: str = "512x512", fps: int = 60, headless: bool = False, fullscreen: bool = False,
-             screen: int | None = None, decoder: str = "approx", model: str | None = None, family: str = "sd1",
-             osc_port: int = 9000, osc_host: str = "0.0.0.0", midi_input: str | None = None,
-             midi_map: str | None = None, seconds: float | None = None) -> int:
-    """Start every thread, run the display loop on this thread until the window closes, stop them all."""
+@dataclass(frozen=True)
+class ShowSettings:
+    """Everything ``live`` is told, declared once with its defaults (``live`` builds its flags from these).
+
+    Folders left as None follow :mod:`live.paths` (environment variable, else the repository's).
+    """
+
+    preset: str = "demo"
+    audio: str | None = None  # a file looped into the analysis instead of an input device
+    monitor: bool = False  # with audio: also play the file on the default output
+    audio_device: str | None = None
+    channels: str | None = None
+    samplerate: int | None = None
+    blocksize: int = 512
+    size: str = "512x512"
+    fps: int = 60
+    headless: bool = False
+    fullscreen: bool = False
+    screen: int | None = None
+    decoder: str = "approx"
+    model: str | None = None
+    family: str = "sd1"
+    osc_port: int = 9000  # 0: no OSC
+    osc_host: str = "0.0.0.0"
+    midi_input: str | None = None
+    midi_map: str | None = None  # None: generic.toml in the mappings folder
+    seconds: float | None = None  # None: until the window closes
+    presets_dir: str | None = None
+    keyframes_dir: str | None = None
+    shaders_dir: str | None = None
+    mappings_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        # Refuse bad values before minutes of model loading, with the flag's name.
+        parse_size(self.size)
+        check_fps(self.fps)
+        if self.seconds is not None and self.seconds <= 0:
+            raise UserError(f"--seconds {self.seconds:g}: must be more than 0")
+
+    def midi_map_path(self) -> Path:
+        """The MIDI mapping file: ``midi_map`` as given when it exists, else that name in the
+        mappings folder; without ``midi_map``, generic.toml in the mappings folder."""
+        if self.midi_map is None:
+            return paths.mappings_dir(self.mappings_dir) / MIDI_MAP
+        given = Path(self.midi_map)
+        in_folder = paths.mappings_dir(self.mappings_dir) / given
+        return in_folder if not given.exists() and in_folder.exists() else given
+
+
+def run_show(settings: ShowSettings) -> int:
+    """Start every thread, run the display loop on this thread until the window closes
+    (or ``settings.seconds`` pass), stop them all."""
     from live.audio.analysis import AnalysisThread, AudioEngine
     from live.audio.sources import FileSource, InputSource
     from live.show.show import AsyncDecode, Show
     from live.visuals.decoders import make_decoder
     from live.visuals.renderer import Renderer
 
-    width, height = parse_size(size)
-    dec = make_decoder(decoder, model, family=family)
+    s = settings
+    width, height = parse_size(s.size)
+    dec = make_decoder(s.decoder, s.model, family=s.family)
     dec.warmup((1, dec.latent_channels, height // 8, width // 8))
-    bank = open_bank(dec.family, dec.latent_channels, dec.device)
+    bank = open_bank(dec.family, dec.latent_channels, dec.device, s.presets_dir, s.keyframes_dir)
     if not bank.names():
-        raise UserError(f"no usable preset in {paths.presets_dir()}; run `check` to see why, `precompute NAME` to fix")
+        raise UserError(f"no usable preset in {paths.presets_dir(s.presets_dir)}; run `check` to see why, "
+                        "`precompute NAME` to fix")
 
     commands: CommandQueue[Command] = CommandQueue()
     clock_commands: CommandQueue[Command] = CommandQueue()
     with ExitStack() as stack:
-        if audio:
+        if s.audio:
             from live.audio.sources import load_audio
 
-            samples, rate = load_audio(audio)
-            source = FileSource(RingBuffer(rate * 4, 1, rate), audio, loop=True)
-            if monitor:
-                stack.callback(_play_to_output(samples, rate, audio))
+            samples, rate = load_audio(s.audio)
+            source = FileSource(RingBuffer(rate * 4, 1, rate), s.audio, loop=True)
+            if s.monitor:
+                stack.callback(_play_to_output(samples, rate, s.audio))
         else:
             from live.audio.sources import resolve_device
 
-            rate = int(samplerate or resolve_device(audio_device)["samplerate"])
-            source = InputSource(RingBuffer(rate * 4, 1, rate), device=audio_device, channels=channels,
-                                 samplerate=rate, blocksize=blocksize)
+            rate = int(s.samplerate or resolve_device(s.audio_device)["samplerate"])
+            source = InputSource(RingBuffer(rate * 4, 1, rate), device=s.audio_device, channels=s.channels,
+                                 samplerate=rate, blocksize=s.blocksize)
         ring = source.ring
         engine = AudioEngine(rate)
         states = LatestSlot(engine.state)
         analysis = AnalysisThread(ring, engine, states, clock_commands)
-        renderer = Renderer(width, height, headless=headless, fullscreen=fullscreen, screen=screen, vsync=not headless)
+        renderer = Renderer(width, height, headless=s.headless, fullscreen=s.fullscreen, screen=s.screen,
+                            vsync=not s.headless, shader_dir=s.shaders_dir)
         stack.callback(renderer.close)
-        decode = AsyncDecode(dec, fps)
+        decode = AsyncDecode(dec, s.fps)
         stack.callback(decode.stop)
-        show = Show(bank, decode, renderer, preset=preset, commands=commands, clock=clock_commands.put,
-                    frame_period=1.0 / fps)
+        show = Show(bank, decode, renderer, preset=s.preset, commands=commands, clock=clock_commands.put,
+                    frame_period=1.0 / s.fps)
         source.start()
         stack.callback(source.stop)
         analysis.start()
         stack.callback(analysis.stop)
-        if osc_port:
+        if s.osc_port:
             from live.control.osc import OscServer
 
-            osc = OscServer(commands, host=osc_host, port=osc_port, status=show.status)
+            osc = OscServer(commands, host=s.osc_host, port=s.osc_port, status=show.status)
             osc.start()
             stack.callback(osc.stop)
-        if midi_input:
+        if s.midi_input:
             from live.control.midi import MidiInput, MidiMapping
 
-            midi = MidiInput(commands, midi_input, MidiMapping.load(midi_map), status=show.status)
+            midi = MidiInput(commands, s.midi_input, MidiMapping.load(s.midi_map_path()), status=show.status)
             midi.start()
             stack.callback(midi.stop)
-        _display_loop(show, renderer, states, fps, headless, seconds,
-                      watchdog=_Watchdog(analysis, decode))
+        # A window waits for vsync in its flip; offscreen the clock sleeps to the next frame.
+        clock = RealTimeClock(s.fps, paced=s.headless, seconds=s.seconds)
+        chores = _Chores(show, _Watchdog(analysis, decode), s.fps)
+        done = driver.run(show.tick, clock, WindowSink(renderer), lambda t: states.get(), after_frame=chores)
+        _LOGGER.info("show stopped after %.1f s: %d frames, %.1f fps; last status %s",
+                     done.seconds, done.frames, done.fps, show.status())
     return 0
 
 
@@ -119,31 +176,16 @@ class _Watchdog:
             _LOGGER.error("audio analysis thread stopped; visuals continue on the last tempo")
 
 
-def _display_loop(show, renderer, states: LatestSlot, fps: int, headless: bool, seconds: float | None,
-                  watchdog=lambda: None) -> None:
-    """Tick and present at the display rate until the window closes or ``seconds`` pass."""
-    period = 1.0 / fps
-    start = next_frame = last_status = time.perf_counter()
-    frames = 0
-    while not renderer.closed:
-        now = time.perf_counter()
-        if seconds is not None and now - start >= seconds:
-            break
-        show.tick(now, states.get())
-        renderer.flip()
-        frames += 1
-        if frames % fps == 0:
-            watchdog()
-        if now - last_status >= STATUS_EVERY_S:
-            last_status = now
-            _LOGGER.info("status %s", show.status())
-        if headless:  # a window paces itself with vsync; offscreen we sleep to the next frame
-            next_frame += period
-            delay = next_frame - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                next_frame = time.perf_counter()
-    elapsed = time.perf_counter() - start
-    _LOGGER.info("show stopped after %.1f s: %d frames, %.1f fps; last status %s",
-                 elapsed, frames, frames / max(elapsed, 1e-9), show.status())
+class _Chores:
+    """The live loop's once-in-a-while work, after a frame: the watchdog once a second, a status line every 10 s."""
+
+    def __init__(self, show, watchdog, fps: int) -> None:
+        self.show, self.watchdog, self.fps = show, watchdog, fps
+        self.last_status = time.perf_counter()
+
+    def __call__(self, now: float, frames: int) -> None:
+        if frames % self.fps == 0:
+            self.watchdog()
+        if now - self.last_status >= STATUS_EVERY_S:
+            self.last_status = now
+            _LOGGER.info("status %s", self.show.status())
