@@ -49,9 +49,13 @@ def args_for(root: Path, *argv: str) -> argparse.Namespace:
                               "--device", "cpu", "--quiet"])
 
 
+def options_for(root: Path, *argv: str) -> pc.PrecomputeOptions:
+    return pc_cli.options_from(args_for(root, *argv))
+
+
 def test_writes_keyframes_with_metadata_then_skips(tmp_path, model):
     write_preset(tmp_path, "cats", model)
-    [result] = pc.precompute(args_for(tmp_path, "cats", "--batch-size", "3"))
+    [result] = pc.precompute(options_for(tmp_path, "cats", "--batch-size", "3"))
     assert result.action == "written" and result.generated == 4 and result.resumed == 0
     preset = load_preset(tmp_path / "presets" / "cats.toml")
     kset = load_preset_keyframes(preset, tmp_path / "kf")
@@ -69,12 +73,12 @@ def test_writes_keyframes_with_metadata_then_skips(tmp_path, model):
     assert [p.name for p in (tmp_path / "kf" / "cats").iterdir()] == ["keyframes.safetensors"]
 
     stamp = kset.path.stat().st_mtime_ns
-    [again] = pc.precompute(args_for(tmp_path, "cats"))
+    [again] = pc.precompute(options_for(tmp_path, "cats"))
     assert again.action == "skipped" and again.generated == 0
     assert kset.path.stat().st_mtime_ns == stamp
 
     # --force redoes it; CPU generators per seed make it reproducible whatever the batch size
-    [forced] = pc.precompute(args_for(tmp_path, "cats", "--force", "--batch-size", "1"))
+    [forced] = pc.precompute(options_for(tmp_path, "cats", "--force", "--batch-size", "1"))
     assert forced.action == "written" and forced.generated == 4
     redone = load_preset_keyframes(preset, tmp_path / "kf")
     assert torch.allclose(redone.latents, kset.latents, atol=1e-4)
@@ -91,21 +95,21 @@ def test_interrupted_run_resumes(tmp_path, model):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        pc.precompute(args_for(tmp_path, "cats", "--batch-size", "2"), on_batch=pull_the_plug)
+        pc.precompute(options_for(tmp_path, "cats", "--batch-size", "2"), on_batch=pull_the_plug)
     folder = tmp_path / "kf" / "cats"
     assert not (folder / "keyframes.safetensors").exists()
     kept = sorted(p.name for p in next(folder.glob("partial-*")).iterdir())
     assert kept == ["k00000.safetensors", "k00001.safetensors", "k00002.safetensors", "k00003.safetensors"]
 
     batches.clear()
-    [result] = pc.precompute(args_for(tmp_path, "cats", "--batch-size", "2"), on_batch=batches.append)
+    [result] = pc.precompute(options_for(tmp_path, "cats", "--batch-size", "2"), on_batch=batches.append)
     assert result.resumed == 4 and result.generated == 2 and batches == [[4, 5]]
     resumed = load_keyframe_file(folder / "keyframes.safetensors").latents
 
     # identical to an uninterrupted run
     other = tmp_path / "other"
     write_preset(other, "cats", model, seeds=(1, 2, 3))
-    pc.precompute(args_for(other, "cats", "--batch-size", "6"))
+    pc.precompute(options_for(other, "cats", "--batch-size", "6"))
     assert torch.allclose(load_keyframe_file(other / "kf" / "cats" / "keyframes.safetensors").latents, resumed,
                           atol=1e-4)
 
@@ -117,20 +121,20 @@ def test_changed_settings_regenerate_and_drop_old_partials(tmp_path, model):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        pc.precompute(args_for(tmp_path, "cats", "--batch-size", "1"), on_batch=stop)
+        pc.precompute(options_for(tmp_path, "cats", "--batch-size", "1"), on_batch=stop)
     old_partial = next((tmp_path / "kf" / "cats").glob("partial-*"))
     write_preset(tmp_path, "cats", model, seeds=(5,))
-    [result] = pc.precompute(args_for(tmp_path, "cats"))
+    [result] = pc.precompute(options_for(tmp_path, "cats"))
     assert result.action == "written" and result.resumed == 0 and result.generated == 2
     assert not old_partial.exists()
     write_preset(tmp_path, "cats", model, seeds=(5,), extra="[motion]\nkick = 0.9\n")  # motion is not generation
-    assert pc.precompute(args_for(tmp_path, "cats"))[0].action == "skipped"
+    assert pc.precompute(options_for(tmp_path, "cats"))[0].action == "skipped"
 
 
 def test_scheduler_and_model_override(tmp_path, model):
     write_preset(tmp_path, "ddim", "/not/used/because/of/--model", prompts=("x",), seeds=(3,),
                  extra='scheduler = "DDIMScheduler"\n')
-    [result] = pc.precompute(args_for(tmp_path, "ddim", "--model", str(model)))
+    [result] = pc.precompute(options_for(tmp_path, "ddim", "--model", str(model)))
     meta = load_keyframe_file(result.path).meta
     assert meta["scheduler"] == "DDIMScheduler" and meta["model"] == str(model)
 
@@ -146,7 +150,7 @@ def _images(folder: Path, count: int = 3) -> Path:
 def test_from_images_through_the_vae(tmp_path, model):
     images = _images(tmp_path / "art")
     write_preset(tmp_path, "art", model)
-    [result] = pc.precompute(args_for(tmp_path, "art", "--from-images", str(images)))
+    [result] = pc.precompute(options_for(tmp_path, "art", "--from-images", str(images)))
     kset = load_keyframe_file(result.path)
     assert kset.latents.shape == (3, 4, SIZE // 8, SIZE // 8)
     assert kset.meta["encoder"] == "vae" and kset.meta["source"] == "images"
@@ -159,9 +163,9 @@ def test_from_images_through_the_vae(tmp_path, model):
     vae = AutoencoderKL.from_pretrained(model, subfolder="vae")
     expected, scaling = pc.encode_images_with_vae(vae, load_images(image_files(images), SIZE, SIZE))
     assert scaling == pytest.approx(0.18215) and torch.allclose(kset.latents, expected, atol=1e-5)
-    assert pc.precompute(args_for(tmp_path, "art", "--from-images", str(images)))[0].action == "skipped"
+    assert pc.precompute(options_for(tmp_path, "art", "--from-images", str(images)))[0].action == "skipped"
     _images(images, 4)  # a new cover: the cache key changes
-    assert pc.precompute(args_for(tmp_path, "art", "--from-images", str(images)))[0].count == 4
+    assert pc.precompute(options_for(tmp_path, "art", "--from-images", str(images)))[0].count == 4
 
 
 def test_from_images_without_a_model_uses_approx(tmp_path):
@@ -170,16 +174,81 @@ def test_from_images_without_a_model_uses_approx(tmp_path):
     presets.mkdir()
     (presets / "cover.toml").write_text(f'[generation]\nmodel = "approx"\nwidth = 256\nheight = 256\n'
                                         f'images = "{images}"\n')
-    [result] = pc.precompute(args_for(tmp_path, "cover", "--preview"))
+    [result] = pc.precompute(options_for(tmp_path, "cover", "--preview"))
     kset = load_keyframe_file(result.path)
     assert kset.meta["encoder"] == "approx" and kset.latents.shape == (2, 4, 32, 32)
     assert (tmp_path / "kf" / "cover" / "preview.png").is_file()
-    assert pc.precompute(args_for(tmp_path, "cover"))[0].action == "skipped"
+    assert pc.precompute(options_for(tmp_path, "cover"))[0].action == "skipped"
+
+
+def test_returns_results_and_prints_nothing(tmp_path, model, capsys):
+    write_preset(tmp_path, "cats", model)
+    reported = []
+    [result] = pc.precompute(options_for(tmp_path, "cats", "--preview"), on_result=reported.append)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""  # the library reports nothing itself
+    assert reported == [result] and result.action == "written" and result.generated == 4
+    assert result.preview == tmp_path / "kf" / "cats" / "preview.png" and result.preview.is_file()
+    [again] = pc.precompute(options_for(tmp_path, "cats"))
+    assert again.action == "skipped" and again.preview is None and capsys.readouterr().out == ""
+
+
+def test_cli_prints_the_report_and_preview_lines(tmp_path, model, capsys):
+    write_preset(tmp_path, "cats", model)
+    assert pc_cli.run(args_for(tmp_path, "cats", "--preview")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("cats: wrote 4 keyframes to ") and "keyframes/s" in lines[0]
+    assert lines[1] == f"cats: preview {tmp_path / 'kf' / 'cats' / 'preview.png'}"
+    assert pc_cli.run(args_for(tmp_path, "cats")) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("cats: up to date, 4 keyframes in ") and line.endswith("(use --force to redo)")
+
+
+def test_options_take_plain_values_and_check_the_batch_size():
+    options = pc.PrecomputeOptions(presets=["a", "b"], batch_size=2)
+    assert options.presets == ("a", "b") and options.progress and options.presets_dir is None
+    for bad in (0, 65):
+        with pytest.raises(UserError, match=f"--batch-size {bad} is out of range; use 1..64"):
+            pc.PrecomputeOptions(presets=("a",), batch_size=bad)
+
+
+def test_repo_presets_found_from_another_working_folder(tmp_path, monkeypatch):
+    """With no folder flags, precompute finds the repository's presets wherever it runs from."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LIVE_KEYFRAMES_DIR", str(tmp_path / "kf"))  # never write into the repo's keyframes
+    monkeypatch.delenv("LIVE_PRESETS_DIR", raising=False)
+    [result] = pc.precompute(pc.PrecomputeOptions(presets=("demo",), progress=False))
+    assert result.action == "written" and result.path.is_relative_to(tmp_path / "kf")
+    assert load_keyframe_file(result.path).meta["encoder"] == "approx"
+
+
+def test_presets_folder_from_environment_and_flag(tmp_path, monkeypatch, capsys):
+    from live.cli import main
+
+    images = _images(tmp_path / "art", 2)
+    for folder, name in (("env-presets", "cover"), ("flag-presets", "flagged")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / f"{name}.toml").write_text(f'[generation]\nmodel = "approx"\nwidth = 256\n'
+                                                        f'height = 256\nimages = "{images}"\n')
+    monkeypatch.chdir(tmp_path / "art")
+    monkeypatch.setenv("LIVE_PRESETS_DIR", str(tmp_path / "env-presets"))
+    monkeypatch.setenv("LIVE_KEYFRAMES_DIR", str(tmp_path / "env-kf"))
+    assert main(["precompute", "cover", "--quiet"]) == 0
+    assert (tmp_path / "env-kf" / "cover").is_dir()
+    assert "cover: wrote 2 keyframes to " in capsys.readouterr().out
+    # the flags win over the environment
+    assert main(["precompute", "flagged", "--quiet", "--presets-dir", str(tmp_path / "flag-presets"),
+                 "--keyframes-dir", str(tmp_path / "flag-kf")]) == 0
+    assert (tmp_path / "flag-kf" / "flagged").is_dir() and not (tmp_path / "env-kf" / "flagged").exists()
+    capsys.readouterr()
+    assert main(["precompute", "flagged", "--quiet"]) == 2
+    assert f"unknown preset 'flagged' (no {tmp_path / 'env-presets' / 'flagged.toml'})" in capsys.readouterr().err
 
 
 def test_preview_contact_sheet(tmp_path, model):
     write_preset(tmp_path, "cats", model)
-    pc.precompute(args_for(tmp_path, "cats", "--preview"))
+    pc.precompute(options_for(tmp_path, "cats", "--preview"))
     sheet = Image.open(tmp_path / "kf" / "cats" / "preview.png")
     assert sheet.size == (2 * (SIZE + 4) + 4, 2 * (SIZE + 4) + 4)  # 4 keyframes in a 2x2 grid
     pixels = np.asarray(sheet)
@@ -189,7 +258,7 @@ def test_preview_contact_sheet(tmp_path, model):
 def test_sdxl_family_and_scaling_come_from_the_model(tmp_path):
     xl = tiny_sdxl_path()
     write_preset(tmp_path, "xl", xl, prompts=("acid",), seeds=(1, 2))
-    [result] = pc.precompute(args_for(tmp_path, "xl"))
+    [result] = pc.precompute(options_for(tmp_path, "xl"))
     meta = load_keyframe_file(result.path).meta
     assert meta["family"] == "sdxl" and meta["scaling_factor"] == pytest.approx(0.13025)
     assert meta["pipeline"] == "StableDiffusionXLPipeline"
@@ -215,7 +284,7 @@ def test_hub_id_from_the_local_cache(tmp_path, model, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     write_preset(tmp_path, "hub", "djs/tiny-sd", prompts=("x",), seeds=(1,))
-    [result] = pc.precompute(args_for(tmp_path, "hub"))
+    [result] = pc.precompute(options_for(tmp_path, "hub"))
     meta = load_keyframe_file(result.path).meta
     assert meta["model"] == "djs/tiny-sd" and meta["model_revision"] == sha
 
@@ -347,7 +416,7 @@ def test_fp16_on_gpu(tmp_path, model):
     pc_cli.configure(parser)
     args = parser.parse_args(["cats", "--presets-dir", str(tmp_path / "presets"), "--keyframes-dir",
                               str(tmp_path / "kf"), "--device", "cuda", "--quiet"])
-    [result] = pc.precompute(args)
+    [result] = pc.precompute(pc_cli.options_from(args))
     kset = load_keyframe_file(result.path)
     assert kset.meta["dtype_generated"] == "float16" and kset.latents.dtype == torch.float32
     assert torch.isfinite(kset.latents).all()
@@ -358,7 +427,7 @@ def test_keyframes_decode_with_the_shows_vae_decoder(tmp_path, model):
     from live.visuals.decoders import make_decoder
 
     write_preset(tmp_path, "cats", model, prompts=("x",), seeds=(1, 2))
-    pc.precompute(args_for(tmp_path, "cats"))
+    pc.precompute(options_for(tmp_path, "cats"))
     decoder = make_decoder("vae", model, device="cpu")
     bank = PresetBank.load(tmp_path / "presets", tmp_path / "kf", latent_channels=decoder.latent_channels,
                            family=decoder.family, device="cpu", scaling_factor=0.18215)
@@ -381,5 +450,8 @@ def test_all_skips_unusable_presets_and_does_the_rest(tmp_path, model, capsys):
     assert code == 2
     assert "2 preset(s) could not be precomputed" in err and "broken" in err and "elsewhere" in err
     assert len(load_preset_keyframes(load_preset(tmp_path / "presets" / "cats.toml"), tmp_path / "kf").latents) == 4
+    results = {r.name: r for r in pc.precompute(options_for(tmp_path, "--all"))}
+    assert results["cats"].action == "skipped" and results["elsewhere"].action == "unusable"
+    assert "no-such-model does not exist" in results["elsewhere"].reason and "broken.toml" in results["broken"].reason
     with pytest.raises(UserError, match="no-such-model"):  # named explicitly, it still stops at once
-        pc.precompute(args_for(tmp_path, "elsewhere", "cats"))
+        pc.precompute(options_for(tmp_path, "elsewhere", "cats"))

@@ -1,8 +1,8 @@
 """`bench bank`: keyframe memory, preset bank load time, and precompute throughput.
 
 Every figure comes from the real code paths: keyframe files are written by
-:func:`live.library.keyframes.save_preset_keyframes`, the bank is loaded by :meth:`PresetBank.load`,
-and throughput is measured through :func:`live.library.precompute.precompute` on a randomly
+:func:`live.library.keyframes.save_preset_keyframes`, the bank is loaded by
+:func:`~live.library.bank.open_bank` as the show loads it, and throughput is measured through :func:`live.library.precompute.precompute` on a randomly
 initialised Stable Diffusion pipeline built here (no weights are downloaded): ``tiny`` for
 CPU smoke figures, ``sd15`` for a real-size SD 1.5 UNet/VAE/CLIP-L on a GPU.
 """
@@ -23,7 +23,7 @@ import torch
 
 from live.bench.models import SCALES, build_random_sd
 from live.errors import UserError
-from live.library.bank import PresetBank
+from live.library.bank import open_bank
 from live.library.keyframes import save_preset_keyframes
 from live.library.presets import load_preset
 
@@ -78,7 +78,7 @@ def _drop_page_cache() -> None:
 
 def bank_load_seconds(workdir: Path, presets: int, keyframes: int, size: tuple[int, int],
                       repeat: int, drop_caches: bool = False) -> tuple[list[float], int, int]:
-    """Write ``presets`` x ``keyframes`` keyframe files and time :meth:`PresetBank.load` ``repeat`` times.
+    """Write ``presets`` x ``keyframes`` keyframe files and time :func:`open_bank` ``repeat`` times.
 
     With ``drop_caches`` the first load reads from disk (page cache dropped; root only).
     """
@@ -94,7 +94,7 @@ def bank_load_seconds(workdir: Path, presets: int, keyframes: int, size: tuple[i
         if i == 0 and drop_caches:
             _drop_page_cache()
         started = time.perf_counter()
-        bank = PresetBank.load(presets_dir, kdir)
+        bank = open_bank(presets_dir=presets_dir, keyframes_dir=kdir)
         times.append(time.perf_counter() - started)
     assert bank is not None
     total_bytes = sum(r["bytes"] for r in bank.status())
@@ -104,7 +104,7 @@ def bank_load_seconds(workdir: Path, presets: int, keyframes: int, size: tuple[i
 def precompute_throughput(workdir: Path, scale: str, device: str, size: tuple[int, int], keyframes: int,
                           batch_size: int, steps: int) -> dict:
     """Keyframes/s of the real precompute path on a random ``scale`` pipeline (after a warm-up preset)."""
-    from live.library.precompute import _quiet_loading, precompute
+    from live.library.precompute import PrecomputeOptions, _quiet_loading, precompute
 
     model_dir = workdir / f"random-{scale}"
     started = time.perf_counter()
@@ -115,11 +115,10 @@ def precompute_throughput(workdir: Path, scale: str, device: str, size: tuple[in
     presets_dir.mkdir(parents=True, exist_ok=True)
     _write_preset(presets_dir, "warmup", str(model_dir), size, 1, batch_size, steps)
     _write_preset(presets_dir, "measure", str(model_dir), size, max(1, keyframes // 4), 4, steps)
-    args = argparse.Namespace(presets=["warmup", "measure"], all=False, model="", vae="", device=device, fp32=False,
-                              batch_size=batch_size, allow_download=False, from_images="", preview=False,
-                              force=True, quiet=True, presets_dir=str(presets_dir), keyframes_dir=str(kdir))
+    options = PrecomputeOptions(presets=("warmup", "measure"), device=device, batch_size=batch_size, force=True,
+                                progress=False, presets_dir=presets_dir, keyframes_dir=kdir)
     started = time.perf_counter()
-    results = precompute(args)
+    results = precompute(options)
     total_s = time.perf_counter() - started
     measured = results[1]
     return {"scale": scale, "device": device, "size": f"{size[0]}x{size[1]}", "steps": steps,

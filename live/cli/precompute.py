@@ -1,4 +1,5 @@
-"""`precompute`: turn presets into keyframe latents. Arguments only; the work is :mod:`live.library.precompute`."""
+"""`precompute`: turn presets into keyframe latents. Arguments and printing only; the work is
+:mod:`live.library.precompute`."""
 
 from __future__ import annotations
 
@@ -6,21 +7,24 @@ import argparse
 import logging
 import sys
 
-from live.errors import UserError
-from live.library.precompute import Result, precompute
+from live.cli.common import add_folder_flags
+from live.library.precompute import MAX_BATCH, PrecomputeOptions, Result, precompute
 from live.library.presets import _where
 
 _LOGGER = logging.getLogger(__name__)
 
 
-def _report(r: Result) -> None:
-    where = _where(r.path)
+def report(r: Result) -> None:
+    """Print one preset's outcome (and its preview) as one or two lines; unusable ones are logged already."""
     if r.action == "skipped":
-        print(f"{r.name}: up to date, {r.count} keyframes in {where} (use --force to redo)")
-        return
-    rate = f", {r.generated / r.seconds:.2f} keyframes/s" if r.seconds > 0 and r.generated else ""
-    resumed = f", {r.resumed} kept from an interrupted run" if r.resumed else ""
-    print(f"{r.name}: wrote {r.count} keyframes to {where} in {r.seconds:.1f} s{rate}{resumed}")
+        print(f"{r.name}: up to date, {r.count} keyframes in {_where(r.path)} (use --force to redo)")
+    elif r.action == "written":
+        where = _where(r.path)
+        rate = f", {r.generated / r.seconds:.2f} keyframes/s" if r.seconds > 0 and r.generated else ""
+        resumed = f", {r.resumed} kept from an interrupted run" if r.resumed else ""
+        print(f"{r.name}: wrote {r.count} keyframes to {where} in {r.seconds:.1f} s{rate}{resumed}")
+    if r.preview is not None:
+        print(f"{r.name}: preview {r.preview}")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
                         help="where to run the model (auto: cuda, then mps, then cpu)")
     parser.add_argument("--fp32", action="store_true", help="full precision on the GPU (default fp16 there)")
-    parser.add_argument("--batch-size", type=int, default=4, help="images per pipeline call")
+    parser.add_argument("--batch-size", type=int, default=4, help=f"images per pipeline call (1..{MAX_BATCH})")
     parser.add_argument("--allow-download", action="store_true",
                         help="let diffusers download a hub model that is not in the local cache")
     parser.add_argument("--from-images", default="", metavar="DIR",
@@ -40,16 +44,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preview", action="store_true", help="also write keyframes/NAME/preview.png, a contact sheet")
     parser.add_argument("--force", action="store_true", help="redo keyframes even when they are up to date")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--presets-dir", default="presets", help="folder of preset files")
-    parser.add_argument("--keyframes-dir", default="keyframes", help="folder of keyframe caches")
+    add_folder_flags(parser, "presets", "keyframes")
+
+
+def options_from(args: argparse.Namespace) -> PrecomputeOptions:
+    """The :class:`PrecomputeOptions` the parsed flags ask for."""
+    return PrecomputeOptions(
+        presets=tuple(args.presets), all_presets=args.all, model=args.model, vae=args.vae, device=args.device,
+        fp32=args.fp32, batch_size=args.batch_size, allow_download=args.allow_download,
+        from_images=args.from_images, preview=args.preview, force=args.force, progress=not args.quiet,
+        presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir)
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `precompute`: 0 when every preset is up to date or written."""
-    if args.batch_size < 1 or args.batch_size > 64:
-        raise UserError(f"--batch-size {args.batch_size} is out of range; use 1..64")
+    options = options_from(args)
     try:
-        results = precompute(args)
+        results = precompute(options, on_result=report)
     except KeyboardInterrupt:
         print("interrupted: every finished keyframe is kept; run the same command again to resume")
         raise

@@ -4,7 +4,6 @@ the model's VAE or the approx encoder), resumable, with a content-hash cache key
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import logging
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
+from live import paths
 from live.errors import UserError
 from live.library.images import approx_cache_key, ensure_builtin_keyframes, images_identity, source_images
 from live.library.keyframes import (
@@ -215,10 +215,44 @@ def _set_scheduler(pipe: Any, name: str) -> None:
 
 # ---------------------------------------------------------------- the work for one preset
 
+MAX_BATCH = 64  # images per pipeline call, at most
+
+
+@dataclass(frozen=True)
+class PrecomputeOptions:
+    """What to precompute and how: the values behind the ``precompute`` command's flags.
+
+    ``presets`` are names (``presets/NAME.toml``) or .toml paths; ``all_presets`` takes every preset
+    in the folder and skips unusable ones instead of stopping. ``model``/``vae``/``from_images``
+    override the presets' own. ``presets_dir``/``keyframes_dir`` of None follow :mod:`live.paths`.
+    """
+
+    presets: tuple[str, ...] = ()
+    all_presets: bool = False
+    model: str = ""
+    vae: str = ""
+    device: str = "auto"
+    fp32: bool = False
+    batch_size: int = 4
+    allow_download: bool = False
+    from_images: str = ""
+    preview: bool = False
+    force: bool = False
+    progress: bool = True
+    presets_dir: str | Path | None = None
+    keyframes_dir: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "presets", tuple(self.presets))
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise UserError(f"--batch-size {self.batch_size} is out of range; use 1..{MAX_BATCH}")
+
+
 @dataclass
 class Result:
-    """What happened to one preset: 'skipped' (up to date), 'written', or 'unusable' (``--all`` only);
-    keyframes made now and kept from before."""
+    """What happened to one preset: 'skipped' (up to date), 'written', or 'unusable' (``all_presets``
+    only, with its ``reason``); keyframes made now and kept from before, and the contact sheet
+    written when a preview was asked for."""
 
     name: str
     action: str
@@ -227,6 +261,8 @@ class Result:
     generated: int = 0
     resumed: int = 0
     seconds: float = 0.0
+    preview: Path | None = None
+    reason: str = ""
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -402,40 +438,39 @@ class _Job:
     images: str
 
 
-def _plan(args: argparse.Namespace) -> tuple[list[_Job], dict[str, str]]:
+def _plan(options: PrecomputeOptions, presets_dir: Path) -> tuple[list[_Job], dict[str, str]]:
     """Validate every named preset, model and images folder before any keyframe is touched.
 
-    Named presets must all be usable (the first problem is raised). With ``--all`` an unusable
-    preset (bad file, model not on disk...) is skipped and returned with its reason, so one
-    preset written for a model this machine lacks does not stop the others.
+    Named presets must all be usable (the first problem is raised). With ``all_presets`` an
+    unusable preset (bad file, model not on disk...) is skipped and returned with its reason, so
+    one preset written for a model this machine lacks does not stop the others.
     """
-    presets_dir = Path(args.presets_dir)
     skipped: dict[str, str] = {}
-    if args.all:
+    if options.all_presets:
         good, skipped = load_presets(presets_dir)
         names = list(good)
     else:
-        names = list(args.presets)
+        names = list(options.presets)
     if not names and not skipped:
         raise UserError("name at least one preset (e.g. `precompute demo`) or pass --all")
     jobs = []
     refs: dict[str, ModelRef] = {}
     for name in names:
         try:
-            jobs.append(_plan_one(name, presets_dir, args, refs))
+            jobs.append(_plan_one(name, presets_dir, options, refs))
         except UserError as exc:
-            if not args.all:
+            if not options.all_presets:
                 raise
             skipped[name] = str(exc)
     return jobs, skipped
 
 
-def _plan_one(name: str, presets_dir: Path, args: argparse.Namespace, refs: dict[str, ModelRef]) -> _Job:
+def _plan_one(name: str, presets_dir: Path, options: PrecomputeOptions, refs: dict[str, ModelRef]) -> _Job:
     """Check one preset's model, VAE and images folder; raise UserError naming what is wrong."""
     preset = find_preset(name, presets_dir)
     g = preset.generation
-    model_name = args.model or preset.resolve(g.model)
-    images = args.from_images or preset.resolve(g.images)
+    model_name = options.model or preset.resolve(g.model)
+    images = options.from_images or preset.resolve(g.images)
     if model_name == APPROX_MODEL:
         if not images:
             raise PrecomputeError(f"{_where(preset.path)}: model \"approx\" can only encode images; pass --model "
@@ -443,21 +478,21 @@ def _plan_one(name: str, presets_dir: Path, args: argparse.Namespace, refs: dict
         model = None
     else:
         if model_name not in refs:
-            refs[model_name] = resolve_model(model_name, args.allow_download)
+            refs[model_name] = resolve_model(model_name, options.allow_download)
         model = refs[model_name]
-    vae_name = args.vae or preset.resolve(g.vae)
-    vae = resolve_model(vae_name, args.allow_download, what="VAE") if vae_name and model else None
+    vae_name = options.vae or preset.resolve(g.vae)
+    vae = resolve_model(vae_name, options.allow_download, what="VAE") if vae_name and model else None
     if images:
         images_identity(images, g.width, g.height, text_keyframe_count(preset))  # names a bad folder now
     return _Job(preset, model, vae, images)
 
 
-def _images_job(job: _Job, args: argparse.Namespace, keyframes_dir: Path, device: str, dtype: torch.dtype,
+def _images_job(job: _Job, options: PrecomputeOptions, keyframes_dir: Path, device: str, dtype: torch.dtype,
                 vae_cache: dict[str, Any]) -> tuple[Result, Any]:
     preset, g = job.preset, job.preset.generation
     started = time.perf_counter()
     if job.model is None:
-        if job.images == preset.resolve(g.images) and not args.force:
+        if job.images == preset.resolve(g.images) and not options.force:
             before = keyframes_path(preset, keyframes_dir)
             stamp = before.stat().st_mtime_ns if before.is_file() else None
             kset = ensure_builtin_keyframes(preset, keyframes_dir)
@@ -468,7 +503,7 @@ def _images_job(job: _Job, args: argparse.Namespace, keyframes_dir: Path, device
 
         images, digest, names = source_images(preset, job.images)
         key = approx_cache_key(preset, digest)
-        if not args.force and _up_to_date(preset, keyframes_dir, key) is not None:
+        if not options.force and _up_to_date(preset, keyframes_dir, key) is not None:
             return Result(preset.name, "skipped", keyframes_path(preset, keyframes_dir), len(images)), None
         latents = rgb_to_latents(images, family=g.family)
         path = save_preset_keyframes(preset, latents, keyframes_dir, {
@@ -481,16 +516,16 @@ def _images_job(job: _Job, args: argparse.Namespace, keyframes_dir: Path, device
     key = image_cache_key(preset, job.model, job.vae, digest)
     vae_ref = job.vae or job.model
     cache_id = vae_ref.load_from + ("" if job.vae else "#vae")
-    if not args.force and _up_to_date(preset, keyframes_dir, key) is not None:
+    if not options.force and _up_to_date(preset, keyframes_dir, key) is not None:
         return Result(preset.name, "skipped", keyframes_path(preset, keyframes_dir), len(files) or 0), None
     if cache_id not in vae_cache:
         vae_cache.clear()
-        vae_cache[cache_id] = load_vae(vae_ref, device, dtype, args.allow_download, separate=job.vae is not None)
+        vae_cache[cache_id] = load_vae(vae_ref, device, dtype, options.allow_download, separate=job.vae is not None)
     vae = vae_cache[cache_id]
     images, _, names = source_images(preset, job.images)
     family = g.family if preset.family_is_explicit else ("sdxl" if abs(vae.config.scaling_factor - 0.13025) < 1e-4
                                                         else "sd1")
-    latents, scaling = encode_images_with_vae(vae, images, args.batch_size)
+    latents, scaling = encode_images_with_vae(vae, images, options.batch_size)
     path = save_preset_keyframes(preset, latents, keyframes_dir, {
         "family": family, "scaling_factor": scaling, "model": job.model.name, "model_revision": job.model.revision,
         "model_identity": job.model.identity, "vae": job.vae.name if job.vae else "", "source": "images",
@@ -498,58 +533,59 @@ def _images_job(job: _Job, args: argparse.Namespace, keyframes_dir: Path, device
     return Result(preset.name, "written", path, len(latents), len(latents), 0, time.perf_counter() - started), vae
 
 
-def precompute(args: argparse.Namespace, on_batch: Callable[[list[int]], None] | None = None) -> list[Result]:
-    """Precompute every preset named in ``args`` (see :func:`configure`); returns one Result per preset."""
-    keyframes_dir = Path(args.keyframes_dir)
-    device = resolve_device(args.device)
-    dtype = _dtype_for(device, args.fp32)
-    jobs, skipped = _plan(args)
+def precompute(options: PrecomputeOptions, on_batch: Callable[[list[int]], None] | None = None,
+               on_result: Callable[[Result], None] | None = None) -> list[Result]:
+    """Precompute the presets ``options`` name; returns one :class:`Result` per preset, in order.
+
+    Nothing is printed but the progress bar (``options.progress``): the caller reports.
+    ``on_result`` is called with each preset's result (preview included) as soon as it is done,
+    so a long run can report as it goes; ``on_batch`` as in :func:`generate_text_keyframes`.
+    """
+    presets_dir = paths.presets_dir(options.presets_dir)
+    keyframes_dir = paths.keyframes_dir(options.keyframes_dir)
+    device = resolve_device(options.device)
+    dtype = _dtype_for(device, options.fp32)
+    jobs, skipped = _plan(options, presets_dir)
+    results: list[Result] = []
     for name, reason in skipped.items():
         _LOGGER.warning("skipping preset %s: %s", name, reason)
-    results: list[Result] = [Result(name, "unusable", None, 0) for name in skipped]
+        results.append(Result(name, "unusable", None, 0, reason=reason))
+        if on_result is not None:
+            on_result(results[-1])
     pipe_key, pipe = None, None
     vae_cache: dict[str, Any] = {}
     for job in jobs:
         preset = job.preset
         preview_vae = None
         if job.images:
-            result, preview_vae = _images_job(job, args, keyframes_dir, device, dtype, vae_cache)
+            result, preview_vae = _images_job(job, options, keyframes_dir, device, dtype, vae_cache)
         else:
             model = job.model
             assert model is not None
-            if not model.identity:  # --allow-download of a hub id not yet cached: fetch, then identify
+            if not model.identity:  # allow_download of a hub id not yet cached: fetch, then identify
                 pipe = load_pipeline(model, device, dtype, True, job.vae)
                 pipe_key = (model.load_from, job.vae.load_from if job.vae else "")
                 model = resolve_model(model.name, False)
             key = text_cache_key(preset, model, job.vae)
             wanted = (model.load_from, job.vae.load_from if job.vae else "")
-            existing = None if args.force else _up_to_date(preset, keyframes_dir, key)
+            existing = None if options.force else _up_to_date(preset, keyframes_dir, key)
             if existing is not None:
                 result = Result(preset.name, "skipped", existing.path, len(existing.latents))
             else:
                 if pipe_key != wanted:
                     pipe = None  # free the previous model before loading the next
-                    pipe = load_pipeline(model, device, dtype, args.allow_download, job.vae)
+                    pipe = load_pipeline(model, device, dtype, options.allow_download, job.vae)
                     pipe_key = wanted
-                result = generate_text_keyframes(preset, pipe, model, keyframes_dir, key, args.batch_size,
-                                                 on_batch, job.vae, progress=not args.quiet)
+                result = generate_text_keyframes(preset, pipe, model, keyframes_dir, key, options.batch_size,
+                                                 on_batch, job.vae, progress=options.progress)
             preview_vae = pipe.vae if pipe is not None and pipe_key == wanted else None
-        results.append(result)
-        _report(result)
-        if args.preview:
+        if options.preview:
             kset = load_preset_keyframes(preset, keyframes_dir)
             if preview_vae is None and job.model is not None:
                 ref = job.vae or job.model
-                preview_vae = load_vae(ref, device, dtype, args.allow_download, separate=job.vae is not None)
-            print(f"{preset.name}: preview {write_preview(preset, kset, keyframes_dir, preview_vae)}")
+                preview_vae = load_vae(ref, device, dtype, options.allow_download, separate=job.vae is not None)
+            result.preview = write_preview(preset, kset, keyframes_dir, preview_vae)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     return results
-
-
-def _report(r: Result) -> None:
-    where = _where(r.path)
-    if r.action == "skipped":
-        print(f"{r.name}: up to date, {r.count} keyframes in {where} (use --force to redo)")
-        return
-    rate = f", {r.generated / r.seconds:.2f} keyframes/s" if r.seconds > 0 and r.generated else ""
-    resumed = f", {r.resumed} kept from an interrupted run" if r.resumed else ""
-    print(f"{r.name}: wrote {r.count} keyframes to {where} in {r.seconds:.1f} s{rate}{resumed}")
