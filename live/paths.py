@@ -42,3 +42,15 @@ def shaders_dir(override: str | os.PathLike | None = None) -> Path:
 def mappings_dir(override: str | os.PathLike | None = None) -> Path:
     """The MIDI mappings folder (see :func:`folder`)."""
     return folder("mappings", override)
+
+
+DEFAULT_MAPPING = "generic.toml"
+
+
+def mapping_file(name: str | os.PathLike = DEFAULT_MAPPING, override: str | os.PathLike | None = None) -> Path:
+    """The MIDI mapping file ``name``: itself when it is an existing file or a path with a folder
+    part, else ``NAME`` (``.toml`` added when it has no suffix) in the mappings folder (see :func:`folder`)."""
+    path = Path(name)
+    if path.exists() or len(path.parts) > 1:
+        return path
+    return mappings_dir(override) / (path.name if path.suffix else f"{path.name}.toml")

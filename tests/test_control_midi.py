@@ -439,6 +439,30 @@ def test_tool_monitor_names_the_missing_port(tmp_path):
         module.run(args)
 
 
+def test_tool_finds_the_mapping_by_name_from_any_folder(tmp_path, monkeypatch):
+    """--map defaults to generic.toml in the repo's mappings folder; LIVE_MAPPINGS_DIR and
+    --mappings-dir move the folder; an existing path is taken as it is."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LIVE_MAPPINGS_DIR", raising=False)
+    module, args = _tool_args("--backend", "no_such_backend_module", "monitor")
+    with pytest.raises(ControlError, match="'APC MINI' not found"):  # the device generic.toml names
+        module.run(args)
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "pad.toml").write_text('device = "Env Pad"\n[[bind]]\ncc = 1\ncommand = "blackout"\n')
+    (own / "generic.toml").write_text('device = "Own Generic"\n[[bind]]\ncc = 1\ncommand = "blackout"\n')
+    monkeypatch.setenv("LIVE_MAPPINGS_DIR", str(own))
+    for argv, device in ((["--map", "pad"], "Env Pad"), ([], "Own Generic"),
+                         (["--map", "generic.toml", "--mappings-dir", str(GENERIC.parent)], "APC MINI"),
+                         (["--map", str(GENERIC)], "APC MINI")):
+        module, args = _tool_args("--backend", "no_such_backend_module", "monitor", *argv)
+        with pytest.raises(ControlError, match=f"'{device}' not found"):
+            module.run(args)
+    module, args = _tool_args("--backend", "no_such_backend_module", "monitor", "--map", "nope")
+    with pytest.raises(ControlError, match=f"MIDI mapping {own / 'nope.toml'} does not exist"):
+        module.run(args)
+
+
 @pytest.mark.integration
 def test_tool_learn_over_jack_creates_the_mapping(jack_backend, tmp_path):
     import threading

@@ -85,3 +85,54 @@ def test_warns_when_the_model_is_not_on_disk(tmp_path, capsys):
     _, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(tmp_path / "kf"))
     assert f"warning: precompute needs it: model folder {tmp_path}/models/sd-turbo does not exist" in out
     assert " auto " in out  # family comes from the model at precompute time
+
+
+def test_repo_presets_found_from_another_working_folder(tmp_path, monkeypatch, capsys):
+    """With no folder flags, check reads the repository's presets and shaders wherever it runs from."""
+    monkeypatch.chdir(tmp_path)
+    for kind in ("PRESETS", "SHADERS"):
+        monkeypatch.delenv(f"LIVE_{kind}_DIR", raising=False)
+    monkeypatch.setenv("LIVE_KEYFRAMES_DIR", str(tmp_path / "kf"))  # the demo's keyframes get built here, not in the repo
+    code, out = run_check(capsys, "--json")
+    rows = {r["name"]: r for r in json.loads(out)["presets"]}
+    assert code == 0 and set(rows) == {p.stem for p in (REPO / "presets").glob("*.toml")}
+    assert rows["demo"]["ok"] and rows["demo"]["warnings"] == []  # its shaders are found in the repo's folder
+    assert (tmp_path / "kf" / "demo").is_dir()
+
+
+def test_folders_from_environment_and_flags(tmp_path, monkeypatch, capsys):
+    presets, shaders, other = tmp_path / "presets", tmp_path / "shaders", tmp_path / "other-shaders"
+    for folder in (presets, shaders, other):
+        folder.mkdir()
+    (presets / "mine.toml").write_text('[generation]\nmodel = "/m"\nprompts = ["a"]\n[look]\nshaders = ["glow"]\n')
+    (shaders / "glow.glsl").write_text("// glow\n")
+    monkeypatch.chdir(tmp_path / "other-shaders")
+    monkeypatch.setenv("LIVE_PRESETS_DIR", str(presets))
+    monkeypatch.setenv("LIVE_KEYFRAMES_DIR", str(tmp_path / "kf"))
+    monkeypatch.setenv("LIVE_SHADERS_DIR", str(shaders))
+    _, out = run_check(capsys)
+    assert out.startswith("PRESET") and "mine " in out and "warning: look.shaders" not in out
+    _, out = run_check(capsys, "--shaders-dir", str(other))  # the flag wins over the environment
+    assert f"warning: look.shaders names 'glow' but {other / 'glow.glsl'} does not exist" in out
+    monkeypatch.setenv("LIVE_PRESETS_DIR", str(tmp_path / "missing"))
+    with pytest.raises(UserError, match="missing: presets folder does not exist; pass --presets-dir or set "
+                                        "LIVE_PRESETS_DIR"):
+        run_check(capsys)
+    code, out = run_check(capsys, "--presets-dir", str(presets), "--strict")
+    assert code == 1 and "0 of 1 presets ready" in out
+
+
+def test_check_loads_the_bank_as_the_show_does(tmp_path, monkeypatch):
+    import live.library.bank as bank_module
+
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return bank_module.open_bank(*args, **kwargs)
+
+    monkeypatch.setattr(check, "open_bank", spy)
+    (tmp_path / "presets").mkdir()
+    check.check_rows(tmp_path / "presets", tmp_path / "kf", "sdxl")
+    assert calls == [{"family": "sdxl", "device": "cpu", "presets_dir": tmp_path / "presets",
+                      "keyframes_dir": tmp_path / "kf"}]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
-
+from live import paths
+from live.cli.common import add_folder_flags
 from live.errors import UserError
 from live.library.check import check_rows, format_table
 from live.library.presets import FAMILIES
@@ -16,9 +16,7 @@ _LOGGER = logging.getLogger(__name__)
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Flags of `check`."""
-    parser.add_argument("--presets-dir", default="presets", help="folder of preset files")
-    parser.add_argument("--keyframes-dir", default="keyframes", help="folder of keyframe caches")
-    parser.add_argument("--shaders-dir", default="shaders", help="folder of GLSL shaders the presets name")
+    add_folder_flags(parser, "presets", "keyframes", "shaders")
     parser.add_argument("--family", default="sd1", choices=FAMILIES,
                         help="latent family of the decoder the show will use (sd1: SD 1.x/2.x VAE, sdxl: SDXL VAE)")
     parser.add_argument("--device", default="cpu", help="load the keyframes onto this torch device, as the show does")
@@ -28,8 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `check`: 0, or 1 with --strict when some preset cannot be shown."""
-    if not Path(args.presets_dir).is_dir():
-        raise UserError(f"{args.presets_dir}: presets folder does not exist; pass --presets-dir")
+    presets = paths.presets_dir(args.presets_dir)
+    if not presets.is_dir():
+        raise UserError(f"{presets}: presets folder does not exist; pass --presets-dir or set LIVE_PRESETS_DIR")
     rows, seconds = check_rows(args.presets_dir, args.keyframes_dir, args.family, args.shaders_dir, args.device)
     if args.json:
         print(json.dumps({"presets": rows, "load_seconds": seconds}, indent=2))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
-
+from live import paths
+from live.cli.common import add_folder_flags
 from live.control.midi import BIND_COMMANDS, MidiInput, MidiMapping, _backend, list_midi_inputs, pick_port
 from live.control.osc import ControlError
 from live.handoff import CommandQueue
@@ -35,7 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     monitor = sub.add_parser("monitor", help="print each incoming message and the command it maps to")
     learn = sub.add_parser("learn", help="bind the next control you move to a command and save it in the mapping")
     for p in (monitor, learn):
-        p.add_argument("--map", default="mappings/generic.toml", help="mapping file")
+        p.add_argument("--map", default=paths.DEFAULT_MAPPING, metavar="NAME",
+                       help=f"mapping file: a path, or a name in the mappings folder (default {paths.DEFAULT_MAPPING})")
+        add_folder_flags(p, "mappings")
         p.add_argument("--input", default=None, help="input port, part of its name (default: the mapping's device)")
     monitor.add_argument("--seconds", type=float, default=None, help="stop after this long")
     learn.add_argument("command", choices=BIND_COMMANDS, help="command to bind")
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         if not names:
             print("no MIDI inputs found")
         return 0
-    path = Path(args.map)
+    path = paths.mapping_file(args.map, args.mappings_dir)
     if args.midi_action == "learn" and not path.exists():
         mapping = MidiMapping(path=path)  # learning into a new file creates it
     else:

@@ -11,8 +11,9 @@ import logging
 import time
 from pathlib import Path
 
-from live.library.bank import PresetBank
-from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, load_presets
+from live import paths
+from live.library.bank import open_bank
+from live.library.presets import APPROX_MODEL, Preset, load_presets
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,9 +49,15 @@ def model_problems(preset: Preset) -> list[str]:
     return problems
 
 
-def check_rows(presets_dir: str | Path, keyframes_dir: str | Path, family: str = "sd1",
-               shaders_dir: str | Path | None = "shaders", device: str = "cpu") -> tuple[list[dict], float]:
-    """Bank status rows (plus a 'warnings' list per preset) and the bank load time in seconds."""
+def check_rows(presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None, family: str = "sd1",
+               shaders_dir: str | Path | None = None, device: str = "cpu") -> tuple[list[dict], float]:
+    """Bank status rows (plus a 'warnings' list per preset) and the bank load time in seconds.
+
+    The bank is loaded by :func:`~live.library.bank.open_bank`, as the show loads it; folders of
+    None follow :mod:`live.paths` (the repository's unless overridden). Shader names are checked
+    only when the shaders folder exists.
+    """
+    presets_dir, shaders_dir = paths.presets_dir(presets_dir), paths.shaders_dir(shaders_dir)
     # the table shows every problem; the bank's per-preset warnings (meant for the show log) would repeat them
     loggers = [logging.getLogger(n) for n in ("live.library.bank", "live.library.keyframes", "live.library.images", "live.library.presets")]
     levels = [lg.level for lg in loggers]
@@ -58,8 +65,7 @@ def check_rows(presets_dir: str | Path, keyframes_dir: str | Path, family: str =
         lg.setLevel(logging.ERROR)
     try:
         started = time.perf_counter()
-        bank = PresetBank.load(presets_dir, keyframes_dir, family=family, device=device,
-                               scaling_factor=SCALING_FACTORS[family])
+        bank = open_bank(family=family, device=device, presets_dir=presets_dir, keyframes_dir=keyframes_dir)
         seconds = time.perf_counter() - started
         good, _ = load_presets(presets_dir)
     finally:
@@ -73,9 +79,9 @@ def check_rows(presets_dir: str | Path, keyframes_dir: str | Path, family: str =
             continue
         if not preset.family_is_explicit and not row["ok"]:
             row["family"] = "auto"  # taken from the model at precompute time
-        if shaders_dir is not None and Path(shaders_dir).is_dir():
+        if shaders_dir.is_dir():
             for name in missing_shaders(preset.look.shaders, shaders_dir):
-                row["warnings"].append(f"look.shaders names {name!r} but {Path(shaders_dir) / (name + '.glsl')} "
+                row["warnings"].append(f"look.shaders names {name!r} but {shaders_dir / (name + '.glsl')} "
                                        f"does not exist")
         if not row["ok"]:
             row["warnings"].extend(model_problems(preset))
