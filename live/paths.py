@@ -49,8 +49,9 @@ DEFAULT_MAPPING = "generic.toml"
 
 def mapping_file(name: str | os.PathLike = DEFAULT_MAPPING, override: str | os.PathLike | None = None) -> Path:
     """The MIDI mapping file ``name``: itself when it is an existing file or a path with a folder
-    part, else ``NAME`` (``.toml`` added when it has no suffix) in the mappings folder (see :func:`folder`)."""
+    part (``mappings/my.toml``), else that name in the mappings folder (see :func:`folder`), where
+    ``midi learn`` creates it when it is new."""
     path = Path(name)
     if path.exists() or len(path.parts) > 1:
         return path
-    return mappings_dir(override) / (path.name if path.suffix else f"{path.name}.toml")
+    return mappings_dir(override) / path

@@ -452,13 +452,13 @@ def test_tool_finds_the_mapping_by_name_from_any_folder(tmp_path, monkeypatch):
     (own / "pad.toml").write_text('device = "Env Pad"\n[[bind]]\ncc = 1\ncommand = "blackout"\n')
     (own / "generic.toml").write_text('device = "Own Generic"\n[[bind]]\ncc = 1\ncommand = "blackout"\n')
     monkeypatch.setenv("LIVE_MAPPINGS_DIR", str(own))
-    for argv, device in ((["--map", "pad"], "Env Pad"), ([], "Own Generic"),
+    for argv, device in ((["--map", "pad.toml"], "Env Pad"), ([], "Own Generic"),
                          (["--map", "generic.toml", "--mappings-dir", str(GENERIC.parent)], "APC MINI"),
                          (["--map", str(GENERIC)], "APC MINI")):
         module, args = _tool_args("--backend", "no_such_backend_module", "monitor", *argv)
         with pytest.raises(ControlError, match=f"'{device}' not found"):
             module.run(args)
-    module, args = _tool_args("--backend", "no_such_backend_module", "monitor", "--map", "nope")
+    module, args = _tool_args("--backend", "no_such_backend_module", "monitor", "--map", "nope.toml")
     with pytest.raises(ControlError, match=f"MIDI mapping {own / 'nope.toml'} does not exist"):
         module.run(args)
 

@@ -58,7 +58,7 @@ def test_commands_declare_the_folder_flags(command, kinds):
 def test_mapping_file(no_env, tmp_path):
     no_env.chdir(tmp_path)
     assert paths.mapping_file() == paths.ROOT / "mappings" / "generic.toml"
-    assert paths.mapping_file("pad") == paths.ROOT / "mappings" / "pad.toml"
+    assert paths.mapping_file("pad.toml") == paths.ROOT / "mappings" / "pad.toml"
     assert paths.mapping_file("pad.toml", tmp_path / "maps") == tmp_path / "maps" / "pad.toml"
     assert paths.mapping_file("sub/new.toml") == paths.Path("sub/new.toml")  # a path with a folder: as given
     (tmp_path / "here.toml").write_text("")
