@@ -191,9 +191,11 @@ def test_tap_bpm_nudge_resync_lock():
     assert st.beats_at(t) == pytest.approx(round(st.beats_at(t)), abs=1e-6)
     k = round(st.beats_at(t))
     assert (k - st.beat_index + st.downbeat) % 4 == 0
-    # Bad arguments are ignored, not raised into the analysis thread.
+    # Bad arguments are ignored, not raised into the analysis thread (the range itself is
+    # checked by the show against the command table before a command gets here).
     engine.command(Command("bpm", ("fast",)))
-    engine.command(Command("bpm", (9999.0,)))
+    for nonsense in (0.0, -120.0, float("inf"), float("nan")):
+        engine.command(Command("bpm", (nonsense,)))
     assert engine.state.bpm == pytest.approx(120.0, abs=1.0)
 
 
@@ -265,3 +267,14 @@ def test_backbeat_makes_the_slower_octave_the_beat():
     assert np.median([b["bpm"] for b in late]) == pytest.approx(78.0, rel=0.03)
     err = _nearest_error([b["time"] for b in late], beats)
     assert np.all(np.abs(err) < FRAME), err
+
+
+def test_lock_without_an_argument_flips_like_every_toggle():
+    engine = AudioEngine(44100)
+    engine.command(Command("lock"))
+    assert engine.clock.locked
+    engine.command(Command("lock"))
+    assert not engine.clock.locked
+    engine.command(Command("lock", (True,)))
+    engine.command(Command("lock", (True,)))
+    assert engine.clock.locked

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from live.control.commands import (COMMANDS, OSC_FORMS, SHORTCUTS, ControlError, check_args,
-                                   osc_reference_markdown, validate)
+from live.control.commands import (
+    COMMANDS,
+    OSC_FORMS,
+    SHORTCUTS,
+    ControlError,
+    check_args,
+    osc_reference_markdown,
+    validate,
+)
 from live.control.midi import BIND_COMMANDS, Binding
 from live.control.osc import parse_osc
 from live.errors import UserError

@@ -259,9 +259,11 @@ class AudioEngine:
             if cmd.name == "tap":
                 self.clock.tap(t)
             elif cmd.name == "bpm":
+                # The show checked the range against the command table (live.control.commands);
+                # this only keeps a nonsense value from dividing the clock by zero.
                 bpm = float(cmd.args[0])
-                if not 20.0 <= bpm <= 400.0:
-                    raise ValueError(f"bpm {bpm} outside 20..400")
+                if not bpm > 0 or bpm == float("inf"):
+                    raise ValueError(f"bpm {bpm} is not a tempo")
                 self.clock.set_bpm(bpm, t)
                 self.tracker.fixed_period = 60.0 * self.fps / bpm
                 self.tracker.period = self.tracker.fixed_period
@@ -270,7 +272,7 @@ class AudioEngine:
             elif cmd.name == "resync":
                 self.clock.resync(t)
             elif cmd.name == "lock":
-                on = bool(int(cmd.args[0])) if cmd.args else True
+                on = bool(int(cmd.args[0])) if cmd.args else not self.clock.locked  # no argument: flip, like every toggle
                 self.clock.lock(on, t)
                 self.tracker.fixed_period = 60.0 * self.fps / self.clock.bpm if on else None
             else:

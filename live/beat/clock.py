@@ -1,36 +1,11 @@
-"""The predictive beat clock: a causal beat tracker over the onset function, and the clock the
-show reads, with manual overrides.
+"""The predictive beat clock the show reads, fed by the tracker (:mod:`live.beat.tracker`).
 
-Tracker (:class:`BeatTracker`), one onset-function frame at a time:
-
-* tempo: autocorrelation of the recent onset function, scored as a comb (a period scores its
-  own lag and its multiples), weighted by a broad log-tempo prior, limited to the tempo range
-  (a period outside it is folded by octaves), smoothed over a few seconds with hysteresis (a
-  big move also needs the last few seconds not to prefer the current tempo), so half- and
-  double-time errors are corrected by the comb and the prior together. Where both a
-  tempo and its half fit the range, a backbeat decides: onsets folded over two beats of the
-  slower tempo that alternate strong / weak (kick and snare, a one-drop) make the slower
-  tempo the beat. A big tempo move re-runs the phase DP over the stored history. A DJ
-  transition may make it jump: when the last ~3 s alone clearly prefer another tempo on three
-  evaluations running *and* the beat chain already beats at that tempo (or for ~2 s when the
-  chain cannot follow so big a change), the tempo moves at once;
-* phase: Ellis' dynamic-programming beat tracker run forward only, over the onset function
-  smoothed by a ~12 ms Gaussian (so it runs two frames behind). Each frame's cumulative score
-  is its onset strength plus the best earlier cumulative score one beat period back, minus a
-  penalty for deviating from the period. The best-scoring frame in the last period is the
-  latest beat; the next beats are predicted from a straight line fitted through the recent
-  beat chain. The fit reaches back only as far as the beats lie on one line (the two newest
-  beats off it to the same side mean the tempo or phase changed), so it re-locks within two
-  or three beats of a change instead of averaging old and new;
-* beat or off-beat: the chain follows the densest onsets, which can be off-beat hats; loud
-  (power) onsets on the grid versus half a beat off it decide which half is the beat. The
-  estimate is reused until a new latest beat wins or the tempo moves (most frames).
-
-Clock (:class:`BeatClock`): turns the tracker's "last beat + period" into a continuous beat count
-that keeps counting (beat index never resets), estimates the downbeat from where the low band
-hits hardest in the bar, and applies manual commands with a clear priority: manual BPM or tap
-tempo (locked) > audio; nudge and resync are offsets that persist on top of whichever source.
-With no usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
+:class:`BeatClock` turns the tracker's "last beat + period" into a continuous beat count that
+keeps counting (beat index never resets), estimates the downbeat from where the low band hits
+hardest in the bar, and applies manual commands with a clear priority: manual BPM or tap tempo
+(locked) > audio; nudge and resync are offsets that persist on top of whichever source. With no
+usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
+:class:`BeatScheduler` commits the beats the clock predicts, a lookahead ahead, never revised.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""The predictive beat clock: a causal beat tracker over the onset function, and the clock the
-show reads, with manual overrides.
-
-Tracker (:class:`BeatTracker`), one onset-function frame at a time:
+"""The causal beat tracker over the onset function (:class:`BeatTracker`), one frame at a time:
 
 * tempo: autocorrelation of the recent onset function, scored as a comb (a period scores its
   own lag and its multiples), weighted by a broad log-tempo prior, limited to the tempo range
@@ -26,11 +23,7 @@ Tracker (:class:`BeatTracker`), one onset-function frame at a time:
   (power) onsets on the grid versus half a beat off it decide which half is the beat. The
   estimate is reused until a new latest beat wins or the tempo moves (most frames).
 
-Clock (:class:`BeatClock`): turns the tracker's "last beat + period" into a continuous beat count
-that keeps counting (beat index never resets), estimates the downbeat from where the low band
-hits hardest in the bar, and applies manual commands with a clear priority: manual BPM or tap
-tempo (locked) > audio; nudge and resync are offsets that persist on top of whichever source.
-With no usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
+The clock the show reads is :mod:`live.beat.clock`.
 """
 
 from __future__ import annotations

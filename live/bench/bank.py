@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from live.bench.machine import machine_info, machine_line
 from live.bench.models import SCALES, build_random_sd
 from live.errors import UserError
 from live.library.bank import open_bank
@@ -28,21 +28,6 @@ from live.library.keyframes import save_preset_keyframes
 from live.library.presets import load_preset
 
 _LOGGER = logging.getLogger(__name__)
-
-
-def machine() -> str:
-    """One line naming the machine the figures were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} logical CPUs{gpu}, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} torch threads")
 
 
 def _write_preset(presets_dir: Path, name: str, model: str, size: tuple[int, int], prompts: int, seeds: int,
@@ -164,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--keyframes must be a multiple of 4 (>= 4) and --presets >= 1")
     from live.library.precompute import resolve_device
 
-    figures: dict = {"machine": machine()}
-    print(f"machine: {figures['machine']}")
+    figures: dict = {"machine": machine_info()}
+    print(machine_line())
     with tempfile.TemporaryDirectory(prefix="bankbench-") as tmp:
         workdir = Path(args.workdir or tmp)
         for size in ((512, 512), (768, 432)):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from live import paths
 from live.audio.settings import DEFAULTS, AnalysisSettings
 from live.audio.sources import AudioError, iter_blocks, load_audio, resample, to_mono
+from live.bench.machine import machine_line
 from live.bench.synth import synth_kick_track
 from live.errors import UserError
 
@@ -225,6 +225,5 @@ def run(args: argparse.Namespace) -> int:
     bound = (args.blocksize + default_hop(48000)) / 48000
     print(f"onset -> envelope latency at 48 kHz: {1000 * lat:.1f} ms worst case "
           f"(bound: one block + one hop = {1000 * bound:.1f} ms)")
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPU(s), "
-          f"Python {platform.python_version()}, aubio {aubio.version}; bench wall time {wall:.1f} s")
+    print(f"{machine_line()}, aubio {aubio.version}; bench wall time {wall:.1f} s")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+
 from live import paths
 from live.cli.common import add_folder_flags
 from live.errors import UserError

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+
 from live import paths
 from live.cli.common import add_folder_flags
+from live.control.commands import ControlError
 from live.control.midi import BIND_COMMANDS, MidiInput, MidiMapping, _backend, list_midi_inputs, pick_port
-from live.control.osc import ControlError
 from live.handoff import CommandQueue
 from live.messages import Command
 

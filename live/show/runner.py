@@ -26,7 +26,6 @@ _LOGGER = logging.getLogger(__name__)
 
 
 STATUS_EVERY_S = 10.0
-MIDI_MAP = "generic.toml"  # the mapping used when --midi-map is not given, in the mappings folder
 
 
 @dataclass(frozen=True)
@@ -69,13 +68,9 @@ class ShowSettings:
             raise UserError(f"--seconds {self.seconds:g}: must be more than 0")
 
     def midi_map_path(self) -> Path:
-        """The MIDI mapping file: ``midi_map`` as given when it exists, else that name in the
-        mappings folder; without ``midi_map``, generic.toml in the mappings folder."""
-        if self.midi_map is None:
-            return paths.mappings_dir(self.mappings_dir) / MIDI_MAP
-        given = Path(self.midi_map)
-        in_folder = paths.mappings_dir(self.mappings_dir) / given
-        return in_folder if not given.exists() and in_folder.exists() else given
+        """The MIDI mapping file, by :func:`live.paths.mapping_file`'s rule (generic.toml in the
+        mappings folder when none is given)."""
+        return paths.mapping_file(self.midi_map or paths.DEFAULT_MAPPING, self.mappings_dir)
 
 
 def run_show(settings: ShowSettings) -> int:
