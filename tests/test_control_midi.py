@@ -491,6 +491,32 @@ def test_tool_learn_over_jack_creates_the_mapping(jack_backend, tmp_path):
     assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=4.0),)
 
 
+
+@pytest.mark.integration
+def test_tool_monitor_over_jack_prints_each_message_and_its_command(jack_backend, capsys):
+    import threading
+
+    port_name = f"monitor-pad-{uuid.uuid4().hex[:6]}"
+    module, args = _tool_args("--backend", "mido.backends.rtmidi/UNIX_JACK", "monitor", "--map", str(GENERIC),
+                              "--input", port_name, "--seconds", "1.5")
+    out = jack_backend.open_output(port_name, virtual=True)
+    done = threading.Event()
+
+    def move() -> None:  # a fader the generic (APC mini) map binds: CC 48 -> shader_param
+        while not done.wait(0.1):
+            out.send(cc(48, 100))
+
+    mover = threading.Thread(target=move, daemon=True)
+    mover.start()
+    try:
+        assert module.run(args) == 0
+    finally:
+        done.set()
+        mover.join()
+        out.close()
+    printed = capsys.readouterr().out
+    assert "listening on" in printed and "control_change" in printed and "->  shader_param" in printed
+
 def test_toggle_follows_the_show_state_when_known(tmp_path):
     m = mapping('[[bind]]\nnote = 10\ncommand = "blackout"\n[[bind]]\nnote = 11\ncommand = "hold"\n', tmp_path)
     show = {"blackout": True}  # e.g. OSC switched blackout on meanwhile

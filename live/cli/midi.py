@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 
 from live import paths
 from live.cli.common import add_folder_flags
-from live.control.commands import ControlError
-from live.control.midi import BIND_COMMANDS, MidiInput, MidiMapping, _backend, list_midi_inputs, pick_port
-from live.handoff import CommandQueue
-from live.messages import Command
+from live.control.midi import BIND_COMMANDS, MidiMapping, learn_binding, list_midi_inputs, monitor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,29 +62,14 @@ def run(args: argparse.Namespace) -> int:
         mapping = MidiMapping.load(path)
     wanted = args.input if args.input is not None else mapping.device
     if args.midi_action == "monitor":
-        names = list_midi_inputs(args.backend)
-        name = pick_port(names, wanted)
-        if name is None:
-            raise ControlError(f"MIDI input {wanted or '(any)'!r} not found; available: {names or 'none'}")
-        print(f"listening on {name!r}; Ctrl-C to stop")
-        deadline = None if args.seconds is None else time.monotonic() + args.seconds
-        with _backend(args.backend).open_input(name) as port:
-            while deadline is None or time.monotonic() < deadline:
-                for msg in port.iter_pending():
-                    command = mapping.to_command(msg)
-                    print(f"{msg}  ->  {command.name + ' ' + repr(command.args) if command else '(unbound)'}")
-                time.sleep(0.005)
+        for msg, command in monitor(mapping, wanted, args.backend, args.seconds,
+                                    on_open=lambda name: print(f"listening on {name!r}; Ctrl-C to stop")):
+            print(f"{msg}  ->  {command.name + ' ' + repr(command.args) if command else '(unbound)'}")
         return 0
-    queue: CommandQueue[Command] = CommandQueue()
-    midi = MidiInput(queue, wanted, mapping, backend=args.backend)
-    midi.learn(args.command, name=args.name, value=_parse_value(args.value), min=args.min, max=args.max,
-               mode=args.mode)
     print(f"move or press the control for {args.command} (within {args.timeout:.0f} s)")
-    with midi:
-        deadline = time.monotonic() + args.timeout
-        while midi.learned.get() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-    binding = midi.learned.get()
+    binding = learn_binding(mapping, args.command, wanted, timeout=args.timeout, backend=args.backend,
+                            name=args.name, value=_parse_value(args.value), min=args.min, max=args.max,
+                            mode=args.mode)
     if binding is None:
         print("nothing received; mapping unchanged")
         return 1

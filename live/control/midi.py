@@ -42,7 +42,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import mido
 import tomlkit
@@ -362,6 +362,26 @@ def pick_port(names: list[str], wanted: str | None) -> str | None:
     return hits[0] if hits else None
 
 
+
+def monitor(mapping: MidiMapping, wanted: str | None = None, backend: mido.Backend | str | None = None,
+            seconds: float | None = None, on_open: Callable[[str], None] | None = None
+            ) -> Iterator[tuple[mido.Message, Command | None]]:
+    """Each message from the input ``wanted`` (see :func:`pick_port`) with the command ``mapping``
+    makes of it (None when unbound), until ``seconds`` pass (forever without). ``on_open`` is
+    told the port's name once it is open; ControlError names the ports when none fits."""
+    names = list_midi_inputs(backend)
+    name = pick_port(names, wanted)
+    if name is None:
+        raise ControlError(f"MIDI input {wanted or '(any)'!r} not found; available: {names or 'none'}")
+    deadline = None if seconds is None else time.monotonic() + seconds
+    with _backend(backend).open_input(name) as port:
+        if on_open is not None:
+            on_open(name)
+        while deadline is None or time.monotonic() < deadline:
+            for msg in port.iter_pending():
+                yield msg, mapping.to_command(msg)
+            time.sleep(0.005)
+
 @dataclass(frozen=True)
 class LearnRequest:
     """What the next incoming control should be bound to (the control itself comes from MIDI)."""
@@ -538,3 +558,17 @@ class MidiInput:
                 where = f"NOT saved: {exc}"
         _LOGGER.info("MIDI learn: %s (%s)", binding.describe(), where)
         self.learned.put(binding)
+
+
+def learn_binding(mapping: MidiMapping, command: str, wanted: str | None = None, *, timeout: float = 60.0,
+                  backend: mido.Backend | str | None = None, **binding: Any) -> Binding | None:
+    """Open the input ``wanted``, bind the next control moved to ``command`` (``binding``: name,
+    value, min, max, mode as for :meth:`MidiInput.learn`) and save it in the mapping's file;
+    the binding, or None when nothing came within ``timeout`` seconds (mapping unchanged)."""
+    midi = MidiInput(CommandQueue(), wanted, mapping, backend=backend)
+    midi.learn(command, **binding)
+    with midi:
+        deadline = time.monotonic() + timeout
+        while midi.learned.get() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return midi.learned.get()
