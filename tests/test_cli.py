@@ -41,6 +41,24 @@ def test_live_flags_build_the_show_settings(tmp_path):
     assert settings.presets_dir == str(tmp_path) and settings.midi_map == "x.toml"
 
 
+
+def test_live_and_render_take_the_tracker_settings(tmp_path):
+    from live.cli.live import settings_from_args
+
+    settings = settings_from_args(build_parser().parse_args(["live", "--tempo-min", "85", "--tempo-max", "175",
+                                                             "--onset", "hfc"]))
+    assert (settings.analysis.tempo_min, settings.analysis.tempo_max, settings.analysis.onset_method) == (85, 175, "hfc")
+
+
+@pytest.mark.parametrize("command", [["live", "--headless", "--seconds", "1"],
+                                     ["render", "--preset", "demo", "--audio", "a.wav", "--out", "o.mp4"]])
+def test_a_bad_tempo_range_is_one_line_error(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(command + ["--tempo-min", "120", "--tempo-max", "130"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and "too narrow" in err[0], err
+
 def test_render_has_the_folder_flags(tmp_path):
     args = build_parser().parse_args(["render", "--preset", "p", "--audio", "a.wav", "--out", "o.mp4",
                                       "--presets-dir", str(tmp_path), "--keyframes-dir", "k", "--shaders-dir", "s"])

@@ -8,8 +8,8 @@ import logging
 import sys
 
 from live.audio.beats import track_beats
-from live.audio.settings import DEFAULTS, ONSET_METHODS, AnalysisSettings, describe
 from live.audio.sources import load_audio
+from live.cli.common import add_analysis_flags, analysis_settings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -22,14 +22,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text: one beat time (s) per line; json: also bpm, confidence, bar position")
     parser.add_argument("--blocksize", type=int, default=512, help="input block size in frames, as live")
-    parser.add_argument("--onset", choices=ONSET_METHODS, default=DEFAULTS.onset_method, help=describe("onset_method"))
-    parser.add_argument("--tempo-min", type=float, default=DEFAULTS.tempo_min, help=describe("tempo_min"))
-    parser.add_argument("--tempo-max", type=float, default=DEFAULTS.tempo_max, help=describe("tempo_max"))
+    add_analysis_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the beats for ``args.file``."""
-    settings = AnalysisSettings(onset_method=args.onset, tempo_min=args.tempo_min, tempo_max=args.tempo_max)
+    settings = analysis_settings(args)
     samples, rate = load_audio(args.file)
     beats = track_beats(samples, rate, lookahead=args.lookahead / 1000.0, blocksize=args.blocksize,
                         settings=settings)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from live import paths
+from live.audio.settings import DEFAULTS, ONSET_METHODS, AnalysisSettings, describe
+from live.visuals.decoders import FAMILIES, KINDS
 
 FOLDER_HELP = {
     "presets": "folder of preset files",
@@ -20,3 +22,23 @@ def add_folder_flags(parser: argparse.ArgumentParser, *kinds: str) -> None:
     for kind in kinds:
         parser.add_argument(f"--{kind}-dir", default=None, metavar="DIR",
                             help=f"{FOLDER_HELP[kind]} [${'LIVE_' + kind.upper() + '_DIR'}, else {paths.folder(kind)}]")
+
+
+def add_decoder_flags(parser: argparse.ArgumentParser) -> None:
+    """``--decoder``, ``--model`` and ``--family``: which decoder turns latents into pictures."""
+    parser.add_argument("--decoder", default="approx", choices=KINDS,
+                        help="latent decoder: approx needs no weights; tiny = TAESD, vae = the model's own VAE")
+    parser.add_argument("--model", default=None, help="VAE / TAESD / model folder for --decoder tiny or vae")
+    parser.add_argument("--family", default="sd1", choices=FAMILIES, help="latent family of the presets")
+
+
+def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
+    """``--onset``, ``--tempo-min`` and ``--tempo-max``: the declared :class:`AnalysisSettings`."""
+    parser.add_argument("--onset", choices=ONSET_METHODS, default=DEFAULTS.onset_method, help=describe("onset_method"))
+    parser.add_argument("--tempo-min", type=float, default=DEFAULTS.tempo_min, help=describe("tempo_min"))
+    parser.add_argument("--tempo-max", type=float, default=DEFAULTS.tempo_max, help=describe("tempo_max"))
+
+
+def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
+    """The analysis settings from the flags of :func:`add_analysis_flags` (checked, one-line errors)."""
+    return AnalysisSettings(onset_method=args.onset, tempo_min=args.tempo_min, tempo_max=args.tempo_max)

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import logging
 
-from live.cli.common import add_folder_flags
+from live.cli.common import add_analysis_flags, add_decoder_flags, add_folder_flags, analysis_settings
 from live.show.runner import ShowSettings, run_show
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,9 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no window: render offscreen (servers, preflight, tests)")
     parser.add_argument("--fullscreen", action="store_true", help="fullscreen window")
     parser.add_argument("--screen", type=int, default=D.screen, help="screen index for --fullscreen (see `devices`)")
-    parser.add_argument("--decoder", default=D.decoder, choices=["approx", "tiny", "vae"], help="latent decoder")
-    parser.add_argument("--model", default=D.model, help="VAE / TAESD / model folder for --decoder tiny or vae")
-    parser.add_argument("--family", default=D.family, choices=["sd1", "sdxl"], help="latent family of the presets")
+    add_decoder_flags(parser)
+    add_analysis_flags(parser)
     parser.add_argument("--osc-port", type=int, default=D.osc_port, help="OSC UDP port (0: off)")
     parser.add_argument("--osc-host", default=D.osc_host, help="OSC listen address")
     parser.add_argument("--midi-input", default=D.midi_input, help="MIDI input port, part of its name (see `devices`)")
@@ -42,8 +41,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> ShowSettings:
-    """The show's settings from the parsed flags (each field has the flag of the same name)."""
-    return ShowSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ShowSettings)})
+    """The show's settings from the parsed flags (each field has the flag of the same name, but
+    ``analysis``, which the analysis flags make)."""
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(ShowSettings) if f.name != "analysis"}
+    return ShowSettings(**flags, analysis=analysis_settings(args))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from live.cli.common import add_folder_flags
+from live.cli.common import add_analysis_flags, add_decoder_flags, add_folder_flags, analysis_settings
 from live.show.render import render_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -19,9 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=None, help="render only the first S seconds (default: whole file)")
     parser.add_argument("--size", default="512x512", help="output size WxH")
     parser.add_argument("--fps", type=int, default=30, help="video frame rate")
-    parser.add_argument("--decoder", default="approx", choices=["approx", "tiny", "vae"], help="latent decoder")
-    parser.add_argument("--model", default=None, help="VAE / TAESD / model folder for --decoder tiny or vae")
-    parser.add_argument("--family", default="sd1", choices=["sd1", "sdxl"], help="latent family of the presets")
+    add_decoder_flags(parser)
+    add_analysis_flags(parser)
     add_folder_flags(parser, "presets", "keyframes", "shaders")
 
 
@@ -29,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     """Render and report where the file went."""
     stats = render_file(preset=args.preset, audio=args.audio, out=args.out, seconds=args.seconds, size=args.size,
                         fps=args.fps, decoder=args.decoder, model=args.model, family=args.family,
-                        presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir, shaders_dir=args.shaders_dir)
+                        presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir, shaders_dir=args.shaders_dir,
+                        analysis=analysis_settings(args))
     print(f"wrote {args.out}: {stats.frames} frames, {stats.seconds:.1f} s, rendered at {stats.fps:.1f} frames/s")
     return 0

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from live.audio.settings import AnalysisSettings
 from live.errors import UserError
 from live.messages import AudioState
 from live.show import driver
@@ -49,9 +50,10 @@ class RenderStats:
 def render_file(*, preset: str, audio: str, out: str, seconds: float | None = None, size: str = "512x512",
                 fps: int = 30, decoder: str = "approx", model: str | None = None, family: str = "sd1",
                 presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
-                shaders_dir: Path | str | None = None, progress: bool = True) -> RenderStats:
+                shaders_dir: Path | str | None = None, analysis: AnalysisSettings | None = None,
+                progress: bool = True) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
-    Folders left as None follow :mod:`live.paths`."""
+    Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults."""
     from live.audio.analysis import AudioEngine
     from live.audio.sources import load_audio, to_mono
     from live.library.bank import open_bank
@@ -70,7 +72,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
         raise UserError(f"--seconds {seconds}: must be more than 0")
     dec = make_decoder(decoder, model, family=family)
     bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir)
-    engine = AudioEngine(samplerate)
+    engine = AudioEngine(samplerate, analysis or AnalysisSettings())
     renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir)
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
     start = time.perf_counter()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from live import paths
+from live.audio.settings import DEFAULTS as DEFAULT_ANALYSIS
+from live.audio.settings import AnalysisSettings
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
 from live.library.bank import open_bank
@@ -59,6 +61,7 @@ class ShowSettings:
     keyframes_dir: str | None = None
     shaders_dir: str | None = None
     mappings_dir: str | None = None
+    analysis: AnalysisSettings = DEFAULT_ANALYSIS  # onset function and tempo range of the beat tracker
 
     def __post_init__(self) -> None:
         # Refuse bad values before minutes of model loading, with the flag's name.
@@ -108,7 +111,7 @@ def run_show(settings: ShowSettings) -> int:
             source = InputSource(RingBuffer(rate * 4, 1, rate), device=s.audio_device, channels=s.channels,
                                  samplerate=rate, blocksize=s.blocksize)
         ring = source.ring
-        engine = AudioEngine(rate)
+        engine = AudioEngine(rate, s.analysis)
         states = LatestSlot(engine.state)
         analysis = AnalysisThread(ring, engine, states, clock_commands)
         renderer = Renderer(width, height, headless=s.headless, fullscreen=s.fullscreen, screen=s.screen,
