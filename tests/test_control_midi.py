@@ -3,10 +3,12 @@ MIDI round trip (dummy JACK server started by the test)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -463,59 +465,49 @@ def test_tool_finds_the_mapping_by_name_from_any_folder(tmp_path, monkeypatch):
         module.run(args)
 
 
+@contextlib.contextmanager
+def _controller(jack_backend, port_name: str, msg: mido.Message):
+    """A virtual controller on JACK that keeps sending ``msg`` until the block ends."""
+    out = jack_backend.open_output(port_name, virtual=True)
+    done = threading.Event()
+
+    def keep_sending() -> None:
+        while not done.wait(0.1):
+            out.send(msg)
+
+    sender = threading.Thread(target=keep_sending, daemon=True)
+    sender.start()
+    try:
+        yield
+    finally:
+        done.set()
+        sender.join()
+        out.close()
+
+
 @pytest.mark.integration
 def test_tool_learn_over_jack_creates_the_mapping(jack_backend, tmp_path):
-    import threading
-
     port_name = f"learn-pad-{uuid.uuid4().hex[:6]}"
     path = tmp_path / "new.toml"
     module, args = _tool_args("--backend", "mido.backends.rtmidi/UNIX_JACK", "learn", "--map", str(path),
                               "--input", port_name, "--timeout", "10", "shader_param", "--name", "u_amount",
                               "--min", "0", "--max", "4")
-    out = jack_backend.open_output(port_name, virtual=True)
-    done = threading.Event()
-
-    def press() -> None:  # keep moving the fader until the tool has learned it
-        while not done.wait(0.1):
-            out.send(cc(30, 64, channel=4))
-
-    presser = threading.Thread(target=press, daemon=True)
-    presser.start()
-    try:
+    with _controller(jack_backend, port_name, cc(30, 64, channel=4)):  # moved until the tool has learned it
         assert module.run(args) == 0
-    finally:
-        done.set()
-        presser.join()
-        out.close()
     learned = MidiMapping.load(path)
     assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=4.0),)
 
 
-
 @pytest.mark.integration
 def test_tool_monitor_over_jack_prints_each_message_and_its_command(jack_backend, capsys):
-    import threading
-
     port_name = f"monitor-pad-{uuid.uuid4().hex[:6]}"
     module, args = _tool_args("--backend", "mido.backends.rtmidi/UNIX_JACK", "monitor", "--map", str(GENERIC),
                               "--input", port_name, "--seconds", "1.5")
-    out = jack_backend.open_output(port_name, virtual=True)
-    done = threading.Event()
-
-    def move() -> None:  # a fader the generic (APC mini) map binds: CC 48 -> shader_param
-        while not done.wait(0.1):
-            out.send(cc(48, 100))
-
-    mover = threading.Thread(target=move, daemon=True)
-    mover.start()
-    try:
+    with _controller(jack_backend, port_name, cc(48, 100)):  # the generic (APC mini) map: CC 48 -> shader_param
         assert module.run(args) == 0
-    finally:
-        done.set()
-        mover.join()
-        out.close()
     printed = capsys.readouterr().out
     assert "listening on" in printed and "control_change" in printed and "->  shader_param" in printed
+
 
 def test_toggle_follows_the_show_state_when_known(tmp_path):
     m = mapping('[[bind]]\nnote = 10\ncommand = "blackout"\n[[bind]]\nnote = 11\ncommand = "hold"\n', tmp_path)
