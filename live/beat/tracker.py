@@ -133,7 +133,7 @@ class BeatTracker:
         self._comb_weights = np.broadcast_to(np.array([1.0, 0.5, 0.33, 0.25, 0.5])[:, None], self._comb_lags.shape)
         self._maxlag = int(self._periods.max() * 4) + 2
         # Short window for tempo jumps: long enough for a few beats at the slowest tempo.
-        self._short = int(round(max(SHORT_WINDOW, 2.5 * 60.0 / tempo_min) * fps))
+        self.first_line = int(round(max(SHORT_WINDOW, 2.5 * 60.0 / tempo_min) * fps))
         self._jump_candidate: float | None = None
         self._jump_count = 0
         self._cache: tuple[float, float, float] | None = None
@@ -255,8 +255,8 @@ class BeatTracker:
         best = int(np.argmax(self._sal_smooth))
         cur = int(np.argmin(np.abs(self._periods - self.period)))
         new_period = float(self._periods[best])
-        ns = min(self._pos, self._short)
-        short = self._salience(ns) if ns >= self._short else None
+        ns = min(self._pos, self.first_line)
+        short = self._salience(ns) if ns >= self.first_line else None
         # Hysteresis: keep the current tempo unless another one is clearly better. A big move
         # also needs the last few seconds not to prefer the current tempo: right after a jump
         # the long window is still mostly the old track and would pull the tempo back to it.

@@ -89,11 +89,11 @@ def bank_load_seconds(workdir: Path, presets: int, keyframes: int, size: tuple[i
 def precompute_throughput(workdir: Path, scale: str, device: str, size: tuple[int, int], keyframes: int,
                           batch_size: int, steps: int) -> dict:
     """Keyframes/s of the real precompute path on a random ``scale`` pipeline (after a warm-up preset)."""
-    from live.library.precompute import PrecomputeOptions, _quiet_loading, precompute
+    from live.library.precompute import PrecomputeOptions, precompute, quiet_loading
 
     model_dir = workdir / f"random-{scale}"
     started = time.perf_counter()
-    with _quiet_loading():
+    with quiet_loading():
         build_random_sd(model_dir, scale)
     build_s = time.perf_counter() - started
     presets_dir, kdir = workdir / "tp-presets", workdir / "tp-keyframes"

@@ -9,7 +9,7 @@ import sys
 
 from live.cli.common import add_folder_flags
 from live.library.precompute import MAX_BATCH, PrecomputeOptions, Result, precompute
-from live.library.presets import _where
+from live.library.presets import as_written
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -17,9 +17,9 @@ _LOGGER = logging.getLogger(__name__)
 def report(r: Result) -> None:
     """Print one preset's outcome (and its preview) as one or two lines; unusable ones are logged already."""
     if r.action == "skipped":
-        print(f"{r.name}: up to date, {r.count} keyframes in {_where(r.path)} (use --force to redo)")
+        print(f"{r.name}: up to date, {r.count} keyframes in {as_written(r.path)} (use --force to redo)")
     elif r.action == "written":
-        where = _where(r.path)
+        where = as_written(r.path)
         rate = f", {r.generated / r.seconds:.2f} keyframes/s" if r.seconds > 0 and r.generated else ""
         resumed = f", {r.resumed} kept from an interrupted run" if r.resumed else ""
         print(f"{r.name}: wrote {r.count} keyframes to {where} in {r.seconds:.1f} s{rate}{resumed}")

@@ -13,13 +13,13 @@ import torch
 from live import paths
 from live.errors import UserError
 from live.library.images import ensure_builtin_keyframes
-from live.library.keyframes import KeyframeError, KeyframeSet, _short, load_preset_keyframes
+from live.library.keyframes import KeyframeError, KeyframeSet, first_line, load_preset_keyframes
 from live.library.presets import (
     APPROX_MODEL,
     SCALING_FACTORS,
     Preset,
     PresetError,
-    _where,
+    as_written,
     load_presets,
 )
 
@@ -78,8 +78,8 @@ class PresetBank:
                 entries[name] = _Entry(name, preset, None, str(exc))
             except Exception as exc:  # noqa: BLE001 - one broken preset must not stop the show loading
                 _LOGGER.exception("preset %s unavailable: unexpected error", name)
-                entries[name] = _Entry(name, preset, None, f"{_where(preset.path)}: unexpected error while loading "
-                                                           f"keyframes ({exc.__class__.__name__}: {_short(exc)})")
+                entries[name] = _Entry(name, preset, None, f"{as_written(preset.path)}: unexpected error while loading "
+                                                           f"keyframes ({exc.__class__.__name__}: {first_line(exc)})")
         bank = cls(dict(sorted(entries.items())), family, latent_channels, str(device))
         _LOGGER.info("preset bank: %d of %d presets ready (%.2f s)", len(bank.names()), len(entries),
                      time.perf_counter() - started)
@@ -125,7 +125,7 @@ class PresetBank:
 
 def _fits_decoder(kset: KeyframeSet, family: str, latent_channels: int, scaling_factor: float | None) -> None:
     """KeyframeError when the stored latents cannot be decoded by the show's decoder."""
-    where = _where(kset.path)
+    where = as_written(kset.path)
     stored = kset.meta.get("family")
     if stored != family:
         raise KeyframeError(f"{where}: holds {stored} latents, the decoder is {family}; an {family} VAE would show "

@@ -15,7 +15,7 @@ from live.library.presets import (
     APPROX_MODEL,
     BUILTIN_IMAGES,
     Preset,
-    _where,
+    as_written,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -25,11 +25,11 @@ def image_files(folder: str | Path) -> list[Path]:
     """Image files in ``folder`` sorted by name; KeyframeError when the folder is missing or has none."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise KeyframeError(f"{_where(folder)}: images folder does not exist; give a folder of PNG/JPEG images")
+        raise KeyframeError(f"{as_written(folder)}: images folder does not exist; give a folder of PNG/JPEG images")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
                    and not p.name.startswith("."))
     if not files:
-        raise KeyframeError(f"{_where(folder)}: no images in this folder (looked for "
+        raise KeyframeError(f"{as_written(folder)}: no images in this folder (looked for "
                             f"{' '.join(IMAGE_EXTENSIONS)}); add some or point generation.images elsewhere")
     return files
 
@@ -45,7 +45,7 @@ def load_images(files: Iterable[Path], width: int, height: int) -> np.ndarray:
                 img.load()
                 rgb = ImageOps.exif_transpose(img).convert("RGB")
         except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
-            raise KeyframeError(f"{_where(path)}: not a readable image ({_short(exc)}); remove or re-export it") from None
+            raise KeyframeError(f"{as_written(path)}: not a readable image ({first_line(exc)}); remove or re-export it") from None
         out.append(np.asarray(ImageOps.fit(rgb, (width, height), Image.Resampling.LANCZOS), dtype=np.uint8))
     return np.stack(out)
 
@@ -81,7 +81,7 @@ from live.library.keyframes import (
     IMAGE_EXTENSIONS,
     KeyframeError,
     KeyframeSet,
-    _short,
+    first_line,
     hash_json,
     keyframes_path,
     load_preset_keyframes,
@@ -106,7 +106,7 @@ def ensure_builtin_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyfr
 
     g = preset.generation
     if g.model != APPROX_MODEL or not g.images:
-        raise KeyframeError(f"{_where(preset.path)}: only model = \"approx\" presets with generation.images build "
+        raise KeyframeError(f"{as_written(preset.path)}: only model = \"approx\" presets with generation.images build "
                             f"automatically; run `run_live.py precompute {preset.name}`")
     path = keyframes_path(preset, keyframes_dir)
     count = text_keyframe_count(preset)

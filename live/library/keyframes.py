@@ -22,7 +22,7 @@ from live.library.presets import (
     LATENT_CHANNELS,
     SCALING_FACTORS,
     Preset,
-    _where,
+    as_written,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -199,8 +199,8 @@ def save_preset_keyframes(preset: Preset, latents: torch.Tensor, keyframes_dir: 
     latents = latents.detach().to("cpu", torch.float32).contiguous()
     full = build_meta(preset, latents, meta)
     if full["family"] not in SCALING_FACTORS:
-        raise KeyframeError(f"{_where(path)}: unknown latent family {full['family']!r}; use sd1 or sdxl")
-    _check_latents(_where(path), latents, preset, full["family"])
+        raise KeyframeError(f"{as_written(path)}: unknown latent family {full['family']!r}; use sd1 or sdxl")
+    _check_latents(as_written(path), latents, preset, full["family"])
     _atomic_save({TENSOR_NAME: latents}, path, _encode_meta(full))
     _LOGGER.debug("wrote %d keyframes to %s", latents.shape[0], path)
     return path
@@ -215,18 +215,19 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise KeyframeError(f"{_where(path)}: corrupt or partial keyframe file ({_short(exc)}); "
+        raise KeyframeError(f"{as_written(path)}: corrupt or partial keyframe file ({first_line(exc)}); "
                             f"delete it or run precompute again") from None
 
 
-def _short(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception as one short line for a message: its first line, at most 120 characters."""
     return str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__
 
 
 def load_keyframe_file(path: str | Path, verify: bool = True) -> KeyframeSet:
     """Load one keyframe file and check its format and checksum (not whether it fits a preset)."""
     path = Path(path)
-    where = _where(path)
+    where = as_written(path)
     if not path.is_file():
         raise KeyframeError(f"{where}: not precomputed")
     meta = read_meta(path)
@@ -239,7 +240,7 @@ def load_keyframe_file(path: str | Path, verify: bool = True) -> KeyframeSet:
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise KeyframeError(f"{where}: corrupt or partial keyframe file ({_short(exc)}); run precompute again") from None
+        raise KeyframeError(f"{where}: corrupt or partial keyframe file ({first_line(exc)}); run precompute again") from None
     latents = tensors.get(TENSOR_NAME)
     if latents is None or latents.dtype != torch.float32 or latents.ndim != 4:
         raise KeyframeError(f"{where}: no float32 (N, C, h, w) tensor named {TENSOR_NAME!r}; run precompute again")
@@ -254,7 +255,7 @@ def load_keyframe_file(path: str | Path, verify: bool = True) -> KeyframeSet:
 def load_preset_keyframes(preset: Preset, keyframes_dir: str | Path) -> KeyframeSet:
     """The preset's keyframes, checked: KeyframeError if missing, corrupt, partial, stale or mismatched."""
     path = keyframes_path(preset, keyframes_dir)
-    where = _where(path)
+    where = as_written(path)
     if not path.is_file():
         raise KeyframeError(f"{where}: not precomputed; run `run_live.py precompute {preset.name}`")
     kset = load_keyframe_file(path)
@@ -262,11 +263,11 @@ def load_preset_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyframe
     if family not in SCALING_FACTORS:
         raise KeyframeError(f"{where}: unknown latent family {family!r}; run precompute {preset.name} again")
     if preset.family_is_explicit and family != preset.generation.family:
-        raise KeyframeError(f"{where}: holds {family} latents but {_where(preset.path)} says "
+        raise KeyframeError(f"{where}: holds {family} latents but {as_written(preset.path)} says "
                             f"generation.family = {preset.generation.family!r}; run precompute {preset.name} again")
     _check_latents(where, kset.latents, preset, family, finite=False)
     if kset.meta.get("settings_hash") != preset.settings_hash():
-        raise KeyframeError(f"{where}: stale, {_where(preset.path)} changed since it was precomputed; "
+        raise KeyframeError(f"{where}: stale, {as_written(preset.path)} changed since it was precomputed; "
                             f"run `run_live.py precompute {preset.name}`")
     return kset
 
@@ -312,7 +313,7 @@ class PartialStore:
                     raise KeyframeError("mismatch")
                 found[index] = t
             except (KeyframeError, KeyError, SafetensorError, OSError):
-                _LOGGER.warning("%s: unusable partial keyframe, redoing it", _where(path))
+                _LOGGER.warning("%s: unusable partial keyframe, redoing it", as_written(path))
                 path.unlink(missing_ok=True)
         return found
 

@@ -26,7 +26,7 @@ from live.library.keyframes import (
     KeyframeError,
     KeyframeSet,
     PartialStore,
-    _short,
+    first_line,
     hash_json,
     keyframes_path,
     load_keyframe_file,
@@ -35,7 +35,7 @@ from live.library.keyframes import (
     save_preset_keyframes,
     text_keyframe_count,
 )
-from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, _where, find_preset, load_presets
+from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, as_written, find_preset, load_presets
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _dtype_for(device: str, fp32: bool) -> torch.dtype:
 
 
 @contextlib.contextmanager
-def _quiet_loading() -> Iterator[None]:
+def quiet_loading() -> Iterator[None]:
     """Hide diffusers/transformers loading bars and chatter so only our progress bar shows."""
     import diffusers.utils.logging as dlog
     import transformers.utils.logging as tlog
@@ -175,14 +175,14 @@ def load_pipeline(ref: ModelRef, device: str, dtype: torch.dtype, allow_download
         if "safety_checker" in index:  # not needed for latents; skipping it saves ~1 GB
             kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
-        with _quiet_loading():
+        with quiet_loading():
             pipe = AutoPipelineForText2Image.from_pretrained(ref.load_from, **kwargs)
             if vae is not None:
                 pipe.vae = AutoencoderKL.from_pretrained(vae.load_from, torch_dtype=dtype,
                                                          local_files_only=not allow_download)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
         raise PrecomputeError(f"model {ref.name} cannot be loaded as a diffusers text-to-image pipeline "
-                              f"({_short(exc)}); check the folder or the model id") from None
+                              f"({first_line(exc)}); check the folder or the model id") from None
     if not hasattr(pipe, "unet") or getattr(pipe.unet.config, "in_channels", None) != 4:
         raise PrecomputeError(f"model {ref.name} is not an SD 1.x/2.x or SDXL model (this tool needs a UNet "
                               f"with 4 latent channels)")
@@ -198,10 +198,10 @@ def load_vae(ref: ModelRef, device: str, dtype: torch.dtype, allow_download: boo
     if not separate:
         kwargs["subfolder"] = "vae"
     try:
-        with _quiet_loading():
+        with quiet_loading():
             vae = AutoencoderKL.from_pretrained(ref.load_from, **kwargs)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise PrecomputeError(f"VAE of {ref.name} cannot be loaded ({_short(exc)}); check the folder") from None
+        raise PrecomputeError(f"VAE of {ref.name} cannot be loaded ({first_line(exc)}); check the folder") from None
     return vae.to(device).eval()
 
 
@@ -318,7 +318,7 @@ def generate_text_keyframes(preset: Preset, pipe: Any, model: ModelRef, keyframe
     g = preset.generation
     family = infer_family(pipe)
     if preset.family_is_explicit and family != g.family:
-        raise PrecomputeError(f"{_where(preset.path)}: generation.family = {g.family!r} but model {model.name} is "
+        raise PrecomputeError(f"{as_written(preset.path)}: generation.family = {g.family!r} but model {model.name} is "
                               f"{family}; set family = \"{family}\" or remove the line")
     scaling = float(getattr(pipe.vae.config, "scaling_factor", SCALING_FACTORS[family]))
     items = [(p, s) for p in g.all_prompts() for s in g.seeds]
@@ -473,7 +473,7 @@ def _plan_one(name: str, presets_dir: Path, options: PrecomputeOptions, refs: di
     images = options.from_images or preset.resolve(g.images)
     if model_name == APPROX_MODEL:
         if not images:
-            raise PrecomputeError(f"{_where(preset.path)}: model \"approx\" can only encode images; pass --model "
+            raise PrecomputeError(f"{as_written(preset.path)}: model \"approx\" can only encode images; pass --model "
                                   f"FOLDER or --from-images DIR")
         model = None
     else:

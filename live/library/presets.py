@@ -327,7 +327,7 @@ def _describe(err: dict[str, Any], where: str) -> str:
     return f"{where}: {key} = {value!r} is not allowed ({err['msg'].lower()}){'; ' + expect if expect else ''}"
 
 
-def _where(path: Path) -> str:
+def as_written(path: Path) -> str:
     """The path as the user would write it: relative to the working folder when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -338,7 +338,7 @@ def _where(path: Path) -> str:
 def load_preset(path: str | Path) -> Preset:
     """Read and validate ``presets/NAME.toml``; PresetError names the file, key, value and what is allowed."""
     path = Path(path)
-    where = _where(path)
+    where = as_written(path)
     if not _NAME_RE.match(path.stem):
         raise PresetError(f"{where}: preset name {path.stem!r} must be letters, digits, '-', '_' or '.'")
     try:
@@ -366,7 +366,7 @@ def load_presets(directory: str | Path) -> tuple[dict[str, Preset], dict[str, st
     """Every ``*.toml`` in ``directory``: (name -> good preset, name -> one-line error for bad ones)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise PresetError(f"{_where(directory)}: presets folder does not exist; create it or pass --presets-dir")
+        raise PresetError(f"{as_written(directory)}: presets folder does not exist; create it or pass --presets-dir")
     good: dict[str, Preset] = {}
     bad: dict[str, str] = {}
     for path in sorted(directory.glob("*.toml")):
@@ -386,6 +386,6 @@ def find_preset(name: str, presets_dir: str | Path) -> Preset:
     path = Path(presets_dir) / f"{name}.toml"
     if not path.exists():
         names = sorted(p.stem for p in Path(presets_dir).glob("*.toml")) if Path(presets_dir).is_dir() else []
-        raise PresetError(f"unknown preset {name!r} (no {_where(path)}); available: {', '.join(names) or 'none'}")
+        raise PresetError(f"unknown preset {name!r} (no {as_written(path)}); available: {', '.join(names) or 'none'}")
     return load_preset(path)
 
