@@ -1,4 +1,5 @@
-"""`check`: every preset with its keyframe status, count and memory. Arguments only."""
+"""`check`: the preflight. It takes every flag of `live`, so run it with the flags you will give
+the show; arguments only, the probes are :mod:`live.show.preflight`."""
 
 from __future__ import annotations
 
@@ -7,32 +8,40 @@ import json
 import logging
 
 from live import paths
-from live.cli.common import add_folder_flags
+from live.cli import live as live_cli
 from live.errors import UserError
-from live.library.check import check_rows, format_table
-from live.library.presets import FAMILIES
+from live.library.check import format_table
+from live.show.preflight import LISTEN_SECONDS, PROBES, format_checks, run_preflight
 
 _LOGGER = logging.getLogger(__name__)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """Flags of `check`."""
-    add_folder_flags(parser, "presets", "keyframes", "shaders")
-    parser.add_argument("--family", default="sd1", choices=FAMILIES,
-                        help="latent family of the decoder the show will use (sd1: SD 1.x/2.x VAE, sdxl: SDXL VAE)")
-    parser.add_argument("--device", default="cpu", help="load the keyframes onto this torch device, as the show does")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when any preset is unavailable")
+    """Flags of `check`: those of `live`, and the check's own."""
+    live_cli.configure(parser)
+    parser.add_argument("--device", default=None,
+                        help="torch device for the decoder and keyframes (default: the show's choice, cuda > mps > cpu)")
+    parser.add_argument("--listen", type=float, default=LISTEN_SECONDS, metavar="S",
+                        help="seconds the audio probe listens for signal")
+    parser.add_argument("--skip", default="", metavar="PROBES",
+                        help=f"comma-separated probes to leave out: {','.join(PROBES)}")
+    parser.add_argument("--json", action="store_true", help="print the preset rows and the checks as JSON")
+    parser.add_argument("--strict", action="store_true", help="exit 1 on any WARN too (by default only a FAIL does)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of `check`: 0, or 1 with --strict when some preset cannot be shown."""
+    """Entry point of `check`: 0 when nothing FAILs (nothing WARNs either with --strict), else 1."""
+    skip = frozenset(p.strip() for p in args.skip.split(",") if p.strip())
     presets = paths.presets_dir(args.presets_dir)
-    if not presets.is_dir():
+    if "presets" not in skip and not presets.is_dir():
         raise UserError(f"{presets}: presets folder does not exist; pass --presets-dir or set LIVE_PRESETS_DIR")
-    rows, seconds = check_rows(args.presets_dir, args.keyframes_dir, args.family, args.shaders_dir, args.device)
+    result = run_preflight(live_cli.settings_from_args(args), skip=skip, listen_seconds=args.listen,
+                           device=args.device)
     if args.json:
-        print(json.dumps({"presets": rows, "load_seconds": seconds}, indent=2))
+        print(json.dumps(result.to_json(), indent=2))
     else:
-        print(format_table(rows, seconds))
-    return 1 if args.strict and not all(r["ok"] for r in rows) else 0
+        if "presets" not in skip:
+            print(format_table(result.presets, result.load_seconds))
+            print()
+        print(format_checks(result))
+    return result.exit_code(args.strict)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from live import paths
-from live.library.bank import open_bank
+from live.library.bank import PresetBank, open_bank
 from live.library.presets import APPROX_MODEL, Preset, load_presets
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,13 +49,15 @@ def model_problems(preset: Preset) -> list[str]:
     return problems
 
 
-def check_rows(presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None, family: str = "sd1",
-               shaders_dir: str | Path | None = None, device: str = "cpu") -> tuple[list[dict], float]:
-    """Bank status rows (plus a 'warnings' list per preset) and the bank load time in seconds.
+def check_bank(presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None, family: str = "sd1",
+               shaders_dir: str | Path | None = None, device: str = "cpu",
+               latent_channels: int = 4) -> tuple[PresetBank, list[dict], float]:
+    """The bank as the show loads it, its status rows (plus a 'warnings' list per preset) and the
+    load time in seconds.
 
-    The bank is loaded by :func:`~live.library.bank.open_bank`, as the show loads it; folders of
-    None follow :mod:`live.paths` (the repository's unless overridden). Shader names are checked
-    only when the shaders folder exists.
+    The bank is loaded by :func:`~live.library.bank.open_bank`, as the show loads it, for a decoder
+    of ``family`` with ``latent_channels`` on ``device``; folders of None follow :mod:`live.paths`
+    (the repository's unless overridden). Shader names are checked only when the shaders folder exists.
     """
     presets_dir, shaders_dir = paths.presets_dir(presets_dir), paths.shaders_dir(shaders_dir)
     # the table shows every problem; the bank's per-preset warnings (meant for the show log) would repeat them
@@ -65,7 +67,8 @@ def check_rows(presets_dir: str | Path | None = None, keyframes_dir: str | Path 
         lg.setLevel(logging.ERROR)
     try:
         started = time.perf_counter()
-        bank = open_bank(family=family, device=device, presets_dir=presets_dir, keyframes_dir=keyframes_dir)
+        bank = open_bank(family=family, latent_channels=latent_channels, device=device, presets_dir=presets_dir,
+                         keyframes_dir=keyframes_dir)
         seconds = time.perf_counter() - started
         good, _ = load_presets(presets_dir)
     finally:
@@ -85,6 +88,14 @@ def check_rows(presets_dir: str | Path | None = None, keyframes_dir: str | Path 
                                        f"does not exist")
         if not row["ok"]:
             row["warnings"].extend(model_problems(preset))
+    return bank, rows, seconds
+
+
+def check_rows(presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None, family: str = "sd1",
+               shaders_dir: str | Path | None = None, device: str = "cpu") -> tuple[list[dict], float]:
+    """Bank status rows (plus a 'warnings' list per preset) and the bank load time in seconds
+    (:func:`check_bank` without the bank)."""
+    _, rows, seconds = check_bank(presets_dir, keyframes_dir, family, shaders_dir, device)
     return rows, seconds
 
 
