@@ -123,3 +123,18 @@ def test_file_source_refuses_missing_channels(tmp_path):
     _wav(tmp_path / "s.wav", channels=2)
     with pytest.raises(AudioError, match="2 channel"):
         FileSource(ring, tmp_path / "s.wav")
+
+
+@pytest.mark.parametrize("rate", [1, 1_000_000, 2**31 - 1])
+def test_load_audio_refuses_an_absurd_sample_rate_in_the_header(tmp_path, rate):
+    import struct
+
+    path = tmp_path / "odd.wav"
+    _wav(path)
+    data = bytearray(path.read_bytes())
+    data[24:28] = struct.pack("<I", rate)  # the WAV fmt chunk's sample rate field
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioError) as err:
+        load_audio(path)
+    msg = str(err.value)
+    assert f"sample rate {rate} Hz" in msg and str(path) in msg and "\n" not in msg

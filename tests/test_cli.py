@@ -82,3 +82,45 @@ def test_live_presets_dir_flag_reaches_the_bank(tmp_path, capsys):
     code = main(["live", "--headless", "--seconds", "1", "--osc-port", "0", "--presets-dir", str(empty)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and str(empty) in err[0], err
+
+
+@pytest.mark.parametrize("flag, value", [("--osc-port", "70000"), ("--osc-port", "-1"), ("--samplerate", "0"),
+                                         ("--samplerate", "10000000"), ("--blocksize", "0"), ("--blocksize", "1000000"),
+                                         ("--seconds", "-5"), ("--seconds", "0"), ("--seconds", "nan"),
+                                         ("--screen", "-1")])
+def test_live_values_out_of_range_are_one_line_errors(flag, value, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["live", "--headless", flag, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and flag in err[0], err
+
+
+def test_osc_port_zero_and_the_edges_are_accepted():
+    from live.cli.live import settings_from_args
+
+    for port in ("0", "1", "65535"):
+        assert settings_from_args(build_parser().parse_args(["live", "--osc-port", port])).osc_port == int(port)
+
+
+def test_live_refuses_an_absurd_sample_rate_in_a_wav_header(tmp_path, capsys):
+    import struct
+
+    import numpy as np
+    import soundfile as sf
+
+    path = tmp_path / "odd.wav"
+    sf.write(path, np.zeros(4410, np.float32), 44100)
+    data = bytearray(path.read_bytes())
+    data[24:28] = struct.pack("<I", 3_000_000)  # the WAV fmt chunk's sample rate field
+    path.write_bytes(bytes(data))
+    code = main(["live", "--headless", "--osc-port", "0", "--audio", str(path), "--seconds", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "3000000 Hz" in err[0] and str(path) in err[0], err
+
+
+def test_an_unwritable_log_file_is_one_line_error(tmp_path, capsys):
+    code = main(["live", "--headless", "--log-file", str(tmp_path / "no" / "such" / "dir" / "live.log")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: --log-file"), err

@@ -48,3 +48,35 @@ def test_worker_and_bare_threads_set_their_count_after_a_one_thread_approx_worke
         assert seen == [1]  # the hazard the explicit setting guards against is real here
     approx_threads = ApproxDecoder().decode_threads
     assert approx_threads == 1
+
+
+class Blocking(Decoder):
+    """Blocks inside decode until released, like a hung GPU."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        self.release.wait(10)
+        return np.zeros((1, 8, 8, 3), np.uint8)
+
+
+def test_busy_for_measures_a_decode_in_progress_and_a_follower_keeps_the_frames():
+    import time
+
+    with DecodeWorker(ApproxDecoder()) as first:
+        first.request(torch.zeros(1, 4, 2, 2), 1.0)
+        assert first.wait_idle(5.0)
+        assert first.busy_for(time.perf_counter()) == 0.0
+    blocking = Blocking()
+    second = DecodeWorker(blocking, follows=first).start()
+    try:
+        assert second.frames() == first.frames() and second.frames()[1].seq == 1  # the picture stays on screen
+        second.request(torch.zeros(1, 4, 1, 1), 2.0)
+        assert second.wait_picked(5.0)
+        time.sleep(0.2)
+        assert 0.15 <= second.busy_for(time.perf_counter()) < 5.0
+    finally:
+        blocking.release.set()
+        second.stop()
+    assert second.frames()[1].seq == 2  # numbering carried on from the worker it followed

@@ -36,6 +36,16 @@ class AudioError(UserError):
 # files
 
 
+SAMPLERATE_RANGE = (8000, 384000)  # Hz: what audio interfaces and audio files really use
+
+
+def check_samplerate(rate: float, what: str) -> None:
+    """AudioError naming ``what`` unless ``rate`` is a real audio sample rate (:data:`SAMPLERATE_RANGE`)."""
+    low, high = SAMPLERATE_RANGE
+    if not low <= rate <= high:
+        raise AudioError(f"{what}: sample rate {rate:.0f} Hz is out of range; audio runs at {low} to {high} Hz")
+
+
 def load_audio(path: str | os.PathLike, samplerate: int | None = None) -> tuple[np.ndarray, int]:
     """Read a whole audio file as float32 ``(frames, channels)`` and its sample rate.
 
@@ -56,6 +66,8 @@ def load_audio(path: str | os.PathLike, samplerate: int | None = None) -> tuple[
         except Exception as av_exc:
             _LOGGER.debug("soundfile: %s; PyAV: %s", sf_exc, av_exc)
             raise AudioError(f"not an audio file we can read: {p} (supported: {AUDIO_SUFFIXES})") from None
+    # A damaged or hand-made header can claim any rate; the analysis would run at it.
+    check_samplerate(rate, f"{p} (its header)")
     if data.size == 0 or len(data) == 0:
         raise AudioError(f"audio file has no samples: {p}")
     if samplerate is not None and int(samplerate) != rate:

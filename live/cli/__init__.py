@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import logging.handlers
 import sys
 
 from live.errors import UserError
@@ -64,6 +65,31 @@ def _add(sub: argparse._SubParsersAction, name: str, module: str, help_text: str
     parser.set_defaults(handler=mod.run)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_MAX_BYTES = 5 * 1024 * 1024  # per log file; a night of status lines is far less
+LOG_BACKUPS = 5  # rotated files kept: FILE.1 .. FILE.5
+
+
+def configure_logging(verbose: bool = False, log_file: str | None = None, *, max_bytes: int = LOG_MAX_BYTES,
+                      backups: int = LOG_BACKUPS) -> logging.Handler | None:
+    """Log to stderr and, with ``log_file``, also to that file, rotated at ``max_bytes``
+    (``backups`` old files kept); returns the file's handler. A file that cannot be opened is a UserError."""
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format=LOG_FORMAT, datefmt="%H:%M:%S")
+    if not log_file:
+        return None
+    try:
+        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
+                                                       encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--log-file {log_file}: cannot write it ({exc.strerror or exc})") from None
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%d %H:%M:%S"))  # a file outlives the day
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level, level) if root.level else level)
+    return handler
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand; ``live`` when none is given."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -73,15 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(1, "live")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     try:
+        configure_logging(args.verbose, getattr(args, "log_file", None))
         return int(args.handler(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

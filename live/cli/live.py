@@ -29,6 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fullscreen", action="store_true", help="fullscreen window")
     parser.add_argument("--screen", type=int, default=D.screen, help="screen index for --fullscreen (see `devices`)")
     add_decoder_flags(parser)
+    parser.add_argument("--tiny-model", default=D.tiny_model, metavar="FOLDER",
+                        help="TAESD folder to fall back to if the vae decoder stalls or fails (approx comes after it)")
     add_analysis_flags(parser)
     parser.add_argument("--osc-port", type=int, default=D.osc_port, help="OSC UDP port (0: off)")
     parser.add_argument("--osc-host", default=D.osc_host, help="OSC listen address")
@@ -36,7 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-map", default=D.midi_map, metavar="FILE",
                         help="MIDI mapping file; a name not found here is looked up in the mappings folder "
                              "[generic.toml there when not given]")
-    parser.add_argument("--seconds", type=float, default=D.seconds, help="stop after S seconds (default: run until closed)")
+    parser.add_argument("--seconds", type=float, default=D.seconds,
+                        help="stop after S seconds (default: run until closed, Ctrl-C or SIGTERM)")
+    parser.add_argument("--log-file", default=D.log_file, metavar="FILE",
+                        help="also log to FILE, rotated at 5 MB with 5 old files kept; crash reports go beside it")
     add_folder_flags(parser, "presets", "keyframes", "shaders", "mappings")
 
 

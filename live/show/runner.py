@@ -3,15 +3,26 @@
 Threads: audio callback -> analysis thread -> (AudioState slot) -> main thread tick -> decode
 worker -> (frame slot) -> renderer; OSC and MIDI threads feed the bounded command queue.
 Nothing the main thread does waits on another thread.
+
+Lifecycle: the window opens first and shows the holding visual (beat-driven, weight-free)
+while a loader thread builds the decoders and the bank; the show takes over when they are
+ready. SIGINT and SIGTERM end the loop after the frame in progress; everything started is
+released in reverse order and the summary line is logged. An unexpected error in a tick
+writes a crash report and puts the holding visual back on screen for :data:`RETRY_S`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import signal
+import threading
 import time
+import traceback
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from live import paths
 from live.audio.settings import DEFAULTS as DEFAULT_ANALYSIS
@@ -19,7 +30,7 @@ from live.audio.settings import AnalysisSettings
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
 from live.library.bank import open_bank
-from live.messages import Command
+from live.messages import AudioState, Command
 from live.show import driver
 from live.show.driver import RealTimeClock, WindowSink, check_fps
 from live.sizes import parse_size
@@ -28,6 +39,10 @@ _LOGGER = logging.getLogger(__name__)
 
 
 STATUS_EVERY_S = 10.0
+RETRY_S = 5.0  # after an unexpected error, seconds on the holding visual before the show is tried again
+BLOCKSIZE_RANGE = (16, 16384)  # audio frames per callback
+OSC_PORT_MAX = 65535
+FALLBACK_ORDER = ("vae", "tiny", "approx")  # a failing decoder hands over to the ones after it
 
 
 @dataclass(frozen=True)
@@ -51,12 +66,14 @@ class ShowSettings:
     screen: int | None = None
     decoder: str = "approx"
     model: str | None = None
+    tiny_model: str | None = None  # a TAESD folder to fall back to when the vae decoder fails
     family: str = "sd1"
     osc_port: int = 9000  # 0: no OSC
     osc_host: str = "0.0.0.0"
     midi_input: str | None = None
     midi_map: str | None = None  # None: generic.toml in the mappings folder
-    seconds: float | None = None  # None: until the window closes
+    seconds: float | None = None  # None: until the window closes or a signal
+    log_file: str | None = None  # also log here, rotated; crash reports go beside it
     presets_dir: str | None = None
     keyframes_dir: str | None = None
     shaders_dir: str | None = None
@@ -65,42 +82,53 @@ class ShowSettings:
 
     def __post_init__(self) -> None:
         # Refuse bad values before minutes of model loading, with the flag's name.
+        from live.audio.sources import check_samplerate
+
         parse_size(self.size)
         check_fps(self.fps)
-        if self.seconds is not None and self.seconds <= 0:
+        if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
             raise UserError(f"--seconds {self.seconds:g}: must be more than 0")
+        if self.osc_port != 0 and not 1 <= self.osc_port <= OSC_PORT_MAX:
+            raise UserError(f"--osc-port {self.osc_port}: choose 1 to {OSC_PORT_MAX}, or 0 for no OSC")
+        if self.samplerate is not None:
+            check_samplerate(self.samplerate, f"--samplerate {self.samplerate}")
+        low, high = BLOCKSIZE_RANGE
+        if not low <= self.blocksize <= high:
+            raise UserError(f"--blocksize {self.blocksize}: choose {low} to {high} frames")
+        if self.screen is not None and self.screen < 0:
+            raise UserError(f"--screen {self.screen}: screens are numbered from 0 (see `devices`)")
 
     def midi_map_path(self) -> Path:
         """The MIDI mapping file, by :func:`live.paths.mapping_file`'s rule (generic.toml in the
         mappings folder when none is given)."""
         return paths.mapping_file(self.midi_map or paths.DEFAULT_MAPPING, self.mappings_dir)
 
+    def crash_dir(self) -> Path:
+        """Where crash reports go: beside the log file, else the working folder."""
+        return Path(self.log_file).expanduser().resolve().parent if self.log_file else Path.cwd()
+
 
 def run_show(settings: ShowSettings) -> int:
-    """Start every thread, run the display loop on this thread until the window closes
-    (or ``settings.seconds`` pass), stop them all."""
+    """Open the output, show the holding visual while the models load, run the show until the
+    window closes, ``settings.seconds`` pass or SIGINT/SIGTERM arrives; stop everything; 0."""
     from live.audio.analysis import AnalysisThread, AudioEngine
     from live.audio.sources import FileSource, InputSource
-    from live.show.show import AsyncDecode, Show
-    from live.visuals.decoders import make_decoder
+    from live.show.show import HoldingVisual
     from live.visuals.renderer import Renderer
 
     s = settings
     width, height = parse_size(s.size)
-    dec = make_decoder(s.decoder, s.model, family=s.family)
-    dec.warmup((1, dec.latent_channels, height // 8, width // 8))
-    bank = open_bank(dec.family, dec.latent_channels, dec.device, s.presets_dir, s.keyframes_dir)
-    if not bank.names():
-        raise UserError(f"no usable preset in {paths.presets_dir(s.presets_dir)}; run `check` to see why, "
-                        "`precompute NAME` to fix")
-
+    if s.screen is not None and not s.headless:
+        _check_screen(s.screen)
+    if not any(paths.presets_dir(s.presets_dir).glob("*.toml")):  # the bank loads later; say this at once
+        raise UserError(f"no preset in {paths.presets_dir(s.presets_dir)}; write one (see presets/demo.toml)")
     commands: CommandQueue[Command] = CommandQueue()
     clock_commands: CommandQueue[Command] = CommandQueue()
-    with ExitStack() as stack:
+    with StopSignals() as stop, ExitStack() as stack:
         if s.audio:
             from live.audio.sources import load_audio
 
-            samples, rate = load_audio(s.audio)
+            samples, rate = load_audio(s.audio)  # a bad file is refused before any window opens
             source = FileSource(RingBuffer(rate * 4, 1, rate), s.audio, loop=True)
             if s.monitor:
                 stack.callback(_play_to_output(samples, rate, s.audio))
@@ -110,40 +138,53 @@ def run_show(settings: ShowSettings) -> int:
             rate = int(s.samplerate or resolve_device(s.audio_device)["samplerate"])
             source = InputSource(RingBuffer(rate * 4, 1, rate), device=s.audio_device, channels=s.channels,
                                  samplerate=rate, blocksize=s.blocksize)
-        ring = source.ring
-        engine = AudioEngine(rate, s.analysis)
-        states = LatestSlot(engine.state)
-        analysis = AnalysisThread(ring, engine, states, clock_commands)
+        # The window first: something moves on the projector from the first frame.
         renderer = Renderer(width, height, headless=s.headless, fullscreen=s.fullscreen, screen=s.screen,
                             vsync=not s.headless, shader_dir=s.shaders_dir)
         stack.callback(renderer.close)
-        decode = AsyncDecode(dec, s.fps)
-        stack.callback(decode.stop)
-        show = Show(bank, decode, renderer, preset=s.preset, commands=commands, clock=clock_commands.put,
-                    frame_period=1.0 / s.fps)
+        holding = HoldingVisual(renderer, 1.0 / s.fps)
+        loader = _Loader(s, width, height)
+        loader.start()
+        engine = AudioEngine(rate, s.analysis)
+        states = LatestSlot(engine.state)
+        analysis = AnalysisThread(source.ring, engine, states, clock_commands)
         source.start()
         stack.callback(source.stop)
         analysis.start()
         stack.callback(analysis.stop)
+        stage = Stage(holding, lambda: _start_show(loader, s, renderer, commands, clock_commands, stack),
+                      s.crash_dir(), asdict(s))
         if s.osc_port:
             from live.control.osc import OscServer
 
-            osc = OscServer(commands, host=s.osc_host, port=s.osc_port, status=show.status)
+            osc = OscServer(commands, host=s.osc_host, port=s.osc_port, status=stage.status)
             osc.start()
             stack.callback(osc.stop)
         if s.midi_input:
             from live.control.midi import MidiInput, MidiMapping
 
-            midi = MidiInput(commands, s.midi_input, MidiMapping.load(s.midi_map_path()), status=show.status)
+            midi = MidiInput(commands, s.midi_input, MidiMapping.load(s.midi_map_path()), status=stage.status)
             midi.start()
             stack.callback(midi.stop)
         # A window waits for vsync in its flip; offscreen the clock sleeps to the next frame.
         clock = RealTimeClock(s.fps, paced=s.headless, seconds=s.seconds)
-        chores = _Chores(show, _Watchdog(analysis, decode), s.fps)
-        done = driver.run(show.tick, clock, WindowSink(renderer), lambda t: states.get(), after_frame=chores)
-        _LOGGER.info("show stopped after %.1f s: %d frames, %.1f fps; last status %s",
-                     done.seconds, done.frames, done.fps, show.status())
+        chores = _Chores(stage, _Watchdog(analysis, stage), s.fps)
+        done = driver.run(stage.tick, clock, WindowSink(renderer), lambda t: states.get(), after_frame=chores,
+                          until=stop.requested)
+        why = f"; {stop.signal_name}" if stop.signal_name else ""
+        _LOGGER.info("show stopped after %.1f s%s: %d frames, %.1f fps; last status %s",
+                     done.seconds, why, done.frames, done.fps, stage.status())
     return 0
+
+
+def _check_screen(screen: int) -> None:
+    """UserError unless ``screen`` is one pyglet can open a window on."""
+    from live.visuals.renderer import list_screens
+
+    screens = list_screens()
+    if screen >= len(screens):
+        listed = "; ".join(screens) or "none found"
+        raise UserError(f"--screen {screen}: no such screen (screens: {listed})")
 
 
 def _play_to_output(samples, rate: int, path: str):
@@ -159,31 +200,202 @@ def _play_to_output(samples, rate: int, path: str):
     return sd.stop
 
 
-class _Watchdog:
-    """Checked once a second from the display loop: restarts a dead decode worker, and says
-    once if the analysis thread died (the beat clock then free-runs on its last tempo)."""
+class StopSignals:
+    """While entered, SIGINT and SIGTERM ask the display loop to stop (after the frame in
+    progress) instead of killing the process; the previous handlers come back on exit."""
 
-    def __init__(self, analysis, decode) -> None:
-        self.analysis, self.decode = analysis, decode
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal_name = ""
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():  # Python only allows handlers there
+            for sig in self.SIGNALS:
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+    def requested(self) -> bool:
+        """True once a stop signal arrived."""
+        return bool(self.signal_name)
+
+
+class _Loader(threading.Thread):
+    """Builds the decoders (warmed up) and the bank off the display thread, so the holding
+    visual keeps moving meanwhile; :meth:`result` hands them over or raises what failed."""
+
+    def __init__(self, settings: ShowSettings, width: int, height: int) -> None:
+        super().__init__(name="show-loader", daemon=True)  # daemon: a signal must not wait for a slow model load
+        self.settings, self.width, self.height = settings, width, height
+        self._result: tuple[list[Any], Any] | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        """Thread body: decoders (the chosen one and its fallbacks), then the bank."""
+        try:
+            s = self.settings
+            started = time.perf_counter()
+            decoders = _decoder_chain(s)
+            for dec in decoders:
+                dec.warmup((1, dec.latent_channels, self.height // 8, self.width // 8))
+            main = decoders[0]
+            bank = open_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir)
+            if not bank.names():
+                raise UserError(f"no usable preset in {paths.presets_dir(s.presets_dir)}; run `check` to see why, "
+                                "`precompute NAME` to fix")
+            _LOGGER.info("models and bank ready in %.1f s: %s", time.perf_counter() - started,
+                         " -> ".join(d.name for d in decoders))
+            self._result = (decoders, bank)
+        except BaseException as exc:  # handed to the display thread, which decides
+            self._error = exc
+
+    @property
+    def done(self) -> bool:
+        """True once loading finished, well or not."""
+        return self._result is not None or self._error is not None
+
+    def result(self) -> tuple[list[Any], Any]:
+        """(decoders, bank) once :attr:`done`; raises the loading error."""
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+def _decoder_chain(s: ShowSettings) -> list[Any]:
+    """The chosen decoder, then each one to fall back to in :data:`FALLBACK_ORDER` (tiny only
+    with a TAESD folder; approx always, it needs no weights)."""
+    from live.visuals.decoders import make_decoder
+
+    chain = [make_decoder(s.decoder, s.model, family=s.family)]
+    for kind in FALLBACK_ORDER[FALLBACK_ORDER.index(s.decoder) + 1:]:
+        if kind == "tiny" and not s.tiny_model:
+            continue
+        try:
+            chain.append(make_decoder(kind, s.tiny_model if kind == "tiny" else None, family=s.family))
+        except UserError as exc:
+            _LOGGER.warning("no %s decoder to fall back to: %s", kind, exc)
+    return chain
+
+
+def _start_show(loader: _Loader, s: ShowSettings, renderer: Any, commands: CommandQueue[Command],
+                clock_commands: CommandQueue[Command], stack: ExitStack) -> Any:
+    """The Show on the loaded decoders and bank, or None while they are still loading."""
+    from live.show.show import AsyncDecode, Show
+
+    if not loader.done:
+        return None
+    decoders, bank = loader.result()
+    decode = AsyncDecode(decoders[0], s.fps, fallbacks=tuple(decoders[1:]))
+    stack.callback(decode.stop)
+    show = Show(bank, decode, renderer, preset=s.preset, commands=commands, clock=clock_commands.put,
+                frame_period=1.0 / s.fps)
+    _LOGGER.info("show running: preset %s, decoder %s", s.preset, decode.name)
+    return show
+
+
+class Stage:
+    """What the display loop draws: the holding visual until ``start_show()`` returns the show,
+    then the show; after an unexpected error in the show's tick, a crash report, and the holding
+    visual for :data:`RETRY_S` before the show is tried again. Blackout is only ever the show's
+    own command."""
+
+    def __init__(self, holding: Any, start_show: Callable[[], Any], crash_dir: Path,
+                 details: dict[str, Any] | None = None) -> None:
+        self.holding, self.start_show = holding, start_show
+        self.crash_dir, self.details = crash_dir, details or {}
+        self.show: Any = None
+        self.holding_until = 0.0
+        self.crashes = 0
+        self.last_report: Path | None = None
+
+    def tick(self, now: float, state: AudioState) -> None:
+        """Draw one frame for ``now``: the show's, or the holding visual's."""
+        if self.show is None:
+            try:
+                self.show = self.start_show()
+            except UserError:
+                raise  # a setup mistake (no presets, a wrong model folder) ends the run with its message
+            except Exception as exc:  # noqa: BLE001 - the holding visual stays up; the report says why
+                self._crashed(now, exc, math.inf)
+        if self.show is None or now < self.holding_until:
+            self.holding.tick(now, state)
+            return
+        try:
+            self.show.tick(now, state)
+        except Exception as exc:  # noqa: BLE001 - a bug must not take the projector down
+            self._crashed(now, exc, RETRY_S)
+            self.holding.tick(now, state)
+
+    def _crashed(self, now: float, exc: Exception, hold_s: float) -> None:
+        """Write the crash report, log it, hold the holding visual for ``hold_s`` seconds."""
+        self.crashes += 1
+        self.holding_until = now + hold_s
+        if hold_s == math.inf:
+            self.start_show = lambda: None  # the show cannot start: keep holding until stopped
+        self.last_report = write_crash_report(self.crash_dir, exc, {**self.details, "status": self.status()})
+        _LOGGER.critical("unexpected error in the show (%s: %s); crash report %s; holding visual for %.0f s",
+                         exc.__class__.__name__, exc, self.last_report, hold_s)
+
+    def check(self) -> None:
+        """Watchdog, once a frame: the decode's stall and failure checks, once the show runs."""
+        if self.show is not None and hasattr(self.show.decode, "check"):
+            self.show.decode.check()
+
+    def status(self) -> dict[str, Any]:
+        """The show's status, with ``holding`` (why the holding visual is up, or "") and the crash count."""
+        base = self.show.status() if self.show is not None else {"preset": "", "decoder": "", "failover": ""}
+        holding = "loading" if self.show is None else "after an error" if time.perf_counter() < self.holding_until else ""
+        return {**base, "holding": holding, "crashes": self.crashes}
+
+
+def write_crash_report(folder: Path, exc: BaseException, details: dict[str, Any]) -> Path:
+    """Write the traceback and ``details`` (settings, status) to a new ``crash-*.txt`` in ``folder``; its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = folder / f"crash-{stamp}.txt"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"crash-{stamp}-{n}.txt"
+    lines = ["".join(traceback.format_exception(exc))] + [f"{k}: {v!r}" for k, v in details.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class _Watchdog:
+    """The decode watchdog every frame (stalls must be caught within a fraction of a second);
+    once a second, says once if the analysis thread died (the beat clock then free-runs on its
+    last tempo)."""
+
+    def __init__(self, analysis: Any, stage: Stage) -> None:
+        self.analysis, self.stage = analysis, stage
         self.analysis_reported = False
 
-    def __call__(self) -> None:
-        self.decode.ensure_running()
-        if not self.analysis.is_alive() and not self.analysis_reported:
+    def __call__(self, frames: int, fps: int) -> None:
+        self.stage.check()
+        if frames % fps == 0 and not self.analysis.is_alive() and not self.analysis_reported:
             self.analysis_reported = True
             _LOGGER.error("audio analysis thread stopped; visuals continue on the last tempo")
 
 
 class _Chores:
-    """The live loop's once-in-a-while work, after a frame: the watchdog once a second, a status line every 10 s."""
+    """The live loop's work after each frame: the watchdog, a status line every 10 s."""
 
-    def __init__(self, show, watchdog, fps: int) -> None:
-        self.show, self.watchdog, self.fps = show, watchdog, fps
+    def __init__(self, stage: Stage, watchdog: _Watchdog, fps: int) -> None:
+        self.stage, self.watchdog, self.fps = stage, watchdog, fps
         self.last_status = time.perf_counter()
 
     def __call__(self, now: float, frames: int) -> None:
-        if frames % self.fps == 0:
-            self.watchdog()
+        self.watchdog(frames, self.fps)
         if now - self.last_status >= STATUS_EVERY_S:
             self.last_status = now
-            _LOGGER.info("status %s", self.show.status())
+            _LOGGER.info("status %s", self.stage.status())

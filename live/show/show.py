@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -67,11 +68,17 @@ class SyncDecode:
     :class:`Show` cannot tell the two apart."""
 
     lookahead = 0.0
+    failover = ""  # nothing fails over offline: a failing decode is reported by the render
 
     def __init__(self, decoder: Any) -> None:
         from live.visuals.worker import DecodeWorker
 
         self._worker = DecodeWorker(decoder)
+
+    @property
+    def name(self) -> str:
+        """The decoder's kind (approx, tiny, vae)."""
+        return self._worker.decoder.name
 
     def request(self, latent: torch.Tensor, display_time: float) -> None:
         """Decode ``latent`` now, as the frame for ``display_time``."""
@@ -82,15 +89,42 @@ class SyncDecode:
         return self._worker.frames()
 
 
-class AsyncDecode:
-    """Live decoding through the decode worker thread; requests look ahead by its latency."""
+STALL_S = 2.0  # a decode running longer than this has stalled (a hung GPU, a driver reset)
+MAX_FAILURES = 3  # failed decodes in a row (or dead workers) before the next decoder down takes over
+STOP_WAIT_S = 0.5  # at shutdown, how long to wait for a decode in progress (a stalled one never ends)
 
-    def __init__(self, decoder: Any, fps: float) -> None:
+
+class AsyncDecode:
+    """Live decoding through the decode worker thread; requests look ahead by its latency.
+
+    ``fallbacks`` are the decoders to fail over to, in order (``tiny`` then ``approx``).
+    :meth:`check` is the watchdog, run once a frame: a worker whose decode stalls past
+    ``stall_after`` seconds is abandoned and the next decoder down takes over at once (the
+    stalled thread may still be inside the old decoder, so it is never used again); a worker
+    that raises or dies is restarted on the same decoder, and after ``max_failures`` failures
+    in a row the next decoder takes over. The last two frames stay on screen meanwhile.
+    """
+
+    def __init__(self, decoder: Any, fps: float, *, fallbacks: tuple[Any, ...] = (), stall_after: float = STALL_S,
+                 max_failures: int = MAX_FAILURES) -> None:
         from live.visuals.worker import DecodeWorker
 
-        self._worker = DecodeWorker(decoder)
+        self._decoders = [decoder, *fallbacks]
+        self._level = 0
         self._frame_period = 1.0 / fps
+        self.stall_after = float(stall_after)
+        self.max_failures = int(max_failures)
+        self._failures = 0
+        self._seen_errors = 0
+        self._seen_decoded = 0
+        self.failover = ""  # the last failover, in words, for the status
+        self._worker = DecodeWorker(decoder)
         self._worker.start()
+
+    @property
+    def name(self) -> str:
+        """The active decoder's kind (approx, tiny, vae)."""
+        return self._worker.decoder.name
 
     @property
     def lookahead(self) -> float:
@@ -106,18 +140,98 @@ class AsyncDecode:
         return self._worker.frames()
 
     def stop(self) -> None:
-        """Stop the worker thread."""
-        self._worker.stop()
+        """Stop the worker thread (a stalled decode is left behind, so stopping never hangs)."""
+        self._worker.stop(STOP_WAIT_S)
 
     def ensure_running(self) -> None:
-        """Watchdog: if the worker thread died, log it and start a new one on the same decoder."""
-        if self._worker.alive:
+        """Watchdog: the same as :meth:`check` (kept for callers that only care about a dead worker)."""
+        self.check()
+
+    def check(self, now: float | None = None) -> None:
+        """Watchdog, once a frame: fail over from a stalled decoder, restart a failing or dead
+        worker, fall back after repeated failures (see the class). Cheap: a few reads."""
+        w = self._worker
+        now = time.perf_counter() if now is None else now
+        busy = w.busy_for(now)
+        if busy > self.stall_after:
+            self._fall_back(f"{w.decoder.name} decode stalled ({busy:.1f} s > {self.stall_after:g} s)")
             return
+        if w.decoded > self._seen_decoded:
+            self._seen_decoded = w.decoded
+            self._failures = 0
+        if w.errors > self._seen_errors:
+            self._failures += w.errors - self._seen_errors
+            self._seen_errors = w.errors
+            reason = f"{w.decoder.name} decode failed: {w.last_error}"
+        elif not w.alive:
+            self._failures += 1
+            reason = f"{w.decoder.name} decode worker stopped ({w.last_error or 'no error recorded'})"
+        else:
+            return
+        if self._failures >= self.max_failures:
+            self._fall_back(f"{reason} ({self._failures} failures in a row)")
+        else:
+            _LOGGER.error("%s; restarting the decode worker", reason)
+            self._replace(w.decoder)
+
+    def _fall_back(self, reason: str) -> None:
+        """Hand the decoding to the next decoder down (or the last one again, on a new thread)."""
+        old = self._worker.decoder.name
+        self._level = min(self._level + 1, len(self._decoders) - 1)
+        decoder = self._decoders[self._level]
+        self.failover = f"{reason}; now {decoder.name}"
+        _LOGGER.error("decoder failover: %s -> %s (%s)", old, decoder.name, reason)
+        self._replace(decoder)
+
+    def _replace(self, decoder: Any) -> None:
+        """A new worker on ``decoder`` that keeps the old one's frames on screen; the old one is
+        told to stop but not waited for (it may be stuck inside a decode)."""
         from live.visuals.worker import DecodeWorker
 
-        _LOGGER.error("decode worker stopped (%s); starting a new one", self._worker.last_error or "no error recorded")
-        self._worker = DecodeWorker(self._worker.decoder)
+        old = self._worker
+        old.stop(0.0)
+        if decoder is old.decoder and decoder.device.type == "cuda":
+            torch.cuda.empty_cache()  # after a CUDA out-of-memory error, give the allocator its cache back
+        self._worker = DecodeWorker(decoder, follows=old)
+        self._failures = 0 if decoder is not old.decoder else self._failures
+        self._seen_errors = self._seen_decoded = 0
         self._worker.start()
+
+
+class HoldingVisual:
+    """The picture on screen while the show is not ready (models warming up, the bank loading)
+    or after an unexpected error: weight-free procedural images (the demo's), crossfading
+    slowly, through the beat-driven ``pulse`` shader, so the output moves with the music from
+    the very first frame. Nothing here loads a model."""
+
+    SHADERS = ["pulse"]
+    SIZE = 128  # the images are soft; the GPU scales them up
+    HOLD_S = 4.0  # seconds from one image to the next
+
+    def __init__(self, renderer: Any, frame_period: float = 1.0 / 60.0, count: int = 4) -> None:
+        from live.library.demo import demo_images
+        from live.visuals.worker import Frame
+
+        self.renderer = renderer
+        self.frame_period = float(frame_period)
+        self._images = [Frame(img, 0.0, -2 - i, 0.0) for i, img in enumerate(demo_images(self.SIZE, self.SIZE, count))]
+        for frame in self._images:
+            frame.rgb.flags.writeable = False
+        self.renderer.set_shaders(self.SHADERS)
+
+    def frames(self, now: float) -> tuple[Any, Any]:
+        """The two images shown at ``now`` (older, newer); numbered below 0 so that no decoded
+        frame is ever taken for one of them."""
+        k = int(now // self.HOLD_S)
+        n = len(self._images)
+        return self._images[k % n], self._images[(k + 1) % n]
+
+    def tick(self, now: float, state: AudioState) -> None:
+        """Draw one holding frame for time ``now`` with the audio's beat."""
+        older, newer = self.frames(now)
+        self.renderer.update_frames(older, newer)
+        mix = (now % self.HOLD_S) / self.HOLD_S
+        self.renderer.draw(now, mix * mix * (3 - 2 * mix), shader_uniforms(state, now + 0.5 * self.frame_period))
 
 
 class Show:
@@ -262,7 +376,8 @@ class Show:
         s = self.last_state
         return {"preset": self.preset_name, "bpm": round(s.bpm, 2), "confidence": round(s.confidence, 3),
                 "tempo_source": s.tempo_source, "fps": round(self.fps, 1), "blackout": self.blackout,
-                "freeze": self.frozen, "presets": len(self.bank.names())}
+                "freeze": self.frozen, "presets": len(self.bank.names()), "decoder": self.decode.name,
+                "failover": self.decode.failover}
 
     def status(self) -> dict[str, Any]:
         """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""

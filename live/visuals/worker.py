@@ -60,18 +60,23 @@ class DecodeWorker:
 
     EWMA = 0.2  # weight of the newest latency sample
 
-    def __init__(self, decoder: Decoder) -> None:
+    def __init__(self, decoder: Decoder, *, follows: "DecodeWorker | None" = None) -> None:
+        """``follows``: a worker this one replaces (watchdog restart, failover); its two newest
+        frames stay on screen and frame numbers carry on from its own, so the renderer never
+        mistakes a new frame for one it already holds."""
         self.decoder = decoder
         self._requests: LatestSlot[_Request] = LatestSlot()
-        self._frames: LatestSlot[tuple[Frame | None, Frame | None]] = LatestSlot((None, None))
+        self._frames: LatestSlot[tuple[Frame | None, Frame | None]] = LatestSlot(
+            follows.frames() if follows is not None else (None, None))
         self._picked = threading.Event()  # set each time the worker takes a request
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._saved_switch: float | None = None  # the interval start() lowered, restored by stop()
         self._latency = 0.0
         self._decode_s = 0.0
-        self._seq = 0
+        self._seq = follows._seq if follows is not None else 0
         self._busy = False  # written by the worker thread only
+        self._busy_since: float | None = None  # perf_counter when the current decode began (worker thread)
         self._requested = 0  # written by the producer thread only
         self._taken = 0  # written by the worker thread only
         self.decoded = 0
@@ -181,6 +186,11 @@ class DecodeWorker:
         """True while the worker thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
+    def busy_for(self, now: float) -> float:
+        """Seconds the decode in progress has run at ``now`` (0 when idle): the stall watchdog's measure."""
+        since = self._busy_since
+        return 0.0 if since is None else max(0.0, now - since)
+
     # ----- thread -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -196,11 +206,13 @@ class DecodeWorker:
                 continue
             self._taken += 1
             self._busy = True
+            self._busy_since = time.perf_counter()
             self._picked.set()
             try:
                 self.process(req)
             finally:
                 self._busy = False
+                self._busy_since = None
 
     def process(self, req: _Request) -> Frame | None:
         """Decode one request and publish the frame (worker thread; also usable synchronously)."""
