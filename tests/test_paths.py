@@ -44,7 +44,7 @@ def test_folder_flags_default_to_none():
 
 
 @pytest.mark.parametrize("command, kinds", [
-    (["check"], ("presets", "keyframes", "shaders")),
+    (["check"], ("presets", "keyframes", "shaders", "mappings")),  # check takes live's flags and reads the MIDI map
     (["precompute"], ("presets", "keyframes")),
     (["midi", "monitor"], ("mappings",)),
     (["midi", "learn", "blackout"], ("mappings",)),
