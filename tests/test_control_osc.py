@@ -396,3 +396,60 @@ def test_fuzzed_datagrams_never_raise_in_the_server(server, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "a datagram crashed a handler"
     assert all(c.name in COMMANDS for c in queue.drain())
     assert srv.dropped > 0
+
+
+# --- bounded logging under attack --------------------------------------------------------------
+
+
+def test_python_osc_warnings_go_through_the_rate_limit(server, caplog):
+    srv, queue, sock = server
+    caplog.set_level(logging.WARNING)
+    unknown_tags = b"/bpm\x00\x00\x00\x00,xyz\x00\x00\x00\x00"  # python-osc warns once per tag, per datagram
+    junk_bundle = b"#bundle\x00" + bytes(8) + (12).to_bytes(4, "big") + b"junkjunkjunk"
+    for _ in range(200):
+        sock.sendto(unknown_tags, ("127.0.0.1", srv.port))
+        sock.sendto(junk_bundle, ("127.0.0.1", srv.port))
+    _await_status(sock, srv.port, "after python-osc's warnings")
+    from_python_osc = [r for r in caplog.records if "Unhandled parameter type" in r.getMessage()
+                       or "Could not identify content type" in r.getMessage()]
+    assert len(from_python_osc) <= 4  # x, y, z and the bundle: each at most once (none if just reported)
+    assert all(r.name == "live.control.osc" for r in from_python_osc)  # not python-osc's root logger
+
+
+def test_odd_address_patterns_warn_nothing(server, recwarn):
+    srv, queue, sock = server
+    # python-osc's dispatch turned these into regular expressions (FutureWarning: nested set).
+    for address in ("/[[a", "/a[[b]", "/{x,[y]}", "/*?[!a-", "/" + "[" * 40):
+        sock.sendto(_msg(address, 1.0), ("127.0.0.1", srv.port))
+    _await_status(sock, srv.port, "after odd addresses")
+    assert not [w for w in recwarn if "pythonosc" in w.filename]
+    assert srv.dropped == 5
+
+
+def test_huge_datagram_is_refused_before_it_is_parsed(server, caplog):
+    srv, queue, sock = server
+    caplog.set_level(logging.WARNING, logger="live.control.osc")
+    sock.sendto(_msg("/preset", "x" * 60_000), ("127.0.0.1", srv.port))
+    sock.sendto(_msg("/tap"), ("127.0.0.1", srv.port))
+    assert [c.name for c in _wait_for(queue, 1)] == ["tap"]
+    assert "larger than 8192 bytes" in caplog.text
+
+
+def test_a_handler_bug_logs_one_traceback_and_the_server_goes_on(server, caplog, monkeypatch):
+    import live.control.osc as osc
+
+    srv, queue, sock = server
+    caplog.set_level(logging.WARNING, logger="live.control.osc")
+
+    def broken(address, args, received=None):
+        raise RuntimeError("bug in routing")
+
+    monkeypatch.setattr(osc, "parse_osc", broken)
+    for _ in range(100):
+        sock.sendto(_msg("/tap"), ("127.0.0.1", srv.port))
+    _await_status(sock, srv.port, "after a handler bug")
+    assert caplog.text.count("Traceback") == 1 and "bug in routing" in caplog.text
+    assert srv.dropped == 100
+    monkeypatch.undo()
+    sock.sendto(_msg("/tap"), ("127.0.0.1", srv.port))
+    assert [c.name for c in _wait_for(queue, 1)] == ["tap"]

@@ -19,12 +19,14 @@ release and is ignored (otherwise a TouchOSC push button would tap twice per pre
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
 from functools import partial
 from typing import Any, Callable
 
+import pythonosc
 from pythonosc import osc_packet
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -33,10 +35,19 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from live.control.commands import MAX_STRING, OSC_FORMS, Arg, ControlError, OscForm, expected, shown
 from live.handoff import CommandQueue
 from live.messages import Command
+from live.ratelog import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
 _PRESS = Arg("switch", "press value")
+# A control message is a few dozen bytes (strings are at most MAX_STRING characters); python-osc
+# reads strings a byte at a time in Python, so a larger datagram is refused before it is parsed
+# (the server reads one byte more than this, to tell).
+MAX_DATAGRAM = 8192
+# The server thread may use this share of one core; past it, it pauses reading until the next
+# window and the system drops what a flood sends meanwhile, so the show's thread keeps the CPU.
+CPU_SHARE = 0.25
+PACE_WINDOW_S = 0.1
 
 
 def _route(form: OscForm, address: str, args: tuple, when: float) -> Command | None:
@@ -104,35 +115,6 @@ def parse_osc(address: str, args: tuple, received: float | None = None) -> Comma
 # ---------------------------------------------------------------------------------------------
 
 
-class _RateLimitedLog:
-    """Logs the first problem for each key at once, then at most one summary per ``interval``.
-
-    Used only from the server thread, so it needs no lock. The key table is bounded because a
-    sender spraying random addresses must not grow memory.
-    """
-
-    def __init__(self, interval: float = 5.0, max_keys: int = 256) -> None:
-        self.interval = interval
-        self.max_keys = max_keys
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-        self.count = 0
-
-    def warn(self, key: str, message: str) -> None:
-        self.count += 1
-        if key not in self._last and len(self._last) >= self.max_keys:
-            key = "<other>"
-        now = time.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return
-        extra = self._suppressed.pop(key, 0)
-        self._last[key] = now
-        suffix = f" ({extra} more like it since the last report)" if extra else ""
-        _LOGGER.warning("dropped OSC message: %s%s", message, suffix)
-
-
 def _status_messages(status: dict) -> list[bytes]:
     """One ``/status/KEY value`` datagram per field; values OSC cannot carry become strings."""
     out: list[bytes] = []
@@ -154,26 +136,48 @@ def _status_messages(status: dict) -> list[bytes]:
 
 
 class _Server(BlockingOSCUDPServer):
-    """python-osc's blocking UDP server, but it names what it drops instead of staying silent."""
+    """python-osc's blocking UDP server (it binds IPv4 or IPv6 as the host asks), but every
+    datagram goes to :meth:`OscServer._on_datagram`. python-osc's own dispatch is bypassed: it
+    compiles a regular expression from each sender's address pattern (a warning and CPU per
+    message under a flood of odd addresses), and our routes are exact addresses anyway."""
 
-    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher, owner: "OscServer") -> None:
+    max_packet_size = MAX_DATAGRAM + 1
+
+    def __init__(self, address: tuple[str, int], owner: "OscServer") -> None:
         self._owner = owner
-        super().__init__(address, dispatcher)
+        super().__init__(address, Dispatcher())
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
-        data = request[0]
-        try:
-            osc_packet.OscPacket(data)
-        except Exception as exc:  # ParseError and whatever a hostile datagram provokes
-            self._owner._bad.warn(f"garbage:{client_address[0]}",
-                                  f"{len(data)}-byte datagram from {client_address[0]} is not OSC ({exc})")
-            return False
-        return True
+        return True  # _on_datagram names what it drops instead of staying silent
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._owner._on_datagram(request[0], client_address)
+        self._owner._pace()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # socketserver would print a traceback to stderr; a bug in a handler must not reach the
-        # projector operator as noise, but it must be logged with its traceback once.
-        _LOGGER.exception("OSC handler failed for a datagram from %s; server keeps running", client_address)
+        # socketserver would print a traceback to stderr for each datagram; _on_datagram catches
+        # everything, so this is a last resort: one traceback, then counts.
+        self._owner._drop("server-error", f"OSC datagram from {client_address} could not be handled; server keeps running",
+                          exc_info=True)
+
+
+_PYTHONOSC_DIR = os.path.dirname(pythonosc.__file__)
+_PYTHONOSC_LOG = RateLimitedLog(_LOGGER)  # shared by every server: python-osc logs without saying which
+
+
+class _QuietPythonOsc(logging.Filter):
+    """python-osc logs to the root logger once per odd type tag or bundle part, each line
+    different (f-strings): its records go through one rate limit instead of straight to the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.pathname.startswith(_PYTHONOSC_DIR):
+            return True
+        if record.levelno >= logging.WARNING:
+            _PYTHONOSC_LOG.report(f"{record.module}:{record.lineno}", f"python-osc: {record.getMessage()}")
+        return False
+
+
+_QUIET_PYTHONOSC = _QuietPythonOsc()
 
 
 class OscServer:
@@ -181,6 +185,8 @@ class OscServer:
 
     ``status`` (called from the server thread) returns the dict sent back for ``/status``; it
     must only read immutable snapshots (e.g. a LatestSlot's value), never mutable show state.
+    Nothing a datagram contains escapes the server thread: each problem is logged through a
+    :class:`live.ratelog.RateLimitedLog` (a few lines, then counts) and the next datagram is read.
     """
 
     def __init__(
@@ -194,15 +200,12 @@ class OscServer:
         self._host = host
         self._requested_port = port
         self._status = status
-        self._bad = _RateLimitedLog()
+        self._bad = RateLimitedLog(_LOGGER)
+        self._flood = RateLimitedLog(_LOGGER)  # pauses in reading (counted apart from dropped messages)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.received = 0  # messages turned into commands (read for the HUD; an int is atomic)
-        # Routing lives in the dispatcher, separate from the socket. strict_timing=False: a
-        # bundle with a future timetag is handled now, never by sleeping the server thread.
-        self.dispatcher = Dispatcher(strict_timing=False)
-        self.dispatcher.map("/status", self._on_status, needs_reply_address=True)
-        self.dispatcher.set_default_handler(self._on_message)
+        self._window = (time.monotonic(), time.thread_time())  # the pacing window: start, CPU time then
 
     @property
     def port(self) -> int:
@@ -216,17 +219,24 @@ class OscServer:
         """How many malformed messages or datagrams have been dropped so far."""
         return self._bad.count
 
+    @property
+    def paused(self) -> int:
+        """How many times reading paused because a flood used the thread's CPU share."""
+        return self._flood.count
+
     def start(self) -> None:
         """Bind the socket and serve on a daemon thread; ControlError if the port cannot be bound."""
         if self._server is not None:
             return
         try:
-            self._server = _Server((self._host, self._requested_port), self.dispatcher, self)
+            self._server = _Server((self._host, self._requested_port), self)
         except OSError as exc:
             raise ControlError(
                 f"OSC port {self._requested_port} on {self._host} cannot be opened ({exc.strerror or exc}); "
                 "choose another with --osc-port"
             ) from None
+        if _QUIET_PYTHONOSC not in logging.getLogger().filters:
+            logging.getLogger().addFilter(_QUIET_PYTHONOSC)
         self._thread = threading.Thread(target=self._serve, name="osc", daemon=True)
         self._thread.start()
         _LOGGER.info("OSC listening on %s:%d", self._host, self.port)
@@ -238,7 +248,7 @@ class OscServer:
                 self._server.serve_forever(poll_interval=0.1)
                 return  # shutdown() was called
             except Exception:  # never let the control thread die; log and keep serving
-                _LOGGER.exception("OSC server loop failed; restarting it")
+                self._bad.report("loop", "OSC server loop failed; restarting it", exc_info=True)
                 time.sleep(0.1)
 
     def stop(self) -> None:
@@ -251,6 +261,8 @@ class OscServer:
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
+        self._bad.flush()
+        self._flood.flush()
 
     def __enter__(self) -> "OscServer":
         self.start()
@@ -261,11 +273,47 @@ class OscServer:
 
     # Handlers run on the server thread.
 
+    def _drop(self, key: str, message: str, exc_info: bool = False) -> None:
+        self._bad.report(key, f"dropped OSC message: {message}", exc_info=exc_info)
+
+    def _pace(self) -> None:
+        """Sleep out the rest of the window once this thread used its CPU share in it (a flood)."""
+        now, cpu = time.monotonic(), time.thread_time()
+        start, start_cpu = self._window
+        if now - start >= PACE_WINDOW_S:
+            self._window = (now, cpu)
+        elif cpu - start_cpu >= CPU_SHARE * PACE_WINDOW_S:
+            self._flood.report("flood", f"more OSC than {CPU_SHARE:.0%} of a core can read; "
+                                "pausing the reads, the system drops what comes meanwhile")
+            time.sleep(start + PACE_WINDOW_S - now)
+            self._window = (time.monotonic(), time.thread_time())
+
+    def _on_datagram(self, data: bytes, client: tuple[str, int]) -> None:
+        """One datagram: parse it, route each message in it; nothing raised here escapes."""
+        if len(data) > MAX_DATAGRAM:
+            self._drop(f"large:{client[0]}", f"datagram from {client[0]} is larger than {MAX_DATAGRAM} bytes; not read")
+            return
+        try:
+            messages = [timed.message for timed in osc_packet.OscPacket(data).messages]
+        except Exception as exc:  # ParseError and whatever a hostile datagram provokes
+            self._drop(f"garbage:{client[0]}", f"{len(data)}-byte datagram from {client[0]} is not OSC ({exc})")
+            return
+        # Bundles are handled now whatever their timetag: a future one must never sleep this thread.
+        for message in messages:
+            try:
+                if message.address == "/status":
+                    self._on_status(client, message.address, *message.params)
+                else:
+                    self._on_message(message.address, *message.params)
+            except Exception:  # a bug in a handler: its traceback once, then counts
+                self._drop(f"failed:{message.address[:64]}",
+                           f"handling {message.address!r:.60} failed; the server keeps running", exc_info=True)
+
     def _on_message(self, address: str, *args: Any) -> None:
         try:
             command = parse_osc(address, args)
         except ControlError as exc:
-            self._bad.warn(address if len(address) <= 64 else address[:64], str(exc))
+            self._drop(address[:64], str(exc))
             return
         if command is not None:
             self.received += 1
@@ -275,7 +323,7 @@ class OscServer:
         reply_to = client
         if args:
             if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], int) or not 0 < args[0] < 65536:
-                self._bad.warn(address, f"OSC /status: expected no argument or a reply port 1..65535, got {shown(args)}")
+                self._drop(address, f"OSC /status: expected no argument or a reply port 1..65535, got {shown(args)}")
                 return
             reply_to = (client[0], args[0])
         try:
@@ -294,5 +342,5 @@ class OscServer:
             try:
                 server.socket.sendto(dgram, reply_to)
             except OSError as exc:
-                self._bad.warn("status-reply", f"cannot reply to {reply_to}: {exc}")
+                self._drop("status-reply", f"cannot reply to {reply_to}: {exc}")
                 return
