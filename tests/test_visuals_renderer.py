@@ -124,3 +124,46 @@ def test_newer_frame_becoming_older_keeps_its_picture(renderer):
     assert abs(renderer.read_pixels().mean() - 100) < 3
     renderer.draw(100.0, 1.0, {})
     assert abs(renderer.read_pixels().mean() - 200) < 3
+
+
+def test_only_declared_float_uniforms_are_kept(renderer, tmp_path):
+    from live.errors import UserError
+
+    (tmp_path / "mine.glsl").write_text(GOOD)
+    renderer.shader_dir = tmp_path
+    renderer.set_shaders(["mine"], {"u_preset_only": 0.5})  # a preset param is declared by the preset
+    assert renderer.settable_params() == {"u_gain", "u_preset_only"}
+    renderer.set_param("u_gain", 0.25)
+    renderer.set_param("u_preset_only", 0.75)
+    for name in ("u_new", "u_image", "u_frame_mix"):  # unknown; a sampler; the composite pass's own
+        with pytest.raises(UserError, match="not a float uniform"):
+            renderer.set_param(name, 0.5)
+    assert renderer._params == {"u_gain": 0.25, "u_preset_only": 0.75}
+
+
+def test_a_flood_of_new_names_leaves_the_per_frame_work_unchanged(renderer, tmp_path):
+    import time
+
+    from live.errors import UserError
+
+    (tmp_path / "mine.glsl").write_text(GOOD)
+    renderer.shader_dir = tmp_path
+    renderer.set_shaders(["mine", "mine", "mine"])
+    renderer.update_frames(Frame(solid(100), 0.0, 50), Frame(solid(100), 0.0, 51))
+
+    def draw_time() -> float:
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(10):
+                renderer.draw(0.0, 1.0, {"u_time": 1.0})
+            renderer.read_pixels()  # wait for GL to finish
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    before = draw_time()
+    for i in range(5000):
+        with pytest.raises(UserError):
+            renderer.set_param(f"u_flood{i}", 0.5)
+    assert renderer._params == {}
+    assert draw_time() < 2.0 * before + 0.005  # the same work (timing noise allowed), not 5000 more names

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from live import paths
+from live.errors import UserError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class ShaderState:
     program: Any = None
     mtime: float = -1.0
     error: str = ""
+    floats: frozenset[str] = frozenset()  # the program's float uniforms: what set_param may set
 
 
 def shader_error_line(message: str) -> str:
@@ -94,6 +96,23 @@ def _gl():
     from pyglet import gl
 
     return gl
+
+
+def _float_uniforms(program: Any) -> frozenset[str]:
+    """The names of ``program``'s active ``float`` uniforms, asked of GL (samplers and vectors
+    are not live parameters: a number set on a sampler would break every draw)."""
+    gl = _gl()
+    count = gl.GLint()
+    gl.glGetProgramiv(program.id, gl.GL_ACTIVE_UNIFORMS, ctypes.byref(count))
+    name = ctypes.create_string_buffer(256)
+    length, size, kind = gl.GLsizei(), gl.GLint(), gl.GLenum()
+    out = set()
+    for index in range(count.value):
+        gl.glGetActiveUniform(program.id, index, len(name), ctypes.byref(length), ctypes.byref(size),
+                              ctypes.byref(kind), name)
+        if kind.value == gl.GL_FLOAT and size.value == 1:
+            out.add(name.value.decode())
+    return frozenset(out)
 
 
 class _Target:
@@ -164,6 +183,7 @@ class Renderer:
         self._composite = ShaderProgram(self._vertex, Shader(COMPOSITE_SOURCE, "fragment"))
         self._passthrough = ShaderProgram(self._vertex, Shader(PASSTHROUGH_SOURCE, "fragment"))
         self._quads: dict[int, Any] = {}
+        self._uniform_names: dict[int, tuple[Any, tuple[str, ...]]] = {}  # id -> (program, its uniforms)
         self._targets = [_Target(width, height) for _ in range(2)]
         self._from = _Target(width, height)  # snapshot of the composite when a transition starts
         black = np.zeros((1, 1, 3), np.uint8)
@@ -193,8 +213,22 @@ class Renderer:
         self.poll_shaders(force=True)
 
     def set_param(self, name: str, value: float) -> None:
-        """Set one uniform for every post shader that declares it (live tweak from OSC/MIDI)."""
+        """Set one uniform for every post shader that declares it (live tweak from OSC/MIDI).
+
+        Only a name the preset's params or a compiled shader of the chain declares (as a float)
+        is kept: anything else raises UserError and stores nothing, so a controller sending new
+        names cannot grow the work done each frame.
+        """
+        if name not in self._params and name not in self.settable_params():
+            chain = ", ".join(s.path.stem for s in self._shaders) or "none"
+            raise UserError(f"uniform {name!r:.60} is not a float uniform of the current shaders ({chain}) "
+                            "or a param of the preset; not set")
         self._params[name] = float(value)
+
+    def settable_params(self) -> frozenset[str]:
+        """The uniform names :meth:`set_param` accepts now: those already set (the preset's params
+        first) and every float uniform the compiled shaders of the chain declare."""
+        return frozenset(self._params).union(*(s.floats for s in self._shaders))
 
     def poll_shaders(self, force: bool = False) -> None:
         """Recompile shaders whose files changed on disk (checked at most once a second)."""
@@ -223,7 +257,7 @@ class Renderer:
             keeping = "keeping the last good version" if state.program else "passing the picture through"
             _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
             return
-        state.program, state.error = program, ""
+        state.program, state.error, state.floats = program, "", _float_uniforms(program)
         _LOGGER.info("shader %s compiled", state.path.name)
 
     def shader_errors(self) -> dict[str, str]:
@@ -312,14 +346,22 @@ class Renderer:
         for name, (unit, tex) in textures.items():
             gl.glActiveTexture(gl.GL_TEXTURE0 + unit)
             gl.glBindTexture(gl.GL_TEXTURE_2D, tex)
-            if name in program.uniforms:
+            if name in self._names(program):
                 program[name] = unit
-        for name, value in values.items():
-            if name in program.uniforms:
-                program[name] = value
+        # Loop over the program's own uniforms, not over ``values``: the work per pass depends
+        # on the shader alone. (pyglet's program.uniforms builds a new dict on every access.)
+        for name in self._names(program):
+            if name in values:
+                program[name] = values[name]
         self._quad(program).draw(gl.GL_TRIANGLE_STRIP)
         gl.glActiveTexture(gl.GL_TEXTURE0)
         self._output = target
+
+    def _names(self, program: Any) -> tuple[str, ...]:
+        entry = self._uniform_names.get(id(program))
+        if entry is None or entry[0] is not program:  # the program is kept, so its id is not reused
+            entry = self._uniform_names[id(program)] = (program, tuple(program.uniforms))
+        return entry[1]
 
     def _quad(self, program: Any) -> Any:
         # One vertex list per program: attribute locations may differ between programs.
