@@ -125,7 +125,7 @@ class CommandQueue(Generic[T]):
             return True
         except queue.Full:
             self.dropped += 1
-            if self.dropped == 1 or self.dropped % 100 == 0:
+            if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8...: a flood logs a few dozen lines, ever
                 _LOGGER.warning("command queue full, dropped %d command(s) so far", self.dropped)
             return False
 

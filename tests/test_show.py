@@ -112,6 +112,7 @@ BAD_COMMANDS = [
 def test_bad_commands_from_any_source_are_refused_in_one_line(show, caplog, cmd):
     before = (show.blackout, show.preset.motion, dict(show.renderer._params), len(show.clock_commands))
     caplog.clear()
+    show._refusals.clear()  # refusals are rate-limited per source and command: each case starts afresh
     show.commands.put(cmd)
     show.tick(9.0, state(9.0))  # must not raise
     assert (show.blackout, show.preset.motion, dict(show.renderer._params), len(show.clock_commands)) == before

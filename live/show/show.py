@@ -17,10 +17,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from live.control.commands import COMMANDS, check_args, validate
+from live.control.commands import COMMANDS, check_args, shown, validate
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import AudioState, Command
+from live.ratelog import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 CLOCK_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "clock")
 TRAVERSAL_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "traversal")
 PULSE_DECAY = 5.0  # per beat: the pulse is down to 1% a beat after it fires
+MAX_SOURCES = 8  # command sources with a log budget of their own; any more share one
 
 
 def beat_pulse(state: AudioState, t: float) -> float:
@@ -259,7 +261,10 @@ class Show:
         self.last_state = AudioState()
         self._fps_window: collections.deque[float] = collections.deque(maxlen=120)
         self._status_time = -1.0
-        self._errors_logged: set[str] = set()
+        # Refusals are rate-limited per source (so an OSC flood cannot hide a MIDI problem) and
+        # per command within it; the per-frame error path has its own budget.
+        self._refusals: dict[str, RateLimitedLog] = {}
+        self._frame_errors = RateLimitedLog(_LOGGER, level=logging.ERROR)
         self.switch_preset(preset)
         self._status: LatestSlot[dict[str, Any]] = LatestSlot(self._make_status())
 
@@ -281,12 +286,29 @@ class Show:
 
     def apply(self, cmd: Command, now: float) -> None:
         """Check one command against the command table and carry it out. Bad values (from any
-        source: OSC, MIDI, keyboard, internal) are logged in one line and ignored; the show keeps
-        its state."""
+        source: OSC, MIDI, keyboard, internal) are refused in one line (rate-limited per source
+        and command, with a count of what was not logged) and the show keeps its state; nothing
+        raised while carrying out a command escapes."""
         try:
             self._apply(validate(cmd), now)
         except UserError as exc:
-            _LOGGER.error("%s command %s%s refused: %s", cmd.source, cmd.name, list(cmd.args), exc)
+            self._refused(cmd, "", f"refused: {exc}")
+        except Exception as exc:  # a bug carrying out one command must not stop the show
+            self._refused(cmd, ":failed", f"failed: {exc!r}", exc_info=True)
+
+    def _refused(self, cmd: Command, kind: str, why: str, exc_info: bool = False) -> None:
+        source, name = str(cmd.source)[:20], str(cmd.name)[:40]
+        self._refusals_from(source).report(name + kind, f"{source} command {name}{shown(cmd.args)} {why}",
+                                           exc_info=exc_info)
+
+    def _refusals_from(self, source: str) -> RateLimitedLog:
+        log = self._refusals.get(source)
+        if log is None:
+            if len(self._refusals) >= MAX_SOURCES:
+                source = "<other>"
+            log = self._refusals.get(source) or RateLimitedLog(_LOGGER, level=logging.ERROR)
+            self._refusals[source] = log
+        return log
 
     def _apply(self, cmd: Command, now: float) -> None:
         name, args = cmd.name, cmd.args
@@ -355,7 +377,7 @@ class Show:
             latent = self.traversal.latent_at(state, display_time)
             self.decode.request(latent, display_time)
         except Exception as exc:  # never let one bad frame take the projector down
-            self._log_once("decode", f"frame for t={display_time:.3f} failed, keeping the last picture: {exc!r}")
+            self._frame_errors.report("decode", f"frame for t={display_time:.3f} failed, keeping the last picture: {exc!r}")
         older, newer = self.decode.frames()
         self.renderer.update_frames(older, newer)
         self.renderer.draw(now, frame_mix(older, newer, now), self.last_uniforms, blackout=self.blackout)
@@ -383,10 +405,6 @@ class Show:
         """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""
         return self._status.get()
 
-    def _log_once(self, key: str, message: str) -> None:
-        if key not in self._errors_logged:
-            self._errors_logged.add(key)
-            _LOGGER.error(message)
 
 
 def _seed_of(name: str) -> int:
