@@ -3,8 +3,8 @@
 Whatever arrives at a boundary, the log it writes stays small: a flood of bad datagrams must not
 fill the disk or slow the show with log I/O. :class:`RateLimitedLog` reports the first problem of
 each kind at once, repeats of a kind at most once per interval, and no more than a small burst of
-lines overall (refilled at one line per interval); every line it writes says how many problems
-it held back since its previous line.
+lines overall, refilled at one line per ``every`` seconds: a flood costs each source about
+25 bytes of log a second, whatever arrives. Every line says how many problems were held back.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ MAX_MESSAGE = 240  # characters of one problem's text; a hostile message cannot 
 
 
 class RateLimitedLog:
-    """Logs problems to ``logger``, at most ``burst`` lines at once and one per ``interval`` after that.
+    """Logs problems to ``logger``, at most ``burst`` lines at once and one per ``every`` seconds after that.
 
     A ``key`` names a kind of problem (an OSC address, a command and its source): a kind already
     reported in the last ``interval`` seconds is counted, not logged. The key table holds at
@@ -26,10 +26,11 @@ class RateLimitedLog:
     sender spraying random addresses cannot grow memory. Safe to call from several threads.
     """
 
-    def __init__(self, logger: logging.Logger, *, interval: float = 5.0, burst: int = 20, max_keys: int = 256,
-                 level: int = logging.WARNING, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, logger: logging.Logger, *, interval: float = 5.0, every: float = 10.0, burst: int = 10,
+                 max_keys: int = 256, level: int = logging.WARNING, clock: Callable[[], float] = time.monotonic) -> None:
         self.logger = logger
         self.interval = float(interval)
+        self.every = float(every)
         self.burst = int(burst)
         self.max_keys = int(max_keys)
         self.level = level
@@ -75,10 +76,10 @@ class RateLimitedLog:
             self.logger.log(self.level, "%d more problem(s) from this source were not logged since its last report", held)
 
     def _refill(self, now: float) -> None:
-        if self.interval <= 0:
+        if self.every <= 0:
             self._tokens = float(self.burst)
         else:
-            self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) / self.interval)
+            self._tokens = min(float(self.burst), self._tokens + (now - self._refilled) / self.every)
         self._refilled = now
 
     def _slot(self, key: str, now: float) -> str:

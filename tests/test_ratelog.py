@@ -44,13 +44,13 @@ def test_first_of_a_kind_at_once_then_one_line_per_interval_with_the_count(caplo
 def test_many_kinds_are_capped_by_the_burst_then_one_line_per_interval(caplog):
     caplog.set_level(logging.WARNING, logger=LOGGER.name)
     clock = FakeClock()
-    log = RateLimitedLog(LOGGER, interval=5.0, burst=5, clock=clock)
+    log = RateLimitedLog(LOGGER, interval=5.0, every=10.0, burst=5, clock=clock)
     for second in range(60):  # a minute of 1000 new addresses a second
         for i in range(1000):
             log.report(f"/random/{second}/{i}", f"address /random/{second}/{i} is not known")
         clock.now += 1.0
     assert log.count == 60_000
-    assert 5 + 60 // 5 - 1 <= log.lines <= 5 + 60 // 5  # the burst, then the refill: one line per 5 s
+    assert 5 + 60 // 10 - 1 <= log.lines <= 5 + 60 // 10  # the burst, then the refill: one line per 10 s
     assert len(lines(caplog)) == log.lines
     assert "not logged since its last report" in lines(caplog)[-1]
 

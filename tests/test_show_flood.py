@@ -191,18 +191,18 @@ def test_osc_flood_keeps_the_frame_rate_and_a_small_log(live_show):
     show, server, log = live_show
     figures = _flood(live_show, log, warmup=1.0, seconds=1.0, steady_from=0.0)
     # Bounded whatever arrives: each of the few sources (OSC server, python-osc, the show's
-    # refusals, the command queue) writes a burst of at most 20 lines, then one per 5 s.
-    # Unlimited, this flood wrote tens of thousands of lines.
-    assert figures["log_lines"] <= 100, figures
-    assert figures["log_bytes"] <= 40_000, figures
+    # refusals, the reading pauses) writes a burst of at most 10 lines, then one per 10 s; the
+    # command queue a line at 1, 2, 4, 8... drops. Unlimited, this flood wrote thousands of lines.
+    assert figures["log_lines"] <= 60, figures
+    assert figures["log_bytes"] <= 20_000, figures
     _valid_commands_get_through(show, server)
 
 
 @pytest.mark.slow
 def test_an_hour_of_flood_writes_less_than_a_megabyte(live_show):
-    """30 s of flood after the first bursts; the log's steady rate, extrapolated to an hour."""
+    """30 s of flood once the first bursts are spent; the log's steady rate, extrapolated to an hour."""
     show, server, log = live_show
-    figures = _flood(live_show, log, warmup=3.0, seconds=40.0, steady_from=10.0)
+    figures = _flood(live_show, log, warmup=3.0, seconds=55.0, steady_from=25.0)
     per_hour = figures["steady_bytes"] / figures["steady_seconds"] * 3600
     print(f"log under flood: {per_hour / MB:.3f} MB per hour")
     assert per_hour < 1 * MB, figures
