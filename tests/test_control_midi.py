@@ -536,3 +536,69 @@ def test_input_toggle_uses_status_and_survives_a_failing_one(tmp_path):
     state["ok"] = False
     midi._on_message(on(10))
     assert [c.args for c in queue.drain()] == [(False,), (True,)]
+
+
+# --- nothing one message provokes stops the MIDI thread -----------------------------------------
+
+
+class _FailingOnce(CommandQueue):
+    """A command queue whose first put raises, as a bug downstream of the handler would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def put(self, item):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("handler bug")
+        return super().put(item)
+
+
+def test_a_handler_exception_or_a_malformed_message_is_contained_and_rate_limited(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="live.control.midi")
+    m = mapping('[[bind]]\ncc = 48\ncommand = "shader_param"\nname = "u_amount"\n', tmp_path)
+    queue = _FailingOnce()
+    midi = MidiInput(queue, None, m, backend="no_such_backend_module")
+    midi._on_message(cc(48, 64))  # the handler raises
+    for _ in range(200):
+        midi._on_message(object())  # not a MIDI message at all: no .type
+    midi._on_message(cc(48, 127))
+    assert [c.args for c in queue.drain()] == [("u_amount", 1.0)]
+    assert midi.failed == 201
+    assert caplog.text.count("Traceback") == 2  # one per kind of failure, then counted
+    midi.stop()
+    assert "199 more problem(s)" in caplog.records[-1].getMessage()
+
+
+@pytest.mark.integration
+def test_jack_midi_thread_survives_bad_messages(jack_backend, tmp_path, caplog):
+    import rtmidi
+
+    caplog.set_level(logging.WARNING, logger="live.control.midi")
+    path = tmp_path / "jack.toml"
+    path.write_text('[[bind]]\ncc = 48\ncommand = "shader_param"\nname = "u_amount"\n', encoding="utf-8")
+    port_name = f"bad-pad-{uuid.uuid4().hex[:6]}"
+    raw = rtmidi.MidiOut(rtmidi.API_UNIX_JACK)  # sends bytes mido would refuse to build
+    raw.open_virtual_port(port_name)
+    queue = _FailingOnce()
+    midi = MidiInput(queue, port_name, MidiMapping.load(path), backend=jack_backend, retry_interval=0.1)
+    try:
+        midi.start()
+        assert _wait(lambda: port_name in (midi.connected.get() or "")), "MidiInput never opened the JACK port"
+        time.sleep(0.2)  # let JACK finish connecting the ports
+        raw.send_message([0xB0, 48, 64])  # handled, and the handler raises
+        for _ in range(20):
+            raw.send_message([0xB0, 48, 200])  # a data byte over 127
+            raw.send_message([0xF7])  # an end of sysex with no start
+            raw.send_message([0xB0, 49, 5])  # valid, unbound
+        assert _wait(lambda: midi.failed == 1)
+        raw.send_message([0xB0, 48, 127])
+        got: list[Command] = []
+        # Only what reached the handler: JACK under load has been seen to repeat a message.
+        assert _wait(lambda: ("u_amount", 1.0) in [c.args for c in got.extend(queue.drain()) or got])
+        assert {c.name for c in got} == {"shader_param"}
+        assert caplog.text.count("Traceback") == 1 and "handler bug" in caplog.text
+    finally:
+        midi.stop()
+        raw.close_port()

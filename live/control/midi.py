@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec, ControlError, resolve
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import Command
+from live.ratelog import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -409,6 +410,8 @@ class MidiInput:
     it comes back. ``port=None`` uses the mapping's ``device``, else the first non-Through input.
     ``status`` (the same callable the OSC server gets) lets toggle pads flip the show's actual
     blackout/freeze/... state; it is called on the MIDI thread only when a toggle is pressed.
+    Nothing one message provokes escapes the callback (it would end the backend's thread): each
+    problem is logged through a :class:`live.ratelog.RateLimitedLog`, and the next message is read.
     """
 
     def __init__(self, commands: CommandQueue[Command], port: str | None, mapping: MidiMapping,
@@ -428,6 +431,12 @@ class MidiInput:
         self.learned: LatestSlot[Binding] = LatestSlot()  # each binding made by learn mode
         self.connected: LatestSlot[str] = LatestSlot()  # name of the open port, "" when none
         self.received = 0
+        self._problems = RateLimitedLog(_LOGGER)  # both threads report here; it has its own lock
+
+    @property
+    def failed(self) -> int:
+        """How many messages could not be handled (or supervisor rounds failed) so far."""
+        return self._problems.count
 
     def start(self) -> None:
         """Start the supervisor thread, which opens the port now and whenever it reappears."""
@@ -444,6 +453,7 @@ class MidiInput:
             self._thread.join(timeout=5.0)
             self._thread = None
         self._close()
+        self._problems.flush()
 
     def __enter__(self) -> "MidiInput":
         self.start()
@@ -471,31 +481,35 @@ class MidiInput:
         missing_logged = False
         failures = 0  # consecutive backend failures: back off so a missing ALSA/JACK doesn't spam
         while not self._stop.is_set():
+            error = None
             try:
-                names = _backend(self._backend).get_input_names()
-                error = None
-            except Exception as exc:
-                names, error = [], str(exc).strip() or type(exc).__name__
-            if self._port is not None and self._port.name not in names:
-                _LOGGER.warning("MIDI input %r disappeared; will reopen it when it comes back", self._port.name)
-                self._close()
-                missing_logged = True
-            if self._port is None:
-                name = pick_port(names, self._wanted)
-                if name is not None:
-                    try:
-                        self._open(name)
-                        missing_logged = False
-                    except Exception as exc:
-                        if not missing_logged:
-                            _LOGGER.warning("MIDI input %r cannot be opened (%s); retrying every %.0f s",
-                                            name, exc, self.retry_interval)
-                            missing_logged = True
-                elif not missing_logged:
-                    why = f"MIDI backend unavailable ({error})" if error else f"available: {names or 'none'}"
-                    _LOGGER.warning("MIDI input %s not found (%s); retrying every %.0f s or so",
-                                    repr(self._wanted) if self._wanted else "(any)", why, self.retry_interval)
+                try:
+                    names = _backend(self._backend).get_input_names()
+                except Exception as exc:
+                    names, error = [], str(exc).strip() or type(exc).__name__
+                if self._port is not None and self._port.name not in names:
+                    _LOGGER.warning("MIDI input %r disappeared; will reopen it when it comes back", self._port.name)
+                    self._close()
                     missing_logged = True
+                if self._port is None:
+                    name = pick_port(names, self._wanted)
+                    if name is not None:
+                        try:
+                            self._open(name)
+                            missing_logged = False
+                        except Exception as exc:
+                            if not missing_logged:
+                                _LOGGER.warning("MIDI input %r cannot be opened (%s); retrying every %.0f s",
+                                                name, exc, self.retry_interval)
+                                missing_logged = True
+                    elif not missing_logged:
+                        why = f"MIDI backend unavailable ({error})" if error else f"available: {names or 'none'}"
+                        _LOGGER.warning("MIDI input %s not found (%s); retrying every %.0f s or so",
+                                        repr(self._wanted) if self._wanted else "(any)", why, self.retry_interval)
+                        missing_logged = True
+            except Exception as exc:  # a bug in one round must not end the supervisor: log, try again later
+                error = repr(exc)
+                self._problems.report("supervisor", "MIDI input check failed; retrying", exc_info=True)
             failures = failures + 1 if error else 0
             self._stop.wait(min(self.retry_interval * 2 ** min(failures, 5), max(self.retry_interval, 30.0)))
 
@@ -520,8 +534,13 @@ class MidiInput:
         try:
             with self._handle_lock:
                 self._handle(msg, received)
-        except Exception:  # a bug here must not kill the backend's thread
-            _LOGGER.exception("MIDI message %s could not be handled", msg)
+        except Exception as exc:  # a bug here must not kill the backend's thread
+            try:
+                text = str(msg)[:80]
+            except Exception:  # not even printable: name its type
+                text = type(msg).__name__
+            self._problems.report(f"message:{type(exc).__name__}", f"MIDI message {text} could not be handled: {exc!r}",
+                                  exc_info=True)
 
     def _handle(self, msg: mido.Message, received: float) -> None:
         if msg.type == "control_change" or (msg.type == "note_on" and msg.velocity > 0):
