@@ -278,3 +278,10 @@ def test_lock_without_an_argument_flips_like_every_toggle():
     engine.command(Command("lock", (True,)))
     engine.command(Command("lock", (True,)))
     assert engine.clock.locked
+
+
+def test_a_tap_at_the_same_moment_or_earlier_is_ignored():
+    clock = BeatClock()
+    for t in (10.0, 10.5, 10.5, 10.49, 11.0):  # a duplicate press and one from the past
+        clock.tap(t)
+    assert clock.bpm == pytest.approx(120.0) and clock.source == "tap"

@@ -41,6 +41,7 @@ class BeatClock:
     """
 
     TAP_TIMEOUT = 2.0  # seconds without a tap that start a new tap sequence
+    TAP_BOUNCE = 0.1  # seconds: closer taps are one press (600 BPM is beyond any tempo range)
 
     def __init__(self, tempo_min: float = 70.0, tempo_max: float = 180.0, default_bpm: float = 120.0) -> None:
         self.tempo_min, self.tempo_max = tempo_min, tempo_max
@@ -127,7 +128,12 @@ class BeatClock:
     # -- manual ----------------------------------------------------------------------------
 
     def tap(self, t: float) -> None:
-        """A tap: after two taps the tempo follows the taps and the beat lands on the last tap."""
+        """A tap: after two taps the tempo follows the taps and the beat lands on the last tap.
+
+        A tap less than :data:`TAP_BOUNCE` after the previous one (a bouncing pad, the same press
+        sent twice, a time that went backwards) is not a beat and is ignored."""
+        if self._taps and t - self._taps[-1] < self.TAP_BOUNCE:
+            return
         if self._taps and t - self._taps[-1] > self.TAP_TIMEOUT:
             self._taps = []
         self._taps = (self._taps + [t])[-8:]
