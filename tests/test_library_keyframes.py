@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -73,13 +74,28 @@ def test_crash_during_write_keeps_the_old_file(tmp_path, monkeypatch):
     old = latents_for(preset)
     path = save_preset_keyframes(preset, old, tmp_path / "kf", {})
     before = path.read_bytes()
+    written = []
 
-    def dies_half_way(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"\x00" * 100)  # a half-written temp file
-        raise OSError("disk full")
+    def dies_half_way(fh, chunk):
+        fh.write(chunk[: len(chunk) // 2])  # half of the temp file is on disk
+        written.append(fh.name)
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(kf, "save_file", dies_half_way)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(kf, "_write_chunk", dies_half_way)
+    with pytest.raises(KeyframeError) as info:
+        save_preset_keyframes(preset, old * 2, tmp_path / "kf", {})
+    msg = str(info.value)
+    assert "\n" not in msg and "p/keyframes.safetensors: disk full" in msg and "previous file is kept" in msg
+    assert written and ".tmp-" in written[0]
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["keyframes.safetensors"]
+
+    def interrupted(fh, chunk):
+        fh.write(chunk[:10])
+        raise KeyboardInterrupt  # Ctrl-C (or SIGTERM, see precompute) in the middle of the write
+
+    monkeypatch.setattr(kf, "_write_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
         save_preset_keyframes(preset, old * 2, tmp_path / "kf", {})
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["keyframes.safetensors"]
@@ -309,3 +325,49 @@ def test_temp_file_of_a_killed_writer_is_cleaned_up(tmp_path):
     save_preset_keyframes(preset, latents_for(preset), tmp_path / "kf", {})
     assert not orphan.exists()
     assert load_preset_keyframes(preset, tmp_path / "kf").latents.shape[0] == 4
+
+
+def test_overlong_metadata_from_elsewhere_is_capped_on_read(tmp_path):
+    """A file written by another tool (or an older version) with huge prompt metadata still loads;
+    what the bank keeps of it is capped."""
+    import json
+
+    preset = make_preset(tmp_path / "presets")
+    lat = latents_for(preset)
+    path = keyframes_path(preset, tmp_path / "kf")
+    encoded = kf._encode_meta(kf.build_meta(preset, lat, {}))
+    encoded["prompts"] = json.dumps([f"{i} " + "x" * 5000 for i in range(1000)])  # a 5 MB header
+    encoded["model"] = "m" * 100_000
+    kf._atomic_save({"latents": lat}, path, encoded)
+    kset = load_preset_keyframes(preset, tmp_path / "kf")
+    assert torch.equal(kset.latents, lat)
+    assert len(kset.meta["prompts"]) == kf.MAX_META_ITEMS and kset.meta["prompts"][0].startswith("0 xxx")
+    assert all(len(p) <= kf.MAX_META_TEXT for p in kset.meta["prompts"])
+    assert len(kset.meta["model"]) == kf.MAX_META_VALUE
+    assert len(read_meta(path)["prompts"]) == kf.MAX_META_ITEMS
+
+
+def test_loaded_set_records_the_file_it_came_from(tmp_path):
+    preset = make_preset(tmp_path / "presets")
+    path = save_preset_keyframes(preset, latents_for(preset), tmp_path / "kf", {})
+    kset = load_preset_keyframes(preset, tmp_path / "kf")
+    assert kset.signature == kf.file_signature(path) and kset.signature[2] == path.stat().st_size
+    save_preset_keyframes(preset, latents_for(preset), tmp_path / "kf", {})  # rewritten: a new file
+    assert kf.file_signature(path) != kset.signature
+    assert kf.file_signature(tmp_path / "nope") is None
+
+
+def test_a_file_too_big_for_the_preset_is_refused_unread(tmp_path, monkeypatch):
+    preset = make_preset(tmp_path / "presets")
+    path = save_preset_keyframes(preset, latents_for(preset), tmp_path / "kf", {})
+    with open(path, "ab") as fh:
+        fh.truncate(kf.MAX_HEADER_BYTES + 10 * 4 * 64 * 64 * 4)  # sparse: far more than 4 keyframes need
+    reads = []
+    monkeypatch.setattr(kf, "_decode_file", lambda *a: reads.append(a))
+    with pytest.raises(KeyframeError, match=r"p/keyframes.safetensors: \d+ bytes, more than a keyframe file for it "
+                                            r"can hold \(\d+\); not a keyframe file or corrupt"):
+        load_preset_keyframes(preset, tmp_path / "kf")
+    assert reads == []
+    monkeypatch.setattr(kf, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(KeyframeError, match="more than a keyframe file for it can hold \\(1000\\)"):
+        kf.load_keyframe_file(path, max_bytes=kf.MAX_FILE_BYTES)

@@ -455,3 +455,165 @@ def test_all_skips_unusable_presets_and_does_the_rest(tmp_path, model, capsys):
     assert "no-such-model does not exist" in results["elsewhere"].reason and "broken.toml" in results["broken"].reason
     with pytest.raises(UserError, match="no-such-model"):  # named explicitly, it still stops at once
         pc.precompute(options_for(tmp_path, "elsewhere", "cats"))
+
+
+# ------------------------------------------------------------------ stopped or out of disk half way
+
+def _no_temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if ".tmp-" in p.name]
+
+
+def _snapshot(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in folder.rglob("keyframes.safetensors")}
+
+
+@pytest.fixture()
+def sigterm_is_default():
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("something else handles SIGTERM in this test process")
+    yield
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "precompute left its SIGTERM handler behind"
+
+
+def test_sigterm_between_batches_keeps_everything_finished(tmp_path, model, sigterm_is_default):
+    import os
+    import signal
+
+    write_preset(tmp_path, "done", model, prompts=("x",), seeds=(1,))
+    pc.precompute(options_for(tmp_path, "done"))
+    before = _snapshot(tmp_path / "kf")
+    write_preset(tmp_path, "cats", model, seeds=(1, 2, 3))
+    batches = []
+
+    def terminate(batch):
+        batches.append(batch)
+        if len(batches) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` or a closing terminal would
+
+    with pytest.raises(KeyboardInterrupt):
+        pc.precompute(options_for(tmp_path, "done", "cats", "--batch-size", "2"), on_batch=terminate)
+    assert _snapshot(tmp_path / "kf") == before  # earlier keyframes intact, no half keyframe file
+    assert not _no_temp_files(tmp_path / "kf")
+    partial = next((tmp_path / "kf" / "cats").glob("partial-*"))
+    assert sorted(p.name for p in partial.iterdir()) == [f"k{i:05d}.safetensors" for i in range(4)]
+    [result] = pc.precompute(options_for(tmp_path, "cats", "--batch-size", "2"))
+    assert result.resumed == 4 and result.generated == 2
+
+
+def test_sigterm_while_the_keyframe_file_is_written(tmp_path, model, monkeypatch, sigterm_is_default):
+    import os
+    import signal
+
+    import live.library.keyframes as kf
+
+    write_preset(tmp_path, "cats", model, seeds=(1,))
+    pc.precompute(options_for(tmp_path, "cats"))
+    before = _snapshot(tmp_path / "kf")
+    write_preset(tmp_path, "cats", model, seeds=(1, 2))  # new settings: the file is redone
+    real_write = kf._write_chunk
+
+    def terminated_mid_write(fh, chunk):
+        if Path(fh.name).name.startswith(".keyframes.safetensors.tmp-"):
+            real_write(fh, chunk[: len(chunk) // 2])
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_write(fh, chunk)
+
+    monkeypatch.setattr(kf, "_write_chunk", terminated_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        pc.precompute(options_for(tmp_path, "cats"))
+    assert _snapshot(tmp_path / "kf") == before and not _no_temp_files(tmp_path / "kf")
+    monkeypatch.setattr(kf, "_write_chunk", real_write)
+    [result] = pc.precompute(options_for(tmp_path, "cats"))
+    assert result.resumed == 4 and result.generated == 0 and result.count == 4  # every keyframe was kept
+
+
+@pytest.mark.slow
+def test_sigterm_from_outside_stops_a_real_run(tmp_path, model):
+    """`kill PID` on a real precompute process: exit 130 with the resume hint, nothing half written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_preset(tmp_path, "done", model, prompts=("x",), seeds=(1,))
+    pc.precompute(options_for(tmp_path, "done"))
+    before = _snapshot(tmp_path / "kf")
+    write_preset(tmp_path, "cats", model, prompts=("x",), seeds=tuple(range(200)))
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, str(repo / "run_live.py"), "precompute", "done", "cats", "--batch-size",
+                             "1", "--device", "cpu", "--quiet", "--presets-dir", str(tmp_path / "presets"),
+                             "--keyframes-dir", str(tmp_path / "kf")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "kf" / "cats").glob("partial-*/k00002.safetensors")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "precompute never got going"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted: every finished keyframe is kept" in out and err.strip().splitlines()[-1] == "stopped"
+    assert _snapshot(tmp_path / "kf") == before and not _no_temp_files(tmp_path / "kf")
+    kept = list((tmp_path / "kf" / "cats").glob("partial-*/*.safetensors"))
+    assert len(kept) >= 3
+    preset = load_preset(tmp_path / "presets" / "cats.toml")
+    store = pc.PartialStore(preset, tmp_path / "kf", pc.text_cache_key(preset, pc.resolve_model(str(model)), None))
+    assert store.dir == kept[0].parent
+    assert len(store.done(200, (4, SIZE // 8, SIZE // 8))) == len(kept)  # every kept one is whole: resumable
+
+
+def test_disk_full_mid_run_is_one_line_and_resumes(tmp_path, model, monkeypatch, capsys):
+    import errno
+
+    import live.library.keyframes as kf
+    from live.cli import main
+
+    write_preset(tmp_path, "done", model, prompts=("x",), seeds=(1,))
+    pc.precompute(options_for(tmp_path, "done"))
+    before = _snapshot(tmp_path / "kf")
+    write_preset(tmp_path, "cats", model, seeds=(1, 2, 3))
+    real_write = kf._write_chunk
+    files = []
+
+    def fills_up(fh, chunk):
+        files.append(fh.name)
+        if len(files) > 3:  # three partial keyframes fit, then the disk is full half way into a file
+            real_write(fh, chunk[: len(chunk) // 3])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(fh, chunk)
+
+    monkeypatch.setattr(kf, "_write_chunk", fills_up)
+    code = main(["precompute", "done", "cats", "--batch-size", "2", "--device", "cpu", "--quiet",
+                 "--presets-dir", str(tmp_path / "presets"), "--keyframes-dir", str(tmp_path / "kf")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("error: ") and "k00003.safetensors: disk full" in err[0] and "resume" in err[0]
+    assert _snapshot(tmp_path / "kf") == before and not _no_temp_files(tmp_path / "kf")
+    monkeypatch.setattr(kf, "_write_chunk", real_write)  # space freed
+    [result] = pc.precompute(options_for(tmp_path, "cats", "--batch-size", "2"))
+    assert result.resumed == 3 and result.generated == 3
+
+
+def test_metadata_prompts_are_capped(tmp_path, model):
+    long = "neon " * 200  # 1000 characters
+    sections = "".join(f'[[generation.sections]]\nname = "s{i}"\nprompts = [{", ".join(chr(34) + long + str(j) + chr(34) for j in range(40))}]\n'
+                       for i in range(8))
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "long.toml").write_text(f'[generation]\nmodel = "{model}"\nwidth = {SIZE}\nheight = {SIZE}\n'
+                                       f'seeds = [1]\nsteps = 1\nnegative_prompt = "{long}"\n' + sections)
+    preset = load_preset(presets / "long.toml")
+    assert len(preset.generation.all_prompts()) == 320
+    path = save_preset_keyframes(preset, torch.randn(320, 4, SIZE // 8, SIZE // 8), tmp_path / "kf", {})
+    meta = load_keyframe_file(path).meta
+    assert len(meta["prompts"]) == 256 and all(len(p) <= 300 for p in meta["prompts"])
+    assert meta["prompts"][0].startswith("neon neon") and meta["prompts"][0].endswith("\u2026")
+    assert len(meta["negative_prompt"]) == 300 and meta["count"] == 320
+    assert path.stat().st_size < 320 * 4 * (SIZE // 8) ** 2 * 4 + 120_000  # the header stays small

@@ -79,6 +79,7 @@ def source_images(preset: Preset, source: str | None = None) -> tuple[np.ndarray
 from live.library.keyframes import (
     FORMAT_VERSION,
     IMAGE_EXTENSIONS,
+    KeyframeChanging,
     KeyframeError,
     KeyframeSet,
     first_line,
@@ -118,6 +119,8 @@ def ensure_builtin_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyfr
             if kset.meta.get("cache_key") == key:
                 return kset
             _LOGGER.info("keyframes for %s are out of date; rebuilding from %s", preset.name, g.images)
+        except KeyframeChanging:
+            raise  # someone is writing it right now: never build over a file being written
         except KeyframeError as exc:
             _LOGGER.info("%s; rebuilding", exc)
     images, _, names = source_images(preset)

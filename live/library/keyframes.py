@@ -4,6 +4,7 @@ on load, and the per-batch store that lets an interrupted precompute resume.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
 
 from live.errors import UserError
 from live.library.presets import (
@@ -34,6 +36,18 @@ KEYFRAMES_FILE = "keyframes.safetensors"
 PREVIEW_FILE = "preview.png"
 TENSOR_NAME = "latents"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+# Metadata is for people (check, the HUD), never for the show's logic, so it is capped: on write
+# and again on read, so a file written elsewhere cannot bloat the bank or a status line.
+MAX_META_TEXT = 300        # characters of one prompt, negative prompt or image name
+MAX_META_ITEMS = 256       # entries of one list (prompts, images, seeds, sections)
+MAX_META_VALUE = 4096      # characters of any other text value (model paths, notes)
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # a larger header is refused as corrupt (safetensors allows 100 MB)
+MAX_FILE_BYTES = 8 * 1024 ** 3  # a larger file is refused before it is read into memory
+_TEXT_KEYS = ("negative_prompt",)
+_TEXT_LIST_KEYS = ("prompts", "images")
+_WRITE_CHUNK = 1 << 20
+_READ_TRIES = 3            # a file that changes under the reader is read again this often, then refused
+_READ_RETRY_S = 0.05
 # metadata values that are JSON (everything else is a plain string)
 _JSON_KEYS = ("format_version", "scaled", "scaling_factor", "latent_shape", "count", "prompts", "seeds", "steps",
               "guidance", "sections", "images", "width", "height", "created")
@@ -43,6 +57,10 @@ class KeyframeError(UserError):
     """A keyframe file is missing, partial, corrupt, stale or made for another decoder (names the file)."""
 
 
+class KeyframeChanging(KeyframeError):
+    """A keyframe file kept changing while it was read (someone is writing it): read it again later."""
+
+
 @dataclass(frozen=True)
 class KeyframeSet:
     """A preset's keyframes: ``latents`` (N, C, h, w) float32 scaled diffusion-space latents, their metadata."""
@@ -50,6 +68,8 @@ class KeyframeSet:
     latents: torch.Tensor
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path = Path()
+    # the file's (device, inode, size, mtime_ns, ctime_ns) when it was read: what the bank compares
+    signature: tuple[int, ...] | None = None
 
     @property
     def scaling_factor(self) -> float:
@@ -83,6 +103,23 @@ def hash_json(doc: Any) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _cap_text(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[:limit - 1] + "\u2026"
+
+
+def cap_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with prompts, image names and other text cut to the caps above (a new dict)."""
+    out: dict[str, Any] = {}
+    for key, value in meta.items():
+        limit = MAX_META_TEXT if key in _TEXT_KEYS or key in _TEXT_LIST_KEYS else MAX_META_VALUE
+        if isinstance(value, str):
+            value = _cap_text(value, limit)
+        elif isinstance(value, list):
+            value = [_cap_text(v, limit) if isinstance(v, str) else v for v in value[:MAX_META_ITEMS]]
+        out[_cap_text(str(key), 128)] = value
+    return out
+
+
 def _encode_meta(meta: dict[str, Any]) -> dict[str, str]:
     return {k: json.dumps(v) if k in _JSON_KEYS or not isinstance(v, str) else v for k, v in meta.items()}
 
@@ -105,23 +142,60 @@ def _tensor_digest(t: torch.Tensor) -> str:
     return hashlib.sha256(memoryview(t.contiguous().numpy()).cast("B")).hexdigest()
 
 
+def _write_chunk(fh: Any, chunk: memoryview) -> None:
+    """One write of the temp file (its own function so tests can fail it as a full disk would)."""
+    fh.write(chunk)
+
+
+def _write_error(where: str, exc: OSError) -> KeyframeError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return KeyframeError(f"{where}: disk full, the keyframes could not be written (the previous file is kept); "
+                             f"free some space and run precompute again to resume")
+    return KeyframeError(f"{where}: cannot write keyframes ({exc.strerror or first_line(exc)}); the previous file "
+                         f"is kept; check the folder's permissions and free space")
+
+
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
     """Write to a temp file in the same folder, flush to disk, then rename over ``path``.
 
-    A crash at any point leaves either the old file or the new one under the real name, never a half.
+    A crash at any point leaves either the old file or the new one under the real name, never a half;
+    a failed write (disk full, interrupted) removes its temp file and raises KeyframeError in one line.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_orphan_temps(path)
+    where = as_written(path)
+    data = memoryview(save_bytes(tensors, metadata=metadata))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        with open(tmp, "rb+") as fh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_orphan_temps(path)
+        with open(tmp, "wb") as fh:
+            for start in range(0, len(data), _WRITE_CHUNK):
+                _write_chunk(fh, data[start:start + _WRITE_CHUNK])
+            fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # the writer may create it private; others (the show user) must read it
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise _write_error(where, exc) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # a later write removes it as an orphan
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _remove_orphan_temps(path: Path) -> None:
@@ -173,7 +247,7 @@ def build_meta(preset: Preset, latents: torch.Tensor, meta: dict[str, Any]) -> d
     full["count"] = int(latents.shape[0])
     full["dtype"] = "float32"
     full["latents_sha256"] = _tensor_digest(latents)
-    return full
+    return cap_meta(full)
 
 
 def _check_latents(where: str, latents: torch.Tensor, preset: Preset, family: str, finite: bool = True) -> None:
@@ -186,7 +260,7 @@ def _check_latents(where: str, latents: torch.Tensor, preset: Preset, family: st
             f"run `run_live.py precompute {preset.name}` again")
     if latents.shape[0] == 0:
         raise KeyframeError(f"{where}: holds no keyframes; run `run_live.py precompute {preset.name}` again")
-    # Only on write: a stored file matches its checksum, so it holds what passed this check.
+    # load_keyframe_file checks finiteness itself, so loaders skip it here.
     if finite and not torch.isfinite(latents).all():
         raise KeyframeError(f"{where}: latents contain NaN or inf (fp16 overflow?); run precompute "
                             f"{preset.name} again, with --device cpu if it repeats")
@@ -206,17 +280,52 @@ def save_preset_keyframes(preset: Preset, latents: torch.Tensor, keyframes_dir: 
     return path
 
 
+def _corrupt(where: str, detail: str) -> KeyframeError:
+    return KeyframeError(f"{where}: corrupt or partial keyframe file ({detail}); run precompute again")
+
+
+def _header_length(prefix: bytes, size: int, where: str) -> int:
+    """The header length a file's first 8 bytes announce, checked against the limit and the file size."""
+    if len(prefix) < 8:
+        raise _corrupt(where, f"{size} bytes, too short for a header")
+    n = int.from_bytes(prefix[:8], "little")
+    if n > MAX_HEADER_BYTES:
+        raise _corrupt(where, f"header of {n} bytes, over the {MAX_HEADER_BYTES // (1 << 20)} MB limit")
+    if 8 + n > size:
+        raise _corrupt(where, f"header of {n} bytes but the file has {size}")
+    return n
+
+
+def _parse_header(raw: bytes, where: str) -> dict[str, Any]:
+    """The metadata of a header's JSON text, decoded and capped."""
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _corrupt(where, f"header is not JSON: {first_line(exc)}") from None
+    if not isinstance(header, dict):
+        raise _corrupt(where, "header is not a JSON object")
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise _corrupt(where, "metadata is not a table of strings")
+    return cap_meta(_decode_meta(meta))
+
+
 def read_meta(path: str | Path) -> dict[str, Any]:
     """Only the metadata of a keyframe file (reads the header, not the tensors); KeyframeError if unreadable."""
     path = Path(path)
+    where = as_written(path)
     try:
-        with safe_open(str(path), framework="pt") as fh:
-            return _decode_meta(fh.metadata() or {})
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            n = _header_length(fh.read(8), size, where)
+            raw = fh.read(n)
     except FileNotFoundError:
         raise
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise KeyframeError(f"{as_written(path)}: corrupt or partial keyframe file ({first_line(exc)}); "
-                            f"delete it or run precompute again") from None
+    except OSError as exc:
+        raise _corrupt(where, first_line(exc)) from None
+    if len(raw) != n:
+        raise _corrupt(where, "it shrank while being read")
+    return _parse_header(raw, where)
 
 
 def first_line(exc: BaseException) -> str:
@@ -224,32 +333,101 @@ def first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:120] if str(exc) else exc.__class__.__name__
 
 
-def load_keyframe_file(path: str | Path, verify: bool = True) -> KeyframeSet:
-    """Load one keyframe file and check its format and checksum (not whether it fits a preset)."""
+def file_signature(path: str | Path) -> tuple[int, ...] | None:
+    """(device, inode, size, mtime_ns, ctime_ns) of a file, None when it is missing or cannot be
+    looked at: it changes with every write, rename over it, or permission change."""
+    try:
+        return _signature(os.stat(path))
+    except (OSError, ValueError):
+        return None
+
+
+def _signature(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _too_big(where: str, size: int, limit: int) -> KeyframeError:
+    return KeyframeError(f"{where}: {size} bytes, more than a keyframe file for it can hold ({limit}); "
+                         f"not a keyframe file or corrupt, run precompute again")
+
+
+def _read_whole(path: Path, where: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes, tuple[int, ...]]:
+    """All of a file's bytes, and its signature, read while it did not change.
+
+    The stat before and after the read (and the name's own) must agree, else the file is
+    being written: read again a few times, then KeyframeChanging. Nothing stays mapped. A file
+    over ``max_bytes`` is refused before it is read.
+    """
+    for attempt in range(_READ_TRIES):
+        try:
+            with open(path, "rb") as fh:
+                before = _signature(os.fstat(fh.fileno()))
+                if before[2] > max_bytes:
+                    raise _too_big(where, before[2], max_bytes)
+                data = fh.read(max_bytes + 1)
+                after = _signature(os.fstat(fh.fileno()))
+            current = file_signature(path)
+        except FileNotFoundError:
+            raise KeyframeError(f"{where}: not precomputed") from None
+        except OSError as exc:
+            raise KeyframeError(f"{where}: cannot be read ({first_line(exc)}); check the disk and "
+                                f"run precompute again") from None
+        if before == after == current and len(data) == before[2]:
+            return data, before
+        if attempt + 1 < _READ_TRIES:
+            time.sleep(_READ_RETRY_S * (attempt + 1))
+    raise KeyframeChanging(f"{where}: changed while it was being read (still being written?); "
+                           f"it is read again once it stops changing")
+
+
+def _decode_file(data: bytes, where: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A whole keyframe file's bytes -> (tensors in ordinary memory, capped metadata)."""
+    n = _header_length(data[:8], len(data), where)
+    meta = _parse_header(data[8:8 + n], where)
+    try:
+        # load() copies out of ``data``; clone so each tensor owns writable memory of its own
+        tensors = {k: t.clone() for k, t in load_bytes(data).items()}
+    except (SafetensorError, ValueError, RuntimeError, TypeError, KeyError, OverflowError) as exc:
+        raise _corrupt(where, first_line(exc)) from None
+    return tensors, meta
+
+
+def load_keyframe_file(path: str | Path, verify: bool = True, max_bytes: int = MAX_FILE_BYTES) -> KeyframeSet:
+    """Read one keyframe file into memory and check it: format, dtype, shape against the metadata,
+    finite values and (``verify``) the checksum. Not whether it fits a preset.
+
+    The file is read whole and parsed from memory, so truncating or overwriting it afterwards
+    cannot touch the returned latents (a memory-mapped tensor would SIGBUS or turn to NaN).
+    A file larger than ``max_bytes`` is refused unread.
+    """
     path = Path(path)
     where = as_written(path)
     if not path.is_file():
         raise KeyframeError(f"{where}: not precomputed")
-    meta = read_meta(path)
+    data, signature = _read_whole(path, where, max_bytes)
+    tensors, meta = _decode_file(data, where)
+    del data
     if meta.get("format") != FORMAT:
         raise KeyframeError(f"{where}: not a keyframe file of this tool (format {meta.get('format')!r}); "
                             f"delete it and run precompute again")
     if meta.get("format_version") != FORMAT_VERSION:
         raise KeyframeError(f"{where}: format version {meta.get('format_version')!r}, this tool reads "
                             f"{FORMAT_VERSION}; run precompute again")
-    try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise KeyframeError(f"{where}: corrupt or partial keyframe file ({first_line(exc)}); run precompute again") from None
     latents = tensors.get(TENSOR_NAME)
     if latents is None or latents.dtype != torch.float32 or latents.ndim != 4:
         raise KeyframeError(f"{where}: no float32 (N, C, h, w) tensor named {TENSOR_NAME!r}; run precompute again")
     if list(latents.shape[1:]) != meta.get("latent_shape") or latents.shape[0] != meta.get("count"):
         raise KeyframeError(f"{where}: partial keyframe file (shape {tuple(latents.shape)} but metadata says "
                             f"{meta.get('count')} x {meta.get('latent_shape')}); run precompute again")
+    scaling = meta.get("scaling_factor", SCALING_FACTORS["sd1"])
+    if isinstance(scaling, bool) or not isinstance(scaling, (int, float)) or not 0.0 < scaling < 100.0:
+        raise KeyframeError(f"{where}: scaling factor {str(scaling)[:40]!r} is not a positive number; "
+                            f"run precompute again")
     if verify and _tensor_digest(latents) != meta.get("latents_sha256"):
         raise KeyframeError(f"{where}: corrupt keyframe file (checksum mismatch); run precompute again")
-    return KeyframeSet(latents=latents, meta=meta, path=path)
+    if not torch.isfinite(latents).all():
+        raise KeyframeError(f"{where}: latents contain NaN or inf; run precompute again")
+    return KeyframeSet(latents=latents, meta=meta, path=path, signature=signature)
 
 
 def load_preset_keyframes(preset: Preset, keyframes_dir: str | Path) -> KeyframeSet:
@@ -258,7 +436,7 @@ def load_preset_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyframe
     where = as_written(path)
     if not path.is_file():
         raise KeyframeError(f"{where}: not precomputed; run `run_live.py precompute {preset.name}`")
-    kset = load_keyframe_file(path)
+    kset = load_keyframe_file(path, max_bytes=_max_file_bytes(preset))
     family = kset.meta.get("family")
     if family not in SCALING_FACTORS:
         raise KeyframeError(f"{where}: unknown latent family {family!r}; run precompute {preset.name} again")
@@ -270,6 +448,16 @@ def load_preset_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyframe
         raise KeyframeError(f"{where}: stale, {as_written(preset.path)} changed since it was precomputed; "
                             f"run `run_live.py precompute {preset.name}`")
     return kset
+
+
+def _max_file_bytes(preset: Preset) -> int:
+    """The most a keyframe file of ``preset`` can hold: its keyframes at its size, plus a header.
+    Image presets make one keyframe per image, so only the general limit applies to them."""
+    g = preset.generation
+    if g.images:
+        return MAX_FILE_BYTES
+    c, h, w = g.latent_shape
+    return min(MAX_FILE_BYTES, 8 + MAX_HEADER_BYTES + text_keyframe_count(preset) * c * h * w * 4)
 
 
 # ---------------------------------------------------------------- resumable precompute
@@ -306,13 +494,13 @@ class PartialStore:
             if not path.exists():
                 continue
             try:
-                meta = read_meta(path)
-                t = load_file(str(path))[TENSOR_NAME]
+                tensors, meta = _decode_file(_read_whole(path, as_written(path))[0], as_written(path))
+                t = tensors[TENSOR_NAME]
                 if meta.get("cache_key") != self.cache_key or tuple(t.shape) != tuple(shape) \
-                        or not torch.isfinite(t).all():
+                        or t.dtype != torch.float32 or not torch.isfinite(t).all():
                     raise KeyframeError("mismatch")
                 found[index] = t
-            except (KeyframeError, KeyError, SafetensorError, OSError):
+            except (KeyframeError, KeyError, OSError):
                 _LOGGER.warning("%s: unusable partial keyframe, redoing it", as_written(path))
                 path.unlink(missing_ok=True)
         return found

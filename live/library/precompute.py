@@ -9,6 +9,8 @@ import hashlib
 import logging
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -419,15 +421,42 @@ def contact_sheet(frames: np.ndarray, thumb_width: int = 256, pad: int = 4) -> n
 
 
 def write_preview(preset: Preset, kset: KeyframeSet, keyframes_dir: Path, vae: Any | None) -> Path:
-    """Write keyframes/NAME/preview.png (temp file + rename) and return its path."""
+    """Write keyframes/NAME/preview.png (temp file + rename) and return its path; a failed write
+    (disk full) leaves no temp file and raises PrecomputeError in one line."""
     from PIL import Image
 
     frames = decode_for_preview(kset.latents, kset.meta.get("family", "sd1"), kset.scaling_factor, vae)
     path = preset_dir(preset, keyframes_dir) / PREVIEW_FILE
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    Image.fromarray(contact_sheet(frames)).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    try:
+        Image.fromarray(contact_sheet(frames)).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise PrecomputeError(f"{as_written(path)}: cannot write the preview ({exc.strerror or first_line(exc)}); "
+                              f"the keyframes are written, free some space and ask for --preview again") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While precompute runs in the main thread, SIGTERM stops it like Ctrl-C (KeyboardInterrupt),
+    so every finished keyframe is kept and no temp file is left; the old handler comes back after.
+    A handler someone else installed is left alone."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @dataclass
@@ -540,7 +569,15 @@ def precompute(options: PrecomputeOptions, on_batch: Callable[[list[int]], None]
     Nothing is printed but the progress bar (``options.progress``): the caller reports.
     ``on_result`` is called with each preset's result (preview included) as soon as it is done,
     so a long run can report as it goes; ``on_batch`` as in :func:`generate_text_keyframes`.
+    SIGTERM stops it like Ctrl-C (KeyboardInterrupt): finished keyframes and earlier presets stay,
+    no half file is left, and the same command resumes.
     """
+    with sigterm_interrupts():
+        return _precompute(options, on_batch, on_result)
+
+
+def _precompute(options: PrecomputeOptions, on_batch: Callable[[list[int]], None] | None,
+                on_result: Callable[[Result], None] | None) -> list[Result]:
     presets_dir = paths.presets_dir(options.presets_dir)
     keyframes_dir = paths.keyframes_dir(options.keyframes_dir)
     device = resolve_device(options.device)

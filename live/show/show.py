@@ -361,6 +361,7 @@ class Show:
     def tick(self, now: float, state: AudioState) -> None:
         """Advance the show to time ``now`` with the newest audio snapshot and draw one frame."""
         self.last_state = state
+        self.bank.refresh_if_due(now)  # changed keyframe/preset files: verified off-thread, bad ones refused
         for cmd in self.commands.drain():
             self.apply(cmd, now)
         self.last_uniforms = shader_uniforms(state, now + 0.5 * self.frame_period)
