@@ -3,11 +3,12 @@ demo track, `live --headless --audio-device pulse` captures its monitor, and the
 clock must lock to the track's tempo."""
 
 import subprocess
+import time
 import sys
 from pathlib import Path
 
 import pytest
-from test_audio_pulse import SINK, _pulse_input_or_skip, pulse  # noqa: F401  (pulse is a fixture)
+from test_audio_pulse import SINK, _pactl, _pulse_input_or_skip, pulse  # noqa: F401  (pulse is a fixture)
 
 from live.library.demo import write_demo_track
 
@@ -33,3 +34,29 @@ def test_live_show_follows_a_real_input_device(pulse, tmp_path):  # noqa: F811
     assert "'tempo_source': 'audio'" in last, last
     bpm = float(last.split("'bpm': ")[1].split(",")[0])
     assert 115.0 <= bpm <= 131.0, last  # the demo runs at 120, then 128 BPM
+
+
+def test_live_show_keeps_drawing_when_the_input_device_disappears(pulse, tmp_path):  # noqa: F811
+    """Fault injection on the whole show: the capture device is unloaded mid-run. Frames keep
+    coming at the display rate, the log says the input was lost, and the show exits cleanly."""
+    _pulse_input_or_skip()
+    write_demo_track(tmp_path / "track.wav", 12.0)
+    player = subprocess.Popen(["paplay", f"--device={SINK}", str(tmp_path / "track.wav")])
+    show = subprocess.Popen(
+        [sys.executable, "run_live.py", "live", "--headless", "--audio-device", "pulse", "--seconds", "8",
+         "--osc-port", "0", "--size", "64x64", "--fps", "30"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(4.0)
+        player.kill()
+        _pactl("unload-module", pulse)
+        out, _ = show.communicate(timeout=120)
+    finally:
+        player.kill()
+        show.kill()
+    assert show.returncode == 0, out
+    assert "Traceback" not in out
+    assert "lost" in out, out
+    summary = out[out.index("show stopped"):]
+    frames = int(summary.split(": ")[1].split(" frames")[0])
+    assert frames >= 0.7 * 8 * 30, summary  # the outage did not stall the display loop
