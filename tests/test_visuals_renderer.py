@@ -167,3 +167,37 @@ def test_a_flood_of_new_names_leaves_the_per_frame_work_unchanged(renderer, tmp_
             renderer.set_param(f"u_flood{i}", 0.5)
     assert renderer._params == {}
     assert draw_time() < 2.0 * before + 0.005  # the same work (timing noise allowed), not 5000 more names
+
+
+def test_switching_shader_chains_back_and_forth_compiles_each_shader_once(caplog):
+    """A preset switch reuses the programs compiled before; a long show of switches must not
+    compile (and keep) a new GL program per switch."""
+    r = Renderer(32, 32, headless=True)
+    try:
+        with caplog.at_level("INFO", logger="live.visuals.renderer"):
+            for _ in range(10):
+                for chain in (["pulse"], ["rgbshift", "kaleido"], ["pulse", "rgbshift"]):
+                    r.set_shaders(chain)
+                    r.draw(0.0, 1.0, {"u_pulse": 0.5})
+        compiled = [rec for rec in caplog.records if rec.getMessage().endswith(" compiled")]
+        assert len(compiled) == 3, [rec.getMessage() for rec in compiled]
+        assert len(r._quads) <= 2 + 3  # composite, passthrough and one quad per post shader
+    finally:
+        r.close()
+
+
+def test_a_shader_recompiled_after_an_edit_frees_the_old_program(tmp_path):
+    (tmp_path / "gain.glsl").write_text(GOOD)
+    r = Renderer(32, 32, headless=True, shader_dir=tmp_path)
+    try:
+        r.set_shaders(["gain"])
+        r.draw(0.0, 1.0, {})
+        quads = len(r._quads)
+        for k in range(5):  # each edit is a new mtime, so a recompile
+            (tmp_path / "gain.glsl").write_text(GOOD.replace("1.0;", f"1.{k};", 1))
+            os.utime(tmp_path / "gain.glsl", (k + 10.0, k + 10.0))
+            r.poll_shaders(force=True)
+            r.draw(0.0, 1.0, {})
+        assert len(r._quads) == quads
+    finally:
+        r.close()

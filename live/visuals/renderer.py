@@ -183,6 +183,7 @@ class Renderer:
         self._composite = ShaderProgram(self._vertex, Shader(COMPOSITE_SOURCE, "fragment"))
         self._passthrough = ShaderProgram(self._vertex, Shader(PASSTHROUGH_SOURCE, "fragment"))
         self._quads: dict[int, Any] = {}
+        self._states: dict[str, ShaderState] = {}  # every post shader used so far, by name
         self._uniform_names: dict[int, tuple[Any, tuple[str, ...]]] = {}  # id -> (program, its uniforms)
         self._targets = [_Target(width, height) for _ in range(2)]
         self._from = _Target(width, height)  # snapshot of the composite when a transition starts
@@ -207,8 +208,10 @@ class Renderer:
         Programs already compiled are reused; a shader that fails to compile is logged with
         its file and line and passed through (or its last good version kept).
         """
-        known = {s.path.stem: s for s in self._shaders}
-        self._shaders = [known.get(name) or ShaderState(self.shader_dir / f"{name}.glsl") for name in names]
+        # Every shader keeps its state (and compiled program) for the renderer's life, so a preset
+        # switch back and forth reuses programs instead of compiling, and leaking, new ones.
+        self._shaders = [self._states.setdefault(name, ShaderState(self.shader_dir / f"{name}.glsl"))
+                         for name in names]
         self._params = dict(params or {})
         self.poll_shaders(force=True)
 
@@ -257,6 +260,8 @@ class Renderer:
             keeping = "keeping the last good version" if state.program else "passing the picture through"
             _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
             return
+        if state.program is not None:
+            self._forget(state.program)
         state.program, state.error, state.floats = program, "", _float_uniforms(program)
         _LOGGER.info("shader %s compiled", state.path.name)
 
@@ -362,6 +367,14 @@ class Renderer:
         if entry is None or entry[0] is not program:  # the program is kept, so its id is not reused
             entry = self._uniform_names[id(program)] = (program, tuple(program.uniforms))
         return entry[1]
+
+    def _forget(self, program: Any) -> None:
+        """Free a replaced program and what was cached for it (its quad, its uniform names)."""
+        quad = self._quads.pop(id(program), None)
+        if quad is not None:
+            quad.delete()
+        self._uniform_names.pop(id(program), None)
+        program.delete()
 
     def _quad(self, program: Any) -> Any:
         # One vertex list per program: attribute locations may differ between programs.
