@@ -201,3 +201,13 @@ def test_a_shader_recompiled_after_an_edit_frees_the_old_program(tmp_path):
         assert len(r._quads) == quads
     finally:
         r.close()
+
+
+def test_a_controller_cannot_freeze_the_uniforms_the_show_drives(renderer):
+    from live.errors import UserError
+
+    renderer.set_shaders(["pulse"])
+    renderer.draw(0.0, 1.0, {"u_pulse": 0.7, "u_time": 1.0})
+    assert "u_pulse" not in renderer.settable_params()
+    with pytest.raises(UserError, match="drives each frame"):
+        renderer.set_param("u_pulse", 0.0)

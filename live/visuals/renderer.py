@@ -193,6 +193,7 @@ class Renderer:
         self._frame_seq = [-1, -1]
         self._shaders: list[ShaderState] = []
         self._params: dict[str, float] = {}
+        self._frame_names: frozenset[str] = frozenset()  # the per-frame uniforms the show draws with
         self._transition_start = 0.0
         self._transition_length = 0.0
         self._last_poll = 0.0
@@ -222,16 +223,17 @@ class Renderer:
         is kept: anything else raises UserError and stores nothing, so a controller sending new
         names cannot grow the work done each frame.
         """
-        if name not in self._params and name not in self.settable_params():
+        if name not in self.settable_params():
             chain = ", ".join(s.path.stem for s in self._shaders) or "none"
             raise UserError(f"uniform {name!r:.60} is not a float uniform of the current shaders ({chain}) "
-                            "or a param of the preset; not set")
+                            "or a param of the preset, or it is one the show drives each frame; not set")
         self._params[name] = float(value)
 
     def settable_params(self) -> frozenset[str]:
         """The uniform names :meth:`set_param` accepts now: those already set (the preset's params
-        first) and every float uniform the compiled shaders of the chain declare."""
-        return frozenset(self._params).union(*(s.floats for s in self._shaders))
+        first) and every float uniform the compiled shaders of the chain declare, less the ones the
+        show sets each frame (u_time, u_pulse, ...)."""
+        return frozenset(self._params).union(*(s.floats for s in self._shaders)) - self._frame_names
 
     def poll_shaders(self, force: bool = False) -> None:
         """Recompile shaders whose files changed on disk (checked at most once a second)."""
@@ -330,7 +332,10 @@ class Renderer:
         }, {"u_frame_mix": float(np.clip(frame_mix, 0.0, 1.0)), "u_transition": transition,
             "u_blackout": 1.0 if blackout else 0.0})
         source = 0
-        values = {**uniforms, **self._params, "u_resolution": (float(self.width), float(self.height))}
+        # The show's per-frame values (time, beat, bands) win over any set value: a controller
+        # must not freeze the beat-driven motion by setting u_pulse or u_time.
+        self._frame_names = frozenset(uniforms)
+        values = {**self._params, **uniforms, "u_resolution": (float(self.width), float(self.height))}
         for state in self._shaders:
             if state.program is None:
                 continue
