@@ -7,9 +7,7 @@ from live.cli import BENCHMARKS, COMMANDS, build_parser, main
 
 @pytest.mark.parametrize("argv", [[]] + [[name] for name in COMMANDS] + [["bench", name] for name in BENCHMARKS])
 def test_every_command_has_help(argv, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv + ["--help"] if argv else ["--help"])
-    assert exit_info.value.code == 0
+    assert main(argv + ["--help"] if argv else ["--help"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("usage:") and len(text.splitlines()) > 3
 
@@ -124,3 +122,49 @@ def test_an_unwritable_log_file_is_one_line_error(tmp_path, capsys):
     code = main(["live", "--headless", "--log-file", str(tmp_path / "no" / "such" / "dir" / "live.log")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: --log-file"), err
+
+
+def _numeric_flags(parser=None, path=()):
+    """(command path, option, its action) for every numeric option of every (sub)command."""
+    import argparse
+
+    parser = parser or build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _numeric_flags(sub, (*path, name))
+        elif action.option_strings and action.type is not None and action.type not in (str,):
+            yield path, action.option_strings[-1], action
+
+
+def test_every_numeric_flag_of_every_command_is_range_checked():
+    from live.values import Bounded
+
+    flags = list(_numeric_flags())
+    assert len(flags) > 30
+    unchecked = [(" ".join(path), flag) for path, flag, action in flags if not isinstance(action.type, Bounded)
+                 and getattr(action.type, "__name__", "") not in ("_on_off", "_size")]  # on|off, WxH: own parsers
+    assert not unchecked, unchecked
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1e12", "1e12", "x"])
+def test_an_absurd_number_is_one_line_error_before_anything_runs(value, capsys):
+    from live.values import Bounded
+
+    for path, flag, action in _numeric_flags():
+        if not isinstance(action.type, Bounded):
+            continue  # a size (WxH) has its own parser
+        if (action.type.low is None and value == "-1e12") or (action.type.high is None and value == "1e12"):
+            continue  # an open end (how long to run, a MIDI fader's min or max) only has to be finite
+        if action.type.kind is int and value in ("-1e12", "1e12"):
+            value_here = str(int(float(value)))
+        else:
+            value_here = value
+        required = {("render",): ["--preset", "p", "--audio", "a.wav", "--out", "o.mp4"], ("beats",): ["f.wav"],
+                    ("midi", "learn"): ["tap"], ("bench", "beats"): []}
+        argv = [*path, *required.get(path, []), flag, value_here]
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.value.code == 2, argv
+        assert len(err) == 1 and err[0].startswith("error: ") and flag in err[0], (argv, err)

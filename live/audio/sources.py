@@ -122,10 +122,14 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=1, dtype=np.float32)
 
 
+BLOCKSIZE_RANGE = (16, 16384)  # input frames per block (per audio callback)
+
+
 def check_blocksize(blocksize: int) -> int:
-    """``blocksize`` (input frames per block) as an int; :class:`AudioError` outside 16..16384."""
-    if not 16 <= int(blocksize) <= 16384:
-        raise AudioError(f"block size {blocksize} is out of range; use 16..16384 frames (e.g. 256, 512, 1024)")
+    """``blocksize`` (input frames per block) as an int; :class:`AudioError` outside :data:`BLOCKSIZE_RANGE`."""
+    low, high = BLOCKSIZE_RANGE
+    if not low <= int(blocksize) <= high:
+        raise AudioError(f"block size {blocksize} is out of range; use {low}..{high} frames (e.g. 256, 512, 1024)")
     return int(blocksize)
 
 

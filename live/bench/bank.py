@@ -25,7 +25,9 @@ from live.bench.models import SCALES, build_random_sd
 from live.errors import UserError
 from live.library.bank import open_bank
 from live.library.keyframes import save_preset_keyframes
+from live.library.precompute import MAX_BATCH
 from live.library.presets import load_preset
+from live.values import Bounded
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -124,10 +126,10 @@ def _size(text: str) -> tuple[int, int]:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Flags of `bench bank`."""
-    parser.add_argument("--presets", type=int, default=50, help="presets in the bank to load")
-    parser.add_argument("--keyframes", type=int, default=16, help="keyframes per preset (a multiple of 4)")
+    parser.add_argument("--presets", type=Bounded(int, 1, 10000), default=50, help="presets in the bank to load")
+    parser.add_argument("--keyframes", type=Bounded(int, 4, 4096), default=16, help="keyframes per preset (a multiple of 4)")
     parser.add_argument("--size", type=_size, default=(512, 512), help="bank keyframe size WxH")
-    parser.add_argument("--repeat", type=int, default=3, help="bank loads to time")
+    parser.add_argument("--repeat", type=Bounded(int, 1, 100), default=3, help="bank loads to time")
     parser.add_argument("--drop-caches", action="store_true",
                         help="drop the OS page cache before the first bank load (Linux, root): a cold-start figure")
     parser.add_argument("--scale", choices=sorted(SCALES), default="tiny",
@@ -135,9 +137,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"], help="precompute device")
     parser.add_argument("--precompute-size", type=_size, default=None,
                         help="precompute image size (default 256x256 for tiny, 512x512 for sd15)")
-    parser.add_argument("--precompute-keyframes", type=int, default=16, help="keyframes to time")
-    parser.add_argument("--batch-size", type=int, default=4, help="precompute batch size")
-    parser.add_argument("--steps", type=int, default=2, help="denoising steps per keyframe")
+    parser.add_argument("--precompute-keyframes", type=Bounded(int, 1, 1024), default=16, help="keyframes to time")
+    parser.add_argument("--batch-size", type=Bounded(int, 1, MAX_BATCH), default=4, help="precompute batch size")
+    parser.add_argument("--steps", type=Bounded(int, 1, 1000), default=2, help="denoising steps per keyframe")
     parser.add_argument("--skip-precompute", action="store_true", help="only the memory and bank load figures")
     parser.add_argument("--json", default="", metavar="FILE", help="also write the figures to FILE as JSON")
     parser.add_argument("--workdir", default="", help="keep the generated files here (default: a temp folder)")

@@ -22,10 +22,11 @@ import numpy as np
 
 from live import paths
 from live.audio.settings import DEFAULTS, AnalysisSettings
-from live.audio.sources import AudioError, iter_blocks, load_audio, resample, to_mono
+from live.audio.sources import BLOCKSIZE_RANGE, AudioError, iter_blocks, load_audio, resample, to_mono
 from live.bench.machine import machine_line
 from live.bench.synth import synth_kick_track
 from live.errors import UserError
+from live.values import Bounded
 
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
 DEFAULT_DIR = paths.ROOT.parent / "shared" / "data" / "beats"  # the development set next to the checkout
@@ -145,9 +146,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Options of `bench beats`."""
     parser.add_argument("dir", nargs="?", default=str(DEFAULT_DIR),
                         help="folder of NAME.wav + NAME.beats (time, bar position per line)")
-    parser.add_argument("--lookahead", type=float, default=50.0, metavar="MS", help="commit beats this far ahead")
-    parser.add_argument("--blocksize", type=int, default=512, help="input block size in frames")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="files scored in parallel")
+    parser.add_argument("--lookahead", type=Bounded(float, 0, 2000), default=50.0, metavar="MS", help="commit beats this far ahead")
+    parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=512, help="input block size in frames")
+    parser.add_argument("--jobs", type=Bounded(int, 1, 256), default=os.cpu_count() or 1, help="files scored in parallel")
     parser.add_argument("--offsets", default="0", metavar="S,S,...",
                         help="also start the tracker this many seconds into each file and print the mean F per "
                              "start (e.g. 0,0.37,0.81,1.23): a steadier figure for comparing tracker changes")

@@ -49,6 +49,7 @@ from live.errors import UserError
 from live.messages import AudioState
 from live.show import driver
 from live.show.driver import NullSink, RealTimeClock, WindowSink
+from live.values import Bounded, positive
 from live.visuals.decoders import Decoder, make_decoder
 from live.visuals.traversal import Traversal
 from live.visuals.worker import DecodeWorker
@@ -494,15 +495,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cuda-graph", action="store_true", help="replay the tiny/vae decode as a CUDA graph")
     parser.add_argument("--channels-last", default=d.channels_last, type=_on_off, metavar="on|off",
                         help="channels_last memory format for tiny/vae [on for GPU, off for CPU when not given]")
-    parser.add_argument("--seconds", type=float, default=d.seconds, help="minimum seconds per measurement")
-    parser.add_argument("--min-frames", type=int, default=d.min_frames, help="minimum decoded frames per measurement")
-    parser.add_argument("--rounds", type=int, default=d.rounds,
+    parser.add_argument("--seconds", type=positive(float, 3600), default=d.seconds, help="minimum seconds per measurement")
+    parser.add_argument("--min-frames", type=Bounded(int, 1, 10000), default=d.min_frames, help="minimum decoded frames per measurement")
+    parser.add_argument("--rounds", type=Bounded(int, 1, 100), default=d.rounds,
                         help="interleaved bare/pipeline rounds; efficiency is the median of the per-round ratios")
-    parser.add_argument("--warmup", type=int, default=d.warmup, help="warm-up decodes before measuring")
-    parser.add_argument("--display-fps", type=float, default=d.display_fps, help="display loop target rate")
-    parser.add_argument("--max-show-seconds", type=float, default=d.max_show_seconds,
+    parser.add_argument("--warmup", type=Bounded(int, 0, 100), default=d.warmup, help="warm-up decodes before measuring")
+    parser.add_argument("--display-fps", type=positive(float, 1000), default=d.display_fps, help="display loop target rate")
+    parser.add_argument("--max-show-seconds", type=positive(float, 3600), default=d.max_show_seconds,
                         help="how long the show loop may run on waiting for 2 frames from a slow decoder")
-    parser.add_argument("--slow-fps", type=float, default=d.slow_fps, help="rate of the 'slow' decoder")
+    parser.add_argument("--slow-fps", type=positive(float, 1000), default=d.slow_fps, help="rate of the 'slow' decoder")
     parser.add_argument("--no-display", action="store_true",
                         help="run the show loop without drawing (no GL) [drawn through the show's renderer otherwise]")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")

@@ -56,6 +56,7 @@ def gpu_steps(device: str = "cuda", bank_json: str = "bank.json") -> list[Step]:
         Step("decode_cuda_graph", (*decode, "--cuda-graph"), 0.2),
         Step("decode_compile", (*decode, "--compile"), 0.3),
     ]
+from live.values import Bounded
 
 
 def run_step(step: Step, timeout: float, workdir: Path) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def _num(value: float | None) -> str:
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bench gpu``."""
     parser.add_argument("--out", default="out/bench-gpu.json", help="where to write the JSON figures")
-    parser.add_argument("--budget", type=float, default=480.0, help="seconds for the whole suite (8 minutes)")
+    parser.add_argument("--budget", type=Bounded(float, 60, 3600), default=480.0, help="seconds for the whole suite (8 minutes)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,14 +8,16 @@ from pathlib import Path
 
 from live.bench.machine import machine_line
 from live.library.demo import DEMO_PRESET, write_demo_track
+from live.show.driver import MAX_FPS
 from live.show.render import render_file
+from live.values import Bounded, positive
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bench render``."""
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of demo audio to render")
+    parser.add_argument("--seconds", type=positive(float, 3600), default=10.0, help="length of demo audio to render")
     parser.add_argument("--size", default="512x512", help="output size WxH")
-    parser.add_argument("--fps", type=int, default=30, help="video frame rate")
+    parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=30, help="video frame rate")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,10 +37,10 @@ from live.control.commands import ControlError
 from live.control.osc import parse_osc
 from live.library.demo import DEMO_PRESET, DEMO_SAMPLERATE, demo_track
 from live.show import driver
-from live.show.driver import SteppedClock, WindowSink
+from live.show.driver import MAX_FPS, SteppedClock, WindowSink
 from live.show.preflight import rss_bytes
 from live.show.render import ANALYSIS_HOP
-from live.sizes import parse_size
+from live.values import Bounded, parse_size, positive
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -350,11 +350,11 @@ def format_report(r: SoakReport) -> str:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bench soak``."""
-    parser.add_argument("--minutes", type=float, default=MINUTES, help="show time to run (accelerated)")
-    parser.add_argument("--fps", type=int, default=FPS, help="show frames per second")
+    parser.add_argument("--minutes", type=positive(float, 1440), default=MINUTES, help="show time to run (accelerated)")
+    parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=FPS, help="show frames per second")
     parser.add_argument("--size", default=SIZE, help="render size WxH")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random control messages")
-    parser.add_argument("--stalls", type=int, default=0,
+    parser.add_argument("--seed", type=Bounded(int, 0, 2**32 - 1), default=0, help="seed of the random control messages")
+    parser.add_argument("--stalls", type=Bounded(int, 0, 10000), default=0,
                         help=f"inject this many {STALL_S * 1000:.0f} ms stalls (they are reported apart)")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON")
 

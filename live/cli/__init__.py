@@ -9,6 +9,7 @@ import importlib
 import logging
 import logging.handlers
 import sys
+from typing import NoReturn
 
 from live.errors import UserError
 
@@ -41,9 +42,17 @@ At the show: `live --preset NAME` (add --audio-device, --osc-port, --midi-input)
 No weights or GPU? `demo` runs the built-in demo."""
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a bad flag or value is one ``error:`` line and exit 2, like every other refusal."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: PROG: message`` on one line and exit 2."""
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with a --help for every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="run_live.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -99,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     elif argv[0] in ("-v", "--verbose") and (len(argv) == 1 or argv[1].startswith("-")):
         argv.insert(1, "live")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad flag already reported in one line
+        return int(exc.code or 0)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

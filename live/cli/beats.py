@@ -8,8 +8,9 @@ import logging
 import sys
 
 from live.audio.beats import track_beats
-from live.audio.sources import load_audio
+from live.audio.sources import BLOCKSIZE_RANGE, load_audio
 from live.cli.common import add_analysis_flags, analysis_settings
+from live.values import Bounded
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -17,11 +18,11 @@ _LOGGER = logging.getLogger(__name__)
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of the `beats` command."""
     parser.add_argument("file", help="audio file (wav, flac, ogg, mp3 ...)")
-    parser.add_argument("--lookahead", type=float, default=50.0, metavar="MS",
+    parser.add_argument("--lookahead", type=Bounded(float, 0, 2000), default=50.0, metavar="MS",
                         help="each beat is committed this long before it happens, from older audio only")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text: one beat time (s) per line; json: also bpm, confidence, bar position")
-    parser.add_argument("--blocksize", type=int, default=512, help="input block size in frames, as live")
+    parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=512, help="input block size in frames, as live")
     add_analysis_flags(parser)
 
 

@@ -12,6 +12,7 @@ from live.cli import live as live_cli
 from live.errors import UserError
 from live.library.check import format_table
 from live.show.preflight import LISTEN_SECONDS, PROBES, format_checks, run_preflight
+from live.values import positive
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     live_cli.configure(parser)
     parser.add_argument("--device", default=None,
                         help="torch device for the decoder and keyframes (default: the show's choice, cuda > mps > cpu)")
-    parser.add_argument("--listen", type=float, default=LISTEN_SECONDS, metavar="S",
+    parser.add_argument("--listen", type=positive(float, 60), default=LISTEN_SECONDS, metavar="S",
                         help="seconds the audio probe listens for signal")
     parser.add_argument("--skip", default="", metavar="PROBES",
                         help=f"comma-separated probes to leave out: {','.join(PROBES)}")

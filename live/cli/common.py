@@ -14,6 +14,7 @@ FOLDER_HELP = {
     "shaders": "folder of GLSL post shaders",
     "mappings": "folder of MIDI mapping files",
 }
+from live.values import Bounded
 
 
 def add_folder_flags(parser: argparse.ArgumentParser, *kinds: str) -> None:
@@ -35,8 +36,8 @@ def add_decoder_flags(parser: argparse.ArgumentParser) -> None:
 def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
     """``--onset``, ``--tempo-min`` and ``--tempo-max``: the declared :class:`AnalysisSettings`."""
     parser.add_argument("--onset", choices=ONSET_METHODS, default=DEFAULTS.onset_method, help=describe("onset_method"))
-    parser.add_argument("--tempo-min", type=float, default=DEFAULTS.tempo_min, help=describe("tempo_min"))
-    parser.add_argument("--tempo-max", type=float, default=DEFAULTS.tempo_max, help=describe("tempo_max"))
+    parser.add_argument("--tempo-min", type=Bounded(float, 20, 400), default=DEFAULTS.tempo_min, help=describe("tempo_min"))
+    parser.add_argument("--tempo-max", type=Bounded(float, 20, 400), default=DEFAULTS.tempo_max, help=describe("tempo_max"))
 
 
 def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:

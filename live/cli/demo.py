@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from live.library.demo import DEMO_PRESET, write_demo_track
+from live.show.driver import MAX_FPS
+from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,9 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``demo``."""
     parser.add_argument("--out", default="out/demo.mp4", help="video file written when there is no display (or with --render)")
     parser.add_argument("--render", action="store_true", help="render to --out even when a display exists")
-    parser.add_argument("--seconds", type=float, default=32.0, help="length of the demo track")
+    parser.add_argument("--seconds", type=positive(float, 3600), default=32.0, help="length of the demo track")
     parser.add_argument("--size", default="512x512", help="output size WxH")
-    parser.add_argument("--fps", type=int, default=30, help="frames per second of the video (window: display rate)")
+    parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=30, help="frames per second of the video (window: display rate)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,8 +6,11 @@ import argparse
 import dataclasses
 import logging
 
+from live.audio.sources import BLOCKSIZE_RANGE, SAMPLERATE_RANGE
 from live.cli.common import add_analysis_flags, add_decoder_flags, add_folder_flags, analysis_settings
-from live.show.runner import ShowSettings, run_show
+from live.show.driver import MAX_FPS
+from live.show.runner import OSC_PORT_MAX, ShowSettings, run_show
+from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -21,24 +24,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--monitor", action="store_true", help="with --audio: also play the file on the default output")
     parser.add_argument("--audio-device", default=D.audio_device, help="input device index or part of its name (see `devices`)")
     parser.add_argument("--channels", default=D.channels, help="input channels: 'mix' (default), '3' or '3,4' (1-based)")
-    parser.add_argument("--samplerate", type=int, default=D.samplerate, help="input sample rate (default: the device's)")
-    parser.add_argument("--blocksize", type=int, default=D.blocksize, help="audio block size in frames")
+    parser.add_argument("--samplerate", type=Bounded(int, *SAMPLERATE_RANGE), default=D.samplerate, help="input sample rate (default: the device's)")
+    parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=D.blocksize, help="audio block size in frames")
     parser.add_argument("--size", default=D.size, help="render size WxH (the window letterboxes it)")
-    parser.add_argument("--fps", type=int, default=D.fps, help="display rate")
+    parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=D.fps, help="display rate")
     parser.add_argument("--headless", action="store_true", help="no window: render offscreen (servers, preflight, tests)")
     parser.add_argument("--fullscreen", action="store_true", help="fullscreen window")
-    parser.add_argument("--screen", type=int, default=D.screen, help="screen index for --fullscreen (see `devices`)")
+    parser.add_argument("--screen", type=Bounded(int, 0, 64), default=D.screen, help="screen index for --fullscreen (see `devices`)")
     add_decoder_flags(parser)
     parser.add_argument("--tiny-model", default=D.tiny_model, metavar="FOLDER",
                         help="TAESD folder to fall back to if the vae decoder stalls or fails (approx comes after it)")
     add_analysis_flags(parser)
-    parser.add_argument("--osc-port", type=int, default=D.osc_port, help="OSC UDP port (0: off)")
+    parser.add_argument("--osc-port", type=Bounded(int, 0, OSC_PORT_MAX), default=D.osc_port, help="OSC UDP port (0: off)")
     parser.add_argument("--osc-host", default=D.osc_host, help="OSC listen address")
     parser.add_argument("--midi-input", default=D.midi_input, help="MIDI input port, part of its name (see `devices`)")
     parser.add_argument("--midi-map", default=D.midi_map, metavar="FILE",
                         help="MIDI mapping file; a name not found here is looked up in the mappings folder "
                              "[generic.toml there when not given]")
-    parser.add_argument("--seconds", type=float, default=D.seconds,
+    parser.add_argument("--seconds", type=positive(float), default=D.seconds,
                         help="stop after S seconds (default: run until closed, Ctrl-C or SIGTERM)")
     parser.add_argument("--log-file", default=D.log_file, metavar="FILE",
                         help="also log to FILE, rotated at 5 MB with 5 old files kept; crash reports go beside it")

@@ -8,6 +8,7 @@ import logging
 from live import paths
 from live.cli.common import add_folder_flags
 from live.control.midi import BIND_COMMANDS, MidiMapping, learn_binding, list_midi_inputs, monitor
+from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,14 +37,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                        help=f"mapping file: a path, or a name in the mappings folder (default {paths.DEFAULT_MAPPING})")
         add_folder_flags(p, "mappings")
         p.add_argument("--input", default=None, help="input port, part of its name (default: the mapping's device)")
-    monitor.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    monitor.add_argument("--seconds", type=positive(float), default=None, help="stop after this long")
     learn.add_argument("command", choices=BIND_COMMANDS, help="command to bind")
     learn.add_argument("--name", default=None, help="param key or shader uniform (param, shader_param)")
     learn.add_argument("--value", default=None, help="fixed value: preset name, keyframe index, bpm, nudge...")
-    learn.add_argument("--min", type=float, default=None, help="low end of a continuous control")
-    learn.add_argument("--max", type=float, default=None, help="high end of a continuous control")
+    learn.add_argument("--min", type=Bounded(float), default=None, help="low end of a continuous control")
+    learn.add_argument("--max", type=Bounded(float), default=None, help="high end of a continuous control")
     learn.add_argument("--mode", choices=("toggle", "direct"), default=None, help="for blackout/freeze/hold/lock")
-    learn.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds")
+    learn.add_argument("--timeout", type=positive(float, 3600), default=60.0, help="give up after this many seconds")
 
 
 def run(args: argparse.Namespace) -> int:

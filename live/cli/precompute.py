@@ -10,6 +10,7 @@ import sys
 from live.cli.common import add_folder_flags
 from live.library.precompute import MAX_BATCH, PrecomputeOptions, Result, precompute
 from live.library.presets import as_written
+from live.values import Bounded
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
                         help="where to run the model (auto: cuda, then mps, then cpu)")
     parser.add_argument("--fp32", action="store_true", help="full precision on the GPU (default fp16 there)")
-    parser.add_argument("--batch-size", type=int, default=4, help=f"images per pipeline call (1..{MAX_BATCH})")
+    parser.add_argument("--batch-size", type=Bounded(int, 1, MAX_BATCH), default=4, help=f"images per pipeline call (1..{MAX_BATCH})")
     parser.add_argument("--allow-download", action="store_true",
                         help="let diffusers download a hub model that is not in the local cache")
     parser.add_argument("--from-images", default="", metavar="DIR",

@@ -6,7 +6,9 @@ import argparse
 import logging
 
 from live.cli.common import add_analysis_flags, add_decoder_flags, add_folder_flags, analysis_settings
+from live.show.driver import MAX_FPS
 from live.show.render import render_file
+from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -16,9 +18,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", required=True, help="preset name (presets/NAME.toml)")
     parser.add_argument("--audio", required=True, help="audio file to render against (WAV, FLAC, OGG, MP3...)")
     parser.add_argument("--out", required=True, help="output video file (.mp4)")
-    parser.add_argument("--seconds", type=float, default=None, help="render only the first S seconds (default: whole file)")
+    parser.add_argument("--seconds", type=positive(float), default=None, help="render only the first S seconds (default: whole file)")
     parser.add_argument("--size", default="512x512", help="output size WxH")
-    parser.add_argument("--fps", type=int, default=30, help="video frame rate")
+    parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=30, help="video frame rate")
     add_decoder_flags(parser)
     add_analysis_flags(parser)
     add_folder_flags(parser, "presets", "keyframes", "shaders")

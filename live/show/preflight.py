@@ -26,7 +26,7 @@ import numpy as np
 from live import paths
 from live.errors import UserError
 from live.show.runner import ShowSettings
-from live.sizes import parse_size
+from live.values import parse_size
 
 _LOGGER = logging.getLogger(__name__)
 

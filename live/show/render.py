@@ -22,7 +22,7 @@ from live.errors import UserError
 from live.messages import AudioState
 from live.show import driver
 from live.show.driver import SteppedClock, VideoSink, check_fps
-from live.sizes import parse_size
+from live.values import parse_size
 
 _LOGGER = logging.getLogger(__name__)
 

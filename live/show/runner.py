@@ -33,14 +33,13 @@ from live.library.bank import open_bank
 from live.messages import AudioState, Command
 from live.show import driver
 from live.show.driver import RealTimeClock, WindowSink, check_fps
-from live.sizes import parse_size
+from live.values import parse_size
 
 _LOGGER = logging.getLogger(__name__)
 
 
 STATUS_EVERY_S = 10.0
 RETRY_S = 5.0  # after an unexpected error, seconds on the holding visual before the show is tried again
-BLOCKSIZE_RANGE = (16, 16384)  # audio frames per callback
 OSC_PORT_MAX = 65535
 FALLBACK_ORDER = ("vae", "tiny", "approx")  # a failing decoder hands over to the ones after it
 
@@ -82,7 +81,7 @@ class ShowSettings:
 
     def __post_init__(self) -> None:
         # Refuse bad values before minutes of model loading, with the flag's name.
-        from live.audio.sources import check_samplerate
+        from live.audio.sources import check_blocksize, check_samplerate
 
         parse_size(self.size)
         check_fps(self.fps)
@@ -92,9 +91,7 @@ class ShowSettings:
             raise UserError(f"--osc-port {self.osc_port}: choose 1 to {OSC_PORT_MAX}, or 0 for no OSC")
         if self.samplerate is not None:
             check_samplerate(self.samplerate, f"--samplerate {self.samplerate}")
-        low, high = BLOCKSIZE_RANGE
-        if not low <= self.blocksize <= high:
-            raise UserError(f"--blocksize {self.blocksize}: choose {low} to {high} frames")
+        check_blocksize(self.blocksize)
         if self.screen is not None and self.screen < 0:
             raise UserError(f"--screen {self.screen}: screens are numbered from 0 (see `devices`)")
 
