@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("live.cli.render", "deterministic offline render of a preset against an audio file, to MP4"),
     "devices": ("live.cli.devices", "list audio inputs, MIDI inputs and screens"),
     "precompute": ("live.cli.precompute", "turn presets into keyframe latents with your Stable Diffusion model"),
-    "check": ("live.cli.check", "list every preset with its keyframe status, count and memory"),
+    "check": ("live.cli.check", "preflight: presets as the show loads them; PASS/WARN/FAIL for audio, OSC, MIDI, decoder..."),
     "beats": ("live.cli.beats", "print the beats the show would flash for an audio file (live code path)"),
     "midi": ("live.cli.midi", "MIDI tools: list inputs, monitor a controller, learn bindings into a mapping file"),
 }
