@@ -120,6 +120,7 @@ class AsyncDecode:
         self._seen_errors = 0
         self._seen_decoded = 0
         self.failover = ""  # the last failover, in words, for the status
+        self._log = RateLimitedLog(_LOGGER, level=logging.ERROR)
         self._worker = DecodeWorker(decoder)
         self._worker.start()
 
@@ -182,7 +183,8 @@ class AsyncDecode:
         self._level = min(self._level + 1, len(self._decoders) - 1)
         decoder = self._decoders[self._level]
         self.failover = f"{reason}; now {decoder.name}"
-        _LOGGER.error("decoder failover: %s -> %s (%s)", old, decoder.name, reason)
+        # Rate-limited: once on the last decoder, a decoder that keeps failing must not flood the log.
+        self._log.report(f"{old}->{decoder.name}", f"decoder failover: {old} -> {decoder.name} ({reason})")
         self._replace(decoder)
 
     def _replace(self, decoder: Any) -> None:
