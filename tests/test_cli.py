@@ -168,3 +168,10 @@ def test_an_absurd_number_is_one_line_error_before_anything_runs(value, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert exit_info.value.code == 2, argv
         assert len(err) == 1 and err[0].startswith("error: ") and flag in err[0], (argv, err)
+
+
+def test_a_bad_osc_allow_list_is_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["live", "--headless", "--seconds", "1", "--osc-allow", "192.168.1.0/24,club"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "club" in err[0], err

@@ -453,3 +453,65 @@ def test_a_handler_bug_logs_one_traceback_and_the_server_goes_on(server, caplog,
     monkeypatch.undo()
     sock.sendto(_msg("/tap"), ("127.0.0.1", srv.port))
     assert [c.name for c in _wait_for(queue, 1)] == ["tap"]
+
+
+def _server_with(allow):
+    queue: CommandQueue[Command] = CommandQueue(maxsize=64)
+    srv = OscServer(queue, host="127.0.0.1", port=0, status=lambda: {"preset": "demo"}, allow=allow)
+    srv.start()
+    return srv, queue
+
+
+def test_only_allowed_senders_control_or_query_the_show():
+    from live.control.osc import parse_allow
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.5)
+    stranger, queue = _server_with(parse_allow("192.168.1.0/24, 10.0.0.7"))
+    try:
+        sock.sendto(_msg("/bpm", 128.0), ("127.0.0.1", stranger.port))
+        sock.sendto(_msg("/status"), ("127.0.0.1", stranger.port))
+        with pytest.raises(TimeoutError):  # no reply to a sender the list does not name
+            sock.recvfrom(65536)
+        assert queue.drain() == [] and stranger.dropped == 2
+    finally:
+        stranger.stop()
+    friend, queue = _server_with(parse_allow("127.0.0.0/8"))
+    try:
+        sock.sendto(_msg("/bpm", 128.0), ("127.0.0.1", friend.port))
+        assert [c.name for c in _wait_for(queue, 1)] == ["bpm"]
+        _await_status(sock, friend.port, "to an allowed sender")
+    finally:
+        friend.stop()
+        sock.close()
+
+
+@pytest.mark.parametrize("text", ["192.168.1.0/33", "club", "10.0.0.1,,"])
+def test_a_bad_allow_list_is_one_line_error(text):
+    from live.control.osc import parse_allow
+
+    with pytest.raises(ControlError, match="--osc-allow"):
+        parse_allow(text)
+
+
+def test_status_replies_are_rate_limited(server):
+    """A burst of /status queries (a spoofed sender aiming replies at someone else) gets a bounded
+    number of answers: at most the bucket's few queries, each a dozen small datagrams."""
+    from live.control.osc import STATUS_PER_S
+
+    srv, queue, sock = server
+    for _ in range(50):
+        sock.sendto(_msg("/status"), ("127.0.0.1", srv.port))
+    sock.settimeout(0.5)
+    replies = 0
+    try:
+        while True:
+            sock.recvfrom(65536)
+            replies += 1
+    except TimeoutError:
+        pass
+    per_query = len([k for k in ("preset", "bpm", "fps", "blackout", "note", "osc_received", "osc_dropped",
+                                 "queue_dropped")])
+    assert 0 < replies <= (STATUS_PER_S + 1) * per_query
+    assert srv.dropped >= 50 - STATUS_PER_S - 1

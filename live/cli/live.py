@@ -37,6 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_analysis_flags(parser)
     parser.add_argument("--osc-port", type=Bounded(int, 0, OSC_PORT_MAX), default=D.osc_port, help="OSC UDP port (0: off)")
     parser.add_argument("--osc-host", default=D.osc_host, help="OSC listen address")
+    parser.add_argument("--osc-allow", default=D.osc_allow, metavar="NETS",
+                        help="only these addresses or networks may control or query the show, e.g. "
+                             "192.168.1.0/24,127.0.0.1 [anyone when not given]")
     parser.add_argument("--midi-input", default=D.midi_input, help="MIDI input port, part of its name (see `devices`)")
     parser.add_argument("--midi-map", default=D.midi_map, metavar="FILE",
                         help="MIDI mapping file; a name not found here is looked up in the mappings folder "

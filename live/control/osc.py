@@ -18,6 +18,7 @@ release and is ignored (otherwise a TouchOSC push button would tap twice per pre
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -48,6 +49,26 @@ MAX_DATAGRAM = 8192
 # window and the system drops what a flood sends meanwhile, so the show's thread keeps the CPU.
 CPU_SHARE = 0.25
 PACE_WINDOW_S = 0.1
+# /status replies per second, all senders together: each query makes about a dozen datagrams, so
+# a spoofed sender must not turn the show into a traffic reflector.
+STATUS_PER_S = 5.0
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_allow(text: str | None) -> tuple[Network, ...] | None:
+    """``--osc-allow 192.168.1.0/24,127.0.0.1`` as networks (None: everyone may control the show);
+    ControlError naming the entry that is not an address or network."""
+    if not text:
+        return None
+    networks = []
+    for entry in (e.strip() for e in text.split(",")):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ControlError(f"--osc-allow {entry!r:.60} is not an address or network, e.g. 192.168.1.0/24 or "
+                               "127.0.0.1") from None
+    return tuple(networks)
 
 
 def _route(form: OscForm, address: str, args: tuple, when: float) -> Command | None:
@@ -195,11 +216,14 @@ class OscServer:
         host: str = "0.0.0.0",
         port: int = 9000,
         status: Callable[[], dict] | None = None,
+        allow: tuple[Network, ...] | None = None,
     ) -> None:
         self._commands = commands
         self._host = host
         self._requested_port = port
         self._status = status
+        self._allow = allow  # None: any sender; else only these networks may control or query the show
+        self._replies = (time.monotonic(), STATUS_PER_S)  # token bucket of /status replies: (when, tokens)
         self._bad = RateLimitedLog(_LOGGER)
         self._flood = RateLimitedLog(_LOGGER)  # pauses in reading (counted apart from dropped messages)
         self._server: _Server | None = None
@@ -288,8 +312,20 @@ class OscServer:
             time.sleep(start + PACE_WINDOW_S - now)
             self._window = (time.monotonic(), time.thread_time())
 
+    def _allowed(self, host: str) -> bool:
+        if self._allow is None:
+            return True
+        try:
+            address = ipaddress.ip_address(host.split("%")[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self._allow)
+
     def _on_datagram(self, data: bytes, client: tuple[str, int]) -> None:
         """One datagram: parse it, route each message in it; nothing raised here escapes."""
+        if not self._allowed(client[0]):  # before parsing: a stranger costs us nothing but this check
+            self._drop(f"denied:{client[0]}", f"datagram from {client[0]}, which --osc-allow does not list")
+            return
         if len(data) > MAX_DATAGRAM:
             self._drop(f"large:{client[0]}", f"datagram from {client[0]} is larger than {MAX_DATAGRAM} bytes; not read")
             return
@@ -320,6 +356,15 @@ class OscServer:
             self._commands.put(command)
 
     def _on_status(self, client: tuple[str, int], address: str, *args: Any) -> None:
+        when, tokens = self._replies
+        now = time.monotonic()
+        tokens = min(STATUS_PER_S, tokens + (now - when) * STATUS_PER_S)
+        if tokens < 1.0:
+            self._replies = (now, tokens)
+            self._drop("status-rate", f"/status from {client[0]}: more than {STATUS_PER_S:g} queries a second; "
+                                      "not answered")
+            return
+        self._replies = (now, tokens - 1.0)
         reply_to = client
         if args:
             if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], int) or not 0 < args[0] < 65536:

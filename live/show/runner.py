@@ -27,6 +27,7 @@ from typing import Any, Callable
 from live import paths
 from live.audio.settings import DEFAULTS as DEFAULT_ANALYSIS
 from live.audio.settings import AnalysisSettings
+from live.control.osc import parse_allow
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
 from live.library.bank import open_bank
@@ -69,6 +70,7 @@ class ShowSettings:
     family: str = "sd1"
     osc_port: int = 9000  # 0: no OSC
     osc_host: str = "0.0.0.0"
+    osc_allow: str | None = None  # "192.168.1.0/24,127.0.0.1": only these may control or query; None: anyone
     midi_input: str | None = None
     midi_map: str | None = None  # None: generic.toml in the mappings folder
     seconds: float | None = None  # None: until the window closes or a signal
@@ -89,6 +91,7 @@ class ShowSettings:
             raise UserError(f"--seconds {self.seconds:g}: must be more than 0")
         if self.osc_port != 0 and not 1 <= self.osc_port <= OSC_PORT_MAX:
             raise UserError(f"--osc-port {self.osc_port}: choose 1 to {OSC_PORT_MAX}, or 0 for no OSC")
+        parse_allow(self.osc_allow)
         if self.samplerate is not None:
             check_samplerate(self.samplerate, f"--samplerate {self.samplerate}")
         check_blocksize(self.blocksize)
@@ -154,7 +157,8 @@ def run_show(settings: ShowSettings) -> int:
         if s.osc_port:
             from live.control.osc import OscServer
 
-            osc = OscServer(commands, host=s.osc_host, port=s.osc_port, status=stage.status)
+            osc = OscServer(commands, host=s.osc_host, port=s.osc_port, status=stage.status,
+                            allow=parse_allow(s.osc_allow))
             osc.start()
             stack.callback(osc.stop)
         if s.midi_input:
