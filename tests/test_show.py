@@ -147,7 +147,7 @@ def test_watchdog_restarts_a_dead_decode_worker(caplog):
     decode = AsyncDecode(make_decoder("approx"), fps=30)
     try:
         decode._worker.stop()
-        decode.ensure_running()
+        decode.check()
         assert decode._worker.alive
         assert any("decode worker stopped" in r.getMessage() for r in caplog.records)
     finally:

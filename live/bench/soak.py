@@ -39,7 +39,7 @@ from live.library.demo import DEMO_PRESET, DEMO_SAMPLERATE, demo_track
 from live.show import driver
 from live.show.driver import MAX_FPS, SteppedClock, WindowSink
 from live.show.preflight import rss_bytes
-from live.show.render import ANALYSIS_HOP
+from live.show.render import AudioFeed
 from live.values import Bounded, parse_size, positive
 
 _LOGGER = logging.getLogger(__name__)
@@ -145,24 +145,6 @@ class _LogCounter(logging.Handler):
             else:
                 self.unexpected += 1
 
-
-class _LoopFeed:
-    """``state_at(t)``: feeds the engine the looped track up to ``t`` in live-sized blocks."""
-
-    def __init__(self, engine: Any, mono: np.ndarray, samplerate: int) -> None:
-        self.engine, self.mono, self.samplerate = engine, mono, samplerate
-        self.fed = 0
-
-    def __call__(self, t: float) -> Any:
-        target = int(round(t * self.samplerate))
-        while self.fed < target:
-            start = self.fed % len(self.mono)
-            step = min(ANALYSIS_HOP, target - self.fed, len(self.mono) - start)
-            self.engine.feed(self.mono[start:start + step], end_time=(self.fed + step) / self.samplerate)
-            self.fed += step
-        return self.engine.state
-
-
 def _write_presets(folder: Path) -> None:
     """The repository's presets, plus two demo variants (another size, other shaders, a cut)."""
     for path in paths.presets_dir(None).glob("*.toml"):
@@ -233,7 +215,7 @@ def soak(minutes: float = MINUTES, *, fps: int = FPS, size: str = SIZE, seed: in
                           leave=False) as bar:
                     started = time.perf_counter()
                     driver.run(tick, SteppedClock(fps, n_frames), WindowSink(renderer),
-                               _LoopFeed(engine, mono, DEMO_SAMPLERATE),
+                               AudioFeed(engine, mono, DEMO_SAMPLERATE, loop=True),
                                after_frame=lambda t, n: (meter(t), bar.update()))
                     report.wall_s = time.perf_counter() - started
             finally:

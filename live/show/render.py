@@ -107,18 +107,22 @@ def _record(stats: RenderStats, show: Any, bar: tqdm) -> None:
 
 class AudioFeed:
     """``state_at(t)`` for the simulated clock: feeds the engine the file up to ``t``, in
-    live-sized blocks so analysis sees what it would live, and returns the engine's state."""
+    live-sized blocks so analysis sees what it would live, and returns the engine's state.
+    ``loop`` plays the file again and again (the soak); otherwise it ends with the file."""
 
-    def __init__(self, engine: Any, mono: np.ndarray, samplerate: int) -> None:
-        self.engine, self.mono, self.samplerate = engine, mono, samplerate
+    def __init__(self, engine: Any, mono: np.ndarray, samplerate: int, loop: bool = False) -> None:
+        self.engine, self.mono, self.samplerate, self.loop = engine, mono, samplerate, loop
         self.fed = 0
 
     def __call__(self, t: float) -> AudioState:
         """The audio state at ``t``, after feeding every sample up to ``t``."""
-        target = min(len(self.mono), int(round(t * self.samplerate)))
+        target = int(round(t * self.samplerate))
+        if not self.loop:
+            target = min(len(self.mono), target)
         while self.fed < target:
-            step = min(ANALYSIS_HOP, target - self.fed)
-            self.engine.feed(self.mono[self.fed : self.fed + step], end_time=(self.fed + step) / self.samplerate)
+            start = self.fed % len(self.mono)
+            step = min(ANALYSIS_HOP, target - self.fed, len(self.mono) - start)
+            self.engine.feed(self.mono[start : start + step], end_time=(self.fed + step) / self.samplerate)
             self.fed += step
         return self.engine.state
 

@@ -146,10 +146,6 @@ class AsyncDecode:
         """Stop the worker thread (a stalled decode is left behind, so stopping never hangs)."""
         self._worker.stop(STOP_WAIT_S)
 
-    def ensure_running(self) -> None:
-        """Watchdog: the same as :meth:`check` (kept for callers that only care about a dead worker)."""
-        self.check()
-
     def check(self, now: float | None = None) -> None:
         """Watchdog, once a frame: fail over from a stalled decoder, restart a failing or dead
         worker, fall back after repeated failures (see the class). Cheap: a few reads."""
