@@ -155,7 +155,7 @@ def midi_clock_sync(backend: Any, seconds: float, bpm: float = BPM, settle: floa
     readings = LatestSlot()
     clock_in = MidiClockIn(readings, port_name, backend=backend, retry_interval=0.1)
     stop = threading.Event()
-    first_pulse = time.perf_counter() + 1.0  # beat 0: the first pulse after Start
+    first_pulse = time.perf_counter() + 0.3  # beat 0: the first pulse after Start
     period = 60.0 / bpm / PPQN
 
     def send() -> None:
@@ -177,7 +177,7 @@ def midi_clock_sync(backend: Any, seconds: float, bpm: float = BPM, settle: floa
             raise Unavailable("the clock input never opened the JACK port")
         sender.start()
         with show_clock((readings,)) as states:
-            time.sleep(1.0 + settle)
+            time.sleep(0.3 + settle)
             return measure(states, lambda t: (t - first_pulse) * bpm / 60.0, bpm, seconds, "midi_clock")
     finally:
         stop.set()
@@ -278,7 +278,9 @@ def _lead(seconds: float) -> dict[str, Any]:
     peer = LinkPeer(LatestSlot(), LatestSlot(heard))
     peer.start()
     try:
-        time.sleep(0.3)  # alone: the show's session carries its tempo before anyone joins
+        # Alone first: when sessions meet, Link keeps the one started more than 0.5 s earlier
+        # (closer than that, a coin toss), so the joining peer takes the show's session.
+        time.sleep(1.0)
         other = link.Link(100.0)
         other.enabled = True
         _wait_peers(other)

@@ -3,8 +3,9 @@
 In: :class:`ClockFollower` turns the messages of a clock source into
 :class:`~live.messages.TempoReading` values (source ``midi_clock``). One pulse interval is
 jittery (USB, a JACK period, the sender's own timer), so the tempo and the pulse grid come from
-a least-squares line through the last :data:`WINDOW` pulses: tempo from its slope, and the
-reading's time is the line's time of the newest pulse, which averages the jitter away. The
+a robust line through the last :data:`WINDOW` pulses (medians, so a pulse that a busy machine
+delivered late does not tilt it): tempo from its slope, and the reading's time is the line's
+time of the newest pulse, which averages the jitter away. The
 beat is the song position: Start makes the next pulse beat 0, Song Position sets where Continue
 resumes, and while stopped the count runs on from the stop (so the visuals keep moving; the
 show's clock slews to the jump when the music starts again). :class:`MidiClockIn` opens a named
@@ -29,6 +30,7 @@ import mido
 import numpy as np
 
 from live.control.midi import _backend, pick_port
+from live.errors import UserError
 from live.handoff import LatestSlot
 from live.messages import BEATS_PER_BAR, AudioState, TempoReading
 from live.ratelog import RateLimitedLog
@@ -39,7 +41,7 @@ PPQN = 24  # MIDI clock pulses per quarter note
 WINDOW = 96  # pulses in the tempo fit: four beats (two seconds at 120 BPM)
 MIN_PULSES = 12  # pulses before the first reading (half a beat)
 QUIET_S = 2.0  # while messages came this recently the port is not looked for
-GAP_S = 0.5  # a pause this long between pulses starts a new fit (the source stopped sending)
+GAP_PULSES = 8.0  # a pause of this many pulse intervals starts a new fit (the source paused)
 SONG_POSITION_PULSES = 6  # one Song Position unit is a sixteenth note
 
 
@@ -71,8 +73,10 @@ class ClockFollower:
         return None
 
     def _pulse(self, t: float) -> TempoReading | None:
-        if self._fit and t - self._fit[-1][1] > GAP_S:
-            self._fit.clear()
+        if len(self._fit) >= 2:
+            interval = (self._fit[-1][1] - self._fit[0][1]) / (self._fit[-1][0] - self._fit[0][0])
+            if t - self._fit[-1][1] > GAP_PULSES * interval:
+                self._fit.clear()
         self._fit.append((self._seq, t))
         self._seq += 1
         position, self._next = self._next, self._next + 1
@@ -81,11 +85,16 @@ class ClockFollower:
         seq = np.fromiter((s for s, _ in self._fit), float, len(self._fit))
         times = np.fromiter((x for _, x in self._fit), float, len(self._fit))
         seq -= seq[-1]  # the newest pulse at 0: the intercept is its fitted time
-        slope, intercept = np.polyfit(seq, times - times[-1], 1)
+        times = times - times[-1]
+        # Robust line (a pulse delayed by a busy machine must not tilt it): the slope is the median
+        # over pulse pairs half a window apart, the newest pulse's time the median of what each
+        # pulse says it is.
+        half = len(seq) // 2
+        slope = float(np.median((times[half:] - times[:-half]) / (seq[half:] - seq[:-half])))
+        intercept = float(np.median(times - slope * seq))
         if not slope > 0:
             return None
-        return TempoReading("midi_clock", 60.0 / (PPQN * float(slope)), position / PPQN,
-                            float(times[-1] + intercept))
+        return TempoReading("midi_clock", 60.0 / (PPQN * slope), position / PPQN, t + intercept)
 
 
 class MidiClockIn:
@@ -183,11 +192,14 @@ class MidiClockOut:
         self._problems = RateLimitedLog(_LOGGER)
 
     def start(self) -> None:
-        """Open the output (a virtual one named ``port`` when no output has that name) and start sending."""
-        names = list(_backend(self._backend).get_output_names())
-        name = pick_port(names, self.wanted)
-        self._port = _backend(self._backend).open_output(name if name is not None else self.wanted,
-                                                         virtual=name is None)
+        """Open the output (a virtual one named ``port`` when no output has that name) and start
+        sending; UserError when no MIDI output can be opened at all."""
+        try:
+            name = pick_port(list(_backend(self._backend).get_output_names()), self.wanted)
+            self._port = _backend(self._backend).open_output(name if name is not None else self.wanted,
+                                                             virtual=name is None)
+        except Exception as exc:  # no MIDI system (ALSA/JACK) here: a setup error, said in one line
+            raise UserError(f"--midi-clock-out {self.wanted}: cannot open a MIDI output ({str(exc).strip() or exc!r})") from None
         _LOGGER.info("MIDI clock out on %s%r", "" if name is not None else "new virtual output ", name or self.wanted)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="midi-clock-out", daemon=True)
@@ -201,6 +213,7 @@ class MidiClockOut:
             self._thread = None
         port, self._port = self._port, None
         if port is not None:
+            _LOGGER.info("MIDI clock out: %d pulses sent to %r", self.sent, self.wanted)
             try:
                 if self.started:
                     port.send(mido.Message("stop"))
@@ -217,6 +230,8 @@ class MidiClockOut:
                     continue
                 now = time.perf_counter()
                 due = math.floor(state.beats_at(now) * PPQN + 1e-6)  # the pulse at or just before now
+                if last is not None and last - due > PPQN:
+                    last = None  # the count went back (the first audio re-anchored the clock): start over
                 n = due + 1 if last is None else max(last + 1, due - int(self.LATE_S * state.bpm / 60.0 * PPQN))
                 at = state.time + (n / PPQN - state.beat_index - state.beat_phase) * 60.0 / state.bpm
                 if at - now > 0.005:  # wake a little before, re-read the state (the tempo may have moved)
