@@ -157,3 +157,37 @@ def test_bad_readings_are_refused():
     assert sources.offer(TempoReading("midi_clock", 120.0, 1.0, 1.0))
     assert sources.active(1.0 + QUIET_S).source == "midi_clock"
     assert sources.active(1.0 + QUIET_S + 0.01) is None
+
+
+def test_engine_hands_link_back_to_the_audio_without_a_jump_and_then_finds_the_music():
+    """The live engine on a 128 BPM kick track while Link says 120: Link leads; when it goes
+    quiet the audio takes over with the count continuous, then pulls to the kicks' tempo and beat."""
+    from live.audio.analysis import AudioEngine
+    from live.audio.sources import iter_blocks
+    from live.bench.synth import synth_kick_track
+
+    rate = 22050
+    x, kicks = synth_kick_track([(128.0, 24.0)], rate)
+    engine = AudioEngine(rate)
+    link = FakeSource("link", 120.0, 0.1)
+    seen = []
+    for block, end in iter_blocks(x, rate, 256):
+        if end < 8.0:
+            engine.external(link.reading(end))
+        engine.feed(block, end)
+        s = engine.state
+        seen.append((end, s.beat_index + s.beat_phase, s.tempo_source, s.bpm))
+    sources = {src for t, _, src, _ in seen if 1.0 < t < 8.0}
+    assert sources == {"link"}
+    handover = next(t for t, _, src, _ in seen if t > 8.0 and src == "audio")
+    assert 9.9 <= handover <= 10.1  # quiet for 2 s
+    # The count never jumps (a block is 11.6 ms; the audio's phase pull adds at most 0.01 beat each).
+    steps = [(b1 - b0) - (t1 - t0) * max(bpm0, bpm1) / 60.0
+             for (t0, b0, _, bpm0), (t1, b1, _, bpm1) in zip(seen, seen[1:]) if t0 > 7.0]
+    assert max(steps) < 0.05 and min(b1 - b0 for (_, b0, _, _), (_, b1, _, _) in zip(seen, seen[1:])) > -1e-9
+    end_state = engine.state
+    assert end_state.tempo_source == "audio" and end_state.bpm == pytest.approx(128.0, abs=1.0)
+    # Back on the kicks by the end.
+    last = kicks[kicks < end_state.time][-1]
+    d = end_state.beats_at(last)
+    assert abs(d - round(d)) * 60.0 / 128.0 < 0.03
