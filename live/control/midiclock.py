@@ -217,6 +217,7 @@ class MidiClockOut:
             try:
                 if self.started:
                     port.send(mido.Message("stop"))
+                    time.sleep(0.05)  # JACK sends on its next period: closing at once can drop the Stop
             finally:
                 port.close()
 
