@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -63,7 +64,6 @@ def test_live_follows_midi_clock_and_sends_it_on(tmp_path):
     except Unavailable as exc:
         pytest.skip(str(exc))
     log = done.stdout + done.stderr
-    print(log)
     assert done.returncode == 0, log
     assert "Traceback" not in log
     last = log[log.index("show stopped"):]
@@ -73,3 +73,28 @@ def test_live_follows_midi_clock_and_sends_it_on(tmp_path):
     assert len(times) == 96, f"only {len(received)} clock pulses came out"
     slope = np.polyfit(np.arange(len(times)), times, 1)[0]
     assert 60.0 / (PPQN * slope) == pytest.approx(126.0, abs=0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_live_follows_a_link_session_in_a_loopback_namespace(tmp_path):
+    """`live --link` inside a network namespace with only loopback up, a DJ's Link peer at 124 BPM
+    started first (so its session is the one Link keeps): the show follows it."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("unshare or ip is not installed")
+    write_demo_track(tmp_path / "track.wav", 4.0)
+    dj = ("import link, time; p = link.Link(124.0); p.enabled = True; time.sleep(14); "
+          "print('dj peers', p.numPeers())")
+    live = (f"{sys.executable} run_live.py live --headless --audio {tmp_path / 'track.wav'} --seconds 8 "
+            "--osc-port 0 --fps 30 --size 128x128 --link")
+    script = (f"ip link set lo up && ip route add 224.0.0.0/4 dev lo && "
+              f"({sys.executable} -c \"{dj}\" &) && sleep 1.5 && {live}")
+    done = subprocess.run(["unshare", "--net", "sh", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    log = done.stdout + done.stderr
+    if done.returncode != 0 and ("unshare" in log.splitlines()[-1] or "RTNETLINK" in log):
+        pytest.skip(f"no network namespace here: {log.splitlines()[-1]}")
+    assert done.returncode == 0, log
+    assert "Traceback" not in log
+    last = log[log.index("show stopped"):]
+    assert "'tempo_source': 'link'" in last and "'bpm': 124.0" in last, last
