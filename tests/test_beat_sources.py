@@ -152,6 +152,8 @@ def test_bad_readings_are_refused():
     sources = TempoSources()
     assert not sources.offer(TempoReading("link", 0.0, 1.0, 1.0))
     assert not sources.offer(TempoReading("link", float("nan"), 1.0, 1.0))
+    assert not sources.offer(TempoReading("midi_clock", 5000.0, 1.0, 1.0))  # a broken sender
+    assert not sources.offer(TempoReading("link", 120.0, float("inf"), 1.0))
     assert not sources.offer(TempoReading("osc", 120.0, 1.0, 1.0))
     assert sources.active(1.0) is None
     assert sources.offer(TempoReading("midi_clock", 120.0, 1.0, 1.0))

@@ -27,6 +27,7 @@ EXTERNAL = ("link", "midi_clock")  # external sources, highest priority first
 PRIORITY = EXTERNAL + ("manual", "audio")  # the whole order (manual: tap, bpm or lock)
 QUIET_S = 2.0  # a source with no reading for this long hands over to the next one
 SLEW_BEATS_PER_S = 0.5  # how fast a phase difference at a take-over is worked off
+BPM_RANGE = (20.0, 999.0)  # Link's own tempo range; a reading outside it is a broken sender
 JUMP_BEATS = 0.05  # a reading this far off the followed line is a jump of the source itself
 
 
@@ -43,8 +44,9 @@ class TempoSources:
         self._last_time: float | None = None  # time of the last reading followed
 
     def offer(self, reading: TempoReading) -> bool:
-        """Take a reading; False (ignored) when its source is unknown or its values are not a tempo."""
-        if reading.source not in EXTERNAL or not (math.isfinite(reading.bpm) and reading.bpm > 0):
+        """Take a reading; False (ignored) when its source is unknown or its values are not a tempo
+        (NaN, or outside :data:`BPM_RANGE`)."""
+        if reading.source not in EXTERNAL or not BPM_RANGE[0] <= reading.bpm <= BPM_RANGE[1]:
             return False
         if not (math.isfinite(reading.beat) and math.isfinite(reading.time)):
             return False
