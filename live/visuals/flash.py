@@ -98,10 +98,11 @@ class FlashLimiter:
             return 1.0
         last, target, extreme, direction = self._shown[spent], new[spent], self._extreme[spent], self._direction[spent]
         step = self.margin * self.threshold
+        bright = self.dark_limit + self.threshold - step  # 0.8 and a margin: measurements differ a little
         # The band a region may move in without a change: below the extreme after a rise (or
         # anywhere from 0.8 up: a change needs its darker side under 0.8), above it after a fall.
-        lo = np.where(direction >= 0, np.minimum(extreme - step, self.dark_limit), -np.inf)
-        hi = np.where((direction <= 0) & (extreme < self.dark_limit), extreme + step, np.inf)
+        lo = np.where(direction >= 0, np.minimum(extreme - step, bright), -np.inf)
+        hi = np.where((direction <= 0) & (extreme < bright), extreme + step, np.inf)
         delta = target - last
         with np.errstate(divide="ignore", invalid="ignore"):
             over = np.where(target > hi, (hi - last) / delta, 1.0)
