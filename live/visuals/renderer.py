@@ -428,8 +428,16 @@ class Renderer:
         gl.glViewport(0, 0, self.width, self.height)
         allow = self._flash.step(now, self._luma_readback[..., 0] / 255.0)
         last, nxt = self._shown
-        self._pass(self._limit_program, nxt, {"u_image": (0, picture.texture), "u_last": (1, last.texture)},
-                   {"u_allow": allow})
+        if allow < 1.0:
+            self._pass(self._limit_program, nxt, {"u_image": (0, picture.texture), "u_last": (1, last.texture)},
+                       {"u_allow": allow})
+        else:  # the usual case: the new picture whole, copied (a copy costs less than the mixing pass)
+            gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, picture.fbo)
+            gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, nxt.fbo)
+            gl.glBlitFramebuffer(0, 0, self.width, self.height, 0, 0, self.width, self.height,
+                                 gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST)
+            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+            self._output = nxt
         self._shown.reverse()
 
     def hold(self) -> None:
