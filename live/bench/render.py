@@ -59,33 +59,36 @@ class FlashCost:
 
 def flash_limit_cost(width: int, height: int, frames: int = 60) -> FlashCost:
     """What the flash limiter adds to a frame at ``width`` x ``height``, timed to glFinish: the
-    same frames drawn without and with it, a steady picture and a black/white strobe."""
+    same frames drawn without and with it, a steady picture and a black/white strobe. The two
+    renderers draw in turn, frame by frame, so a busy machine slows both alike."""
     from live.visuals.renderer import Renderer
 
     renderers = [Renderer(width, height, headless=True, flash_limit=limit) for limit in (False, True)]
     try:
-        steady = tuple(_median_frame_ms(r, frames, strobe=False) for r in renderers)
-        strobe = tuple(_median_frame_ms(r, frames, strobe=True) for r in renderers)
+        steady = _median_frame_ms(renderers, frames, strobe=False)
+        strobe = _median_frame_ms(renderers, frames, strobe=True)
     finally:
         for r in renderers:
             r.close()
-    return FlashCost(width, height, frames, steady, strobe)  # type: ignore[arg-type]
+    return FlashCost(width, height, frames, steady, strobe)
 
 
-def _median_frame_ms(renderer, frames: int, strobe: bool) -> float:
+def _median_frame_ms(renderers: list, frames: int, strobe: bool) -> tuple[float, ...]:
     from pyglet import gl
 
     from live.visuals.worker import Frame
 
-    renderer.window.switch_to()
-    renderer.set_shaders([])
-    h, w = max(1, renderer.height // 8), max(1, renderer.width // 8)
-    black, white = (np.full((h, w, 3), v, np.uint8) for v in (0, 255))
-    renderer.update_frames(Frame(black, 0.0, 1, 0.0), Frame(white, 0.0, 2, 0.0))
-    times = []
+    for r in renderers:
+        r.window.switch_to()
+        r.set_shaders([])
+        h, w = max(1, r.height // 8), max(1, r.width // 8)
+        black, white = (np.full((h, w, 3), v, np.uint8) for v in (0, 255))
+        r.update_frames(Frame(black, 0.0, 1, 0.0), Frame(white, 0.0, 2, 0.0))
+    times: list[list[float]] = [[] for _ in renderers]
     for k in range(frames + 5):
-        start = time.perf_counter()
-        renderer.draw(100.0 * strobe + k / 60.0, float(k % 2) if strobe else 0.5, {})
-        gl.glFinish()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times[5:]))  # the first frames warm up
+        for r, out in zip(renderers, times):
+            start = time.perf_counter()
+            r.draw(100.0 * strobe + k / 60.0, float(k % 2) if strobe else 0.5, {})
+            gl.glFinish()
+            out.append(time.perf_counter() - start)
+    return tuple(1000.0 * float(np.median(t[5:])) for t in times)  # the first frames warm up
