@@ -103,7 +103,8 @@ def test_renderer_holds_alternating_black_and_white_frames(limit):
         assert flashes >= 25  # the same input, unlimited, flashes: the counter sees it
 
 
-def _strobe_show(tmp: Path, limit: bool, params: str) -> Show:
+def write_strobe(tmp: Path, params: str) -> tuple[Path, Path]:
+    """A preset "strobe" (its shaders and presets folders under ``tmp``) running the strobe shader."""
     shaders, presets = tmp / "shaders", tmp / "presets"
     shaders.mkdir(exist_ok=True)
     presets.mkdir(exist_ok=True)
@@ -118,6 +119,11 @@ seeds = [0]
 shaders = ["strobe"]
 params = {{ {params} }}
 """)
+    return shaders, presets
+
+
+def _strobe_show(tmp: Path, limit: bool, params: str) -> Show:
+    shaders, presets = write_strobe(tmp, params)
     decoder = make_decoder("approx")
     bank = open_bank(decoder.family, decoder.latent_channels, decoder.device, presets, tmp / "keyframes")
     renderer = Renderer(64, 64, headless=True, shader_dir=shaders, flash_limit=limit)
@@ -163,3 +169,15 @@ def test_show_with_a_strobe_shader_stays_under_three_flashes_a_second(tmp_path, 
         assert 1 <= flashes <= 3
     else:
         assert flashes >= 4
+
+
+def test_flash_limit_flag_is_on_unless_lifted():
+    from live.cli import build_parser
+    from live.cli.live import settings_from_args
+
+    parser = build_parser()
+    assert settings_from_args(parser.parse_args(["live"])).flash_limit is True
+    assert settings_from_args(parser.parse_args(["live", "--no-flash-limit"])).flash_limit is False
+    render = ["render", "--preset", "p", "--audio", "a.wav", "--out", "o.mp4"]
+    assert parser.parse_args(render).flash_limit is True
+    assert parser.parse_args([*render, "--no-flash-limit"]).flash_limit is False

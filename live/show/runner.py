@@ -354,7 +354,9 @@ class Stage:
 
     def status(self) -> dict[str, Any]:
         """The show's status, with ``holding`` (why the holding visual is up, or "") and the crash count."""
-        base = self.show.status() if self.show is not None else {"preset": "", "decoder": "", "failover": ""}
+        base = self.show.status() if self.show is not None else {
+            "preset": "", "decoder": "", "failover": "",
+            "flash_limit": bool(getattr(getattr(self.holding, "renderer", None), "flash_limit", False))}
         holding = "loading" if self.show is None else "after an error" if time.perf_counter() < self.holding_until else ""
         return {**base, "holding": holding, "crashes": self.crashes}
 
