@@ -58,6 +58,28 @@ def test_slow_changes_pass_and_a_strobe_is_held_after_three_flashes():
     assert max(abs(a - b) for a, b in zip(shown[8:], shown[9:])) < 0.1
 
 
+def test_darkening_is_never_held_back():
+    limiter = FlashLimiter()
+    for k in range(7):  # six changes, the last one up: the budget is spent at white
+        limiter.step(k / FPS, np.full((2, 2), float((k + 1) % 2)))
+    assert limiter.step(7 / FPS, np.zeros((2, 2))) == 1.0  # a blackout goes black at once
+    assert limiter.step(8 / FPS, np.ones((2, 2))) < 0.1  # but the light does not come back yet
+
+
+def test_renderer_blackout_is_black_with_the_budget_spent():
+    renderer = Renderer(32, 32, headless=True, flash_limit=True)
+    try:
+        renderer.set_shaders([])
+        for k in range(7):  # white, black, ... white: six changes, the budget spent at a peak
+            renderer.update_frames(None, Frame(np.full((8, 8, 3), 255 * ((k + 1) % 2), np.uint8), k / FPS, k))
+            renderer.draw(k / FPS, 1.0, {})
+        assert renderer.read_pixels().min() == 255
+        renderer.draw(7 / FPS, 1.0, {}, blackout=True)
+        assert renderer.read_pixels().max() == 0
+    finally:
+        renderer.close()
+
+
 def test_one_region_flashing_is_limited_though_the_frame_mean_barely_moves():
     limiter = FlashLimiter()
     allowed = []

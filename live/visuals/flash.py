@@ -8,7 +8,9 @@ flash over a quarter, or a sixteenth, of the screen counts, not only the frame m
 :meth:`FlashLimiter.step` how much of the new frame to show. While a region still has budget in
 the last second, the new frame is shown whole; once it has made six changes (three flashes),
 the frame is mixed towards the last shown one, in linear light, just far enough that no region
-makes another change. The renderer mixes in linear light, so a region's luminance is exactly
+rises again. Darkening is never held back (a blackout or a fade goes black at once): with the
+rises stopped, at most one more fall can follow, and a flash needs both, so seven changes at most
+make three flashes. The renderer mixes in linear light, so a region's luminance is exactly
 ``last + alpha * (new - last)`` and the decision is closed-form.
 """
 
@@ -48,8 +50,8 @@ class FlashLimiter:
     Per region it keeps the last extreme luminance and the direction of the last change; a
     *change* is a move of ``threshold`` or more from that extreme in the other direction with
     the darker side below ``dark_limit``. A region may make ``2 * max_flashes`` changes in any
-    ``window_s`` (+ a little slack); after that, the shown frame is held within ``margin *
-    threshold`` of the extreme until its oldest change leaves the window.
+    ``window_s`` (+ a little slack); after that, the shown frame may fall freely but rise at most
+    ``margin * threshold`` above its last low, until its oldest change leaves the window.
     """
 
     def __init__(self, *, max_flashes: int = MAX_FLASHES, window_s: float = WINDOW_S, threshold: float = THRESHOLD,
@@ -91,7 +93,7 @@ class FlashLimiter:
         self._last_now = now
 
     def _allowed(self, new: np.ndarray, spent: np.ndarray) -> float:
-        """The largest share of the new frame that makes no change in a region whose budget is spent."""
+        """The largest share of the new frame that makes no rise in a region whose budget is spent."""
         if self.budget == 0:
             spent = np.ones_like(spent)
         if not spent.any():
@@ -99,15 +101,13 @@ class FlashLimiter:
         last, target, extreme, direction = self._shown[spent], new[spent], self._extreme[spent], self._direction[spent]
         step = self.margin * self.threshold
         bright = self.dark_limit + self.threshold - step  # 0.8 and a margin: measurements differ a little
-        # The band a region may move in without a change: below the extreme after a rise (or
-        # anywhere from 0.8 up: a change needs its darker side under 0.8), above it after a fall.
-        lo = np.where(direction >= 0, np.minimum(extreme - step, bright), -np.inf)
+        # How high a region may go without a rise: a little above its last low (after a rise it is
+        # at or below its peak, and going higher only moves the peak; a rise from 0.8 or more is
+        # no change: its darker side is not under 0.8). It may fall as far as it likes.
         hi = np.where((direction <= 0) & (extreme < bright), extreme + step, np.inf)
-        delta = target - last
         with np.errstate(divide="ignore", invalid="ignore"):
-            over = np.where(target > hi, (hi - last) / delta, 1.0)
-            under = np.where(target < lo, (lo - last) / delta, 1.0)
-        return float(np.clip(np.minimum(over, under).min(), 0.0, 1.0))
+            over = np.where(target > hi, (hi - last) / (target - last), 1.0)
+        return float(np.clip(over.min(), 0.0, 1.0))
 
     def _record(self, now: float, shown: np.ndarray) -> None:
         """Follow each region's extreme and count its changes."""
