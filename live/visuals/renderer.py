@@ -21,6 +21,8 @@ import numpy as np
 
 from live import paths
 from live.errors import UserError
+from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE
+from live.visuals.transitions import TRANSITION_KINDS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,42 +65,6 @@ void main() {
     f_color = vec4(colour * (1.0 - u_blackout), 1.0);
 }
 """
-
-TRANSITION_KINDS = {"crossfade": 0, "black": 1, "wipe": 2}  # "cut" starts no transition
-
-# The flash limiter's two passes. LUMA: the mean relative luminance (linear light, WCAG weights)
-# of each cell of a small grid, from 8x8 taps per cell (each tap a bilinear mix of 4 texels).
-LUMA_SOURCE = """#version 330 core
-out vec4 f_color;
-uniform sampler2D u_image;
-uniform vec2 u_cells;
-vec3 linear(vec3 c) { return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(0.04045, c)); }
-void main() {
-    vec2 cell = floor(gl_FragCoord.xy);
-    float sum = 0.0;
-    for (int j = 0; j < 8; j++)
-        for (int i = 0; i < 8; i++)
-            sum += dot(linear(texture(u_image, (cell + (vec2(i, j) + 0.5) / 8.0) / u_cells).rgb),
-                       vec3(0.2126, 0.7152, 0.0722));
-    f_color = vec4(vec3(sum / 64.0), 1.0);
-}
-"""
-# LIMIT: the shown frame, mixed from the last shown one towards the new one in linear light, so
-# that each cell's luminance moves exactly by the share the limiter allows.
-LIMIT_SOURCE = """#version 330 core
-in vec2 v_uv;
-out vec4 f_color;
-uniform sampler2D u_image;
-uniform sampler2D u_last;
-uniform float u_allow;
-vec3 linear(vec3 c) { return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(0.04045, c)); }
-vec3 encode(vec3 c) { return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c)); }
-void main() {
-    vec3 last = linear(texture(u_last, v_uv).rgb), next = linear(texture(u_image, v_uv).rgb);
-    f_color = vec4(encode(mix(last, next, u_allow)), 1.0);
-}
-"""
-FLASH_CELLS = 16  # the limiter's grid: a flash over a sixteenth of the width and height counts
 
 PASSTHROUGH_SOURCE = """#version 330 core
 in vec2 v_uv;

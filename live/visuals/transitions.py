@@ -17,6 +17,7 @@ from live.messages import AudioState
 _LOGGER = logging.getLogger(__name__)
 
 QUANTIZE_UNITS = ("none", "beat", "bar", "phrase")
+TRANSITION_KINDS = {"crossfade": 0, "black": 1, "wipe": 2}  # the composite shader's u_transition_kind; "cut" starts none
 BARS_PER_PHRASE = 4
 
 
