@@ -50,3 +50,13 @@ def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
 def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
     """The analysis settings from the flags of :func:`add_analysis_flags` (checked, one-line errors)."""
     return AnalysisSettings(onset_method=args.onset, tempo_min=args.tempo_min, tempo_max=args.tempo_max)
+
+
+def add_av_offset_flag(parser: argparse.ArgumentParser) -> None:
+    """``--av-offset MS``: the audio-to-visual offset, in the range of the ``av_offset`` command."""
+    from live.control.commands import COMMANDS
+
+    arg = COMMANDS["av_offset"].args[0]
+    parser.add_argument("--av-offset", type=Bounded(float, arg.lo, arg.hi), default=0.0, metavar="MS",
+                        help=f"ms the picture's beat comes after the clock's beat ({arg.lo:g}..{arg.hi:g}; > 0 when "
+                             "the room hears the music late; `calibrate` measures it, see README)")

@@ -7,7 +7,8 @@ import dataclasses
 import logging
 
 from live.audio.sources import BLOCKSIZE_RANGE, SAMPLERATE_RANGE
-from live.cli.common import add_analysis_flags, add_decoder_flags, add_flash_flag, add_folder_flags, analysis_settings
+from live.cli.common import add_analysis_flags, add_av_offset_flag, add_decoder_flags, add_flash_flag, add_folder_flags, analysis_settings
+from live.show.autopilot import BARS_RANGE, MODES
 from live.show.driver import MAX_FPS
 from live.show.runner import OSC_PORT_MAX, ShowSettings, run_show
 from live.values import Bounded, positive
@@ -52,6 +53,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="follow the MIDI clock (24 ppqn, start/stop/continue/song position) on this input")
     parser.add_argument("--midi-clock-out", default=D.midi_clock_out, metavar="PORT",
                         help="send MIDI clock from the show's beat to this output (a new virtual one if none has the name)")
+    add_av_offset_flag(parser)
+    parser.add_argument("--autopilot", choices=MODES, default=D.autopilot,
+                        help="switch presets by itself: in bank order, shuffled, or matched to the music's energy "
+                             "against each preset's [tags]; any manual preset choice takes over (/autopilot 1 resumes)")
+    parser.add_argument("--autopilot-bars", type=Bounded(int, *BARS_RANGE), default=D.autopilot_bars, metavar="N",
+                        help="the autopilot switches every N bars from the downbeat (8 or 16: on phrases)")
     parser.add_argument("--seconds", type=positive(float), default=D.seconds,
                         help="stop after S seconds (default: run until closed, Ctrl-C or SIGTERM)")
     parser.add_argument("--log-file", default=D.log_file, metavar="FILE",

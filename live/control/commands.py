@@ -28,9 +28,9 @@ _PATTERNS = {
     "uniform": (re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$"), "letters, digits, _"),
 }
 # What each argument type accepts, for "expected ..." messages and the README's args column.
-_ACCEPTS = {"preset": "string", "key": "string", "uniform": "string", "index": "int", "float": "number",
+_ACCEPTS = {"preset": "string", "name": "string", "key": "string", "uniform": "string", "index": "int", "float": "number",
             "switch": "0/1, 0.0..1.0 or bool", "value": "number, string or bool"}
-_OSC_TYPE = {"preset": "s name", "key": "s key", "uniform": "s name", "index": "i index", "float": "f",
+_OSC_TYPE = {"preset": "s name", "name": "s name", "key": "s key", "uniform": "s name", "index": "i index", "float": "f",
              "switch": "i\\|f\\|T/F", "value": "value"}
 
 
@@ -38,7 +38,7 @@ class ControlError(UserError):
     """A control message (OSC, MIDI or internal) or mapping file that cannot be used; one line, names it."""
 
 
-ArgType = Literal["preset", "key", "uniform", "index", "float", "switch", "value"]
+ArgType = Literal["preset", "name", "key", "uniform", "index", "float", "switch", "value"]
 
 
 def _is_number(value: Any) -> bool:
@@ -180,6 +180,12 @@ COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (
                 "preset parameter (motion.* or look.params.*)"),
     CommandSpec("shader_param", "value", "show", (Arg("uniform", "uniform"), Arg("float", "uniform value")),
                 "shader uniform"),
+    CommandSpec("section", "value", "show", (Arg("name", "section name"),),
+                "jump to a section of the preset on the next bar (phrase if the preset quantizes to phrases)"),
+    CommandSpec("av_offset", "value", "show", (Arg("float", "offset in ms", -1000.0, 1000.0, span=(-250.0, 250.0)),),
+                "audio-to-visual offset: > 0 shows the beat later (the room hears it late)"),
+    _toggle("calibrate", "show", "calibration: tap 8 beats along with what you hear; sets av_offset"),
+    _toggle("autopilot", "show", "autopilot: switch presets by itself; any manual choice turns it off"),
 )}
 
 
@@ -317,10 +323,19 @@ OSC_FORMS: tuple[OscForm, ...] = (  # in README order
     OscForm("/param", "param", example="/param motion.kick 0.4"),
     OscForm("/param/KEY", "param", note="the same, one fader per parameter"),
     OscForm("/shader/NAME", "shader_param", example="/shader/u_amount 0.5"),
+    OscForm("/section", "section", example="/section drop"),
+    OscForm("/av_offset", "av_offset"),
 )
 # /status is answered by the OSC server itself, not a command; it has its own README row.
 OSC_STATUS_ROW = ("`/status`", "[i port]",
                   "replies `/status/preset`, `/status/bpm`, `/status/fps`, ... to the sender (or to that port)")
+# Addresses the OSC server answers itself (feedback and MIDI learn), after /status in the README.
+OSC_SERVER_ROWS = (
+    ("`/subscribe`, `/unsubscribe`", "[i port]",
+     "push state changes (`/status/preset`, `/beat`, ...) to the sender (or that port), at most 30 messages/s; or stop"),
+    ("`/learn`", "s command, [s name], [value]",
+     "MIDI learn: the next MIDI control moved is bound to the command and saved, e.g. `/learn shader_param u_amount`"),
+)
 
 
 def osc_reference_markdown() -> str:
@@ -343,5 +358,5 @@ def osc_reference_markdown() -> str:
             does = f"toggle (>= 0.5 on): {does}"
         addresses = ", ".join(f"`{f.address}`" for f in group)
         lines.append(f"| {addresses} | {group[0].osc_args} | {does} |")
-    lines.append("| " + " | ".join(OSC_STATUS_ROW) + " |")
+    lines += ["| " + " | ".join(row) + " |" for row in (OSC_STATUS_ROW, *OSC_SERVER_ROWS)]
     return "\n".join(lines) + "\n"

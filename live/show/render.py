@@ -52,10 +52,12 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
                 fps: int = 30, decoder: str = "approx", model: str | None = None, family: str = "sd1",
                 presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
                 shaders_dir: Path | str | None = None, analysis: AnalysisSettings | None = None,
-                progress: bool = True, flash_limit: bool = ShowSettings.flash_limit) -> RenderStats:
+                progress: bool = True, flash_limit: bool = ShowSettings.flash_limit,
+                av_offset_ms: float = ShowSettings.av_offset) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
     Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
-    ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live."""
+    ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live; ``av_offset_ms``
+    moves the picture's beat as live's ``--av-offset``."""
     from live.audio.analysis import AudioEngine
     from live.audio.sources import load_audio, to_mono
     from live.library.bank import open_bank
@@ -79,7 +81,8 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
     start = time.perf_counter()
     try:
-        show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps)
+        show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps,
+                    av_offset_ms=av_offset_ms)
         writer = VideoWriter(out, width, height, fps)
         writer.add_audio(samples, samplerate)
         n_frames = int(round(seconds * fps))

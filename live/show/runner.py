@@ -27,6 +27,7 @@ from typing import Any, Callable
 from live import paths
 from live.audio.settings import DEFAULTS as DEFAULT_ANALYSIS
 from live.audio.settings import AnalysisSettings
+from live.control.commands import check_args
 from live.control.osc import parse_allow
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
@@ -77,6 +78,9 @@ class ShowSettings:
     link: bool = False  # join the Ableton Link session: follow it, lead it with the audio's tempo
     midi_clock_in: str | None = None  # follow the MIDI clock on this input (part of its name)
     midi_clock_out: str | None = None  # send MIDI clock from the show's beat to this output
+    av_offset: float = 0.0  # ms the picture's beat comes after the clock's (> 0: the room hears it late)
+    autopilot: str | None = None  # sequential, shuffle or match: switch presets by itself; None: off
+    autopilot_bars: int = 16  # the autopilot switches on whole multiples of this many bars
     seconds: float | None = None  # None: until the window closes or a signal
     log_file: str | None = None  # also log here, rotated; crash reports go beside it
     presets_dir: str | None = None
@@ -96,11 +100,24 @@ class ShowSettings:
         if self.osc_port != 0 and not 1 <= self.osc_port <= OSC_PORT_MAX:
             raise UserError(f"--osc-port {self.osc_port}: choose 1 to {OSC_PORT_MAX}, or 0 for no OSC")
         parse_allow(self.osc_allow)
+        self.make_autopilot()  # a bad mode or bar count is refused here, with its flag
+        check_args("av_offset", (self.av_offset,), "--av-offset")  # the command's range, written once
         if self.samplerate is not None:
             check_samplerate(self.samplerate, f"--samplerate {self.samplerate}")
         check_blocksize(self.blocksize)
         if self.screen is not None and self.screen < 0:
             raise UserError(f"--screen {self.screen}: screens are numbered from 0 (see `devices`)")
+
+    def make_autopilot(self) -> Any:
+        """The autopilot ``--autopilot`` asks for (seeded, so a show is repeatable), or None."""
+        from live.show.autopilot import Autopilot
+
+        if self.autopilot is None:
+            return None
+        try:
+            return Autopilot(self.autopilot, self.autopilot_bars)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
 
     def midi_map_path(self) -> Path:
         """The MIDI mapping file, by :func:`live.paths.mapping_file`'s rule (generic.toml in the
@@ -329,7 +346,7 @@ def _start_show(loader: _Loader, s: ShowSettings, renderer: Any, commands: Comma
     decode = AsyncDecode(decoders[0], s.fps, fallbacks=tuple(decoders[1:]))
     stack.callback(decode.stop)
     show = Show(bank, decode, renderer, preset=s.preset, commands=commands, clock=clock_commands.put,
-                frame_period=1.0 / s.fps)
+                frame_period=1.0 / s.fps, av_offset_ms=s.av_offset, autopilot=s.make_autopilot())
     _LOGGER.info("show running: preset %s, decoder %s", s.preset, decode.name)
     return show
 

@@ -22,6 +22,8 @@ from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import AudioState, Command
 from live.ratelog import RateLimitedLog
+from live.show.autopilot import SOURCE as AUTOPILOT, Autopilot
+from live.show.calibration import Calibration, shifted
 from live.visuals.transitions import Fade, QueuedSwitch, beats_to_seconds
 
 _LOGGER = logging.getLogger(__name__)
@@ -245,7 +247,8 @@ class Show:
 
     def __init__(self, bank: Any, decode: SyncDecode | AsyncDecode, renderer: Any, *, preset: str,
                  commands: CommandQueue[Command] | None = None,
-                 clock: Callable[[Command], None] | None = None, frame_period: float = 1.0 / 60.0) -> None:
+                 clock: Callable[[Command], None] | None = None, frame_period: float = 1.0 / 60.0,
+                 av_offset_ms: float = 0.0, autopilot: Autopilot | None = None) -> None:
         self.bank, self.decode, self.renderer = bank, decode, renderer
         # Uniforms describe the middle of a frame's time on screen, so a beat flashes on the
         # frame nearest to it (within half a frame) rather than on the first frame after it.
@@ -257,6 +260,13 @@ class Show:
         self.fade = Fade()  # the soft blackout: darkness ramping to black or back
         self.queued: QueuedSwitch | None = None  # a preset switch waiting for its beat, bar or phrase
         self.preset_name = ""
+        self.section = ""  # the live section of the preset ("": all its keyframes)
+        self.av_offset_ms = float(av_offset_ms)  # > 0: the picture's beat comes later (see calibration.py)
+        self.calibration: Calibration | None = None  # while calibrating, taps measure the offset
+        self.autopilot = autopilot
+        self._beat = 0  # the last whole beat counted, to publish a status on each beat
+        self._bar_beat = 1  # which beat of the bar that is (1..4)
+        self._published = False  # a command changed something this tick: publish a status now
         self.preset: Any = None
         self.traversal: Any = None
         self.last_uniforms: dict[str, float] = {}
@@ -279,12 +289,35 @@ class Show:
         preset, latents = self.bank.get(name)
         traversal = Traversal(latents, **preset.motion.model_dump(), seed=_seed_of(name))
         had_preset = self.preset is not None
-        self.preset_name, self.preset, self.traversal = name, preset, traversal
+        self.preset_name, self.preset, self.traversal, self.section = name, preset, traversal, ""
         self.renderer.set_shaders(list(preset.look.shaders), dict(preset.look.params))
-        if had_preset and preset.look.transition != "cut":
-            seconds = beats_to_seconds(preset.look.transition_beats, self.last_state.bpm)  # the tempo at the start
-            self.renderer.start_transition(now, seconds, preset.look.transition)
+        if had_preset:
+            self._start_transition(now)
         _LOGGER.info("preset %s: %d keyframes", name, latents.shape[0])
+
+    def _start_transition(self, now: float) -> None:
+        """The live preset's transition from the picture on screen to what comes next."""
+        look = self.preset.look
+        if look.transition != "cut":
+            seconds = beats_to_seconds(look.transition_beats, self.last_state.bpm)  # the tempo at the start
+            self.renderer.start_transition(now, seconds, look.transition)
+
+    def enter_section(self, name: str, now: float = 0.0) -> None:
+        """Walk only section ``name``'s keyframes of the live preset (its motion and look stay),
+        from the section's first keyframe, through the preset's transition; UserError for a
+        section the preset does not have."""
+        from live.visuals.traversal import Traversal
+
+        start, count = section_span(self.preset, name)
+        _, latents = self.bank.get(self.preset_name)
+        if start + count > latents.shape[0]:
+            raise UserError(f"section {name!r} of preset {self.preset_name!r} needs keyframes {start}..{start + count - 1}, "
+                            f"the file has {latents.shape[0]}; run `precompute {self.preset_name}`")
+        self.traversal = Traversal(latents[start:start + count], **self.preset.motion.model_dump(),
+                                   seed=_seed_of(self.preset_name))
+        self.section = name
+        self._start_transition(now)
+        _LOGGER.info("preset %s: section %s (%d keyframes)", self.preset_name, name, count)
 
     def apply(self, cmd: Command, now: float) -> None:
         """Check one command against the command table and carry it out. Bad values (from any
@@ -292,7 +325,11 @@ class Show:
         and command, with a count of what was not logged) and the show keeps its state; nothing
         raised while carrying out a command escapes."""
         try:
-            self._apply(validate(cmd), now)
+            cmd = validate(cmd)
+            self._published = True
+            self._apply(cmd, now)
+            if self.autopilot is not None and self.autopilot.takes_over(cmd.name, cmd.source):
+                self.autopilot.set_enabled(False, f"{cmd.source} {cmd.name} took over")
         except UserError as exc:
             self._refused(cmd, "", f"refused: {exc}")
         except Exception as exc:  # a bug carrying out one command must not stop the show
@@ -326,8 +363,21 @@ class Show:
             self.fade.start(now, to_black, beats_to_seconds(beats, self.last_state.bpm))
         elif name in TRAVERSAL_COMMANDS:
             self.traversal.command(cmd)
+        elif name == "tap" and self.calibration is not None:
+            self._calibration_tap(cmd.received or now)
         elif name in CLOCK_COMMANDS:
             self._clock(cmd)
+        elif name == "section":
+            self._section_command(str(args[0]), now)
+        elif name == "av_offset":
+            self.av_offset_ms = float(args[0])
+            _LOGGER.info("av offset %+.1f ms", self.av_offset_ms)
+        elif name == "calibrate":
+            on = bool(args[0]) if args else self.calibration is None
+            self.calibration = Calibration() if on else None
+            _LOGGER.info("calibration %s", "started: tap 8 beats along with what you hear" if on else "stopped")
+        elif name == "autopilot":
+            self._autopilot_command(bool(args[0]) if args else None)
         elif name == "shader_param":
             self.renderer.set_param(str(args[0]), float(args[1]))
         elif name == "param":
@@ -346,6 +396,44 @@ class Show:
             self.switch_preset(name, now)
         else:
             self.queued = QueuedSwitch.after(name, unit, self.last_state, now + self.frame_period)
+
+    def _section_command(self, name: str, now: float) -> None:
+        """Queue a jump to section ``name`` for the next bar, or phrase when the preset quantizes
+        to phrases (at once with no tempo source); an unknown section is refused now."""
+        section_span(self.preset, name)
+        unit = "phrase" if self.preset.look.transition_quantize == "phrase" else "bar"
+        if self.last_state.tempo_source == "none":
+            self.queued = None
+            self.enter_section(name, now)
+        else:
+            self.queued = QueuedSwitch.after(self.preset_name, unit, self.last_state, now + self.frame_period)
+            self.queued.section = name
+
+    def _calibration_tap(self, when: float) -> None:
+        """One calibration tap heard at ``when`` against the clock's own beat (no offset)."""
+        assert self.calibration is not None
+        offset = self.calibration.tap(self.last_state, when)
+        if offset is not None:
+            self.calibration, self.av_offset_ms = None, offset
+            _LOGGER.info("calibration done: av offset %+.1f ms", offset)
+
+    def _autopilot_command(self, on: bool | None) -> None:
+        if self.autopilot is None:
+            raise UserError("no autopilot in this show; start it with --autopilot sequential|shuffle|match")
+        self.autopilot.set_enabled(not self.autopilot.enabled if on is None else on, "autopilot command")
+
+    def _autopilot_tick(self, state: AudioState, t: float) -> None:
+        """Let the autopilot queue the next preset for the next bar, in the last bar before its boundary."""
+        pilot = self.autopilot
+        assert pilot is not None
+        pilot.observe(state)
+        if not pilot.due(state, t):
+            return
+        presets = [(n, self.bank.get(n)[0].tags) for n in self.bank.names()]
+        name = pilot.pick(self.preset_name, presets)
+        if name is not None:
+            _LOGGER.info("autopilot: %s next", name)
+            self.queued = QueuedSwitch.after(name, "bar", state, t)
 
     def _resolve_preset(self, name: str) -> str:
         """'+1' / '-1' step through the bank in order (from the queued preset, if one waits);
@@ -380,10 +468,13 @@ class Show:
 
     def tick(self, now: float, state: AudioState) -> None:
         """Advance the show to time ``now`` with the newest audio snapshot and draw one frame."""
-        self.last_state = state
+        self.last_state = state  # the clock's own beat: commands and calibration taps measure against it
         self.bank.refresh_if_due(now)  # changed keyframe/preset files: verified off-thread, bad ones refused
         for cmd in self.commands.drain():
             self.apply(cmd, now)
+        state = shifted(state, self.av_offset_ms)  # everything drawn follows the beat the room perceives
+        if self.autopilot is not None:
+            self._autopilot_tick(state, now + self.frame_period)
         # Half a frame past the display time: the frame nearest the boundary carries the switch.
         if self.queued is not None and self.queued.due(state, now + self.frame_period):
             self._switch_queued(now)
@@ -398,7 +489,10 @@ class Show:
         """Carry out the queued switch; a preset the bank dropped meanwhile is refused in one line."""
         queued, self.queued = self.queued, None
         try:
-            self.switch_preset(queued.preset, now)  # type: ignore[union-attr]
+            if queued.section and queued.preset == self.preset_name:  # type: ignore[union-attr]
+                self.enter_section(queued.section, now)  # type: ignore[union-attr]
+            else:
+                self.switch_preset(queued.preset, now)  # type: ignore[union-attr]
         except UserError as exc:
             self._frame_errors.report("queued", f"queued preset switch refused: {exc}")
 
@@ -420,8 +514,13 @@ class Show:
 
     def _count_frame(self, now: float) -> None:
         self._fps_window.append(now)
-        if now - self._status_time >= 0.25:  # publish a status snapshot for other threads (OSC /status)
-            self._status_time = now
+        state = shifted(self.last_state, self.av_offset_ms)
+        beat = math.floor(state.beats_at(now))
+        # A snapshot for other threads (OSC /status and push feedback): four a second, and at once
+        # after a command or on a beat, so that subscribers see changes and beats within a frame.
+        if now - self._status_time >= 0.25 or self._published or beat != self._beat:
+            self._status_time, self._published, self._beat = now, False, beat
+            self._bar_beat = int(state.bar_beats_at(now)) + 1
             self._status.put(self._make_status())
 
     @property
@@ -435,7 +534,13 @@ class Show:
         return {"preset": self.preset_name, "bpm": round(s.bpm, 2), "confidence": round(s.confidence, 3),
                 "tempo_source": s.tempo_source, "fps": round(self.fps, 1), "blackout": self.blackout,
                 "freeze": self.frozen, "presets": len(self.bank.names()), "decoder": self.decode.name,
-                "failover": self.decode.failover, "queued": self.queued.preset if self.queued else "",
+                "failover": self.decode.failover,
+                "queued": self.queued.preset if self.queued and not self.queued.section else "",
+                "section": self.section, "queued_section": self.queued.section if self.queued else "",
+                "beat": self._beat, "bar_beat": self._bar_beat, "av_offset_ms": round(self.av_offset_ms, 1),
+                "calibrate": self.calibration is not None,
+                "calibration_taps": len(self.calibration.errors) if self.calibration else 0,
+                "autopilot": bool(self.autopilot and self.autopilot.enabled),
                 "fade": self.fade.to_black, "fade_level": round(self.fade.level(self._status_time), 3),
                 "flash_limit": bool(getattr(self.renderer, "flash_limit", False))}
 
@@ -443,6 +548,15 @@ class Show:
         """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""
         return self._status.get()
 
+
+
+def section_span(preset: Any, name: str) -> tuple[int, int]:
+    """(first keyframe, count) of section ``name`` of ``preset``; UserError listing its sections."""
+    spans = {s["name"]: (s["start"], s["count"]) for s in preset.generation.section_spans()} if preset.generation.sections else {}
+    if name not in spans:
+        have = ", ".join(spans) or "none (the preset has no [[generation.sections]])"
+        raise UserError(f"section {name!r} is not in preset {preset.name!r}; its sections: {have}")
+    return spans[name]
 
 
 def _seed_of(name: str) -> int:

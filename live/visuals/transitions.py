@@ -40,11 +40,13 @@ def position(state: AudioState, t: float, unit: str) -> float:
 
 @dataclass
 class QueuedSwitch:
-    """A preset switch waiting for boundary number ``target`` of ``unit``."""
+    """A preset switch waiting for boundary number ``target`` of ``unit`` (to one of its
+    sections when ``section`` is set)."""
 
     preset: str
     unit: str
     target: int
+    section: str = ""
 
     @classmethod
     def after(cls, preset: str, unit: str, state: AudioState, t: float) -> "QueuedSwitch":
