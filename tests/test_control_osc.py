@@ -52,6 +52,10 @@ GOOD = [
     ("/param/motion.energy", (0.75,), "param", ("motion.energy", 0.75)),
     ("/shader/u_amount", (0.25,), "shader_param", ("u_amount", 0.25)),
     ("/shader/u_segments", (6,), "shader_param", ("u_segments", 6.0)),
+    ("/section", ("drop",), "section", ("drop",)),
+    ("/av_offset", (-35.5,), "av_offset", (-35.5,)),
+    ("/calibrate", (1,), "calibrate", (True,)),
+    ("/autopilot", (1.0,), "autopilot", (True,)),
 ]
 
 

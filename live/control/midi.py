@@ -475,6 +475,25 @@ class MidiInput:
         self._learn.put(request)
         _LOGGER.info("MIDI learn: move or press a control to bind it to %s", command)
 
+    def learn_from_osc(self, args: tuple) -> str:
+        """Arm learn mode from OSC ``/learn COMMAND [name] [value]`` (``name`` only for param and
+        shader_param); the command name. ControlError, in one line, for anything else."""
+        if not args or not isinstance(args[0], str) or args[0] not in BIND_COMMANDS:
+            raise ControlError(f"expected a command ({', '.join(BIND_COMMANDS)}), then its name or value; "
+                               f"got {args!r:.80}")
+        rest = list(args[1:])
+        name = rest.pop(0) if _SHAPES[args[0]].name is not None and rest else None
+        if len(rest) > 1:
+            raise ControlError(f"/learn {args[0]}: too many arguments {args!r:.80}")
+        self.learn(args[0], name=name, value=rest[0] if rest else None)
+        return args[0]
+
+    @property
+    def learning(self) -> str:
+        """The command learn mode is armed for ("" when not learning); safe from any thread."""
+        request = self._learn.get()
+        return request.command if request is not None else ""
+
     # --- supervisor thread ---------------------------------------------------------------
 
     def _supervise(self) -> None:

@@ -34,6 +34,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from live.control.commands import MAX_STRING, OSC_FORMS, Arg, ControlError, OscForm, expected, shown
+from live.control.feedback import Feedback, Subscription
 from live.handoff import CommandQueue
 from live.messages import Command
 from live.ratelog import RateLimitedLog
@@ -103,7 +104,7 @@ def _placeholder(form: OscForm, text: str) -> Any:
 
 
 def _not_a_command(address: str, args: tuple, when: float) -> Command | None:
-    raise ControlError("OSC /status is answered by the OSC server, not a command")
+    raise ControlError(f"OSC {address} is answered by the OSC server, not a command")
 
 
 # Address -> handler, built from the table as python-osc's dispatcher maps addresses. A
@@ -111,7 +112,8 @@ def _not_a_command(address: str, args: tuple, when: float) -> Command | None:
 _ROUTES: dict[str, Callable[[str, tuple, float], Command | None]] = {
     (f.address.rsplit("/", 1)[0] + "/*" if f.placeholder else f.address): partial(_route, f) for f in OSC_FORMS
 }
-_ROUTES["/status"] = _not_a_command
+for _address in ("/status", "/subscribe", "/unsubscribe", "/learn"):
+    _ROUTES[_address] = _not_a_command
 
 
 def parse_osc(address: str, args: tuple, received: float | None = None) -> Command | None:
@@ -136,24 +138,26 @@ def parse_osc(address: str, args: tuple, received: float | None = None) -> Comma
 # ---------------------------------------------------------------------------------------------
 
 
+def encode(address: str, value: Any) -> bytes:
+    """One OSC datagram ``address value``; values OSC cannot carry become strings."""
+    builder = OscMessageBuilder(address=address)
+    if value is None:
+        value = ""
+    if isinstance(value, bool):
+        builder.add_arg(int(value), OscMessageBuilder.ARG_TYPE_INT)
+    elif isinstance(value, int) and -(2**31) <= value < 2**31:
+        builder.add_arg(value, OscMessageBuilder.ARG_TYPE_INT)
+    elif isinstance(value, (int, float)):
+        builder.add_arg(float(value), OscMessageBuilder.ARG_TYPE_FLOAT)
+    else:
+        builder.add_arg(str(value)[:MAX_STRING * 4], OscMessageBuilder.ARG_TYPE_STRING)
+    return builder.build().dgram
+
+
 def _status_messages(status: dict) -> list[bytes]:
-    """One ``/status/KEY value`` datagram per field; values OSC cannot carry become strings."""
-    out: list[bytes] = []
-    for key, value in status.items():
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(key)) or "_"
-        builder = OscMessageBuilder(address=f"/status/{name}")
-        if value is None:
-            value = ""
-        if isinstance(value, bool):
-            builder.add_arg(int(value), OscMessageBuilder.ARG_TYPE_INT)
-        elif isinstance(value, int) and -(2**31) <= value < 2**31:
-            builder.add_arg(value, OscMessageBuilder.ARG_TYPE_INT)
-        elif isinstance(value, (int, float)):
-            builder.add_arg(float(value), OscMessageBuilder.ARG_TYPE_FLOAT)
-        else:
-            builder.add_arg(str(value)[:MAX_STRING * 4], OscMessageBuilder.ARG_TYPE_STRING)
-        out.append(builder.build().dgram)
-    return out
+    """One ``/status/KEY value`` datagram per field."""
+    return [encode("/status/" + (re.sub(r"[^A-Za-z0-9_.-]", "_", str(key)) or "_"), value)
+            for key, value in status.items()]
 
 
 class _Server(BlockingOSCUDPServer):
@@ -217,12 +221,16 @@ class OscServer:
         port: int = 9000,
         status: Callable[[], dict] | None = None,
         allow: tuple[Network, ...] | None = None,
+        learn: Callable[[tuple], str] | None = None,
     ) -> None:
         self._commands = commands
         self._host = host
         self._requested_port = port
         self._status = status
         self._allow = allow  # None: any sender; else only these networks may control or query the show
+        self._learn = learn  # arms MIDI learn from /learn's arguments (the MIDI input's learn_from_osc)
+        # Push feedback to /subscribe'd controllers, from the same status snapshots, on its own thread.
+        self.feedback = Feedback(status or dict, encode)
         self._replies = (time.monotonic(), STATUS_PER_S)  # token bucket of /status replies: (when, tokens)
         self._bad = RateLimitedLog(_LOGGER)
         self._flood = RateLimitedLog(_LOGGER)  # pauses in reading (counted apart from dropped messages)
@@ -263,6 +271,7 @@ class OscServer:
             logging.getLogger().addFilter(_QUIET_PYTHONOSC)
         self._thread = threading.Thread(target=self._serve, name="osc", daemon=True)
         self._thread.start()
+        self.feedback.start()
         _LOGGER.info("OSC listening on %s:%d", self._host, self.port)
 
     def _serve(self) -> None:
@@ -280,6 +289,7 @@ class OscServer:
         server, self._server = self._server, None
         if server is None:
             return
+        self.feedback.stop()
         server.shutdown()
         server.server_close()
         if self._thread is not None:
@@ -339,6 +349,8 @@ class OscServer:
             try:
                 if message.address == "/status":
                     self._on_status(client, message.address, *message.params)
+                elif message.address in ("/subscribe", "/unsubscribe", "/learn"):
+                    self._on_server_address(client, message.address, tuple(message.params))
                 else:
                     self._on_message(message.address, *message.params)
             except Exception:  # a bug in a handler: its traceback once, then counts
@@ -354,6 +366,25 @@ class OscServer:
         if command is not None:
             self.received += 1
             self._commands.put(command)
+
+    def _on_server_address(self, client: tuple[str, int], address: str, args: tuple) -> None:
+        """``/subscribe [port]``, ``/unsubscribe [port]`` (the sender, at its port or that one),
+        ``/learn COMMAND [name] [value]`` (MIDI learn, when the show has a MIDI input)."""
+        if address == "/learn":
+            try:
+                if self._learn is None:
+                    raise ControlError("no MIDI input to learn on; start the show with --midi-input")
+                self._learn(args)
+            except ControlError as exc:
+                self._drop("learn", f"OSC /learn: {exc}")
+            return
+        port = client[1]
+        if args:
+            if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], int) or not 0 < args[0] < 65536:
+                self._drop(address, f"OSC {address}: expected no argument or a port 1..65535, got {shown(args)}")
+                return
+            port = args[0]
+        self.feedback.request(Subscription((client[0].split("%")[0], port), on=address == "/subscribe"))
 
     def _on_status(self, client: tuple[str, int], address: str, *args: Any) -> None:
         when, tokens = self._replies

@@ -175,19 +175,21 @@ def run_show(settings: ShowSettings) -> int:
         stack.callback(analysis.stop)
         stage = Stage(holding, lambda: _start_show(loader, s, renderer, commands, clock_commands, stack),
                       s.crash_dir(), asdict(s))
-        if s.osc_port:
-            from live.control.osc import OscServer
-
-            osc = OscServer(commands, host=s.osc_host, port=s.osc_port, status=stage.status,
-                            allow=parse_allow(s.osc_allow))
-            osc.start()
-            stack.callback(osc.stop)
+        status, learn = stage.status, None
         if s.midi_input:
             from live.control.midi import MidiInput, MidiMapping
 
             midi = MidiInput(commands, s.midi_input, MidiMapping.load(s.midi_map_path()), status=stage.status)
             midi.start()
             stack.callback(midi.stop)
+            status, learn = (lambda: {**stage.status(), "learning": midi.learning}), midi.learn_from_osc
+        if s.osc_port:
+            from live.control.osc import OscServer
+
+            osc = OscServer(commands, host=s.osc_host, port=s.osc_port, status=status,
+                            allow=parse_allow(s.osc_allow), learn=learn)
+            osc.start()
+            stack.callback(osc.stop)
         # A window waits for vsync in its flip; offscreen the clock sleeps to the next frame.
         clock = RealTimeClock(s.fps, paced=s.headless, seconds=s.seconds)
         chores = _Chores(stage, _Watchdog(analysis, stage), s.fps)
