@@ -1,0 +1,297 @@
+"""OSC push feedback, /learn over OSC, a hypothesis fuzz and liblo's oscsend: real datagrams on
+127.0.0.1, subscribers that are real python-osc servers, MIDI through a JACK dummy server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import mido
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_server import BlockingOSCUDPServer
+
+from live.control import feedback as feedback_module
+from live.control.feedback import Feedback, Subscription
+from live.control.midi import MidiInput, MidiMapping
+from live.control.osc import OscServer, encode
+from live.handoff import CommandQueue, LatestSlot
+from live.messages import Command
+from test_control_midi import _wait, jack_backend  # noqa: F401 - the JACK dummy server fixture
+
+
+def _dgram(address: str, *args) -> bytes:
+    builder = OscMessageBuilder(address=address)
+    for a in args:
+        builder.add_arg(a)
+    return builder.build().dgram
+
+
+class Listener:
+    """A python-osc server on 127.0.0.1 that keeps (time, address, args) of everything it gets."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[float, str, tuple]] = []
+        dispatcher = Dispatcher()
+        dispatcher.set_default_handler(lambda address, *args: self.got.append((time.monotonic(), address, args)))
+        self.server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def values(self, address: str) -> list:
+        return [args[0] for _t, a, args in list(self.got) if a == address]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener():
+    out = Listener()
+    yield out
+    out.close()
+
+
+@pytest.fixture
+def show_status():
+    slot: LatestSlot[dict] = LatestSlot({"preset": "demo", "bpm": 120.0, "tempo_source": "audio", "blackout": False,
+                                         "beat": 0, "bar_beat": 1, "fps": 60.0})
+    return slot
+
+
+@pytest.fixture
+def server(show_status):
+    srv = OscServer(CommandQueue(), host="127.0.0.1", port=0, status=show_status.get)
+    srv.start()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(2.0)
+    yield srv, sock
+    sock.close()
+    srv.stop()
+
+
+def test_subscriber_gets_the_state_then_each_change(server, listener, show_status):
+    srv, sock = server
+    sock.sendto(_dgram("/subscribe", listener.port), ("127.0.0.1", srv.port))
+    assert _wait(lambda: listener.values("/status/preset") == ["demo"])
+    assert listener.values("/status/bpm") == [120.0] and listener.values("/status/blackout") == [0]
+    assert listener.values("/status/fps") == []  # counters are for /status, not pushed
+    show_status.put({**show_status.get(), "preset": "acid", "blackout": True, "beat": 1, "bar_beat": 2})
+    assert _wait(lambda: listener.values("/status/preset") == ["demo", "acid"])
+    assert _wait(lambda: listener.values("/beat") == [1, 2])
+    show_status.put({**show_status.get(), "beat": 3, "bar_beat": 1})
+    assert _wait(lambda: listener.values("/downbeat") == [0, 3])  # the first state was a downbeat too
+    assert listener.values("/status/blackout") == [0, 1]
+    sock.sendto(_dgram("/unsubscribe", listener.port), ("127.0.0.1", srv.port))
+    assert _wait(lambda: srv.feedback.subscribers == 0)
+    count = len(listener.got)
+    show_status.put({**show_status.get(), "preset": "calm"})
+    time.sleep(0.2)
+    assert len(listener.got) == count
+
+
+def test_subscribe_without_a_port_uses_the_senders(server, show_status):
+    srv, sock = server
+    sock.sendto(_dgram("/subscribe"), ("127.0.0.1", srv.port))
+    data, _ = sock.recvfrom(1024)
+    assert data.startswith(b"/status/")
+
+
+@pytest.mark.parametrize("args", [("x",), (0,), (70000,), (1, 2), (True,)])
+def test_bad_subscribe_is_dropped(server, args):
+    srv, sock = server
+    sock.sendto(_dgram("/subscribe", *args), ("127.0.0.1", srv.port))
+    assert _wait(lambda: srv.dropped == 1)
+    assert srv.feedback.subscribers == 0
+
+
+def test_flood_of_changes_stays_within_30_per_second_and_the_newest_value_wins(server, listener, show_status):
+    srv, sock = server
+    sock.sendto(_dgram("/subscribe", listener.port), ("127.0.0.1", srv.port))
+    assert _wait(lambda: listener.values("/status/preset"))
+    stop = time.monotonic() + 2.0
+    n = 0
+    while time.monotonic() < stop:  # a change of every pushed kind, thousands a second
+        n += 1
+        show_status.put({"preset": f"p{n}", "bpm": 100.0 + n % 50, "tempo_source": "audio", "blackout": bool(n % 2),
+                         "beat": n, "bar_beat": n % 4 + 1})
+        time.sleep(0.0005)
+    final = show_status.get()
+    assert _wait(lambda: listener.values("/status/preset")[-1:] == [final["preset"]], 3.0)
+    times = sorted(t for t, _a, _args in listener.got)
+    assert n > 1000
+    # In any one-second window, at most 30 (a few ms of slack for the listener's own clock).
+    worst = max(sum(1 for u in times if t <= u < t + 0.99) for t in times)
+    assert 25 <= worst <= 30, worst
+
+
+def test_only_allowed_senders_may_subscribe(show_status, listener):
+    from live.control.osc import parse_allow
+
+    srv = OscServer(CommandQueue(), host="127.0.0.1", port=0, status=show_status.get, allow=parse_allow("10.0.0.0/8"))
+    with srv, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(_dgram("/subscribe", listener.port), ("127.0.0.1", srv.port))
+        assert _wait(lambda: srv.dropped == 1)
+        time.sleep(0.1)
+        assert srv.feedback.subscribers == 0 and listener.got == []
+
+
+def test_oldest_subscriber_goes_when_too_many_and_a_dead_one_is_dropped(caplog):
+    status = {"preset": "demo", "beat": 0}
+    fb = Feedback(lambda: dict(status), encode, max_subscribers=2)
+    listeners = [Listener() for _ in range(3)]
+    dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()  # nothing listens there: the kernel answers port unreachable
+    try:
+        for ln in listeners:
+            fb.request(Subscription(("127.0.0.1", ln.port)))
+        fb.step(0.0)
+        assert fb.subscribers == 2
+        assert "more than 2 subscribers, oldest goes" in caplog.text
+        status["preset"] = "x"
+        fb.step(0.1)
+        assert _wait(lambda: listeners[2].values("/status/preset") == ["demo", "x"])
+        assert listeners[0].got == []  # dropped as the third came, before anything was sent
+        fb.request(Subscription(("127.0.0.1", listeners[2].port), on=False))
+        fb.request(Subscription(("127.0.0.1", dead_port)))
+        for k in range(5):
+            status["beat"] = k + 1
+            fb.step(0.2 + k * 0.05)
+            time.sleep(0.02)
+        assert fb.subscribers == 1  # listeners[1] only: the dead port errored on a send
+        assert f"127.0.0.1:{dead_port} dropped" in caplog.text
+    finally:
+        fb.stop()
+        for ln in listeners:
+            ln.close()
+
+
+def test_rate_limit_is_exact_on_a_stepped_clock(monkeypatch):
+    status = {"preset": "a", "beat": 0}
+    fb = Feedback(lambda: dict(status), encode)
+    listener = Listener()
+    try:
+        fb.request(Subscription(("127.0.0.1", listener.port)))
+        sent = []
+        for frame in range(600):  # 10 s at 60 steps a second, a beat and a preset change each step
+            status["beat"], status["preset"] = frame, f"p{frame}"
+            before = fb.sent
+            fb.step(frame / 60.0)
+            sent.append(fb.sent - before)
+        windows = [sum(sent[i:i + 60]) for i in range(len(sent) - 60)]
+        assert max(windows) == feedback_module.RATE
+    finally:
+        fb.stop()
+        listener.close()
+
+
+# ------------------------------------------------------------------------------- /learn
+
+
+@pytest.mark.integration
+def test_learn_over_osc_binds_the_next_jack_midi_control(jack_backend, tmp_path):  # noqa: F811
+    path = tmp_path / "learn.toml"
+    path.write_text('# my controller\n[[bind]]\nnote = 36\ncommand = "blackout"\n', encoding="utf-8")
+    port_name = f"fake-pad-{uuid.uuid4().hex[:6]}"
+    commands: CommandQueue[Command] = CommandQueue()
+    out = jack_backend.open_output(port_name, virtual=True)
+    midi = MidiInput(commands, port_name, MidiMapping.load(path), backend=jack_backend, retry_interval=0.1)
+    srv = OscServer(commands, host="127.0.0.1", port=0, status=lambda: {"learning": midi.learning},
+                    learn=midi.learn_from_osc)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(2.0)
+    try:
+        midi.start()
+        srv.start()
+        assert _wait(lambda: port_name in (midi.connected.get() or ""))
+        time.sleep(0.2)
+        sock.sendto(_dgram("/learn", "nope"), ("127.0.0.1", srv.port))
+        sock.sendto(_dgram("/learn", "shader_param", "u_amount"), ("127.0.0.1", srv.port))
+        assert _wait(lambda: midi.learning == "shader_param")
+        assert srv.dropped == 1
+        sock.sendto(_dgram("/status"), ("127.0.0.1", srv.port))
+        replies = {}
+        while "/status/learning" not in replies:
+            data, _ = sock.recvfrom(1024)
+            replies[data.split(b"\0")[0].decode()] = data
+        assert b"shader_param" in replies["/status/learning"]
+        out.send(mido.Message("control_change", control=21, value=64))  # learned, not a command
+        assert _wait(lambda: midi.learned.get() is not None) and midi.learning == ""
+        out.send(mido.Message("control_change", control=21, value=127))
+        assert _wait(lambda: any(c.name == "shader_param" for c in commands.drain()))
+        saved = MidiMapping.load(path)
+        assert saved.to_command(mido.Message("control_change", control=21, value=127)).args == ("u_amount", 1.0)
+        assert path.read_text(encoding="utf-8").startswith("# my controller")  # rewritten, comments kept
+        assert not list(tmp_path.glob(".learn.toml.*"))  # the atomic write left no temp file
+    finally:
+        sock.close()
+        srv.stop()
+        midi.stop()
+        out.close()
+
+
+def test_learn_without_midi_input_is_dropped_in_one_line(server, caplog):
+    srv, sock = server
+    sock.sendto(_dgram("/learn", "tap"), ("127.0.0.1", srv.port))
+    assert _wait(lambda: srv.dropped == 1)
+    assert "no MIDI input to learn on" in caplog.text
+
+
+# ------------------------------------------------------------------------------- fuzz and liblo
+
+
+_ARG = st.one_of(st.integers(-2**31, 2**31 - 1), st.floats(allow_nan=True, width=32), st.text(max_size=30),
+                 st.booleans(), st.binary(max_size=20))
+_ADDRESS = st.one_of(st.sampled_from(["/preset", "/bpm", "/section", "/av_offset", "/subscribe", "/unsubscribe",
+                                      "/learn", "/status", "/calibrate", "/autopilot", "/jump/3", "/param/x"]),
+                     st.text(max_size=20).map(lambda s: "/" + s))
+
+
+def _message(address: str, args: list) -> bytes | None:
+    try:
+        return _dgram(address, *args)
+    except Exception:  # python-osc cannot build it: send it as raw bytes below instead
+        return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.binary(max_size=200), st.builds(_message, _ADDRESS, st.lists(_ARG, max_size=4))),
+                min_size=1, max_size=10))
+def test_fuzzed_datagrams_then_status_still_answers(server, datagrams):
+    srv, sock = server
+    for data in datagrams:
+        if data is not None:
+            srv._on_datagram(data, ("127.0.0.1", 5))  # the server's own handling, no kernel in between
+            sock.sendto(data, ("127.0.0.1", srv.port))
+    srv._replies = (time.monotonic(), 5.0)  # /status's own rate limit is tested elsewhere
+    sock.sendto(_dgram("/status"), ("127.0.0.1", srv.port))
+    while True:
+        data, _ = sock.recvfrom(4096)
+        if data.startswith(b"/status/"):
+            break
+
+
+def test_liblo_oscsend_reaches_the_new_addresses(listener, show_status):
+    oscsend = shutil.which("oscsend")
+    if oscsend is None:
+        pytest.skip("liblo's oscsend is not installed (apt-get install liblo-tools)")
+    commands: CommandQueue[Command] = CommandQueue()
+    with OscServer(commands, host="127.0.0.1", port=0, status=show_status.get) as srv:
+        for argv in (["/section", "s", "drop"], ["/av_offset", "f", "-12.5"], ["/autopilot", "i", "1"],
+                     ["/subscribe", "i", str(listener.port)]):
+            subprocess.run([oscsend, "127.0.0.1", str(srv.port), *argv], check=True, timeout=10)
+        assert _wait(lambda: listener.values("/status/preset") == ["demo"])
+        got = [(c.name, c.args) for c in commands.drain()]
+        assert got == [("section", ("drop",)), ("av_offset", (-12.5,)), ("autopilot", (True,))]
