@@ -116,6 +116,7 @@ class CommandQueue(Generic[T]):
 
     def __init__(self, maxsize: int = 256) -> None:
         self._queue: queue.Queue[T] = queue.Queue(maxsize)
+        self.maxsize = maxsize
         self.dropped = 0
 
     def put(self, item: T) -> bool:
@@ -128,6 +129,10 @@ class CommandQueue(Generic[T]):
             if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8...: a flood logs a few dozen lines, ever
                 _LOGGER.warning("command queue full, dropped %d command(s) so far", self.dropped)
             return False
+
+    def __len__(self) -> int:
+        """How many commands wait now (approximate while other threads put)."""
+        return self._queue.qsize()
 
     def drain(self, limit: int = 1000) -> list[T]:
         """Take every queued command (up to ``limit``) without blocking, oldest first."""
