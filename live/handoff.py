@@ -130,8 +130,9 @@ class CommandQueue(Generic[T]):
                 _LOGGER.warning("command queue full, dropped %d command(s) so far", self.dropped)
             return False
 
-    def __len__(self) -> int:
-        """How many commands wait now (approximate while other threads put)."""
+    def waiting(self) -> int:
+        """How many commands wait now (approximate while other threads put). Not ``__len__``: an
+        empty queue must stay truthy for ``queue or CommandQueue()``."""
         return self._queue.qsize()
 
     def drain(self, limit: int = 1000) -> list[T]:

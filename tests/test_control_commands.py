@@ -140,3 +140,18 @@ def test_validate_refuses_with_one_line(name, args, reason):
 def test_check_args_names_where():
     with pytest.raises(ControlError, match=r"^param look.params.x: expected a number"):
         check_args("shader_param", ("x", "abc"), "param look.params.x")
+
+
+def test_coalesce_keeps_the_last_value_of_each_and_every_relative_command():
+    from live.control.commands import coalesce
+
+    cmds = [Command("bpm", (120.0,)), Command("tap"), Command("shader_param", ("u_a", 0.1)),
+            Command("preset", ("nope",)), Command("blackout"), Command("blackout"),
+            Command("nudge", (0.1,)), Command("nudge", (0.1,)), Command("shader_param", ("u_a", 0.3)),
+            Command("preset", ("demo",)), Command("bpm", (128.0,)), Command("bpm", (90.0,), source="midi"),
+            Command("freeze", (True,)), Command("freeze", (False,))]
+    assert coalesce(cmds) == [Command("tap"), Command("shader_param", ("u_a", 0.1)), Command("preset", ("nope",)),
+                              Command("blackout"), Command("blackout"), Command("nudge", (0.1,)),
+                              Command("nudge", (0.1,)), Command("shader_param", ("u_a", 0.3)),
+                              Command("preset", ("demo",)), Command("bpm", (128.0,)),
+                              Command("bpm", (90.0,), source="midi"), Command("freeze", (False,))]

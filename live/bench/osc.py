@@ -239,7 +239,7 @@ def _flood_half(show: Any, server: Any, report: OscBenchReport, rate: int, secon
 
         def after(t: float, n: int) -> None:
             frames.append(time.perf_counter())
-            report.queue_max = max(report.queue_max, len(queue))
+            report.queue_max = max(report.queue_max, queue.waiting())
 
         report.rss_before_mb = rss_bytes() / 1e6
         dropped, received = queue.dropped, server.received

@@ -249,6 +249,29 @@ def check_args(name: str, args: tuple, where: str) -> tuple[Any, ...]:
         raise ControlError(f"{where}: {exc}") from None
 
 
+# Commands that set a value outright and that the table alone fully checks: of several from one
+# source in one frame only the last one matters. Toggles without an argument flip, nudges add up,
+# triggers fire, and a preset, section, parameter or uniform name may be refused by the show
+# (the operator must see that in the log): those are all kept.
+LATEST_WINS = frozenset({"blackout", "freeze", "hold", "lock", "fade", "bpm", "av_offset", "autopilot", "calibrate"})
+
+
+def coalesce(commands: list[Command]) -> list[Command]:
+    """``commands`` in order, less each value-setting command that a later one of the same name
+    from the same source replaces: a flood of fader moves costs the show one each."""
+    seen: set[tuple] = set()
+    out: list[Command] = []
+    for cmd in reversed(commands):
+        if cmd.name in LATEST_WINS and cmd.args:
+            key = (cmd.source, cmd.name)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(cmd)
+    out.reverse()
+    return out
+
+
 def validate(cmd: Command) -> Command:
     """``cmd`` with its arguments checked against the table (see :func:`check_args`)."""
     return dataclasses.replace(cmd, args=check_args(cmd.name, cmd.args, cmd.name))

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from live.control.commands import COMMANDS, check_args, shown, validate
+from live.control.commands import COMMANDS, check_args, coalesce, shown, validate
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import AudioState, Command
@@ -470,7 +470,7 @@ class Show:
         """Advance the show to time ``now`` with the newest audio snapshot and draw one frame."""
         self.last_state = state  # the clock's own beat: commands and calibration taps measure against it
         self.bank.refresh_if_due(now)  # changed keyframe/preset files: verified off-thread, bad ones refused
-        for cmd in self.commands.drain():
+        for cmd in coalesce(self.commands.drain()):  # a flood of fader moves: the last of each counts
             self.apply(cmd, now)
         state = shifted(state, self.av_offset_ms)  # everything drawn follows the beat the room perceives
         if self.autopilot is not None:
