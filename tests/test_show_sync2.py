@@ -324,3 +324,13 @@ def test_autopilot_command_without_autopilot_is_refused(make_show, caplog):
     show.commands.put(Command("autopilot", (1.0,), source="osc"))
     show.tick(0.0, beats()(0.0))
     assert "no autopilot in this show" in caplog.text
+
+
+def test_a_manual_choice_cancels_the_switch_the_autopilot_queued(make_show):
+    show = make_show("calm", autopilot=Autopilot("sequential", 1))  # a switch every bar (2 s)
+    state = beats()
+    run(show, 0.0, 1.0, state)
+    assert show.queued is not None and show.queued.preset == "hard"  # queued in the last bar
+    show.commands.put(Command("jump", (0,), source="keyboard"))
+    run(show, 1.0, 3.0, state)
+    assert show.queued is None and show.preset_name == "calm" and not show.autopilot.enabled

@@ -22,7 +22,7 @@ from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import AudioState, Command
 from live.ratelog import RateLimitedLog
-from live.show.autopilot import SOURCE as AUTOPILOT, Autopilot
+from live.show.autopilot import Autopilot
 from live.show.calibration import Calibration, shifted
 from live.visuals.transitions import Fade, QueuedSwitch, beats_to_seconds
 
@@ -264,6 +264,7 @@ class Show:
         self.av_offset_ms = float(av_offset_ms)  # > 0: the picture's beat comes later (see calibration.py)
         self.calibration: Calibration | None = None  # while calibrating, taps measure the offset
         self.autopilot = autopilot
+        self._pilot_switch: QueuedSwitch | None = None  # the switch the autopilot queued last
         self._beat = 0  # the last whole beat counted, to publish a status on each beat
         self._bar_beat = 1  # which beat of the bar that is (1..4)
         self._published = False  # a command changed something this tick: publish a status now
@@ -330,6 +331,8 @@ class Show:
             self._apply(cmd, now)
             if self.autopilot is not None and self.autopilot.takes_over(cmd.name, cmd.source):
                 self.autopilot.set_enabled(False, f"{cmd.source} {cmd.name} took over")
+                if self.queued is not None and self.queued is self._pilot_switch:
+                    self.queued = None  # the autopilot's next preset goes with it
         except UserError as exc:
             self._refused(cmd, "", f"refused: {exc}")
         except Exception as exc:  # a bug carrying out one command must not stop the show
@@ -433,7 +436,7 @@ class Show:
         name = pilot.pick(self.preset_name, presets)
         if name is not None:
             _LOGGER.info("autopilot: %s next", name)
-            self.queued = QueuedSwitch.after(name, "bar", state, t)
+            self.queued = self._pilot_switch = QueuedSwitch.after(name, "bar", state, t)
 
     def _resolve_preset(self, name: str) -> str:
         """'+1' / '-1' step through the bank in order (from the queued preset, if one waits);
@@ -552,7 +555,8 @@ class Show:
 
 def section_span(preset: Any, name: str) -> tuple[int, int]:
     """(first keyframe, count) of section ``name`` of ``preset``; UserError listing its sections."""
-    spans = {s["name"]: (s["start"], s["count"]) for s in preset.generation.section_spans()} if preset.generation.sections else {}
+    g = preset.generation
+    spans = {s["name"]: (s["start"], s["count"]) for s in g.section_spans()} if g.sections else {}
     if name not in spans:
         have = ", ".join(spans) or "none (the preset has no [[generation.sections]])"
         raise UserError(f"section {name!r} is not in preset {preset.name!r}; its sections: {have}")
