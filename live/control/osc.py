@@ -48,7 +48,10 @@ _PRESS = Arg("switch", "press value")
 MAX_DATAGRAM = 8192
 # The server thread may use this share of one core; past it, it pauses reading until the next
 # window and the system drops what a flood sends meanwhile, so the show's thread keeps the CPU.
-CPU_SHARE = 0.25
+# 10% still reads about 2,000 valid messages a second (ten times a busy controller); at 25% a
+# 10,000/s flood cost the show a fifth of its frames on a 2-core machine (`bench osc`), as the
+# display thread waits for the GIL at each of its many GL calls while this thread parses.
+CPU_SHARE = 0.10
 PACE_WINDOW_S = 0.1
 # /status replies per second, all senders together: each query makes about a dozen datagrams, so
 # a spoofed sender must not turn the show into a traffic reflector.
