@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from live.errors import UserError
 from live.messages import Command
+from live.visuals.shaders import FRAME_UNIFORMS
 
 MAX_KEYFRAME_INDEX = 100_000  # far above any real bank; only guards against nonsense like 1e12
 MAX_STRING = 200
@@ -135,6 +136,9 @@ class Arg:
             pattern, allowed = _PATTERNS[self.type]
             if not pattern.match(value):
                 raise ControlError(f"{self.what} {value!r:.60} is not a valid name ({allowed})")
+        if self.type == "uniform" and value in FRAME_UNIFORMS:
+            # Refused here, before the show: OSC, MIDI files and the show all check through this.
+            raise ControlError(f"{value} is driven by the show each frame; a controller cannot set it")
         return value
 
 

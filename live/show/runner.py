@@ -164,7 +164,8 @@ def run_show(settings: ShowSettings) -> int:
         if s.midi_input:
             from live.control.midi import MidiInput, MidiMapping
 
-            midi = MidiInput(commands, s.midi_input, MidiMapping.load(s.midi_map_path()), status=stage.status)
+            mapping = MidiMapping.load(s.midi_map_path(), paths.shaders_dir(s.shaders_dir))  # ranges of shader params
+            midi = MidiInput(commands, s.midi_input, mapping, status=stage.status)
             midi.start()
             stack.callback(midi.stop)
         # A window waits for vsync in its flip; offscreen the clock sleeps to the next frame.
