@@ -1,6 +1,7 @@
 #version 330 core
-// Trails: mixes in the previous output frame (u_feedback), slightly zoomed so trails stream
-// outwards; the beat cuts the trails back so each kick lands clean.
+// Trails: mixes in the previous output frame (u_feedback), faded and slightly zoomed so trails
+// stream outwards; the brighter of picture and trail wins, so the picture itself stays whole.
+// The beat cuts the trails back so each kick lands clean.
 in vec2 v_uv;
 out vec4 f_color;
 
@@ -16,5 +17,5 @@ void main() {
     float keep = u_decay * (1.0 - 0.5 * u_pulse);
     vec3 image = texture(u_image, v_uv).rgb;
     vec3 trail = texture(u_feedback, fb_uv).rgb;
-    f_color = vec4(mix(image, trail, keep), 1.0);
+    f_color = vec4(max(image, trail * keep), 1.0);
 }

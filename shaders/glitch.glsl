@@ -17,7 +17,7 @@ void main() {
     float row = floor(v_uv.y * u_slices);
     float tick = floor(u_time * 12.0);  // new slice pattern 12 times a second
     float r = hash(row + 37.0 * tick);
-    float hit = step(1.0 - (0.15 + 0.7 * u_onset + 0.3 * u_high), r);
+    float hit = step(1.0 - (0.1 + 0.6 * u_onset + 0.5 * u_high), r);
     float shift = u_amount * hit * (hash(row * 3.1 + tick) - 0.5) * 0.25;
     vec2 uv = vec2(v_uv.x + shift, v_uv.y);
     float split = 0.02 * u_amount * hit;
