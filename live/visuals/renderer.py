@@ -21,7 +21,7 @@ import numpy as np
 
 from live import paths
 from live.errors import UserError
-from live.visuals.shaders import FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params
+from live.visuals.shaders import ARRAY_UNIFORMS, FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -429,7 +429,7 @@ class Renderer:
             value = values.get(name, defaults.get(name))
             if value is None:
                 continue
-            if isinstance(value, tuple) and name != "u_resolution":
+            if name in ARRAY_UNIFORMS:
                 _set_array(program, name, value)
             else:
                 program[name] = value

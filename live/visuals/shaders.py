@@ -32,7 +32,7 @@ FRAME_UNIFORMS = frozenset({
 })
 # Samplers the renderer binds: u_image (the picture so far), u_feedback (the last output frame).
 SAMPLERS = frozenset({"u_image", "u_feedback"})
-CHROMA_SIZE = 12  # u_chroma: one energy per pitch class, C first
+ARRAY_UNIFORMS = frozenset({"u_chroma"})  # per-frame uniforms that are float arrays
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _DECLARATION = re.compile(
