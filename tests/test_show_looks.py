@@ -209,3 +209,21 @@ def test_an_unknown_builtin_set_is_a_preset_error(tmp_path):
     with pytest.raises(PresetError, match='generation.images = .builtin:nope. is not allowed; no such built-in '
                                           'image set; choose builtin:demo, builtin:nebula, builtin:grid, builtin:ink'):
         load_preset(path)
+
+
+def test_the_bank_checks_preset_params_against_the_shaders_folder_it_is_given(tmp_path):
+    shaders, presets = tmp_path / "shaders", tmp_path / "presets"
+    shaders.mkdir()
+    presets.mkdir()
+    (shaders / "mine.glsl").write_text("#version 330 core\nin vec2 v_uv; out vec4 f_color; uniform sampler2D u_image;\n"
+                                       "uniform float u_glow = 0.5; // @param 0..1 glow\n"
+                                       "void main() { f_color = texture(u_image, v_uv) * u_glow; }\n")
+    text = DEMO.replace('shaders = ["kaleido", "pulse", "rgbshift"]', 'shaders = ["mine"]')
+    (presets / "good.toml").write_text(text.replace("params = { u_segments = 6.0 }", "params = { u_glow = 0.75 }"))
+    (presets / "bad.toml").write_text(text.replace("params = { u_segments = 6.0 }", "params = { u_glow = 2.0 }"))
+    decoder = make_decoder("approx")
+    bank = open_bank(decoder.family, decoder.latent_channels, decoder.device, presets, tmp_path / "kf", shaders)
+    status = {row["name"]: row for row in bank.status()}
+    assert status["good"]["ok"]
+    assert not status["bad"]["ok"] and "look.params.u_glow = 2.0 is not allowed; allowed: 0..1 (mine.glsl: glow)" \
+        in status["bad"]["reason"]

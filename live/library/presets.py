@@ -409,8 +409,9 @@ def load_preset(path: str | Path, shaders_dir: str | Path | None = None) -> Pres
     return preset
 
 
-def load_presets(directory: str | Path) -> tuple[dict[str, Preset], dict[str, str]]:
-    """Every ``*.toml`` in ``directory``: (name -> good preset, name -> one-line error for bad ones)."""
+def load_presets(directory: str | Path, shaders_dir: str | Path | None = None) -> tuple[dict[str, Preset], dict[str, str]]:
+    """Every ``*.toml`` in ``directory``: (name -> good preset, name -> one-line error for bad ones);
+    ``shaders_dir`` as for :func:`load_preset`."""
     directory = Path(directory)
     if not directory.is_dir():
         raise PresetError(f"{as_written(directory)}: presets folder does not exist; create it or pass --presets-dir")
@@ -418,7 +419,7 @@ def load_presets(directory: str | Path) -> tuple[dict[str, Preset], dict[str, st
     bad: dict[str, str] = {}
     for path in sorted(directory.glob("*.toml")):
         try:
-            good[path.stem] = load_preset(path)
+            good[path.stem] = load_preset(path, shaders_dir)
         except PresetError as exc:
             bad[path.stem] = str(exc)
             _LOGGER.warning("%s", exc)

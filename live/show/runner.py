@@ -249,7 +249,8 @@ class _Loader(threading.Thread):
             for dec in decoders:
                 dec.warmup((1, dec.latent_channels, self.height // 8, self.width // 8))
             main = decoders[0]
-            bank = open_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir)
+            bank = open_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir,
+                             s.shaders_dir)
             if not bank.names():
                 raise UserError(f"no usable preset in {paths.presets_dir(s.presets_dir)}; run `check` to see why, "
                                 "`precompute NAME` to fix")
