@@ -180,7 +180,7 @@ COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (
     CommandSpec("param", "value", "show", (Arg("key", "parameter key"), Arg("value", "value")),
                 "preset parameter (motion.* or look.params.*)"),
     CommandSpec("shader_param", "value", "show", (Arg("uniform", "uniform"), Arg("float", "uniform value")),
-                "shader uniform"),
+                "shader param declared in shaders/*.glsl, within its range"),
 )}
 
 
