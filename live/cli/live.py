@@ -7,7 +7,7 @@ import dataclasses
 import logging
 
 from live.audio.sources import BLOCKSIZE_RANGE, SAMPLERATE_RANGE
-from live.cli.common import add_analysis_flags, add_decoder_flags, add_folder_flags, analysis_settings
+from live.cli.common import add_analysis_flags, add_decoder_flags, add_flash_flag, add_folder_flags, analysis_settings
 from live.show.driver import MAX_FPS
 from live.show.runner import OSC_PORT_MAX, ShowSettings, run_show
 from live.values import Bounded, positive
@@ -31,6 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true", help="no window: render offscreen (servers, preflight, tests)")
     parser.add_argument("--fullscreen", action="store_true", help="fullscreen window")
     parser.add_argument("--screen", type=Bounded(int, 0, 64), default=D.screen, help="screen index for --fullscreen (see `devices`)")
+    add_flash_flag(parser)
     add_decoder_flags(parser)
     parser.add_argument("--tiny-model", default=D.tiny_model, metavar="FOLDER",
                         help="TAESD folder to fall back to if the vae decoder stalls or fails (approx comes after it)")

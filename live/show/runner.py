@@ -64,6 +64,7 @@ class ShowSettings:
     headless: bool = False
     fullscreen: bool = False
     screen: int | None = None
+    flash_limit: bool = True  # WCAG 2.3.1: at most 3 flashes a second on the output; off only when asked
     decoder: str = "approx"
     model: str | None = None
     tiny_model: str | None = None  # a TAESD folder to fall back to when the vae decoder fails
@@ -140,7 +141,7 @@ def run_show(settings: ShowSettings) -> int:
                                  samplerate=rate, blocksize=s.blocksize)
         # The window first: something moves on the projector from the first frame.
         renderer = Renderer(width, height, headless=s.headless, fullscreen=s.fullscreen, screen=s.screen,
-                            vsync=not s.headless, shader_dir=s.shaders_dir)
+                            vsync=not s.headless, shader_dir=s.shaders_dir, flash_limit=s.flash_limit)
         stack.callback(renderer.close)
         holding = HoldingVisual(renderer, 1.0 / s.fps)
         loader = _Loader(s, width, height)
@@ -355,7 +356,9 @@ class Stage:
 
     def status(self) -> dict[str, Any]:
         """The show's status, with ``holding`` (why the holding visual is up, or "") and the crash count."""
-        base = self.show.status() if self.show is not None else {"preset": "", "decoder": "", "failover": ""}
+        base = self.show.status() if self.show is not None else {
+            "preset": "", "decoder": "", "failover": "",
+            "flash_limit": bool(getattr(getattr(self.holding, "renderer", None), "flash_limit", False))}
         holding = "loading" if self.show is None else "after an error" if time.perf_counter() < self.holding_until else ""
         return {**base, "holding": holding, "crashes": self.crashes}
 
