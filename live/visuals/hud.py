@@ -99,7 +99,7 @@ class Hud:
         self._text: tuple[str, str] = ("", "")
         shapes, text, b = pyglet.shapes, pyglet.text, self.batch
         x0 = width - PANEL_W + 10
-        self.x0, inner = x0, PANEL_W - 20
+        self.x0, inner = x0, PANEL_W - 46  # room on the right for the tracks' names
         self._panel = shapes.Rectangle(width - PANEL_W, 0, PANEL_W, height, color=(15, 15, 18), batch=b)
         top = height - 14
         # Beat (one beat across) and bar (four beats, ticks on each) with moving markers.
@@ -110,6 +110,8 @@ class Hud:
             for k in range(1, ticks):
                 self._static.append(shapes.Rectangle(x0 + inner * k / ticks, y, 1, 10, color=_GREY, batch=b))
             self._markers.append(shapes.Rectangle(x0, y - 2, 4, 14, color=(255, 255, 255), batch=b))
+            self._static.append(text.Label(("beat", "bar")[row], x=x0 + inner + 4, y=y + 1, font_size=7,
+                                           color=(180, 180, 180, 255), batch=b))
         self.track_width = inner
         # Onset flash, then the band meters and level.
         y = top - 60

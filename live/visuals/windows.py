@@ -162,8 +162,10 @@ class StageWindows:
         import pyglet
 
         if self.fullscreen:
-            return pyglet.window.Window(caption=self.title, fullscreen=True, screen=screen, vsync=self.vsync,
-                                        config=self._config)
+            window = pyglet.window.Window(caption=self.title, fullscreen=True, screen=screen, vsync=self.vsync,
+                                          config=self._config)
+            window.set_mouse_visible(False)  # no pointer on the projector
+            return window
         w, h = self.window_size
         window = pyglet.window.Window(w, h, caption=self.title, screen=screen, vsync=self.vsync, resizable=True,
                                       config=self._config)
