@@ -342,6 +342,10 @@ XVFB_SCRIPT = textwrap.dedent("""
     before = win.output.window.get_location()
     win.follow_screens([Fake("other", 100, 50, 400, 300)])  # the screen it was on is gone
     assert win.output.window.get_location() != before and win.output.screen_key[0] == "other"
+    win._poll_screens()  # the real screens: back to the one asked for (the fake one is gone)
+    assert win.output.screen_key[0] != "other", win.output.screen_key
+    win.follow_screens = None  # unchanged XRandR timestamps: the screens are not listed again
+    win._poll_screens()
     win.close(); r.close()
     print("xvfb ok")
 """)
@@ -362,3 +366,10 @@ def test_real_windows_under_xvfb(tmp_path):
     if "xvfb ok" not in proc.stdout and ("Xvfb failed" in proc.stderr or "cannot open display" in proc.stderr.lower()):
         pytest.skip(f"Xvfb cannot start here: {proc.stderr[-300:]}")
     assert proc.returncode == 0 and "xvfb ok" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_readme_lists_the_key_table():
+    from live.control.commands import key_reference_markdown
+
+    # If this fails, paste key_reference_markdown() over the key table in README.md.
+    assert key_reference_markdown() in (ROOT / "README.md").read_text(encoding="utf-8")

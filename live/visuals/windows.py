@@ -47,6 +47,28 @@ def list_screens_raw() -> list[Any]:
     return list(pyglet.display.get_display().get_screens())
 
 
+def screens_fingerprint() -> Any:
+    """Something that changes when the screens change, cheap enough to ask every few seconds, or
+    None where there is no such thing. On X11, pyglet's screen listing asks XRandR for the full
+    screen resources, which probes the outputs (tens of ms on real hardware: a visible hitch), so
+    the poll first compares XRandR's cached configuration timestamps."""
+    import pyglet
+
+    display = pyglet.display.get_display()
+    xdisplay = getattr(display, "_display", None)
+    if xdisplay is None or type(display).__name__ != "XlibDisplay":
+        return None
+    from pyglet.libs.x11 import xlib, xrandr
+
+    res = xrandr.XRRGetScreenResourcesCurrent(xdisplay, xlib.XDefaultRootWindow(xdisplay))
+    if not res:
+        return None
+    try:
+        return (res.contents.timestamp, res.contents.configTimestamp, res.contents.noutput)
+    finally:
+        xrandr.XRRFreeScreenResources(res)
+
+
 def screen_name(screen: Any) -> str:
     """The screen's output name (``HDMI-1``) where the platform gives one, else ''."""
     return str(getattr(screen, "name", "") or "")
@@ -136,6 +158,7 @@ class StageWindows:
         self._operator_at = -1e9
         self._frames = 0
         self._screens_at = time.perf_counter()
+        self._fingerprint: Any = None
         self._log = RateLimitedLog(_LOGGER, level=logging.ERROR)
         self._config = pyglet.gl.Config(double_buffer=True, major_version=3, minor_version=3)
         renderer.window.switch_to()
@@ -242,10 +265,27 @@ class StageWindows:
         if not screens:
             return None
         index = find_screen(view.spec, screens) if view.spec else None
-        if index is None:
-            keys = [_key(s) for s in screens]
-            index = keys.index(view.screen_key) if view.screen_key in keys else 0
-        return screens[index]
+        keys = [_key(s) for s in screens]
+        if index is None and view.screen_key in keys:
+            index = keys.index(view.screen_key)
+        if index is None and view is self.operator and self.output is not None:
+            # An operator window without a screen of its own goes beside the output, not under it.
+            index = next((i for i, k in enumerate(keys) if k != self.output.screen_key), 0)
+        return screens[index or 0]
+
+    def _poll_screens(self) -> None:
+        """Follow the screens if they may have changed since the last poll."""
+        try:
+            fingerprint = screens_fingerprint()
+        except Exception as exc:  # noqa: BLE001 - then list them every time
+            self._log.report("fingerprint", f"cannot ask XRandR for the screen configuration ({exc})")
+            fingerprint = None
+        if fingerprint is not None and fingerprint == self._fingerprint:
+            return
+        self._fingerprint = fingerprint
+        screens = self._screens()
+        if screens:
+            self.follow_screens(screens)
 
     def follow_screens(self, screens: list[Any]) -> None:
         """Move each window to the screen it belongs on now (see :meth:`_screen_for`), reopening
@@ -291,7 +331,8 @@ class StageWindows:
                 _LOGGER.info("Esc: press it again within %.0f s to quit", QUIT_PRESS_S)
         elif action == "hud":
             self.hud_on = not self.hud_on
-            _LOGGER.info("HUD %s", "on" if self.hud_on else "off")
+            where = "" if self.operator is not None else " (the HUD is in the operator window: start with --operator)"
+            _LOGGER.info("HUD %s%s", "on" if self.hud_on else "off", where)
         elif action:
             self.on_command(action)
 
@@ -302,24 +343,22 @@ class StageWindows:
         operator view (at most :data:`OPERATOR_FPS`, every :data:`OPERATOR_EVERY` frames), handle window events, reopen closed
         windows and follow the screens (every :data:`SCREEN_POLL_S`)."""
         now = time.perf_counter()
-        if now - self._screens_at >= SCREEN_POLL_S:
+        if now - self._screens_at >= SCREEN_POLL_S and not self.renderer.headless:
             self._screens_at = now
-            screens = self._screens()
-            if screens:
-                self.follow_screens(screens)
+            self._poll_screens()
         for view in self.views:
             if (view.reopen or (view.window is not None and view.window.has_exit)) and now >= view.retry_at:
                 self._open(view, self._screen_for(view, self._screens()))
         if self.output is None:
             self.renderer.flip()
         elif self.output.window is not None:
-            self.draw_output()
+            self.draw_output(restore=False)
             self.output.window.flip()
         self._frames += 1
         if (self.operator is not None and self.operator.window is not None and self._frames % OPERATOR_EVERY == 0
                 and now - self._operator_at >= 1 / OPERATOR_FPS):
             self._operator_at = now
-            self.draw_operator(now)
+            self.draw_operator(now, restore=False)
             self.operator.window.flip()
         for view in self.views:
             if view.window is not None:
@@ -327,16 +366,20 @@ class StageWindows:
                 view.window.dispatch_events()
         self.renderer.window.switch_to()  # the renderer's passes and uploads happen in its own context
 
-    def draw_output(self) -> None:
-        """Draw the output texture into the output window, letterboxed (not flipped yet)."""
+    def draw_output(self, restore: bool = True) -> None:
+        """Draw the output texture into the output window, letterboxed (not flipped yet); then make
+        the renderer's context current again unless not ``restore``."""
         view = self.output
         view.window.switch_to()
         self._clear()
         w, h = view.window.get_framebuffer_size()
         self._texture(view, fit_rect(self.renderer.width, self.renderer.height, w, h))
+        if restore:
+            self.renderer.window.switch_to()  # the renderer's uploads and passes happen in its own context
 
-    def draw_operator(self, now: float | None = None) -> None:
-        """Draw the operator view: the output preview, and the HUD when on (not flipped yet)."""
+    def draw_operator(self, now: float | None = None, restore: bool = True) -> None:
+        """Draw the operator view: the output preview, and the HUD when on (not flipped yet); then
+        make the renderer's context current again unless not ``restore``."""
         view = self.operator
         now = time.perf_counter() if now is None else now
         view.window.switch_to()
@@ -357,6 +400,8 @@ class StageWindows:
             gl.glBlendFunc(gl.GL_SRC_ALPHA, gl.GL_ONE_MINUS_SRC_ALPHA)
             view.hud.draw()
             gl.glDisable(gl.GL_BLEND)
+        if restore:
+            self.renderer.window.switch_to()
 
     def _clear(self) -> None:
         from pyglet import gl
