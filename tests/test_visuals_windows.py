@@ -373,3 +373,22 @@ def test_readme_lists_the_key_table():
 
     # If this fails, paste key_reference_markdown() over the key table in README.md.
     assert key_reference_markdown() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_hud_status_adds_hold_decode_fps_and_latency(monkeypatch):
+    from types import SimpleNamespace
+
+    from live.show import runner
+
+    frames = {"seq": 10}
+    decode = SimpleNamespace(frames=lambda: (None, SimpleNamespace(seq=frames["seq"])), lookahead=0.050)
+    show = SimpleNamespace(decode=decode, frame_period=0.010, traversal=SimpleNamespace(holding=True))
+    stage = SimpleNamespace(show=show, status=lambda: {"preset": "demo", "fps": 60.0})
+    clock = {"t": 100.0}
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock["t"])
+    hud = runner.HudStatus(stage)
+    first = hud()
+    assert first["hold"] is True and first["preset"] == "demo" and abs(first["latency_ms"] - 40.0) < 1e-6
+    frames["seq"], clock["t"] = 34, 102.0  # 24 new frames in 2 s
+    assert abs(hud()["decode_fps"] - 12.0) < 1e-6
+    assert "hold" not in runner.HudStatus(SimpleNamespace(show=None, status=lambda: {"preset": ""}))()
