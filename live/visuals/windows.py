@@ -438,6 +438,7 @@ class StageWindows:
         """Close every window this object opened."""
         for view in self.views:
             self._close_window(view)
+        self.renderer.window.switch_to()  # a closed window's context is gone: delete in the renderer's
         self._program.delete()
 
 
