@@ -28,8 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", default=D.channels, help="input channels: 'mix' (default), '3' or '3,4' (1-based)")
     parser.add_argument("--samplerate", type=Bounded(int, *SAMPLERATE_RANGE), default=D.samplerate, help="input sample rate (default: the device's)")
     parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=D.blocksize, help="audio block size in frames")
-    parser.add_argument("--size", default=D.size, help="decode size WxH of the holding visual and window size "
-                        "(a preset's frames come at its own size)")
+    parser.add_argument("--size", default=D.size, help="WxH the show draws at without --output-size or --fullscreen, "
+                        "and the output window's size (a preset decodes at its own size)")
     parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=D.fps, help="display rate")
     parser.add_argument("--headless", action="store_true", help="no window: render offscreen (servers, preflight, tests)")
     parser.add_argument("--fullscreen", action="store_true", help="fullscreen output window")
