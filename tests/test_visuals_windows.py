@@ -392,3 +392,27 @@ def test_hud_status_adds_hold_decode_fps_and_latency(monkeypatch):
     frames["seq"], clock["t"] = 34, 102.0  # 24 new frames in 2 s
     assert abs(hud()["decode_fps"] - 12.0) < 1e-6
     assert "hold" not in runner.HudStatus(SimpleNamespace(show=None, status=lambda: {"preset": ""}))()
+
+
+def test_a_deliberate_quit_ends_the_driver_loop_and_one_esc_does_not():
+    from pyglet.window import key
+
+    r = Renderer(32, 32, headless=True)
+    win = StageWindows(r, operator="", keys=KEY_ACTIONS)
+    window = win.operator.window
+    ticks = []
+
+    def tick(t, state):
+        ticks.append(t)
+        if len(ticks) == 2:
+            window.dispatch_event("on_key_press", key.ESCAPE, 0)  # pyglet's default would close the window
+        if len(ticks) == 5:
+            window.dispatch_event("on_key_press", key.Q, key.MOD_CTRL)
+        r.draw(t, 1.0, {})
+
+    try:
+        done = driver.run(tick, SteppedClock(30, 50), WindowSink(win), lambda t: AudioState())
+        assert done.frames == 5 and win.closed and win.operator.window is window  # one Esc closed nothing
+    finally:
+        win.close()
+        r.close()
