@@ -7,7 +7,7 @@ import dataclasses
 import logging
 
 from live.audio.sources import BLOCKSIZE_RANGE, SAMPLERATE_RANGE
-from live.cli.common import add_analysis_flags, add_decoder_flags, add_folder_flags, analysis_settings
+from live.cli.common import add_analysis_flags, add_decoder_flags, add_flash_flag, add_folder_flags, analysis_settings
 from live.show.driver import MAX_FPS
 from live.control.commands import key_reference_lines
 from live.show.runner import OSC_PORT_MAX, ShowSettings, run_show
@@ -42,6 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "stretch")
     parser.add_argument("--operator", nargs="?", const="", default=D.operator, metavar="SCREEN",
                         help="also open the operator window (output preview and HUD), on this screen if given")
+    add_flash_flag(parser)
     add_decoder_flags(parser)
     parser.add_argument("--tiny-model", default=D.tiny_model, metavar="FOLDER",
                         help="TAESD folder to fall back to if the vae decoder stalls or fails (approx comes after it)")

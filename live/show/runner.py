@@ -69,6 +69,7 @@ class ShowSettings:
     output_size: str | None = None  # WxH drawn (the post shaders run at it); None: --size, the screen's fullscreen
     aspect: str = "fit"  # decoded frames onto the output: fit (bars), fill (crop), stretch
     operator: str | None = None  # the operator window's screen ('' for any); None: no operator window
+    flash_limit: bool = True  # WCAG 2.3.1: at most 3 flashes a second on the output; off only when asked
     decoder: str = "approx"
     model: str | None = None
     tiny_model: str | None = None  # a TAESD folder to fall back to when the vae decoder fails
@@ -150,7 +151,7 @@ def run_show(settings: ShowSettings) -> int:
                                  samplerate=rate, blocksize=s.blocksize)
         # The window first: something moves on the projector from the first frame.
         renderer = Renderer(out_w, out_h, headless=s.headless, hidden=not s.headless, aspect=s.aspect,
-                            shader_dir=s.shaders_dir)
+                            shader_dir=s.shaders_dir, flash_limit=s.flash_limit)
         stack.callback(renderer.close)
         holding = HoldingVisual(renderer, 1.0 / s.fps)
         loader = _Loader(s, width, height)
@@ -421,7 +422,9 @@ class Stage:
 
     def status(self) -> dict[str, Any]:
         """The show's status, with ``holding`` (why the holding visual is up, or "") and the crash count."""
-        base = self.show.status() if self.show is not None else {"preset": "", "decoder": "", "failover": ""}
+        base = self.show.status() if self.show is not None else {
+            "preset": "", "decoder": "", "failover": "",
+            "flash_limit": bool(getattr(getattr(self.holding, "renderer", None), "flash_limit", False))}
         holding = "loading" if self.show is None else "after an error" if time.perf_counter() < self.holding_until else ""
         return {**base, "holding": holding, "crashes": self.crashes}
 

@@ -25,9 +25,12 @@ _LOGGER = logging.getLogger(__name__)
 TEXT_EVERY_S = 0.1  # the labels are rewritten at most 10 times a second
 WARNINGS_KEPT = 4
 PANEL_W = 360  # the HUD panel's width in pixels, at the operator window's right edge
-FLAGS = (("blackout", "BLACKOUT"), ("freeze", "FREEZE"), ("hold", "HOLD"), ("flash_limit", "FLASH LIMIT"))
-_METERS = (("low", "low"), ("mid", "mid"), ("high", "high"), ("level", "level"))
 _GREY, _DIM, _LIT, _WARN = (70, 70, 70), (40, 40, 40), (90, 220, 120), (235, 70, 60)
+# Status keys shown as lamps, and their colour when on: red for what changes the picture, green for
+# the flash limiter (a safety net that is on unless lifted).
+FLAGS = (("blackout", "BLACKOUT", _WARN), ("freeze", "FREEZE", _WARN), ("hold", "HOLD", _WARN),
+         ("flash_limit", "FLASH LIMIT", (40, 140, 80)))
+_METERS = (("low", "low"), ("mid", "mid"), ("high", "high"), ("level", "level"))
 
 
 class WarningLog(logging.Handler):
@@ -126,7 +129,7 @@ class Hud:
         # Flags as lamps.
         y -= 66
         self._lamps = []
-        for i, (_, label) in enumerate(FLAGS):
+        for i, (_, label, _on) in enumerate(FLAGS):
             lx = x0 + i * (inner // len(FLAGS))
             self._lamps.append(shapes.Rectangle(lx, y, inner // len(FLAGS) - 6, 14, color=_DIM, batch=b))
             self._static.append(text.Label(label, x=lx + 3, y=y + 3, font_size=7, batch=b))
@@ -147,8 +150,8 @@ class Hud:
         self._flash.opacity = int(255 * min(1.0, max(0.0, state.onset_env)))
         for meter, (key, _) in zip(self._meters, _METERS):
             meter.width = self.meter_width * min(1.0, max(0.0, float(getattr(state, key))))
-        for lamp, (key, _) in zip(self._lamps, FLAGS):
-            lamp.color = _WARN if _flag(status, key) else _DIM
+        for lamp, (key, _, on) in zip(self._lamps, FLAGS):
+            lamp.color = on if _flag(status, key) else _DIM
         if now - self._text_time < TEXT_EVERY_S:
             return
         self._text_time = now

@@ -21,6 +21,8 @@ import numpy as np
 
 from live import paths
 from live.errors import UserError
+from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE
+from live.visuals.transitions import TRANSITION_KINDS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,10 +81,22 @@ uniform sampler2D u_from;
 uniform float u_frame_mix;
 uniform float u_transition;
 uniform float u_blackout;
+uniform int u_transition_kind;  // TRANSITION_KINDS: 0 crossfade, 1 through black, 2 wipe
+// How much of the old preset's picture (from) is left over the new one (to): u_transition
+// runs from 1 at the start of a transition to 0 at its end.
+vec3 transition_mix(vec3 to, vec3 from, float left) {
+    if (u_transition_kind == 1)  // through black: the old fades out, then the new fades in
+        return left > 0.5 ? from * (2.0 * left - 1.0) : to * (1.0 - 2.0 * left);
+    if (u_transition_kind == 2) {  // wipe: a soft edge moves from left to right
+        float edge = mix(-0.05, 1.05, 1.0 - left);
+        return mix(to, from, smoothstep(edge - 0.05, edge + 0.05, v_uv.x));
+    }
+    return mix(to, from, left);
+}
 """ + FRAME_AT_SOURCE + """
 void main() {
     vec3 frame = mix(frame_at(u_older, v_uv), frame_at(u_newer, v_uv), u_frame_mix);
-    vec3 colour = mix(frame, texture(u_from, v_uv).rgb, u_transition);
+    vec3 colour = transition_mix(frame, texture(u_from, v_uv).rgb, u_transition);
     f_color = vec4(colour * (1.0 - u_blackout), 1.0);
 }
 """
@@ -190,11 +204,14 @@ class Renderer:
     ``hidden=True`` draws in a hidden window and presents nothing: :mod:`live.visuals.windows`
     shows :attr:`output_texture` in windows it can close and reopen. ``width`` x ``height`` is the
     output size; decoded frames of any size are mapped onto it by ``aspect`` (:data:`ASPECTS`).
+    ``flash_limit`` adds the flash limiter's final pass (:mod:`live.visuals.flash`); the show's
+    settings turn it on unless told ``--no-flash-limit``.
     """
 
     def __init__(self, width: int, height: int, *, headless: bool = True, fullscreen: bool = False,
                  screen: int | None = None, vsync: bool = True, shader_dir: Path | None = None,
-                 title: str = "live visuals", aspect: str = "stretch", hidden: bool = False) -> None:
+                 title: str = "live visuals", aspect: str = "stretch", hidden: bool = False,
+                 flash_limit: bool = False) -> None:
         import pyglet
 
         if headless:
@@ -239,6 +256,10 @@ class Renderer:
         self._last_poll = 0.0
         self._readback = np.empty((height, width, 3), np.uint8)
         self._output = self._targets[0]
+        self._transition_kind = 0
+        self.flash_limit = bool(flash_limit)
+        if self.flash_limit:
+            self._init_flash_limit()
         gl.glDisable(gl.GL_DEPTH_TEST)
 
     # ------------------------------------------------------------------ shaders
@@ -342,8 +363,9 @@ class Renderer:
         gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
         gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, rgb.ctypes.data)
 
-    def start_transition(self, now: float, seconds: float) -> None:
-        """Crossfade from the current picture to whatever comes next over ``seconds``."""
+    def start_transition(self, now: float, seconds: float, kind: str = "crossfade") -> None:
+        """Go from the current picture to whatever comes next over ``seconds``, by ``kind``
+        (a :data:`TRANSITION_KINDS` name: crossfade, through black, wipe)."""
         gl = _gl()
         gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self._targets[0].fbo)
         gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, self._from.fbo)
@@ -351,14 +373,16 @@ class Renderer:
                              gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST)
         gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
         self._transition_start, self._transition_length = now, max(0.0, seconds)
+        self._transition_kind = TRANSITION_KINDS[kind]
 
     # ------------------------------------------------------------------ drawing
 
-    def draw(self, now: float, frame_mix: float, uniforms: dict[str, float], blackout: bool = False) -> None:
+    def draw(self, now: float, frame_mix: float, uniforms: dict[str, float], blackout: float = False) -> None:
         """Render one output frame for time ``now`` and present it.
 
         ``frame_mix`` blends the older (0) and newer (1) frame; ``uniforms`` are the per-frame
-        values every shader may read (u_time, u_pulse, u_beat_phase, ...).
+        values every shader may read (u_time, u_pulse, u_beat_phase, ...); ``blackout`` darkens
+        the picture, from 0 (or False) to 1 (or True, black).
         """
         gl = _gl()
         self.window.switch_to()
@@ -370,8 +394,8 @@ class Renderer:
         self._pass(self._composite, self._targets[0], {
             "u_older": (0, self._frame_tex[0]), "u_newer": (1, self._frame_tex[1]), "u_from": (2, self._from.texture),
         }, {"u_frame_mix": float(np.clip(frame_mix, 0.0, 1.0)), "u_transition": transition,
-            "u_blackout": 1.0 if blackout else 0.0, "u_output_size": (float(self.width), float(self.height)),
-            "u_aspect": ASPECTS.index(self.aspect)})
+            "u_blackout": float(np.clip(float(blackout), 0.0, 1.0)), "u_transition_kind": self._transition_kind,
+            "u_output_size": (float(self.width), float(self.height)), "u_aspect": ASPECTS.index(self.aspect)})
         source = 0
         # The show's per-frame values (time, beat, bands) win over any set value: a controller
         # must not freeze the beat-driven motion by setting u_pulse or u_time.
@@ -382,8 +406,47 @@ class Renderer:
                 continue
             self._pass(state.program, self._targets[1 - source], {"u_image": (0, self._targets[source].texture)}, values)
             source = 1 - source
+        if self.flash_limit:
+            self._limit_flashes(now, self._targets[source])
         if self.presents:  # offscreen nobody sees the window surface; read_pixels reads the FBO
-            self._present(self._targets[source])
+            self._present(self._output)
+
+    # ------------------------------------------------------------------ flash limiter
+
+    def _init_flash_limit(self) -> None:
+        from live.visuals.flash import FlashLimiter
+
+        self._flash = FlashLimiter()
+        self._luma_program = self._ShaderProgram(self._vertex, self._Shader(LUMA_SOURCE, "fragment"))
+        self._limit_program = self._ShaderProgram(self._vertex, self._Shader(LIMIT_SOURCE, "fragment"))
+        self._luma = _Target(FLASH_CELLS, FLASH_CELLS)
+        self._luma_readback = np.empty((FLASH_CELLS, FLASH_CELLS, 3), np.uint8)
+        self._shown = [_Target(self.width, self.height) for _ in range(2)]  # ping-pong: last shown, next
+
+    def _limit_flashes(self, now: float, picture: _Target) -> None:
+        """The final pass: measure the new picture's luminance per cell, ask the limiter how much
+        of it may be shown, and mix it with the last shown picture by that much."""
+        gl = _gl()
+        gl.glViewport(0, 0, FLASH_CELLS, FLASH_CELLS)
+        self._pass(self._luma_program, self._luma, {"u_image": (0, picture.texture)},
+                   {"u_cells": (float(FLASH_CELLS), float(FLASH_CELLS))})
+        gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
+        gl.glReadPixels(0, 0, FLASH_CELLS, FLASH_CELLS, gl.GL_RGB, gl.GL_UNSIGNED_BYTE,
+                        self._luma_readback.ctypes.data)
+        gl.glViewport(0, 0, self.width, self.height)
+        allow = self._flash.step(now, self._luma_readback[..., 0] / 255.0)
+        last, nxt = self._shown
+        if allow < 1.0:
+            self._pass(self._limit_program, nxt, {"u_image": (0, picture.texture), "u_last": (1, last.texture)},
+                       {"u_allow": allow})
+        else:  # the usual case: the new picture whole, copied (a copy costs less than the mixing pass)
+            gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, picture.fbo)
+            gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, nxt.fbo)
+            gl.glBlitFramebuffer(0, 0, self.width, self.height, 0, 0, self.width, self.height,
+                                 gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST)
+            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+            self._output = nxt
+        self._shown.reverse()
 
     def hold(self) -> None:
         """Show the last drawn picture again (freeze), without running any pass."""
