@@ -148,6 +148,7 @@ def test_status_lines_show_what_the_status_has():
     more = "\n".join(status_lines({"preset": "a", "queued": "b", "section": "drop", "decode_fps": 12.5,
                                    "latency_ms": 41.0}, state))
     assert "next b" in more and "section drop" in more and "12.5" in more and "41 ms" in more
+    assert "fade to black 40%" in "\n".join(status_lines({"fade": True, "fade_level": 0.4}, state))
 
 
 def test_warning_log_keeps_the_last_lines_from_any_thread():

@@ -83,6 +83,8 @@ def status_lines(status: dict[str, Any], state: AudioState) -> list[str]:
     if status.get("holding"):
         decoder += f"  holding visual: {status['holding']}"
     lines.append(decoder)
+    if status.get("fade"):
+        lines.append(f"fade to black {float(status.get('fade_level') or 0.0):.0%}")
     if status.get("failover"):
         lines.append(f"failover: {str(status['failover'])[:60]}")
     return lines
