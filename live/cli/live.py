@@ -56,6 +56,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-map", default=D.midi_map, metavar="FILE",
                         help="MIDI mapping file; a name not found here is looked up in the mappings folder "
                              "[generic.toml there when not given]")
+    parser.add_argument("--link", action="store_true",
+                        help="join the Ableton Link session: follow its tempo and bar; lead it with the tempo of "
+                             "the audio or a tap when no other app set it (see README, Tempo sync)")
+    parser.add_argument("--midi-clock-in", default=D.midi_clock_in, metavar="PORT",
+                        help="follow the MIDI clock (24 ppqn, start/stop/continue/song position) on this input")
+    parser.add_argument("--midi-clock-out", default=D.midi_clock_out, metavar="PORT",
+                        help="send MIDI clock from the show's beat to this output (a new virtual one if none has the name)")
     parser.add_argument("--seconds", type=positive(float), default=D.seconds,
                         help="stop after S seconds (default: run until quit with Ctrl+Q or Esc twice, Ctrl-C or SIGTERM)")
     parser.add_argument("--log-file", default=D.log_file, metavar="FILE",

@@ -79,6 +79,9 @@ class ShowSettings:
     osc_allow: str | None = None  # "192.168.1.0/24,127.0.0.1": only these may control or query; None: anyone
     midi_input: str | None = None
     midi_map: str | None = None  # None: generic.toml in the mappings folder
+    link: bool = False  # join the Ableton Link session: follow it, lead it with the audio's tempo
+    midi_clock_in: str | None = None  # follow the MIDI clock on this input (part of its name)
+    midi_clock_out: str | None = None  # send MIDI clock from the show's beat to this output
     seconds: float | None = None  # None: until the window closes or a signal
     log_file: str | None = None  # also log here, rotated; crash reports go beside it
     presets_dir: str | None = None
@@ -158,7 +161,7 @@ def run_show(settings: ShowSettings) -> int:
         loader.start()
         engine = AudioEngine(rate, s.analysis)
         states = LatestSlot(engine.state)
-        analysis = AnalysisThread(source.ring, engine, states, clock_commands)
+        analysis = AnalysisThread(source.ring, engine, states, clock_commands, tempo=_tempo_peers(s, states, stack))
         source.start()
         stack.callback(source.stop)
         analysis.start()
@@ -188,6 +191,33 @@ def run_show(settings: ShowSettings) -> int:
         _LOGGER.info("show stopped after %.1f s%s: %d frames, %.1f fps; last status %s",
                      done.seconds, why, done.frames, done.fps, stage.status())
     return 0
+
+
+def _tempo_peers(s: ShowSettings, states: LatestSlot[AudioState], stack: ExitStack) -> tuple[LatestSlot, ...]:
+    """Start the Link and MIDI clock peers ``s`` asks for (stopped with ``stack``); the slots their
+    tempo readings arrive in, for the analysis thread. Clock out reads the show's ``states``."""
+    slots = []
+    if s.link:
+        from live.control.link import LinkPeer
+
+        slots.append(LatestSlot())
+        peer = LinkPeer(slots[-1], states)
+        peer.start()
+        stack.callback(peer.stop)
+    if s.midi_clock_in:
+        from live.control.midiclock import MidiClockIn
+
+        slots.append(LatestSlot())
+        clock_in = MidiClockIn(slots[-1], s.midi_clock_in)
+        clock_in.start()
+        stack.callback(clock_in.stop)
+    if s.midi_clock_out:
+        from live.control.midiclock import MidiClockOut
+
+        clock_out = MidiClockOut(states, s.midi_clock_out)
+        clock_out.start()
+        stack.callback(clock_out.stop)
+    return tuple(slots)
 
 
 def output_size(s: ShowSettings, screen: Any) -> tuple[int, int]:
