@@ -82,7 +82,7 @@ class ShowSettings:
     link: bool = False  # join the Ableton Link session: follow it, lead it with the audio's tempo
     midi_clock_in: str | None = None  # follow the MIDI clock on this input (part of its name)
     midi_clock_out: str | None = None  # send MIDI clock from the show's beat to this output
-    seconds: float | None = None  # None: until the window closes or a signal
+    seconds: float | None = None  # None: until a quit key or a signal
     log_file: str | None = None  # also log here, rotated; crash reports go beside it
     presets_dir: str | None = None
     keyframes_dir: str | None = None
@@ -123,7 +123,8 @@ class ShowSettings:
 
 def run_show(settings: ShowSettings) -> int:
     """Open the output, show the holding visual while the models load, run the show until the
-    window closes, ``settings.seconds`` pass or SIGINT/SIGTERM arrives; stop everything; 0."""
+    operator quits (Ctrl+Q, Esc twice), ``settings.seconds`` pass or SIGINT/SIGTERM arrives; stop
+    everything; 0. A window closed by accident opens again: it does not end the show."""
     from live.audio.analysis import AnalysisThread, AudioEngine
     from live.audio.sources import FileSource, InputSource
     from live.show.show import HoldingVisual
