@@ -334,3 +334,15 @@ def test_a_manual_choice_cancels_the_switch_the_autopilot_queued(make_show):
     show.commands.put(Command("jump", (0,), source="keyboard"))
     run(show, 1.0, 3.0, state)
     assert show.queued is None and show.preset_name == "calm" and not show.autopilot.enabled
+
+
+def test_hud_shows_section_queue_autopilot_calibration_learning_and_offset():
+    from live.visuals.hud import status_lines
+
+    text = "\n".join(status_lines({"preset": "acid", "section": "intro", "queued_section": "drop", "autopilot": True,
+                                   "calibrate": True, "calibration_taps": 3, "learning": "tap",
+                                   "av_offset_ms": -35.0}, AudioState()))
+    assert "section intro  next drop" in text
+    assert "autopilot  calibrating 3/8 taps  MIDI learn tap  av offset -35 ms" in text
+    quiet = "\n".join(status_lines({"preset": "acid", "autopilot": False, "av_offset_ms": 0.0}, AudioState()))
+    assert "autopilot" not in quiet and "av offset" not in quiet

@@ -77,8 +77,17 @@ def status_lines(status: dict[str, Any], state: AudioState) -> list[str]:
     if status.get("queued"):
         preset += f"  next {status['queued']}"
     lines.append(preset)
-    if status.get("section"):
-        lines.append(f"section {status['section']}")
+    if status.get("section") or status.get("queued_section"):
+        section = f"section {status.get('section') or '-'}"
+        if status.get("queued_section"):
+            section += f"  next {status['queued_section']}"
+        lines.append(section)
+    modes = ["autopilot" if _flag(status, "autopilot") else "",
+             f"calibrating {status.get('calibration_taps', 0)}/8 taps" if _flag(status, "calibrate") else "",
+             f"MIDI learn {status['learning']}" if status.get("learning") else "",
+             f"av offset {float(status['av_offset_ms']):+.0f} ms" if status.get("av_offset_ms") else ""]
+    if any(modes):
+        lines.append("  ".join(m for m in modes if m))
     decoder = f"decoder {status.get('decoder') or '-'}"
     if status.get("holding"):
         decoder += f"  holding visual: {status['holding']}"
