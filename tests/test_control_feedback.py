@@ -295,3 +295,40 @@ def test_liblo_oscsend_reaches_the_new_addresses(listener, show_status):
         assert _wait(lambda: listener.values("/status/preset") == ["demo"])
         got = [(c.name, c.args) for c in commands.drain()]
         assert got == [("section", ("drop",)), ("av_offset", (-12.5,)), ("autopilot", (True,))]
+
+
+@pytest.mark.slow
+def test_live_headless_pushes_to_a_subscriber_and_takes_the_new_commands(tmp_path, listener):
+    """The runner's wiring: a real `live --headless` process with the autopilot and an offset."""
+    import sys
+    from pathlib import Path
+
+    from live.library.demo import write_demo_track
+    from test_show_live_headless import free_udp_port
+
+    write_demo_track(tmp_path / "track.wav", 8.0)
+    port = free_udp_port()
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "run_live.py", "live", "--headless", "--audio", str(tmp_path / "track.wav"), "--seconds", "9",
+         "--osc-port", str(port), "--osc-host", "127.0.0.1", "--fps", "30", "--size", "128x128",
+         "--av-offset", "25", "--autopilot", "shuffle", "--autopilot-bars", "2"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            deadline = time.monotonic() + 30
+            while not listener.values("/status/preset") and time.monotonic() < deadline and proc.poll() is None:
+                sock.sendto(_dgram("/subscribe", listener.port), ("127.0.0.1", port))
+                time.sleep(0.5)
+            assert _wait(lambda: len(listener.values("/beat")) >= 3, 10.0)
+            sock.sendto(_dgram("/av_offset", -40.0), ("127.0.0.1", port))
+            sock.sendto(_dgram("/section", "drop"), ("127.0.0.1", port))  # demo has none: refused, logged
+            assert _wait(lambda: listener.values("/status/av_offset_ms")[-1:] == [-40.0], 5.0)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert listener.values("/status/av_offset_ms")[0] == 25.0 and listener.values("/status/autopilot")[0] == 1
+    assert set(listener.values("/beat")) <= {1, 2, 3, 4}
+    assert "section 'drop' is not in preset" in out
+    assert "Traceback" not in out
