@@ -287,8 +287,8 @@ def test_autopilot_due_once_in_the_last_bar_before_each_boundary():
 
 
 def test_autopilot_switches_on_the_boundary_and_a_manual_command_takes_over(make_show):
-    show = make_show("calm", autopilot=Autopilot("sequential", 2))  # bank order: acid, calm, hard, phrased
-    state = beats()
+    show = make_show("calm", autopilot=Autopilot("sequential", 1))  # bank order: acid, calm, hard, phrased
+    state = beats()  # a bar is 2 s
     switches = []
     last = [show.preset_name]
 
@@ -297,17 +297,17 @@ def test_autopilot_switches_on_the_boundary_and_a_manual_command_takes_over(make
             switches.append((round(t * FPS), show.preset_name))
             last[0] = show.preset_name
 
-    run(show, 0.0, 8.5, state, each=watch)
-    assert switches == [(239, "hard"), (479, "phrased")]  # every 2 bars = 4 s, on the frame nearest the downbeat
+    run(show, 0.0, 4.5, state, each=watch)
+    assert switches == [(119, "hard"), (239, "phrased")]  # every bar, on the frame nearest the downbeat
     assert show._make_status()["autopilot"] is True
     show.commands.put(Command("preset", ("calm",), source="midi"))
-    run(show, 8.5, 17.0, state, each=watch)
-    assert switches[-1] == (510, "calm") and show.autopilot.enabled is False
+    run(show, 4.5, 6.0, state, each=watch)
+    assert switches[-1] == (270, "calm") and show.autopilot.enabled is False
     assert show._make_status()["autopilot"] is False
     show.commands.put(Command("blackout", (0.0,), source="osc"))  # not a picture choice
     show.commands.put(Command("autopilot", (1.0,), source="osc"))
-    run(show, 17.0, 20.5, state, each=watch)
-    assert switches[-1] == (1199, "hard") and show.autopilot.enabled
+    run(show, 6.0, 8.5, state, each=watch)
+    assert switches[-1] == (479, "hard") and show.autopilot.enabled
 
 
 def test_autopilot_match_follows_the_music(make_show):

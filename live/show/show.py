@@ -431,7 +431,7 @@ class Show:
         pilot = self.autopilot
         assert pilot is not None
         pilot.observe(state)
-        if not pilot.due(state, t):
+        if self.queued is not None or not pilot.due(state, t):  # a switch already waits: it goes first
             return
         presets = [(n, self.bank.get(n)[0].tags) for n in self.bank.names()]
         name = pilot.pick(self.preset_name, presets)
@@ -477,11 +477,11 @@ class Show:
         for cmd in coalesce(self.commands.drain()):  # a flood of fader moves: the last of each counts
             self.apply(cmd, now)
         state = shifted(state, self.av_offset_ms)  # everything drawn follows the beat the room perceives
-        if self.autopilot is not None:
-            self._autopilot_tick(state, now + self.frame_period)
         # Half a frame past the display time: the frame nearest the boundary carries the switch.
         if self.queued is not None and self.queued.due(state, now + self.frame_period):
             self._switch_queued(now)
+        if self.autopilot is not None:
+            self._autopilot_tick(state, now + self.frame_period)
         self.last_uniforms = shader_uniforms(state, now + 0.5 * self.frame_period)
         if self.frozen and not self._darkness(now):
             self.renderer.hold()  # the whole output stands still, effects included
