@@ -188,3 +188,12 @@ def test_ndi_round_trip_carries_the_picture(tmp_path):
     assert green[1] > 180 and max(green[0], green[2]) < 80, result
     assert blue[2] > 180 and max(blue[:2]) < 80, result
     assert min(white) > 200, result
+
+
+def test_ndi_without_cyndilib_is_one_clear_error(monkeypatch):
+    from live.errors import UserError
+    from live.visuals.outputs import NdiSender
+
+    monkeypatch.setitem(sys.modules, "cyndilib.sender", None)  # as if the package were not installed
+    with pytest.raises(UserError, match="--ndi needs the cyndilib package"):
+        NdiSender("show", W, H, 30)

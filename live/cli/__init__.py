@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "bank": ("live.bench.bank", "keyframe memory per preset and preset bank load time"),
     "render": ("live.bench.render", "offline render frames per second of the demo"),
     "gpu": ("live.bench.gpu", "every GPU figure in one command (decode fp16, compile, CUDA graphs, precompute)"),
+    "record": ("live.bench.record", "what --record costs the output's frame rate (asynchronous read-back + writer thread)"),
     "soak": ("live.bench.soak", "the show for 30 min of show time, accelerated, under random control: gaps, memory, errors"),
 }
 

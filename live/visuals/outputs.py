@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
 import time
 from fractions import Fraction
@@ -117,6 +118,20 @@ class Output(Protocol):
         ...
 
 
+RECORD_PRESET = "ultrafast"  # x264's cheapest: the show's CPU matters more than the file's size
+OUTPUT_NICE = 5  # output threads yield the CPU to the display thread when both want it
+
+
+def _lower_priority() -> None:
+    """Lower the calling thread's CPU priority (Linux: a thread has its own nice value, and the
+    threads it starts, such as x264's, inherit it), so an encoder or sender competing for the
+    cores loses to the display thread, which then keeps its frame rate; elsewhere nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), OUTPUT_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
 class _OutputThread:
     """A worker thread that takes pictures from a :class:`DropQueue` and hands each to
     :meth:`_send`; the first error is logged once and the output stops (the show goes on)."""
@@ -146,6 +161,7 @@ class _OutputThread:
         return self.queue.dropped
 
     def _run(self) -> None:
+        _lower_priority()
         while True:
             rgba = self.queue.get(POLL_S)
             if rgba is None:
@@ -183,7 +199,7 @@ class Recorder(_OutputThread):
             from live.visuals.video import VideoWriter
 
             try:
-                writer = VideoWriter(path, width, height, fps)
+                writer = VideoWriter(path, width, height, fps, preset=RECORD_PRESET)
             except (OSError, ValueError) as exc:  # PyAV's errors for a bad path or format are both
                 raise UserError(f"--record {path}: cannot write a video there ({exc})") from None
         self.path, self.writer = Path(path), writer

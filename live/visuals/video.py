@@ -19,7 +19,8 @@ class VideoWriter:
     never leaves a truncated file under the name the user asked for.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: int, crf: int = 20) -> None:
+    def __init__(self, path: str | Path, width: int, height: int, fps: int, crf: int = 20,
+                 preset: str = "veryfast") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
@@ -27,7 +28,7 @@ class VideoWriter:
         self._video = self._container.add_stream("libx264", rate=fps)
         self._video.width, self._video.height = width, height
         self._video.pix_fmt = "yuv420p"
-        self._video.options = {"crf": str(crf), "preset": "veryfast"}
+        self._video.options = {"crf": str(crf), "preset": preset}  # x264 speed preset: ultrafast..veryslow
         self._audio = None
         self.fps = fps
         self.frames = 0
