@@ -55,15 +55,15 @@ def test_async_readback_gives_each_picture_a_frame_later(renderer):
         for k in range(5):
             draw(renderer, k)
             expected.append(renderer.read_pixels())
-            out = readback.capture()
+            out = readback.capture(k / 10)
             if out is not None:
-                got.append(top_first_rgb(out))
-        got += [top_first_rgb(out) for out in readback.flush()]
+                got.append(out)
+        got += readback.flush()
     finally:
         readback.close()
-    assert len(got) == 5
-    for want, have in zip(expected, got):
-        assert np.array_equal(want, have)
+    assert [at for _, at in got] == [k / 10 for k in range(5)]
+    for want, (have, _) in zip(expected, got):
+        assert np.array_equal(want, top_first_rgb(have))
 
 
 def run_loop(renderer, sink, frames: int, after=None):
@@ -71,17 +71,31 @@ def run_loop(renderer, sink, frames: int, after=None):
                       lambda t: None, after_frame=after)
 
 
-def test_record_writes_the_drawn_frames(renderer, tmp_path):
+class FrameTimes:
+    """A clock for the outputs: 1/30 s a call, with a 0.1 s stall after the 20th frame."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return (self.calls - 1 + (3 if self.calls > 20 else 0)) / 30
+
+
+def test_record_writes_the_drawn_frames_at_their_times(renderer, tmp_path):
     path = tmp_path / "show.mp4"
-    outputs = StageOutputs(renderer, [Recorder(path, W, H, 30, queue_frames=64)])
+    outputs = StageOutputs(renderer, [Recorder(path, W, H, 30, queue_frames=64)], clock=FrameTimes())
     drawn = []
     done = run_loop(renderer, TeeSink(WindowSink(renderer), outputs), 40, lambda t, n: drawn.append(renderer.read_pixels()))
     outputs.close()
     recorder = outputs.outputs[0]
     assert (recorder.sent, recorder.dropped) == (done.frames, 0) == (40, 0)
     with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        decoded = list(container.decode(video=0))
+    frames = [f.to_ndarray(format="rgb24") for f in decoded]
     assert len(frames) == len(drawn) == 40
+    # Timed by when each was drawn: the stall is in the file, so it plays at the show's speed.
+    assert [round(f.time * 30) for f in decoded] == list(range(20)) + list(range(23, 43))
     for want, have in zip(drawn, frames):
         assert np.abs(want.astype(int) - have.astype(int)).mean() < 4  # H.264 at CRF 20
     # And they are the right frames, in order: frame k has the blue level 6 k.
@@ -94,7 +108,7 @@ class SlowWriter:
     def __init__(self):
         self.frames = 0
 
-    def write(self, rgb):
+    def write(self, rgb, pts):
         time.sleep(0.05)
         self.frames += 1
 
@@ -108,7 +122,8 @@ class SlowWriter:
 def test_a_writer_too_slow_drops_frames_instead_of_slowing_the_loop(renderer, tmp_path):
     baseline = run_loop(renderer, NullSink(), 60)
     slow = SlowWriter()
-    outputs = StageOutputs(renderer, [Recorder(tmp_path / "x.mp4", W, H, 30, writer=slow, queue_frames=4)])
+    outputs = StageOutputs(renderer, [Recorder(tmp_path / "x.mp4", W, H, 30, writer=slow, queue_frames=4)],
+                           clock=FrameTimes())
     done = run_loop(renderer, TeeSink(NullSink(), outputs), 60)
     recorder = outputs.outputs[0]
     assert recorder.dropped > 20  # 60 frames offered in well under 60 x 50 ms

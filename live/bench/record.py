@@ -43,7 +43,7 @@ def measure(size: str = "512x512", fps: int = 60, seconds: float = 5.0, rounds: 
     holding = HoldingVisual(renderer, 1.0 / fps)
     state = AudioState(bpm=120.0)
     runs: dict[str, list[float]] = {}
-    recorded = {"written": 0, "dropped": 0, "capture_ms": []}
+    recorded = {"written": 0, "dropped": 0, "skipped": 0, "capture_ms": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for n in range(rounds):
@@ -59,11 +59,13 @@ def measure(size: str = "512x512", fps: int = 60, seconds: float = 5.0, rounds: 
                             recorder = outputs.outputs[0]
                             recorded["written"] += recorder.sent
                             recorded["dropped"] += recorder.dropped
+                            recorded["skipped"] += recorder.skipped
                             recorded["capture_ms"].append(1000 * outputs.capture_s / max(outputs.frames, 1))
     finally:
         renderer.close()
     fps_of = {kind: statistics.median(values) for kind, values in runs.items()}
     return {"fps": fps_of, "written": recorded["written"], "dropped": recorded["dropped"],
+            "skipped": recorded["skipped"],
             "capture_ms": statistics.median(recorded["capture_ms"]),
             "cost": {pace: 1 - fps_of[f"{pace} record"] / fps_of[f"{pace} off"] for pace in ("paced", "unpaced")}}
 
@@ -81,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
           f"(cost {100 * cost['unpaced']:.1f}%)")
     total = result["written"] + result["dropped"]
     print(f"recorder: {result['written']} frames written, {result['dropped']} dropped "
-          f"({100 * result['dropped'] / max(total, 1):.1f}%); read-back {result['capture_ms']:.2f} ms a frame "
-          "on the display thread")
+          f"({100 * result['dropped'] / max(total, 1):.1f}%), {result['skipped']} skipped (unpaced frames "
+          f"beyond {args.fps} a second); read-back {result['capture_ms']:.2f} ms a frame on the display thread")
     return 0 if cost["paced"] <= TARGET else 1

@@ -18,7 +18,7 @@ import threading
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -41,7 +41,8 @@ class AsyncReadback:
     """Reads the renderer's output picture back through a ring of pixel buffer objects.
 
     :meth:`capture` starts the copy of the picture just drawn and returns the one started
-    ``buffers - 1`` frames before (RGBA uint8, bottom row first, read-only), or None at first.
+    ``buffers - 1`` frames before (RGBA uint8, bottom row first, read-only) with the time it was
+    drawn at, or None at first.
     """
 
     def __init__(self, renderer: Any, buffers: int = 2) -> None:
@@ -58,10 +59,13 @@ class AsyncReadback:
         gl.glBindBuffer(gl.GL_PIXEL_PACK_BUFFER, 0)
         self._started = 0  # copies started
         self._taken = 0  # copies mapped and handed out
+        self._times = [0.0] * buffers  # when each buffer's picture was drawn
 
-    def capture(self) -> np.ndarray | None:
-        """Start reading the picture just drawn; the oldest copy in flight once the ring is full."""
+    def capture(self, at: float) -> tuple[np.ndarray, float] | None:
+        """Start reading the picture drawn at time ``at``; the oldest copy in flight, with its
+        time, once the ring is full."""
         gl = _gl()
+        self._times[self._started % len(self._pbos)] = at
         pbo = self._pbos[self._started % len(self._pbos)]
         gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self.renderer.output_fbo)
         gl.glBindBuffer(gl.GL_PIXEL_PACK_BUFFER, pbo)
@@ -74,13 +78,14 @@ class AsyncReadback:
             return None
         return self._take()
 
-    def flush(self) -> list[np.ndarray]:
-        """Every copy still in flight, oldest first (at the end of the show)."""
+    def flush(self) -> list[tuple[np.ndarray, float]]:
+        """Every copy still in flight, oldest first, with its time (at the end of the show)."""
         return [self._take() for _ in range(self._started - self._taken)]
 
-    def _take(self) -> np.ndarray:
+    def _take(self) -> tuple[np.ndarray, float]:
         gl = _gl()
-        gl.glBindBuffer(gl.GL_PIXEL_PACK_BUFFER, self._pbos[self._taken % len(self._pbos)])
+        index = self._taken % len(self._pbos)
+        gl.glBindBuffer(gl.GL_PIXEL_PACK_BUFFER, self._pbos[index])
         pointer = gl.glMapBufferRange(gl.GL_PIXEL_PACK_BUFFER, 0, self.size, gl.GL_MAP_READ_BIT)
         out = np.empty((self.height, self.width, 4), np.uint8)
         try:
@@ -92,7 +97,7 @@ class AsyncReadback:
             gl.glBindBuffer(gl.GL_PIXEL_PACK_BUFFER, 0)
         self._taken += 1
         out.flags.writeable = False  # handed to several output threads: nobody may change it
-        return out
+        return out, self._times[index]
 
     def close(self) -> None:
         """Free the buffers (needs the renderer's GL context)."""
@@ -109,8 +114,8 @@ def top_first_rgb(rgba: np.ndarray) -> np.ndarray:
 class Output(Protocol):
     """Something the read-back picture goes to."""
 
-    def offer(self, rgba: np.ndarray) -> None:
-        """Take one picture (RGBA, bottom row first); never blocks."""
+    def offer(self, rgba: np.ndarray, at: float) -> None:
+        """Take one picture (RGBA, bottom row first) drawn at time ``at``; never blocks."""
         ...
 
     def close(self) -> None:
@@ -139,7 +144,7 @@ class _OutputThread:
     what = "output"
 
     def __init__(self, queue_frames: int) -> None:
-        self.queue: DropQueue[np.ndarray] = DropQueue(queue_frames)
+        self.queue: DropQueue[tuple[np.ndarray, float]] = DropQueue(queue_frames)
         self.offered = 0  # pictures offered (display thread)
         self.sent = 0  # pictures written or sent (worker thread)
         self.error = ""
@@ -150,10 +155,10 @@ class _OutputThread:
         """Start the worker thread."""
         self._thread.start()
 
-    def offer(self, rgba: np.ndarray) -> None:
+    def offer(self, rgba: np.ndarray, at: float) -> None:
         """Queue the picture for the worker; dropped and counted when the worker is behind."""
         self.offered += 1
-        self.queue.put(rgba)
+        self.queue.put((rgba, at))
 
     @property
     def dropped(self) -> int:
@@ -163,21 +168,21 @@ class _OutputThread:
     def _run(self) -> None:
         _lower_priority()
         while True:
-            rgba = self.queue.get(POLL_S)
-            if rgba is None:
+            item = self.queue.get(POLL_S)
+            if item is None:
                 if self._stop.is_set():
                     return
                 continue
             if self.error:
                 continue  # failed: keep emptying the queue so the display thread never notices
             try:
-                self._send(rgba)
+                self._send(*item)
                 self.sent += 1
             except Exception as exc:  # a full disk, a network error: this output stops, the show goes on
                 self.error = f"{exc!r}"
                 _LOGGER.error("%s failed (%s); it stops, the show goes on", self.what, self.error)
 
-    def _send(self, rgba: np.ndarray) -> None:
+    def _send(self, rgba: np.ndarray, at: float) -> None:
         raise NotImplementedError
 
     def _finish(self, timeout: float) -> None:
@@ -188,7 +193,10 @@ class _OutputThread:
 
 class Recorder(_OutputThread):
     """``--record FILE``: each read-back picture into a video file (:class:`VideoWriter`) on a
-    writer thread. ``writer`` is anything with ``write(rgb)``, ``close()`` and ``abort()``."""
+    writer thread, timed by when it was drawn: the file plays at the show's speed even when the
+    show ran slower than ``fps`` or the writer dropped frames. A picture drawn within the same
+    1/``fps`` as the previous one is skipped (a show faster than the file's rate).
+    ``writer`` is anything with ``write(rgb, pts)``, ``close()`` and ``abort()``."""
 
     what = "recorder"
 
@@ -202,11 +210,26 @@ class Recorder(_OutputThread):
                 writer = VideoWriter(path, width, height, fps, preset=RECORD_PRESET)
             except (OSError, ValueError) as exc:  # PyAV's errors for a bad path or format are both
                 raise UserError(f"--record {path}: cannot write a video there ({exc})") from None
-        self.path, self.writer = Path(path), writer
+        self.path, self.writer, self.fps = Path(path), writer, fps
+        self.skipped = 0  # pictures within the previous one's 1/fps (display thread)
+        self._first: float | None = None
+        self._last_pts = -1
         self.start()
 
-    def _send(self, rgba: np.ndarray) -> None:
-        self.writer.write(top_first_rgb(rgba))
+    def offer(self, rgba: np.ndarray, at: float) -> None:
+        """Queue the picture with its time in frames since the first; skip one that falls in the
+        previous picture's frame."""
+        if self._first is None:
+            self._first = at
+        pts = round((at - self._first) * self.fps)
+        if pts <= self._last_pts:
+            self.skipped += 1
+            return
+        self._last_pts = pts
+        super().offer(rgba, pts)
+
+    def _send(self, rgba: np.ndarray, pts: float) -> None:
+        self.writer.write(top_first_rgb(rgba), int(pts))
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, close the file and log frames written and dropped."""
@@ -219,8 +242,8 @@ class Recorder(_OutputThread):
         if self.error:
             _LOGGER.error("recording %s failed: %s (%d frames written)", self.path, self.error, self.sent)
         else:
-            _LOGGER.info("recorded %s: %d frames written, %d dropped (the writer was behind)", self.path,
-                         self.sent, self.dropped)
+            _LOGGER.info("recorded %s: %d frames written, %d dropped (the writer was behind), %d skipped "
+                         "(drawn within 1/%d s of the last)", self.path, self.sent, self.dropped, self.skipped, self.fps)
 
 
 class NdiSender(_OutputThread):
@@ -253,7 +276,7 @@ class NdiSender(_OutputThread):
         self._buffer = np.empty((height, width, 4), np.uint8)  # the sender thread's own
         self.start()
 
-    def _send(self, rgba: np.ndarray) -> None:
+    def _send(self, rgba: np.ndarray, at: float) -> None:
         np.copyto(self._buffer, rgba[::-1])
         self._buffer[..., 3] = 255  # opaque: receivers composite with alpha
         self._sender.write_video(self._buffer.reshape(-1))
@@ -268,10 +291,11 @@ class NdiSender(_OutputThread):
 
 class StageOutputs:
     """The output picture, read back once a frame (:class:`AsyncReadback`) and offered to each
-    output. :meth:`capture` runs on the display thread right after a frame is drawn."""
+    output. :meth:`capture` runs on the display thread right after a frame is drawn; ``clock``
+    times the pictures (perf_counter, the live show's clock)."""
 
-    def __init__(self, renderer: Any, outputs: list[Output]) -> None:
-        self.outputs = outputs
+    def __init__(self, renderer: Any, outputs: list[Output], clock: Callable[[], float] = time.perf_counter) -> None:
+        self.outputs, self.clock = outputs, clock
         self.readback = AsyncReadback(renderer)
         self.capture_s = 0.0  # display-thread seconds spent in capture(), for the benchmark
         self.frames = 0
@@ -279,10 +303,10 @@ class StageOutputs:
     def capture(self) -> None:
         """Start reading the frame just drawn; offer the one read a frame ago to every output."""
         started = time.perf_counter()
-        picture = self.readback.capture()
+        picture = self.readback.capture(self.clock())
         if picture is not None:
             for output in self.outputs:
-                output.offer(picture)
+                output.offer(*picture)
         self.frames += 1
         self.capture_s += time.perf_counter() - started
 
@@ -291,7 +315,7 @@ class StageOutputs:
         try:
             for picture in self.readback.flush():
                 for output in self.outputs:
-                    output.offer(picture)
+                    output.offer(*picture)
             self.readback.close()
         finally:
             for output in self.outputs:

@@ -40,9 +40,12 @@ class VideoWriter:
         self._audio_samples = np.ascontiguousarray(samples[:, : 2 if layout == "stereo" else 1].T, dtype=np.float32)
         self._audio_rate = samplerate
 
-    def write(self, rgb: np.ndarray) -> None:
-        """Append one (height, width, 3) uint8 frame."""
+    def write(self, rgb: np.ndarray, pts: int | None = None) -> None:
+        """Append one (height, width, 3) uint8 frame. ``pts``: its time in frames (1/fps) when
+        frames are not evenly spaced (a live recording that skips or drops some); must increase."""
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        if pts is not None:
+            frame.pts = pts
         for packet in self._video.encode(frame):
             self._container.mux(packet)
         self.frames += 1
