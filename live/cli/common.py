@@ -47,9 +47,9 @@ def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
 
 def add_clip_flags(parser: argparse.ArgumentParser) -> None:
     """``--clip FILE`` and ``--clip-every N``: the video layer cut against the SD layer on the beat."""
-    from live.visuals.clips import MAX_EVERY_BEATS
+    from live.control.commands import MAX_CLIP_EVERY
 
     parser.add_argument("--clip", default=None, metavar="FILE",
                         help="a video file shown as a layer beside the SD layer, looping (see --clip-every, /layer)")
-    parser.add_argument("--clip-every", type=Bounded(float, 0, MAX_EVERY_BEATS), default=0.0, metavar="BEATS",
+    parser.add_argument("--clip-every", type=Bounded(float, 0, MAX_CLIP_EVERY), default=0.0, metavar="BEATS",
                         help="cut between the SD layer and the clip every N beats (0: only on the layer command)")

@@ -21,6 +21,7 @@ from live.messages import Command
 
 MAX_KEYFRAME_INDEX = 100_000  # far above any real bank; only guards against nonsense like 1e12
 MAX_STRING = 200
+MAX_CLIP_EVERY = 64.0  # beats between clip cuts: 16 bars
 # Parameter keys are identifiers with dots for nested preset keys ("motion.beats"); shader
 # uniforms are plain GLSL identifiers.
 _PATTERNS = {
@@ -189,7 +190,7 @@ COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (
                 "shader uniform"),
     CommandSpec("layer", "value", "layer", (Arg("choice", "layer", choices=("sd", "clip", "toggle")),),
                 "show the SD layer or the `--clip` video, or toggle"),
-    CommandSpec("clip_every", "value", "layer", (Arg("float", "beats between cuts", 0.0, 64.0, span=(0.0, 16.0)),),
+    CommandSpec("clip_every", "value", "layer", (Arg("float", "beats between cuts", 0.0, MAX_CLIP_EVERY, span=(0.0, 16.0)),),
                 "cut between the SD layer and the clip every N beats (0: only on command)"),
 )}
 

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from live import paths
 from live.audio.settings import DEFAULTS as DEFAULT_ANALYSIS
 from live.audio.settings import AnalysisSettings
+from live.control.commands import MAX_CLIP_EVERY
 from live.control.osc import parse_allow
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
@@ -99,8 +100,8 @@ class ShowSettings:
         if self.samplerate is not None:
             check_samplerate(self.samplerate, f"--samplerate {self.samplerate}")
         check_blocksize(self.blocksize)
-        if not 0 <= self.clip_every <= 64:
-            raise UserError(f"--clip-every {self.clip_every:g}: choose 0 to 64 beats")
+        if not 0 <= self.clip_every <= MAX_CLIP_EVERY:
+            raise UserError(f"--clip-every {self.clip_every:g}: choose 0 to {MAX_CLIP_EVERY:g} beats")
         if self.screen is not None and self.screen < 0:
             raise UserError(f"--screen {self.screen}: screens are numbered from 0 (see `devices`)")
 

@@ -32,7 +32,6 @@ _LOGGER = logging.getLogger(__name__)
 # Clip frames count down from here, so their seq never equals a decoded frame's (counting up
 # from 1) or the holding visual's (-2 and below, a handful): the renderer uploads on a new seq.
 CLIP_SEQ_BASE = -1_000_000
-MAX_EVERY_BEATS = 64.0
 BEHIND_S = 0.5  # a player this far behind the clip's clock moves the clock on instead of racing
 
 
