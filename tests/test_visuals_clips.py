@@ -77,7 +77,27 @@ def test_audio_only_file_is_refused(tmp_path):
         check_clip(tmp_path / "song.wav")
 
 
-def test_clip_broken_mid_show_is_logged_once_and_gives_no_frames(tmp_path, caplog):
+def test_a_short_clip_loops_from_memory(tmp_path):
+    path = write_clip(tmp_path / "c.mp4", [RED, GREEN], fps=10)
+    frames = ClipReader(path, 16, 16).frames()
+    first = [next(frames) for _ in range(2)]
+    path.unlink()  # not read again: the two frames are kept
+    again = [next(frames) for _ in range(4)]
+    assert [round(t, 3) for t, _ in again] == [0.2, 0.3, 0.4, 0.5]
+    assert all(a[1] is b[1] for a, b in zip(first * 2, again))
+
+
+def test_still_image_is_a_clip(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (30, 20), GREEN).save(tmp_path / "still.png")
+    frames = ClipReader(tmp_path / "still.png", 16, 16).frames()
+    got = [next(frames) for _ in range(3)]
+    assert got[1][0] > got[0][0] and colour_of(got[2][1]) == colour_of(np.array([GREEN]))
+
+
+def test_clip_broken_mid_show_is_logged_once_and_gives_no_frames(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr("live.visuals.clips.KEEP_BYTES", 0)  # read the file again each loop
     path = write_clip(tmp_path / "c.mp4", [RED, GREEN])
     source = SyncClip(ClipReader(path, 16, 16))
     assert source.frame_at(0.0) is not None
@@ -87,7 +107,8 @@ def test_clip_broken_mid_show_is_logged_once_and_gives_no_frames(tmp_path, caplo
     assert sum("clip" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records) == 1
 
 
-def test_player_broken_mid_show_is_logged_once(tmp_path, caplog):
+def test_player_broken_mid_show_is_logged_once(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr("live.visuals.clips.KEEP_BYTES", 0)
     path = write_clip(tmp_path / "c.mp4", [RED, GREEN], fps=20)
     player = ClipPlayer(ClipReader(path, 16, 16)).start()
     try:

@@ -32,6 +32,7 @@ _LOGGER = logging.getLogger(__name__)
 # Clip frames count down from here, so their seq never equals a decoded frame's (counting up
 # from 1) or the holding visual's (-2 and below, a handful): the renderer uploads on a new seq.
 CLIP_SEQ_BASE = -1_000_000
+KEEP_BYTES = 64 * 2**20  # a clip whose frames fit in this many bytes loops from memory
 BEHIND_S = 0.5  # a player this far behind the clip's clock moves the clock on instead of racing
 
 
@@ -82,9 +83,12 @@ class ClipReader:
         self.width, self.height = width, height
 
     def frames(self) -> Iterator[tuple[float, np.ndarray]]:
-        """(seconds since the first loop began, picture) for every frame, loop after loop."""
+        """(seconds since the first loop began, picture) for every frame, loop after loop. A
+        short clip (a still image, a loop of a few seconds) is kept in memory after its first
+        pass instead of being read again each loop."""
         base = 0.0
         while True:
+            kept: list[tuple[float, np.ndarray]] | None = []
             length = 0.0
             with av.open(str(self.path)) as container:
                 stream = container.streams.video[0]
@@ -94,10 +98,19 @@ class ClipReader:
                     at = float(frame.time) if frame.time is not None else length
                     first = at if first is None else first
                     length = max(length, at - first + period)
-                    yield base + at - first, cover(frame, self.width, self.height)
+                    picture = cover(frame, self.width, self.height)
+                    if kept is not None:
+                        kept.append((at - first, picture))
+                        if len(kept) * picture.nbytes > KEEP_BYTES:
+                            kept = None
+                    yield base + at - first, picture
             if length <= 0:  # a file that became empty: never spin on it
                 raise RuntimeError("no frames left in the file")
             base += length
+            while kept:  # the whole clip fits in memory: loop it from there
+                for at, picture in kept:
+                    yield base + at, picture
+                base += length
 
 
 class SyncClip:
