@@ -105,7 +105,11 @@ def test_layer_commands_switch_between_sd_and_clip(show):
     assert shown_after(show, 0.2) > 150
     assert shown_after(show, 0.3, Command("layer", ("toggle",), source="osc")) < 60
     assert shown_after(show, 0.4, Command("layer", ("toggle",), source="midi")) > 150
-    assert shown_after(show, 0.5, Command("layer", ("sd",), source="osc")) < 60
+    show.tick(0.7, state(0.7))  # the status is published at most every 0.25 s
+    assert show.status()["layer"] == "clip"
+    assert shown_after(show, 0.75, Command("layer", ("sd",), source="osc")) < 60
+    show.tick(0.99, state(0.99))
+    assert show.status()["layer"] == "sd"
 
 
 def test_clip_every_command_starts_beat_cuts(show):

@@ -410,7 +410,12 @@ class Show:
         return {"preset": self.preset_name, "bpm": round(s.bpm, 2), "confidence": round(s.confidence, 3),
                 "tempo_source": s.tempo_source, "fps": round(self.fps, 1), "blackout": self.blackout,
                 "freeze": self.frozen, "presets": len(self.bank.names()), "decoder": self.decode.name,
-                "failover": self.decode.failover}
+                "failover": self.decode.failover, "layer": self._layer()}
+
+    def _layer(self) -> str:
+        """The layer on screen: ``clip`` while the clip shows, else ``sd``."""
+        clip = self.clip
+        return "clip" if clip is not None and clip.showing == "clip" and not clip.source.error else "sd"
 
     def status(self) -> dict[str, Any]:
         """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""
