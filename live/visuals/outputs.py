@@ -124,7 +124,7 @@ class Output(Protocol):
 
 
 RECORD_PRESET = "ultrafast"  # x264's cheapest: the show's CPU matters more than the file's size
-OUTPUT_NICE = 5  # output threads yield the CPU to the display thread when both want it
+OUTPUT_NICE = 5  # output threads run this much nicer than the show, so they yield the CPU to it
 
 
 def _lower_priority() -> None:
@@ -132,7 +132,8 @@ def _lower_priority() -> None:
     threads it starts, such as x264's, inherit it), so an encoder or sender competing for the
     cores loses to the display thread, which then keeps its frame rate; elsewhere nothing changes."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), OUTPUT_NICE)
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + OUTPUT_NICE))
     except (AttributeError, OSError):
         pass
 
