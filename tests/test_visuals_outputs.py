@@ -132,6 +132,34 @@ def test_a_writer_too_slow_drops_frames_instead_of_slowing_the_loop(renderer, tm
     assert slow.frames == recorder.sent and recorder.sent + recorder.dropped == recorder.offered == 60
 
 
+class PtsWriter:
+    def __init__(self):
+        self.pts = []
+
+    def write(self, rgb, pts):
+        self.pts.append(pts)
+
+    def close(self):
+        pass
+
+    def abort(self):
+        pass
+
+
+def test_recorder_times_frames_by_when_they_were_drawn(tmp_path):
+    writer = PtsWriter()
+    recorder = Recorder(tmp_path / "x.mp4", W, H, 30, writer=writer, queue_frames=64)
+    rgba = np.zeros((H, W, 4), np.uint8)
+    # On time, a late frame and the one drawn at once after it, a stall, then twice the file's rate.
+    times = [0, 1, 2.6, 2.65, 4, 8, 8.5, 9, 9.5, 10, 10.5, 11]
+    for k in times:
+        recorder.offer(rgba, 100.0 + k / 30)
+    recorder.close()
+    # Each at its own frame, the stall kept, at most one frame early: the rest is skipped.
+    assert writer.pts == [0, 1, 3, 4, 8, 9, 10, 11, 12]
+    assert recorder.skipped == 3 and recorder.sent == 9
+
+
 def test_record_path_that_cannot_be_written_is_one_error_line(tmp_path, capsys):
     from live.cli import main
     from live.library.demo import write_demo_track

@@ -195,8 +195,8 @@ class _OutputThread:
 class Recorder(_OutputThread):
     """``--record FILE``: each read-back picture into a video file (:class:`VideoWriter`) on a
     writer thread, timed by when it was drawn: the file plays at the show's speed even when the
-    show ran slower than ``fps`` or the writer dropped frames. A picture drawn within the same
-    1/``fps`` as the previous one is skipped (a show faster than the file's rate).
+    show ran slower than ``fps`` or the writer dropped frames. A picture that would land more
+    than one frame early is skipped (a show drawing faster than the file's rate).
     ``writer`` is anything with ``write(rgb, pts)``, ``close()`` and ``abort()``."""
 
     what = "recorder"
@@ -222,8 +222,11 @@ class Recorder(_OutputThread):
         previous picture's frame."""
         if self._first is None:
             self._first = at
-        pts = round((at - self._first) * self.fps)
-        if pts <= self._last_pts:
+        exact = (at - self._first) * self.fps
+        # A frame drawn late and the one drawn at once after it share a slot: the second takes the
+        # next slot, at most one frame early; a show drawing faster than the file's rate skips.
+        pts = max(round(exact), self._last_pts + 1)
+        if pts > exact + 1.001:  # (a thousandth: float rounding of the times)
             self.skipped += 1
             return
         self._last_pts = pts
@@ -244,7 +247,7 @@ class Recorder(_OutputThread):
             _LOGGER.error("recording %s failed: %s (%d frames written)", self.path, self.error, self.sent)
         else:
             _LOGGER.info("recorded %s: %d frames written, %d dropped (the writer was behind), %d skipped "
-                         "(drawn within 1/%d s of the last)", self.path, self.sent, self.dropped, self.skipped, self.fps)
+                         "(drawn faster than %d a second)", self.path, self.sent, self.dropped, self.skipped, self.fps)
 
 
 class NdiSender(_OutputThread):
