@@ -73,3 +73,17 @@ class Command:
     args: tuple[Any, ...] = ()
     source: str = "internal"
     received: float = field(default=0.0, compare=False)
+
+
+@dataclass(frozen=True)
+class TempoReading:
+    """One reading of an external tempo source (Link, MIDI clock), handed to the analysis thread.
+
+    At ``time`` (perf_counter seconds) the source was at beat ``beat`` (continuous; a whole
+    multiple of :data:`BEATS_PER_BAR` is a downbeat) and running at ``bpm``.
+    """
+
+    source: str
+    bpm: float
+    beat: float
+    time: float

@@ -45,6 +45,7 @@ GOOD = [
     ("/bpm", (300.0,), "bpm", (300.0,)),
     ("/nudge", (-0.5,), "nudge", (-0.5,)),
     ("/nudge", (0.125,), "nudge", (0.125,)),
+    ("/fade", (1, 4.0), "fade", (True, 4.0)),
     ("/param", ("motion.kick", 0.375), "param", ("motion.kick", 0.375)),  # float32-exact over UDP
     ("/param", ("motion.order", "ping-pong"), "param", ("motion.order", "ping-pong")),
     ("/param", ("motion.beats_per_keyframe", 8), "param", ("motion.beats_per_keyframe", 8)),

@@ -28,7 +28,7 @@ from live.audio.sources import AudioError, to_mono
 from live.beat.clock import BeatClock
 from live.beat.tracker import BeatEstimate, BeatTracker
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
-from live.messages import AudioState, Command
+from live.messages import AudioState, Command, TempoReading
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -217,6 +217,7 @@ class AudioEngine:
             self._last_beat_floor = k
 
     def _publish(self, t: float) -> None:
+        self.clock.sync(t)  # the tempo source priority (Link, MIDI clock, manual, audio) at t
         pos = self.clock.beats_at(t)
         index = math.floor(pos)
         self._state = AudioState(
@@ -246,6 +247,11 @@ class AudioEngine:
     def time(self) -> float:
         """Clock time just after the newest analysed sample."""
         return self._time
+
+    def external(self, reading: TempoReading) -> None:
+        """A reading of an external tempo source (Link, MIDI clock); followed from the next
+        snapshot on while it is the highest source heard in the last 2 s."""
+        self.clock.offer(reading)
 
     def command(self, cmd: Command) -> None:
         """Apply a clock command (tap, bpm, nudge, resync, lock); others are ignored here.
@@ -289,17 +295,21 @@ class AudioEngine:
 class AnalysisThread(threading.Thread):
     """Live analysis: reads the ring buffer, applies clock commands, feeds the engine and
     publishes each new :class:`AudioState` to ``out`` (latest wins). When no audio arrives
-    (lost device) it keeps publishing a free-running clock. Exceptions are logged, never raised.
+    (lost device) it keeps publishing a free-running clock. ``tempo`` are the slots the external
+    tempo peers (Link, MIDI clock) put their readings in; each pass takes the newest of each.
+    Exceptions are logged, never raised.
     """
 
     POLL = 0.005
     IDLE_AFTER = 0.25
 
-    def __init__(self, ring: RingBuffer, engine: AudioEngine, out: LatestSlot, commands: CommandQueue) -> None:
+    def __init__(self, ring: RingBuffer, engine: AudioEngine, out: LatestSlot, commands: CommandQueue,
+                 tempo: tuple[LatestSlot[TempoReading], ...] = ()) -> None:
         super().__init__(name="audio-analysis", daemon=True)
         if ring.samplerate != engine.samplerate:
             raise AudioError(f"ring buffer rate {ring.samplerate} differs from analysis rate {engine.samplerate}")
         self.ring, self.engine, self.out, self.commands = ring, engine, out, commands
+        self.tempo = tuple(tempo)
         self._stop_event = threading.Event()
         self.busy = 0.0  # seconds spent analysing (for the cost figure)
         self.errors = 0
@@ -317,6 +327,10 @@ class AnalysisThread(threading.Thread):
             try:
                 for cmd in self.commands.drain():
                     self.engine.command(cmd)
+                for slot in self.tempo:
+                    reading = slot.take(timeout=0)
+                    if reading is not None:
+                        self.engine.external(reading)
                 block, end_time = self.ring.read()
                 now = time.perf_counter()
                 if len(block):

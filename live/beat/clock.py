@@ -3,8 +3,11 @@
 :class:`BeatClock` turns the tracker's "last beat + period" into a continuous beat count that
 keeps counting (beat index never resets), estimates the downbeat from where the low band hits
 hardest in the bar, and applies manual commands with a clear priority: manual BPM or tap tempo
-(locked) > audio; nudge and resync are offsets that persist on top of whichever source. With no
-usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
+(locked) > audio; nudge and resync are offsets that persist on top of whichever source. Above
+them all come the external sources (Link, MIDI clock), arbitrated by
+:class:`~live.beat.sources.TempoSources`: :meth:`BeatClock.sync` follows the one it picks and, when
+it goes quiet, hands back to the manual lock or the audio without a jump of the beat count. With
+no usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
 :class:`BeatScheduler` commits the beats the clock predicts, a lookahead ahead, never revised.
 """
 
@@ -15,14 +18,16 @@ import math
 
 import numpy as np
 
+from live.beat.sources import TempoSources
 from live.beat.tracker import BeatEstimate
-from live.messages import BEATS_PER_BAR
+from live.messages import BEATS_PER_BAR, TempoReading
 
 _LOGGER = logging.getLogger(__name__)
 
 
 DOWNBEAT_SWITCH = 1.25  # another bar slot must be this much stronger to become the one,
 DOWNBEAT_PATIENCE = 8  # for this many beats in a row (two bars)
+EASE_BEATS = 0.01  # after a hand-over to the audio: at most this phase pull per estimate (no snap)
 
 
 def fold_bpm(bpm: float, tempo_min: float, tempo_max: float) -> float:
@@ -58,6 +63,10 @@ class BeatClock:
         self._challenger, self._challenger_beats = -1, 0  # a slot leading clearly, and for how many beats
         self._taps: list[float] = []
         self._last_accent_beat = -1
+        self.sources = TempoSources()
+        self.external: str | None = None  # the external source followed now (link, midi_clock)
+        self._manual = ("none", default_bpm)  # source name and tempo of the manual lock, kept under an external one
+        self._easing = False  # handed over to the audio: pull toward its phase gently
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -69,13 +78,15 @@ class BeatClock:
         """Which beat of the bar (0..3) ``beat_index`` is."""
         if self._downbeat_user is not None:
             return (beat_index - self._downbeat_user) % BEATS_PER_BAR
+        if self.external is not None:
+            return (beat_index - self.sources.downbeat_one) % BEATS_PER_BAR
         return (beat_index - self._downbeat_one) % BEATS_PER_BAR
 
     # -- from the tracker ------------------------------------------------------------------
 
     def follow(self, estimate: BeatEstimate, now: float) -> None:
         """Re-anchor on the tracker's latest beat, keeping the beat count continuous."""
-        if estimate.period <= 0:
+        if estimate.period <= 0 or self.external is not None:
             return
         bpm = 60.0 / estimate.period
         if self.locked:
@@ -92,10 +103,40 @@ class BeatClock:
                 return
             # Pull gently toward the audio's phase.
             self._rebase(estimate.beat_time, base - 0.5 * err, bpm)
+        elif self._easing:
+            err = base - round(base)
+            self._easing = abs(err) > 2 * EASE_BEATS
+            self._rebase(estimate.beat_time, base - max(-EASE_BEATS, min(EASE_BEATS, err)), bpm)
+            self.source = "audio"
         else:
             self._rebase(estimate.beat_time, float(round(base)), bpm)
             self.source = "audio"
         self.confidence = estimate.confidence
+
+    # -- external sources ------------------------------------------------------------------
+
+    def offer(self, reading: TempoReading) -> None:
+        """An external source's reading (Link, MIDI clock); :meth:`sync` decides whether to follow it."""
+        self.sources.offer(reading)
+
+    def sync(self, now: float) -> None:
+        """Follow the highest external source heard in the last 2 s; when it has gone quiet, hand
+        back to the manual lock (its tempo) or the audio, the beat count continuous at ``now``."""
+        reading = self.sources.active(now)
+        if reading is None:
+            if self.external is not None:
+                self._advance(now)  # same line up to now: no jump of the count
+                self.sources.release()
+                self.external = None
+                if self.locked:
+                    self.source, self.bpm = self._manual
+                else:
+                    self.source, self._easing = "audio", True
+            return
+        base = self.anchor_beat + (reading.time - self.anchor_time) * self.bpm / 60.0
+        self._rebase(reading.time, self.sources.follow(reading, base), reading.bpm)
+        self.external = self.source = reading.source
+        self.confidence = 1.0
 
     def _rebase(self, t: float, beat: float, bpm: float) -> None:
         self.anchor_time, self.anchor_beat, self.bpm = t, beat, bpm
@@ -140,6 +181,9 @@ class BeatClock:
         if len(self._taps) >= 2:
             bpm = 60.0 / float(np.median(np.diff(self._taps)))
             bpm = fold_bpm(bpm, self.tempo_min, self.tempo_max)
+            self.locked, self._manual = True, ("tap", bpm)
+            if self.external is not None:
+                return  # kept for when the external source goes quiet
             base = self.beats_at(t) - self.offset
             self._rebase(t, float(round(base)), bpm)
             self.offset = 0.0
@@ -149,6 +193,9 @@ class BeatClock:
 
     def set_bpm(self, bpm: float, t: float) -> None:
         """Set the tempo by hand and hold it (phase kept where it is)."""
+        self.locked, self._manual = True, ("manual", float(bpm))
+        if self.external is not None:
+            return  # kept for when the external source goes quiet
         self._advance(t)
         self.bpm = float(bpm)
         self.locked = True
@@ -168,13 +215,18 @@ class BeatClock:
 
     def lock(self, on: bool, t: float) -> None:
         """Hold the current tempo (True) or hand it back to the audio (False)."""
-        self._advance(t)
         self.locked = bool(on)
         if not on:
             self._taps = []
+        if self.external is not None:
+            self._manual = ("locked", self.bpm)
+            return  # the external source keeps the line; this is for when it goes quiet
+        self._advance(t)
+        if not on:
             self.source = "audio" if self.confidence > 0 else "none"
         elif self.source in ("none", "audio"):
             self.source = "locked"
+        self._manual = (self.source, self.bpm)
 
 
 class BeatScheduler:

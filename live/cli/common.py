@@ -33,6 +33,13 @@ def add_decoder_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--family", default="sd1", choices=FAMILIES, help="latent family of the presets")
 
 
+def add_flash_flag(parser: argparse.ArgumentParser) -> None:
+    """``--no-flash-limit``: lift the flash limiter (``args.flash_limit`` False); on by default."""
+    parser.add_argument("--no-flash-limit", dest="flash_limit", action="store_false",
+                        help="lift the flash limiter (on by default: at most 3 flashes a second on the output, "
+                             "WCAG 2.3.1); only for material checked to be safe")
+
+
 def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
     """``--onset``, ``--tempo-min`` and ``--tempo-max``: the declared :class:`AnalysisSettings`."""
     parser.add_argument("--onset", choices=ONSET_METHODS, default=DEFAULTS.onset_method, help=describe("onset_method"))

@@ -163,8 +163,14 @@ class Look(_Strict):
 
     shaders: list[str] = Field(default_factory=lambda: ["pulse"], max_length=16,
                                description="names of shaders/NAME.glsl, applied in order")
-    transition: Literal["crossfade", "cut"] = Field(default="crossfade", description="transition into this preset")
-    transition_beats: int = Field(default=2, ge=0, le=64, description="beats a crossfade takes")
+    transition: Literal["crossfade", "black", "wipe", "cut"] = Field(
+        default="crossfade", description="transition into this preset: crossfade, black (dips to black at the "
+                                         "middle), wipe (a soft edge from left to right) or cut")
+    transition_beats: int = Field(default=2, ge=0, le=64, description="beats the transition takes, at the tempo "
+                                                                      "when it starts")
+    transition_quantize: Literal["none", "beat", "bar", "phrase"] = Field(
+        default="bar", description="start the switch into this preset on the next beat, bar (downbeat) or 4-bar "
+                                   "phrase, or at once (none); at once anyway while there is no tempo source")
     params: dict[str, float] = Field(default_factory=dict, description="shader uniform name -> float")
 
     @field_validator("shaders")

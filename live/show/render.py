@@ -22,6 +22,7 @@ from live.errors import UserError
 from live.messages import AudioState
 from live.show import driver
 from live.show.driver import SteppedClock, VideoSink, check_fps
+from live.show.runner import ShowSettings
 from live.values import parse_size
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
                 fps: int = 30, decoder: str = "approx", model: str | None = None, family: str = "sd1",
                 presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
                 shaders_dir: Path | str | None = None, analysis: AnalysisSettings | None = None,
-                progress: bool = True, clip: str | None = None, clip_every: float = 0.0) -> RenderStats:
+                progress: bool = True, flash_limit: bool = ShowSettings.flash_limit, clip: str | None = None,
+                clip_every: float = 0.0) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
-    Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults.
+    Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
+    ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live.
     ``clip``: a video cut against the SD layer every ``clip_every`` beats, decoded at the stepped time."""
     from live.audio.analysis import AudioEngine
     from live.audio.sources import load_audio, to_mono
@@ -75,7 +78,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     dec = make_decoder(decoder, model, family=family)
     bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir)
     engine = AudioEngine(samplerate, analysis or AnalysisSettings())
-    renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir)
+    renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit)
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
     start = time.perf_counter()
     try:

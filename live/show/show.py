@@ -22,6 +22,7 @@ from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import AudioState, Command
 from live.ratelog import RateLimitedLog
+from live.visuals.transitions import Fade, QueuedSwitch, beats_to_seconds
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ TRAVERSAL_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "tr
 LAYER_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "layer")
 PULSE_DECAY = 5.0  # per beat: the pulse is down to 1% a beat after it fires
 MAX_SOURCES = 8  # command sources with a log budget of their own; any more share one
+FADE_BEATS = 4.0  # a fade command without a length takes a bar
 
 
 def beat_pulse(state: AudioState, t: float) -> float:
@@ -256,6 +258,8 @@ class Show:
         self._clock = clock or (lambda cmd: None)
         self.blackout = False
         self.frozen = False
+        self.fade = Fade()  # the soft blackout: darkness ramping to black or back
+        self.queued: QueuedSwitch | None = None  # a preset switch waiting for its beat, bar or phrase
         self.preset_name = ""
         self.preset: Any = None
         self.traversal: Any = None
@@ -281,9 +285,9 @@ class Show:
         had_preset = self.preset is not None
         self.preset_name, self.preset, self.traversal = name, preset, traversal
         self.renderer.set_shaders(list(preset.look.shaders), dict(preset.look.params))
-        if had_preset and preset.look.transition == "crossfade":
-            beats = preset.look.transition_beats
-            self.renderer.start_transition(now, beats * 60.0 / max(self.last_state.bpm, 1.0))
+        if had_preset and preset.look.transition != "cut":
+            seconds = beats_to_seconds(preset.look.transition_beats, self.last_state.bpm)  # the tempo at the start
+            self.renderer.start_transition(now, seconds, preset.look.transition)
         _LOGGER.info("preset %s: %d keyframes", name, latents.shape[0])
 
     def apply(self, cmd: Command, now: float) -> None:
@@ -315,11 +319,15 @@ class Show:
     def _apply(self, cmd: Command, now: float) -> None:
         name, args = cmd.name, cmd.args
         if name == "preset":
-            self.switch_preset(self._resolve_preset(str(args[0])), now)
+            self._preset_command(self._resolve_preset(str(args[0])), now)
         elif name == "blackout":
             self.blackout = bool(args[0]) if args else not self.blackout
         elif name == "freeze":
             self.frozen = bool(args[0]) if args else not self.frozen
+        elif name == "fade":
+            beats = float(args[1]) if len(args) > 1 else FADE_BEATS
+            to_black = bool(args[0]) if args else not self.fade.to_black
+            self.fade.start(now, to_black, beats_to_seconds(beats, self.last_state.bpm))
         elif name in TRAVERSAL_COMMANDS:
             self.traversal.command(cmd)
         elif name in CLOCK_COMMANDS:
@@ -335,11 +343,25 @@ class Show:
         else:
             raise UserError(f"unknown command {name!r}")
 
+    def _preset_command(self, name: str, now: float) -> None:
+        """Switch to ``name`` now, or queue the switch for the next beat, bar or phrase as the
+        preset's ``transition_quantize`` asks (the latest request replaces a queued one). With
+        no tempo source there is no beat to wait for, so the switch happens at once."""
+        preset, _ = self.bank.get(name)  # an unknown or unready name is refused now, not at the boundary
+        unit = preset.look.transition_quantize
+        if unit == "none" or self.last_state.tempo_source == "none":
+            self.queued = None
+            self.switch_preset(name, now)
+        else:
+            self.queued = QueuedSwitch.after(name, unit, self.last_state, now + self.frame_period)
+
     def _resolve_preset(self, name: str) -> str:
-        """'+1' / '-1' step through the bank in order; anything else is a preset name."""
+        """'+1' / '-1' step through the bank in order (from the queued preset, if one waits);
+        anything else is a preset name."""
         if name in ("+1", "-1"):
             names = self.bank.names()
-            index = names.index(self.preset_name) if self.preset_name in names else 0
+            current = self.queued.preset if self.queued is not None else self.preset_name
+            index = names.index(current) if current in names else 0
             return names[(index + int(name)) % len(names)]
         return name
 
@@ -370,12 +392,27 @@ class Show:
         self.bank.refresh_if_due(now)  # changed keyframe/preset files: verified off-thread, bad ones refused
         for cmd in self.commands.drain():
             self.apply(cmd, now)
+        # Half a frame past the display time: the frame nearest the boundary carries the switch.
+        if self.queued is not None and self.queued.due(state, now + self.frame_period):
+            self._switch_queued(now)
         self.last_uniforms = shader_uniforms(state, now + 0.5 * self.frame_period)
-        if self.frozen and not self.blackout:
+        if self.frozen and not self._darkness(now):
             self.renderer.hold()  # the whole output stands still, effects included
         else:
             self._advance(now, state)
         self._count_frame(now)
+
+    def _switch_queued(self, now: float) -> None:
+        """Carry out the queued switch; a preset the bank dropped meanwhile is refused in one line."""
+        queued, self.queued = self.queued, None
+        try:
+            self.switch_preset(queued.preset, now)  # type: ignore[union-attr]
+        except UserError as exc:
+            self._frame_errors.report("queued", f"queued preset switch refused: {exc}")
+
+    def _darkness(self, now: float) -> float:
+        """How dark the output is: 1 in a blackout, else the fade's level."""
+        return 1.0 if self.blackout else self.fade.level(now)
 
     def _advance(self, now: float, state: AudioState) -> None:
         """Request the latent for the moment the next frame will be seen, draw the newest frames."""
@@ -391,7 +428,7 @@ class Show:
             if clip_frame is not None:
                 older, newer = None, clip_frame
         self.renderer.update_frames(older, newer)
-        self.renderer.draw(now, frame_mix(older, newer, now), self.last_uniforms, blackout=self.blackout)
+        self.renderer.draw(now, frame_mix(older, newer, now), self.last_uniforms, blackout=self._darkness(now))
 
     def _count_frame(self, now: float) -> None:
         self._fps_window.append(now)
@@ -410,7 +447,9 @@ class Show:
         return {"preset": self.preset_name, "bpm": round(s.bpm, 2), "confidence": round(s.confidence, 3),
                 "tempo_source": s.tempo_source, "fps": round(self.fps, 1), "blackout": self.blackout,
                 "freeze": self.frozen, "presets": len(self.bank.names()), "decoder": self.decode.name,
-                "failover": self.decode.failover, "layer": self._layer()}
+                "failover": self.decode.failover, "queued": self.queued.preset if self.queued else "",
+                "fade": self.fade.to_black, "fade_level": round(self.fade.level(self._status_time), 3),
+                "flash_limit": bool(getattr(self.renderer, "flash_limit", False)), "layer": self._layer()}
 
     def _layer(self) -> str:
         """The layer on screen: ``clip`` while the clip shows, else ``sd``."""

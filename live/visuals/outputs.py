@@ -80,7 +80,13 @@ class AsyncReadback:
 
     def flush(self) -> list[tuple[np.ndarray, float]]:
         """Every copy still in flight, oldest first, with its time (at the end of the show)."""
+        self._use_context()
         return [self._take() for _ in range(self._started - self._taken)]
+
+    def _use_context(self) -> None:
+        """Make the renderer's GL context current: at the end of the show another window's may be
+        (or none, once that window closed), and the buffers live in the renderer's."""
+        self.renderer.window.switch_to()
 
     def _take(self) -> tuple[np.ndarray, float]:
         gl = _gl()
@@ -100,7 +106,8 @@ class AsyncReadback:
         return out, self._times[index]
 
     def close(self) -> None:
-        """Free the buffers (needs the renderer's GL context)."""
+        """Free the buffers (the renderer must still be open)."""
+        self._use_context()
         gl = _gl()
         gl.glDeleteBuffers(len(self._pbos), (gl.GLuint * len(self._pbos))(*self._pbos))
         self._pbos = []

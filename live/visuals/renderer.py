@@ -21,6 +21,8 @@ import numpy as np
 
 from live import paths
 from live.errors import UserError
+from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE
+from live.visuals.transitions import TRANSITION_KINDS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,7 +36,42 @@ void main() {
 }
 """
 
-# Frames arrive top row first, GL textures start at the bottom: flip once, here.
+ASPECTS = ("fit", "fill", "stretch")  # how a decoded frame is mapped onto the output: u_aspect is the index
+
+# frame_at() maps a decoded frame (any size) onto the output (u_output_size) by u_aspect (fit:
+# whole frame, black bars; fill: cover, crop; stretch) and upscales it with a Catmull-Rom bicubic
+# (9 bilinear taps), so the post shaders run at output size on a smooth picture. Frames arrive top
+# row first, GL textures start at the bottom: flip once, here.
+FRAME_AT_SOURCE = """
+uniform vec2 u_output_size;
+uniform int u_aspect;
+vec3 frame_at(sampler2D tex, vec2 uv) {
+    vec2 size = vec2(textureSize(tex, 0));
+    vec2 scale = u_output_size / size;  // output pixels per frame pixel, per axis
+    float s = u_aspect == 0 ? min(scale.x, scale.y) : max(scale.x, scale.y);
+    vec2 extent = u_aspect == 2 ? vec2(1.0) : size * s / u_output_size;  // the frame's size in output uv
+    vec2 f = (uv - 0.5) / extent + 0.5;
+    if (any(lessThan(f, vec2(0.0))) || any(greaterThan(f, vec2(1.0)))) return vec3(0.0);
+    vec2 pos = vec2(f.x, 1.0 - f.y) * size;
+    if (extent * u_output_size == size) return texture(tex, pos / size).rgb;  // 1:1, nothing to filter
+    vec2 t1 = floor(pos - 0.5) + 0.5;
+    vec2 d = pos - t1;
+    vec2 w0 = d * (-0.5 + d * (1.0 - 0.5 * d));
+    vec2 w1 = 1.0 + d * d * (-2.5 + 1.5 * d);
+    vec2 w2 = d * (0.5 + d * (2.0 - 1.5 * d));
+    vec2 w3 = d * d * (-0.5 + 0.5 * d);
+    vec2 w12 = w1 + w2;
+    vec2 t0 = (t1 - 1.0) / size, t3 = (t1 + 2.0) / size, t12 = (t1 + w2 / w12) / size;
+    vec3 c = (texture(tex, vec2(t0.x, t0.y)).rgb * w0.x + texture(tex, vec2(t12.x, t0.y)).rgb * w12.x
+              + texture(tex, vec2(t3.x, t0.y)).rgb * w3.x) * w0.y
+           + (texture(tex, vec2(t0.x, t12.y)).rgb * w0.x + texture(tex, vec2(t12.x, t12.y)).rgb * w12.x
+              + texture(tex, vec2(t3.x, t12.y)).rgb * w3.x) * w12.y
+           + (texture(tex, vec2(t0.x, t3.y)).rgb * w0.x + texture(tex, vec2(t12.x, t3.y)).rgb * w12.x
+              + texture(tex, vec2(t3.x, t3.y)).rgb * w3.x) * w3.y;
+    return clamp(c, 0.0, 1.0);
+}
+"""
+
 COMPOSITE_SOURCE = """#version 330 core
 in vec2 v_uv;
 out vec4 f_color;
@@ -44,10 +81,22 @@ uniform sampler2D u_from;
 uniform float u_frame_mix;
 uniform float u_transition;
 uniform float u_blackout;
+uniform int u_transition_kind;  // TRANSITION_KINDS: 0 crossfade, 1 through black, 2 wipe
+// How much of the old preset's picture (from) is left over the new one (to): u_transition
+// runs from 1 at the start of a transition to 0 at its end.
+vec3 transition_mix(vec3 to, vec3 from, float left) {
+    if (u_transition_kind == 1)  // through black: the old fades out, then the new fades in
+        return left > 0.5 ? from * (2.0 * left - 1.0) : to * (1.0 - 2.0 * left);
+    if (u_transition_kind == 2) {  // wipe: a soft edge moves from left to right
+        float edge = mix(-0.05, 1.05, 1.0 - left);
+        return mix(to, from, smoothstep(edge - 0.05, edge + 0.05, v_uv.x));
+    }
+    return mix(to, from, left);
+}
+""" + FRAME_AT_SOURCE + """
 void main() {
-    vec2 uv = vec2(v_uv.x, 1.0 - v_uv.y);
-    vec3 frame = mix(texture(u_older, uv).rgb, texture(u_newer, uv).rgb, u_frame_mix);
-    vec3 colour = mix(frame, texture(u_from, v_uv).rgb, u_transition);
+    vec3 frame = mix(frame_at(u_older, v_uv), frame_at(u_newer, v_uv), u_frame_mix);
+    vec3 colour = transition_mix(frame, texture(u_from, v_uv).rgb, u_transition);
     f_color = vec4(colour * (1.0 - u_blackout), 1.0);
 }
 """
@@ -152,11 +201,17 @@ class Renderer:
 
     ``headless=True`` draws into an EGL pbuffer (Mesa llvmpipe works), for ``render``,
     ``live --headless`` and tests; otherwise a window opens, fullscreen on ``screen`` if asked.
+    ``hidden=True`` draws in a hidden window and presents nothing: :mod:`live.visuals.windows`
+    shows :attr:`output_texture` in windows it can close and reopen. ``width`` x ``height`` is the
+    output size; decoded frames of any size are mapped onto it by ``aspect`` (:data:`ASPECTS`).
+    ``flash_limit`` adds the flash limiter's final pass (:mod:`live.visuals.flash`); the show's
+    settings turn it on unless told ``--no-flash-limit``.
     """
 
     def __init__(self, width: int, height: int, *, headless: bool = True, fullscreen: bool = False,
                  screen: int | None = None, vsync: bool = True, shader_dir: Path | None = None,
-                 title: str = "live visuals") -> None:
+                 title: str = "live visuals", aspect: str = "stretch", hidden: bool = False,
+                 flash_limit: bool = False) -> None:
         import pyglet
 
         if headless:
@@ -168,9 +223,11 @@ class Renderer:
         self._ShaderException = ShaderException
         self.width, self.height = width, height
         self.headless = headless
+        self.presents = not (headless or hidden)  # draw() shows the picture in self.window
+        self.aspect = check_aspect(aspect)
         self.shader_dir = paths.shaders_dir(shader_dir)
         config = pyglet.gl.Config(double_buffer=True, major_version=3, minor_version=3)
-        if headless:
+        if headless or hidden:
             self.window = pyglet.window.Window(width, height, visible=False, config=config)
         else:
             screens = pyglet.display.get_display().get_screens()
@@ -199,6 +256,10 @@ class Renderer:
         self._last_poll = 0.0
         self._readback = np.empty((height, width, 3), np.uint8)
         self._output = self._targets[0]
+        self._transition_kind = 0
+        self.flash_limit = bool(flash_limit)
+        if self.flash_limit:
+            self._init_flash_limit()
         gl.glDisable(gl.GL_DEPTH_TEST)
 
     # ------------------------------------------------------------------ shaders
@@ -302,8 +363,9 @@ class Renderer:
         gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
         gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, rgb.ctypes.data)
 
-    def start_transition(self, now: float, seconds: float) -> None:
-        """Crossfade from the current picture to whatever comes next over ``seconds``."""
+    def start_transition(self, now: float, seconds: float, kind: str = "crossfade") -> None:
+        """Go from the current picture to whatever comes next over ``seconds``, by ``kind``
+        (a :data:`TRANSITION_KINDS` name: crossfade, through black, wipe)."""
         gl = _gl()
         gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self._targets[0].fbo)
         gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, self._from.fbo)
@@ -311,14 +373,16 @@ class Renderer:
                              gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST)
         gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
         self._transition_start, self._transition_length = now, max(0.0, seconds)
+        self._transition_kind = TRANSITION_KINDS[kind]
 
     # ------------------------------------------------------------------ drawing
 
-    def draw(self, now: float, frame_mix: float, uniforms: dict[str, float], blackout: bool = False) -> None:
+    def draw(self, now: float, frame_mix: float, uniforms: dict[str, float], blackout: float = False) -> None:
         """Render one output frame for time ``now`` and present it.
 
         ``frame_mix`` blends the older (0) and newer (1) frame; ``uniforms`` are the per-frame
-        values every shader may read (u_time, u_pulse, u_beat_phase, ...).
+        values every shader may read (u_time, u_pulse, u_beat_phase, ...); ``blackout`` darkens
+        the picture, from 0 (or False) to 1 (or True, black).
         """
         gl = _gl()
         self.window.switch_to()
@@ -330,7 +394,8 @@ class Renderer:
         self._pass(self._composite, self._targets[0], {
             "u_older": (0, self._frame_tex[0]), "u_newer": (1, self._frame_tex[1]), "u_from": (2, self._from.texture),
         }, {"u_frame_mix": float(np.clip(frame_mix, 0.0, 1.0)), "u_transition": transition,
-            "u_blackout": 1.0 if blackout else 0.0})
+            "u_blackout": float(np.clip(float(blackout), 0.0, 1.0)), "u_transition_kind": self._transition_kind,
+            "u_output_size": (float(self.width), float(self.height)), "u_aspect": ASPECTS.index(self.aspect)})
         source = 0
         # The show's per-frame values (time, beat, bands) win over any set value: a controller
         # must not freeze the beat-driven motion by setting u_pulse or u_time.
@@ -341,13 +406,57 @@ class Renderer:
                 continue
             self._pass(state.program, self._targets[1 - source], {"u_image": (0, self._targets[source].texture)}, values)
             source = 1 - source
-        if not self.headless:  # offscreen nobody sees the window surface; read_pixels reads the FBO
-            self._present(self._targets[source])
+        if self.flash_limit:
+            self._limit_flashes(now, self._targets[source])
+        if self.presents:  # offscreen nobody sees the window surface; read_pixels reads the FBO
+            self._present(self._output)
+
+    # ------------------------------------------------------------------ flash limiter
+
+    def _init_flash_limit(self) -> None:
+        from live.visuals.flash import FlashLimiter
+
+        self._flash = FlashLimiter()
+        self._luma_program = self._ShaderProgram(self._vertex, self._Shader(LUMA_SOURCE, "fragment"))
+        self._limit_program = self._ShaderProgram(self._vertex, self._Shader(LIMIT_SOURCE, "fragment"))
+        self._luma = _Target(FLASH_CELLS, FLASH_CELLS)
+        self._luma_readback = np.empty((FLASH_CELLS, FLASH_CELLS, 3), np.uint8)
+        self._shown = [_Target(self.width, self.height) for _ in range(2)]  # ping-pong: last shown, next
+
+    def _limit_flashes(self, now: float, picture: _Target) -> None:
+        """The final pass: measure the new picture's luminance per cell, ask the limiter how much
+        of it may be shown, and mix it with the last shown picture by that much."""
+        gl = _gl()
+        gl.glViewport(0, 0, FLASH_CELLS, FLASH_CELLS)
+        self._pass(self._luma_program, self._luma, {"u_image": (0, picture.texture)},
+                   {"u_cells": (float(FLASH_CELLS), float(FLASH_CELLS))})
+        gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
+        gl.glReadPixels(0, 0, FLASH_CELLS, FLASH_CELLS, gl.GL_RGB, gl.GL_UNSIGNED_BYTE,
+                        self._luma_readback.ctypes.data)
+        gl.glViewport(0, 0, self.width, self.height)
+        allow = self._flash.step(now, self._luma_readback[..., 0] / 255.0)
+        last, nxt = self._shown
+        if allow < 1.0:
+            self._pass(self._limit_program, nxt, {"u_image": (0, picture.texture), "u_last": (1, last.texture)},
+                       {"u_allow": allow})
+        else:  # the usual case: the new picture whole, copied (a copy costs less than the mixing pass)
+            gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, picture.fbo)
+            gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, nxt.fbo)
+            gl.glBlitFramebuffer(0, 0, self.width, self.height, 0, 0, self.width, self.height,
+                                 gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST)
+            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+            self._output = nxt
+        self._shown.reverse()
 
     def hold(self) -> None:
         """Show the last drawn picture again (freeze), without running any pass."""
-        if not self.headless:
+        if self.presents:
             self._present(self._output)
+
+    @property
+    def output_texture(self) -> int:
+        """The GL texture holding the last drawn picture (shared with windows made after this one)."""
+        return self._output.texture
 
     def _pass(self, program: Any, target: _Target, textures: dict[str, tuple[int, int]], values: dict[str, Any]) -> None:
         gl = _gl()
@@ -433,8 +542,15 @@ class Renderer:
         self.window.close()
 
 
+def check_aspect(aspect: str) -> str:
+    """``aspect`` if it is one of :data:`ASPECTS`, else UserError."""
+    if aspect not in ASPECTS:
+        raise UserError(f"--aspect {aspect!r}: choose {', '.join(ASPECTS)}")
+    return aspect
+
+
 def list_screens() -> list[str]:
-    """Screens pyglet can open a window on, as 'index: WxH at X,Y' (empty without a display)."""
+    """Screens pyglet can open a window on, as :func:`screen_label` gives them (empty without a display)."""
     try:
         import pyglet
 
@@ -442,4 +558,10 @@ def list_screens() -> list[str]:
     except Exception as exc:  # no X server / no EGL: say so instead of failing `devices`
         _LOGGER.info("no screens: %s", exc)
         return []
-    return [f"{i}: {s.width}x{s.height} at {s.x},{s.y}" for i, s in enumerate(screens)]
+    return [screen_label(i, s) for i, s in enumerate(screens)]
+
+
+def screen_label(index: int, screen: Any) -> str:
+    """``'1: HDMI-1 1920x1080 at 1920,0'``: index, output name where the platform gives one, size, place."""
+    name = str(getattr(screen, "name", "") or "")
+    return f"{index}: {name + ' ' if name else ''}{screen.width}x{screen.height} at {screen.x},{screen.y}"

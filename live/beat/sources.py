@@ -1,0 +1,96 @@
+"""Tempo sources and their one priority order: Link, then MIDI clock, then a manual lock, then the audio.
+
+:class:`TempoSources` is the arbiter the :class:`~live.beat.clock.BeatClock` consults. It is
+pure (no threads, no clock of its own: every time is passed in), so tests drive it with fake
+times. External readings (:class:`~live.messages.TempoReading`, from the Link and MIDI clock
+peers) are offered to it; a source counts while its newest reading is at most :data:`QUIET_S`
+old. Below the external sources the clock's own manual lock and audio tracking take over.
+
+Phase continuity: the clock's beat count never jumps. When a source takes over (or the source
+itself jumps: a MIDI Start, a song position, a Link timeline forced by a peer), the source's
+beat is mapped onto the clock's count with a whole-beat offset ``k`` (so the bar position comes
+from the source: source beat 0, 4, 8... is a downbeat) plus a fractional residual that makes
+the count continuous at that instant; the residual is then slewed away at :data:`SLEW_BEATS_PER_S`,
+so the clock reaches the source's phase within a second without a visible jump.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from live.messages import BEATS_PER_BAR, TempoReading
+
+_LOGGER = logging.getLogger(__name__)
+
+EXTERNAL = ("link", "midi_clock")  # external sources, highest priority first
+PRIORITY = EXTERNAL + ("manual", "audio")  # the whole order (manual: tap, bpm or lock)
+QUIET_S = 2.0  # a source with no reading for this long hands over to the next one
+SLEW_BEATS_PER_S = 0.5  # how fast a phase difference at a take-over is worked off
+BPM_RANGE = (20.0, 999.0)  # Link's own tempo range; a reading outside it is a broken sender
+JUMP_BEATS = 0.05  # a reading this far off the followed line is a jump of the source itself
+
+
+class TempoSources:
+    """Keeps the newest reading of each external source, picks the one to follow, and maps its
+    beats onto the clock's continuous count (see the module docstring)."""
+
+    def __init__(self, quiet: float = QUIET_S, slew: float = SLEW_BEATS_PER_S) -> None:
+        self.quiet, self.slew = float(quiet), float(slew)
+        self._latest: dict[str, TempoReading] = {}
+        self._following: str | None = None
+        self._k = 0  # clock count - source beat, in whole beats
+        self._residual = 0.0  # fractional part still to slew away
+        self._last_time: float | None = None  # time of the last reading followed
+
+    def offer(self, reading: TempoReading) -> bool:
+        """Take a reading; False (ignored) when its source is unknown or its values are not a tempo
+        (NaN, or outside :data:`BPM_RANGE`)."""
+        if reading.source not in EXTERNAL or not BPM_RANGE[0] <= reading.bpm <= BPM_RANGE[1]:
+            return False
+        if not (math.isfinite(reading.beat) and math.isfinite(reading.time)):
+            return False
+        self._latest[reading.source] = reading
+        return True
+
+    def active(self, now: float) -> TempoReading | None:
+        """The newest reading of the highest-priority source heard within :attr:`quiet` seconds of ``now``."""
+        for name in EXTERNAL:
+            reading = self._latest.get(name)
+            if reading is not None and now - reading.time <= self.quiet:
+                return reading
+        return None
+
+    @property
+    def following(self) -> str | None:
+        """The external source the last :meth:`follow` mapped, None after :meth:`release`."""
+        return self._following
+
+    @property
+    def downbeat_one(self) -> int:
+        """Which clock beat index (mod 4) is the followed source's downbeat."""
+        return self._k % BEATS_PER_BAR
+
+    def follow(self, reading: TempoReading, base: float) -> float:
+        """The clock count to put at ``reading.time``, given ``base``: the count the clock's
+        current line gives at that time. Continuous at a take-over or a jump of the source,
+        then converging to the source's phase."""
+        target = reading.beat + self._k + self._residual
+        step = 0.0 if self._last_time is None else self.slew * max(0.0, reading.time - self._last_time)
+        if reading.source != self._following or abs(base - target) > JUMP_BEATS + step:
+            if reading.source != self._following:
+                _LOGGER.info("tempo source: %s takes over (%.2f BPM)", reading.source, reading.bpm)
+            self._following = reading.source
+            self._k = round(base - reading.beat)
+            self._residual = base - reading.beat - self._k  # in [-0.5, 0.5]: continuous now
+        else:
+            self._residual -= math.copysign(min(step, abs(self._residual)), self._residual)
+        self._last_time = reading.time
+        return reading.beat + self._k + self._residual
+
+    def release(self) -> str | None:
+        """Stop following (the source went quiet); the name of the source left, if any."""
+        left, self._following, self._last_time = self._following, None, None
+        if left is not None:
+            _LOGGER.info("tempo source: %s quiet for %.0f s, handing over", left, self.quiet)
+        return left

@@ -1,0 +1,252 @@
+"""MIDI clock in and out: 24 pulses per quarter note, Start, Stop, Continue, Song Position Pointer.
+
+In: :class:`ClockFollower` turns the messages of a clock source into
+:class:`~live.messages.TempoReading` values (source ``midi_clock``). One pulse interval is
+jittery (USB, a JACK period, the sender's own timer), so the tempo and the pulse grid come from
+a robust line through the last :data:`WINDOW` pulses (medians, so a pulse that a busy machine
+delivered late does not tilt it): tempo from its slope, and the reading's time is the line's
+time of the newest pulse, which averages the jitter away. The
+beat is the song position: Start makes the next pulse beat 0, Song Position sets where Continue
+resumes, and while stopped the count runs on from the stop (so the visuals keep moving; the
+show's clock slews to the jump when the music starts again). :class:`MidiClockIn` opens a named
+input (reopened when it comes back) and puts each reading into a latest-wins slot.
+
+Out: :class:`MidiClockOut` sends 24 pulses per beat from the show's beat clock (the
+:class:`~live.messages.AudioState` slot the analysis thread fills) on its own thread; Start just
+before the first downbeat pulse, Stop when it ends. A port name that no output has becomes a
+virtual output of that name, for other programs to connect to.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import mido
+import numpy as np
+
+from live.control.midi import _backend, pick_port
+from live.errors import UserError
+from live.handoff import LatestSlot
+from live.messages import BEATS_PER_BAR, AudioState, TempoReading
+from live.ratelog import RateLimitedLog
+
+_LOGGER = logging.getLogger(__name__)
+
+PPQN = 24  # MIDI clock pulses per quarter note
+WINDOW = 96  # pulses in the tempo fit: four beats (two seconds at 120 BPM)
+MIN_PULSES = 12  # pulses before the first reading (half a beat)
+QUIET_S = 2.0  # while messages came this recently the port is not looked for
+GAP_PULSES = 8.0  # a pause of this many pulse intervals starts a new fit (the source paused)
+SONG_POSITION_PULSES = 6  # one Song Position unit is a sixteenth note
+
+
+class ClockFollower:
+    """Tempo and song position from MIDI clock messages and their arrival times (pure; no I/O)."""
+
+    def __init__(self, window: int = WINDOW) -> None:
+        self._fit: deque[tuple[int, float]] = deque(maxlen=window)  # (pulse sequence number, arrival time)
+        self._seq = 0  # pulses seen, ever
+        self._next = 0  # song position (pulses) of the next pulse
+        self._resume = 0  # where Continue resumes: the stop, or a Song Position
+        self.running = False
+
+    def message(self, msg: mido.Message, t: float) -> TempoReading | None:
+        """Take one message that arrived at ``t``; the new reading after a pulse, else None."""
+        kind = msg.type
+        if kind == "clock":
+            return self._pulse(t)
+        if kind == "start":
+            self.running, self._next = True, 0
+        elif kind == "continue":
+            self.running, self._next = True, self._resume
+        elif kind == "stop":
+            self.running, self._resume = False, self._next
+        elif kind == "songpos":
+            self._resume = int(msg.pos) * SONG_POSITION_PULSES
+            if not self.running:
+                self._next = self._resume
+        return None
+
+    def _pulse(self, t: float) -> TempoReading | None:
+        if len(self._fit) >= 2:
+            interval = (self._fit[-1][1] - self._fit[0][1]) / (self._fit[-1][0] - self._fit[0][0])
+            if t - self._fit[-1][1] > GAP_PULSES * interval:
+                self._fit.clear()
+        self._fit.append((self._seq, t))
+        self._seq += 1
+        position, self._next = self._next, self._next + 1
+        if len(self._fit) < MIN_PULSES:
+            return None
+        seq = np.fromiter((s for s, _ in self._fit), float, len(self._fit))
+        times = np.fromiter((x for _, x in self._fit), float, len(self._fit))
+        seq -= seq[-1]  # the newest pulse at 0: the intercept is its fitted time
+        times = times - times[-1]
+        # Robust line (a pulse delayed by a busy machine must not tilt it): the slope is the median
+        # over pulse pairs half a window apart, the newest pulse's time the median of what each
+        # pulse says it is.
+        half = len(seq) // 2
+        slope = float(np.median((times[half:] - times[:-half]) / (seq[half:] - seq[:-half])))
+        intercept = float(np.median(times - slope * seq))
+        if not slope > 0:
+            return None
+        return TempoReading("midi_clock", 60.0 / (PPQN * slope), position / PPQN, t + intercept)
+
+
+class MidiClockIn:
+    """Follows the MIDI clock on the input named ``port`` (part of its name), putting each
+    reading into ``out``. A supervisor thread opens the port and reopens it when it comes back;
+    messages arrive on the backend's callback thread."""
+
+    def __init__(self, out: LatestSlot[TempoReading], port: str, backend: mido.Backend | str | None = None,
+                 retry_interval: float = 1.0) -> None:
+        self.out, self.wanted, self._backend = out, port, backend
+        self.retry_interval = retry_interval
+        self.follower = ClockFollower()  # used only on the callback thread, under _lock
+        self.connected: LatestSlot[str] = LatestSlot()  # the open port's name, "" when none
+        self._lock = threading.Lock()
+        self._port: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._problems = RateLimitedLog(_LOGGER)
+        self._heard = -float("inf")  # when the last message arrived
+
+    def start(self) -> None:
+        """Start the supervisor, which opens the port now and whenever it reappears."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._supervise, name="midi-clock-in", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Close the port and stop the supervisor; safe to call twice."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        self._close()
+
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._port is not None and time.perf_counter() - self._heard < QUIET_S:
+                    # Pulses are flowing, so the port is there. Listing ports opens a client of
+                    # the MIDI system (JACK reorders its graph), which would jitter the pulses.
+                    self._stop.wait(self.retry_interval)
+                    continue
+                names = list(_backend(self._backend).get_input_names())
+                if self._port is not None and self._port.name not in names:
+                    self._problems.report("gone", f"MIDI clock input {self._port.name!r} disappeared; waiting for it")
+                    self._close()
+                name = pick_port(names, self.wanted) if self._port is None else None
+                if name is not None:
+                    self._port = _backend(self._backend).open_input(name, callback=self._on_message)
+                    self.connected.put(name)
+                    _LOGGER.info("MIDI clock input %r open", name)
+                elif self._port is None:
+                    self._problems.report("missing", f"MIDI clock input {self.wanted!r} not found "
+                                                     f"(inputs: {names or 'none'}); retrying")
+            except Exception as exc:  # no backend, a port that cannot open: keep trying, log rarely
+                self._problems.report("error", f"MIDI clock input {self.wanted!r}: {exc}")
+            self._stop.wait(self.retry_interval)
+
+    def _close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except Exception as exc:  # a vanished device may fail to close; it is gone either way
+                _LOGGER.debug("closing MIDI clock input: %s", exc)
+            self.connected.put("")
+
+    def _on_message(self, msg: mido.Message) -> None:
+        received = time.perf_counter()
+        self._heard = received
+        try:
+            with self._lock:
+                reading = self.follower.message(msg, received)
+            if reading is not None:
+                self.out.put(reading)
+        except Exception as exc:  # never end the backend's thread over one message
+            self._problems.report("message", f"MIDI clock message could not be handled: {exc!r}")
+
+
+class MidiClockOut:
+    """Sends MIDI clock from the show's beat clock: ``states`` is the slot of the newest
+    :class:`AudioState`; 24 pulses per beat on a thread, Start before the first downbeat pulse,
+    Stop at :meth:`stop`."""
+
+    LATE_S = 0.05  # a pulse this late (the clock jumped ahead) is skipped, not sent in a burst
+
+    def __init__(self, states: LatestSlot[AudioState], port: str, backend: mido.Backend | str | None = None) -> None:
+        self.states, self.wanted, self._backend = states, port, backend
+        self.sent = 0  # pulses sent
+        self.started = False  # Start sent
+        self._port: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._problems = RateLimitedLog(_LOGGER)
+
+    def start(self) -> None:
+        """Open the output (a virtual one named ``port`` when no output has that name) and start
+        sending; UserError when no MIDI output can be opened at all."""
+        try:
+            name = pick_port(list(_backend(self._backend).get_output_names()), self.wanted)
+            self._port = _backend(self._backend).open_output(name if name is not None else self.wanted,
+                                                             virtual=name is None)
+        except Exception as exc:  # no MIDI system (ALSA/JACK) here: a setup error, said in one line
+            raise UserError(f"--midi-clock-out {self.wanted}: cannot open a MIDI output ({str(exc).strip() or exc!r})") from None
+        _LOGGER.info("MIDI clock out on %s%r", "" if name is not None else "new virtual output ", name or self.wanted)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="midi-clock-out", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Send Stop, close the output; safe to call twice."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        port, self._port = self._port, None
+        if port is not None:
+            _LOGGER.info("MIDI clock out: %d pulses sent to %r", self.sent, self.wanted)
+            try:
+                if self.started:
+                    port.send(mido.Message("stop"))
+                    time.sleep(0.05)  # JACK sends on its next period: closing at once can drop the Stop
+            finally:
+                port.close()
+
+    def _run(self) -> None:
+        last = None  # number of the last pulse sent (beat * 24)
+        while not self._stop.is_set():
+            try:
+                state = self.states.get()
+                if state is None or state.bpm <= 0:
+                    self._stop.wait(0.01)
+                    continue
+                now = time.perf_counter()
+                due = math.floor(state.beats_at(now) * PPQN + 1e-6)  # the pulse at or just before now
+                if last is not None and last - due > PPQN:
+                    last = None  # the count went back (the first audio re-anchored the clock): start over
+                n = due + 1 if last is None else max(last + 1, due - int(self.LATE_S * state.bpm / 60.0 * PPQN))
+                at = state.time + (n / PPQN - state.beat_index - state.beat_phase) * 60.0 / state.bpm
+                if at - now > 0.005:  # wake a little before, re-read the state (the tempo may have moved)
+                    self._stop.wait(min(at - now - 0.002, 0.02))
+                    continue
+                # The last milliseconds: a plain sleep wakes within ~0.1 ms on Linux; a spin would
+                # hold the GIL and delay every MIDI callback in the process.
+                time.sleep(max(0.0, at - time.perf_counter()))
+                if not self.started and n % PPQN == 0 and round(state.bar_beats_at(at)) % BEATS_PER_BAR == 0:
+                    self._port.send(mido.Message("start"))  # the next pulse is the song's beat 0
+                    self.started = True
+                self._port.send(mido.Message("clock"))
+                self.sent += 1
+                last = n
+            except Exception as exc:  # a failing port must not end the thread: log rarely, go on
+                self._problems.report("send", f"MIDI clock out on {self.wanted!r}: {exc}")
+                self._stop.wait(0.1)

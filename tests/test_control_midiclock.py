@@ -1,0 +1,186 @@
+"""MIDI clock: the follower's tempo fit and song position (pure, fake times), then real JACK ports
+(a dummy server of our own, mido's UNIX_JACK backend): clock in at 120 BPM through the live
+analysis thread, Start/Stop/Continue/Song Position, and clock out received by a mido input."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import mido
+import numpy as np
+import pytest
+
+from live.bench.sync import Unavailable, dummy_jack, midi_clock_sync, sleep_until
+from live.control.midiclock import PPQN, ClockFollower, MidiClockIn, MidiClockOut
+from live.handoff import LatestSlot
+from live.messages import AudioState
+
+PULSE = 60.0 / 120.0 / PPQN
+
+
+def feed(follower: ClockFollower, t0: float, n: int, jitter: float = 0.0, stalls: float = 0.0, seed: int = 0):
+    """``n`` pulses at 120 BPM from ``t0``, each late by up to ``jitter`` s, and a share ``stalls``
+    of them 10-40 ms late (a busy machine); the last reading."""
+    rng = np.random.default_rng(seed)
+    reading = None
+    for i in range(n):
+        late = rng.uniform(0, jitter) + (rng.uniform(0.01, 0.04) if rng.random() < stalls else 0.0)
+        reading = follower.message(mido.Message("clock"), t0 + i * PULSE + late) or reading
+    return reading
+
+
+def test_tempo_and_phase_from_a_window_of_jittery_pulses():
+    follower = ClockFollower()
+    follower.message(mido.Message("start"), 0.99)
+    r = feed(follower, 1.0, 200, jitter=0.002)  # 2 ms of jitter on 20.8 ms pulses: one interval is +-10%
+    assert r.source == "midi_clock"
+    assert r.bpm == pytest.approx(120.0, abs=0.1)
+    # The reading's time is the fitted time of the newest pulse (beat 199/24): within 2 ms of it
+    # (the jitter is 0..2 ms late, so the fit sits about 1 ms late).
+    assert r.beat == pytest.approx(199 / PPQN)
+    assert abs(r.time - (1.0 + 199 * PULSE)) < 0.002
+    for seed in range(5):  # and with a pulse in twenty stalled by 10-40 ms
+        follower = ClockFollower()
+        r = feed(follower, 1.0, 200, jitter=0.002, stalls=0.05, seed=seed)
+        assert r.bpm == pytest.approx(120.0, abs=0.1)
+        assert abs(r.time - (1.0 + 199 * PULSE)) < 0.002
+    # From one interval alone the tempo would be off by up to 10%.
+    single = 60.0 / (PPQN * (PULSE + 0.002))
+    assert abs(single - 120.0) > 10 * abs(r.bpm - 120.0)
+
+
+def test_no_reading_before_enough_pulses_and_a_gap_starts_over():
+    follower = ClockFollower()
+    assert feed(follower, 0.0, 11) is None
+    assert feed(follower, 11 * PULSE, 1) is not None
+    assert feed(follower, 10.0, 11) is None  # a pause of seconds: the old pulses are not in the fit
+
+
+def test_start_stop_continue_and_song_position():
+    f = ClockFollower()
+    feed(f, 0.0, 30)  # pulses before any Start: a free count
+    f.message(mido.Message("start"), 1.0)
+    assert f.running
+    r = feed(f, 1.0, 30)
+    assert r.beat == pytest.approx(29 / PPQN)  # Start: the first pulse after it is beat 0
+    f.message(mido.Message("stop"), 2.0)
+    assert not f.running
+    r = feed(f, 2.0, 24)  # still pulsing while stopped: the count runs on (visuals keep moving)
+    assert r.beat == pytest.approx(53 / PPQN)
+    f.message(mido.Message("continue"), 3.0)
+    r = feed(f, 3.0, 12)
+    assert r.beat == pytest.approx((30 + 11) / PPQN)  # resumed where Stop left the song
+    f.message(mido.Message("stop"), 4.0)
+    f.message(mido.Message("songpos", pos=16), 4.0)  # 16 sixteenths = beat 4
+    f.message(mido.Message("continue"), 4.1)
+    r = feed(f, 4.1, 12)
+    assert r.beat == pytest.approx(4 + 11 / PPQN)
+
+
+# --- JACK ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jack():
+    try:
+        with dummy_jack() as backend:
+            yield backend
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.integration
+def test_jack_clock_in_sets_the_show_clock_tempo_and_phase(jack):
+    r = midi_clock_sync(jack, seconds=0.8, settle=2.3)
+    assert r["on_source"] == 1.0
+    assert r["bpm_err_max"] < 0.1, r
+    assert r["phase_ms_abs_max"] < 5.0, r
+
+
+def _wait(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.integration
+def test_jack_transport_messages(jack):
+    name = f"dj-{uuid.uuid4().hex[:6]}"
+    out = jack.open_output(name, virtual=True)
+    slot: LatestSlot = LatestSlot()
+    clock_in = MidiClockIn(slot, name, backend=jack, retry_interval=0.05)
+    clock_in.start()
+    try:
+        assert _wait(lambda: bool(clock_in.connected.get())), "the clock input never opened the JACK port"
+
+        def pulses(n: int) -> None:
+            start = time.perf_counter()
+            for i in range(n):
+                sleep_until(start + i * PULSE)
+                out.send(mido.Message("clock"))
+            time.sleep(0.05)
+
+        out.send(mido.Message("start"))
+        pulses(30)
+        assert clock_in.follower.running
+        assert slot.get().beat == pytest.approx(29 / PPQN)
+        out.send(mido.Message("stop"))
+        out.send(mido.Message("songpos", pos=8))  # beat 2
+        assert _wait(lambda: not clock_in.follower.running)
+        time.sleep(0.2)  # paused: the pulses after it start a new tempo fit
+        out.send(mido.Message("continue"))
+        pulses(13)
+        assert clock_in.follower.running
+        assert slot.get().beat == pytest.approx(2 + 12 / PPQN)
+        assert slot.get().bpm == pytest.approx(120.0, abs=1.0)  # rough: 13 pulses only
+    finally:
+        clock_in.stop()
+        out.close()
+
+
+@pytest.mark.integration
+def test_jack_clock_out_is_received_at_the_show_tempo_with_start_on_a_downbeat(jack):
+    name = f"lights-{uuid.uuid4().hex[:6]}"
+    got: list[tuple[float, str]] = []
+    lock = threading.Lock()
+
+    def received(msg: mido.Message) -> None:
+        with lock:
+            got.append((time.perf_counter(), msg.type))
+
+    sink = jack.open_input(name, virtual=True, callback=received)
+    now = time.perf_counter()
+    state = AudioState(time=now, bpm=120.0, beat_index=1, beat_phase=0.3, downbeat=1, tempo_source="audio")
+    clock_out = MidiClockOut(LatestSlot(state), name, backend=jack)
+    clock_out.start()
+    try:
+        time.sleep(2.6)
+    finally:
+        clock_out.stop()
+        time.sleep(0.1)
+        sink.close()
+    with lock:
+        events = list(got)
+    kinds = [k for _, k in events]
+    assert "start" in kinds and kinds[-1] == "stop"
+    start = kinds.index("start")
+    assert kinds[start + 1] == "clock"
+    # Start comes just before the pulse of a downbeat: where the show's bar starts.
+    first = events[start + 1][0]
+    bar = state.bar_beats_at(first)
+    assert min(bar, 4 - bar) * 0.5 < 0.005, f"beat 0 of the song is {min(bar, 4 - bar) * 500:.1f} ms off the bar"
+    # Read back with the show's own clock in: the tempo within 0.1 BPM, the pulses on the show's
+    # 1/24-beat grid within 5 ms (JACK latency included).
+    follower = ClockFollower()
+    readings = [follower.message(mido.Message(k), t) for t, k in events]
+    reading = [r for r in readings if r is not None][-1]
+    assert reading.bpm == pytest.approx(120.0, abs=0.1)
+    grid = state.beats_at(reading.time) * PPQN
+    assert abs(grid - round(grid)) * PULSE < 0.005
+    # and the song position counts from the downbeat where Start was sent
+    assert reading.beat * PPQN == round((state.beats_at(reading.time) - state.beats_at(first)) * PPQN)
