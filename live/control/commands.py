@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from live.errors import UserError
 from live.messages import Command
+from live.visuals.shaders import FRAME_UNIFORMS
 
 MAX_KEYFRAME_INDEX = 100_000  # far above any real bank; only guards against nonsense like 1e12
 MAX_STRING = 200
@@ -146,6 +147,9 @@ class Arg:
             pattern, allowed = _PATTERNS[self.type]
             if not pattern.match(value):
                 raise ControlError(f"{self.what} {value!r:.60} is not a valid name ({allowed})")
+        if self.type == "uniform" and value in FRAME_UNIFORMS:
+            # Refused here, before the show: OSC, MIDI files and the show all check through this.
+            raise ControlError(f"{value} is driven by the show each frame; a controller cannot set it")
         return value
 
 
@@ -190,7 +194,7 @@ COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (
     CommandSpec("param", "value", "show", (Arg("key", "parameter key"), Arg("value", "value")),
                 "preset parameter (motion.* or look.params.*)"),
     CommandSpec("shader_param", "value", "show", (Arg("uniform", "uniform"), Arg("float", "uniform value")),
-                "shader uniform"),
+                "shader param declared in shaders/*.glsl, within its range"),
     CommandSpec("layer", "value", "layer", (Arg("choice", "layer", choices=("sd", "clip", "toggle")),),
                 "show the SD layer or the `--clip` video, or toggle"),
     CommandSpec("clip_every", "value", "layer", (Arg("float", "beats between cuts", 0.0, MAX_CLIP_EVERY, span=(0.0, 16.0)),),

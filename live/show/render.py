@@ -76,7 +76,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
         raise UserError(f"--seconds {seconds}: must be more than 0")
     layer = _clip_layer(clip, clip_every, width, height)  # a bad clip file is refused before any work
     dec = make_decoder(decoder, model, family=family)
-    bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir)
+    bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir)
     engine = AudioEngine(samplerate, analysis or AnalysisSettings())
     renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit)
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)

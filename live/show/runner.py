@@ -190,7 +190,8 @@ def run_show(settings: ShowSettings) -> int:
         if s.midi_input:
             from live.control.midi import MidiInput, MidiMapping
 
-            midi = MidiInput(commands, s.midi_input, MidiMapping.load(s.midi_map_path()), status=stage.status)
+            mapping = MidiMapping.load(s.midi_map_path(), paths.shaders_dir(s.shaders_dir))  # ranges of shader params
+            midi = MidiInput(commands, s.midi_input, mapping, status=stage.status)
             midi.start()
             stack.callback(midi.stop)
         # A window waits for vsync in its flip; offscreen the clock sleeps to the next frame.
@@ -380,7 +381,8 @@ class _Loader(threading.Thread):
             for dec in decoders:
                 dec.warmup((1, dec.latent_channels, self.height // 8, self.width // 8))
             main = decoders[0]
-            bank = open_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir)
+            bank = open_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir,
+                             s.shaders_dir)
             if not bank.names():
                 raise UserError(f"no usable preset in {paths.presets_dir(s.presets_dir)}; run `check` to see why, "
                                 "`precompute NAME` to fix")
