@@ -52,6 +52,16 @@ def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
     return AnalysisSettings(onset_method=args.onset, tempo_min=args.tempo_min, tempo_max=args.tempo_max)
 
 
+def add_clip_flags(parser: argparse.ArgumentParser) -> None:
+    """``--clip FILE`` and ``--clip-every N``: the video layer cut against the SD layer on the beat."""
+    from live.control.commands import MAX_CLIP_EVERY
+
+    parser.add_argument("--clip", default=None, metavar="FILE",
+                        help="a video file shown as a layer beside the SD layer, looping (see --clip-every, /layer)")
+    parser.add_argument("--clip-every", type=Bounded(float, 0, MAX_CLIP_EVERY), default=0.0, metavar="BEATS",
+                        help="cut between the SD layer and the clip every N beats (0: only on the layer command)")
+
+
 def add_av_offset_flag(parser: argparse.ArgumentParser) -> None:
     """``--av-offset MS``: the audio-to-visual offset, in the range of the ``av_offset`` command."""
     from live.control.commands import COMMANDS
