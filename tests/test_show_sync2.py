@@ -346,3 +346,19 @@ def test_hud_shows_section_queue_autopilot_calibration_learning_and_offset():
     assert "autopilot  calibrating 3/8 taps  MIDI learn tap  av offset -35 ms" in text
     quiet = "\n".join(status_lines({"preset": "acid", "autopilot": False, "av_offset_ms": 0.0}, AudioState()))
     assert "autopilot" not in quiet and "av offset" not in quiet
+
+
+def test_midi_reaches_section_av_offset_and_autopilot_through_the_command_table(tmp_path):
+    import mido
+
+    from live.control.midi import MidiMapping
+
+    path = tmp_path / "map.toml"
+    path.write_text('[[bind]]\nnote = 40\ncommand = "section"\nvalue = "drop"\n'
+                    '[[bind]]\ncc = 20\ncommand = "av_offset"\n'
+                    '[[bind]]\nnote = 41\ncommand = "autopilot"\n', encoding="utf-8")
+    mapping = MidiMapping.load(path)
+    got = [mapping.to_command(m) for m in (mido.Message("note_on", note=40, velocity=100),
+                                           mido.Message("control_change", control=20, value=127),
+                                           mido.Message("note_on", note=41, velocity=100))]
+    assert [(c.name, c.args) for c in got] == [("section", ("drop",)), ("av_offset", (250.0,)), ("autopilot", (True,))]
