@@ -11,6 +11,10 @@ novelty is, by default, a log-compressed mel-band spectral flux (aubio filterban
 rectified band differences, averaged), which is markedly better for beats than linear flux;
 any aubio spectral descriptor (``specflux``, ``hfc``, ``complex``, ``kl`` ...) can be chosen
 instead. The same spectrum gives the low/mid/high bands.
+
+With ``beat_activation = "rnn"`` the beat tracker follows madmom's causal LSTM beat activation
+(:mod:`live.audio.rnn`, 100 frames a second) instead of the onset novelty; the envelope, the
+bands and the downbeat evidence stay on the aubio frames.
 """
 
 from __future__ import annotations
@@ -230,6 +234,8 @@ class AudioEngine:
         received = self._rnn.received
         for i, value in enumerate(values):
             frame_end = end_time - (received - self._rnn.frame_end(first + i)) / self.samplerate
+            # No bass accent: the networks already tell beats from off-beats (feeding aubio's
+            # accent here scored lower on the development clips).
             self._beat_step(float(value), 0.0, frame_end)
 
     def _beat_step(self, value: float, accent: float, frame_end: float) -> None:

@@ -7,8 +7,9 @@ positive difference, 100 frames a second, and averages their beat probabilities.
 computes exactly that input and runs the same weights, but:
 
 * the spectrogram is taken at the input's own rate with the window and hop scaled to it (46 ms
-  window, 10 ms hop) and the bins mapped onto madmom's 44.1 kHz grid, which is what resampling
-  to 44.1 kHz first would give for everything below the input's Nyquist frequency;
+  window, 10 ms hop) and the same log filterbank built on its bins, which is what resampling
+  to 44.1 kHz first would give for everything below the input's Nyquist frequency (identical
+  numbers at 44.1 kHz);
 * the eight networks run fused (block-diagonal weights): one matrix product per layer and
   frame instead of madmom's ~100 small ones, which keeps the cost near 1% of a core.
 
@@ -25,6 +26,8 @@ import math
 from types import ModuleType
 
 import numpy as np
+from scipy.fft import next_fast_len
+from scipy.special import expit as _sigmoid  # one ufunc call: the per-frame loop is call-bound
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,60 +85,57 @@ def available() -> bool:
     return import_madmom() is not None
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * np.tanh(0.5 * x) + 0.5  # = 1 / (1 + exp(-x)), without overflow warnings
-
-
 class _FusedLSTM:
     """One LSTM layer of all ensemble members at once (madmom's LSTMLayer, peepholes included).
 
-    Pre-activations are laid out ``[input gate | forget gate | cell | output gate]``, each
-    block holding every member's units side by side; the recurrent and (from the second layer
-    on) input weights are block-diagonal, so members never mix.
+    Weights are stacked per member (``members x inputs x 4 units``, gates in the order input,
+    forget, cell, output), so one batched matrix product per frame serves all members and no
+    member ever sees another's units. The first layer's input is shared by all members.
     """
 
     def __init__(self, layers: list, shared_input: bool) -> None:
         n = len(layers)
         h = layers[0].cell.bias.size
-        n_in = layers[0].cell.weights.shape[0]
-        total_in = n_in if shared_input else n * n_in
-        self.units = n * h
-        self.w = np.zeros((total_in, 4 * n * h), dtype=np.float32)
-        self.r = np.zeros((n * h, 4 * n * h), dtype=np.float32)
-        self.b = np.zeros(4 * n * h, dtype=np.float32)
-        peep = np.zeros((3, n * h), dtype=np.float32)
-        for m, layer in enumerate(layers):
-            gates = (layer.input_gate, layer.forget_gate, layer.cell, layer.output_gate)
-            rows = slice(0, n_in) if shared_input else slice(m * n_in, (m + 1) * n_in)
-            for g, gate in enumerate(gates):
-                cols = slice(g * n * h + m * h, g * n * h + (m + 1) * h)
-                self.w[rows, cols] = gate.weights
-                self.r[m * h : (m + 1) * h, cols] = gate.recurrent_weights
-                self.b[cols] = gate.bias
-            for p, gate in enumerate((layer.input_gate, layer.forget_gate, layer.output_gate)):
-                peep[p, m * h : (m + 1) * h] = gate.peephole_weights
-        self.p_in, self.p_forget, self.p_out = peep
+        self.shared_input = shared_input
+
+        def stack(attr: str) -> np.ndarray:
+            return np.stack([np.concatenate([getattr(g, attr) for g in (layer.input_gate, layer.forget_gate,
+                                                                          layer.cell, layer.output_gate)], axis=-1)
+                             for layer in layers]).astype(np.float32)
+
+        w = stack("weights")  # members x inputs x 4h
+        self.w = np.concatenate(list(w), axis=1) if shared_input else w  # shared: inputs x (members * 4h)
+        self.r = stack("recurrent_weights")  # members x h x 4h
+        self.b = stack("bias")  # members x 4h
+        self.p_in_forget = np.stack([np.concatenate((layer.input_gate.peephole_weights,
+                                                     layer.forget_gate.peephole_weights)) for layer in layers])
+        self.p_out = np.stack([layer.output_gate.peephole_weights for layer in layers])
+        self.members, self.units = n, h
         self.reset()
 
     def reset(self) -> None:
         """Back to the initial (zero) state."""
-        self.h = np.zeros(self.units, dtype=np.float32)
-        self.c = np.zeros(self.units, dtype=np.float32)
+        self.h = np.zeros((self.members, 1, self.units), dtype=np.float32)
+        self.c = np.zeros((self.members, self.units), dtype=np.float32)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Outputs for the frames ``x`` (frames x inputs), carrying the state on."""
-        pre = x @ self.w + self.b  # the input part of every frame at once
-        u = self.units
-        out = np.empty((len(x), u), dtype=np.float32)
+        """Outputs (frames x members x units) for the frames ``x`` (frames x inputs for the first
+        layer, frames x members x units after it), carrying the state on."""
+        n, u = self.members, self.units
+        if self.shared_input:
+            pre = (x @ self.w).reshape(len(x), n, 4 * u)
+        else:
+            pre = np.einsum("fmi,mig->fmg", x, self.w)  # the input part of every frame at once
+        pre += self.b
+        out = np.empty((len(x), n, u), dtype=np.float32)
         h, c = self.h, self.c
         for i in range(len(x)):
-            z = pre[i] + h @ self.r
-            ig = _sigmoid(z[:u] + c * self.p_in)
-            fg = _sigmoid(z[u : 2 * u] + c * self.p_forget)
-            c = np.tanh(z[2 * u : 3 * u]) * ig + c * fg
-            og = _sigmoid(z[3 * u :] + c * self.p_out)
-            h = np.tanh(c) * og
-            out[i] = h
+            z = pre[i] + np.matmul(h, self.r)[:, 0, :]
+            ifg = _sigmoid(z[:, : 2 * u] + np.concatenate((c, c), axis=1) * self.p_in_forget)
+            c = np.tanh(z[:, 2 * u : 3 * u]) * ifg[:, :u] + c * ifg[:, u:]
+            og = _sigmoid(z[:, 3 * u :] + c * self.p_out)
+            out[i] = np.tanh(c) * og
+            h = out[i][:, None, :]
         self.h, self.c = h, c
         return out
 
@@ -160,23 +160,29 @@ class RNNBeatActivation:
         self.fps = FPS
         self.frame_size = int(round(REFERENCE_FRAME * self.samplerate / REFERENCE_RATE))
         self._window = np.hanning(self.frame_size).astype(np.float32)
-        # Same bin spacing as madmom's 2048-point frame at 44.1 kHz; magnitudes scaled to match.
-        self._scale = REFERENCE_FRAME / self.frame_size
-        self._bins = REFERENCE_FRAME // 2
-        ref_bins = np.fft.fftfreq(REFERENCE_FRAME, 1.0 / REFERENCE_RATE)[: self._bins]
-        fb = madmom.audio.filters.LogarithmicFilterbank(ref_bins, num_bands=NUM_BANDS, fmin=FMIN, fmax=FMAX,
+        self._scale = REFERENCE_FRAME / self.frame_size  # same magnitudes as madmom's 2048-sample frame
+        # The frame is zero-padded to a fast FFT length (2229 samples at 48 kHz has a large prime
+        # factor: ten times slower); the filterbank is built on the padded FFT's own bins.
+        self._nfft = next_fast_len(self.frame_size, real=True)
+        bins = np.fft.fftfreq(self._nfft, 1.0 / self.samplerate)[: self._nfft // 2]
+        fb = madmom.audio.filters.LogarithmicFilterbank(bins, num_bands=NUM_BANDS, fmin=FMIN,
+                                                         fmax=min(FMAX, self.samplerate / 2.0),
                                                          norm_filters=True, unique_filters=True)
         self._fb = np.asarray(fb, dtype=np.float32)
+        # Below 34 kHz the top bands lie above the input's Nyquist frequency: they stay empty,
+        # as they would after resampling to 44.1 kHz.
+        ref_bins = np.fft.fftfreq(REFERENCE_FRAME, 1.0 / REFERENCE_RATE)[: REFERENCE_FRAME // 2]
+        self._bands = madmom.audio.filters.LogarithmicFilterbank(ref_bins, num_bands=NUM_BANDS, fmin=FMIN, fmax=FMAX,
+                                                                 norm_filters=True, unique_filters=True).shape[1]
+        if self._fb.shape[1] > self._bands:
+            raise RuntimeError(f"rnn beat activation: {self._fb.shape[1]} filter bands at {self.samplerate} Hz, "
+                               f"the networks take {self._bands}")
         self._diff_frames = _diff_frames(0.5, frame_size=REFERENCE_FRAME, hop_size=REFERENCE_RATE / FPS,
                                          window=np.hanning)
         nets = [NeuralNetwork.load(f) for f in madmom.models.BEATS_LSTM]
         depth = len(nets[0].layers) - 1
         self._lstm = [_FusedLSTM([net.layers[d] for net in nets], shared_input=d == 0) for d in range(depth)]
-        out_w = np.zeros((len(nets) * nets[0].layers[-1].weights.shape[0], len(nets)), dtype=np.float32)
-        h = nets[0].layers[-1].weights.shape[0]
-        for m, net in enumerate(nets):
-            out_w[m * h : (m + 1) * h, m] = net.layers[-1].weights[:, 0]
-        self._out_w = out_w
+        self._out_w = np.stack([net.layers[-1].weights[:, 0] for net in nets]).astype(np.float32)  # members x units
         self._out_b = np.array([net.layers[-1].bias[0] for net in nets], dtype=np.float32)
         self.reset()
 
@@ -222,10 +228,10 @@ class RNNBeatActivation:
         base = start - self.frame_size  # absolute sample index of buf[0]
         idx = np.array(ends)[:, None] - base - self.frame_size + np.arange(self.frame_size)[None, :]
         frames = buf[idx] * self._window
-        spec = np.abs(np.fft.rfft(frames, axis=1))[:, : self._bins] * self._scale
-        if spec.shape[1] < self._bins:  # input below 44.1 kHz: no energy above its Nyquist
-            spec = np.pad(spec, ((0, 0), (0, self._bins - spec.shape[1])))
+        spec = np.abs(np.fft.rfft(frames, n=self._nfft, axis=1))[:, : self._nfft // 2] * self._scale
         logspec = np.log10(spec.astype(np.float32) @ self._fb + 1.0)
+        if logspec.shape[1] < self._bands:
+            logspec = np.pad(logspec, ((0, 0), (0, self._bands - logspec.shape[1])))
         if self._prev is None:  # madmom's first differences are 0
             self._prev = np.repeat(logspec[:1], self._diff_frames, axis=0)
         hist = np.concatenate((self._prev, logspec))
@@ -234,4 +240,5 @@ class RNNBeatActivation:
         y = np.hstack((logspec, diff)).astype(np.float32)
         for layer in self._lstm:
             y = layer(y)
-        return _sigmoid(y @ self._out_w + self._out_b).mean(axis=1).astype(np.float32)
+        # Each member's beat probability, then their mean (madmom's average_predictions).
+        return _sigmoid(np.einsum("fmu,mu->fm", y, self._out_w) + self._out_b).mean(axis=1).astype(np.float32)

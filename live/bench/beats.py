@@ -3,9 +3,12 @@
 For every ``NAME.wav`` (or flac/ogg/mp3) with a ``NAME.beats`` next to it (one beat per line:
 time in seconds, then bar position), it runs :func:`live.audio.beats.track_beats` exactly as the
 `beats` command does and scores it with mir_eval (F-measure at +-70 ms, CMLt, AMLt, first 5 s
-trimmed from both sides). Rows: per file, per genre (file-name prefix before ``_``) and mean,
-and the same for raw aubio tempo run causally as a reference. It also measures the analysis
-cost (real-time factor at 48 kHz) and the onset-to-envelope latency.
+trimmed from both sides), and the bar positions it calls 1 with a downbeat F-measure against
+the annotated downbeats. Rows: per file, per genre (file-name prefix before ``_``) and mean, one
+group of columns per beat activation (aubio, rnn), and raw aubio tempo run causally as a
+reference. ``--transitions`` adds DJ mixes of the clips built in memory
+(:mod:`live.bench.transitions`) with the re-lock time after each. It also measures the analysis
+cost (real-time factor at 48 kHz) and the onset-to-envelope latency of each activation.
 """
 
 from __future__ import annotations
