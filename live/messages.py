@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 BEATS_PER_BAR = 4
+PITCH_CLASSES = 12
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class AudioState:
     confidence: float = 0.0
     tempo_source: str = "none"
     silent: bool = True
+    # Energy of each pitch class (C, C#, ... B), 0..1, the strongest 1 (all 0 in silence).
+    chroma: tuple[float, ...] = (0.0,) * PITCH_CLASSES
 
     @property
     def bar_phase(self) -> float:

@@ -5,8 +5,8 @@ out vec4 f_color;
 
 uniform sampler2D u_image;
 uniform float u_bar_phase;
-uniform float u_segments = 6.0;
-uniform float u_amount = 1.0;
+uniform float u_segments = 6.0; // @param 1..16 mirrored slices around the centre
+uniform float u_amount = 1.0; // @param 0..1 how strong the effect is
 
 const float TAU = 6.28318530718;
 

@@ -9,7 +9,7 @@ uniform float u_pulse;      // 1 on the beat, decays to 0 over the beat
 uniform float u_bar_phase;  // 0..1 across the bar
 uniform float u_onset;      // onset envelope 0..1
 uniform float u_low;        // low band energy 0..1
-uniform float u_amount = 1.0;
+uniform float u_amount = 1.0; // @param 0..1 how strong the effect is
 
 void main() {
     float downbeat = u_bar_phase < 0.25 ? 1.0 : 0.6;

@@ -24,7 +24,7 @@ def test_short_soak_reports_every_field(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     report = json.loads((tmp_path / "soak.json").read_text())
     assert report["frames"] == 180 and report["fps"] == 30 and report["machine"].startswith("machine:")
-    assert report["presets"] == ["demo", "soak-cut", "soak-wide"]
+    assert report["presets"] == ["demo", "grid", "ink", "nebula", "soak-cut", "soak-wide"]
     assert report["preset_switches"] >= 3 and report["messages"] > 100
     assert report["invalid_messages"] > 10 and report["refused_by_parser"] > 0
     # the show refuses the bad commands that pass the parser, each with an ERROR line; nothing else fails

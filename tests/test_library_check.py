@@ -139,4 +139,4 @@ def test_check_loads_the_bank_as_the_show_does(tmp_path, monkeypatch):
     (tmp_path / "presets").mkdir()
     check.check_rows(tmp_path / "presets", tmp_path / "kf", "sdxl")
     assert calls == [{"family": "sdxl", "latent_channels": 4, "device": "cpu", "presets_dir": tmp_path / "presets",
-                      "keyframes_dir": tmp_path / "kf"}]
+                      "keyframes_dir": tmp_path / "kf", "shaders_dir": check.paths.shaders_dir()}]

@@ -2,7 +2,9 @@
 demo track, `live --headless --audio-device pulse` captures its monitor, and the show's beat
 clock must lock to the track's tempo."""
 
+import queue
 import subprocess
+import threading
 import time
 import sys
 from pathlib import Path
@@ -43,20 +45,31 @@ def test_live_show_keeps_drawing_when_the_input_device_disappears(pulse, tmp_pat
     write_demo_track(tmp_path / "track.wav", 12.0)
     player = subprocess.Popen(["paplay", f"--device={SINK}", str(tmp_path / "track.wav")])
     show = subprocess.Popen(
-        [sys.executable, "run_live.py", "live", "--headless", "--audio-device", "pulse", "--seconds", "8",
+        [sys.executable, "run_live.py", "live", "--headless", "--audio-device", "pulse", "--seconds", "10",
          "--osc-port", "0", "--size", "64x64", "--fps", "30"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in show.stdout], daemon=True)
+    reader.start()
+    seen = []
     try:
-        time.sleep(4.0)
+        # Pull the device only once the show runs on it: a loaded machine may take seconds to start.
+        while not any("show running" in line for line in seen):
+            seen.append(lines.get(timeout=60))
+        time.sleep(1.0)
         player.kill()
         _pactl("unload-module", pulse)
-        out, _ = show.communicate(timeout=120)
+        show.wait(timeout=120)
+        reader.join(timeout=10)
     finally:
         player.kill()
         show.kill()
+    while not lines.empty():
+        seen.append(lines.get())
+    out = "".join(seen)
     assert show.returncode == 0, out
     assert "Traceback" not in out
     assert "lost" in out, out
     summary = out[out.index("show stopped"):]
     frames = int(summary.split(": ")[1].split(" frames")[0])
-    assert frames >= 0.7 * 8 * 30, summary  # the outage did not stall the display loop
+    assert frames >= 0.7 * 10 * 30, summary  # the outage did not stall the display loop

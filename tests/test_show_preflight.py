@@ -25,6 +25,7 @@ from live.visuals.decoders import make_decoder
 
 REPO = Path(__file__).resolve().parent.parent
 HARDWARE = frozenset({"audio", "osc", "midi"})
+N_SHADERS = len(list((REPO / "shaders").glob("*.glsl")))
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_every_probe_on_a_ready_show(folders):
     assert got["decoder"].status == PASS and "approx sd1 on cpu" in got["decoder"].detail
     assert got["preset demo"].status == PASS and got["preset demo"].detail.startswith("8 keyframes, 512x512")
     assert got["decode demo"].status == PASS and "against 16.7 ms at 60 fps" in got["decode demo"].detail
-    assert got["shaders"].status == PASS and got["shaders"].detail.startswith("3 of 3 compiled")
+    assert got["shaders"].status == PASS and got["shaders"].detail.startswith(f"{N_SHADERS} of {N_SHADERS} compiled")
     assert got["memory"].status in (PASS, WARN) and "GiB free" in got["memory"].detail
     assert got["vram"].status in (PASS, WARN)
     assert result.presets[0]["name"] == "demo" and result.skipped == ("audio",)
@@ -117,7 +118,7 @@ def test_broken_shader_fails_when_a_ready_preset_uses_it(folders):
     (shaders / "spare.glsl").write_text("#version 330 core\nvoid main() { nope }\n")
     result = run_preflight(ShowSettings(**folders), skip=HARDWARE | {"memory"})
     got = rows(result)
-    assert got["shaders"].status == WARN and got["shaders"].detail.startswith("2 of 4 compiled")
+    assert got["shaders"].status == WARN and got["shaders"].detail.startswith(f"{N_SHADERS - 1} of {N_SHADERS + 1} compiled")
     assert got["shader pulse"].status == FAIL and "line 3" in got["shader pulse"].detail
     assert got["shader spare"].status == WARN and "no ready preset uses it" in got["shader spare"].detail
     assert result.exit_code() == 1

@@ -23,8 +23,8 @@ STROBE = """#version 330 core
 in vec2 v_uv;
 out vec4 f_color;
 uniform float u_beat_phase;
-uniform float u_rate = 1.0;  // flashes per beat
-uniform float u_area = 1.0;  // 1: the whole screen; 0.5: the lower left quarter
+uniform float u_rate = 1.0; // @param 0.25..8 flashes per beat
+uniform float u_area = 1.0; // @param 0..1 1: the whole screen; 0.5: the lower left quarter
 void main() {
     bool on = fract(u_beat_phase * u_rate) < 0.5 && v_uv.x < u_area && v_uv.y < u_area;
     f_color = vec4(vec3(on ? 1.0 : 0.0), 1.0);
@@ -147,7 +147,7 @@ params = {{ {params} }}
 def _strobe_show(tmp: Path, limit: bool, params: str) -> Show:
     shaders, presets = write_strobe(tmp, params)
     decoder = make_decoder("approx")
-    bank = open_bank(decoder.family, decoder.latent_channels, decoder.device, presets, tmp / "keyframes")
+    bank = open_bank(decoder.family, decoder.latent_channels, decoder.device, presets, tmp / "keyframes", shaders)
     renderer = Renderer(64, 64, headless=True, shader_dir=shaders, flash_limit=limit)
     return Show(bank, SyncDecode(decoder), renderer, preset="strobe", frame_period=1.0 / FPS)
 

@@ -15,7 +15,8 @@ class Frame:
 
 
 GOOD = """#version 330 core
-in vec2 v_uv; out vec4 f_color; uniform sampler2D u_image; uniform float u_gain = 1.0;
+in vec2 v_uv; out vec4 f_color; uniform sampler2D u_image;
+uniform float u_gain = 1.0; // @param 0..2 gain
 void main() { f_color = vec4(texture(u_image, v_uv).rgb * u_gain, 1.0); }
 """
 BAD = """#version 330 core
@@ -126,19 +127,23 @@ def test_newer_frame_becoming_older_keeps_its_picture(renderer):
     assert abs(renderer.read_pixels().mean() - 200) < 3
 
 
-def test_only_declared_float_uniforms_are_kept(renderer, tmp_path):
+def test_only_declared_params_in_range_are_kept(renderer, tmp_path, caplog):
     from live.errors import UserError
 
     (tmp_path / "mine.glsl").write_text(GOOD)
     renderer.shader_dir = tmp_path
-    renderer.set_shaders(["mine"], {"u_preset_only": 0.5})  # a preset param is declared by the preset
-    assert renderer.settable_params() == {"u_gain", "u_preset_only"}
+    renderer.set_shaders(["mine"], {"u_gain": 0.5, "u_preset_only": 0.5})  # undeclared: logged, not kept
+    assert any("u_preset_only" in r.getMessage() and "not declared" in r.getMessage() for r in caplog.records)
+    assert set(renderer.settable_params()) == {"u_gain"}
+    assert renderer.settable_params()["u_gain"].range == "0..2"
     renderer.set_param("u_gain", 0.25)
-    renderer.set_param("u_preset_only", 0.75)
-    for name in ("u_new", "u_image", "u_frame_mix"):  # unknown; a sampler; the composite pass's own
-        with pytest.raises(UserError, match="not a float uniform"):
+    for name in ("u_new", "u_image", "u_frame_mix", "u_preset_only"):  # unknown; a sampler; the composite's own
+        with pytest.raises(UserError, match="not declared by the current shaders"):
             renderer.set_param(name, 0.5)
-    assert renderer._params == {"u_gain": 0.25, "u_preset_only": 0.75}
+    for value in (-0.1, 2.5, float("nan"), float("inf")):
+        with pytest.raises(UserError, match=r"out of range 0\.\.2"):
+            renderer.set_param("u_gain", value)
+    assert renderer._params == {"u_gain": 0.25}
 
 
 def test_a_flood_of_new_names_leaves_the_per_frame_work_unchanged(renderer, tmp_path):

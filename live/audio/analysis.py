@@ -10,7 +10,10 @@ Per hop (about 11 ms) one aubio phase vocoder frame gives the magnitude spectrum
 novelty is, by default, a log-compressed mel-band spectral flux (aubio filterbank; half-wave
 rectified band differences, averaged), which is markedly better for beats than linear flux;
 any aubio spectral descriptor (``specflux``, ``hfc``, ``complex``, ``kl`` ...) can be chosen
-instead. The same spectrum gives the low/mid/high bands.
+instead. The same spectrum gives the low/mid/high bands. The chroma (12 pitch-class energies)
+needs finer bins than that 1024-point spectrum has (47 Hz apart: a semitone only above 800 Hz),
+so every eighth hop one 8-hop (4096-point) FFT of the newest audio is folded into pitch classes
+by one small matrix product (see :func:`chroma_weights`).
 
 With ``beat_activation = "rnn"`` the beat tracker follows madmom's causal LSTM beat activation
 (:mod:`live.audio.rnn`, 100 frames a second) instead of the onset novelty; the envelope, the
@@ -26,6 +29,7 @@ import time
 
 import aubio
 import numpy as np
+import scipy.fft
 
 from live.audio import rnn
 from live.audio.rnn import RNNBeatActivation
@@ -34,7 +38,7 @@ from live.audio.sources import AudioError, to_mono
 from live.beat.clock import BeatClock
 from live.beat.tracker import BeatEstimate, BeatTracker
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
-from live.messages import AudioState, Command, TempoReading
+from live.messages import PITCH_CLASSES, AudioState, Command, TempoReading
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,6 +55,30 @@ LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
 SILENCE_HOLD = 0.3
 _FLOORS = (1e-3, 1e-3, 1e-3, 10 ** (SILENCE_DB / 20.0), 1e-3)  # gain floors: low, mid, high, level, novelty
+# Chroma: a CHROMA_HOPS-hop FFT every CHROMA_EVERY hops; bins up to CHROMA_HIGH_HZ that are at most
+# CHROMA_MAX_WIDTH semitones wide (4096 points at 48 kHz: from ~100 Hz), smoothed over ~0.25 s.
+CHROMA_HOPS = 8
+CHROMA_EVERY = 8
+CHROMA_HIGH_HZ = 5000.0
+CHROMA_MAX_WIDTH = 2.5  # semitones
+CHROMA_SMOOTH_S = 0.25
+
+
+def chroma_weights(samplerate: int, fft_size: int) -> tuple[slice, np.ndarray]:
+    """The spectrum bins the chroma reads and the (12, bins) matrix that folds their power into
+    pitch classes (C first). Each bin is spread over the pitch classes around its centre with a
+    Gaussian as wide as the bin (in semitones), its weights summing to 1."""
+    width_hz = samplerate / fft_size
+    # Bin k is about 17.3 / k semitones wide: start where that is at most CHROMA_MAX_WIDTH.
+    first = max(1, math.ceil(12.0 / math.log(2.0) / CHROMA_MAX_WIDTH))
+    last = min(fft_size // 2, int(CHROMA_HIGH_HZ / width_hz))
+    freqs = np.arange(first, last + 1) * width_hz
+    pitch = 12.0 * np.log2(freqs / 440.0) + 9.0  # A4 = pitch class 9
+    sigma = np.maximum(0.5, 0.5 * 12.0 / math.log(2.0) * width_hz / freqs)
+    distance = (pitch[None, :] - np.arange(PITCH_CLASSES)[:, None] + 6.0) % 12.0 - 6.0
+    weights = np.exp(-0.5 * (distance / sigma[None, :]) ** 2)
+    weights /= weights.sum(axis=0, keepdims=True)
+    return slice(first, last + 1), weights.astype(np.float32)
 
 
 def default_hop(samplerate: int) -> int:
@@ -91,6 +119,11 @@ class AudioEngine:
         self._low = slice(1, int(np.searchsorted(freqs, LOW_HZ)))
         self._mid = slice(self._low.stop, int(np.searchsorted(freqs, HIGH_HZ)))
         self._high = slice(self._mid.stop, len(freqs))
+        chroma_fft = CHROMA_HOPS * self.hop
+        self._chroma_bins, self._chroma_w = chroma_weights(self.samplerate, chroma_fft)
+        self._chroma_audio = np.zeros(chroma_fft, dtype=np.float32)  # the newest CHROMA_HOPS hops, a ring
+        self._chroma_window = np.hanning(chroma_fft).astype(np.float32)
+        self._chroma = np.zeros(PITCH_CLASSES, dtype=np.float32)
 
         # What the beat tracker follows: the learned activation (100 frames/s, its own framing)
         # or the onset novelty above (one value per hop).
@@ -120,6 +153,7 @@ class AudioEngine:
         self._silence_rms = 10.0 ** (SILENCE_DB / 20.0)
         self._env_decay = math.exp(-self._frame_dt / 0.12)
         self._smooth = 1.0 - math.exp(-self._frame_dt / 0.05)
+        self._chroma_smooth = 1.0 - math.exp(-CHROMA_EVERY * self._frame_dt / CHROMA_SMOOTH_S)
         self._env = 0.0
         self._bands = [0.0] * 4  # smoothed low, mid, high, level (after gain)
         self._silent_for = SILENCE_HOLD
@@ -165,6 +199,7 @@ class AudioEngine:
         self._time = now
         self._env *= self._env_decay ** (dt / self._frame_dt)
         self._bands = [b * math.exp(-dt / 0.2) for b in self._bands]
+        self._chroma *= math.exp(-dt / 0.2)
         self._silent_for = max(self._silent_for, SILENCE_HOLD)
         self.clock.decay(dt)
         self._publish(now)
@@ -185,6 +220,7 @@ class AudioEngine:
         low_p = float(np.dot(mag[self._low], mag[self._low]))
         mid_p = float(np.dot(mag[self._mid], mag[self._mid]))
         high_p = float(np.dot(mag[self._high], mag[self._high]))
+        self._update_chroma(frame)
         low, mid, high = math.sqrt(low_p), math.sqrt(mid_p), math.sqrt(high_p)
         rms = math.sqrt(float(np.dot(frame, frame)) / len(frame) + 1e-20)
         silent_now = rms < self._silence_rms
@@ -263,6 +299,20 @@ class AudioEngine:
             else:
                 self.clock.decay(dt)
 
+    def _update_chroma(self, frame: np.ndarray) -> None:
+        """Keep the hop in the chroma window (a ring of hops); every CHROMA_EVERY hops fold the
+        window's spectrum into the 12 pitch classes and smooth (~12 times a second at 48 kHz;
+        scipy's float32 FFT is about 3x cheaper than numpy's here)."""
+        hop = len(frame)
+        slot = self.frames % CHROMA_HOPS
+        self._chroma_audio[slot * hop:(slot + 1) * hop] = frame
+        if self.frames % CHROMA_EVERY:
+            return
+        oldest = (slot + 1) % CHROMA_HOPS * hop  # the ring starts after the newest hop
+        audio = np.concatenate((self._chroma_audio[oldest:], self._chroma_audio[:oldest]))
+        part = np.abs(scipy.fft.rfft(audio * self._chroma_window)[self._chroma_bins])
+        self._chroma += self._chroma_smooth * (self._chroma_w @ (part * part) - self._chroma)
+
     def _publish(self, t: float) -> None:
         self.clock.sync(t)  # the tempo source priority (Link, MIDI clock, manual, audio) at t
         pos = self.clock.beats_at(t)
@@ -281,7 +331,15 @@ class AudioEngine:
             confidence=float(self.clock.confidence),
             tempo_source=self.clock.source,
             silent=self._silent_for >= SILENCE_HOLD,
+            chroma=self._chroma_now(),
         )
+
+    def _chroma_now(self) -> tuple[float, ...]:
+        """The smoothed chroma scaled so the strongest pitch class is 1 (all 0 when silent)."""
+        peak = float(self._chroma.max())
+        if self._silent_for >= SILENCE_HOLD or peak <= 1e-12:
+            return (0.0,) * PITCH_CLASSES
+        return tuple((self._chroma / peak).tolist())
 
     # -- output and control ----------------------------------------------------------------
 

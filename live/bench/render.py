@@ -1,41 +1,146 @@
-"""`bench render`: offline render speed of the demo, through the same code as `render`."""
+"""`bench render`: offline render speed of the demo, through the same code as `render`; the
+render loop's frame time per shader chain and output size; texture upload time per frame size.
+
+The render loop is the renderer alone, as the show drives it each frame (new per-frame
+uniforms, one pass per shader, the composite pass), waited for with glFinish so the GPU's
+work is counted; frames are uploaded separately, as decoded frames arrive at their own rate.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from live import paths
 from live.bench.machine import machine_line
-from live.library.demo import DEMO_PRESET, write_demo_track
+from live.library.demo import DEMO_PRESET, demo_images, write_demo_track
+from live.library.presets import find_preset
+from live.messages import AudioState
 from live.show.driver import MAX_FPS
 from live.show.render import render_file
+from live.show.show import shader_uniforms
 from live.values import Bounded, parse_size, positive
+
+LOOP_SIZES = "1280x720,1920x1080"
+UPLOAD_SIZES = (512, 1024)
+HARMONY = (1.0, 0.0, 0.2, 0.0, 0.7, 0.0, 0.0, 0.8, 0.0, 0.3, 0.0, 0.0)  # a C major-ish chroma
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bench render``."""
     parser.add_argument("--seconds", type=positive(float, 3600), default=10.0, help="length of demo audio to render")
-    parser.add_argument("--size", default="512x512", help="output size WxH")
+    parser.add_argument("--size", default="512x512", help="output size WxH of the offline render")
     parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=30, help="video frame rate")
+    parser.add_argument("--loop-sizes", default=LOOP_SIZES, help="render-loop output sizes, comma-separated WxH")
+    parser.add_argument("--loop-frames", type=Bounded(int, 3, 10000), default=30,
+                        help="frames timed per chain and size (after 3 warm-up frames)")
+    parser.add_argument("--upload-frames", type=Bounded(int, 3, 10000), default=30, help="uploads timed per frame size")
+    parser.add_argument("--skip-offline", action="store_true",
+                        help="leave out the offline demo render and the flash limiter's cost")
+
+
+def chains() -> dict[str, list[str]]:
+    """The chains the render loop is timed with: the preset default, the demo's, every shader."""
+    every = sorted(p.stem for p in paths.shaders_dir().glob("*.glsl"))
+    demo = list(find_preset(DEMO_PRESET, paths.presets_dir()).look.shaders)
+    return {"default (pulse)": ["pulse"], f"demo ({len(demo)})": demo, f"every shader ({len(every)})": every}
+
+
+def _finish() -> None:
+    from pyglet import gl
+
+    gl.glFinish()
+
+
+def _stats(times: list[float]) -> str:
+    ms = np.asarray(times) * 1000.0
+    return f"{ms.mean():7.2f} ms/frame (p95 {np.percentile(ms, 95):7.2f}) = {1000.0 / ms.mean():6.1f} fps"
+
+
+def _Frame(rgb: np.ndarray, seq: int) -> Any:
+    from live.visuals.worker import Frame
+
+    return Frame(rgb, 0.0, seq, 0.0)
+
+
+def loop_times(renderer: Any, chain: list[str], frames: int) -> list[float]:
+    """Seconds per render-loop frame (draw + glFinish) with ``chain`` on ``renderer``."""
+    renderer.set_shaders(chain)
+    images = demo_images(512, 512, 2)
+    renderer.update_frames(_Frame(images[0], 1), _Frame(images[1], 2))
+    times = []
+    for i in range(frames + 3):
+        t = i / 60.0
+        state = AudioState(time=0.0, bpm=128.0, beat_phase=0.0, onset_env=0.5, low=0.6, mid=0.4, high=0.3,
+                           level=0.7, chroma=HARMONY)
+        start = time.perf_counter()
+        renderer.draw(t, 0.5, shader_uniforms(state, t))
+        _finish()
+        if i >= 3:  # the first frames compile and allocate
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def upload_times(renderer: Any, side: int, frames: int) -> list[float]:
+    """Seconds per texture upload (a new side x side RGB frame, glTexSubImage2D + glFinish)."""
+    rng = np.random.default_rng(0)  # what the pixels are does not change the upload
+    images = [rng.integers(0, 256, (side, side, 3), dtype=np.uint8) for _ in range(2)]
+    renderer.update_frames(None, _Frame(images[0], 0))  # allocates the texture at this size
+    _finish()
+    times = []
+    for i in range(frames):
+        start = time.perf_counter()
+        renderer.update_frames(None, _Frame(images[i % 2], i + 1))
+        _finish()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def gl_renderer_name() -> str:
+    """The GL driver's renderer string (e.g. ``llvmpipe (LLVM 15.0.6, 256 bits)``)."""
+    from pyglet import gl
+
+    name = gl.glGetString(gl.GL_RENDERER)
+    return ctypes.cast(name, ctypes.c_char_p).value.decode() if name else "unknown"
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render the demo offline and print frames per second with the machine and settings."""
-    with tempfile.TemporaryDirectory() as tmp:
-        track = Path(tmp) / "demo.wav"
-        write_demo_track(track, args.seconds)
-        stats = render_file(preset=DEMO_PRESET, audio=str(track), out=str(Path(tmp) / "bench.mp4"),
-                            seconds=args.seconds, size=args.size, fps=args.fps, progress=False)
+    """Print the machine, then the offline render fps, render-loop frame times and upload times."""
+    from live.visuals.renderer import Renderer
+
+    sizes = [parse_size(s.strip()) for s in args.loop_sizes.split(",") if s.strip()]
     print(f"{machine_line()}, GL offscreen (EGL)")
-    print(f"settings: demo preset, approx decoder, {args.size}, {args.fps} fps video, {args.seconds:.0f} s of audio")
-    print(f"render: {stats.frames} frames in {stats.wall_s:.2f} s = {stats.fps:.1f} frames/s "
-          f"({stats.fps / args.fps:.2f}x real time)")
-    print(flash_limit_cost(*parse_size(args.size)))
+    if not args.skip_offline:
+        with tempfile.TemporaryDirectory() as tmp:
+            track = Path(tmp) / "demo.wav"
+            write_demo_track(track, args.seconds)
+            stats = render_file(preset=DEMO_PRESET, audio=str(track), out=str(Path(tmp) / "bench.mp4"),
+                                seconds=args.seconds, size=args.size, fps=args.fps, progress=False)
+        print(f"settings: demo preset, approx decoder, {args.size}, {args.fps} fps video, {args.seconds:.0f} s of audio")
+        print(f"render: {stats.frames} frames in {stats.wall_s:.2f} s = {stats.fps:.1f} frames/s "
+              f"({stats.fps / args.fps:.2f}x real time)")
+        print(flash_limit_cost(*parse_size(args.size)))
+    for width, height in sizes:
+        renderer = Renderer(width, height, headless=True)
+        try:
+            if (width, height) == sizes[0]:
+                print(f"render loop (draw + glFinish, {args.loop_frames} frames each; GL: {gl_renderer_name()}):")
+            for label, chain in chains().items():
+                print(f"  {f'{width}x{height}':<9}  {label:<18} {_stats(loop_times(renderer, chain, args.loop_frames))}")
+            if (width, height) == sizes[-1]:
+                print(f"texture upload (one RGB frame, glTexSubImage2D + glFinish, {args.upload_frames} each):")
+                for side in UPLOAD_SIZES:
+                    ms = np.asarray(upload_times(renderer, side, args.upload_frames)) * 1000.0
+                    print(f"  {f'{side}x{side}':<9}  {ms.mean():7.2f} ms (p95 {np.percentile(ms, 95):.2f})")
+        finally:
+            renderer.close()
     return 0
 
 

@@ -152,7 +152,8 @@ def _write_presets(folder: Path) -> None:
     demo = (paths.presets_dir(None) / f"{DEMO_PRESET}.toml").read_text()
     (folder / "soak-cut.toml").write_text(
         re.sub(r"(?m)^shaders = .*$", 'shaders = ["pulse"]', demo).replace('transition = "crossfade"',
-                                                                           'transition = "cut"'))
+                                                                           'transition = "cut"')
+        .replace("params = { u_segments = 6.0 }", "params = { u_amount = 0.8 }"))  # pulse declares no u_segments
     (folder / "soak-wide.toml").write_text(
         re.sub(r"(?m)^shaders = .*$", 'shaders = ["rgbshift", "kaleido"]', demo)
         .replace("width = 512", "width = 768").replace("height = 512", "height = 432"))

@@ -30,8 +30,9 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "beats": ("live.bench.beats", "beat accuracy (F-measure, CMLt, AMLt) on annotated audio"),
     "decode": ("live.bench.decode", "decode fps, pipeline efficiency, latency, display-loop fps"),
     "bank": ("live.bench.bank", "keyframe memory per preset and preset bank load time"),
-    "render": ("live.bench.render", "offline render frames per second of the demo"),
+    "render": ("live.bench.render", "offline render fps of the demo, render-loop frame time per shader chain, uploads"),
     "gpu": ("live.bench.gpu", "every GPU figure in one command (decode fp16, compile, CUDA graphs, precompute)"),
+    "windows": ("live.bench.windows", "what the operator window (preview and HUD) costs the output's frame rate"),
     "sync": ("live.bench.sync", "Link and MIDI clock at 120 BPM over loopback: the clock's BPM and beat-phase error"),
     "soak": ("live.bench.soak", "the show for 30 min of show time, accelerated, under random control: gaps, memory, errors"),
 }

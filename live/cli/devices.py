@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name}")
     if not found["midi_inputs"]:
         print("  none found")
-    print("Screens (--fullscreen --screen INDEX):")
+    print("Screens (--fullscreen --screen INDEX|NAME, --operator INDEX|NAME):")
     for line in found["screens"]:
         print(f"  {line}")
     if not found["screens"]:

@@ -9,7 +9,9 @@ import logging
 from live.audio.sources import BLOCKSIZE_RANGE, SAMPLERATE_RANGE
 from live.cli.common import add_analysis_flags, add_decoder_flags, add_flash_flag, add_folder_flags, analysis_settings
 from live.show.driver import MAX_FPS
+from live.control.commands import key_reference_lines
 from live.show.runner import OSC_PORT_MAX, ShowSettings, run_show
+from live.visuals.renderer import ASPECTS
 from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
@@ -26,11 +28,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", default=D.channels, help="input channels: 'mix' (default), '3' or '3,4' (1-based)")
     parser.add_argument("--samplerate", type=Bounded(int, *SAMPLERATE_RANGE), default=D.samplerate, help="input sample rate (default: the device's)")
     parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=D.blocksize, help="audio block size in frames")
-    parser.add_argument("--size", default=D.size, help="render size WxH (the window letterboxes it)")
+    parser.add_argument("--size", default=D.size, help="WxH the show draws at without --output-size or --fullscreen, "
+                        "and the output window's size (a preset decodes at its own size)")
     parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=D.fps, help="display rate")
     parser.add_argument("--headless", action="store_true", help="no window: render offscreen (servers, preflight, tests)")
-    parser.add_argument("--fullscreen", action="store_true", help="fullscreen window")
-    parser.add_argument("--screen", type=Bounded(int, 0, 64), default=D.screen, help="screen index for --fullscreen (see `devices`)")
+    parser.add_argument("--fullscreen", action="store_true", help="fullscreen output window")
+    parser.add_argument("--screen", default=D.screen, metavar="SCREEN",
+                        help="the output's screen: index or part of its name, e.g. 1 or HDMI (see `devices`) [the first]")
+    parser.add_argument("--output-size", default=D.output_size, metavar="WxH",
+                        help="size the output is drawn at, shaders included [--size; the screen's with --fullscreen]")
+    parser.add_argument("--aspect", choices=ASPECTS, default=D.aspect,
+                        help="decoded frames onto the output: fit (whole picture, black bars), fill (cover, crop), "
+                             "stretch")
+    parser.add_argument("--operator", nargs="?", const="", default=D.operator, metavar="SCREEN",
+                        help="also open the operator window (output preview and HUD), on this screen if given")
     add_flash_flag(parser)
     add_decoder_flags(parser)
     parser.add_argument("--tiny-model", default=D.tiny_model, metavar="FOLDER",
@@ -53,10 +64,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--midi-clock-out", default=D.midi_clock_out, metavar="PORT",
                         help="send MIDI clock from the show's beat to this output (a new virtual one if none has the name)")
     parser.add_argument("--seconds", type=positive(float), default=D.seconds,
-                        help="stop after S seconds (default: run until closed, Ctrl-C or SIGTERM)")
+                        help="stop after S seconds (default: run until quit with Ctrl+Q or Esc twice, Ctrl-C or SIGTERM)")
     parser.add_argument("--log-file", default=D.log_file, metavar="FILE",
                         help="also log to FILE, rotated at 5 MB with 5 old files kept; crash reports go beside it")
     add_folder_flags(parser, "presets", "keyframes", "shaders", "mappings")
+    # The key table, as the windows and the HUD use it (pre-formatted: keep its lines).
+    parser.formatter_class = _Formatter
+    parser.epilog = "keys in the output and operator windows:\n" + "\n".join(f"  {line}" for line in key_reference_lines())
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each flag's help, the epilog's lines kept as written."""
 
 
 def settings_from_args(args: argparse.Namespace) -> ShowSettings:

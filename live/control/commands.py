@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from live.errors import UserError
 from live.messages import Command
+from live.visuals.shaders import FRAME_UNIFORMS
 
 MAX_KEYFRAME_INDEX = 100_000  # far above any real bank; only guards against nonsense like 1e12
 MAX_STRING = 200
@@ -135,6 +136,9 @@ class Arg:
             pattern, allowed = _PATTERNS[self.type]
             if not pattern.match(value):
                 raise ControlError(f"{self.what} {value!r:.60} is not a valid name ({allowed})")
+        if self.type == "uniform" and value in FRAME_UNIFORMS:
+            # Refused here, before the show: OSC, MIDI files and the show all check through this.
+            raise ControlError(f"{value} is driven by the show each frame; a controller cannot set it")
         return value
 
 
@@ -179,7 +183,7 @@ COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (
     CommandSpec("param", "value", "show", (Arg("key", "parameter key"), Arg("value", "value")),
                 "preset parameter (motion.* or look.params.*)"),
     CommandSpec("shader_param", "value", "show", (Arg("uniform", "uniform"), Arg("float", "uniform value")),
-                "shader uniform"),
+                "shader param declared in shaders/*.glsl, within its range"),
 )}
 
 
@@ -199,6 +203,70 @@ SHORTCUTS: dict[str, Shortcut] = {s.name: s for s in (
 )}
 
 TOGGLES: tuple[str, ...] = tuple(n for n, c in COMMANDS.items() if c.kind == "toggle")
+
+
+@dataclass(frozen=True)
+class KeyBinding:
+    """Keys of the output and operator windows that send one command or shortcut (toggles flip:
+    no argument), or do one of the window's own :data:`WINDOW_ACTIONS`.
+
+    Keys are pyglet key names (``pyglet.window.key.symbol_string``), ``CTRL+`` in front when Ctrl
+    is held; ``label`` is how the key table shows them."""
+
+    keys: tuple[str, ...]
+    command: str
+    label: str
+    description: str = ""
+
+    @property
+    def does(self) -> str:
+        """What the keys do, in words."""
+        if self.description:
+            return self.description
+        return SHORTCUTS[self.command].description if self.command in SHORTCUTS else COMMANDS[self.command].description
+
+
+# The window's own actions: they never reach the show's command queue.
+WINDOW_ACTIONS: dict[str, str] = {"hud": "HUD on/off", "quit": "quit the show (Ctrl+Q, or Esc twice within 1 s)"}
+
+KEYS: tuple[KeyBinding, ...] = (
+    KeyBinding(("RIGHT", "PAGEDOWN"), "preset_next", "Right / PgDn"),
+    KeyBinding(("LEFT", "PAGEUP"), "preset_prev", "Left / PgUp"),
+    KeyBinding(("B",), "blackout", "B", "black output (toggle)"),
+    KeyBinding(("F",), "freeze", "F", "freeze the picture (toggle)"),
+    KeyBinding(("H",), "hold", "H", "stay on the current keyframe (toggle)"),
+    KeyBinding(("SPACE", "T"), "tap", "Space / T"),
+    KeyBinding(("R",), "resync", "R", '"this is the downbeat"'),
+    KeyBinding(("TAB",), "hud", "Tab", WINDOW_ACTIONS["hud"]),
+    KeyBinding(("CTRL+Q", "ESCAPE"), "quit", "Ctrl+Q / Esc Esc", WINDOW_ACTIONS["quit"]),
+)
+KEY_ACTIONS: dict[str, str] = {key: b.command for b in KEYS for key in b.keys}  # key name -> command or action
+
+
+def keyboard_command(name: str) -> Command | None:
+    """The command (source ``keyboard``) for a command or shortcut name of the key table; None
+    for a window action or an unknown name."""
+    if name in WINDOW_ACTIONS or (name not in COMMANDS and name not in SHORTCUTS):
+        return None
+    spec, args = resolve(name)
+    return Command(spec.name, args, source="keyboard")
+
+
+def key_command(key: str) -> Command | None:
+    """The command a key sends to the show, or None for an unbound key or a window action."""
+    return keyboard_command(KEY_ACTIONS.get(key, ""))
+
+
+def key_reference_lines() -> list[str]:
+    """The key table as short lines (``B  black output (toggle)``) for ``live --help`` and the HUD."""
+    width = max(len(b.label) for b in KEYS)
+    return [f"{b.label:<{width}}  {b.does}" for b in KEYS]
+
+
+def key_reference_markdown() -> str:
+    """The README's key table (markdown)."""
+    rows = [f"| {b.label} | {b.does} |" for b in KEYS]
+    return "\n".join(["| key | does |", "|---|---|", *rows]) + "\n"
 
 
 def resolve(name: str) -> tuple[CommandSpec, tuple[Any, ...]]:

@@ -52,6 +52,7 @@ from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import Command
 from live.ratelog import RateLimitedLog
+from live.visuals.shaders import describe, folder_params, merged
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -195,8 +196,11 @@ class MidiMapping:
         self._last_cc: dict[tuple[int, int], int] = {}
 
     @classmethod
-    def load(cls, path: Path | str) -> "MidiMapping":
-        """Read and validate a mapping file; ControlError naming the file, entry and key if bad."""
+    def load(cls, path: Path | str, shaders_dir: Path | str | None = None) -> "MidiMapping":
+        """Read and validate a mapping file; ControlError naming the file, entry and key if bad.
+
+        With ``shaders_dir``, ``shader_param`` bindings are also checked against the parameters
+        the shaders there declare (see :meth:`checked_shader_params`)."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -210,7 +214,31 @@ class MidiMapping:
             parsed = _MappingFile.model_validate(data)
         except ValidationError as exc:
             raise ControlError(f"MIDI mapping {path}: {_first_error(exc, data)}") from None
-        return cls(parsed.bind, parsed.device, path)
+        mapping = cls(parsed.bind, parsed.device, path)
+        return mapping if shaders_dir is None else mapping.checked_shader_params(shaders_dir)
+
+    def checked_shader_params(self, shaders_dir: Path | str) -> "MidiMapping":
+        """This mapping with every ``shader_param`` binding checked against the parameters the
+        shaders in ``shaders_dir`` declare (``// @param LOW..HIGH``): the name must be declared and
+        a fixed value or a fader's min/max inside its range; a fader with no min/max sweeps the
+        declared range. ControlError names the file, the binding and the range."""
+        params = merged(folder_params(shaders_dir))
+        where = f"MIDI mapping {self.path}: " if self.path else ""
+        out = []
+        for i, b in enumerate(self.bindings):
+            if b.command == "shader_param":
+                param = params.get(str(b.name))
+                if param is None:
+                    raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}): {b.name} is not a parameter of any "
+                                       f"shader in {shaders_dir}; declared: {describe(params)}")
+                for key, v in (("value", b.value), ("min", b.min), ("max", b.max)):
+                    if v is not None and not param.low <= float(v) <= param.high:
+                        raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}): {key} = {v} is outside "
+                                           f"{b.name}'s range {param.range}")
+                if b.value is None and b.min is None:
+                    b = b.model_copy(update={"min": param.low, "max": param.high})
+            out.append(b)
+        return MidiMapping(out, self.device, self.path)
 
     def find(self, msg: mido.Message) -> Binding | None:
         """The binding for the control that sent ``msg`` (exact channel first, then any channel)."""

@@ -73,7 +73,8 @@ class PresetBank:
 
     def __init__(self, entries: dict[str, _Entry], family: str, latent_channels: int, device: str, *,
                  presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None,
-                 scaling_factor: float | None = None, seen: dict[str, _Sig] | None = None) -> None:
+                 scaling_factor: float | None = None, seen: dict[str, _Sig] | None = None,
+                 shaders_dir: str | Path | None = None) -> None:
         self._entries = dict(entries)
         self.family = family
         self.latent_channels = latent_channels
@@ -81,6 +82,7 @@ class PresetBank:
         self.scaling_factor = scaling_factor
         self.presets_dir = Path(presets_dir) if presets_dir is not None else None
         self.keyframes_dir = Path(keyframes_dir) if keyframes_dir is not None else None
+        self.shaders_dir = shaders_dir  # whose declared params the presets' look.params are checked against
         self.refresh_interval = REFRESH_INTERVAL_S
         # refresh state: owned by the one refresh job that may run at a time
         self._seen: dict[str, _Sig] = dict(seen or {})
@@ -92,7 +94,7 @@ class PresetBank:
     @classmethod
     def load(cls, presets_dir: str | Path, keyframes_dir: str | Path, latent_channels: int = 4,
              family: str = "sd1", device: str | torch.device = "cpu",
-             scaling_factor: float | None = None) -> "PresetBank":
+             scaling_factor: float | None = None, shaders_dir: str | Path | None = None) -> "PresetBank":
         """Load every preset in ``presets_dir`` and its keyframes from ``keyframes_dir``, checked for the decoder.
 
         ``family``/``latent_channels``/``scaling_factor`` describe the decoder the show will use:
@@ -104,7 +106,7 @@ class PresetBank:
         started = time.perf_counter()
         presets_dir, keyframes_dir = Path(presets_dir), Path(keyframes_dir)
         sigs = _scan(presets_dir, keyframes_dir, ()) if presets_dir.is_dir() else {}
-        good, bad = load_presets(presets_dir)
+        good, bad = load_presets(presets_dir, shaders_dir)
         entries: dict[str, _Entry] = {n: _Entry(n, None, None, reason) for n, reason in bad.items()}
         seen = {n: sigs.get(n, (None, None)) for n in bad}
         for name, preset in good.items():
@@ -121,7 +123,7 @@ class PresetBank:
                 entries[name] = _Entry(name, preset, None, _unexpected(preset, exc))
             seen[name] = sig
         bank = cls(dict(sorted(entries.items())), family, latent_channels, str(device), presets_dir=presets_dir,
-                   keyframes_dir=keyframes_dir, scaling_factor=scaling_factor, seen=seen)
+                   keyframes_dir=keyframes_dir, scaling_factor=scaling_factor, seen=seen, shaders_dir=shaders_dir)
         _LOGGER.info("preset bank: %d of %d presets ready (%.2f s)", len(bank.names()), len(entries),
                      time.perf_counter() - started)
         return bank
@@ -275,7 +277,7 @@ class PresetBank:
             return dataclasses.replace(old, reason=f"{reason}; showing the keyframes loaded before")
         preset: Preset | None = None
         try:
-            preset = load_preset(toml)
+            preset = load_preset(toml, self.shaders_dir)
             if live and sig[1] == self._seen.get(name, (None, None))[1] and preset.generation.model != APPROX_MODEL \
                     and old.preset is not None and old.preset.settings_hash() == preset.settings_hash():
                 kset = old.kset  # only motion/look changed: the keyframes in memory are still right
@@ -365,11 +367,12 @@ def _fits_decoder(kset: KeyframeSet, family: str, latent_channels: int, scaling_
 
 
 def open_bank(family: str = "sd1", latent_channels: int = 4, device: str | torch.device = "cpu",
-              presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None) -> PresetBank:
+              presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None,
+              shaders_dir: str | Path | None = None) -> PresetBank:
     """The bank as the show loads it, for a decoder of ``family`` on ``device``: every preset in
     the presets folder with its keyframes, checked against the family's latent channels and
     scaling factor. The folders follow :mod:`live.paths` (the repository's unless overridden).
     ``live``, ``render`` and ``check`` all load through here, so ``check`` sees what the show sees."""
     return PresetBank.load(paths.presets_dir(presets_dir), paths.keyframes_dir(keyframes_dir),
                            latent_channels=latent_channels, family=family, device=device,
-                           scaling_factor=SCALING_FACTORS.get(family))
+                           scaling_factor=SCALING_FACTORS.get(family), shaders_dir=shaders_dir)

@@ -68,9 +68,9 @@ def check_bank(presets_dir: str | Path | None = None, keyframes_dir: str | Path 
     try:
         started = time.perf_counter()
         bank = open_bank(family=family, latent_channels=latent_channels, device=device, presets_dir=presets_dir,
-                         keyframes_dir=keyframes_dir)
+                         keyframes_dir=keyframes_dir, shaders_dir=shaders_dir)
         seconds = time.perf_counter() - started
-        good, _ = load_presets(presets_dir)
+        good, _ = load_presets(presets_dir, shaders_dir)
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)

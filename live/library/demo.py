@@ -1,6 +1,8 @@
 """The built-in demo content: procedural keyframe images and a synthesised track with a known tempo.
 
-Nothing here needs model weights, a GPU or a sound card. The track is a 4-on-the-floor kick
+The image sets (``images = "builtin:NAME"`` in a preset, see :data:`BUILTIN_SETS`) each have
+their own palette and shapes, so preset switching, transitions and an autopilot can be tried
+without a model. Nothing here needs model weights, a GPU or a sound card. The track is a 4-on-the-floor kick
 with off-beat hats and a bass line, with a tempo change half way, so every beat time is known
 exactly and the tests can check that the visuals land on it.
 """
@@ -49,6 +51,102 @@ def demo_images(width: int, height: int, count: int) -> np.ndarray:
         img = img * (0.75 + 0.25 * rings[..., None])
         images[i] = np.clip(img * 255.0, 0, 255).astype(np.uint8)
     return images
+
+
+def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel centres as x, y in -1..1 (float32, y down)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    return (x + 0.5) / width * 2.0 - 1.0, (y + 0.5) / height * 2.0 - 1.0
+
+
+def _waves(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, octaves: int = 4) -> np.ndarray:
+    """Smooth pseudo-noise in about -1..1: random sine waves, each octave finer and fainter."""
+    out = np.zeros_like(x)
+    for octave in range(octaves):
+        freq = 2.0 * 2.0**octave
+        for _ in range(3):
+            angle, phase = rng.uniform(0, 2 * np.pi, 2)
+            out += np.sin(freq * (x * np.cos(angle) + y * np.sin(angle)) + phase) / (1.5 * 2.0**octave)
+    return out / 2.0
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray:
+    return np.clip(img * 255.0, 0, 255).astype(np.uint8)
+
+
+def nebula_images(width: int, height: int, count: int) -> np.ndarray:
+    """Deep-space clouds: violet, magenta and teal gas on near-black, with stars. Dark, slow."""
+    rng = np.random.default_rng(2024)
+    x, y = _grid(width, height)
+    out = np.empty((count, height, width, 3), np.uint8)
+    colours = np.array([[0.45, 0.15, 0.75], [0.85, 0.2, 0.55], [0.1, 0.6, 0.7], [0.25, 0.3, 0.9]], np.float32)
+    for i in range(count):
+        img = np.zeros((height, width, 3), np.float32) + np.array([0.02, 0.01, 0.05], np.float32)
+        for layer in range(3):
+            gas = np.clip(_waves(x, y, rng) + rng.uniform(-0.2, 0.3), 0.0, None) ** 1.5
+            img += gas[..., None] * colours[(i + layer) % len(colours)] * 0.8
+        stars = rng.random((height, width)) > 0.998
+        img[stars] = 1.0
+        out[i] = _to_uint8(img)
+    return out
+
+
+def grid_images(width: int, height: int, count: int) -> np.ndarray:
+    """Neon geometry: a perspective floor grid, rings and bars in cyan, magenta and yellow on
+    black. Hard edges and high contrast, for peak-time looks."""
+    rng = np.random.default_rng(77)
+    x, y = _grid(width, height)
+    out = np.empty((count, height, width, 3), np.uint8)
+    neon = np.array([[0.0, 0.95, 1.0], [1.0, 0.1, 0.8], [1.0, 0.9, 0.1], [0.3, 1.0, 0.3]], np.float32)
+    for i in range(count):
+        img = np.zeros((height, width, 3), np.float32)
+        horizon = rng.uniform(-0.2, 0.2)
+        depth = np.where(y > horizon, 1.0 / np.maximum(y - horizon, 1e-3), 0.0)
+        floor = (y > horizon) & ((np.abs(np.sin(depth * 2.0 + i)) < 0.08 + 0.0 * depth)
+                                 | (np.abs(np.sin(x * depth * rng.uniform(3, 6))) < 0.06))
+        img[floor] = neon[i % 4]
+        cx, cy = rng.uniform(-0.5, 0.5), horizon - rng.uniform(0.2, 0.5)
+        r = np.hypot(x - cx, y - cy)
+        rings = (np.abs(np.sin(r * rng.uniform(14, 30))) > 0.8) & (r < 0.5) & (y < horizon)
+        img[rings] = neon[(i + 1) % 4]
+        bars = (np.abs(np.sin(x * rng.uniform(8, 20) + i)) > 0.93) & (y < horizon) & ~rings
+        img[bars] = neon[(i + 2) % 4] * 0.6
+        out[i] = _to_uint8(img)
+    return out
+
+
+def ink_images(width: int, height: int, count: int) -> np.ndarray:
+    """Ink on paper: indigo and black blots with feathered, wandering edges on warm off-white.
+    Light and calm."""
+    rng = np.random.default_rng(5)
+    x, y = _grid(width, height)
+    out = np.empty((count, height, width, 3), np.uint8)
+    paper = np.array([0.95, 0.92, 0.85], np.float32)
+    inks = np.array([[0.1, 0.12, 0.35], [0.05, 0.05, 0.07], [0.55, 0.1, 0.12]], np.float32)
+    for i in range(count):
+        img = np.broadcast_to(paper, (height, width, 3)).copy()
+        edge = 0.4 * _waves(x, y, rng, octaves=5)
+        for _ in range(3):
+            cx, cy = rng.uniform(-0.6, 0.6, 2)
+            radius = rng.uniform(0.2, 0.45)
+            d = np.hypot(x - cx, y - cy) / radius + edge
+            ink = np.clip((1.2 - d) * 3.0, 0.0, 1.0)[..., None]
+            img = img * (1.0 - 0.9 * ink) + 0.9 * ink * inks[rng.integers(len(inks))]
+        out[i] = _to_uint8(img * (0.97 + 0.03 * _waves(x * 8, y * 8, rng, octaves=1))[..., None])
+    return out
+
+
+# builtin:NAME -> the function that draws its images (width, height, count) -> (count, h, w, 3) uint8
+BUILTIN_SETS = {"demo": demo_images, "nebula": nebula_images, "grid": grid_images, "ink": ink_images}
+
+
+def builtin_images(source: str, width: int, height: int, count: int) -> np.ndarray:
+    """The images of ``builtin:NAME`` (see :data:`BUILTIN_SETS`); ValueError for an unknown name."""
+    name = source.removeprefix("builtin:")
+    if name not in BUILTIN_SETS:
+        raise ValueError(f"unknown built-in image set {source!r}; choose "
+                         f"{', '.join('builtin:' + n for n in BUILTIN_SETS)}")
+    return BUILTIN_SETS[name](width, height, count)
 
 
 def _palette(t: np.ndarray | float) -> np.ndarray:

@@ -13,9 +13,9 @@ import numpy as np
 
 from live.library.presets import (
     APPROX_MODEL,
-    BUILTIN_IMAGES,
     Preset,
     as_written,
+    is_builtin,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,8 +52,8 @@ def load_images(files: Iterable[Path], width: int, height: int) -> np.ndarray:
 
 def images_identity(source: str, width: int, height: int, count: int) -> tuple[list[Path], str]:
     """The image files behind ``source`` and a content hash of them (for the cache key)."""
-    if source == BUILTIN_IMAGES:
-        from live.library import demo  # the demo images are code: hash the code that draws them
+    if is_builtin(source):
+        from live.library import demo  # the built-in images are code: hash the code that draws them
 
         digest = hashlib.sha256(Path(demo.__file__).read_bytes()).hexdigest()
         return [], hash_json({"builtin": source, "code": digest, "count": count, "size": [width, height]})
@@ -71,10 +71,10 @@ def source_images(preset: Preset, source: str | None = None) -> tuple[np.ndarray
     source = source or preset.resolve(g.images)
     count = text_keyframe_count(preset)
     files, digest = images_identity(source, g.width, g.height, count)
-    if source == BUILTIN_IMAGES:
-        from live.library.demo import demo_images
+    if is_builtin(source):
+        from live.library.demo import builtin_images
 
-        return demo_images(g.width, g.height, count), digest, [f"{BUILTIN_IMAGES}#{i}" for i in range(count)]
+        return builtin_images(source, g.width, g.height, count), digest, [f"{source}#{i}" for i in range(count)]
     return load_images(files, g.width, g.height), digest, [p.name for p in files]
 from live.library.keyframes import (
     FORMAT_VERSION,

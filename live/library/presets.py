@@ -31,7 +31,10 @@ from pydantic import (
     model_validator,
 )
 
+from live import paths
 from live.errors import UserError
+from live.library.demo import BUILTIN_SETS
+from live.visuals.shaders import FRAME_UNIFORMS, describe, folder_params
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,8 +44,14 @@ FAMILIES = ("sd1", "sdxl")
 SCALING_FACTORS: dict[str, float] = {"sd1": 0.18215, "sdxl": 0.13025}
 LATENT_CHANNELS: dict[str, int] = {"sd1": 4, "sdxl": 4}
 BUILTIN_IMAGES = "builtin:demo"
+BUILTIN_PREFIX = "builtin:"  # images = "builtin:NAME": a procedural image set, see live/library/demo.py
 APPROX_MODEL = "approx"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def is_builtin(images: str) -> bool:
+    """True for ``images = "builtin:NAME"`` (procedural images drawn in code, no files)."""
+    return images.startswith(BUILTIN_PREFIX)
 
 
 class PresetError(UserError):
@@ -93,7 +102,8 @@ class Generation(_Strict):
     guidance: float = Field(default=0.0, ge=0.0, le=30.0,
                             description="classifier-free guidance scale (0 for turbo models, ~7 otherwise)")
     scheduler: str = Field(default="", description='"" = the model\'s own; else a diffusers scheduler class name')
-    images: str = Field(default="", description='a folder of images to encode instead of prompts, or "builtin:demo"')
+    images: str = Field(default="", description='a folder of images to encode instead of prompts, or a built-in '
+                                                'set: ' + ", ".join(f'"builtin:{n}"' for n in BUILTIN_SETS))
 
     @field_validator("seeds")
     @classmethod
@@ -101,6 +111,13 @@ class Generation(_Strict):
         for s in v:
             if not 0 <= s < 2**32:
                 raise ValueError(f"seed {s} is out of range; seeds are integers 0..4294967295")
+        return v
+
+    @field_validator("images")
+    @classmethod
+    def _known_builtin(cls, v: str) -> str:
+        if is_builtin(v) and v.removeprefix(BUILTIN_PREFIX) not in BUILTIN_SETS:
+            raise ValueError(f"no such built-in image set; choose {', '.join(BUILTIN_PREFIX + n for n in BUILTIN_SETS)}")
         return v
 
     @field_validator("scheduler")
@@ -221,7 +238,7 @@ class Preset(_Strict):
         there, else it stays relative to the working folder. Hub ids, "approx" and
         "builtin:demo" come back unchanged.
         """
-        if not value or value in (APPROX_MODEL, BUILTIN_IMAGES):
+        if not value or value == APPROX_MODEL or is_builtin(value):
             return value
         expanded = os.path.expanduser(value)
         if os.path.isabs(expanded):
@@ -341,8 +358,37 @@ def as_written(path: Path) -> str:
         return str(path)
 
 
-def load_preset(path: str | Path) -> Preset:
-    """Read and validate ``presets/NAME.toml``; PresetError names the file, key, value and what is allowed."""
+def check_shader_params(preset: Preset, where: str, shaders_dir: str | Path | None = None) -> None:
+    """Each ``look.params`` name must be a parameter a shader of ``look.shaders`` declares
+    (``// @param LOW..HIGH`` in ``shaders/NAME.glsl``) and its value inside the declared range;
+    PresetError names the file, key, value and the allowed range. Shader files that are missing
+    or malformed are left to ``check`` and the renderer: while one is, names no other shader
+    declares are let through (the renderer refuses them if they stay undeclared)."""
+    look = preset.look
+    if not look.params:
+        return
+    declared = folder_params(paths.shaders_dir(shaders_dir), look.shaders)
+    every = {n: p for params in declared.values() for n, p in params.items()}
+    for name, value in look.params.items():
+        key = f"look.params.{name}"
+        if name in FRAME_UNIFORMS:
+            raise PresetError(f"{where}: {key} is set by the show each frame; it cannot be a preset param")
+        owners = [(shader, params[name]) for shader, params in declared.items() if name in params]
+        if not owners and len(declared) == len(set(look.shaders)):
+            chain = ", ".join(look.shaders) or "none"
+            raise PresetError(f"{where}: {key} is not a parameter of look.shaders ({chain}); "
+                              f"declared: {describe(every)}")
+        for shader, param in owners:
+            if not param.low <= value <= param.high:
+                raise PresetError(f"{where}: {key} = {value!r} is not allowed; allowed: {param.range} "
+                                  f"({shader}.glsl: {param.doc})")
+
+
+def load_preset(path: str | Path, shaders_dir: str | Path | None = None) -> Preset:
+    """Read and validate ``presets/NAME.toml``; PresetError names the file, key, value and what is allowed.
+
+    ``look.params`` are checked against the parameters the shaders declare (in ``shaders_dir``,
+    default :func:`live.paths.shaders_dir`), see :func:`check_shader_params`."""
     path = Path(path)
     where = as_written(path)
     if not _NAME_RE.match(path.stem):
@@ -363,13 +409,15 @@ def load_preset(path: str | Path) -> Preset:
         errors = exc.errors()
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise PresetError(_describe(errors[0], where) + more) from None
+    check_shader_params(preset, where, shaders_dir)
     preset._name = path.stem
     preset._path = path
     return preset
 
 
-def load_presets(directory: str | Path) -> tuple[dict[str, Preset], dict[str, str]]:
-    """Every ``*.toml`` in ``directory``: (name -> good preset, name -> one-line error for bad ones)."""
+def load_presets(directory: str | Path, shaders_dir: str | Path | None = None) -> tuple[dict[str, Preset], dict[str, str]]:
+    """Every ``*.toml`` in ``directory``: (name -> good preset, name -> one-line error for bad ones);
+    ``shaders_dir`` as for :func:`load_preset`."""
     directory = Path(directory)
     if not directory.is_dir():
         raise PresetError(f"{as_written(directory)}: presets folder does not exist; create it or pass --presets-dir")
@@ -377,7 +425,7 @@ def load_presets(directory: str | Path) -> tuple[dict[str, Preset], dict[str, st
     bad: dict[str, str] = {}
     for path in sorted(directory.glob("*.toml")):
         try:
-            good[path.stem] = load_preset(path)
+            good[path.stem] = load_preset(path, shaders_dir)
         except PresetError as exc:
             bad[path.stem] = str(exc)
             _LOGGER.warning("%s", exc)

@@ -7,7 +7,7 @@ the sink presents the picture, and ``after_frame(t, frames)`` does the caller's 
 
 - :class:`RealTimeClock` for the live show and the benchmark, :class:`SteppedClock` (exactly
   1/fps a frame, never sleeps) for the deterministic render;
-- :class:`WindowSink` (``renderer.flip()``: vsync in a window, a pbuffer swap offscreen),
+- :class:`WindowSink` (``flip()``: vsync in a window, a pbuffer swap offscreen),
   :class:`VideoSink` (the drawn picture to a video file), :class:`NullSink` (nothing to present).
 """
 
@@ -96,14 +96,16 @@ class Sink(Protocol):
 
 
 class WindowSink:
-    """The renderer's window (waits for vsync) or its offscreen pbuffer: ``renderer.flip()``."""
+    """The renderer's window (waits for vsync) or its offscreen pbuffer: ``renderer.flip()``; or
+    the stage's windows (:class:`live.visuals.windows.StageWindows`: output and operator window),
+    whose ``closed`` is only ever a deliberate quit, never a window closed by accident."""
 
     def __init__(self, renderer: Any) -> None:
         self.renderer = renderer
 
     @property
     def closed(self) -> bool:
-        """True once the user closed the window."""
+        """True once the user quit (or, for a bare renderer, closed its window)."""
         return self.renderer.closed
 
     def present(self) -> None:

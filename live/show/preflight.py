@@ -187,7 +187,7 @@ def probe_midi(s: ShowSettings, backend: Any = None) -> list[Check]:
         rows.append(Check("midi", "midi input", PASS, f"{port!r}"))
     path = s.midi_map_path()
     try:
-        mapping = MidiMapping.load(path)
+        mapping = MidiMapping.load(path, paths.shaders_dir(s.shaders_dir))
         rows.append(Check("midi", "midi map", PASS, f"{path}: {len(mapping.bindings)} bindings"))
     except UserError as exc:
         rows.append(Check("midi", "midi map", FAIL, str(exc)))

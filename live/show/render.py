@@ -73,7 +73,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     if seconds <= 0:
         raise UserError(f"--seconds {seconds}: must be more than 0")
     dec = make_decoder(decoder, model, family=family)
-    bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir)
+    bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir)
     engine = AudioEngine(samplerate, analysis or AnalysisSettings())
     renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit)
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)

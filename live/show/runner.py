@@ -35,6 +35,8 @@ from live.messages import AudioState, Command
 from live.show import driver
 from live.show.driver import RealTimeClock, WindowSink, check_fps
 from live.values import parse_size
+from live.visuals.renderer import check_aspect
+from live.visuals.windows import pick_screen
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,7 +65,10 @@ class ShowSettings:
     fps: int = 60
     headless: bool = False
     fullscreen: bool = False
-    screen: int | None = None
+    screen: str | None = None  # the output's screen: an index or part of its name; None: the first
+    output_size: str | None = None  # WxH drawn (the post shaders run at it); None: --size, the screen's fullscreen
+    aspect: str = "fit"  # decoded frames onto the output: fit (bars), fill (crop), stretch
+    operator: str | None = None  # the operator window's screen ('' for any); None: no operator window
     flash_limit: bool = True  # WCAG 2.3.1: at most 3 flashes a second on the output; off only when asked
     decoder: str = "approx"
     model: str | None = None
@@ -77,7 +82,7 @@ class ShowSettings:
     link: bool = False  # join the Ableton Link session: follow it, lead it with the audio's tempo
     midi_clock_in: str | None = None  # follow the MIDI clock on this input (part of its name)
     midi_clock_out: str | None = None  # send MIDI clock from the show's beat to this output
-    seconds: float | None = None  # None: until the window closes or a signal
+    seconds: float | None = None  # None: until a quit key or a signal
     log_file: str | None = None  # also log here, rotated; crash reports go beside it
     presets_dir: str | None = None
     keyframes_dir: str | None = None
@@ -90,6 +95,12 @@ class ShowSettings:
         from live.audio.sources import check_blocksize, check_samplerate
 
         parse_size(self.size)
+        if self.output_size is not None:
+            parse_size(self.output_size)
+        check_aspect(self.aspect)
+        for flag, spec in (("--screen", self.screen), ("--operator", self.operator)):
+            if spec is not None and spec.strip().startswith("-"):
+                raise UserError(f"{flag} {spec}: screens are numbered from 0, or named (see `devices`)")
         check_fps(self.fps)
         if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
             raise UserError(f"--seconds {self.seconds:g}: must be more than 0")
@@ -99,8 +110,6 @@ class ShowSettings:
         if self.samplerate is not None:
             check_samplerate(self.samplerate, f"--samplerate {self.samplerate}")
         check_blocksize(self.blocksize)
-        if self.screen is not None and self.screen < 0:
-            raise UserError(f"--screen {self.screen}: screens are numbered from 0 (see `devices`)")
 
     def midi_map_path(self) -> Path:
         """The MIDI mapping file, by :func:`live.paths.mapping_file`'s rule (generic.toml in the
@@ -114,7 +123,8 @@ class ShowSettings:
 
 def run_show(settings: ShowSettings) -> int:
     """Open the output, show the holding visual while the models load, run the show until the
-    window closes, ``settings.seconds`` pass or SIGINT/SIGTERM arrives; stop everything; 0."""
+    operator quits (Ctrl+Q, Esc twice), ``settings.seconds`` pass or SIGINT/SIGTERM arrives; stop
+    everything; 0. A window closed by accident opens again: it does not end the show."""
     from live.audio.analysis import AnalysisThread, AudioEngine
     from live.audio.sources import FileSource, InputSource
     from live.show.show import HoldingVisual
@@ -122,8 +132,9 @@ def run_show(settings: ShowSettings) -> int:
 
     s = settings
     width, height = parse_size(s.size)
-    if s.screen is not None and not s.headless:
-        _check_screen(s.screen)
+    # The output's screen is checked (a clear list of screens if none matches) before anything starts.
+    screen = None if s.headless else pick_screen(s.screen)
+    out_w, out_h = output_size(s, screen)
     if not any(paths.presets_dir(s.presets_dir).glob("*.toml")):  # the bank loads later; say this at once
         raise UserError(f"no preset in {paths.presets_dir(s.presets_dir)}; write one (see presets/demo.toml)")
     commands: CommandQueue[Command] = CommandQueue()
@@ -143,8 +154,8 @@ def run_show(settings: ShowSettings) -> int:
             source = InputSource(RingBuffer(rate * 4, 1, rate), device=s.audio_device, channels=s.channels,
                                  samplerate=rate, blocksize=s.blocksize)
         # The window first: something moves on the projector from the first frame.
-        renderer = Renderer(width, height, headless=s.headless, fullscreen=s.fullscreen, screen=s.screen,
-                            vsync=not s.headless, shader_dir=s.shaders_dir, flash_limit=s.flash_limit)
+        renderer = Renderer(out_w, out_h, headless=s.headless, hidden=not s.headless, aspect=s.aspect,
+                            shader_dir=s.shaders_dir, flash_limit=s.flash_limit)
         stack.callback(renderer.close)
         holding = HoldingVisual(renderer, 1.0 / s.fps)
         loader = _Loader(s, width, height)
@@ -168,15 +179,17 @@ def run_show(settings: ShowSettings) -> int:
         if s.midi_input:
             from live.control.midi import MidiInput, MidiMapping
 
-            midi = MidiInput(commands, s.midi_input, MidiMapping.load(s.midi_map_path()), status=stage.status)
+            mapping = MidiMapping.load(s.midi_map_path(), paths.shaders_dir(s.shaders_dir))  # ranges of shader params
+            midi = MidiInput(commands, s.midi_input, mapping, status=stage.status)
             midi.start()
             stack.callback(midi.stop)
         # A window waits for vsync in its flip; offscreen the clock sleeps to the next frame.
         clock = RealTimeClock(s.fps, paced=s.headless, seconds=s.seconds)
         chores = _Chores(stage, _Watchdog(analysis, stage), s.fps)
-        done = driver.run(stage.tick, clock, WindowSink(renderer), lambda t: states.get(), after_frame=chores,
+        windows = _open_windows(s, renderer, commands, stage, states, stack)
+        done = driver.run(stage.tick, clock, WindowSink(windows), lambda t: states.get(), after_frame=chores,
                           until=stop.requested)
-        why = f"; {stop.signal_name}" if stop.signal_name else ""
+        why = f"; {stop.signal_name or windows.quit_reason}" if stop.signal_name or windows.quit_reason else ""
         _LOGGER.info("show stopped after %.1f s%s: %d frames, %.1f fps; last status %s",
                      done.seconds, why, done.frames, done.fps, stage.status())
     return 0
@@ -209,14 +222,71 @@ def _tempo_peers(s: ShowSettings, states: LatestSlot[AudioState], stack: ExitSta
     return tuple(slots)
 
 
-def _check_screen(screen: int) -> None:
-    """UserError unless ``screen`` is one pyglet can open a window on."""
-    from live.visuals.renderer import list_screens
+def output_size(s: ShowSettings, screen: Any) -> tuple[int, int]:
+    """The size the show draws at: ``--output-size``, else the screen's when fullscreen, else ``--size``."""
+    if s.output_size:
+        return parse_size(s.output_size)
+    if s.fullscreen and screen is not None:
+        return int(screen.width), int(screen.height)
+    return parse_size(s.size)
 
-    screens = list_screens()
-    if screen >= len(screens):
-        listed = "; ".join(screens) or "none found"
-        raise UserError(f"--screen {screen}: no such screen (screens: {listed})")
+
+def _open_windows(s: ShowSettings, renderer: Any, commands: CommandQueue[Command], stage: "Stage",
+                  states: LatestSlot[AudioState], stack: ExitStack) -> Any:
+    """The output and operator windows around ``renderer`` (see :mod:`live.visuals.windows`): keys
+    become commands (source ``keyboard``) on the show's queue, the HUD reads the newest audio state,
+    the stage's status and the last warnings."""
+    from live.control.commands import KEY_ACTIONS, key_reference_lines, keyboard_command
+    from live.visuals.hud import WarningLog
+    from live.visuals.windows import StageWindows
+
+    def on_command(name: str) -> None:
+        cmd = keyboard_command(name)
+        if cmd is not None:
+            commands.put(cmd)
+
+    warnings = None
+    if s.operator is not None:
+        warnings = WarningLog()
+        logging.getLogger().addHandler(warnings)
+        stack.callback(logging.getLogger().removeHandler, warnings)
+    hud_status = HudStatus(stage)
+    windows = StageWindows(renderer, screen=s.screen, fullscreen=s.fullscreen, window_size=parse_size(s.size)
+                           if s.output_size is None else parse_size(s.output_size), vsync=not s.headless,
+                           operator=s.operator, keys=KEY_ACTIONS, on_command=on_command,
+                           hud_source=lambda: (states.get() or AudioState(), hud_status()),
+                           key_help=key_reference_lines(), warnings=warnings)
+    stack.callback(windows.close)
+    return windows
+
+
+class HudStatus:
+    """The stage's status for the HUD, with what only the live objects know: ``hold`` (the
+    traversal's), ``decode_fps`` (new frames per second) and ``latency_ms`` (the decode's)."""
+
+    def __init__(self, stage: "Stage") -> None:
+        self.stage = stage
+        self._sample: tuple[float, int] | None = None
+        self._decode_fps = 0.0
+
+    def __call__(self) -> dict[str, Any]:
+        """The status now (cheap: a few reads)."""
+        status = dict(self.stage.status())
+        show = self.stage.show
+        if show is None:
+            return status
+        traversal = getattr(show, "traversal", None)
+        status["hold"] = bool(getattr(traversal, "holding", False))
+        newer = show.decode.frames()[1]
+        now = time.perf_counter()
+        if newer is not None:
+            if self._sample is None or now - self._sample[0] >= 1.0:
+                if self._sample is not None:
+                    self._decode_fps = (newer.seq - self._sample[1]) / (now - self._sample[0])
+                self._sample = (now, newer.seq)
+            status["decode_fps"] = max(0.0, self._decode_fps)
+        status["latency_ms"] = max(0.0, (show.decode.lookahead - show.frame_period) * 1000)
+        return status
 
 
 def _play_to_output(samples, rate: int, path: str):
@@ -279,7 +349,8 @@ class _Loader(threading.Thread):
             for dec in decoders:
                 dec.warmup((1, dec.latent_channels, self.height // 8, self.width // 8))
             main = decoders[0]
-            bank = open_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir)
+            bank = open_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir,
+                             s.shaders_dir)
             if not bank.names():
                 raise UserError(f"no usable preset in {paths.presets_dir(s.presets_dir)}; run `check` to see why, "
                                 "`precompute NAME` to fix")

@@ -39,7 +39,7 @@ def beat_pulse(state: AudioState, t: float) -> float:
     return math.exp(-PULSE_DECAY * state.phase_at(t))
 
 
-def shader_uniforms(state: AudioState, t: float) -> dict[str, float]:
+def shader_uniforms(state: AudioState, t: float) -> dict[str, Any]:
     """The per-frame uniforms every shader may read, predicted for display time ``t``."""
     return {
         "u_time": float(t),
@@ -52,6 +52,7 @@ def shader_uniforms(state: AudioState, t: float) -> dict[str, float]:
         "u_high": float(state.high),
         "u_level": float(state.level),
         "u_bpm": float(state.bpm),
+        "u_chroma": tuple(state.chroma),  # 12 pitch-class energies, a float array uniform
     }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from live import paths
 from live.errors import UserError
 from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE
+from live.visuals.shaders import ARRAY_UNIFORMS, FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params
 from live.visuals.transitions import TRANSITION_KINDS
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,7 +37,42 @@ void main() {
 }
 """
 
-# Frames arrive top row first, GL textures start at the bottom: flip once, here.
+ASPECTS = ("fit", "fill", "stretch")  # how a decoded frame is mapped onto the output: u_aspect is the index
+
+# frame_at() maps a decoded frame (any size) onto the output (u_output_size) by u_aspect (fit:
+# whole frame, black bars; fill: cover, crop; stretch) and upscales it with a Catmull-Rom bicubic
+# (9 bilinear taps), so the post shaders run at output size on a smooth picture. Frames arrive top
+# row first, GL textures start at the bottom: flip once, here.
+FRAME_AT_SOURCE = """
+uniform vec2 u_output_size;
+uniform int u_aspect;
+vec3 frame_at(sampler2D tex, vec2 uv) {
+    vec2 size = vec2(textureSize(tex, 0));
+    vec2 scale = u_output_size / size;  // output pixels per frame pixel, per axis
+    float s = u_aspect == 0 ? min(scale.x, scale.y) : max(scale.x, scale.y);
+    vec2 extent = u_aspect == 2 ? vec2(1.0) : size * s / u_output_size;  // the frame's size in output uv
+    vec2 f = (uv - 0.5) / extent + 0.5;
+    if (any(lessThan(f, vec2(0.0))) || any(greaterThan(f, vec2(1.0)))) return vec3(0.0);
+    vec2 pos = vec2(f.x, 1.0 - f.y) * size;
+    if (extent * u_output_size == size) return texture(tex, pos / size).rgb;  // 1:1, nothing to filter
+    vec2 t1 = floor(pos - 0.5) + 0.5;
+    vec2 d = pos - t1;
+    vec2 w0 = d * (-0.5 + d * (1.0 - 0.5 * d));
+    vec2 w1 = 1.0 + d * d * (-2.5 + 1.5 * d);
+    vec2 w2 = d * (0.5 + d * (2.0 - 1.5 * d));
+    vec2 w3 = d * d * (-0.5 + 0.5 * d);
+    vec2 w12 = w1 + w2;
+    vec2 t0 = (t1 - 1.0) / size, t3 = (t1 + 2.0) / size, t12 = (t1 + w2 / w12) / size;
+    vec3 c = (texture(tex, vec2(t0.x, t0.y)).rgb * w0.x + texture(tex, vec2(t12.x, t0.y)).rgb * w12.x
+              + texture(tex, vec2(t3.x, t0.y)).rgb * w3.x) * w0.y
+           + (texture(tex, vec2(t0.x, t12.y)).rgb * w0.x + texture(tex, vec2(t12.x, t12.y)).rgb * w12.x
+              + texture(tex, vec2(t3.x, t12.y)).rgb * w3.x) * w12.y
+           + (texture(tex, vec2(t0.x, t3.y)).rgb * w0.x + texture(tex, vec2(t12.x, t3.y)).rgb * w12.x
+              + texture(tex, vec2(t3.x, t3.y)).rgb * w3.x) * w3.y;
+    return clamp(c, 0.0, 1.0);
+}
+"""
+
 COMPOSITE_SOURCE = """#version 330 core
 in vec2 v_uv;
 out vec4 f_color;
@@ -58,9 +94,9 @@ vec3 transition_mix(vec3 to, vec3 from, float left) {
     }
     return mix(to, from, left);
 }
+""" + FRAME_AT_SOURCE + """
 void main() {
-    vec2 uv = vec2(v_uv.x, 1.0 - v_uv.y);
-    vec3 frame = mix(texture(u_older, uv).rgb, texture(u_newer, uv).rgb, u_frame_mix);
+    vec3 frame = mix(frame_at(u_older, v_uv), frame_at(u_newer, v_uv), u_frame_mix);
     vec3 colour = transition_mix(frame, texture(u_from, v_uv).rgb, u_transition);
     f_color = vec4(colour * (1.0 - u_blackout), 1.0);
 }
@@ -92,7 +128,8 @@ class ShaderState:
     program: Any = None
     mtime: float = -1.0
     error: str = ""
-    floats: frozenset[str] = frozenset()  # the program's float uniforms: what set_param may set
+    params: dict[str, ShaderParam] | None = None  # the file's declared parameters: what set_param may set
+    defaults: dict[str, float] | None = None  # each parameter's declared default, set when no value is
 
 
 def shader_error_line(message: str) -> str:
@@ -112,21 +149,32 @@ def _gl():
     return gl
 
 
-def _float_uniforms(program: Any) -> frozenset[str]:
-    """The names of ``program``'s active ``float`` uniforms, asked of GL (samplers and vectors
-    are not live parameters: a number set on a sampler would break every draw)."""
+def _set_array(program: Any, name: str, values: tuple[float, ...]) -> None:
+    """Set a ``uniform float NAME[n]`` (u_chroma): pyglet's array setter when the sizes agree,
+    else glUniform1fv on the first elements (a driver may shrink an array it reads only in part)."""
+    try:
+        program[name] = values
+    except (AssertionError, ValueError):
+        gl = _gl()
+        location = gl.glGetUniformLocation(program.id, name.encode())
+        size = min(len(values), _array_size(program, name))
+        if location >= 0 and size > 0:
+            gl.glUniform1fv(location, size, (gl.GLfloat * size)(*values[:size]))
+
+
+def _array_size(program: Any, name: str) -> int:
+    """How many elements GL kept of the float array uniform ``name`` of ``program``."""
     gl = _gl()
     count = gl.GLint()
     gl.glGetProgramiv(program.id, gl.GL_ACTIVE_UNIFORMS, ctypes.byref(count))
-    name = ctypes.create_string_buffer(256)
+    buffer = ctypes.create_string_buffer(256)
     length, size, kind = gl.GLsizei(), gl.GLint(), gl.GLenum()
-    out = set()
     for index in range(count.value):
-        gl.glGetActiveUniform(program.id, index, len(name), ctypes.byref(length), ctypes.byref(size),
-                              ctypes.byref(kind), name)
-        if kind.value == gl.GL_FLOAT and size.value == 1:
-            out.add(name.value.decode())
-    return frozenset(out)
+        gl.glGetActiveUniform(program.id, index, len(buffer), ctypes.byref(length), ctypes.byref(size),
+                              ctypes.byref(kind), buffer)
+        if buffer.value.decode().split("[", 1)[0] == name:
+            return size.value
+    return 0
 
 
 class _Target:
@@ -166,13 +214,17 @@ class Renderer:
 
     ``headless=True`` draws into an EGL pbuffer (Mesa llvmpipe works), for ``render``,
     ``live --headless`` and tests; otherwise a window opens, fullscreen on ``screen`` if asked.
+    ``hidden=True`` draws in a hidden window and presents nothing: :mod:`live.visuals.windows`
+    shows :attr:`output_texture` in windows it can close and reopen. ``width`` x ``height`` is the
+    output size; decoded frames of any size are mapped onto it by ``aspect`` (:data:`ASPECTS`).
     ``flash_limit`` adds the flash limiter's final pass (:mod:`live.visuals.flash`); the show's
     settings turn it on unless told ``--no-flash-limit``.
     """
 
     def __init__(self, width: int, height: int, *, headless: bool = True, fullscreen: bool = False,
                  screen: int | None = None, vsync: bool = True, shader_dir: Path | None = None,
-                 title: str = "live visuals", flash_limit: bool = False) -> None:
+                 title: str = "live visuals", aspect: str = "stretch", hidden: bool = False,
+                 flash_limit: bool = False) -> None:
         import pyglet
 
         if headless:
@@ -184,9 +236,11 @@ class Renderer:
         self._ShaderException = ShaderException
         self.width, self.height = width, height
         self.headless = headless
+        self.presents = not (headless or hidden)  # draw() shows the picture in self.window
+        self.aspect = check_aspect(aspect)
         self.shader_dir = paths.shaders_dir(shader_dir)
         config = pyglet.gl.Config(double_buffer=True, major_version=3, minor_version=3)
-        if headless:
+        if headless or hidden:
             self.window = pyglet.window.Window(width, height, visible=False, config=config)
         else:
             screens = pyglet.display.get_display().get_screens()
@@ -209,12 +263,12 @@ class Renderer:
         self._frame_seq = [-1, -1]
         self._shaders: list[ShaderState] = []
         self._params: dict[str, float] = {}
-        self._frame_names: frozenset[str] = frozenset()  # the per-frame uniforms the show draws with
         self._transition_start = 0.0
         self._transition_length = 0.0
         self._last_poll = 0.0
         self._readback = np.empty((height, width, 3), np.uint8)
         self._output = self._targets[0]
+        self._feedback: _Target | None = None  # the last output frame, made once a shader reads u_feedback
         self._transition_kind = 0
         self.flash_limit = bool(flash_limit)
         if self.flash_limit:
@@ -233,27 +287,41 @@ class Renderer:
         # switch back and forth reuses programs instead of compiling, and leaking, new ones.
         self._shaders = [self._states.setdefault(name, ShaderState(self.shader_dir / f"{name}.glsl"))
                          for name in names]
-        self._params = dict(params or {})
         self.poll_shaders(force=True)
+        self._params = {}
+        for name, value in (params or {}).items():
+            try:  # the preset loader checked these; a shader edited since may have changed its ranges
+                self.set_param(name, value)
+            except UserError as exc:
+                _LOGGER.error("preset param not set: %s", exc)
 
     def set_param(self, name: str, value: float) -> None:
-        """Set one uniform for every post shader that declares it (live tweak from OSC/MIDI).
+        """Set one declared parameter of the chain's shaders (live tweak from OSC/MIDI, a preset).
 
-        Only a name the preset's params or a compiled shader of the chain declares (as a float)
-        is kept: anything else raises UserError and stores nothing, so a controller sending new
-        names cannot grow the work done each frame.
+        Only a name a shader of the chain declares (``// @param LOW..HIGH``, see
+        live/visuals/shaders.py) with a value inside every declaring shader's range is kept;
+        anything else raises UserError and stores nothing, so a controller sending new names
+        cannot grow the work done each frame.
         """
-        if name not in self.settable_params():
+        if name in FRAME_UNIFORMS:
+            raise UserError(f"uniform {name} is one the show drives each frame; a controller cannot set it")
+        declared = [(s.path.name, s.params[name]) for s in self._shaders if s.params and name in s.params]
+        if not declared:
             chain = ", ".join(s.path.stem for s in self._shaders) or "none"
-            raise UserError(f"uniform {name!r:.60} is not a float uniform of the current shaders ({chain}) "
-                            "or a param of the preset, or it is one the show drives each frame; not set")
+            raise UserError(f"shader param {name!r:.60} is not declared by the current shaders ({chain}); "
+                            f"declared: {describe(self.settable_params())}; not set")
+        for file, param in declared:
+            param.check(value, f"shader param {name} ({file})")
         self._params[name] = float(value)
 
-    def settable_params(self) -> frozenset[str]:
-        """The uniform names :meth:`set_param` accepts now: those already set (the preset's params
-        first) and every float uniform the compiled shaders of the chain declare, less the ones the
-        show sets each frame (u_time, u_pulse, ...)."""
-        return frozenset(self._params).union(*(s.floats for s in self._shaders)) - self._frame_names
+    def settable_params(self) -> dict[str, ShaderParam]:
+        """The parameters :meth:`set_param` accepts now: every one the chain's shaders declare
+        (name -> declaration of the first shader that declares it)."""
+        out: dict[str, ShaderParam] = {}
+        for state in self._shaders:
+            for name, param in (state.params or {}).items():
+                out.setdefault(name, param)
+        return out
 
     def poll_shaders(self, force: bool = False) -> None:
         """Recompile shaders whose files changed on disk (checked at most once a second)."""
@@ -276,7 +344,13 @@ class Renderer:
     def _compile(self, state: ShaderState) -> None:
         try:
             source = state.path.read_text()
+            params = parse_params(source, str(state.path))  # a bad declaration is a compile error
             program = self._ShaderProgram(self._vertex, self._Shader(source, "fragment"))
+        except ShaderDeclError as exc:
+            state.error = f"line {exc.line}: {exc.reason}"
+            keeping = "keeping the last good version" if state.program else "passing the picture through"
+            _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
+            return
         except (OSError, UnicodeDecodeError, self._ShaderException) as exc:
             state.error = shader_error_line(str(exc))
             keeping = "keeping the last good version" if state.program else "passing the picture through"
@@ -284,7 +358,8 @@ class Renderer:
             return
         if state.program is not None:
             self._forget(state.program)
-        state.program, state.error, state.floats = program, "", _float_uniforms(program)
+        state.program, state.error = program, ""
+        state.params, state.defaults = params, {n: p.default for n, p in params.items()}
         _LOGGER.info("shader %s compiled", state.path.name)
 
     def shader_errors(self) -> dict[str, str]:
@@ -353,20 +428,26 @@ class Renderer:
         self._pass(self._composite, self._targets[0], {
             "u_older": (0, self._frame_tex[0]), "u_newer": (1, self._frame_tex[1]), "u_from": (2, self._from.texture),
         }, {"u_frame_mix": float(np.clip(frame_mix, 0.0, 1.0)), "u_transition": transition,
-            "u_blackout": float(np.clip(float(blackout), 0.0, 1.0)), "u_transition_kind": self._transition_kind})
+            "u_blackout": float(np.clip(float(blackout), 0.0, 1.0)), "u_transition_kind": self._transition_kind,
+            "u_output_size": (float(self.width), float(self.height)), "u_aspect": ASPECTS.index(self.aspect)})
         source = 0
         # The show's per-frame values (time, beat, bands) win over any set value: a controller
         # must not freeze the beat-driven motion by setting u_pulse or u_time.
-        self._frame_names = frozenset(uniforms)
         values = {**self._params, **uniforms, "u_resolution": (float(self.width), float(self.height))}
+        feedback = self._feedback_target()
         for state in self._shaders:
             if state.program is None:
                 continue
-            self._pass(state.program, self._targets[1 - source], {"u_image": (0, self._targets[source].texture)}, values)
+            textures = {"u_image": (0, self._targets[source].texture)}
+            if feedback is not None:
+                textures["u_feedback"] = (1, feedback.texture)
+            self._pass(state.program, self._targets[1 - source], textures, values, state.defaults)
             source = 1 - source
+        if feedback is not None:  # keep the chain's output for the next frame's u_feedback (a GPU copy)
+            self._copy(self._targets[source], feedback)
         if self.flash_limit:
             self._limit_flashes(now, self._targets[source])
-        if not self.headless:  # offscreen nobody sees the window surface; read_pixels reads the FBO
+        if self.presents:  # offscreen nobody sees the window surface; read_pixels reads the FBO
             self._present(self._output)
 
     # ------------------------------------------------------------------ flash limiter
@@ -398,20 +479,45 @@ class Renderer:
             self._pass(self._limit_program, nxt, {"u_image": (0, picture.texture), "u_last": (1, last.texture)},
                        {"u_allow": allow})
         else:  # the usual case: the new picture whole, copied (a copy costs less than the mixing pass)
-            gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, picture.fbo)
-            gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, nxt.fbo)
-            gl.glBlitFramebuffer(0, 0, self.width, self.height, 0, 0, self.width, self.height,
-                                 gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST)
-            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+            self._copy(picture, nxt)
             self._output = nxt
         self._shown.reverse()
 
+    def _feedback_target(self) -> _Target | None:
+        """The last-output texture, when a shader of the chain reads ``u_feedback`` (else None:
+        a chain without trails pays nothing). Starts black."""
+        if not any(s.program is not None and "u_feedback" in self._names(s.program) for s in self._shaders):
+            return None
+        if self._feedback is None:
+            gl = _gl()
+            self._feedback = _Target(self.width, self.height)
+            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, self._feedback.fbo)
+            gl.glClearColor(0, 0, 0, 1)
+            gl.glClear(gl.GL_COLOR_BUFFER_BIT)
+            gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+        return self._feedback
+
+    def _copy(self, source: _Target, target: _Target) -> None:
+        """Copy one full-size target's picture into another (a blit on the GPU)."""
+        gl = _gl()
+        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, source.fbo)
+        gl.glBindFramebuffer(gl.GL_DRAW_FRAMEBUFFER, target.fbo)
+        gl.glBlitFramebuffer(0, 0, self.width, self.height, 0, 0, self.width, self.height,
+                             gl.GL_COLOR_BUFFER_BIT, gl.GL_NEAREST)
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+
     def hold(self) -> None:
         """Show the last drawn picture again (freeze), without running any pass."""
-        if not self.headless:
+        if self.presents:
             self._present(self._output)
 
-    def _pass(self, program: Any, target: _Target, textures: dict[str, tuple[int, int]], values: dict[str, Any]) -> None:
+    @property
+    def output_texture(self) -> int:
+        """The GL texture holding the last drawn picture (shared with windows made after this one)."""
+        return self._output.texture
+
+    def _pass(self, program: Any, target: _Target, textures: dict[str, tuple[int, int]], values: dict[str, Any],
+              defaults: dict[str, float] | None = None) -> None:
         gl = _gl()
         gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, target.fbo)
         program.use()
@@ -422,9 +528,17 @@ class Renderer:
                 program[name] = unit
         # Loop over the program's own uniforms, not over ``values``: the work per pass depends
         # on the shader alone. (pyglet's program.uniforms builds a new dict on every access.)
+        # A declared parameter nobody set gets its declared default: a value set for another
+        # preset must not stick in the program (GL keeps uniform values per program).
+        defaults = defaults or {}
         for name in self._names(program):
-            if name in values:
-                program[name] = values[name]
+            value = values.get(name, defaults.get(name))
+            if value is None:
+                continue
+            if name in ARRAY_UNIFORMS:
+                _set_array(program, name, value)
+            else:
+                program[name] = value
         self._quad(program).draw(gl.GL_TRIANGLE_STRIP)
         gl.glActiveTexture(gl.GL_TEXTURE0)
         self._output = target
@@ -489,8 +603,15 @@ class Renderer:
         self.window.close()
 
 
+def check_aspect(aspect: str) -> str:
+    """``aspect`` if it is one of :data:`ASPECTS`, else UserError."""
+    if aspect not in ASPECTS:
+        raise UserError(f"--aspect {aspect!r}: choose {', '.join(ASPECTS)}")
+    return aspect
+
+
 def list_screens() -> list[str]:
-    """Screens pyglet can open a window on, as 'index: WxH at X,Y' (empty without a display)."""
+    """Screens pyglet can open a window on, as :func:`screen_label` gives them (empty without a display)."""
     try:
         import pyglet
 
@@ -498,4 +619,10 @@ def list_screens() -> list[str]:
     except Exception as exc:  # no X server / no EGL: say so instead of failing `devices`
         _LOGGER.info("no screens: %s", exc)
         return []
-    return [f"{i}: {s.width}x{s.height} at {s.x},{s.y}" for i, s in enumerate(screens)]
+    return [screen_label(i, s) for i, s in enumerate(screens)]
+
+
+def screen_label(index: int, screen: Any) -> str:
+    """``'1: HDMI-1 1920x1080 at 1920,0'``: index, output name where the platform gives one, size, place."""
+    name = str(getattr(screen, "name", "") or "")
+    return f"{index}: {name + ' ' if name else ''}{screen.width}x{screen.height} at {screen.x},{screen.y}"

@@ -1,0 +1,419 @@
+"""Stage output: aspect modes and the bicubic upscale in the composite pass, the operator view
+with its HUD, keys to commands, an accidental close that reopens instead of ending the loop.
+Offscreen GL (EGL, llvmpipe) with pixel read-back; the real-window checks run under Xvfb in a
+child process (pyglet's headless switch is per process) and skip where Xvfb cannot start."""
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live.control.commands import COMMANDS, KEY_ACTIONS, KEYS, SHORTCUTS, WINDOW_ACTIONS, key_command
+from live.errors import UserError
+from live.handoff import CommandQueue
+from live.messages import AudioState, Command
+from live.show import driver
+from live.show.driver import SteppedClock, WindowSink
+from live.visuals.hud import WarningLog, status_lines
+from live.visuals.renderer import Renderer
+from live.visuals.windows import PANEL_W, StageWindows, find_screen, fit_rect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Frame:
+    rgb: np.ndarray
+    display_time: float
+    seq: int
+
+
+_SEQ = iter(range(1000, 10**6))
+
+
+def draw(renderer, rgb, aspect):
+    renderer.aspect = aspect
+    renderer.set_shaders([])
+    renderer.update_frames(None, Frame(rgb, 0.0, next(_SEQ)))
+    renderer.draw(0.0, 1.0, {})
+    return renderer.read_pixels().astype(int)
+
+
+@pytest.fixture(scope="module")
+def wide():
+    r = Renderer(64, 32, headless=True)
+    yield r
+    r.close()
+
+
+def bordered():
+    """16x16 white with green top and bottom rows (2 px): fill must crop them away."""
+    img = np.full((16, 16, 3), 255, np.uint8)
+    img[:2] = img[-2:] = (0, 255, 0)
+    return img
+
+
+def test_fit_letterboxes_centred(wide):
+    out = draw(wide, bordered(), "fit")  # a square into 64x32: 32x32 in the middle, bars left and right
+    assert out[:, :15].max() == 0 and out[:, 49:].max() == 0
+    assert out[16, 17:47].min() > 240  # the picture, centred
+    assert out[0, 32, 1] > 200 and out[0, 32, 0] < 60  # its green top row is on the output's top row
+
+
+def test_fill_covers_and_crops(wide):
+    out = draw(wide, bordered(), "fill")  # 64x64 shown through a 64x32 window: the top and bottom quarter cut
+    assert out.min() > 240  # white everywhere: no bars, and the green rows cropped away
+
+
+def test_stretch_fills_the_output(wide):
+    out = draw(wide, bordered(), "stretch")
+    assert out[16, :].min() > 240 and out[0, :, 0].max() < 60 and out[-1, :, 0].max() < 60
+
+
+def test_upscale_is_smooth_not_blocky():
+    r = Renderer(64, 64, headless=True)
+    try:
+        checker = np.array([[0, 255], [255, 0]], np.uint8)[:, :, None].repeat(3, axis=2)
+        out = draw(r, checker, "stretch")[:, :, 0]
+        row = out[16]
+        # A nearest or block upscale has two values; a bicubic ramps between them.
+        assert len(np.unique(row)) > 16
+        assert ((row > 40) & (row < 215)).mean() > 0.3
+        assert np.abs(np.diff(row)).max() < 40  # no hard edge anywhere along the row
+        same = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        assert np.array_equal(draw(r, same, "fit"), same.astype(int))  # 1:1 is exact, not filtered
+    finally:
+        r.close()
+
+
+def test_fit_rect():
+    assert fit_rect(512, 512, 1920, 1080) == (420, 0, 1080, 1080)
+    assert fit_rect(1920, 1080, 600, 540) == (0, 101, 600, 337)
+
+
+# ---------------------------------------------------------------------------------------------
+# operator view and HUD
+
+
+def _lit(panel: np.ndarray) -> int:
+    """Pixels of the meters' green in a HUD region."""
+    return int(((panel[:, :, 1] > 180) & (panel[:, :, 0] < 140) & (panel[:, :, 2] < 160)).sum())
+
+
+def test_operator_view_shows_output_and_hud_that_moves():
+    r = Renderer(128, 128, headless=True, aspect="fit")
+    state = {"s": AudioState(low=0.1, mid=0.1, high=0.1, level=0.1, bpm=128.0)}
+    status = {"preset": "demo", "fps": 60.0, "blackout": False}
+    warnings = WarningLog()
+    win = StageWindows(r, operator="", hud_source=lambda: (state["s"], status), key_help=["B  blackout"],
+                       warnings=warnings)
+    try:
+        red = np.zeros((32, 32, 3), np.uint8)
+        red[..., 0] = 255
+        out = draw(r, red, "fit")
+        assert out[..., 0].min() > 240  # the output itself
+        win.draw_operator(0.0)
+        view = win.read("operator")
+        h, w = view.shape[:2]
+        preview = view[:, : w - PANEL_W]
+        x, y, pw, ph = fit_rect(128, 128, w - PANEL_W, h)
+        assert preview[y + ph // 2, x + pw // 2, 0] > 240 and preview[y + ph // 2, x + pw // 2, 1] < 30
+        assert preview[h // 2, 2].max() == 0  # letterboxed: the bars stay black
+        quiet = _lit(view[:, w - PANEL_W:])
+        state["s"] = replace(state["s"], low=0.9, mid=0.9, high=0.9, level=0.9)
+        win.draw_operator(1.0)
+        loud = _lit(win.read("operator")[:, w - PANEL_W:])
+        assert loud > quiet * 3 and loud - quiet > 500  # the meters grew
+        win.hud_on = False
+        win.draw_operator(2.0)
+        assert _lit(win.read("operator")[:, w - PANEL_W:]) < loud // 10  # HUD off: preview only
+    finally:
+        win.close()
+        r.close()
+
+
+def test_status_lines_show_what_the_status_has():
+    state = AudioState(bpm=128.0, confidence=0.75, tempo_source="tap")
+    plain = "\n".join(status_lines({"preset": "demo", "fps": 59.9}, state))
+    assert "128.0" in plain and "0.75" in plain and "tap" in plain and "demo" in plain and "59.9" in plain
+    assert "section" not in plain and "next" not in plain
+    more = "\n".join(status_lines({"preset": "a", "queued": "b", "section": "drop", "decode_fps": 12.5,
+                                   "latency_ms": 41.0}, state))
+    assert "next b" in more and "section drop" in more and "12.5" in more and "41 ms" in more
+    assert "fade to black 40%" in "\n".join(status_lines({"fade": True, "fade_level": 0.4}, state))
+
+
+def test_warning_log_keeps_the_last_lines_from_any_thread():
+    handler = WarningLog(keep=3)
+    log = logging.getLogger("test.hud.warnings")
+    log.addHandler(handler)
+    try:
+        log.info("not kept")
+        threads = [threading.Thread(target=log.warning, args=(f"warning {i}",)) for i in range(5)]
+        for t in threads:
+            t.start()
+            t.join()
+        log.error("last one")
+    finally:
+        log.removeHandler(handler)
+    lines = handler.lines()
+    assert len(lines) == 3 and lines[-1].endswith("last one") and all("not kept" not in x for x in lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# keys
+
+
+def test_key_table_is_consistent():
+    from pyglet.window import key
+
+    for binding in KEYS:
+        assert binding.command in COMMANDS or binding.command in SHORTCUTS or binding.command in WINDOW_ACTIONS
+        for name in binding.keys:
+            assert hasattr(key, name.removeprefix("CTRL+")), name
+    assert len(KEY_ACTIONS) == sum(len(b.keys) for b in KEYS)  # no key bound twice
+    assert key_command("RIGHT") == Command("preset", ("+1",), "keyboard")
+    assert key_command("PAGEUP") == Command("preset", ("-1",), "keyboard")
+    assert key_command("H") == Command("hold", (), "keyboard")
+    assert key_command("TAB") is None and key_command("ESCAPE") is None and key_command("Z") is None
+
+
+def test_keys_become_commands_and_quit_is_deliberate(caplog):
+    from pyglet.window import key
+
+    r = Renderer(32, 32, headless=True)
+    sent = []
+    win = StageWindows(r, operator="", keys=KEY_ACTIONS, on_command=sent.append)
+    try:
+        window = win.operator.window
+        for symbol in (key.B, key.F, key.H, key.SPACE, key.R, key.RIGHT, key.LEFT):
+            window.dispatch_event("on_key_press", symbol, 0)  # through pyglet's own event queue
+        window.dispatch_events()
+        assert sent == ["blackout", "freeze", "hold", "tap", "resync", "preset_next", "preset_prev"]
+        window.dispatch_event("on_key_press", key.TAB, 0)
+        window.dispatch_events()
+        assert not win.hud_on and not win.closed
+        with caplog.at_level(logging.INFO):
+            win.press("ESCAPE", now=10.0)
+            win.press("ESCAPE", now=12.0)  # too slow: not a quit
+            assert not win.closed and "again" in caplog.text
+            win.press("ESCAPE", now=12.5)
+        assert win.closed and "Esc" in win.quit_reason
+        win.quit_reason = ""
+        window.dispatch_event("on_key_press", key.Q, key.MOD_CTRL)
+        window.dispatch_events()
+        assert win.closed and "CTRL+Q" in win.quit_reason
+    finally:
+        win.close()
+        r.close()
+
+
+def test_runner_puts_keyboard_commands_on_the_show_queue():
+    from live.handoff import LatestSlot
+    from live.show.runner import ShowSettings, _open_windows
+
+    class Stage:
+        show = None
+
+        def status(self):
+            return {"preset": "demo"}
+
+    r = Renderer(32, 32, headless=True)
+    commands = CommandQueue()
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        win = _open_windows(ShowSettings(headless=True, operator=""), r, commands, Stage(), LatestSlot(), stack)
+        for name in ("B", "RIGHT", "TAB", "T"):
+            win.press(name)
+        assert [(c.name, c.args, c.source) for c in commands.drain()] == [
+            ("blackout", (), "keyboard"), ("preset", ("+1",), "keyboard"), ("tap", (), "keyboard")]
+        win.draw_operator(0.0)  # the HUD reads the stage's status without a show
+    r.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# accidental close
+
+
+def test_accidental_close_reopens_and_the_loop_goes_on(caplog):
+    r = Renderer(32, 32, headless=True)
+    win = StageWindows(r, operator="")
+    first = win.operator.window
+    ticks = []
+
+    def tick(t, state):
+        if len(ticks) == 3:
+            first.dispatch_event("on_close")  # the window manager's close button
+        ticks.append(t)
+        r.draw(t, 1.0, {})
+
+    try:
+        with caplog.at_level(logging.WARNING):
+            done = driver.run(tick, SteppedClock(30, 10), WindowSink(win), lambda t: AudioState())
+        assert done.frames == 10 and not win.closed
+        assert win.operator.window is not first and win.operator.window is not None  # opened again
+        assert "opening it again" in caplog.text
+        win.draw_operator(0.0)
+        assert win.read("operator").shape[0] > 0
+    finally:
+        win.close()
+        r.close()
+
+
+def test_find_screen_by_index_or_name():
+    @dataclass
+    class S:
+        name: str
+        x: int = 0
+        y: int = 0
+        width: int = 1920
+        height: int = 1080
+
+    screens = [S("eDP-1"), S("HDMI-1", x=1920)]
+    assert find_screen("1", screens) == 1 and find_screen("hdmi", screens) == 1 and find_screen("eDP", screens) == 0
+    assert find_screen("2", screens) is None and find_screen("DP-3", screens) is None
+
+
+def test_bad_screen_and_aspect_flags_are_one_line_errors():
+    from live.show.runner import ShowSettings
+
+    with pytest.raises(UserError, match="--screen -1"):
+        ShowSettings(screen="-1")
+    with pytest.raises(UserError, match="--aspect"):
+        ShowSettings(aspect="zoom")
+    with pytest.raises(UserError):
+        ShowSettings(output_size="0x0")
+
+
+# ---------------------------------------------------------------------------------------------
+# real windows under Xvfb
+
+XVFB_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    from dataclasses import dataclass
+    from live.errors import UserError
+    from live.visuals.renderer import Renderer
+    from live.visuals.windows import StageWindows, pick_screen
+
+    @dataclass
+    class Frame:
+        rgb: np.ndarray
+        display_time: float
+        seq: int
+
+    @dataclass
+    class Fake:
+        name: str
+        x: int
+        y: int
+        width: int
+        height: int
+
+    try:
+        pick_screen("HDMI")
+        raise SystemExit("no error for a missing screen")
+    except UserError as exc:
+        assert "0: " in str(exc) and "640x480" in str(exc), exc
+    r = Renderer(160, 90, hidden=True, headless=False, aspect="fit")
+    win = StageWindows(r, screen="0", window_size=(320, 180), operator="0", vsync=False)
+    img = np.zeros((16, 16, 3), np.uint8); img[..., 2] = 255
+    r.set_shaders([]); r.update_frames(None, Frame(img, 0.0, 1)); r.draw(0.0, 1.0, {})
+    win.draw_output()
+    out = win.read("output")
+    assert out.shape == (180, 320, 3), out.shape
+    assert out[90, 160, 2] > 240 and out[90, 5].max() == 0, (out[90, 160], out[90, 5])  # blue, pillarboxed
+    win.draw_operator(0.0)
+    assert win.read("operator")[:, :100, 2].max() > 240
+    first = win.output.window
+    first.dispatch_event("on_close")
+    for _ in range(3):
+        r.draw(0.0, 1.0, {}); win.flip()
+    assert win.output.window is not first and not win.closed and not win.output.window.has_exit
+    win.draw_output()
+    assert win.read("output")[90, 160, 2] > 240
+    before = win.output.window.get_location()
+    win.follow_screens([Fake("other", 100, 50, 400, 300)])  # the screen it was on is gone
+    assert win.output.window.get_location() != before and win.output.screen_key[0] == "other"
+    win._poll_screens()  # the real screens: back to the one asked for (the fake one is gone)
+    assert win.output.screen_key[0] != "other", win.output.screen_key
+    win.follow_screens = None  # unchanged XRandR timestamps: the screens are not listed again
+    win._poll_screens()
+    win.close(); r.close()
+    print("xvfb ok")
+""")
+
+
+def test_real_windows_under_xvfb(tmp_path):
+    if not shutil.which("xvfb-run"):
+        pytest.skip("xvfb-run not installed")
+    script = tmp_path / "windows.py"
+    script.write_text(XVFB_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["PYTHONPATH"] = str(ROOT)
+    try:
+        proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 640x480x24", sys.executable, str(script)],
+                              capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.skip("Xvfb did not answer in time")
+    if "xvfb ok" not in proc.stdout and ("Xvfb failed" in proc.stderr or "cannot open display" in proc.stderr.lower()):
+        pytest.skip(f"Xvfb cannot start here: {proc.stderr[-300:]}")
+    assert proc.returncode == 0 and "xvfb ok" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_readme_lists_the_key_table():
+    from live.control.commands import key_reference_markdown
+
+    # If this fails, paste key_reference_markdown() over the key table in README.md.
+    assert key_reference_markdown() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_hud_status_adds_hold_decode_fps_and_latency(monkeypatch):
+    from types import SimpleNamespace
+
+    from live.show import runner
+
+    frames = {"seq": 10}
+    decode = SimpleNamespace(frames=lambda: (None, SimpleNamespace(seq=frames["seq"])), lookahead=0.050)
+    show = SimpleNamespace(decode=decode, frame_period=0.010, traversal=SimpleNamespace(holding=True))
+    stage = SimpleNamespace(show=show, status=lambda: {"preset": "demo", "fps": 60.0})
+    clock = {"t": 100.0}
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock["t"])
+    hud = runner.HudStatus(stage)
+    first = hud()
+    assert first["hold"] is True and first["preset"] == "demo" and abs(first["latency_ms"] - 40.0) < 1e-6
+    frames["seq"], clock["t"] = 34, 102.0  # 24 new frames in 2 s
+    assert abs(hud()["decode_fps"] - 12.0) < 1e-6
+    assert "hold" not in runner.HudStatus(SimpleNamespace(show=None, status=lambda: {"preset": ""}))()
+
+
+def test_a_deliberate_quit_ends_the_driver_loop_and_one_esc_does_not():
+    from pyglet.window import key
+
+    r = Renderer(32, 32, headless=True)
+    win = StageWindows(r, operator="", keys=KEY_ACTIONS)
+    window = win.operator.window
+    ticks = []
+
+    def tick(t, state):
+        ticks.append(t)
+        if len(ticks) == 2:
+            window.dispatch_event("on_key_press", key.ESCAPE, 0)  # pyglet's default would close the window
+        if len(ticks) == 5:
+            window.dispatch_event("on_key_press", key.Q, key.MOD_CTRL)
+        r.draw(t, 1.0, {})
+
+    try:
+        done = driver.run(tick, SteppedClock(30, 50), WindowSink(win), lambda t: AudioState())
+        assert done.frames == 5 and win.closed and win.operator.window is window  # one Esc closed nothing
+    finally:
+        win.close()
+        r.close()
