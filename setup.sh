@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libegl1 libgl1 libgles2 libegl-mesa0 libgl1-mesa-dri xvfb  # OpenGL, headless through EGL
   pulseaudio pulseaudio-utils libasound2-plugins             # virtual audio device for the tests
   liblo-tools jackd2 libjack-jackd2-0                        # OSC and MIDI peers for the tests
-  iproute2 util-linux                                        # loopback-only network namespace (Link tests)
+  dbus avahi-daemon iproute2 util-linux                      # loopback-only network namespaces (Link, NDI with mDNS)
   gcc python3-dev python3-venv                               # aubio builds from source
 )
 # torch pinned to a release that pip finds as a CPU build where no GPU is present; set TORCH_SPEC

@@ -138,3 +138,30 @@ class CommandQueue(Generic[T]):
             except queue.Empty:
                 break
         return items
+
+
+class DropQueue(Generic[T]):
+    """Bounded FIFO for bulky items a worker thread consumes (output frames to a recorder or a
+    network sender). :meth:`put` never blocks: when the consumer is behind, the new item is
+    dropped and counted in :attr:`dropped`, so a slow consumer can never slow the producer.
+    The owner reports the count (one line at the end) instead of a log line per drop."""
+
+    def __init__(self, maxsize: int = 4) -> None:
+        self._queue: queue.Queue[T] = queue.Queue(maxsize)
+        self.dropped = 0  # written by the producer thread only
+
+    def put(self, item: T) -> bool:
+        """Enqueue without blocking; False (and counted) when full."""
+        try:
+            self._queue.put_nowait(item)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            return False
+
+    def get(self, timeout: float | None = None) -> T | None:
+        """The oldest item, waiting up to ``timeout`` seconds; None when nothing came."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None

@@ -52,6 +52,10 @@ GOOD = [
     ("/param/motion.energy", (0.75,), "param", ("motion.energy", 0.75)),
     ("/shader/u_amount", (0.25,), "shader_param", ("u_amount", 0.25)),
     ("/shader/u_segments", (6,), "shader_param", ("u_segments", 6.0)),
+    ("/layer", ("clip",), "layer", ("clip",)),
+    ("/layer/toggle", (), "layer", ("toggle",)),
+    ("/layer/sd", (1.0,), "layer", ("sd",)),
+    ("/clip_every", (8,), "clip_every", (8.0,)),
 ]
 
 
@@ -95,6 +99,9 @@ BAD = [
     ("/nudge", (0.6,), "out of range -0.5..0.5"),
     ("/nudge", (-0.51,), "out of range -0.5..0.5"),
     ("/preset", (3,), "preset name (string)"),
+    ("/layer", ("video",), "layer must be one of sd, clip, toggle"),
+    ("/layer", (1,), "layer must be one of sd, clip, toggle"),
+    ("/clip_every", (65,), "out of range 0..64"),
     ("/preset", ("",), "1..200 characters"),
     ("/preset", ("a", "b"), "expected one preset name"),
     ("/blackout", (), "expected one value"),

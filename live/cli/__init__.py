@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "bank": ("live.bench.bank", "keyframe memory per preset and preset bank load time"),
     "render": ("live.bench.render", "offline render fps of the demo, render-loop frame time per shader chain, uploads"),
     "gpu": ("live.bench.gpu", "every GPU figure in one command (decode fp16, compile, CUDA graphs, precompute)"),
+    "record": ("live.bench.record", "what --record costs the output's frame rate (asynchronous read-back + writer thread)"),
     "windows": ("live.bench.windows", "what the operator window (preview and HUD) costs the output's frame rate"),
     "sync": ("live.bench.sync", "Link and MIDI clock at 120 BPM over loopback: the clock's BPM and beat-phase error"),
     "soak": ("live.bench.soak", "the show for 30 min of show time, accelerated, under random control: gaps, memory, errors"),

@@ -52,3 +52,13 @@ def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
 def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
     """The analysis settings from the flags of :func:`add_analysis_flags` (checked, one-line errors)."""
     return AnalysisSettings(beat_activation=args.beat_activation, onset_method=args.onset, tempo_min=args.tempo_min, tempo_max=args.tempo_max)
+
+
+def add_clip_flags(parser: argparse.ArgumentParser) -> None:
+    """``--clip FILE`` and ``--clip-every N``: the video layer cut against the SD layer on the beat."""
+    from live.control.commands import MAX_CLIP_EVERY
+
+    parser.add_argument("--clip", default=None, metavar="FILE",
+                        help="a video file shown as a layer beside the SD layer, looping (see --clip-every, /layer)")
+    parser.add_argument("--clip-every", type=Bounded(float, 0, MAX_CLIP_EVERY), default=0.0, metavar="BEATS",
+                        help="cut between the SD layer and the clip every N beats (0: only on the layer command)")

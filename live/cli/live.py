@@ -7,7 +7,8 @@ import dataclasses
 import logging
 
 from live.audio.sources import BLOCKSIZE_RANGE, SAMPLERATE_RANGE
-from live.cli.common import add_analysis_flags, add_decoder_flags, add_flash_flag, add_folder_flags, analysis_settings
+from live.cli.common import (add_analysis_flags, add_clip_flags, add_decoder_flags, add_flash_flag, add_folder_flags,
+                              analysis_settings)
 from live.show.driver import MAX_FPS
 from live.control.commands import key_reference_lines
 from live.show.runner import OSC_PORT_MAX, ShowSettings, run_show
@@ -67,6 +68,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="stop after S seconds (default: run until quit with Ctrl+Q or Esc twice, Ctrl-C or SIGTERM)")
     parser.add_argument("--log-file", default=D.log_file, metavar="FILE",
                         help="also log to FILE, rotated at 5 MB with 5 old files kept; crash reports go beside it")
+    add_clip_flags(parser)
+    parser.add_argument("--record", default=D.record, metavar="FILE",
+                        help="also write the output to this video file (.mp4), without slowing the show")
+    parser.add_argument("--ndi", default=D.ndi, metavar="NAME", help="also send the output as the NDI source NAME")
     add_folder_flags(parser, "presets", "keyframes", "shaders", "mappings")
     # The key table, as the windows and the HUD use it (pre-formatted: keep its lines).
     parser.formatter_class = _Formatter

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from live.cli.common import add_analysis_flags, add_decoder_flags, add_flash_flag, add_folder_flags, analysis_settings
+from live.cli.common import (add_analysis_flags, add_clip_flags, add_decoder_flags, add_flash_flag, add_folder_flags,
+                              analysis_settings)
 from live.show.driver import MAX_FPS
 from live.show.render import render_file
 from live.values import Bounded, positive
@@ -24,6 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_decoder_flags(parser)
     add_flash_flag(parser)
     add_analysis_flags(parser)
+    add_clip_flags(parser)
     add_folder_flags(parser, "presets", "keyframes", "shaders")
 
 
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     stats = render_file(preset=args.preset, audio=args.audio, out=args.out, seconds=args.seconds, size=args.size,
                         fps=args.fps, decoder=args.decoder, model=args.model, family=args.family,
                         presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir, shaders_dir=args.shaders_dir,
-                        analysis=analysis_settings(args), flash_limit=args.flash_limit)
+                        analysis=analysis_settings(args), flash_limit=args.flash_limit, clip=args.clip,
+                        clip_every=args.clip_every)
     print(f"wrote {args.out}: {stats.frames} frames, {stats.seconds:.1f} s, rendered at {stats.fps:.1f} frames/s")
     return 0

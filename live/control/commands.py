@@ -22,6 +22,7 @@ from live.visuals.shaders import FRAME_UNIFORMS
 
 MAX_KEYFRAME_INDEX = 100_000  # far above any real bank; only guards against nonsense like 1e12
 MAX_STRING = 200
+MAX_CLIP_EVERY = 64.0  # beats between clip cuts: 16 bars
 # Parameter keys are identifiers with dots for nested preset keys ("motion.beats"); shader
 # uniforms are plain GLSL identifiers.
 _PATTERNS = {
@@ -29,9 +30,9 @@ _PATTERNS = {
     "uniform": (re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$"), "letters, digits, _"),
 }
 # What each argument type accepts, for "expected ..." messages and the README's args column.
-_ACCEPTS = {"preset": "string", "key": "string", "uniform": "string", "index": "int", "float": "number",
+_ACCEPTS = {"choice": "string", "preset": "string", "key": "string", "uniform": "string", "index": "int", "float": "number",
             "switch": "0/1, 0.0..1.0 or bool", "value": "number, string or bool"}
-_OSC_TYPE = {"preset": "s name", "key": "s key", "uniform": "s name", "index": "i index", "float": "f",
+_OSC_TYPE = {"choice": "s", "preset": "s name", "key": "s key", "uniform": "s name", "index": "i index", "float": "f",
              "switch": "i\\|f\\|T/F", "value": "value"}
 
 
@@ -39,7 +40,7 @@ class ControlError(UserError):
     """A control message (OSC, MIDI or internal) or mapping file that cannot be used; one line, names it."""
 
 
-ArgType = Literal["preset", "key", "uniform", "index", "float", "switch", "value"]
+ArgType = Literal["choice", "preset", "key", "uniform", "index", "float", "switch", "value"]
 
 
 def _is_number(value: Any) -> bool:
@@ -61,6 +62,7 @@ class Arg:
     hi: float | None = None
     span: tuple[float, float] | None = None
     optional: bool = False
+    choices: tuple[str, ...] = ()  # the words a "choice" argument accepts
 
     @property
     def expects(self) -> str:
@@ -80,6 +82,8 @@ class Arg:
     def osc_type(self) -> str:
         """The README's args column for this argument, e.g. ``f 20..300``."""
         text = _OSC_TYPE[self.type]
+        if self.choices:
+            return text + " " + "\\|".join(self.choices)
         return f"{text} {self.lo:g}..{self.hi:g}" if self.lo is not None and self.hi is not None else text
 
     def check(self, value: Any, label: str = "") -> Any:
@@ -96,6 +100,8 @@ class Arg:
             return self._index(value, label)
         if self.type == "value":
             return self._param_value(value, label)
+        if self.type == "choice":
+            return self._choice(value)
         return self._string(value)
 
     def _number(self, value: Any, label: str) -> float:
@@ -127,6 +133,11 @@ class Arg:
             return value
         raise ControlError(f"parameter value must be a number, string or bool, got {type(value).__name__}")
 
+    def _choice(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            raise ControlError(f"{self.what} must be one of {', '.join(self.choices)}, got {value!r:.40}")
+        return value
+
     def _string(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ControlError(f"expected {self.what} (string), got {type(value).__name__} {value!r:.40}")
@@ -143,7 +154,7 @@ class Arg:
 
 
 Kind = Literal["toggle", "trigger", "value"]
-Target = Literal["show", "clock", "traversal"]
+Target = Literal["show", "clock", "traversal", "layer"]
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,10 @@ COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (
                 "preset parameter (motion.* or look.params.*)"),
     CommandSpec("shader_param", "value", "show", (Arg("uniform", "uniform"), Arg("float", "uniform value")),
                 "shader param declared in shaders/*.glsl, within its range"),
+    CommandSpec("layer", "value", "layer", (Arg("choice", "layer", choices=("sd", "clip", "toggle")),),
+                "show the SD layer or the `--clip` video, or toggle"),
+    CommandSpec("clip_every", "value", "layer", (Arg("float", "beats between cuts", 0.0, MAX_CLIP_EVERY, span=(0.0, 16.0)),),
+                "cut between the SD layer and the clip every N beats (0: only on command)"),
 )}
 
 
@@ -200,6 +215,9 @@ class Shortcut:
 SHORTCUTS: dict[str, Shortcut] = {s.name: s for s in (
     Shortcut("preset_next", "preset", ("+1",), "next preset in the bank"),
     Shortcut("preset_prev", "preset", ("-1",), "previous preset in the bank"),
+    Shortcut("layer_sd", "layer", ("sd",), "show the SD layer"),
+    Shortcut("layer_clip", "layer", ("clip",), "show the clip"),
+    Shortcut("layer_toggle", "layer", ("toggle",), "switch between the SD layer and the clip"),
 )}
 
 TOGGLES: tuple[str, ...] = tuple(n for n, c in COMMANDS.items() if c.kind == "toggle")
@@ -385,6 +403,9 @@ OSC_FORMS: tuple[OscForm, ...] = (  # in README order
     OscForm("/param", "param", example="/param motion.kick 0.4"),
     OscForm("/param/KEY", "param", note="the same, one fader per parameter"),
     OscForm("/shader/NAME", "shader_param", example="/shader/u_amount 0.5"),
+    OscForm("/layer", "layer"),
+    *(OscForm(f"/layer/{name}", f"layer_{name}") for name in ("sd", "clip", "toggle")),
+    OscForm("/clip_every", "clip_every"),
 )
 # /status is answered by the OSC server itself, not a command; it has its own README row.
 OSC_STATUS_ROW = ("`/status`", "[i port]",

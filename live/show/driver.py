@@ -8,7 +8,8 @@ the sink presents the picture, and ``after_frame(t, frames)`` does the caller's 
 - :class:`RealTimeClock` for the live show and the benchmark, :class:`SteppedClock` (exactly
   1/fps a frame, never sleeps) for the deterministic render;
 - :class:`WindowSink` (``flip()``: vsync in a window, a pbuffer swap offscreen),
-  :class:`VideoSink` (the drawn picture to a video file), :class:`NullSink` (nothing to present).
+  :class:`VideoSink` (the drawn picture to a video file), :class:`NullSink` (nothing to present),
+  :class:`TeeSink` (another sink, and the picture to the stage outputs: recorder, NDI).
 """
 
 from __future__ import annotations
@@ -124,6 +125,24 @@ class VideoSink:
     def present(self) -> None:
         """Append the drawn picture to the video."""
         self.writer.write(self.renderer.read_pixels())
+
+
+class TeeSink:
+    """Another sink's frames, also handed to the stage outputs (``--record``, ``--ndi``): each
+    drawn picture is read back (``outputs.capture()``, asynchronous) before the inner sink presents."""
+
+    def __init__(self, inner: Sink, outputs: Any) -> None:
+        self.inner, self.outputs = inner, outputs
+
+    @property
+    def closed(self) -> bool:
+        """The inner sink's: the loop ends when the window closes."""
+        return self.inner.closed
+
+    def present(self) -> None:
+        """Start reading the picture back, then present it."""
+        self.outputs.capture()
+        self.inner.present()
 
 
 class NullSink:

@@ -52,10 +52,12 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
                 fps: int = 30, decoder: str = "approx", model: str | None = None, family: str = "sd1",
                 presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
                 shaders_dir: Path | str | None = None, analysis: AnalysisSettings | None = None,
-                progress: bool = True, flash_limit: bool = ShowSettings.flash_limit) -> RenderStats:
+                progress: bool = True, flash_limit: bool = ShowSettings.flash_limit, clip: str | None = None,
+                clip_every: float = 0.0) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
     Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
-    ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live."""
+    ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live.
+    ``clip``: a video cut against the SD layer every ``clip_every`` beats, decoded at the stepped time."""
     from live.audio.analysis import AudioEngine
     from live.audio.sources import load_audio, to_mono
     from live.library.bank import open_bank
@@ -72,6 +74,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     seconds = duration if seconds is None else min(seconds, duration)
     if seconds <= 0:
         raise UserError(f"--seconds {seconds}: must be more than 0")
+    layer = _clip_layer(clip, clip_every, width, height)  # a bad clip file is refused before any work
     dec = make_decoder(decoder, model, family=family)
     bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir)
     engine = AudioEngine(samplerate, analysis or AnalysisSettings())
@@ -79,7 +82,8 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
     start = time.perf_counter()
     try:
-        show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps)
+        show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps,
+                    clip=layer)
         writer = VideoWriter(out, width, height, fps)
         writer.add_audio(samples, samplerate)
         n_frames = int(round(seconds * fps))
@@ -96,6 +100,15 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
         renderer.close()
     stats.wall_s = time.perf_counter() - start
     return stats
+
+
+def _clip_layer(clip: str | None, every: float, width: int, height: int) -> Any:
+    """The clip layer for ``render``: decoded synchronously at the stepped clock's time (None without a clip)."""
+    if not clip:
+        return None
+    from live.visuals.clips import ClipLayer, ClipReader, SyncClip
+
+    return ClipLayer(SyncClip(ClipReader(clip, width, height)), every)
 
 
 def _record(stats: RenderStats, show: Any, bar: tqdm) -> None:

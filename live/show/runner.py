@@ -27,13 +27,14 @@ from typing import Any, Callable
 from live import paths
 from live.audio.settings import DEFAULTS as DEFAULT_ANALYSIS
 from live.audio.settings import AnalysisSettings
+from live.control.commands import MAX_CLIP_EVERY
 from live.control.osc import parse_allow
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
 from live.library.bank import open_bank
 from live.messages import AudioState, Command
 from live.show import driver
-from live.show.driver import RealTimeClock, WindowSink, check_fps
+from live.show.driver import RealTimeClock, TeeSink, WindowSink, check_fps
 from live.values import parse_size
 from live.visuals.renderer import check_aspect
 from live.visuals.windows import pick_screen
@@ -89,6 +90,10 @@ class ShowSettings:
     shaders_dir: str | None = None
     mappings_dir: str | None = None
     analysis: AnalysisSettings = DEFAULT_ANALYSIS  # onset function and tempo range of the beat tracker
+    clip: str | None = None  # a video shown as a layer beside the SD layer
+    clip_every: float = 0.0  # beats between cuts to and from the clip; 0: only on the layer command
+    record: str | None = None  # also write the output to this video file
+    ndi: str | None = None  # also send the output as this NDI source
 
     def __post_init__(self) -> None:
         # Refuse bad values before minutes of model loading, with the flag's name.
@@ -110,6 +115,8 @@ class ShowSettings:
         if self.samplerate is not None:
             check_samplerate(self.samplerate, f"--samplerate {self.samplerate}")
         check_blocksize(self.blocksize)
+        if not 0 <= self.clip_every <= MAX_CLIP_EVERY:
+            raise UserError(f"--clip-every {self.clip_every:g}: choose 0 to {MAX_CLIP_EVERY:g} beats")
 
     def midi_map_path(self) -> Path:
         """The MIDI mapping file, by :func:`live.paths.mapping_file`'s rule (generic.toml in the
@@ -137,6 +144,7 @@ def run_show(settings: ShowSettings) -> int:
     out_w, out_h = output_size(s, screen)
     if not any(paths.presets_dir(s.presets_dir).glob("*.toml")):  # the bank loads later; say this at once
         raise UserError(f"no preset in {paths.presets_dir(s.presets_dir)}; write one (see presets/demo.toml)")
+    clip = _clip_reader(s.clip, width, height)  # a missing or broken clip is refused before any window opens
     commands: CommandQueue[Command] = CommandQueue()
     clock_commands: CommandQueue[Command] = CommandQueue()
     with StopSignals() as stop, ExitStack() as stack:
@@ -157,6 +165,9 @@ def run_show(settings: ShowSettings) -> int:
         renderer = Renderer(out_w, out_h, headless=s.headless, hidden=not s.headless, aspect=s.aspect,
                             shader_dir=s.shaders_dir, flash_limit=s.flash_limit)
         stack.callback(renderer.close)
+        outputs = _open_outputs(s, renderer)
+        if outputs is not None:  # closed before the renderer: the read-back buffers need its context
+            stack.callback(outputs.close)
         holding = HoldingVisual(renderer, 1.0 / s.fps)
         loader = _Loader(s, width, height)
         loader.start()
@@ -167,7 +178,7 @@ def run_show(settings: ShowSettings) -> int:
         stack.callback(source.stop)
         analysis.start()
         stack.callback(analysis.stop)
-        stage = Stage(holding, lambda: _start_show(loader, s, renderer, commands, clock_commands, stack),
+        stage = Stage(holding, lambda: _start_show(loader, s, renderer, commands, clock_commands, stack, clip),
                       s.crash_dir(), asdict(s))
         if s.osc_port:
             from live.control.osc import OscServer
@@ -187,12 +198,33 @@ def run_show(settings: ShowSettings) -> int:
         clock = RealTimeClock(s.fps, paced=s.headless, seconds=s.seconds)
         chores = _Chores(stage, _Watchdog(analysis, stage), s.fps)
         windows = _open_windows(s, renderer, commands, stage, states, stack)
-        done = driver.run(stage.tick, clock, WindowSink(windows), lambda t: states.get(), after_frame=chores,
+        sink: Any = WindowSink(windows)
+        if outputs is not None:
+            sink = TeeSink(sink, outputs)
+        done = driver.run(stage.tick, clock, sink, lambda t: states.get(), after_frame=chores,
                           until=stop.requested)
         why = f"; {stop.signal_name or windows.quit_reason}" if stop.signal_name or windows.quit_reason else ""
         _LOGGER.info("show stopped after %.1f s%s: %d frames, %.1f fps; last status %s",
                      done.seconds, why, done.frames, done.fps, stage.status())
     return 0
+
+
+def _clip_reader(path: str | None, width: int, height: int) -> Any:
+    """The ``--clip`` video's reader (checked now: one error line for a missing or broken file), or None."""
+    if not path:
+        return None
+    from live.visuals.clips import ClipReader
+
+    return ClipReader(path, width, height)
+
+
+def _open_outputs(s: ShowSettings, renderer: Any) -> Any:
+    """The ``--record`` and ``--ndi`` outputs fed from the drawn picture, or None."""
+    if not (s.record or s.ndi):
+        return None
+    from live.visuals.outputs import open_outputs
+
+    return open_outputs(renderer, record=s.record, ndi=s.ndi, fps=s.fps)
 
 
 def _tempo_peers(s: ShowSettings, states: LatestSlot[AudioState], stack: ExitStack) -> tuple[LatestSlot, ...]:
@@ -390,8 +422,9 @@ def _decoder_chain(s: ShowSettings) -> list[Any]:
 
 
 def _start_show(loader: _Loader, s: ShowSettings, renderer: Any, commands: CommandQueue[Command],
-                clock_commands: CommandQueue[Command], stack: ExitStack) -> Any:
-    """The Show on the loaded decoders and bank, or None while they are still loading."""
+                clock_commands: CommandQueue[Command], stack: ExitStack, clip: Any = None) -> Any:
+    """The Show on the loaded decoders and bank, or None while they are still loading. ``clip``
+    (a ClipReader) starts playing on its own thread with the show."""
     from live.show.show import AsyncDecode, Show
 
     if not loader.done:
@@ -399,8 +432,14 @@ def _start_show(loader: _Loader, s: ShowSettings, renderer: Any, commands: Comma
     decoders, bank = loader.result()
     decode = AsyncDecode(decoders[0], s.fps, fallbacks=tuple(decoders[1:]))
     stack.callback(decode.stop)
+    layer = None
+    if clip is not None:
+        from live.visuals.clips import ClipLayer, ClipPlayer
+
+        layer = ClipLayer(ClipPlayer(clip).start(), s.clip_every)
+        stack.callback(layer.stop)
     show = Show(bank, decode, renderer, preset=s.preset, commands=commands, clock=clock_commands.put,
-                frame_period=1.0 / s.fps)
+                frame_period=1.0 / s.fps, clip=layer)
     _LOGGER.info("show running: preset %s, decoder %s", s.preset, decode.name)
     return show
 

@@ -29,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 # Who carries out each command comes from the command table.
 CLOCK_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "clock")
 TRAVERSAL_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "traversal")
+LAYER_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "layer")
 PULSE_DECAY = 5.0  # per beat: the pulse is down to 1% a beat after it fires
 MAX_SOURCES = 8  # command sources with a log budget of their own; any more share one
 FADE_BEATS = 4.0  # a fade command without a length takes a bar
@@ -241,13 +242,16 @@ class Show:
     """Composition of bank, traversal, decode and renderer, driven by :meth:`tick`.
 
     ``clock`` receives the tempo commands (tap, bpm, nudge, resync, lock): live it puts them
-    on the analysis thread's queue, in render it calls the engine directly.
+    on the analysis thread's queue, in render it calls the engine directly. ``clip`` (a
+    :class:`live.visuals.clips.ClipLayer`) is the video cut against the SD layer.
     """
 
     def __init__(self, bank: Any, decode: SyncDecode | AsyncDecode, renderer: Any, *, preset: str,
                  commands: CommandQueue[Command] | None = None,
-                 clock: Callable[[Command], None] | None = None, frame_period: float = 1.0 / 60.0) -> None:
+                 clock: Callable[[Command], None] | None = None, frame_period: float = 1.0 / 60.0,
+                 clip: Any = None) -> None:
         self.bank, self.decode, self.renderer = bank, decode, renderer
+        self.clip = clip
         # Uniforms describe the middle of a frame's time on screen, so a beat flashes on the
         # frame nearest to it (within half a frame) rather than on the first frame after it.
         self.frame_period = float(frame_period)
@@ -329,6 +333,10 @@ class Show:
             self.traversal.command(cmd)
         elif name in CLOCK_COMMANDS:
             self._clock(cmd)
+        elif name in LAYER_COMMANDS:
+            if self.clip is None:
+                raise UserError("no clip to switch to (start the show with --clip FILE)")
+            self.clip.command(name, args)
         elif name == "shader_param":
             self.renderer.set_param(str(args[0]), float(args[1]))
         elif name == "param":
@@ -416,6 +424,10 @@ class Show:
         except Exception as exc:  # never let one bad frame take the projector down
             self._frame_errors.report("decode", f"frame for t={display_time:.3f} failed, keeping the last picture: {exc!r}")
         older, newer = self.decode.frames()
+        if self.clip is not None:  # the clip layer, cut on the beat of this frame's time on screen
+            clip_frame = self.clip.frame(state, now + 0.5 * self.frame_period)
+            if clip_frame is not None:
+                older, newer = None, clip_frame
         self.renderer.update_frames(older, newer)
         self.renderer.draw(now, frame_mix(older, newer, now), self.last_uniforms, blackout=self._darkness(now))
 
@@ -438,7 +450,12 @@ class Show:
                 "freeze": self.frozen, "presets": len(self.bank.names()), "decoder": self.decode.name,
                 "failover": self.decode.failover, "queued": self.queued.preset if self.queued else "",
                 "fade": self.fade.to_black, "fade_level": round(self.fade.level(self._status_time), 3),
-                "flash_limit": bool(getattr(self.renderer, "flash_limit", False))}
+                "flash_limit": bool(getattr(self.renderer, "flash_limit", False)), "layer": self._layer()}
+
+    def _layer(self) -> str:
+        """The layer on screen: ``clip`` while the clip shows, else ``sd``."""
+        clip = self.clip
+        return "clip" if clip is not None and clip.showing == "clip" and not clip.source.error else "sd"
 
     def status(self) -> dict[str, Any]:
         """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""

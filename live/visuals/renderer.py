@@ -579,6 +579,12 @@ class Renderer:
         gl.glBlitFramebuffer(0, 0, self.width, self.height, x, y, x + w, y + h, gl.GL_COLOR_BUFFER_BIT, gl.GL_LINEAR)
         gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
 
+    @property
+    def output_fbo(self) -> int:
+        """The framebuffer holding the last drawn picture (what the window shows, before
+        letterboxing): outputs (--record, --ndi) read it back from here."""
+        return self._output.fbo
+
     def read_pixels(self) -> np.ndarray:
         """The last drawn picture as (height, width, 3) uint8, top row first."""
         gl = _gl()

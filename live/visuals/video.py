@@ -19,7 +19,8 @@ class VideoWriter:
     never leaves a truncated file under the name the user asked for.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: int, crf: int = 20) -> None:
+    def __init__(self, path: str | Path, width: int, height: int, fps: int, crf: int = 20,
+                 preset: str = "veryfast") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
@@ -27,7 +28,7 @@ class VideoWriter:
         self._video = self._container.add_stream("libx264", rate=fps)
         self._video.width, self._video.height = width, height
         self._video.pix_fmt = "yuv420p"
-        self._video.options = {"crf": str(crf), "preset": "veryfast"}
+        self._video.options = {"crf": str(crf), "preset": preset}  # x264 speed preset: ultrafast..veryslow
         self._audio = None
         self.fps = fps
         self.frames = 0
@@ -39,9 +40,12 @@ class VideoWriter:
         self._audio_samples = np.ascontiguousarray(samples[:, : 2 if layout == "stereo" else 1].T, dtype=np.float32)
         self._audio_rate = samplerate
 
-    def write(self, rgb: np.ndarray) -> None:
-        """Append one (height, width, 3) uint8 frame."""
+    def write(self, rgb: np.ndarray, pts: int | None = None) -> None:
+        """Append one (height, width, 3) uint8 frame. ``pts``: its time in frames (1/fps) when
+        frames are not evenly spaced (a live recording that skips or drops some); must increase."""
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        if pts is not None:
+            frame.pts = pts
         for packet in self._video.encode(frame):
             self._container.mux(packet)
         self.frames += 1
