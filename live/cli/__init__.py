@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "precompute": ("live.cli.precompute", "turn presets into keyframe latents with your Stable Diffusion model"),
     "check": ("live.cli.check", "preflight: presets as the show loads them; PASS/WARN/FAIL for audio, OSC, MIDI, decoder..."),
     "beats": ("live.cli.beats", "print the beats the show would flash for an audio file (live code path)"),
+    "song": ("live.cli.song", "a track and a prompt in: sections, song preset, plan, and a video synced to the song"),
     "midi": ("live.cli.midi", "MIDI tools: list inputs, monitor a controller, learn bindings into a mapping file"),
 }
 BENCHMARKS: dict[str, tuple[str, str]] = {
