@@ -29,6 +29,7 @@ BEATS_PER_BAR = 4
 KERNEL_BEATS = 16  # checkerboard half-width x2: four bars either side of a candidate boundary
 MIN_SECTION_BARS = 4  # no section shorter than this (merged into its neighbour)
 NOVELTY_DELTA = 0.12  # peak height over its local mean, on novelty scaled to 0..1
+NOVELTY_MIN = 0.3  # and at least this share of the track's strongest change (a loop's small wobbles are not sections)
 KEYFRAMES_PER_SECTION = 2  # seeds per section prompt: two keyframes to walk between
 
 # Krumhansl-Kessler key profiles (major, minor), tonic first.
@@ -230,8 +231,9 @@ def _peaks(novelty: np.ndarray) -> np.ndarray:
     import librosa
 
     gap = MIN_SECTION_BARS * BEATS_PER_BAR
-    return librosa.util.peak_pick(novelty, pre_max=gap // 2, post_max=gap // 2, pre_avg=gap, post_avg=gap,
-                                  delta=NOVELTY_DELTA, wait=gap - 1)
+    peaks = librosa.util.peak_pick(novelty, pre_max=gap // 2, post_max=gap // 2, pre_avg=gap, post_avg=gap,
+                                   delta=NOVELTY_DELTA, wait=gap - 1)
+    return peaks[novelty[peaks] >= NOVELTY_MIN]
 
 
 def _boundaries(novelty: np.ndarray, downbeat_idx: np.ndarray) -> list[int]:
