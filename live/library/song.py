@@ -27,7 +27,7 @@ SAMPLERATE = 22050  # analysis rate: enough for beats, chroma and timbre, and ha
 HOP = 512
 BEATS_PER_BAR = 4
 KERNEL_BEATS = 16  # checkerboard half-width x2: four bars either side of a candidate boundary
-MIN_SECTION_BARS = 4  # no section shorter than this (merged into its neighbour)
+MIN_SECTION_BARS = 8  # no section shorter than this: songs move in 8-bar phrases (4 split real tracks too finely)
 NOVELTY_DELTA = 0.12  # peak height over its local mean, on novelty scaled to 0..1
 NOVELTY_MIN = 0.3  # and at least this share of the track's strongest change (a loop's small wobbles are not sections)
 KEYFRAMES_PER_SECTION = 2  # seeds per section prompt: two keyframes to walk between
@@ -227,10 +227,11 @@ def _downbeat_phase(novelty: np.ndarray, onset: np.ndarray, beat_frames: np.ndar
 
 
 def _peaks(novelty: np.ndarray) -> np.ndarray:
-    """Beat indices of novelty peaks (librosa.util.peak_pick), at most one per MIN_SECTION_BARS bars."""
+    """Beat indices of novelty peaks (librosa.util.peak_pick) over the kernel's reach, strong enough
+    (:func:`_boundaries` then keeps sections MIN_SECTION_BARS long)."""
     import librosa
 
-    gap = MIN_SECTION_BARS * BEATS_PER_BAR
+    gap = KERNEL_BEATS
     peaks = librosa.util.peak_pick(novelty, pre_max=gap // 2, post_max=gap // 2, pre_avg=gap, post_avg=gap,
                                    delta=NOVELTY_DELTA, wait=gap - 1)
     return peaks[novelty[peaks] >= NOVELTY_MIN]
