@@ -17,7 +17,8 @@ _LOGGER = logging.getLogger(__name__)
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``song``."""
     parser.add_argument("track", help="the song (WAV, FLAC, OGG, MP3...)")
-    parser.add_argument("--prompt", required=True, help="the look of the video; each section adds words for its energy and key")
+    parser.add_argument("--prompt", default="", help="the look of the video; each section adds words for its energy and "
+                        "key (required, except with --regenerate, where it is the keyframe's new prompt)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--images", default=None, metavar="DIR", help="your images (album art, photos) as the keyframes, "
                         "encoded without a model (approx encoder); shared out between the sections")
@@ -30,6 +31,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=30, help="video frame rate")
     parser.add_argument("--seconds", type=positive(float), default=None, help="render only the first S seconds")
     parser.add_argument("--force", action="store_true", help="rewrite presets/song-NAME.toml (default: keep your edits)")
+    parser.add_argument("--regenerate", default=None, metavar="SECTION:INDEX", help="make one keyframe again with the "
+                        "preset's model (new --seed, or --prompt), keep the others, re-render with --out")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the regenerated keyframe (default: old seed + 1000)")
+    parser.add_argument("--preview", action="store_true", help="write a contact sheet of the keyframes per section")
     add_folder_flags(parser, "presets", "keyframes", "shaders")
 
 
@@ -37,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     """Analyse, write the preset (and plan), render; print what was done."""
     r = make_song(SongOptions(track=args.track, prompt=args.prompt, images=args.images, model=args.model,
                               family=args.family, out=args.out, plan=args.plan, size=args.size, fps=args.fps,
-                              seconds=args.seconds, force=args.force, presets_dir=args.presets_dir,
+                              seconds=args.seconds, force=args.force, regenerate=args.regenerate,
+                              seed=args.seed, preview=args.preview, presets_dir=args.presets_dir,
                               keyframes_dir=args.keyframes_dir, shaders_dir=args.shaders_dir))
     p = r.plan
     print(f"analysed {args.track} in {p.analysis_s:.1f} s: {p.bpm:.1f} BPM, {len(p.beats)} beats, "
@@ -48,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"keyframes: {r.keyframes}")
     if args.plan:
         print(f"wrote plan {args.plan}")
+    if r.regenerated:
+        print(f"regenerated {args.regenerate} (keyframe {r.regenerated[0]}): seed {r.regenerated[1]}, prompt {r.regenerated[2]!r}")
+    for path in r.previews:
+        print(f"preview {path}")
     if r.render is not None:
         print(f"wrote {r.out}: {r.render.frames} frames, {r.render.seconds:.2f} s, rendered at {r.render.fps:.1f} frames/s")
         print("section switches: " + ", ".join(f"{n} @ {t:.2f} s" for n, t in r.switches))

@@ -368,3 +368,44 @@ def link_images(source: str | Path, dest: str | Path, count: int) -> Path:
         src = files[i % len(files)].resolve()
         (dest / f"{i:04d}{src.suffix.lower()}").symlink_to(src)
     return dest
+
+
+def regenerate_keyframe(preset: Any, keyframes_dir: str | Path, section: str, index: int, *, seed: int | None = None,
+                        prompt: str | None = None, device: str = "auto") -> tuple[int, int, str]:
+    """Make keyframe ``index`` of ``section`` again with the preset's model, from ``seed`` (default:
+    its old seed + 1000, a new look) and ``prompt`` (default: its own); every other keyframe stays
+    as the cache has it. The edit is kept in the file's meta (``edits``). Returns (file index, seed, prompt)."""
+    import torch
+
+    from live.library.keyframes import load_preset_keyframes, save_preset_keyframes
+    from live.library.precompute import load_pipeline, resolve_device, resolve_model
+
+    g = preset.generation
+    if g.model == "approx":
+        raise UserError("--regenerate needs a text-to-image model: make the song with --model DIR "
+                        "(built-in and --images keyframes come from images, not prompts)")
+    spans = {s["name"]: s for s in g.section_spans()}
+    if section not in spans:
+        raise UserError(f"--regenerate {section}:{index}: no section {section!r}; sections: {', '.join(spans)}")
+    span = spans[section]
+    if not 0 <= index < span["count"]:
+        raise UserError(f"--regenerate {section}:{index}: section {section} has keyframes 0..{span['count'] - 1}")
+    kset = load_preset_keyframes(preset, keyframes_dir)
+    at = span["start"] + index
+    items = [(p, s) for p in g.all_prompts() for s in g.seeds]  # keyframe order, as precompute makes them
+    edits = dict(kset.meta.get("edits") or {})
+    old_prompt, old_seed = edits.get(str(at), {}).get("prompt", items[at][0]), edits.get(str(at), {}).get("seed", items[at][1])
+    seed = old_seed + 1000 if seed is None else seed
+    prompt = prompt or old_prompt
+    dev = resolve_device(device)
+    dtype = torch.float16 if dev == "cuda" else torch.float32  # as precompute: fp16 only on CUDA
+    pipe = load_pipeline(resolve_model(g.model), dev, dtype, False)
+    latents = kset.latents.clone()
+    with torch.inference_mode():
+        out = pipe(prompt=[prompt], num_inference_steps=g.steps, guidance_scale=g.guidance, width=g.width,
+                   height=g.height, generator=[torch.Generator("cpu").manual_seed(seed)], output_type="latent")
+    latents[at] = (out.images if hasattr(out, "images") else out[0])[0].float().cpu()
+    edits[str(at)] = {"section": section, "index": index, "seed": seed, "prompt": prompt}
+    save_preset_keyframes(preset, latents, keyframes_dir, {**kset.meta, "edits": edits})
+    _LOGGER.info("regenerated %s:%d (keyframe %d) with seed %d", section, index, at, seed)
+    return at, seed, prompt
