@@ -33,7 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="rewrite presets/song-NAME.toml (default: keep your edits)")
     parser.add_argument("--regenerate", default=None, metavar="SECTION:INDEX", help="make one keyframe again with the "
                         "preset's model (new --seed, or --prompt), keep the others, re-render with --out")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the regenerated keyframe (default: old seed + 1000)")
+    parser.add_argument("--seed", type=Bounded(int, 0, 2**32 - 1), default=None, help="seed of the regenerated keyframe (default: old seed + 1000)")
     parser.add_argument("--preview", action="store_true", help="write a contact sheet of the keyframes per section")
     add_folder_flags(parser, "presets", "keyframes", "shaders")
 
