@@ -14,6 +14,10 @@ instead. The same spectrum gives the low/mid/high bands. The chroma (12 pitch-cl
 needs finer bins than that 1024-point spectrum has (47 Hz apart: a semitone only above 800 Hz),
 so every eighth hop one 8-hop (4096-point) FFT of the newest audio is folded into pitch classes
 by one small matrix product (see :func:`chroma_weights`).
+
+With ``beat_activation = "rnn"`` the beat tracker follows madmom's causal LSTM beat activation
+(:mod:`live.audio.rnn`, 100 frames a second) instead of the onset novelty; the envelope, the
+bands and the downbeat evidence stay on the aubio frames.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import aubio
 import numpy as np
 import scipy.fft
 
+from live.audio import rnn
+from live.audio.rnn import RNNBeatActivation
 from live.audio.settings import DEFAULTS, AnalysisSettings
 from live.audio.sources import AudioError, to_mono
 from live.beat.clock import BeatClock
@@ -42,6 +48,9 @@ LOG_COMPRESSION = 1000.0  # log1p(C x band energy): the logflux compression
 # instruments about 10 ms after the peak (the median offset against the annotated development
 # clips). Frame timing is the show's business.
 LEAD = -0.010
+# Seconds from a beat to the rnn frame that marks it: the median offset of the committed beats
+# against the annotated development clips (one global constant, like LEAD).
+RNN_DELAY = 0.022
 LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
 SILENCE_HOLD = 0.3
@@ -116,7 +125,22 @@ class AudioEngine:
         self._chroma_window = np.hanning(chroma_fft).astype(np.float32)
         self._chroma = np.zeros(PITCH_CLASSES, dtype=np.float32)
 
-        self.tracker = BeatTracker(self.fps, settings.tempo_min, settings.tempo_max)
+        # What the beat tracker follows: the learned activation (100 frames/s, its own framing)
+        # or the onset novelty above (one value per hop).
+        self.beat_activation = settings.beat_activation
+        self._rnn: RNNBeatActivation | None = None
+        if self.beat_activation == "rnn":
+            if rnn.available():
+                self._rnn = RNNBeatActivation(self.samplerate)
+            else:
+                _LOGGER.warning("--beat-activation rnn needs madmom, which is not installed (%s): using aubio",
+                                rnn.INSTALL_HINT)
+                self.beat_activation = "aubio"
+        self._beat_dt = 1.0 / rnn.FPS if self._rnn is not None else self.hop / self.samplerate
+        # The beat activation of a beat peaks this long after it (aubio: the FFT window's centre
+        # lag; rnn: the networks mark the beat in the frame whose window ends just after it).
+        self.beat_delay = RNN_DELAY if self._rnn is not None else self.onset_delay
+        self.tracker = BeatTracker(1.0 / self._beat_dt, settings.tempo_min, settings.tempo_max)
         self.clock = BeatClock(settings.tempo_min, settings.tempo_max)
 
         self._pending = np.zeros(0, dtype=np.float32)
@@ -151,6 +175,7 @@ class AudioEngine:
         if not self._started:
             self._started = True
             self.clock.anchor_time = end_time - len(x) / self.samplerate
+        block = x
         if len(self._pending):
             x = np.concatenate((self._pending, x))
         hop = self.hop
@@ -160,6 +185,8 @@ class AudioEngine:
             frame_end = end_time - (len(x) - (f + 1) * hop) / self.samplerate
             self._frame(frame, frame_end)
         self._pending = x[n_frames * hop :].copy()
+        if self._rnn is not None:
+            self._feed_rnn(block, end_time)
         self._time = end_time
         self._publish(end_time)
 
@@ -221,26 +248,8 @@ class AudioEngine:
         self._accent_peak = max(e_total, self._accent_peak * self._agc_release)
         accent = max(0.0, e_total - self._prev_total) / (self._accent_peak + 1e-12)
         self._prev_total = e_total
-        self.tracker.update(0.0 if silent else novelty, 0.0 if silent else accent)
-        if silent:
-            self.clock.decay(self._frame_dt)
-        else:
-            if self.clock.source == "none":
-                self.tracker.expected = None
-            else:
-                # Where the clock's own grid puts the latest beat, in tracker frames.
-                t_on = frame_end - self.onset_delay - LEAD  # the clock's grid includes the lead
-                pos = self.clock.beats_at(t_on) - self.clock.offset
-                last_beat = t_on - (pos - math.floor(pos)) * 60.0 / self.clock.bpm
-                self.tracker.expected = self.tracker.frame - (t_on - last_beat) / self._frame_dt
-            est = self.tracker.estimate()
-            if est is not None:
-                b_frame, period_frames, conf = est
-                beat_time = frame_end - (self.tracker.frame - b_frame) * self._frame_dt - self.onset_delay - LEAD
-                if conf >= 0.05:
-                    self.clock.follow(BeatEstimate(beat_time, period_frames * self._frame_dt, conf), frame_end)
-                else:
-                    self.clock.decay(self._frame_dt)
+        if self._rnn is None:
+            self._beat_step(novelty, accent, frame_end)
         # Downbeat evidence: the strongest bass onset within the first part of each beat.
         onset_time = frame_end - self.onset_delay
         pos = self.clock.beats_at(onset_time)
@@ -251,6 +260,44 @@ class AudioEngine:
             self.clock.accent(k, self._low_flux)
             self._low_flux = 0.0
             self._last_beat_floor = k
+
+    def _feed_rnn(self, samples: np.ndarray, end_time: float) -> None:
+        # The learned activation, frame by frame as its frames complete; each frame's end time
+        # follows from how many samples it lies before the newest one.
+        assert self._rnn is not None
+        first = self._rnn.frames
+        values = self._rnn.process(samples)
+        received = self._rnn.received
+        for i, value in enumerate(values):
+            frame_end = end_time - (received - self._rnn.frame_end(first + i)) / self.samplerate
+            # No bass accent: the networks already tell beats from off-beats (feeding aubio's
+            # accent here scored lower on the development clips).
+            self._beat_step(float(value), 0.0, frame_end)
+
+    def _beat_step(self, value: float, accent: float, frame_end: float) -> None:
+        # One frame of the beat activation into the tracker, and the tracker's estimate into the clock.
+        dt = self._beat_dt
+        silent = self._silent_for >= SILENCE_HOLD
+        self.tracker.update(0.0 if silent else value, 0.0 if silent else accent)
+        if silent:
+            self.clock.decay(dt)
+            return
+        if self.clock.source == "none":
+            self.tracker.expected = None
+        else:
+            # Where the clock's own grid puts the latest beat, in tracker frames.
+            t_on = frame_end - self.beat_delay - LEAD  # the clock's grid includes the lead
+            pos = self.clock.beats_at(t_on) - self.clock.offset
+            last_beat = t_on - (pos - math.floor(pos)) * 60.0 / self.clock.bpm
+            self.tracker.expected = self.tracker.frame - (t_on - last_beat) / dt
+        est = self.tracker.estimate()
+        if est is not None:
+            b_frame, period_frames, conf = est
+            beat_time = frame_end - (self.tracker.frame - b_frame) * dt - self.beat_delay - LEAD
+            if conf >= 0.05:
+                self.clock.follow(BeatEstimate(beat_time, period_frames * dt, conf), frame_end)
+            else:
+                self.clock.decay(dt)
 
     def _update_chroma(self, frame: np.ndarray) -> None:
         """Keep the hop in the chroma window (a ring of hops); every CHROMA_EVERY hops fold the
@@ -329,7 +376,7 @@ class AudioEngine:
                 if not bpm > 0 or bpm == float("inf"):
                     raise ValueError(f"bpm {bpm} is not a tempo")
                 self.clock.set_bpm(bpm, t)
-                self.tracker.fixed_period = 60.0 * self.fps / bpm
+                self.tracker.fixed_period = 60.0 * self.tracker.fps / bpm
                 self.tracker.period = self.tracker.fixed_period
             elif cmd.name == "nudge":
                 self.clock.nudge(float(cmd.args[0]))
@@ -338,14 +385,14 @@ class AudioEngine:
             elif cmd.name == "lock":
                 on = bool(int(cmd.args[0])) if cmd.args else not self.clock.locked  # no argument: flip, like every toggle
                 self.clock.lock(on, t)
-                self.tracker.fixed_period = 60.0 * self.fps / self.clock.bpm if on else None
+                self.tracker.fixed_period = 60.0 * self.tracker.fps / self.clock.bpm if on else None
             else:
                 return
         except (IndexError, TypeError, ValueError) as exc:
             _LOGGER.warning("ignored clock command %s%r from %s: %s", cmd.name, cmd.args, cmd.source, exc)
             return
         if cmd.name == "tap" and self.clock.locked:
-            self.tracker.fixed_period = 60.0 * self.fps / self.clock.bpm
+            self.tracker.fixed_period = 60.0 * self.tracker.fps / self.clock.bpm
             self.tracker.period = self.tracker.fixed_period
         self._publish(self._time)
 

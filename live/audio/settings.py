@@ -17,6 +17,7 @@ from live.audio.sources import AudioError
 _LOGGER = logging.getLogger(__name__)
 
 ONSET_METHODS = ("logflux", "energy", "hfc", "complex", "phase", "wphase", "specdiff", "kl", "mkl", "specflux")
+BEAT_ACTIVATIONS = ("aubio", "rnn")
 MIN_OCTAVE_SPAN = 1.5  # tempo_max / tempo_min at least this: the tracker folds tempi by octaves
 
 
@@ -32,6 +33,10 @@ class AnalysisSettings:
 
     onset_method: str = _setting("logflux", "onset novelty function (logflux: log mel-band flux; others are aubio's)",
                                  choices=ONSET_METHODS)
+    beat_activation: str = _setting(
+        "aubio", "what the beat tracker follows: rnn = madmom's causal LSTM beat networks (weights CC BY-NC-SA 4.0, "
+        "non-commercial use only; needs the rnn extra, else aubio is used), aubio = the aubio onset function",
+        choices=BEAT_ACTIVATIONS)
     tempo_min: float = _setting(70.0, "slowest tempo in BPM the tracker reports", 20.0, 400.0)
     tempo_max: float = _setting(180.0, "fastest tempo in BPM the tracker reports", 20.0, 400.0)
 

