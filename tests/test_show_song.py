@@ -133,3 +133,17 @@ def test_regenerate_changes_only_the_keyframe_asked_for(song_run):
     again = make_song(SongOptions(prompt="", **opts))  # a plain run keeps the edit (the cache is up to date)
     assert again.regenerated is None
     assert np.allclose(load_preset_keyframes(preset, keyframes).latents.numpy(), after.numpy())
+
+
+@pytest.mark.slow
+def test_madmom_tracker_finds_the_same_boundaries(song_run):
+    from live.audio.rnn import import_madmom
+    from live.show.song import SongOptions, make_song
+
+    if import_madmom() is None:
+        pytest.skip("madmom (the rnn extra) is not installed")
+    tmp, track, _, starts = song_run[:4]
+    r = make_song(SongOptions(track=str(track), prompt="x", tracker="madmom", presets_dir=tmp / "mm-presets",
+                              keyframes_dir=tmp / "keyframes", progress=False))
+    assert r.plan.tracker.startswith("madmom") and abs(r.plan.bpm - 120) < 1
+    assert np.allclose([s.start for s in r.plan.sections], [0.0, *starts[1:]], atol=0.5), r.plan.sections

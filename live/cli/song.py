@@ -31,6 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=30, help="video frame rate")
     parser.add_argument("--seconds", type=positive(float), default=None, help="render only the first S seconds")
     parser.add_argument("--force", action="store_true", help="rewrite presets/song-NAME.toml (default: keep your edits)")
+    parser.add_argument("--tracker", choices=("librosa", "madmom"), default="librosa", help="offline beat and "
+                        "downbeat tracker: madmom's RNN + DBN is better on downbeats and ~4x slower; it needs the "
+                        "rnn extra (weights CC BY-NC-SA 4.0, non-commercial)")
     parser.add_argument("--regenerate", default=None, metavar="SECTION:INDEX", help="make one keyframe again with the "
                         "preset's model (new --seed, or --prompt), keep the others, re-render with --out")
     parser.add_argument("--seed", type=Bounded(int, 0, 2**32 - 1), default=None, help="seed of the regenerated keyframe (default: old seed + 1000)")
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     r = make_song(SongOptions(track=args.track, prompt=args.prompt, images=args.images, model=args.model,
                               family=args.family, out=args.out, plan=args.plan, size=args.size, fps=args.fps,
                               seconds=args.seconds, force=args.force, regenerate=args.regenerate,
-                              seed=args.seed, preview=args.preview, presets_dir=args.presets_dir,
+                              seed=args.seed, preview=args.preview, tracker=args.tracker, presets_dir=args.presets_dir,
                               keyframes_dir=args.keyframes_dir, shaders_dir=args.shaders_dir))
     p = r.plan
     print(f"analysed {args.track} in {p.analysis_s:.1f} s: {p.bpm:.1f} BPM, {len(p.beats)} beats, "

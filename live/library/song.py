@@ -15,7 +15,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -114,8 +114,13 @@ def load_track(track: str | Path) -> tuple[np.ndarray, int]:
     return y.astype(np.float32), sr
 
 
-def analyse(track: str | Path) -> SongPlan:
-    """Analyse the whole ``track`` offline: beats, downbeats, sections, energy and key."""
+BeatTracker = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def analyse(track: str | Path, tracker: BeatTracker | None = None, tracker_name: str = "") -> SongPlan:
+    """Analyse the whole ``track`` offline: beats, downbeats, sections, energy and key.
+    ``tracker(mono 22.05 kHz samples, rate) -> (beat times, downbeat times)`` replaces librosa's
+    beats and the downbeat phase (madmom's, from the show layer); ``tracker_name`` goes in the plan."""
     import time
 
     import librosa
@@ -124,9 +129,14 @@ def analyse(track: str | Path) -> SongPlan:
     y, sr = load_track(track)
     duration = len(y) / sr
     onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP)
-    bpm0 = refined_tempo(onset, sr)
-    _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP, units="frames",
-                                             bpm=bpm0, trim=False)
+    given_downbeats = None
+    if tracker is not None:
+        given_beats, given_downbeats = tracker(y, sr)
+        beat_frames = np.unique(librosa.time_to_frames(np.asarray(given_beats), sr=sr, hop_length=HOP))
+    else:
+        bpm0 = refined_tempo(onset, sr)
+        _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP, units="frames",
+                                                 bpm=bpm0, trim=False)
     beat_frames = np.asarray(beat_frames, dtype=int)
     if len(beat_frames) < 2 * BEATS_PER_BAR:
         raise UserError(f"{track}: found {len(beat_frames)} beats; song mode needs a track with a steady beat "
@@ -134,14 +144,19 @@ def analyse(track: str | Path) -> SongPlan:
     beat_times = librosa.frames_to_time(beat_frames, sr=sr, hop_length=HOP)
     features, rms, chroma = _beat_features(y, sr, beat_frames)
     novelty = _novelty(features)
-    phase = _downbeat_phase(novelty, onset, beat_frames, y, sr, chroma)
-    downbeat_idx = np.arange(phase, len(beat_frames), BEATS_PER_BAR)
+    if given_downbeats is not None and len(given_downbeats):
+        downbeat_idx = np.unique([int(np.argmin(np.abs(beat_times - t))) for t in given_downbeats])
+    else:
+        phase = _downbeat_phase(novelty, onset, beat_frames, y, sr, chroma)
+        downbeat_idx = np.arange(phase, len(beat_frames), BEATS_PER_BAR)
     bounds = _boundaries(novelty, downbeat_idx)
     sections = _sections(bounds, beat_times, duration, rms, chroma)
     bpm = float(60.0 * (len(beat_times) - 1) / (beat_times[-1] - beat_times[0]))  # the mean, free of frame rounding
     plan = SongPlan(track=str(track), duration=duration, bpm=round(bpm, 2),
                     beats=[round(float(t), 4) for t in beat_times],
                     downbeats=[round(float(beat_times[i]), 4) for i in downbeat_idx], sections=sections)
+    if tracker_name:
+        plan.tracker = tracker_name
     plan.analysis_s = round(time.perf_counter() - start, 2)
     _LOGGER.info("analysed %s in %.1f s: %.1f BPM, %d sections", track, plan.analysis_s, bpm, len(sections))
     return plan

@@ -44,6 +44,7 @@ class SongOptions:
     regenerate: str | None = None  # SECTION:INDEX of one keyframe to make again (prompt: its new prompt)
     seed: int | None = None
     preview: bool = False
+    tracker: str = "librosa"  # librosa | madmom (offline RNN + DBN downbeats; optional, non-commercial weights)
     progress: bool = True
     presets_dir: str | Path | None = None
     keyframes_dir: str | Path | None = None
@@ -70,7 +71,7 @@ def make_song(opts: SongOptions) -> SongResult:
     """Analyse, write the preset (and plan), make the keyframes and render; see the module doc."""
     if opts.images and opts.model:
         raise UserError("--images and --model both given; use one (images are encoded without a model)")
-    plan = lib.analyse(opts.track)
+    plan = lib.analyse(opts.track, *_tracker(opts.tracker))
     if opts.plan:
         lib.write_plan(plan, opts.plan)
     name = lib.song_name(opts.track)
@@ -131,6 +132,33 @@ def _previews(preset: Any, keyframes: Path) -> list[Path]:
         Image.fromarray(contact_sheet(frames[span["start"]:span["start"] + span["count"]])).save(path)
         out.append(path)
     return out
+
+
+def _tracker(name: str) -> tuple[Any, str]:
+    """(beat tracker for :func:`lib.analyse`, its name); librosa's own is (None, "")."""
+    if name == "librosa":
+        return None, ""
+    if name != "madmom":
+        raise UserError(f"--tracker {name}: use librosa or madmom")
+    from live.audio.rnn import INSTALL_HINT, LICENCE, import_madmom
+
+    if import_madmom() is None:
+        raise UserError(f"--tracker madmom: madmom is not installed; {INSTALL_HINT}")
+    _LOGGER.info("beats and downbeats by madmom's RNN + DBN downbeat tracker; weights %s", LICENCE)
+    return madmom_downbeats, "madmom RNNDownBeatProcessor + DBNDownBeatTrackingProcessor"
+
+
+def madmom_downbeats(y: Any, sr: int) -> tuple[Any, Any]:
+    """(beat times, downbeat times) of mono ``y`` by madmom's offline downbeat tracker (3 or 4 beats a bar)."""
+    import librosa
+    import numpy as np
+    from madmom.audio.signal import Signal
+    from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
+
+    signal = Signal(librosa.resample(y, orig_sr=sr, target_sr=44100).astype(np.float32), sample_rate=44100)  # its nets' rate
+    act = RNNDownBeatProcessor(num_threads=2)(signal)
+    beats = DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], fps=100)(act)
+    return beats[:, 0], beats[beats[:, 1] == 1, 0]
 
 
 def _keyframe_source(opts: SongOptions, name: str, keyframes: Path, sections: int) -> tuple[str, str, str]:
