@@ -43,3 +43,24 @@ def synth_kick_track(segments: list[tuple[float, float]], samplerate: int = 4410
         t = max(t, seg_start)
     out = out[: int(total * samplerate)]
     return (0.9 * out / max(1e-9, np.abs(out).max())).astype(np.float32), np.array(beats)
+
+
+def synth_song(parts: list[tuple[int, bool]], bpm: float = 120.0, samplerate: int = 44100,
+               seed: int = 0) -> tuple[np.ndarray, list[float]]:
+    """A track of known structure for song mode: ``parts`` of ``(bars, loud)`` one after another.
+    Quiet: a soft kick. Loud: kick, off-beat bass and an A minor pad, eight times louder.
+    Returns ``(samples float32 mono, the start time of each part in seconds)``."""
+    out, starts, t = [], [], 0.0
+    for i, (bars, loud) in enumerate(parts):
+        seconds = bars * 4 * 60.0 / bpm
+        kick, _ = synth_kick_track([(bpm, seconds)], samplerate, hats=False, bass=loud, seed=seed + i)
+        if loud:
+            tt = np.arange(len(kick)) / samplerate
+            kick = 0.9 * kick + 0.15 * sum(np.sin(2 * np.pi * f * tt) for f in (220.0, 261.63, 329.63))
+        else:
+            kick = 0.15 * kick
+        out.append(kick)
+        starts.append(t)
+        t += seconds
+    y = np.concatenate(out)
+    return (0.9 * y / max(1e-9, np.abs(y).max())).astype(np.float32), starts

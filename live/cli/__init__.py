@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "precompute": ("live.cli.precompute", "turn presets into keyframe latents with your Stable Diffusion model"),
     "check": ("live.cli.check", "preflight: presets as the show loads them; PASS/WARN/FAIL for audio, OSC, MIDI, decoder..."),
     "beats": ("live.cli.beats", "print the beats the show would flash for an audio file (live code path)"),
+    "song": ("live.cli.song", "a track and a prompt in: sections, song preset, plan, and a video synced to the song"),
     "midi": ("live.cli.midi", "MIDI tools: list inputs, monitor a controller, learn bindings into a mapping file"),
 }
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "windows": ("live.bench.windows", "what the operator window (preview and HUD) costs the output's frame rate"),
     "sync": ("live.bench.sync", "Link and MIDI clock at 120 BPM over loopback: the clock's BPM and beat-phase error"),
     "osc": ("live.bench.osc", "OSC arrival to the output frame (p99), and a 10,000 messages/s flood: fps, queue"),
+    "song": ("live.bench.song", "song mode: analysis time of a 4-minute track, section boundaries against the truth"),
     "soak": ("live.bench.soak", "the show for 30 min of show time, accelerated, under random control: gaps, memory, errors"),
 }
 

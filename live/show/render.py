@@ -12,14 +12,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from live.audio.settings import AnalysisSettings
 from live.errors import UserError
-from live.messages import AudioState
+from live.messages import AudioState, Command
 from live.show import driver
 from live.show.driver import SteppedClock, VideoSink, check_fps
 from live.show.runner import ShowSettings
@@ -41,6 +41,7 @@ class RenderStats:
     pulses: list[float] = field(default_factory=list)
     keyframe_positions: list[float] = field(default_factory=list)
     bpms: list[float] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)  # the live section per frame ("" for the whole preset)
 
     @property
     def fps(self) -> float:
@@ -53,12 +54,15 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
                 presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
                 shaders_dir: Path | str | None = None, analysis: AnalysisSettings | None = None,
                 progress: bool = True, flash_limit: bool = ShowSettings.flash_limit, clip: str | None = None,
-                clip_every: float = 0.0, av_offset_ms: float = ShowSettings.av_offset) -> RenderStats:
+                clip_every: float = 0.0, av_offset_ms: float = ShowSettings.av_offset,
+                cues: Sequence[tuple[float, Command]] = ()) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
     Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
     ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live.
     ``clip``: a video cut against the SD layer every ``clip_every`` beats, decoded at the stepped time.
-    ``av_offset_ms`` moves the picture's beat as live's ``--av-offset``."""
+    ``av_offset_ms`` moves the picture's beat as live's ``--av-offset``.
+    ``cues``: (time, command) pairs put on the Show's command queue on the first frame at or
+    after their time, as a controller would send them live (song mode's section switches)."""
     from live.audio.analysis import AudioEngine
     from live.audio.sources import load_audio, to_mono
     from live.library.bank import open_bank
@@ -91,7 +95,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
         try:
             with tqdm(total=n_frames, desc="render", unit="frame", disable=None if progress else True,
                       leave=False) as bar:
-                driver.run(show.tick, SteppedClock(fps, n_frames), VideoSink(renderer, writer),
+                driver.run(_cued(show, cues), SteppedClock(fps, n_frames), VideoSink(renderer, writer),
                            AudioFeed(engine, mono, samplerate), after_frame=lambda t, n: _record(stats, show, bar))
         except BaseException:
             writer.abort()
@@ -101,6 +105,18 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
         renderer.close()
     stats.wall_s = time.perf_counter() - start
     return stats
+
+
+def _cued(show: Any, cues: Sequence[tuple[float, Command]]) -> Callable[[float, AudioState], None]:
+    """``show.tick`` that first queues the cues whose time has come."""
+    pending = sorted(cues, key=lambda cue: cue[0])
+
+    def tick(t: float, state: AudioState) -> None:
+        while pending and pending[0][0] <= t:
+            show.commands.put(pending.pop(0)[1])
+        show.tick(t, state)
+
+    return tick
 
 
 def _clip_layer(clip: str | None, every: float, width: int, height: int) -> Any:
@@ -118,6 +134,7 @@ def _record(stats: RenderStats, show: Any, bar: tqdm) -> None:
     stats.pulses.append(show.last_uniforms["u_pulse"])
     stats.keyframe_positions.append(float(show.traversal.position))
     stats.bpms.append(float(show.last_state.bpm))
+    stats.sections.append(show.section)
     bar.update()
 
 

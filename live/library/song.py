@@ -1,0 +1,430 @@
+"""Song mode, the library half: offline analysis of a whole track (beats, downbeats, sections,
+energy, key), the plan file, and the song preset written from it.
+
+The analysis may look ahead (it is not the live path): librosa's dynamic-programming beat
+tracker, a downbeat phase chosen where the section novelty and the low-band onsets agree,
+structural segmentation by a checkerboard novelty on librosa's recurrence (affinity) matrix of
+beat-synchronous chroma + MFCC + loudness, boundaries snapped to downbeats, per-section RMS
+energy and a Krumhansl-Kessler key estimate on the section's mean chroma.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from live.errors import UserError
+
+_LOGGER = logging.getLogger(__name__)
+
+SAMPLERATE = 22050  # analysis rate: enough for beats, chroma and timbre, and half the work of 44.1 kHz
+HOP = 512
+BEATS_PER_BAR = 4
+KERNEL_BEATS = 16  # checkerboard half-width x2: four bars either side of a candidate boundary
+MIN_SECTION_BARS = 8  # no section shorter than this: songs move in 8-bar phrases (4 split real tracks too finely)
+NOVELTY_DELTA = 0.12  # peak height over its local mean, on novelty scaled to 0..1
+NOVELTY_MIN = 0.3  # and at least this share of the track's strongest change (a loop's small wobbles are not sections)
+KEYFRAMES_PER_SECTION = 2  # seeds per section prompt: two keyframes to walk between
+
+# Krumhansl-Kessler key profiles (major, minor), tonic first.
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+PITCHES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+# The documented word table (README "Song mode"): what a section's energy and harmony add to the prompt.
+ENERGY_WORDS = {
+    "low": "calm, slow drifting shapes, soft light",
+    "mid": "flowing movement, steady rhythm",
+    "high": "explosive motion, dynamic, intense strobing light",
+}
+HARMONY_WORDS = {
+    "major": "warm golden and orange palette, bright",
+    "minor": "cool blue and violet palette, moody",
+    "none": "neutral monochrome palette",  # no clear pitch content (drums only)
+}
+ENERGY_LEVELS = ((0.45, "low"), (0.75, "mid"), (1.01, "high"))  # section RMS / loudest section's RMS
+NAMES_BY_ENERGY = {"low": "calm", "mid": "groove", "high": "peak"}
+
+
+@dataclass
+class SongSection:
+    """One detected section: its span, length in bars, energy and key."""
+
+    name: str
+    start: float
+    end: float
+    bars: int
+    energy: float  # RMS relative to the loudest section, 0..1
+    level: str  # low | mid | high (see ENERGY_LEVELS)
+    key: str  # e.g. "A minor", or "none" when the chroma is flat
+    mode: str  # major | minor | none
+    chroma: list[float] = field(default_factory=list)
+
+
+@dataclass
+class SongPlan:
+    """The whole track's timeline: what ``--plan`` writes and the render follows."""
+
+    track: str
+    duration: float
+    bpm: float
+    beats: list[float]
+    downbeats: list[float]
+    sections: list[SongSection]
+    analysis_s: float = 0.0
+    tracker: str = "librosa.beat.beat_track"
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as a JSON-ready dict (times in seconds)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> "SongPlan":
+        """A plan read back from :meth:`to_json`'s dict."""
+        doc = dict(doc)
+        doc["sections"] = [SongSection(**s) for s in doc["sections"]]
+        return cls(**doc)
+
+
+def song_name(track: str | Path) -> str:
+    """``song-NAME`` for a track file: its stem, lower case, non-alphanumerics as dashes."""
+    stem = re.sub(r"[^a-z0-9]+", "-", Path(track).stem.lower()).strip("-") or "track"
+    return f"song-{stem[:48]}"
+
+
+def load_track(track: str | Path) -> tuple[np.ndarray, int]:
+    """The track as mono float32 at :data:`SAMPLERATE`; UserError for a missing or unreadable file."""
+    import librosa
+
+    path = Path(track).expanduser()
+    if not path.is_file():
+        raise UserError(f"{track}: no such audio file")
+    try:
+        y, sr = librosa.load(str(path), sr=SAMPLERATE, mono=True)
+    except Exception as exc:  # soundfile/audioread raise many kinds for a bad file
+        raise UserError(f"{track}: cannot read it as audio ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if len(y) < SAMPLERATE * 2:
+        raise UserError(f"{track}: shorter than 2 s; song mode needs a whole track")
+    return y.astype(np.float32), sr
+
+
+BeatTracker = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def analyse(track: str | Path, tracker: BeatTracker | None = None, tracker_name: str = "") -> SongPlan:
+    """Analyse the whole ``track`` offline: beats, downbeats, sections, energy and key.
+    ``tracker(mono 22.05 kHz samples, rate) -> (beat times, downbeat times)`` replaces librosa's
+    beats and the downbeat phase (madmom's, from the show layer); ``tracker_name`` goes in the plan."""
+    import time
+
+    import librosa
+
+    start = time.perf_counter()
+    y, sr = load_track(track)
+    duration = len(y) / sr
+    onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP)
+    given_downbeats = None
+    if tracker is not None:
+        given_beats, given_downbeats = tracker(y, sr)
+        beat_frames = np.unique(librosa.time_to_frames(np.asarray(given_beats), sr=sr, hop_length=HOP))
+    else:
+        bpm0 = refined_tempo(onset, sr)
+        _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP, units="frames",
+                                                 bpm=bpm0, trim=False)
+    beat_frames = np.asarray(beat_frames, dtype=int)
+    if len(beat_frames) < 2 * BEATS_PER_BAR:
+        raise UserError(f"{track}: found {len(beat_frames)} beats; song mode needs a track with a steady beat "
+                        f"(one shorter than {2 * MIN_SECTION_BARS} bars is one section)")
+    beat_times = librosa.frames_to_time(beat_frames, sr=sr, hop_length=HOP)
+    features, rms, chroma = _beat_features(y, sr, beat_frames)
+    novelty = _novelty(features)
+    if given_downbeats is not None and len(given_downbeats):
+        downbeat_idx = np.unique([int(np.argmin(np.abs(beat_times - t))) for t in given_downbeats])
+    else:
+        phase = _downbeat_phase(novelty, onset, beat_frames, y, sr, chroma)
+        downbeat_idx = np.arange(phase, len(beat_frames), BEATS_PER_BAR)
+    bounds = _boundaries(novelty, downbeat_idx)
+    sections = _sections(bounds, beat_times, duration, rms, chroma)
+    bpm = float(60.0 * (len(beat_times) - 1) / (beat_times[-1] - beat_times[0]))  # the mean, free of frame rounding
+    plan = SongPlan(track=str(track), duration=duration, bpm=round(bpm, 2),
+                    beats=[round(float(t), 4) for t in beat_times],
+                    downbeats=[round(float(beat_times[i]), 4) for i in downbeat_idx], sections=sections)
+    if tracker_name:
+        plan.tracker = tracker_name
+    plan.analysis_s = round(time.perf_counter() - start, 2)
+    _LOGGER.info("analysed %s in %.1f s: %.1f BPM, %d sections", track, plan.analysis_s, bpm, len(sections))
+    return plan
+
+
+def refined_tempo(onset: np.ndarray, sr: int, beats: int = 16) -> float:
+    """librosa's tempo estimate, refined: its lag grid is one onset frame (117.5 or 123 BPM, never
+    120), so find the autocorrelation peak near ``beats`` beats' lag and interpolate it."""
+    import librosa
+
+    bpm = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset, sr=sr, hop_length=HOP))[0])
+    frames_per_beat = 60.0 * sr / HOP / bpm
+    ac = librosa.autocorrelate(onset - onset.mean())
+    centre = int(round(beats * frames_per_beat))
+    lo, hi = int(centre * 0.97), min(len(ac) - 2, int(centre * 1.03) + 1)
+    if hi <= lo + 2:
+        return bpm
+    peak = lo + int(np.argmax(ac[lo:hi]))
+    a, b, c = ac[peak - 1], ac[peak], ac[peak + 1]
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+    return float(60.0 * sr / HOP * beats / (peak + float(np.clip(shift, -0.5, 0.5))))
+
+
+def _beat_features(y: np.ndarray, sr: int, beat_frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Beat-synchronous features (beats x dims, standardised), per-beat RMS and per-beat chroma."""
+    import librosa
+
+    stft = np.abs(librosa.stft(y, hop_length=HOP))
+    chroma = librosa.feature.chroma_stft(S=stft**2, sr=sr, hop_length=HOP)
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(librosa.feature.melspectrogram(S=stft**2, sr=sr)), n_mfcc=13)
+    rms = librosa.feature.rms(S=stft, hop_length=HOP)
+    n = stft.shape[1]
+    edges = librosa.util.fix_frames(beat_frames, x_min=0, x_max=n)
+    b_chroma = librosa.util.sync(chroma, edges, aggregate=np.mean)
+    b_mfcc = librosa.util.sync(mfcc, edges, aggregate=np.mean)
+    b_rms = librosa.util.sync(rms, edges, aggregate=np.mean)
+    # Segments between the beats: drop the one before the first beat so row i is beat i.
+    skip = 1 if edges[0] < beat_frames[0] else 0
+    b_chroma, b_mfcc, b_rms = b_chroma[:, skip:], b_mfcc[:, skip:], b_rms[:, skip:]
+    loud = librosa.amplitude_to_db(b_rms, ref=np.max)
+    stacked = np.vstack([b_chroma, b_mfcc, loud / 10.0])
+    stacked = (stacked - stacked.mean(axis=1, keepdims=True)) / (stacked.std(axis=1, keepdims=True) + 1e-6)
+    return stacked.T, b_rms[0], b_chroma.T
+
+
+def _novelty(features: np.ndarray) -> np.ndarray:
+    """Per-beat novelty: a checkerboard kernel slid along the diagonal of librosa's affinity
+    recurrence matrix (with the self-similarity added, so a short track still has structure)."""
+    import librosa
+
+    n = len(features)
+    rec = librosa.segment.recurrence_matrix(features.T, mode="affinity", sym=True, self=True,
+                                            k=max(2, min(n - 1, 2 * int(np.sqrt(n)))))
+    unit = features / (np.linalg.norm(features, axis=1, keepdims=True) + 1e-9)
+    sim = 0.5 * (1.0 + unit @ unit.T) + rec
+    half = KERNEL_BEATS // 2
+    sign = np.sign(np.arange(-half, half) + 0.5)
+    gauss = np.exp(-0.5 * ((np.arange(-half, half) + 0.5) / (0.5 * half)) ** 2)
+    kernel = np.outer(sign, sign) * np.outer(gauss, gauss)
+    padded = np.pad(sim, half, mode="edge")
+    nov = np.array([np.sum(kernel * padded[i:i + 2 * half, i:i + 2 * half]) for i in range(n)])
+    nov = np.maximum(nov, 0.0)
+    nov[:2] = nov[-2:] = 0.0  # the edges of the track are not boundaries
+    return nov / nov.max() if nov.max() > 0 else nov
+
+
+def _downbeat_phase(novelty: np.ndarray, onset: np.ndarray, beat_frames: np.ndarray, y: np.ndarray,
+                    sr: int, chroma: np.ndarray) -> int:
+    """Which beat of each four starts the bar: sections change on downbeats, the low band (kick,
+    bass) hits hardest there and chords change there; the phase with the most of all three wins.
+    (Low band alone found 28% of the annotated downbeats of 18 GTZAN clips, with chord changes 46%.)"""
+    import librosa
+
+    low = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP, fmax=200, n_mels=32)
+    strength = (low[np.clip(beat_frames, 0, len(low) - 1)] / (low.max() + 1e-9)
+                + 0.5 * onset[np.clip(beat_frames, 0, len(onset) - 1)] / (onset.max() + 1e-9))
+    unit = chroma / (np.linalg.norm(chroma, axis=1, keepdims=True) + 1e-9)
+    harmony = np.r_[0.0, 1.0 - np.sum(unit[1:] * unit[:-1], axis=1)]  # chord change into each beat
+    peaks = _peaks(novelty)
+    scores = []
+    for phase in range(BEATS_PER_BAR):
+        idx = np.arange(phase, len(beat_frames), BEATS_PER_BAR)
+        votes = sum(novelty[p] for p in peaks if p % BEATS_PER_BAR == phase)  # boundaries vote for their beat
+        scores.append(2.0 * votes / (novelty[peaks].sum() + 1e-9) + strength[idx].mean() / (strength.mean() + 1e-9)
+                      + harmony[idx].mean() / (harmony.mean() + 1e-9))
+    return int(np.argmax(scores))
+
+
+def _peaks(novelty: np.ndarray) -> np.ndarray:
+    """Beat indices of novelty peaks (librosa.util.peak_pick) over the kernel's reach, strong enough
+    (:func:`_boundaries` then keeps sections MIN_SECTION_BARS long)."""
+    import librosa
+
+    gap = KERNEL_BEATS
+    peaks = librosa.util.peak_pick(novelty, pre_max=gap // 2, post_max=gap // 2, pre_avg=gap, post_avg=gap,
+                                   delta=NOVELTY_DELTA, wait=gap - 1)
+    return peaks[novelty[peaks] >= NOVELTY_MIN]
+
+
+def _boundaries(novelty: np.ndarray, downbeat_idx: np.ndarray) -> list[int]:
+    """Beat indices of section starts: novelty peaks (librosa.util.peak_pick) snapped to the
+    nearest downbeat, at least MIN_SECTION_BARS bars apart; always starts with beat 0."""
+    min_gap = MIN_SECTION_BARS * BEATS_PER_BAR
+    bounds = [0]
+    for p in sorted(_peaks(novelty), key=lambda i: -novelty[i]):  # strongest first wins a crowded neighbourhood
+        snapped = int(downbeat_idx[np.argmin(np.abs(downbeat_idx - p))])
+        if all(abs(snapped - b) >= min_gap for b in bounds) and len(novelty) - snapped >= min_gap:
+            bounds.append(snapped)
+    return sorted(bounds)
+
+
+def _sections(bounds: list[int], beat_times: np.ndarray, duration: float, rms: np.ndarray,
+              chroma: np.ndarray) -> list[SongSection]:
+    """Sections from boundary beats: the first starts at 0 s and the last ends with the track."""
+    spans = list(zip(bounds, bounds[1:] + [len(beat_times)]))
+    levels = np.array([float(np.sqrt(np.mean(rms[a:b] ** 2))) for a, b in spans])
+    levels = levels / (levels.max() + 1e-12)
+    out: list[SongSection] = []
+    for i, ((a, b), energy) in enumerate(zip(spans, levels)):
+        start = 0.0 if i == 0 else float(beat_times[a])
+        end = duration if b >= len(beat_times) else float(beat_times[b])
+        level = next(name for limit, name in ENERGY_LEVELS if energy < limit)
+        mean_chroma = chroma[a:b].mean(axis=0)
+        key, mode = estimate_key(mean_chroma)
+        out.append(SongSection(name=f"{i + 1:02d}-{NAMES_BY_ENERGY[level]}", start=round(start, 4),
+                               end=round(end, 4), bars=max(1, int(round((b - a) / BEATS_PER_BAR))),
+                               energy=round(float(energy), 3), level=level, key=key, mode=mode,
+                               chroma=[round(float(c), 3) for c in mean_chroma]))
+    return out
+
+
+def estimate_key(chroma: np.ndarray) -> tuple[str, str]:
+    """(key name, mode) by correlation with the Krumhansl-Kessler profiles; ("none", "none")
+    for chroma too flat to carry a key (drums only)."""
+    chroma = np.asarray(chroma, dtype=float)
+    if chroma.max() <= 0 or chroma.std() / (chroma.mean() + 1e-9) < 0.15:
+        return "none", "none"
+    best = (-2.0, "none", "none")
+    for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(chroma, np.roll(profile, tonic))[0, 1])
+            if r > best[0]:
+                best = (r, f"{PITCHES[tonic]} {mode}", mode)
+    return best[1], best[2]
+
+
+def section_prompt(prompt: str, section: SongSection) -> str:
+    """The user's prompt plus the table's words for the section's energy and harmony."""
+    return f"{prompt.strip()}, {ENERGY_WORDS[section.level]}, {HARMONY_WORDS[section.mode]}"
+
+
+def write_plan(plan: SongPlan, path: str | Path) -> Path:
+    """Write the plan JSON to ``path``; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plan.to_json(), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def preset_text(plan: SongPlan, prompt: str, *, images: str = "builtin:demo", model: str = "approx",
+                family: str = "sd1", size: tuple[int, int] = (512, 512)) -> str:
+    """The song preset's TOML: one ``[[generation.sections]]`` per detected section."""
+    import tomlkit
+
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"Song preset for {Path(plan.track).name}: {len(plan.sections)} sections at {plan.bpm:.1f} BPM."))
+    doc.add(tomlkit.comment("Edit the prompts, then run `song` again: it reuses this file (--force rewrites it)."))
+    gen = tomlkit.table()
+    gen.add("model", model)
+    gen.add("family", family)
+    gen.add("width", size[0])
+    gen.add("height", size[1])
+    if images:
+        gen.add("images", images)
+    gen.add("seeds", list(range(KEYFRAMES_PER_SECTION)))
+    sections = tomlkit.aot()
+    for s in plan.sections:
+        t = tomlkit.table()
+        t.add("name", s.name)
+        t.add("prompts", [section_prompt(prompt, s)])
+        t.add(tomlkit.comment(f"{s.start:.2f}-{s.end:.2f} s, {s.bars} bars, energy {s.energy:.2f} ({s.level}), {s.key}"))
+        sections.append(t)
+    gen.add("sections", sections)
+    doc.add("generation", gen)
+    motion = tomlkit.table()
+    motion.add("beats_per_keyframe", 8)
+    motion.add("order", "sequential")
+    motion.add("easing", "smoothstep")
+    motion.add("kick", 0.2)
+    motion.add("energy", 0.6)
+    doc.add("motion", motion)
+    look = tomlkit.table()
+    look.add("shaders", ["pulse", "rgbshift"])  # flash on the beat, split colour on onsets
+    look.add("transition", "crossfade")
+    look.add("transition_beats", 2)
+    doc.add("look", look)
+    tags = tomlkit.table()
+    tags.add("energy", "mid")
+    tags.add("mood", ["song"])
+    doc.add("tags", tags)
+    return tomlkit.dumps(doc)
+
+
+def write_song_preset(plan: SongPlan, prompt: str, presets_dir: str | Path, name: str, *, force: bool = False,
+                      **kwargs: Any) -> tuple[Path, bool]:
+    """Write ``presets_dir/NAME.toml`` unless it exists (the user may have edited it) or ``force``;
+    returns (path, written)."""
+    path = Path(presets_dir) / f"{name}.toml"
+    if path.exists() and not force:
+        return path, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(preset_text(plan, prompt, **kwargs), encoding="utf-8")
+    return path, True
+
+
+def link_images(source: str | Path, dest: str | Path, count: int) -> Path:
+    """A folder of exactly ``count`` images (symlinks, cycling through ``source``'s images in
+    name order) so every section gets its share of the user's images; returns ``dest``."""
+    from live.library.images import image_files
+
+    files = image_files(source)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.iterdir():
+        if old.is_symlink():
+            old.unlink()
+    for i in range(count):
+        src = files[i % len(files)].resolve()
+        (dest / f"{i:04d}{src.suffix.lower()}").symlink_to(src)
+    return dest
+
+
+def regenerate_keyframe(preset: Any, keyframes_dir: str | Path, section: str, index: int, *, seed: int | None = None,
+                        prompt: str | None = None, device: str = "auto") -> tuple[int, int, str]:
+    """Make keyframe ``index`` of ``section`` again with the preset's model, from ``seed`` (default:
+    its old seed + 1000, a new look) and ``prompt`` (default: its own); every other keyframe stays
+    as the cache has it. The edit is kept in the file's meta (``edits``). Returns (file index, seed, prompt)."""
+    import torch
+
+    from live.library.keyframes import load_preset_keyframes, save_preset_keyframes
+    from live.library.precompute import load_pipeline, resolve_device, resolve_model
+
+    g = preset.generation
+    if g.model == "approx":
+        raise UserError("--regenerate needs a text-to-image model: make the song with --model DIR "
+                        "(built-in and --images keyframes come from images, not prompts)")
+    spans = {s["name"]: s for s in g.section_spans()}
+    if section not in spans:
+        raise UserError(f"--regenerate {section}:{index}: no section {section!r}; sections: {', '.join(spans)}")
+    span = spans[section]
+    if not 0 <= index < span["count"]:
+        raise UserError(f"--regenerate {section}:{index}: section {section} has keyframes 0..{span['count'] - 1}")
+    kset = load_preset_keyframes(preset, keyframes_dir)
+    at = span["start"] + index
+    items = [(p, s) for p in g.all_prompts() for s in g.seeds]  # keyframe order, as precompute makes them
+    edits = dict(kset.meta.get("edits") or {})
+    old_prompt, old_seed = edits.get(str(at), {}).get("prompt", items[at][0]), edits.get(str(at), {}).get("seed", items[at][1])
+    seed = old_seed + 1000 if seed is None else seed
+    prompt = prompt or old_prompt
+    dev = resolve_device(device)
+    dtype = torch.float16 if dev == "cuda" else torch.float32  # as precompute: fp16 only on CUDA
+    pipe = load_pipeline(resolve_model(g.model), dev, dtype, False)
+    latents = kset.latents.clone()
+    with torch.inference_mode():
+        out = pipe(prompt=[prompt], num_inference_steps=g.steps, guidance_scale=g.guidance, width=g.width,
+                   height=g.height, generator=[torch.Generator("cpu").manual_seed(seed)], output_type="latent")
+    latents[at] = (out.images if hasattr(out, "images") else out[0])[0].float().cpu()
+    edits[str(at)] = {"section": section, "index": index, "seed": seed, "prompt": prompt}
+    save_preset_keyframes(preset, latents, keyframes_dir, {**kset.meta, "edits": edits})
+    _LOGGER.info("regenerated %s:%d (keyframe %d) with seed %d", section, index, at, seed)
+    return at, seed, prompt

@@ -1,0 +1,117 @@
+"""Song mode, library half: key estimate, prompt words, song preset and plan (fast), and the
+offline analysis of a synthesised track of known structure (slow: librosa's first call compiles)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from live.errors import UserError
+from live.library import song
+from live.library.presets import load_preset
+
+
+def _plan(levels=("low", "high", "low"), modes=("minor", "major", "none")) -> song.SongPlan:
+    sections = [song.SongSection(name=f"{i + 1:02d}-{song.NAMES_BY_ENERGY[lv]}", start=16.0 * i, end=16.0 * (i + 1),
+                                 bars=8, energy=0.3 if lv == "low" else 1.0, level=lv, key="A minor", mode=m)
+                for i, (lv, m) in enumerate(zip(levels, modes))]
+    return song.SongPlan(track="/x/My Track!.wav", duration=48.0, bpm=120.0, beats=[0.5 * i for i in range(96)],
+                         downbeats=[2.0 * i for i in range(24)], sections=sections)
+
+
+def test_key_of_a_minor_and_c_major_chords_and_none_for_flat_chroma():
+    def chroma(*pcs):
+        c = np.full(12, 0.05)
+        c[list(pcs)] = 1.0
+        return c
+
+    assert song.estimate_key(chroma(9, 0, 4)) == ("A minor", "minor")  # A C E
+    assert song.estimate_key(chroma(0, 4, 7)) == ("C major", "major")  # C E G
+    assert song.estimate_key(np.ones(12)) == ("none", "none")
+
+
+def test_section_prompt_adds_the_tables_words_for_energy_and_harmony():
+    plan = _plan()
+    calm, peak = plan.sections[0], plan.sections[1]
+    assert song.section_prompt(" a neon city ", calm) == \
+        f"a neon city, {song.ENERGY_WORDS['low']}, {song.HARMONY_WORDS['minor']}"
+    assert song.ENERGY_WORDS["high"] in song.section_prompt("x", peak) and song.HARMONY_WORDS["major"] in \
+        song.section_prompt("x", peak)
+
+
+def test_song_preset_loads_with_one_section_per_detected_section_and_keeps_edits(tmp_path):
+    plan = _plan()
+    name = song.song_name(plan.track)
+    assert name == "song-my-track"
+    path, written = song.write_song_preset(plan, "a neon city", tmp_path, name)
+    assert written and path == tmp_path / "song-my-track.toml"
+    preset = load_preset(path)
+    assert [s.name for s in preset.generation.sections] == ["01-calm", "02-peak", "03-calm"]
+    assert [s["count"] for s in preset.generation.section_spans()] == [song.KEYFRAMES_PER_SECTION] * 3
+    assert preset.generation.images == "builtin:demo" and preset.generation.model == "approx"
+    path.write_text(path.read_text().replace("a neon city", "my own words"))
+    _, written = song.write_song_preset(plan, "a neon city", tmp_path, name)
+    assert not written and "my own words" in path.read_text()  # the user's edit survives
+    _, written = song.write_song_preset(plan, "a neon city", tmp_path, name, force=True)
+    assert written and "my own words" not in path.read_text()
+
+
+def test_plan_round_trips_through_json(tmp_path):
+    plan = _plan()
+    path = song.write_plan(plan, tmp_path / "sub" / "plan.json")
+    doc = json.loads(path.read_text())
+    assert set(doc["sections"][0]) >= {"name", "start", "end", "bars", "energy", "key"}
+    assert doc["bpm"] == 120.0 and len(doc["beats"]) == 96 and len(doc["downbeats"]) == 24
+    assert song.SongPlan.from_json(doc) == plan
+
+
+def test_link_images_shares_the_users_images_out_cyclically(tmp_path):
+    from PIL import Image
+
+    src = tmp_path / "art"
+    src.mkdir()
+    for i, colour in enumerate(["red", "blue"]):
+        Image.new("RGB", (8, 8), colour).save(src / f"{i}.png")
+    out = song.link_images(src, tmp_path / "linked", 5)
+    files = sorted(out.iterdir())
+    assert len(files) == 5 and [f.resolve().name for f in files] == ["0.png", "1.png", "0.png", "1.png", "0.png"]
+
+
+def test_a_missing_or_too_short_track_is_a_one_line_error(tmp_path):
+    import soundfile as sf
+
+    with pytest.raises(UserError, match="no such audio file"):
+        song.analyse(tmp_path / "nope.wav")
+    sf.write(tmp_path / "short.wav", np.zeros(4410, np.float32), 44100)
+    with pytest.raises(UserError, match="shorter than 2 s"):
+        song.analyse(tmp_path / "short.wav")
+
+
+@pytest.fixture(scope="module")
+def synth_track(tmp_path_factory):
+    """8 bars quiet, 16 bars loud, 8 bars quiet at 120 BPM: the truth is a boundary at 16 s and 48 s."""
+    import soundfile as sf
+
+    from live.bench.synth import synth_song
+
+    y, starts = synth_song([(8, False), (16, True), (8, False)])
+    path = tmp_path_factory.mktemp("song") / "synth.wav"
+    sf.write(path, y, 44100)
+    return path, starts, song.analyse(path)
+
+
+@pytest.mark.slow
+def test_boundaries_of_a_synthesised_track_fall_within_one_beat_of_the_truth(synth_track):
+    _, starts, plan = synth_track
+    assert abs(plan.bpm - 120.0) < 1.0
+    assert len(plan.sections) == 3
+    found = [s.start for s in plan.sections]
+    assert found[0] == 0.0
+    assert np.allclose(found[1:], starts[1:], atol=0.5), found  # one beat at 120 BPM
+    downbeats = np.array(plan.downbeats)
+    assert all(np.min(np.abs(downbeats - t)) < 1e-6 for t in found[1:])  # snapped to downbeats
+    assert [s.level for s in plan.sections] == ["low", "high", "low"]
+    assert plan.sections[1].mode == "minor" and plan.sections[1].key == "A minor"  # the A C E pad
+    assert [s.bars for s in plan.sections] == [8, 16, 8]
+    assert plan.sections[-1].end == pytest.approx(64.0, abs=0.01)
+    assert len(plan.beats) == pytest.approx(128, abs=2) and len(plan.downbeats) == pytest.approx(32, abs=1)
