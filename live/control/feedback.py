@@ -19,11 +19,11 @@ from __future__ import annotations
 import collections
 import logging
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from live.control.service import StoppableThread
 from live.handoff import CommandQueue
 from live.ratelog import RateLimitedLog
 
@@ -69,8 +69,8 @@ class Feedback:
         self._subscribers: dict[tuple[str, int], _Subscriber] = {}  # only the feedback thread touches it
         self._last: dict[str, Any] = {}
         self._last_beat: int | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = StoppableThread(self._run, "osc-feedback", join_s=2.0)
+        self._stop = self._runner.stopping  # what the thread watches
         self._log = RateLimitedLog(_LOGGER)
         self.sent = 0  # datagrams sent, all subscribers (an int: read for tests and the bench)
         self.subscribers = 0  # how many now (an int, written by the thread)
@@ -81,17 +81,11 @@ class Feedback:
 
     def start(self) -> None:
         """Start the push thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="osc-feedback", daemon=True)
-            self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Stop the thread and close every subscriber's socket; safe to call twice."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        self._runner.stop()
         for sub in list(self._subscribers.values()):
             sub.sock.close()
         self._subscribers.clear()

@@ -49,6 +49,7 @@ import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec, ControlError, resolve
+from live.control.service import StoppableThread
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import Command
 from live.ratelog import RateLimitedLog
@@ -453,8 +454,8 @@ class MidiInput:
         self.retry_interval = retry_interval
         self._port: Any = None
         self._handle_lock = threading.Lock()  # serializes callbacks across a reconnect
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = StoppableThread(self._supervise, "midi", join_s=5.0)
+        self._stop = self._runner.stopping  # what the thread watches
         self._learn: LatestSlot[LearnRequest] = LatestSlot()
         self.learned: LatestSlot[Binding] = LatestSlot()  # each binding made by learn mode
         self.connected: LatestSlot[str] = LatestSlot()  # name of the open port, "" when none
@@ -468,18 +469,11 @@ class MidiInput:
 
     def start(self) -> None:
         """Start the supervisor thread, which opens the port now and whenever it reappears."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._supervise, name="midi", daemon=True)
-        self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Close the port and stop the supervisor; safe to call twice."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+        self._runner.stop()
         self._close()
         self._problems.flush()
 

@@ -30,6 +30,7 @@ import mido
 import numpy as np
 
 from live.control.midi import _backend, pick_port
+from live.control.service import StoppableThread
 from live.errors import UserError
 from live.handoff import LatestSlot
 from live.messages import BEATS_PER_BAR, AudioState, TempoReading
@@ -110,24 +111,18 @@ class MidiClockIn:
         self.connected: LatestSlot[str] = LatestSlot()  # the open port's name, "" when none
         self._lock = threading.Lock()
         self._port: Any = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = StoppableThread(self._supervise, "midi-clock-in", join_s=5.0)
+        self._stop = self._runner.stopping  # what the thread watches
         self._problems = RateLimitedLog(_LOGGER)
         self._heard = -float("inf")  # when the last message arrived
 
     def start(self) -> None:
         """Start the supervisor, which opens the port now and whenever it reappears."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._supervise, name="midi-clock-in", daemon=True)
-            self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Close the port and stop the supervisor; safe to call twice."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+        self._runner.stop()
         self._close()
 
     def _supervise(self) -> None:
@@ -187,8 +182,8 @@ class MidiClockOut:
         self.sent = 0  # pulses sent
         self.started = False  # Start sent
         self._port: Any = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = StoppableThread(self._run, "midi-clock-out", join_s=2.0)
+        self._stop = self._runner.stopping  # what the thread watches
         self._problems = RateLimitedLog(_LOGGER)
 
     def start(self) -> None:
@@ -201,16 +196,11 @@ class MidiClockOut:
         except Exception as exc:  # no MIDI system (ALSA/JACK) here: a setup error, said in one line
             raise UserError(f"--midi-clock-out {self.wanted}: cannot open a MIDI output ({str(exc).strip() or exc!r})") from None
         _LOGGER.info("MIDI clock out on %s%r", "" if name is not None else "new virtual output ", name or self.wanted)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="midi-clock-out", daemon=True)
-        self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Send Stop, close the output; safe to call twice."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        self._runner.stop()
         port, self._port = self._port, None
         if port is not None:
             _LOGGER.info("MIDI clock out: %d pulses sent to %r", self.sent, self.wanted)
