@@ -114,6 +114,8 @@ class CommandQueue(Generic[T]):
     """Bounded FIFO for control commands. When full, the new command is dropped and logged,
     because a flood from a controller must never grow memory or block its thread."""
 
+    log_drops = True  # a dropped command is a controller problem: say so (a few dozen lines, ever)
+
     def __init__(self, maxsize: int = 256) -> None:
         self._queue: queue.Queue[T] = queue.Queue(maxsize)
         self.maxsize = maxsize
@@ -126,7 +128,7 @@ class CommandQueue(Generic[T]):
             return True
         except queue.Full:
             self.dropped += 1
-            if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8...: a flood logs a few dozen lines, ever
+            if self.log_drops and self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8...
                 _LOGGER.warning("command queue full, dropped %d command(s) so far", self.dropped)
             return False
 
@@ -146,24 +148,16 @@ class CommandQueue(Generic[T]):
         return items
 
 
-class DropQueue(Generic[T]):
+class DropQueue(CommandQueue[T]):
     """Bounded FIFO for bulky items a worker thread consumes (output frames to a recorder or a
     network sender). :meth:`put` never blocks: when the consumer is behind, the new item is
     dropped and counted in :attr:`dropped`, so a slow consumer can never slow the producer.
     The owner reports the count (one line at the end) instead of a log line per drop."""
 
-    def __init__(self, maxsize: int = 4) -> None:
-        self._queue: queue.Queue[T] = queue.Queue(maxsize)
-        self.dropped = 0  # written by the producer thread only
+    log_drops = False
 
-    def put(self, item: T) -> bool:
-        """Enqueue without blocking; False (and counted) when full."""
-        try:
-            self._queue.put_nowait(item)
-            return True
-        except queue.Full:
-            self.dropped += 1
-            return False
+    def __init__(self, maxsize: int = 4) -> None:
+        super().__init__(maxsize)
 
     def get(self, timeout: float | None = None) -> T | None:
         """The oldest item, waiting up to ``timeout`` seconds; None when nothing came."""
