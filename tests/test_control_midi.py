@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
-import subprocess
 import threading
 import time
 import uuid
@@ -16,6 +14,7 @@ from pathlib import Path
 import mido
 import pytest
 
+from live.bench.sync import Unavailable, dummy_jack
 from live.control.commands import COMMANDS, ControlError
 from live.control.midi import Binding, MidiInput, MidiMapping, list_midi_inputs, pick_port
 from live.errors import UserError
@@ -321,39 +320,13 @@ def test_input_without_a_backend_keeps_retrying_and_logs_once(caplog):
 
 
 @pytest.fixture
-def jack_backend(monkeypatch):
-    jackd = shutil.which("jackd")
-    if jackd is None:
-        pytest.skip("jackd is not installed (apt-get install jackd2)")
-    server = f"live-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("JACK_DEFAULT_SERVER", server)  # our own server: never touch a real one
-    monkeypatch.setenv("JACK_NO_AUDIO_RESERVATION", "1")
-    proc = subprocess.Popen([jackd, "-n", server, "-d", "dummy", "-r", "48000", "-p", "256"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
-    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+def jack_backend():
+    """mido's UNIX_JACK backend on a JACK dummy server of the test's own (never a real one)."""
     try:
-        deadline = time.monotonic() + 5.0
-        while True:
-            if proc.poll() is not None:
-                output = proc.stdout.read().decode(errors="replace").strip().splitlines()
-                pytest.skip(f"jackd -d dummy could not start here: {output[-1] if output else proc.returncode}")
-            try:
-                probe = backend.open_output("probe", virtual=True)
-                probe.close()
-                break
-            except Exception as exc:
-                if time.monotonic() > deadline:
-                    pytest.skip(f"JACK dummy server did not come up in 5 s: {exc}")
-                time.sleep(0.1)
-        yield backend
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        with dummy_jack(period=256) as backend:
+            yield backend
+    except Unavailable as exc:
+        pytest.skip(str(exc))
 
 
 def _wait(predicate, timeout: float = 5.0) -> bool:
