@@ -16,6 +16,7 @@ from live.bench.sync import Unavailable, dummy_jack, midi_clock_sync, sleep_unti
 from live.control.midiclock import PPQN, ClockFollower, MidiClockIn, MidiClockOut
 from live.handoff import LatestSlot
 from live.messages import AudioState
+from test_control_midi import _wait
 
 PULSE = 60.0 / 120.0 / PPQN
 
@@ -107,15 +108,6 @@ def test_jack_clock_in_sets_the_show_clock_tempo_and_phase(jack):
     assert r["on_source"] == 1.0
     assert r["bpm_err_max"] < 0.1, r
     assert r["phase_ms_abs_max"] < 5.0, r
-
-
-def _wait(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 @pytest.mark.integration
