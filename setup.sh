@@ -50,7 +50,13 @@ install_python_packages
 
 case "${1:-}" in
   demo) shift; exec .venv/bin/python run_live.py demo "$@" ;;
-  test) shift; exec .venv/bin/python -m pytest -q "$@" ;;
+  test) shift
+    # A test that hangs is ended by tests/conftest.py after HANG_S, its threads' stacks in this file.
+    export LIVE_TEST_HANG_LOG="${TMPDIR:-/tmp}/live-test-hang-$$.txt"
+    rc=0; .venv/bin/python -m pytest -q "$@" || rc=$?
+    [ -s "$LIVE_TEST_HANG_LOG" ] && { echo "setup: a test hung; its threads:" >&2; cat "$LIVE_TEST_HANG_LOG" >&2; }
+    rm -f "$LIVE_TEST_HANG_LOG"
+    exit "$rc" ;;
   "") echo "setup: done. Next: ./setup.sh demo, or .venv/bin/python run_live.py --help" ;;
   *) echo "usage: ./setup.sh [demo|test] [ARGS]" >&2; exit 2 ;;
 esac

@@ -12,10 +12,11 @@ import mido
 import numpy as np
 import pytest
 
-from live.bench.sync import Unavailable, dummy_jack, midi_clock_sync, sleep_until
+from live.bench.sync import JACK_PERIOD, Unavailable, dummy_jack, midi_clock_sync, sleep_until
+from live.control.midi import close_input
 from live.control.midiclock import PPQN, ClockFollower, MidiClockIn, MidiClockOut
 from live.handoff import LatestSlot
-from live.messages import AudioState
+from live.messages import AudioState, TempoReading
 from test_control_midi import _wait
 
 PULSE = 60.0 / 120.0 / PPQN
@@ -52,6 +53,69 @@ def test_tempo_and_phase_from_a_window_of_jittery_pulses():
     assert abs(single - 120.0) > 10 * abs(r.bpm - 120.0)
 
 
+def arrivals(bpm_at, n: int, period_frames: int = 0, lose: frozenset[int] = frozenset(), jitter: float = 0.0003,
+             seed: int = 0) -> list[tuple[int, float]]:
+    """(pulse number, arrival time) of ``n`` pulses at ``bpm_at(i)`` BPM, each up to ``jitter`` s
+    late, delivered at the end of a JACK period of ``period_frames`` at 48 kHz (0: at once),
+    without the pulses in ``lose``."""
+    rng = np.random.default_rng(seed)
+    out, t = [], 0.0011  # off the period grid
+    for i in range(n):
+        arrive = t + rng.uniform(0, jitter)
+        if period_frames:
+            grain = period_frames / 48000
+            arrive = np.ceil(arrive / grain) * grain
+        if i not in lose:
+            out.append((i, float(arrive)))
+        t += 60.0 / bpm_at(i) / PPQN
+    return out
+
+
+def follow(pulses: list[tuple[int, float]], after: int = 150) -> list[tuple[int, TempoReading]]:
+    """The follower's readings for ``pulses`` (after a Start), from pulse ``after`` on."""
+    follower = ClockFollower()
+    follower.message(mido.Message("start"), -0.01)
+    readings = [(i, follower.message(mido.Message("clock"), t)) for i, t in pulses]
+    return [(i, r) for i, r in readings if r is not None and i >= after]
+
+
+@pytest.mark.parametrize("period", [64, 256, 512])
+@pytest.mark.parametrize("bpm", [90.0, 120.0, 126.0, 174.0])
+def test_arrivals_quantised_to_an_audio_period_keep_the_tempo_unbiased(period, bpm):
+    # Medians alone were 0.3 BPM off at 256 frames: from a steady sender the quantisation error
+    # repeats in a pattern that is not symmetric about its middle.
+    readings = follow(arrivals(lambda i: bpm, 500, period, jitter=0.0))
+    assert max(abs(r.bpm - bpm) for _, r in readings) < 0.1 * (2 if period == 512 else 1)
+    assert all(r.beat == pytest.approx(i / PPQN) for i, r in readings)
+
+
+@pytest.mark.parametrize("period", [0, 64, 256])
+def test_pulses_that_never_arrive_are_counted_so_the_song_position_stays_on_the_grid(period):
+    # A JACK client that misses its period loses that period's events: one pulse, then two.
+    readings = follow(arrivals(lambda i: 120.0, 700, period, lose=frozenset({300, 480, 481})))
+    settled = [(i, r) for i, r in readings if not 300 <= i < 300 + 24 and not 480 <= i < 480 + 24]
+    assert all(r.beat == pytest.approx(i / PPQN) for i, r in settled)
+    assert max(abs(r.bpm - 120.0) for _, r in settled) < 0.1
+
+
+@pytest.mark.parametrize("period", [64, 256, 1024])
+@pytest.mark.parametrize("change", [-0.10, -0.05, -0.03, -0.01, 0.01, 0.03, 0.10])
+def test_a_tempo_change_is_never_taken_for_lost_pulses(period, change):
+    # At 1024 frames (21 ms, about one interval) a slower clock skips a period now and then,
+    # which looks exactly like a lost pulse: there the follower must not count any.
+    readings = follow(arrivals(lambda i: 120.0 if i < 300 else 120.0 * (1 + change), 700, period))
+    assert all(r.beat == pytest.approx(i / PPQN) for i, r in readings)
+    # A 21 ms grain over the 2 s window cannot tell the tempo closer than about 1%.
+    assert abs(readings[-1][1].bpm - 120.0 * (1 + change)) < (0.5 if period < 1024 else 1.5)
+
+
+def test_a_burst_after_a_long_stall_does_not_throw_the_tempo():
+    # Delivery held for 150 ms (more than the 8-interval gap at 174 BPM), then all at once: the
+    # fit starts over from the burst's last pulse, not from ten pulses that arrived together.
+    pulses = [(i, max(t, 3.0) if 2.85 <= t < 3.0 else t) for i, t in arrivals(lambda i: 174.0, 600, 64)]
+    assert max(abs(r.bpm - 174.0) for _, r in follow(pulses)) < 0.5
+
+
 def test_no_reading_before_enough_pulses_and_a_gap_starts_over():
     follower = ClockFollower()
     assert feed(follower, 0.0, 11) is None
@@ -84,9 +148,11 @@ def test_start_stop_continue_and_song_position():
 
 
 @pytest.fixture
-def jack():
+def jack(request):
+    """mido's UNIX_JACK backend on a JACK dummy server of the test's own; its period in frames is
+    the test's parameter, else the benchmark's 64."""
     try:
-        with dummy_jack() as backend:
+        with dummy_jack(getattr(request, "param", JACK_PERIOD)) as backend:
             yield backend
     except Unavailable as exc:
         pytest.skip(str(exc))
@@ -94,7 +160,9 @@ def jack():
 
 @pytest.mark.integration
 def test_jack_clock_in_sets_the_show_clock_tempo(jack):
-    r = midi_clock_sync(jack, seconds=0.8, settle=2.3)
+    # 126, not the show's default 120, so that only following the clock passes. A pulse that a
+    # busy machine makes JACK drop (an xrun) is counted back in by the follower.
+    r = midi_clock_sync(jack, seconds=0.8, settle=2.3, bpm=126.0)
     assert r["on_source"] == 1.0
     assert r["bpm_err_max"] < 0.1, r
 
@@ -110,6 +178,9 @@ def test_jack_clock_in_sets_the_show_clock_tempo_and_phase(jack):
     assert r["phase_ms_abs_max"] < 5.0, r
 
 
+# A JACK client that misses its period loses that period's events, and a lost Song Position
+# cannot be told from the times: 5.3 ms periods make that rare on a loaded machine.
+@pytest.mark.parametrize("jack", [256], indirect=True)
 @pytest.mark.integration
 def test_jack_transport_messages(jack):
     name = f"dj-{uuid.uuid4().hex[:6]}"
@@ -139,7 +210,8 @@ def test_jack_transport_messages(jack):
         pulses(13)
         assert clock_in.follower.running
         assert slot.get().beat == pytest.approx(2 + 12 / PPQN)
-        assert slot.get().bpm == pytest.approx(120.0, abs=1.0)  # rough: 13 pulses only
+        # Rough: 13 pulses over 0.25 s, arriving on a 5.3 ms grid, tell the tempo to about 2%.
+        assert slot.get().bpm == pytest.approx(120.0, abs=3.0)
     finally:
         clock_in.stop()
         out.close()
@@ -165,7 +237,7 @@ def test_jack_clock_out_is_received_at_the_show_tempo_with_start_on_a_downbeat(j
     finally:
         clock_out.stop()
         time.sleep(0.1)
-        sink.close()
+        close_input(sink)
     with lock:
         events = list(got)
     kinds = [k for _, k in events]

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from live.bench.sync import Unavailable, dummy_jack, sleep_until
+from live.control.midi import close_input
 from live.control.midiclock import PPQN
 from live.library.demo import write_demo_track
 
@@ -59,7 +60,7 @@ def test_live_follows_midi_clock_and_sends_it_on(tmp_path):
             finally:
                 stop.set()
                 player.join(timeout=2)
-                sink.close()
+                close_input(sink)
                 out.close()
     except Unavailable as exc:
         pytest.skip(str(exc))

@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -59,14 +60,18 @@ def dummy_jack(period: int = JACK_PERIOD) -> Iterator[Any]:
     server = f"live-sync-{uuid.uuid4().hex[:8]}"
     saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
     os.environ.update(JACK_DEFAULT_SERVER=server, JACK_NO_AUDIO_RESERVATION="1")  # never a real server
+    # jackd's log goes to a file: a pipe nobody reads fills up on a busy machine (an xrun line
+    # each period) and then stalls the server's logging.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([jackd, "-n", server, "-d", "dummy", "-r", "48000", "-p", str(period)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
         backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
         deadline = time.monotonic() + 5.0
         while True:
             if proc.poll() is not None:
-                lines = proc.stdout.read().decode(errors="replace").strip().splitlines()
+                log.seek(0)
+                lines = log.read().decode(errors="replace").strip().splitlines()
                 raise Unavailable(f"jackd -d dummy could not start: {lines[-1] if lines else proc.returncode}")
             try:
                 backend.open_output("probe", virtual=True).close()
@@ -83,7 +88,7 @@ def dummy_jack(period: int = JACK_PERIOD) -> Iterator[Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        proc.stdout.close()
+        log.close()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -392,6 +392,22 @@ def pick_port(names: list[str], wanted: str | None) -> str | None:
     return hits[0] if hits else None
 
 
+CALLBACK_DRAIN_S = 0.02  # time given to a message callback already under way when an input closes
+
+
+def close_input(port: Any) -> None:
+    """Close a mido input. mido's rtmidi ports always take messages on a callback, and rtmidi's
+    JACK backend runs it on JACK's process thread: a port closed while that thread waits for
+    the GIL has the thread cancelled there, holding the GIL's lock, and the whole process hangs.
+    So rtmidi's callback comes off first (messages stay in rtmidi's own queue), the one under
+    way gets a moment to finish, and the port closes before mido puts its callback back."""
+    rt = getattr(port, "_rt", None)  # mido's python-rtmidi object; other backends have none
+    if rt is not None and not port.closed:
+        rt.cancel_callback()
+        time.sleep(CALLBACK_DRAIN_S)  # releases the GIL: a callback waiting for it runs and returns
+        rt.close_port()
+    port.close()
+
 
 def monitor(mapping: MidiMapping, wanted: str | None = None, backend: mido.Backend | str | None = None,
             seconds: float | None = None, on_open: Callable[[str], None] | None = None
@@ -404,13 +420,16 @@ def monitor(mapping: MidiMapping, wanted: str | None = None, backend: mido.Backe
     if name is None:
         raise ControlError(f"MIDI input {wanted or '(any)'!r} not found; available: {names or 'none'}")
     deadline = None if seconds is None else time.monotonic() + seconds
-    with _backend(backend).open_input(name) as port:
+    port = _backend(backend).open_input(name)
+    try:
         if on_open is not None:
             on_open(name)
         while deadline is None or time.monotonic() < deadline:
             for msg in port.iter_pending():
                 yield msg, mapping.to_command(msg)
             time.sleep(0.005)
+    finally:
+        close_input(port)
 
 @dataclass(frozen=True)
 class LearnRequest:
@@ -563,7 +582,7 @@ class MidiInput:
         port, self._port = self._port, None
         if port is not None:
             try:
-                port.close()
+                close_input(port)
             except Exception as exc:  # closing a vanished device may fail; it is gone either way
                 _LOGGER.debug("closing MIDI input %r: %s", port.name, exc)
             self.connected.put("")
