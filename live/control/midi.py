@@ -431,6 +431,7 @@ def monitor(mapping: MidiMapping, wanted: str | None = None, backend: mido.Backe
     finally:
         close_input(port)
 
+
 @dataclass(frozen=True)
 class LearnRequest:
     """What the next incoming control should be bound to (the control itself comes from MIDI)."""
