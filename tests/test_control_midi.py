@@ -16,7 +16,7 @@ import pytest
 
 from live.bench.sync import Unavailable, dummy_jack
 from live.control.commands import COMMANDS, ControlError
-from live.control.midi import Binding, MidiInput, MidiMapping, list_midi_inputs, pick_port
+from live.control.midi import Binding, InputNames, MidiInput, MidiMapping, list_midi_inputs, pick_port
 from live.errors import UserError
 from live.handoff import CommandQueue
 from live.messages import Command
@@ -342,6 +342,51 @@ def _drain_until(queue: CommandQueue, n: int, timeout: float = 3.0) -> list[Comm
     got: list[Command] = []
     _wait(lambda: len(got.extend(queue.drain()) or got) >= n, timeout)
     return got
+
+
+def test_input_names_keep_one_rtmidi_client_however_often_they_are_read(monkeypatch):
+    # mido's get_input_names opens two clients per call; on JACK each reorders the graph and
+    # drops that period's events. The supervisors list every second: one client for all of it.
+    import rtmidi
+
+    made: list[object] = []
+
+    class Client:
+        def __init__(self, rtapi: int) -> None:
+            self.rtapi, self.fail = rtapi, False
+            made.append(self)
+
+        def get_ports(self) -> list[str]:
+            if self.fail:
+                raise RuntimeError("JACK server gone")
+            return ["APC mini", "Midi Through"]
+
+        def delete(self) -> None:
+            pass
+
+    monkeypatch.setattr(rtmidi, "MidiIn", Client)
+    names = InputNames("mido.backends.rtmidi/UNIX_JACK")
+    assert all(names() == ["APC mini", "Midi Through"] for _ in range(20))
+    assert len(made) == 1 and made[0].rtapi == rtmidi.API_UNIX_JACK
+    made[0].fail = True  # the MIDI system went away: the error goes up, and the next call starts over
+    with pytest.raises(RuntimeError):
+        names()
+    assert names() == ["APC mini", "Midi Through"] and len(made) == 2
+    names.close()
+
+
+@pytest.mark.integration
+def test_input_names_follow_ports_that_come_and_go(jack_backend):
+    names = InputNames(jack_backend)
+    port_name = f"fake-apc-{uuid.uuid4().hex[:6]}"
+    try:
+        assert not any(port_name in n for n in names())
+        out = jack_backend.open_output(port_name, virtual=True)
+        assert any(port_name in n for n in names())
+        out.close()
+        assert _wait(lambda: not any(port_name in n for n in names()))
+    finally:
+        names.close()
 
 
 @pytest.mark.integration

@@ -382,6 +382,38 @@ def list_midi_inputs(backend: mido.Backend | str | None = None) -> list[str]:
         return []
 
 
+class InputNames:
+    """Lists the MIDI inputs again and again, as the supervisors do, through one long-lived
+    rtmidi client where the backend is rtmidi. mido's ``get_input_names`` opens and closes two
+    clients per call, and on JACK each one reorders the graph, which drops the events of that
+    period: a controller polled every second lost a CC now and then on a busy machine."""
+
+    def __init__(self, backend: mido.Backend | str | None = None) -> None:
+        self._backend = backend
+        self._client: Any = None
+
+    def __call__(self) -> list[str]:
+        """The input names now; raises what the backend raises when it is unavailable."""
+        backend = _backend(self._backend)
+        if getattr(backend, "module", None) is None or backend.module.__name__ != "mido.backends.rtmidi":
+            return list(backend.get_input_names())
+        if self._client is None:
+            import rtmidi  # python-rtmidi, mido's rtmidi backend's own dependency
+
+            self._client = rtmidi.MidiIn(rtapi=getattr(rtmidi, f"API_{backend.api or 'UNSPECIFIED'}"))
+        try:
+            return list(self._client.get_ports())
+        except Exception:
+            self.close()  # a MIDI system that went away: a new client next time
+            raise
+
+    def close(self) -> None:
+        """Close the client; the next call opens a new one. Safe to call twice."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.delete()
+
+
 def pick_port(names: list[str], wanted: str | None) -> str | None:
     """The first port whose name contains ``wanted`` (case-insensitive); with no ``wanted``, the
     first that is not a MIDI Through port. None when nothing fits."""
@@ -470,6 +502,7 @@ class MidiInput:
         self._wanted = port if port is not None else mapping.device
         self._mapping = mapping  # used only under _handle_lock, by the callback thread
         self._backend = backend
+        self._names = InputNames(backend)  # used only by the supervisor thread
         self._status = status
         self.retry_interval = retry_interval
         self._port: Any = None
@@ -495,6 +528,7 @@ class MidiInput:
         """Close the port and stop the supervisor; safe to call twice."""
         self._runner.stop()
         self._close()
+        self._names.close()
         self._problems.flush()
 
     def __enter__(self) -> "MidiInput":
@@ -545,7 +579,7 @@ class MidiInput:
             error = None
             try:
                 try:
-                    names = _backend(self._backend).get_input_names()
+                    names = self._names()
                 except Exception as exc:
                     names, error = [], str(exc).strip() or type(exc).__name__
                 if self._port is not None and self._port.name not in names:

@@ -31,7 +31,7 @@ from typing import Any
 import mido
 import numpy as np
 
-from live.control.midi import _backend, close_input, pick_port
+from live.control.midi import InputNames, _backend, close_input, pick_port
 from live.control.service import StoppableThread
 from live.errors import UserError
 from live.handoff import LatestSlot
@@ -188,6 +188,7 @@ class MidiClockIn:
                  retry_interval: float = 1.0) -> None:
         self.out, self.wanted, self._backend = out, port, backend
         self.retry_interval = retry_interval
+        self._names = InputNames(backend)  # used only by the supervisor thread
         self.follower = ClockFollower()  # used only on the callback thread, under _lock
         self.connected: LatestSlot[str] = LatestSlot()  # the open port's name, "" when none
         self._lock = threading.Lock()
@@ -205,16 +206,16 @@ class MidiClockIn:
         """Close the port and stop the supervisor; safe to call twice."""
         self._runner.stop()
         self._close()
+        self._names.close()
 
     def _supervise(self) -> None:
         while not self._stop.is_set():
             try:
                 if self._port is not None and time.perf_counter() - self._heard < QUIET_S:
-                    # Pulses are flowing, so the port is there. Listing ports opens a client of
-                    # the MIDI system (JACK reorders its graph), which would jitter the pulses.
+                    # Pulses are flowing, so the port is there: no need to look.
                     self._stop.wait(self.retry_interval)
                     continue
-                names = list(_backend(self._backend).get_input_names())
+                names = self._names()
                 if self._port is not None and self._port.name not in names:
                     self._problems.report("gone", f"MIDI clock input {self._port.name!r} disappeared; waiting for it")
                     self._close()
