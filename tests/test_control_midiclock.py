@@ -109,6 +109,15 @@ def test_a_tempo_change_is_never_taken_for_lost_pulses(period, change):
     assert abs(readings[-1][1].bpm - 120.0 * (1 + change)) < (0.5 if period < 1024 else 1.5)
 
 
+@pytest.mark.parametrize("period", [0, 64, 256])
+@pytest.mark.parametrize("new_bpm", [114.0, 126.0])
+def test_a_tempo_step_is_followed_within_three_beats(period, new_bpm):
+    # The fit's window is four beats, and its robust line goes over once half of it is new.
+    readings = follow(arrivals(lambda i: 120.0 if i < 300 else new_bpm, 600, period), after=300)
+    settled = next(i for k, (i, _) in enumerate(readings) if all(abs(r.bpm - new_bpm) < 0.5 for _, r in readings[k:]))
+    assert (settled - 300) / PPQN < 3.5
+
+
 def test_a_burst_after_a_long_stall_does_not_throw_the_tempo():
     # Delivery held for 150 ms (more than the 8-interval gap at 174 BPM), then all at once: the
     # fit starts over from the burst's last pulse, not from ten pulses that arrived together.
