@@ -5,7 +5,9 @@ fast as the machine allows), the approx decoder, the real Renderer offscreen (pr
 ``flip`` as ``live --headless`` does) and the demo track looped into the audio engine. Each frame
 may carry random OSC messages, valid and invalid, parsed by the real ``parse_osc`` into the
 show's command queue, and now and then a preset switch among the ready presets (the repository's
-presets plus two variants of the demo, so switches change size, shaders and transition).
+presets plus two variants of the demo, so switches change size, shaders and transition); the
+warm-up first switches to each of them once, so that every first-time cost is paid before the
+memory slope counts.
 
 It reports the frames, the longest wall-clock gap between consecutive frames (and every gap over
 100 ms, marking the ones it injected with ``stalls``), resident memory after warm-up and at the
@@ -49,11 +51,13 @@ FPS = 30  # show frames per second (the stepped clock's rate)
 SIZE = "512x512"
 GAP_LIMIT_S = 0.100  # target: no frame gap longer than this but the injected ones
 SLOPE_LIMIT_MB = 1.0  # target: memory growth per 10 minutes of show time after warm-up
-# Show seconds before the memory slope counts (at most a quarter of the run). RSS rises in steps for
-# the first ~4 minutes, as each preset, frame size, shader chain and transition is drawn the first
-# time (allocator and GL driver pools), then stays flat: a 30-minute soak measured +1.36 MB/10 min
-# counted from 2 min, +0.23 from 4 min and +0.20 from 5 min.
+# Show seconds before the memory slope counts (at most a quarter of the run). RSS rises in steps as
+# each preset, frame size, shader chain and transition is drawn the first time (allocator and GL
+# driver pools), then stays flat: a 30-minute soak measured +1.36 MB/10 min counted from 2 min,
+# +0.23 from 4 min and +0.20 from 5 min. With six presets switched at random the last first visit
+# came as late as 300 s, so the warm-up also tours every preset once, in its first TOUR_SHARE.
 WARMUP_S = 300.0
+TOUR_SHARE = 0.6
 SAMPLE_EVERY_S = 10.0  # show seconds between memory samples
 MESSAGES_PER_S = 4.0  # random control messages per second of show time (on average)
 INVALID_SHARE = 0.2  # of those, the share that is malformed or out of range
@@ -203,7 +207,8 @@ def soak(minutes: float = MINUTES, *, fps: int = FPS, size: str = SIZE, seed: in
                             frame_period=1.0 / fps)
                 stall_frames = {int(n_frames * (k + 1) / (stalls + 1)) for k in range(stalls)}
                 control = _Control(show, rng, ready, unavailable, report, messages_per_s / fps,
-                                   1.0 / (switch_every_s * fps) if switch_every_s > 0 else 0.0)
+                                   1.0 / (switch_every_s * fps) if switch_every_s > 0 else 0.0,
+                                   tour_s=TOUR_SHARE * report.warmup_s if switch_every_s > 0 else 0.0)
                 meter = _Meter(report, fps, stall_frames, control)
 
                 def tick(t: float, state: Any) -> None:
@@ -234,14 +239,19 @@ class _Control:
     """Before each frame: random OSC messages through ``parse_osc`` into the show's queue."""
 
     def __init__(self, show: Any, rng: np.random.Generator, ready: list[str], unavailable: list[str],
-                 report: SoakReport, per_frame: float, switch_chance: float) -> None:
+                 report: SoakReport, per_frame: float, switch_chance: float, tour_s: float = 0.0) -> None:
         self.show, self.rng, self.ready, self.unavailable = show, rng, ready, unavailable
         self.report, self.per_frame, self.switch_chance = report, per_frame, switch_chance
         self.sent: list[str] = []  # this frame's addresses, for the report of a long gap
+        # The warm-up's tour: each ready preset once, evenly over the first ``tour_s`` show seconds.
+        self._tour = [(tour_s * (k + 1) / (len(ready) + 1), name) for k, name in enumerate(ready)]
 
     def __call__(self, t: float) -> None:
         messages = []
-        if self.rng.random() < self.switch_chance:
+        if self._tour and t >= self._tour[0][0]:
+            self.report.preset_switches += 1
+            messages.append((False, ("/preset", (self._tour.pop(0)[1],))))
+        elif self.rng.random() < self.switch_chance:
             self.report.preset_switches += 1
             name = self.ready[int(self.rng.integers(0, len(self.ready)))]
             messages.append((False, ("/preset", (name,)) if self.rng.random() < 0.7 else ("/preset/next", ())))
