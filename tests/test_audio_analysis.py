@@ -156,11 +156,17 @@ def test_beats_command_text_and_json(tmp_path, capsys):
         beats_cli.run(parser.parse_args([str(bad)]))
 
 
+def write_kick_clips(folder, stems: list[str], seconds: float) -> None:
+    """``bench beats`` input: a kick track per stem (118, then 132 BPM, ...) as STEM.wav at
+    22.05 kHz, with its beats and bar positions as STEM.beats."""
+    for i, stem in enumerate(stems):
+        x, kicks = synth_kick_track([(118.0 + 14.0 * i, seconds)], 22050, seed=i)
+        sf.write(folder / f"{stem}.wav", x, 22050)
+        (folder / f"{stem}.beats").write_text("".join(f"{k:.4f}\t{j % 4 + 1}\n" for j, k in enumerate(kicks)))
+
+
 def test_bench_beats_on_synthetic_folder(tmp_path, capsys):
-    for i, bpm in enumerate((118.0, 132.0)):
-        x, kicks = synth_kick_track([(bpm, 12.0)], 22050, seed=i)
-        sf.write(tmp_path / f"house_{i:05d}.wav", x, 22050)
-        (tmp_path / f"house_{i:05d}.beats").write_text("".join(f"{k:.4f}\t{j % 4 + 1}\n" for j, k in enumerate(kicks)))
+    write_kick_clips(tmp_path, ["house_00000", "house_00001"], 12.0)
     parser = argparse.ArgumentParser()
     beatbench.configure(parser)
     assert beatbench.run(parser.parse_args([str(tmp_path), "--jobs", "1", "--beat-activation", "aubio"])) == 0

@@ -10,7 +10,6 @@ import logging
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from live.audio import rnn
 from live.audio.analysis import AudioEngine
@@ -22,6 +21,7 @@ from live.bench.beats import downbeat_f, read_annotations, score
 from live.bench.synth import synth_kick_track
 from live.bench.transitions import build_transition, relock_time, transition_pairs
 from live.cli import beats as beats_cli
+from test_audio_analysis import write_kick_clips
 
 needs_madmom = pytest.mark.skipif(not rnn.available(), reason="madmom (the rnn extra) is not installed")
 RNN = AnalysisSettings(beat_activation="rnn")
@@ -135,10 +135,7 @@ def test_transition_builder_switches_annotations_at_the_fade_middle():
 
 
 def test_bench_beats_transitions_on_a_synthetic_set(tmp_path, capsys):
-    for i, bpm in enumerate((118.0, 132.0)):
-        x, kicks = synth_kick_track([(bpm, 20.0)], 22050, seed=i)
-        sf.write(tmp_path / f"g{i}_{i:05d}.wav", x, 22050)
-        (tmp_path / f"g{i}_{i:05d}.beats").write_text("".join(f"{k:.4f}\t{j % 4 + 1}\n" for j, k in enumerate(kicks)))
+    write_kick_clips(tmp_path, ["g0_00000", "g1_00001"], 20.0)
     parser = argparse.ArgumentParser()
     beatbench.configure(parser)
     assert beatbench.run(parser.parse_args([str(tmp_path), "--jobs", "1", "--beat-activation", "aubio",
