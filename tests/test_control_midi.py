@@ -108,6 +108,18 @@ def test_toggle_note_flips_on_each_press(tmp_path):
     assert [s.args if s else None for s in states] == [(True,), None, (False,), None, (True,)]
 
 
+def test_fade_pad_toggles_with_its_length_as_value(tmp_path):
+    m = mapping('[[bind]]\nnote = 11\ncommand = "fade"\nvalue = 8\n\n[[bind]]\ncc = 12\ncommand = "fade"\n', tmp_path)
+    assert [m.to_command(msg).args for msg in (on(11), on(11))] == [(True, 8.0), (False, 8.0)]
+    assert m.to_command(cc(12, 127)).args == (True,)  # no value: the show's default length
+    for bad, why in (('value = 99', "out of range 0..64"), ('name = "x"', "name is only for"),
+                     ('min = 0\nmax = 4', "min/max scale continuous")):
+        with pytest.raises(ControlError, match=why):
+            mapping(f'[[bind]]\nnote = 11\ncommand = "fade"\n{bad}\n', tmp_path)
+    with pytest.raises(ControlError, match="blackout takes no value"):
+        mapping('[[bind]]\nnote = 11\ncommand = "blackout"\nvalue = 1\n', tmp_path)
+
+
 def test_direct_note_follows_the_pad(tmp_path):
     m = mapping('[[bind]]\nnote = 10\ncommand = "freeze"\nmode = "direct"\n', tmp_path)
     assert m.to_command(on(10)).args == (True,)
