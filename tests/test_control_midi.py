@@ -120,6 +120,20 @@ def test_fade_pad_toggles_with_its_length_as_value(tmp_path):
         mapping('[[bind]]\nnote = 11\ncommand = "blackout"\nvalue = 1\n', tmp_path)
 
 
+def test_every_bindable_command_makes_a_command_the_show_accepts():
+    from live.control.commands import check_args
+    from live.control.midi import BIND_COMMANDS
+
+    values = {"preset": "demo", "jump": 2, "drop": 1, "layer": "clip", "section": "drop"}
+    names = {"param": "motion.energy", "shader_param": "u_amount"}
+    for command in BIND_COMMANDS:
+        fields = {k: v for k, v in (("value", values.get(command)), ("name", names.get(command))) if v is not None}
+        for control, msg in (({"note": 1}, on(1)), ({"cc": 1}, cc(1, 127))):
+            cmd = MidiMapping([Binding(command=command, **control, **fields)]).to_command(msg)
+            assert cmd is not None, (command, msg)
+            assert check_args(cmd.name, cmd.args, command) == cmd.args, (command, cmd)
+
+
 def test_direct_note_follows_the_pad(tmp_path):
     m = mapping('[[bind]]\nnote = 10\ncommand = "freeze"\nmode = "direct"\n', tmp_path)
     assert m.to_command(on(10)).args == (True,)
