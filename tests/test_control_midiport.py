@@ -1,0 +1,146 @@
+"""MIDI inputs read by polling: arrival times rebuilt from rtmidi's delta times (pure), and a real
+JACK input that loses nothing and times every message right while another thread hogs the GIL
+(the callback path it replaced dropped most of such a burst and stamped the rest up to a GIL
+hold late)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+from live.control.midi import MidiInput, MidiMapping
+from live.control.midiport import CREEP, ArrivalTimes, PolledInput
+from live.handoff import CommandQueue
+from test_control_midi import _wait, jack_backend  # noqa: F401 - the JACK dummy server fixture
+
+
+def test_arrival_times_come_from_the_deltas_not_from_late_polls():
+    times = ArrivalTimes()
+    arrived = 100.0 + np.cumsum(np.full(50, 0.002))
+    late = np.where(np.arange(50) % 10 < 7, 0.0005, 0.05)  # every tenth poll of three held up 50 ms
+    got = np.array([times.stamp(0.0 if i == 0 else 0.002, float(a + d)) for i, (a, d) in enumerate(zip(arrived, late))])
+    assert np.allclose(got, arrived + 0.0005)  # as early as the promptest poll allows
+    assert np.all(np.diff(got) >= 0)
+    assert np.all(got <= arrived + late + 1e-12)  # never later than the poll
+
+
+def test_arrival_times_follow_a_clock_that_drifts_and_never_go_back():
+    times = ArrivalTimes()
+    # The MIDI clock runs 50 ppm slow (within CREEP): its deltas say less time passed than did,
+    # so the tightest bound of long ago would put the times ever earlier; the anchor creeps up.
+    assert 50e-6 < CREEP
+    arrived = 5.0 + np.arange(3000) * 0.01 * (1 + 50e-6)  # 30 s
+    got = np.array([times.stamp(0.01 if i else 0.0, a + 0.001) for i, a in enumerate(arrived)])
+    assert np.abs(got - arrived).max() < 0.0012  # the polls' 1 ms, not 1 + 1.5 ms of drift
+    # A poll far tighter than the rest pulls the anchor back, but a time never goes before an earlier one.
+    t0 = times.stamp(0.01, arrived[-1] + 0.011)
+    t1 = times.stamp(0.0001, arrived[-1] + 0.0101)
+    assert t1 == t0 and t0 <= arrived[-1] + 0.011
+
+
+def test_a_polled_input_on_another_backend_times_messages_when_polled():
+    import mido
+
+    class Port:  # a mido port of a backend other than rtmidi (portmidi, amidi...)
+        closed = False
+
+        def iter_pending(self):
+            yield mido.Message("control_change", control=7, value=1)
+
+        def close(self):
+            self.closed = True
+
+    class Backend:
+        def open_input(self, name, virtual=False):
+            return port
+
+    port = Port()
+    backend = Backend()
+    got = []
+    polled = PolledInput("pad", backend, handler=lambda m, t: got.append((m.control, t)))
+    assert _wait(lambda: len(got) > 0)
+    polled.close()
+    assert port.closed and got[0][0] == 7 and got[0][1] <= time.perf_counter()
+
+
+# --- JACK, with the GIL held by another thread -----------------------------------------------------
+
+# The controller is another process (its own GIL), so its send times are exact: N CCs, ``gap`` apart.
+SENDER = r"""
+import json, sys, time, rtmidi
+out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK)
+out.open_virtual_port(sys.argv[1])
+print("ready", flush=True)
+for line in sys.stdin:
+    n, gap = int(line.split()[0]), float(line.split()[1])
+    start, sent = time.perf_counter() + 0.01, []
+    for i in range(n):
+        time.sleep(max(0.0, start + i * gap - time.perf_counter()))
+        sent.append(time.perf_counter())
+        out.send_message([0xB0, 48, i % 128])
+    print(json.dumps(sent), flush=True)
+"""
+BURST, GAP = 128, 0.003  # 0.38 s of CCs, all while the GIL is hogged
+HOG_SWITCH_S = 0.05  # the GIL goes round only every 50 ms: ten JACK periods of 256 frames
+
+
+def _send(sender: subprocess.Popen, n: int, gap: float) -> list[float]:
+    sender.stdin.write(f"{n} {gap}\n")
+    sender.stdin.flush()
+    return json.loads(sender.stdout.readline())
+
+
+def _hog(done: threading.Event) -> None:
+    while not done.is_set():  # pure Python: never lets go of the GIL until the interpreter makes it
+        total = 0
+        for i in range(20000):
+            total += i
+
+
+@pytest.mark.integration
+def test_jack_input_loses_nothing_and_times_right_while_the_gil_is_busy(jack_backend, tmp_path):
+    name = f"busy-pad-{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "busy.toml"
+    path.write_text('[[bind]]\ncc = 48\ncommand = "shader_param"\nname = "u_amount"\nmin = 0.0\nmax = 127.0\n')
+    sender = subprocess.Popen([sys.executable, "-c", SENDER, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    queue = CommandQueue(maxsize=1024)
+    midi = MidiInput(queue, name, MidiMapping.load(path), backend=jack_backend, retry_interval=0.1)
+    done = threading.Event()
+    switch = sys.getswitchinterval()
+    try:
+        assert sender.stdout.readline().strip() == "ready"
+        midi.start()
+        assert _wait(lambda: name in (midi.connected.get() or "")), "MidiInput never opened the JACK port"
+        time.sleep(0.2)  # let JACK finish connecting the ports
+        _send(sender, 10, 0.005)  # the controller was in use before the machine got busy
+        assert _wait(lambda: queue.waiting() == 10)
+        queue.drain()
+        hog = threading.Thread(target=_hog, args=(done,), daemon=True)
+        sys.setswitchinterval(HOG_SWITCH_S)
+        hog.start()
+        sent = _send(sender, BURST, GAP)
+        time.sleep(0.1)
+    finally:
+        done.set()
+        sys.setswitchinterval(switch)
+        midi.stop()
+        sender.stdin.close()
+        sender.wait(timeout=5)
+    got = queue.drain(limit=10 * BURST)
+    values = [int(c.args[1]) for c in got]
+    assert values == list(range(BURST)), f"{BURST - len(values)} of {BURST} CCs lost under a GIL hog"
+    lag = (np.array([c.received for c in got]) - np.array(sent)) * 1000.0
+    assert np.all(np.diff([c.received for c in got]) >= 0)
+    # JACK hands a message on within a period (5.3 ms; the old callback's times were up to a GIL
+    # hold, 50 ms, late), and our anchor may be a poll's millisecond early. A jackd that a loaded
+    # machine holds up can itself be a period or three late now and then.
+    figures = f"arrival minus send: {lag.min():.1f}..{lag.max():.1f} ms, p90 {np.percentile(lag, 90):.1f}"
+    assert -2.0 < lag.min() and np.percentile(lag, 90) < 8.0 and lag.max() < 30.0, figures
