@@ -5,20 +5,25 @@ hold late)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from typing import Iterator
 
 import numpy as np
 import pytest
 
 from live.control.midi import MidiInput, MidiMapping
+from live.control.midiclock import PPQN, MidiClockIn
 from live.control.midiport import CREEP, ArrivalTimes, PolledInput
-from live.handoff import CommandQueue
+from live.handoff import CommandQueue, LatestSlot
 from test_control_midi import _wait, jack_backend  # noqa: F401 - the JACK dummy server fixture
+
+PULSE = 60.0 / 120.0 / PPQN
 
 
 def test_arrival_times_come_from_the_deltas_not_from_late_polls():
@@ -72,68 +77,101 @@ def test_a_polled_input_on_another_backend_times_messages_when_polled():
 
 # --- JACK, with the GIL held by another thread -----------------------------------------------------
 
-# The controller is another process (its own GIL), so its send times are exact: N CCs, ``gap`` apart.
+# The controller is another process (its own GIL), so its send times are exact. Each line it
+# reads, "N GAP clock|cc", sends N clock pulses or N CCs 48 (values 0, 1, 2...) GAP seconds apart;
+# it answers with their send times.
 SENDER = r"""
 import json, sys, time, rtmidi
 out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK)
 out.open_virtual_port(sys.argv[1])
 print("ready", flush=True)
 for line in sys.stdin:
-    n, gap = int(line.split()[0]), float(line.split()[1])
+    n, gap, kind = line.split()
     start, sent = time.perf_counter() + 0.01, []
-    for i in range(n):
-        time.sleep(max(0.0, start + i * gap - time.perf_counter()))
+    for i in range(int(n)):
+        time.sleep(max(0.0, start + i * float(gap) - time.perf_counter()))
         sent.append(time.perf_counter())
-        out.send_message([0xB0, 48, i % 128])
+        out.send_message([0xF8] if kind == "clock" else [0xB0, 48, i % 128])
     print(json.dumps(sent), flush=True)
 """
 BURST, GAP = 128, 0.003  # 0.38 s of CCs, all while the GIL is hogged
 HOG_SWITCH_S = 0.05  # the GIL goes round only every 50 ms: ten JACK periods of 256 frames
 
 
-def _send(sender: subprocess.Popen, n: int, gap: float) -> list[float]:
-    sender.stdin.write(f"{n} {gap}\n")
-    sender.stdin.flush()
-    return json.loads(sender.stdout.readline())
+class Sender:
+    """The controller process: :meth:`play` starts playing messages, :meth:`sent` waits for the
+    end and returns when each was sent."""
+
+    def __init__(self, name: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", SENDER, name], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def play(self, n: int, gap: float, kind: str = "cc") -> None:
+        self.proc.stdin.write(f"{n} {gap} {kind}\n")
+        self.proc.stdin.flush()
+
+    def sent(self) -> list[float]:
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=5)
 
 
-def _hog(done: threading.Event) -> None:
-    while not done.is_set():  # pure Python: never lets go of the GIL until the interpreter makes it
-        total = 0
-        for i in range(20000):
-            total += i
-
-
-@pytest.mark.integration
-def test_jack_input_loses_nothing_and_times_right_while_the_gil_is_busy(jack_backend, tmp_path):
+@pytest.fixture
+def sender(jack_backend):  # noqa: F811
+    """A controller process on the test's JACK server, and its port's name."""
     name = f"busy-pad-{uuid.uuid4().hex[:6]}"
-    path = tmp_path / "busy.toml"
-    path.write_text('[[bind]]\ncc = 48\ncommand = "shader_param"\nname = "u_amount"\nmin = 0.0\nmax = 127.0\n')
-    sender = subprocess.Popen([sys.executable, "-c", SENDER, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    queue = CommandQueue(maxsize=1024)
-    midi = MidiInput(queue, name, MidiMapping.load(path), backend=jack_backend, retry_interval=0.1)
+    s = Sender(name)
+    yield s, name
+    s.close()
+
+
+@contextlib.contextmanager
+def gil_hogged() -> Iterator[None]:
+    """A thread doing pure Python in a tight loop, with the GIL handed round only every 50 ms."""
     done = threading.Event()
+
+    def hog() -> None:
+        while not done.is_set():  # never lets go of the GIL until the interpreter makes it
+            total = 0
+            for i in range(20000):
+                total += i
+
     switch = sys.getswitchinterval()
+    thread = threading.Thread(target=hog, daemon=True)
+    sys.setswitchinterval(HOG_SWITCH_S)
+    thread.start()
     try:
-        assert sender.stdout.readline().strip() == "ready"
-        midi.start()
-        assert _wait(lambda: name in (midi.connected.get() or "")), "MidiInput never opened the JACK port"
-        time.sleep(0.2)  # let JACK finish connecting the ports
-        _send(sender, 10, 0.005)  # the controller was in use before the machine got busy
-        assert _wait(lambda: queue.waiting() == 10)
-        queue.drain()
-        hog = threading.Thread(target=_hog, args=(done,), daemon=True)
-        sys.setswitchinterval(HOG_SWITCH_S)
-        hog.start()
-        sent = _send(sender, BURST, GAP)
-        time.sleep(0.1)
+        yield
     finally:
         done.set()
         sys.setswitchinterval(switch)
+        thread.join()
+
+
+@pytest.mark.integration
+def test_jack_input_loses_nothing_and_times_right_while_the_gil_is_busy(jack_backend, sender, tmp_path):  # noqa: F811
+    controller, name = sender
+    path = tmp_path / "busy.toml"
+    path.write_text('[[bind]]\ncc = 48\ncommand = "shader_param"\nname = "u_amount"\nmin = 0.0\nmax = 127.0\n')
+    queue = CommandQueue(maxsize=1024)
+    midi = MidiInput(queue, name, MidiMapping.load(path), backend=jack_backend, retry_interval=0.1)
+    try:
+        midi.start()
+        assert _wait(lambda: name in (midi.connected.get() or "")), "MidiInput never opened the JACK port"
+        time.sleep(0.2)  # let JACK finish connecting the ports
+        controller.play(10, 0.005)  # the controller was in use before the machine got busy
+        controller.sent()
+        assert _wait(lambda: queue.waiting() == 10)
+        queue.drain()
+        with gil_hogged():
+            controller.play(BURST, GAP)
+            sent = controller.sent()
+            time.sleep(0.1)
+    finally:
         midi.stop()
-        sender.stdin.close()
-        sender.wait(timeout=5)
     got = queue.drain(limit=10 * BURST)
     values = [int(c.args[1]) for c in got]
     assert values == list(range(BURST)), f"{BURST - len(values)} of {BURST} CCs lost under a GIL hog"
@@ -144,3 +182,26 @@ def test_jack_input_loses_nothing_and_times_right_while_the_gil_is_busy(jack_bac
     # machine holds up can itself be a period or three late now and then.
     figures = f"arrival minus send: {lag.min():.1f}..{lag.max():.1f} ms, p90 {np.percentile(lag, 90):.1f}"
     assert -2.0 < lag.min() and np.percentile(lag, 90) < 8.0 and lag.max() < 30.0, figures
+
+
+@pytest.mark.integration
+def test_jack_clock_in_counts_every_pulse_while_the_gil_is_busy(jack_backend, sender):  # noqa: F811
+    controller, name = sender
+    slot: LatestSlot = LatestSlot()
+    clock_in = MidiClockIn(slot, name, backend=jack_backend, retry_interval=0.05)
+    try:
+        clock_in.start()
+        assert _wait(lambda: bool(clock_in.connected.get())), "the clock input never opened the JACK port"
+        time.sleep(0.2)  # let JACK finish connecting the ports
+        controller.play(72, PULSE, "clock")
+        time.sleep(24 * PULSE)  # a beat before the machine gets busy: the follower has locked on
+        with gil_hogged():  # and two beats while it is
+            sent = controller.sent()
+            time.sleep(0.1)
+    finally:
+        clock_in.stop()
+    assert clock_in.follower._seq == 72, f"{72 - clock_in.follower._seq} of 72 pulses lost under a GIL hog"
+    reading = slot.get()
+    assert reading.bpm == pytest.approx(120.0, abs=0.1)
+    # The fitted time of the last pulse: JACK's period (5.3 ms) late on average half of it.
+    assert -2.0 < (reading.time - sent[-1]) * 1000.0 < 8.0, f"{(reading.time - sent[-1]) * 1000.0:.1f} ms"
