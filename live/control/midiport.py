@@ -26,7 +26,9 @@ from live.ratelog import RateLimitedLog
 _LOGGER = logging.getLogger(__name__)
 
 QUEUE_SIZE = 4096  # messages rtmidi keeps until polled: over a second of a full-speed MIDI cable
-POLL_S = 0.001  # the reader's sleep when the queue is empty
+POLL_S = 0.001  # the reader's sleep when the queue is empty, while messages come
+IDLE_POLL_S = 0.005  # and once none came for QUIET_S: an idle controller costs a fifth of the CPU
+QUIET_S = 0.25
 CREEP = 1e-4  # s/s: how fast the arrival-time anchor may rise unprompted (clock drift, 100 ppm)
 JOIN_S = 2.0  # how long closing waits for the reader thread to finish its message
 
@@ -84,9 +86,9 @@ class ArrivalTimes:
 class PolledInput:
     """An open MIDI input (``virtual``: a new port of that name for others to connect to) read
     by polling. :meth:`pending` returns what has arrived, with arrival times; with ``handler``,
-    a reader thread named ``thread_name`` polls every :data:`POLL_S` and calls
-    ``handler(message, arrival_time)`` for each message instead (nothing it raises stops the
-    thread). Bytes that make no MIDI message are skipped, as mido's own ports do. With a
+    a reader thread named ``thread_name`` polls every :data:`POLL_S` (:data:`IDLE_POLL_S` while
+    nothing comes; the times do not depend on it) and calls ``handler(message, arrival_time)``
+    for each message instead (nothing it raises stops the thread). Bytes that make no MIDI message are skipped, as mido's own ports do. With a
     backend other than mido's rtmidi, the port is mido's and messages are timed when polled."""
 
     def __init__(self, name: str, backend: mido.Backend | str | None = None, *, virtual: bool = False,
@@ -124,6 +126,7 @@ class PolledInput:
         return out
 
     def _read(self) -> None:
+        heard = time.perf_counter()
         while not self._stop.is_set():
             batch = self.pending()
             for msg, t in batch:
@@ -131,8 +134,10 @@ class PolledInput:
                     self._handler(msg, t)  # type: ignore[misc]
                 except Exception as exc:  # the handler's own bug: the next message is still read
                     self._problems.report("handler", f"MIDI input {self.name!r}: a message could not be handled: {exc!r}")
-            if not batch:
-                time.sleep(POLL_S)
+            if batch:
+                heard = batch[-1][1]
+            else:
+                time.sleep(POLL_S if time.perf_counter() - heard < QUIET_S else IDLE_POLL_S)
 
     def close(self) -> None:
         """Stop the reader (after the message it handles) and close the port; safe to call twice."""
