@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from live.bench.sync import JACK_PERIOD, Unavailable, dummy_jack, midi_clock_sync, sleep_until
-from live.control.midi import close_input
+from live.control.midiport import PolledInput
 from live.control.midiclock import PPQN, ClockFollower, MidiClockIn, MidiClockOut
 from live.handoff import LatestSlot
 from live.messages import AudioState, TempoReading
@@ -232,11 +232,11 @@ def test_jack_clock_out_is_received_at_the_show_tempo_with_start_on_a_downbeat(j
     got: list[tuple[float, str]] = []
     lock = threading.Lock()
 
-    def received(msg: mido.Message) -> None:
+    def received(msg: mido.Message, t: float) -> None:
         with lock:
-            got.append((time.perf_counter(), msg.type))
+            got.append((t, msg.type))
 
-    sink = jack.open_input(name, virtual=True, callback=received)
+    sink = PolledInput(name, jack, virtual=True, handler=received)
     now = time.perf_counter()
     state = AudioState(time=now, bpm=120.0, beat_index=1, beat_phase=0.3, downbeat=1, tempo_source="audio")
     clock_out = MidiClockOut(LatestSlot(state), name, backend=jack)
@@ -246,7 +246,7 @@ def test_jack_clock_out_is_received_at_the_show_tempo_with_start_on_a_downbeat(j
     finally:
         clock_out.stop()
         time.sleep(0.1)
-        close_input(sink)
+        sink.close()
     with lock:
         events = list(got)
     kinds = [k for _, k in events]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from live.bench.sync import Unavailable, dummy_jack, sleep_until
-from live.control.midi import close_input
+from live.control.midiport import PolledInput
 from live.control.midiclock import PPQN
 from live.library.demo import write_demo_track
 
@@ -35,8 +35,8 @@ def test_live_follows_midi_clock_and_sends_it_on(tmp_path):
         with dummy_jack() as jack:
             out = jack.open_output(dj, virtual=True)
             received: list[float] = []
-            sink = jack.open_input(lights, virtual=True,
-                                   callback=lambda m: received.append(time.perf_counter()) if m.type == "clock" else None)
+            sink = PolledInput(lights, jack, virtual=True,
+                               handler=lambda m, t: received.append(t) if m.type == "clock" else None)
             stop = threading.Event()
 
             def play() -> None:
@@ -60,7 +60,7 @@ def test_live_follows_midi_clock_and_sends_it_on(tmp_path):
             finally:
                 stop.set()
                 player.join(timeout=2)
-                close_input(sink)
+                sink.close()
                 out.close()
     except Unavailable as exc:
         pytest.skip(str(exc))

@@ -98,7 +98,7 @@ def dummy_jack(period: int = JACK_PERIOD) -> Iterator[Any]:
 
 def sleep_until(t: float) -> None:
     """Sleep to perf_counter time ``t`` (Linux wakes within ~0.1 ms; a spin would hold the GIL
-    and delay the MIDI callback thread by milliseconds)."""
+    and delay the MIDI reader thread by milliseconds)."""
     time.sleep(max(0.0, t - time.perf_counter()))
 
 

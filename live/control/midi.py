@@ -49,6 +49,7 @@ import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec, ControlError, resolve
+from live.control.midiport import PolledInput, resolve_backend, rtmidi_api
 from live.control.service import StoppableThread
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import Command
@@ -370,18 +371,10 @@ class MidiMapping:
 # ---------------------------------------------------------------------------------------------
 
 
-def _backend(backend: mido.Backend | str | None) -> Any:
-    if backend is None:
-        return mido.backend  # the default backend (rtmidi unless MIDO_BACKEND says otherwise)
-    if isinstance(backend, str):
-        return mido.Backend(backend)
-    return backend
-
-
 def list_midi_inputs(backend: mido.Backend | str | None = None) -> list[str]:
     """Names of the MIDI inputs the backend sees; [] with a logged reason when none is usable."""
     try:
-        return list(_backend(backend).get_input_names())
+        return list(resolve_backend(backend).get_input_names())
     except Exception as exc:  # rtmidi raises its own SystemError when ALSA/JACK is absent
         _LOGGER.warning("no MIDI inputs: the MIDI backend is not available (%s)", str(exc).strip() or type(exc).__name__)
         return []
@@ -399,13 +392,13 @@ class InputNames:
 
     def __call__(self) -> list[str]:
         """The input names now; raises what the backend raises when it is unavailable."""
-        backend = _backend(self._backend)
-        if getattr(backend, "module", None) is None or backend.module.__name__ != "mido.backends.rtmidi":
-            return list(backend.get_input_names())
+        api = rtmidi_api(self._backend)
+        if api is None:
+            return list(resolve_backend(self._backend).get_input_names())
         if self._client is None:
             import rtmidi  # python-rtmidi, mido's rtmidi backend's own dependency
 
-            self._client = rtmidi.MidiIn(rtapi=getattr(rtmidi, f"API_{backend.api or 'UNSPECIFIED'}"))
+            self._client = rtmidi.MidiIn(rtapi=api)
         try:
             return list(self._client.get_ports())
         except Exception:
@@ -429,23 +422,6 @@ def pick_port(names: list[str], wanted: str | None) -> str | None:
     return hits[0] if hits else None
 
 
-CALLBACK_DRAIN_S = 0.02  # time given to a message callback already under way when an input closes
-
-
-def close_input(port: Any) -> None:
-    """Close a mido input. mido's rtmidi ports always take messages on a callback, and rtmidi's
-    JACK backend runs it on JACK's process thread: a port closed while that thread waits for
-    the GIL has the thread cancelled there, holding the GIL's lock, and the whole process hangs.
-    So rtmidi's callback comes off first (messages stay in rtmidi's own queue), the one under
-    way gets a moment to finish, and the port closes before mido puts its callback back."""
-    rt = getattr(port, "_rt", None)  # mido's python-rtmidi object; other backends have none
-    if rt is not None and not port.closed:
-        rt.cancel_callback()
-        time.sleep(CALLBACK_DRAIN_S)  # releases the GIL: a callback waiting for it runs and returns
-        rt.close_port()
-    port.close()
-
-
 def monitor(mapping: MidiMapping, wanted: str | None = None, backend: mido.Backend | str | None = None,
             seconds: float | None = None, on_open: Callable[[str], None] | None = None
             ) -> Iterator[tuple[mido.Message, Command | None]]:
@@ -457,16 +433,16 @@ def monitor(mapping: MidiMapping, wanted: str | None = None, backend: mido.Backe
     if name is None:
         raise ControlError(f"MIDI input {wanted or '(any)'!r} not found; available: {names or 'none'}")
     deadline = None if seconds is None else time.monotonic() + seconds
-    port = _backend(backend).open_input(name)
+    port = PolledInput(name, backend)
     try:
         if on_open is not None:
             on_open(name)
         while deadline is None or time.monotonic() < deadline:
-            for msg in port.iter_pending():
-                yield msg, mapping.to_command(msg)
+            for msg, received in port.pending():
+                yield msg, mapping.to_command(msg, received)
             time.sleep(0.005)
     finally:
-        close_input(port)
+        port.close()
 
 
 @dataclass(frozen=True)
@@ -490,14 +466,16 @@ class LearnRequest:
 class MidiInput:
     """Opens a MIDI input by name substring and turns its messages into commands.
 
-    Messages arrive on the backend's callback thread and go straight into ``commands`` (put
-    never blocks). A supervisor thread checks once per ``retry_interval`` that the port still
-    exists; when the controller is unplugged it logs once, closes the port and reopens it when
-    it comes back. ``port=None`` uses the mapping's ``device``, else the first non-Through input.
-    ``status`` (the same callable the OSC server gets) lets toggle pads flip the show's actual
-    blackout/freeze/... state; it is called on the MIDI thread only when a toggle is pressed.
-    Nothing one message provokes escapes the callback (it would end the backend's thread): each
-    problem is logged through a :class:`live.ratelog.RateLimitedLog`, and the next message is read.
+    Messages are read by the port's reader thread (:class:`~live.control.midiport.PolledInput`,
+    never the backend's callback: on JACK that dropped events whenever the GIL was busy) and go
+    straight into ``commands`` (put never blocks), each with its arrival time. A supervisor
+    thread checks once per ``retry_interval`` that the port still exists; when the controller is
+    unplugged it logs once, closes the port and reopens it when it comes back. ``port=None`` uses
+    the mapping's ``device``, else the first non-Through input. ``status`` (the same callable the
+    OSC server gets) lets toggle pads flip the show's actual blackout/freeze/... state; it is
+    called on the MIDI thread only when a toggle is pressed. Nothing one message provokes escapes
+    the handler: each problem is logged through a :class:`live.ratelog.RateLimitedLog`, and the
+    next message is read.
     """
 
     def __init__(self, commands: CommandQueue[Command], port: str | None, mapping: MidiMapping,
@@ -505,13 +483,13 @@ class MidiInput:
                  status: Callable[[], dict] | None = None) -> None:
         self._commands = commands
         self._wanted = port if port is not None else mapping.device
-        self._mapping = mapping  # used only under _handle_lock, by the callback thread
+        self._mapping = mapping  # used only under _handle_lock, by the reader thread
         self._backend = backend
         self._names = InputNames(backend)  # used only by the supervisor thread
         self._status = status
         self.retry_interval = retry_interval
         self._port: Any = None
-        self._handle_lock = threading.Lock()  # serializes callbacks across a reconnect
+        self._handle_lock = threading.Lock()  # one message at a time, even across a reconnect
         self._runner = StoppableThread(self._supervise, "midi", join_s=5.0)
         self._stop = self._runner.stopping  # what the thread watches
         self._learn: LatestSlot[LearnRequest] = LatestSlot()
@@ -614,7 +592,7 @@ class MidiInput:
             self._stop.wait(min(self.retry_interval * 2 ** min(failures, 5), max(self.retry_interval, 30.0)))
 
     def _open(self, name: str) -> None:
-        self._port = _backend(self._backend).open_input(name, callback=self._on_message)
+        self._port = PolledInput(name, self._backend, handler=self._on_message, thread_name="midi-in")
         self.connected.put(name)
         _LOGGER.info("MIDI input %r open", name)
 
@@ -622,19 +600,19 @@ class MidiInput:
         port, self._port = self._port, None
         if port is not None:
             try:
-                close_input(port)
+                port.close()
             except Exception as exc:  # closing a vanished device may fail; it is gone either way
                 _LOGGER.debug("closing MIDI input %r: %s", port.name, exc)
             self.connected.put("")
 
-    # --- callback thread -----------------------------------------------------------------
+    # --- reader thread -------------------------------------------------------------------
 
-    def _on_message(self, msg: mido.Message) -> None:
-        received = time.perf_counter()
+    def _on_message(self, msg: mido.Message, received: float | None = None) -> None:
+        received = time.perf_counter() if received is None else received
         try:
             with self._handle_lock:
                 self._handle(msg, received)
-        except Exception as exc:  # a bug here must not kill the backend's thread
+        except Exception as exc:  # a bug here must not reach the reader thread
             try:
                 text = str(msg)[:80]
             except Exception:  # not even printable: name its type

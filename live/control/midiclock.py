@@ -31,7 +31,8 @@ from typing import Any
 import mido
 import numpy as np
 
-from live.control.midi import InputNames, _backend, close_input, pick_port
+from live.control.midi import InputNames, pick_port
+from live.control.midiport import PolledInput, resolve_backend
 from live.control.service import StoppableThread
 from live.errors import UserError
 from live.handoff import LatestSlot
@@ -141,7 +142,7 @@ def arrival_grain(times: np.ndarray) -> float:
 
 def median(values: np.ndarray) -> float:
     """The upper median: a sort of at most :data:`WINDOW` values costs a tenth of ``np.median``
-    on the callback thread."""
+    on the reader thread."""
     return float(np.sort(values)[len(values) // 2])
 
 
@@ -172,7 +173,7 @@ def inlier_line(x: np.ndarray, y: np.ndarray, slope: float, intercept: float) ->
 
 def least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Slope and intercept of the least-squares line (closed form: this runs on the MIDI
-    callback thread for every pulse, where ``np.polyfit`` would cost ten times as much)."""
+    reader thread for every pulse, where ``np.polyfit`` would cost ten times as much)."""
     mx, my = x.mean(), y.mean()
     dx = x - mx
     slope = float(dx @ (y - my) / (dx @ dx))
@@ -182,14 +183,15 @@ def least_squares(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 class MidiClockIn:
     """Follows the MIDI clock on the input named ``port`` (part of its name), putting each
     reading into ``out``. A supervisor thread opens the port and reopens it when it comes back;
-    messages arrive on the backend's callback thread."""
+    the port's reader thread (:class:`~live.control.midiport.PolledInput`) hands each message
+    on with the time it arrived, which a busy interpreter does not delay."""
 
     def __init__(self, out: LatestSlot[TempoReading], port: str, backend: mido.Backend | str | None = None,
                  retry_interval: float = 1.0) -> None:
         self.out, self.wanted, self._backend = out, port, backend
         self.retry_interval = retry_interval
         self._names = InputNames(backend)  # used only by the supervisor thread
-        self.follower = ClockFollower()  # used only on the callback thread, under _lock
+        self.follower = ClockFollower()  # used only on the reader thread, under _lock
         self.connected: LatestSlot[str] = LatestSlot()  # the open port's name, "" when none
         self._lock = threading.Lock()
         self._port: Any = None
@@ -221,7 +223,7 @@ class MidiClockIn:
                     self._close()
                 name = pick_port(names, self.wanted) if self._port is None else None
                 if name is not None:
-                    self._port = _backend(self._backend).open_input(name, callback=self._on_message)
+                    self._port = PolledInput(name, self._backend, handler=self._on_message, thread_name="midi-clock-read")
                     self.connected.put(name)
                     _LOGGER.info("MIDI clock input %r open", name)
                 elif self._port is None:
@@ -235,20 +237,19 @@ class MidiClockIn:
         port, self._port = self._port, None
         if port is not None:
             try:
-                close_input(port)
+                port.close()
             except Exception as exc:  # a vanished device may fail to close; it is gone either way
                 _LOGGER.debug("closing MIDI clock input: %s", exc)
             self.connected.put("")
 
-    def _on_message(self, msg: mido.Message) -> None:
-        received = time.perf_counter()
+    def _on_message(self, msg: mido.Message, received: float) -> None:
         self._heard = received
         try:
             with self._lock:
                 reading = self.follower.message(msg, received)
             if reading is not None:
                 self.out.put(reading)
-        except Exception as exc:  # never end the backend's thread over one message
+        except Exception as exc:  # one bad message must not reach the reader thread
             self._problems.report("message", f"MIDI clock message could not be handled: {exc!r}")
 
 
@@ -272,8 +273,8 @@ class MidiClockOut:
         """Open the output (a virtual one named ``port`` when no output has that name) and start
         sending; UserError when no MIDI output can be opened at all."""
         try:
-            name = pick_port(list(_backend(self._backend).get_output_names()), self.wanted)
-            self._port = _backend(self._backend).open_output(name if name is not None else self.wanted,
+            name = pick_port(list(resolve_backend(self._backend).get_output_names()), self.wanted)
+            self._port = resolve_backend(self._backend).open_output(name if name is not None else self.wanted,
                                                              virtual=name is None)
         except Exception as exc:  # no MIDI system (ALSA/JACK) here: a setup error, said in one line
             raise UserError(f"--midi-clock-out {self.wanted}: cannot open a MIDI output ({str(exc).strip() or exc!r})") from None
@@ -311,7 +312,7 @@ class MidiClockOut:
                     self._stop.wait(min(at - now - 0.002, 0.02))
                     continue
                 # The last milliseconds: a plain sleep wakes within ~0.1 ms on Linux; a spin would
-                # hold the GIL and delay every MIDI callback in the process.
+                # hold the GIL and delay every MIDI reader thread in the process.
                 time.sleep(max(0.0, at - time.perf_counter()))
                 if not self.started and n % PPQN == 0 and round(state.bar_beats_at(at)) % BEATS_PER_BAR == 0:
                     self._port.send(mido.Message("start"))  # the next pulse is the song's beat 0
