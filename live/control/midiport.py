@@ -88,8 +88,9 @@ class PolledInput:
     by polling. :meth:`pending` returns what has arrived, with arrival times; with ``handler``,
     a reader thread named ``thread_name`` polls every :data:`POLL_S` (:data:`IDLE_POLL_S` while
     nothing comes; the times do not depend on it) and calls ``handler(message, arrival_time)``
-    for each message instead (nothing it raises stops the thread). Bytes that make no MIDI message are skipped, as mido's own ports do. With a
-    backend other than mido's rtmidi, the port is mido's and messages are timed when polled."""
+    for each message instead (nothing it raises stops the thread). Bytes that make no MIDI
+    message are skipped, as mido's own ports do. With a backend other than mido's rtmidi, the
+    port is mido's and messages are timed when polled."""
 
     def __init__(self, name: str, backend: mido.Backend | str | None = None, *, virtual: bool = False,
                  handler: Handler | None = None, thread_name: str = "midi-in") -> None:
