@@ -3,7 +3,9 @@ steady when every beat hits the same (four-on-the-floor), so keyframe moves stay
 of the bar; a downbeat the user declares wins."""
 
 import numpy as np
+import pytest
 
+from live.audio import rnn
 from live.audio.analysis import AudioEngine
 from live.audio.settings import AnalysisSettings
 from live.audio.sources import iter_blocks
@@ -167,3 +169,19 @@ def test_bar_evidence_holds_until_a_slot_leads_for_two_bars():
         if bar.one == 3 and switched is None:
             switched = k
     assert switched is not None and switched >= 16 + DOWNBEAT_PATIENCE, switched
+
+
+@pytest.mark.slow  # about 5 s of CPU: the networks on 30 s of audio
+@pytest.mark.skipif(not rnn.available(), reason="madmom (the rnn extra) is not installed")
+def test_rnn_activation_takes_its_downbeat_from_the_same_evidence():
+    # The rnn activation feeds the tracker only; the bar slots still get the aubio frames' bass
+    # onsets and chord changes, so the chord track's one is found the same way.
+    x, downbeats = chord_track(bars=14)
+    engine = AudioEngine(RATE, AnalysisSettings(beat_activation="rnn"))
+    states = []
+    for block, end in iter_blocks(x, RATE, 512):
+        engine.feed(block, end)
+        states.append(engine.state)
+    assert engine.beat_activation == "rnn"
+    want = {round(states[-1].beats_at(t)) % 4 for t in downbeats}
+    assert ones(states, after=16.0) == want
