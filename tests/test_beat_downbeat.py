@@ -157,18 +157,32 @@ def test_beat_chroma_reports_the_change_into_each_finished_beat():
     assert chroma.add(5.0, c_major) is None  # a frame of a finished beat (the clock stepped back): left out
 
 
+def first_switch(bar: BarEvidence, start: int, to: int) -> int | None:
+    """Beat index at which ``bar`` makes ``to`` the one, from ``start`` on, with chord changes
+    on slot ``to`` and an equal kick on every beat; None within 48 beats."""
+    for k in range(start, start + 48):
+        bar.add("bass", k, 1.0)
+        bar.add("harmony", k, 1.0 if k % 4 == to else 0.05)
+        if bar.one == to:
+            return k
+    return None
+
+
 def test_bar_evidence_holds_until_a_slot_leads_for_two_bars():
     bar = BarEvidence({"bass": 1.0, "harmony": 1.0})
-    for k in range(16):  # an equal kick on every beat: the first slot heard stays the one
+    for k in range(40):  # ten bars of an equal kick on every beat: the first slot heard stays the one
         bar.add("bass", k, 1.0)
     assert bar.one == 0
-    switched = None
-    for k in range(16, 64):
-        bar.add("bass", k, 1.0)
-        bar.add("harmony", k, 1.0 if k % 4 == 3 else 0.05)
-        if bar.one == 3 and switched is None:
-            switched = k
-    assert switched is not None and switched >= 16 + DOWNBEAT_PATIENCE, switched
+    switched = first_switch(bar, 40, to=3)
+    assert switched is not None and switched >= 40 + DOWNBEAT_PATIENCE, switched
+
+
+def test_bar_evidence_is_quicker_while_the_first_bars_are_heard():
+    # Before the first bar is over the one is a guess: a beat of patience per bar heard.
+    early = first_switch(BarEvidence({"bass": 1.0, "harmony": 1.0}), 0, to=3)
+    steady = first_switch(BarEvidence({"bass": 1.0, "harmony": 1.0}, ramp=False), 0, to=3)
+    assert early is not None and steady is not None
+    assert early < steady and steady >= DOWNBEAT_PATIENCE
 
 
 @pytest.mark.slow  # about 5 s of CPU: the networks on 30 s of audio

@@ -60,7 +60,7 @@ class BeatClock:
         # The downbeat cues: the low band alone ("bass"), or with the chord changes ("harmony").
         harmony = downbeat == "harmony"
         self._bar = BarEvidence({"bass": 1.0, "harmony": HARMONY_WEIGHT if harmony else 0.0},
-                                HARMONY_SWITCH if harmony else DOWNBEAT_SWITCH)
+                                HARMONY_SWITCH if harmony else DOWNBEAT_SWITCH, ramp=harmony)
         self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
         self._taps: list[float] = []
         self.sources = TempoSources()

@@ -10,7 +10,9 @@ Two classic cues (Goto 2001; Davies & Plumbley 2006; Klapuri et al. 2006), both 
 :class:`BarEvidence` adds each cue, scaled by its own running mean so neither drowns the other, to
 its beat's slot (beat index mod 4) of decaying scores, and moves the one only when another slot
 has led clearly for two bars: with a kick on every beat and no chord change the slots stay nearly
-equal, and a bare argmax would move the bar (and every keyframe arrival) from beat to beat.
+equal, and a bare argmax would move the bar (and every keyframe arrival) from beat to beat. Only
+while the first bars are heard, when the one is still a guess, is it quicker to change its mind
+(a beat of patience per bar heard, up to the two bars).
 
 The constants were chosen on half of the development clips (GTZAN ``*_00000``) and checked on the
 other half, with both beat activations (see the README's beat section); the bass-only estimate
@@ -31,7 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 DOWNBEAT_CUES = ("bass", "harmony")  # the choices of the ``downbeat`` setting: bass alone, or bass + harmony
 DOWNBEAT_SWITCH = 1.25  # another bar slot must be this much stronger to become the one (bass alone),
 HARMONY_SWITCH = 1.1  # (bass + harmony: two cues on a common scale are steadier, a smaller lead is news)
-DOWNBEAT_PATIENCE = 8  # for this many beats in a row (two bars)
+DOWNBEAT_PATIENCE = 8  # for this many beats in a row (two bars; one beat per bar heard before that)
 DOWNBEAT_DECAY = 0.93  # slot scores kept per beat: ~14 beats memory
 HARMONY_WEIGHT = 0.5  # of the chord change, against 1 for the bass onsets (each over its running mean)
 CUE_MEAN_RATE = 0.05  # running mean of each cue over ~20 beats: their common scale
@@ -46,12 +48,16 @@ class BarEvidence:
     values are added (the bass-only estimate as it always was); with more, each value is divided
     by its cue's running mean first. The scores decay once per ``bass`` value (one per beat), and
     a challenger's lead is counted once per beat, there too; another slot becomes the one after
-    leading by ``switch`` for :data:`DOWNBEAT_PATIENCE` beats in a row.
+    leading by ``switch`` for :data:`DOWNBEAT_PATIENCE` beats in a row (fewer in the first bars:
+    one beat per bar heard). ``ramp=False`` keeps the full patience from the start (the bass-only
+    estimate as it always was).
     """
 
-    def __init__(self, weights: dict[str, float], switch: float = DOWNBEAT_SWITCH) -> None:
+    def __init__(self, weights: dict[str, float], switch: float = DOWNBEAT_SWITCH, ramp: bool = True) -> None:
         self.weights = {cue: float(w) for cue, w in weights.items() if w > 0}
         self.switch = float(switch)
+        self.ramp = bool(ramp)
+        self.beats = 0  # bass values (beats) heard
         self._scaled = len(self.weights) > 1
         self._means: dict[str, tuple[float, int]] = {}  # per cue: running mean from 0, values so far
         self.slots = np.zeros(BEATS_PER_BAR)
@@ -65,6 +71,7 @@ class BarEvidence:
             if beat_index == self._last_bass:
                 return
             self._last_bass = beat_index
+            self.beats += 1
             self.slots *= DOWNBEAT_DECAY
         weight = self.weights.get(cue, 0.0)
         if not weight or not math.isfinite(value):
@@ -86,7 +93,8 @@ class BarEvidence:
         leads = self.slots[best] > self.switch * self.slots[self.one]
         self._challenger_beats = self._challenger_beats + 1 if leads and best == self._challenger else 0
         self._challenger = best if leads else -1
-        if self._challenger_beats >= DOWNBEAT_PATIENCE or not self.slots[self.one]:
+        patience = min(DOWNBEAT_PATIENCE, max(1, self.beats // BEATS_PER_BAR)) if self.ramp else DOWNBEAT_PATIENCE
+        if self._challenger_beats >= patience or not self.slots[self.one]:
             self.one, self._challenger_beats = best, 0
 
 
