@@ -144,3 +144,17 @@ def test_bench_beats_transitions_on_a_synthetic_set(tmp_path, capsys):
     assert "DJ transitions: 2 mixes" in out and "g0_00000 > g1_00001" in out and "dbF" in out
     relock = [line for line in out.splitlines() if line.startswith("aubio: re-lock")][0]
     assert "never re-locked 0/2" in relock and float(relock.split("median ")[1].split()[0]) < 8.0
+
+
+@needs_madmom
+def test_bench_beats_reference_rows_score_madmoms_trackers(tmp_path, capsys):
+    write_kick_clips(tmp_path, ["g0_00000"], 16.0)
+    parser = argparse.ArgumentParser()
+    beatbench.configure(parser)
+    assert beatbench.run(parser.parse_args([str(tmp_path), "--jobs", "1", "--beat-activation", "aubio",
+                                            "--reference"])) == 0
+    out = capsys.readouterr().out
+    head, mean = [line.split() for line in out.splitlines() if "madmom online" in line or line.startswith("MEAN clips")][-2:]
+    assert head == ["aubio", "madmom", "online", "madmom", "projected", "madmom", "offline"]
+    # A steady kick track: every tracker finds it, the offline one best of all.
+    assert all(float(v) > 0.8 for v in mean[2:]) and float(mean[-1]) > 0.95

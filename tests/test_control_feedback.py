@@ -178,6 +178,26 @@ def test_oldest_subscriber_goes_when_too_many_and_a_dead_one_is_dropped(caplog):
             ln.close()
 
 
+def test_a_new_subscriber_gets_the_whole_state_and_the_others_only_changes():
+    status = {"preset": "demo", "bpm": 120.0, "beat": 0}
+    fb = Feedback(lambda: dict(status), encode)
+    first, second = Listener(), Listener()
+    try:
+        fb.request(Subscription(("127.0.0.1", first.port)))
+        fb.step(0.0)
+        assert _wait(lambda: first.values("/status/preset") == ["demo"] and first.values("/status/bpm") == [120.0])
+        status["bpm"] = 128.0
+        fb.request(Subscription(("127.0.0.1", second.port)))
+        fb.step(0.1)
+        assert _wait(lambda: second.values("/status/preset") == ["demo"] and second.values("/status/bpm")[-1:] == [128.0])
+        time.sleep(0.05)
+        assert first.values("/status/preset") == ["demo"] and first.values("/status/bpm") == [120.0, 128.0]
+    finally:
+        fb.stop()
+        first.close()
+        second.close()
+
+
 def test_rate_limit_is_exact_on_a_stepped_clock(monkeypatch):
     status = {"preset": "a", "beat": 0}
     fb = Feedback(lambda: dict(status), encode)

@@ -108,6 +108,32 @@ def test_toggle_note_flips_on_each_press(tmp_path):
     assert [s.args if s else None for s in states] == [(True,), None, (False,), None, (True,)]
 
 
+def test_fade_pad_toggles_with_its_length_as_value(tmp_path):
+    m = mapping('[[bind]]\nnote = 11\ncommand = "fade"\nvalue = 8\n\n[[bind]]\ncc = 12\ncommand = "fade"\n', tmp_path)
+    assert [m.to_command(msg).args for msg in (on(11), on(11))] == [(True, 8.0), (False, 8.0)]
+    assert m.to_command(cc(12, 127)).args == (True,)  # no value: the show's default length
+    for bad, why in (('value = 99', "out of range 0..64"), ('name = "x"', "name is only for"),
+                     ('min = 0\nmax = 4', "min/max scale continuous")):
+        with pytest.raises(ControlError, match=why):
+            mapping(f'[[bind]]\nnote = 11\ncommand = "fade"\n{bad}\n', tmp_path)
+    with pytest.raises(ControlError, match="blackout takes no value"):
+        mapping('[[bind]]\nnote = 11\ncommand = "blackout"\nvalue = 1\n', tmp_path)
+
+
+def test_every_bindable_command_makes_a_command_the_show_accepts():
+    from live.control.commands import check_args
+    from live.control.midi import BIND_COMMANDS
+
+    values = {"preset": "demo", "jump": 2, "drop": 1, "layer": "clip", "section": "drop"}
+    names = {"param": "motion.energy", "shader_param": "u_amount"}
+    for command in BIND_COMMANDS:
+        fields = {k: v for k, v in (("value", values.get(command)), ("name", names.get(command))) if v is not None}
+        for control, msg in (({"note": 1}, on(1)), ({"cc": 1}, cc(1, 127))):
+            cmd = MidiMapping([Binding(command=command, **control, **fields)]).to_command(msg)
+            assert cmd is not None, (command, msg)
+            assert check_args(cmd.name, cmd.args, command) == cmd.args, (command, cmd)
+
+
 def test_direct_note_follows_the_pad(tmp_path):
     m = mapping('[[bind]]\nnote = 10\ncommand = "freeze"\nmode = "direct"\n', tmp_path)
     assert m.to_command(on(10)).args == (True,)

@@ -46,6 +46,7 @@ GOOD = [
     ("/nudge", (-0.5,), "nudge", (-0.5,)),
     ("/nudge", (0.125,), "nudge", (0.125,)),
     ("/fade", (1, 4.0), "fade", (True, 4.0)),
+    ("/fade", (0,), "fade", (False,)),  # the length left off: the show's default
     ("/param", ("motion.kick", 0.375), "param", ("motion.kick", 0.375)),  # float32-exact over UDP
     ("/param", ("motion.order", "ping-pong"), "param", ("motion.order", "ping-pong")),
     ("/param", ("motion.beats_per_keyframe", 8), "param", ("motion.beats_per_keyframe", 8)),
@@ -109,6 +110,8 @@ BAD = [
     ("/preset", ("",), "1..200 characters"),
     ("/preset", ("a", "b"), "expected one preset name"),
     ("/blackout", (), "expected one value"),
+    ("/fade", (), "expected a value (0/1, 0.0..1.0 or bool) and a length"),
+    ("/fade", (1, 4.0, 2), "expected a value (0/1, 0.0..1.0 or bool) and a length"),
     ("/blackout", ("on",), "expected a number"),
     ("/jump", (-1,), "out of range"),
     ("/jump", (1.5,), "whole number"),

@@ -203,3 +203,26 @@ def test_jack_midi_input_found(jack_backend):  # noqa: F811
     got = rows(result)
     assert got["midi input"].status == PASS and "preflight-pads" in got["midi input"].detail
     assert got["midi map"].status == PASS and "generic.toml" in got["midi map"].detail
+
+
+def test_outputs_clip_record_and_ndi(tmp_path, monkeypatch):
+    import sys
+
+    from tiny_video import write_clip
+
+    only = set(preflight.PROBES) - {"outputs"}
+    assert run_preflight(ShowSettings(), skip=only).checks == []  # nothing asked for, no rows
+    clip = write_clip(tmp_path / "loop.mp4", [(255, 0, 0), (0, 0, 255)])
+    record = tmp_path / "show.mp4"
+    good = rows(run_preflight(ShowSettings(clip=str(clip), record=str(record)), skip=only))
+    assert good["clip"].status == PASS and good["record"].status == PASS
+    assert list(tmp_path.iterdir()) == [clip]  # the probe left no file behind
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    monkeypatch.setitem(sys.modules, "cyndilib.sender", None)  # as if cyndilib were not installed
+    bad = rows(run_preflight(ShowSettings(clip=str(tmp_path / "broken.mp4"), record=str(record), ndi="stage"),
+                             skip=only))
+    assert bad["outputs"].status == FAIL and "--clip" in bad["outputs"].detail
+    bad = rows(run_preflight(ShowSettings(record=str(clip / "x.mp4")), skip=only))  # a file where its folder should be
+    assert bad["outputs"].status == FAIL and "--record" in bad["outputs"].detail
+    bad = rows(run_preflight(ShowSettings(ndi="stage"), skip=only))
+    assert bad["outputs"].status == FAIL and "cyndilib" in bad["outputs"].detail

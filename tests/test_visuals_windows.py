@@ -216,6 +216,25 @@ def test_keys_become_commands_and_quit_is_deliberate(caplog):
         r.close()
 
 
+def test_tab_without_an_operator_window_opens_one_with_the_hud(caplog):
+    r = Renderer(32, 32, headless=True)
+    win = StageWindows(r, keys=KEY_ACTIONS)
+    try:
+        assert win.operator is None
+        with caplog.at_level(logging.INFO):
+            win.press("TAB")
+        assert win.hud_on and "operator window opened" in caplog.text
+        r.draw(0.0, 1.0, {})
+        win.flip()  # opened on the next frame, not inside the key handler
+        assert win.operator.window is not None and win.operator.hud is not None
+        win.draw_operator(0.0)
+        win.press("TAB")
+        assert not win.hud_on and win.operator.window is not None
+    finally:
+        win.close()
+        r.close()
+
+
 def test_runner_puts_keyboard_commands_on_the_show_queue():
     from live.handoff import LatestSlot
     from live.show.runner import ShowSettings, _open_windows

@@ -99,6 +99,38 @@ def aubio_causal_beats(samples: np.ndarray, samplerate: int, hop: int = 512, buf
     return np.array(beats)
 
 
+def madmom_reference_beats(samples: np.ndarray, samplerate: int) -> dict[str, np.ndarray]:
+    """madmom's own beat trackers on mono ``samples``, as reference rows for the live chain:
+
+    * ``online``: its causal networks (the rnn activation) and its online DBN, each beat at the
+      frame where the DBN reports it (reactive: no lookahead, so it could never be flashed on time);
+    * ``projected``: each of those beats moved one beat period (its last inter-beat interval)
+      ahead, which is the naive way to meet a lookahead;
+    * ``offline``: its bidirectional networks and the DBN over the whole file (not causal: the
+      ceiling a live tracker is compared with).
+    Needs madmom (:func:`live.audio.rnn.available`)."""
+    from live.audio import rnn
+
+    if rnn.import_madmom() is None:
+        raise UserError(f"--reference needs madmom: {rnn.INSTALL_HINT}")
+    from madmom.audio.signal import Signal
+    from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
+
+    mono = to_mono(samples)
+    activation = rnn.RNNBeatActivation(samplerate).process(mono)
+    dbn = DBNBeatTrackingProcessor(fps=rnn.FPS, online=True)
+    online = np.array([i / rnn.FPS for i, a in enumerate(activation)
+                       if len(dbn.process_online(np.array([a], dtype=np.float32), reset=False))])
+    projected = np.sort(online[1:] + np.diff(online)) if len(online) > 1 else np.zeros(0)
+    # The offline networks expect 44.1 kHz (madmom would call ffmpeg to resample).
+    signal = Signal(resample(mono, samplerate, rnn.REFERENCE_RATE).astype(np.float32), sample_rate=rnn.REFERENCE_RATE)
+    offline = DBNBeatTrackingProcessor(fps=rnn.FPS)(RNNBeatProcessor()(signal))
+    return {"online": online, "projected": projected, "offline": np.asarray(offline)}
+
+
+REFERENCES = ("online", "projected", "offline")  # the keys of madmom_reference_beats, in table order
+
+
 def _load_item(item: tuple[str, ...]) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, float | None]:
     # ("clip", audio, beats) or ("mix", audio A, beats A, audio B, beats B): samples, rate,
     # reference times and bar positions, and the middle of the transition (mixes only).
@@ -113,10 +145,10 @@ def _load_item(item: tuple[str, ...]) -> tuple[np.ndarray, int, np.ndarray, np.n
     return mix, rate, times, pos, middle
 
 
-def _evaluate(job: tuple[tuple[str, ...], float, int, float, AnalysisSettings]) -> dict[str, Any]:
+def _evaluate(job: tuple[tuple[str, ...], float, int, float, AnalysisSettings, bool]) -> dict[str, Any]:
     from live.audio.beats import track_beats
 
-    item, lookahead, blocksize, offset, settings = job
+    item, lookahead, blocksize, offset, settings, reference = job
     samples, rate, ref, ref_pos, middle = _load_item(item)
     # Starting the tracker ``offset`` seconds into the file (scoring against the same
     # annotations) shows how much a figure owes to where the clip happens to start.
@@ -128,13 +160,15 @@ def _evaluate(job: tuple[tuple[str, ...], float, int, float, AnalysisSettings]) 
     bars = np.array([b["bar"] for b in beats])
     # The raw aubio reference row is for the table, which shows the start at 0 only.
     raw = score(ref, aubio_causal_beats(samples, rate)) if offset == 0 and item[0] == "clip" else None
+    madmom = ({k: score(ref, v)["F"] for k, v in madmom_reference_beats(samples, rate).items()}
+              if reference and offset == 0 else None)
     name = Path(item[1]).stem + ("" if item[0] == "clip" else " > " + Path(item[3]).stem)
     result = score(ref, ours)
     result["downbeat F"] = downbeat_f(ref, ref_pos, ours, bars) if np.any(ref_pos == 1) else float("nan")
     if middle is not None:
         result["relock"] = relock_time(ref, ours, middle)
     return {"name": name, "genre": name.split("_")[0], "offset": offset, "ours": result, "activation":
-            settings.beat_activation, "aubio": raw, "duration": (len(samples) - start) / rate, "cpu": cpu, "rate": rate}
+            settings.beat_activation, "aubio": raw, "madmom": madmom, "duration": (len(samples) - start) / rate, "cpu": cpu, "rate": rate}
 
 
 def measure_cost(seconds: float = 30.0, samplerate: int = 48000, blocksize: int = 512,
@@ -197,6 +231,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transitions", action="store_true",
                         help=f"also score DJ transitions made from the clips at run time (A, then B faded in over "
                              f"{FADE:g} s), with the re-lock time after each")
+    parser.add_argument("--reference", action="store_true",
+                        help="also score madmom's own trackers (needs madmom; its weights are CC BY-NC-SA 4.0): its "
+                             "online tracker reactive (no lookahead) and projected one beat ahead, and its offline "
+                             "bidirectional tracker (not causal), as the scale for the live chain's figures")
     parser.add_argument("--offsets", default="0", metavar="S,S,...",
                         help="also start the tracker this many seconds into each file and print the mean F per "
                              "start (e.g. 0,0.37,0.81,1.23): a steadier figure for comparing tracker changes")
@@ -243,6 +281,29 @@ def _table(results: list[dict[str, Any]], activations: list[str], label: str, ra
     print(line("MEAN", names))
 
 
+def _reference_table(results: list[dict[str, Any]], activations: list[str]) -> None:
+    # Beat F of the live chain (start at 0, per activation) beside madmom's trackers, per genre
+    # and mean, for the clips and (when scored) the mixes.
+    by = {(r["name"], r["activation"]): r for r in results}
+    names = list(dict.fromkeys(r["name"] for r in results))
+    cols = [*activations, *(f"madmom {k}" for k in REFERENCES)]
+
+    def f(name: str, col: str) -> float:
+        if col in activations:
+            return by[(name, col)]["ours"]["F"]
+        return by[(name, activations[0])]["madmom"][col.split()[1]]
+
+    print("\nbeat F beside madmom's trackers (start at 0 s; online = reactive, no lookahead; projected = each "
+          "online beat moved one period ahead; offline = bidirectional, not causal)")
+    print(f"{'':<22}" + "".join(f"{c:>18}" for c in cols))
+    for label, sel in [*((f"[{g}]", [n for n in names if " > " not in n and n.split("_")[0] == g])
+                         for g in sorted({n.split("_")[0] for n in names if " > " not in n})),
+                       ("MEAN clips", [n for n in names if " > " not in n]),
+                       ("MEAN mixes", [n for n in names if " > " in n])]:
+        if sel:
+            print(f"{label:<22}" + "".join(f"{np.mean([f(n, c) for n in sel]):18.3f}" for c in cols))
+
+
 def run(args: argparse.Namespace) -> int:
     """Score every annotated file (and, with ``--transitions``, the DJ mixes made from them) with
     each beat activation and print the tables, the cost and the latency."""
@@ -271,8 +332,11 @@ def run(args: argparse.Namespace) -> int:
         names = [a.stem for a, _ in pairs]
         mixes = [("mix", str(pairs[i][0]), str(pairs[i][1]), str(pairs[j][0]), str(pairs[j][1]))
                  for i, j in transition_pairs(names)]
-    jobs = [(it, args.lookahead / 1000.0, args.blocksize, o, settings[a]) for a in activations for o in offsets for it in items]
-    jobs += [(it, args.lookahead / 1000.0, args.blocksize, 0.0, settings[a]) for a in activations for it in mixes]
+    # madmom's reference rows are computed once per item, with the first activation's start at 0.
+    jobs = [(it, args.lookahead / 1000.0, args.blocksize, o, settings[a], args.reference and a == activations[0])
+            for a in activations for o in offsets for it in items]
+    jobs += [(it, args.lookahead / 1000.0, args.blocksize, 0.0, settings[a], args.reference and a == activations[0])
+             for a in activations for it in mixes]
     wall = time.perf_counter()
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
@@ -306,6 +370,8 @@ def run(args: argparse.Namespace) -> int:
             ok = rl[np.isfinite(rl)]
             print(f"{a}: re-lock after the fade middle: median {np.median(ok) if len(ok) else float('nan'):.1f} s, "
                   f"mean {np.mean(ok) if len(ok) else float('nan'):.1f} s, never re-locked {len(rl) - len(ok)}/{len(rl)}")
+    if args.reference:
+        _reference_table([r for r in results if r["offset"] == 0], activations)
     audio_s = sum(r["duration"] for r in clips)
     cpu_s = sum(r["cpu"] for r in clips)
     print(f"\nanalysis cost on the files ({at0[0]['rate']} Hz, all activations): {100 * cpu_s / audio_s:.2f}% of one core")

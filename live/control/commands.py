@@ -252,7 +252,7 @@ class KeyBinding:
 
 
 # The window's own actions: they never reach the show's command queue.
-WINDOW_ACTIONS: dict[str, str] = {"hud": "HUD on/off", "quit": "quit the show (Ctrl+Q, or Esc twice within 1 s)"}
+WINDOW_ACTIONS: dict[str, str] = {"hud": "HUD on/off (opens the operator window if there is none)", "quit": "quit the show (Ctrl+Q, or Esc twice within 1 s)"}
 
 KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("RIGHT", "PAGEDOWN"), "preset_next", "Right / PgDn"),
@@ -411,9 +411,19 @@ class OscForm:
         return self.spec.kind
 
     @property
+    def min_args(self) -> int:
+        """How many of :attr:`message_args` a message must carry. Optional ones may be left off the
+        end (``/fade 0``: over the default length), but never all of them: a bare ``/blackout``
+        would flip, and a UDP message lost or sent twice would leave the stage inverted."""
+        carried = self.message_args
+        return max(1, sum(not a.optional for a in carried)) if carried else 0
+
+    @property
     def osc_args(self) -> str:
-        """The README's args column."""
-        return ", ".join(a.osc_type for a in self.message_args) if self.message_args else "(press)"
+        """The README's args column (arguments that may be left off in brackets)."""
+        if not self.message_args:
+            return "(press)"
+        return ", ".join(a.osc_type if i < self.min_args else f"[{a.osc_type}]" for i, a in enumerate(self.message_args))
 
     @property
     def does(self) -> str:

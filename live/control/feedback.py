@@ -166,8 +166,10 @@ class Feedback:
         except OSError as exc:
             self._log.report("subscribe", f"OSC subscriber {sub.address} refused: {exc}")
             return
-        self._subscribers[sub.address] = _Subscriber(sub.address, sock)
-        self._last.clear()  # a new subscriber gets the whole state first
+        # The new subscriber alone gets the whole state first (as last pushed: this round's
+        # changes follow it); the others are not sent it again.
+        self._subscribers[sub.address] = _Subscriber(sub.address, sock, pending={
+            f"/status/{key}": self._encode(f"/status/{key}", value) for key, value in self._last.items()})
         _LOGGER.info("OSC subscriber %s:%d added (%d now)", *sub.address, len(self._subscribers))
 
     def _unsubscribe(self, address: tuple[str, int], why: str) -> None:

@@ -20,9 +20,9 @@ Semantics per command:
 * ``preset`` (``value`` = name), ``preset_next``, ``preset_prev``, ``tap``, ``resync``,
   ``jump``/``drop`` (``value`` = index), and anything with a fixed ``value``: triggers. A note
   fires on note-on; a CC fires when it crosses up through 64 (a button's 127 after 0).
-* ``blackout``/``freeze``/``hold``/``lock``: ``mode = "toggle"`` flips on each press
+* ``blackout``/``freeze``/``hold``/``lock``/``fade``: ``mode = "toggle"`` flips on each press
   (default for notes), ``mode = "direct"`` follows the control: note on/off, CC >= 64 is on
-  (default for CCs).
+  (default for CCs). A ``fade`` binding's ``value`` is its length in beats (default: a bar).
 * ``bpm``, ``nudge``, ``param``, ``shader_param`` without ``value``: continuous, the CC value
   (or note velocity) scaled to ``min..max`` (default: the command's fader span in
   :data:`live.control.commands.COMMANDS`). Fixed values and ``min``/``max`` must lie in the
@@ -73,12 +73,16 @@ class _Shape:
     @property
     def continuous(self) -> bool:
         """A number a fader can sweep (bpm, nudge, param, shader_param without a fixed value)."""
-        return self.value is not None and self.value.type in ("float", "value")
+        return self.value is not None and self.value.type in ("float", "value") and self.spec.kind != "toggle"
 
 
 def _shape(command: str) -> _Shape:
     spec, fixed = resolve(command)
     free = spec.args[len(fixed):]
+    if spec.kind == "toggle":
+        # The pad supplies the switch; a further argument (fade's length in beats) may be fixed by
+        # the binding's ``value``.
+        return _Shape(spec, fixed, None, free[1] if len(free) > 1 else None)
     name = free[0] if len(free) == 2 else None
     return _Shape(spec, fixed, name, free[-1] if free else None)
 
@@ -131,7 +135,7 @@ class Binding(BaseModel):
             raise ValueError(f"min/max scale continuous controls ({', '.join(_CONTINUOUS)} without value)")
         if self.value is None and shape.value is not None and not (toggle or shape.continuous):
             raise ValueError(f"{cmd} needs value = {shape.value.what}")
-        if self.value is not None and (toggle or shape.value is None):
+        if self.value is not None and shape.value is None:
             raise ValueError(f"{cmd} takes no value")
         # One range per value: a fixed value and a fader's ends must all be valid commands.
         for key, v in (("value", self.value), ("min", self.min), ("max", self.max)):
@@ -282,17 +286,18 @@ class MidiMapping:
 
         named = (binding.name,) if binding.name else ()
         if shape.spec.kind == "toggle":
+            fixed = () if binding.value is None else (shape.value.check(binding.value),)  # type: ignore[union-attr]
             mode = binding.mode or ("direct" if is_cc else "toggle")
             if mode == "direct":
                 if not (pressed or released):
                     return None  # a fader moving within one half changes nothing
-                return make(on)
+                return make(on, *fixed)
             if not pressed:
                 return None
             now_on = current(shape.spec.name) if current is not None else None
             state = not (self._toggles.get(binding.key, False) if now_on is None else now_on)
             self._toggles[binding.key] = state
-            return make(state)
+            return make(state, *fixed)
         if shape.continuous and binding.value is None:
             if not is_cc and not pressed:
                 return None  # note-off carries no useful velocity

@@ -85,7 +85,7 @@ def _route(form: OscForm, address: str, args: tuple, when: float) -> Command | N
                 raise ControlError(f"expected no argument or one press value, got {len(args)} argument(s) {shown(args)}")
             if args and not _PRESS.check(args[0]):
                 return None
-        elif len(args) != len(carried):
+        elif not form.min_args <= len(args) <= len(carried):
             raise ControlError(f"expected {expected(carried)}, got {len(args)} argument(s) {shown(args)}")
         values = list(form.fixed)
         if form.placeholder:

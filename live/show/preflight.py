@@ -31,7 +31,7 @@ from live.values import parse_size
 _LOGGER = logging.getLogger(__name__)
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
-PROBES = ("audio", "osc", "midi", "decoder", "presets", "shaders", "memory")
+PROBES = ("audio", "osc", "midi", "decoder", "presets", "shaders", "outputs", "memory")
 
 LISTEN_SECONDS = 1.0  # how long the audio probe listens for signal
 SILENCE_DBFS = -60.0  # peak below this over the listen time: the input is connected to nothing
@@ -112,6 +112,7 @@ def run_preflight(settings: ShowSettings, *, skip: frozenset[str] | set[str] = f
         if "decoder" in found and "bank" in found:  # else the decoder or presets row says why
             probe("decoder", "decode", lambda: probe_decode_times(settings, found["decoder"], found["bank"]))
         probe("shaders", "shaders", lambda: probe_shaders(settings, found.get("bank")))
+        probe("outputs", "outputs", lambda: probe_outputs(settings))
         probe("memory", "memory", lambda: probe_memory(found))
     return result
 
@@ -297,6 +298,28 @@ def probe_shaders(s: ShowSettings, bank: Any) -> list[Check]:
         users = "" if used is None else (" (used by a ready preset)" if name in used else " (no ready preset uses it)")
         checks.append(Check("shaders", f"shader {name}", status, f"{folder / (name + '.glsl')}: {error}{users}"))
     return checks
+
+
+def probe_outputs(s: ShowSettings) -> list[Check]:
+    """``--clip``: its first frame decodes. ``--record``: the file can be
+    opened for writing (under its temporary name, removed again: nothing is left behind).
+    ``--ndi``: cyndilib loads (no sender is opened here: it would announce itself on the
+    network). No rows when none of them is asked for."""
+    from live.visuals.clips import ClipReader
+    from live.visuals.outputs import import_ndi, open_record_writer
+
+    width, height = parse_size(s.size)
+    rows = []
+    if s.clip:
+        ClipReader(s.clip, width, height)  # decodes the first frame, or says why not
+        rows.append(Check("outputs", "clip", PASS, f"{s.clip}: its first frame decodes"))
+    if s.record:
+        open_record_writer(s.record, width, height, s.fps).abort()
+        rows.append(Check("outputs", "record", PASS, f"{s.record}: can be written ({width}x{height}, {s.fps} fps)"))
+    if s.ndi:
+        import_ndi()
+        rows.append(Check("outputs", "ndi", PASS, f"cyndilib loads; source {s.ndi!r} opens when the show starts"))
+    return rows
 
 
 def probe_memory(found: dict[str, Any]) -> list[Check]:

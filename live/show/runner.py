@@ -295,11 +295,10 @@ def _open_windows(s: ShowSettings, renderer: Any, commands: CommandQueue[Command
         if cmd is not None:
             commands.put(cmd)
 
-    warnings = None
-    if s.operator is not None:
-        warnings = WarningLog()
-        logging.getLogger().addHandler(warnings)
-        stack.callback(logging.getLogger().removeHandler, warnings)
+    # Kept even without --operator: Tab opens the operator window mid-show, its HUD lists them.
+    warnings = WarningLog()
+    logging.getLogger().addHandler(warnings)
+    stack.callback(logging.getLogger().removeHandler, warnings)
     hud_status = HudStatus(stage)
     windows = StageWindows(renderer, screen=s.screen, fullscreen=s.fullscreen, window_size=parse_size(s.size)
                            if s.output_size is None else parse_size(s.output_size), vsync=not s.headless,

@@ -199,6 +199,26 @@ class _OutputThread:
         self._thread.join(timeout)
 
 
+def open_record_writer(path: str | Path, width: int, height: int, fps: int) -> Any:
+    """The ``--record`` file's :class:`~live.visuals.video.VideoWriter` (written under a
+    temporary name until closed); a path or format that cannot be written is a UserError."""
+    from live.visuals.video import VideoWriter
+
+    try:
+        return VideoWriter(path, width, height, fps, preset=RECORD_PRESET)
+    except (OSError, ValueError) as exc:  # PyAV's errors for a bad path or format are both
+        raise UserError(f"--record {path}: cannot write a video there ({exc})") from None
+
+
+def import_ndi() -> Any:
+    """cyndilib's sender module (what ``--ndi`` needs); a UserError when it is not installed."""
+    try:
+        import cyndilib.sender
+    except ImportError as exc:
+        raise UserError(f"--ndi needs the cyndilib package (pip install cyndilib): {exc}") from None
+    return cyndilib.sender
+
+
 class Recorder(_OutputThread):
     """``--record FILE``: each read-back picture into a video file (:class:`VideoWriter`) on a
     writer thread, timed by when it was drawn: the file plays at the show's speed even when the
@@ -211,13 +231,7 @@ class Recorder(_OutputThread):
     def __init__(self, path: str | Path, width: int, height: int, fps: int, *, writer: Any = None,
                  queue_frames: int = QUEUE_FRAMES) -> None:
         super().__init__(queue_frames)
-        if writer is None:
-            from live.visuals.video import VideoWriter
-
-            try:
-                writer = VideoWriter(path, width, height, fps, preset=RECORD_PRESET)
-            except (OSError, ValueError) as exc:  # PyAV's errors for a bad path or format are both
-                raise UserError(f"--record {path}: cannot write a video there ({exc})") from None
+        writer = open_record_writer(path, width, height, fps) if writer is None else writer
         self.path, self.writer, self.fps = Path(path), writer, fps
         self.skipped = 0  # pictures within the previous one's 1/fps (display thread)
         self._first: float | None = None
@@ -264,12 +278,10 @@ class NdiSender(_OutputThread):
 
     def __init__(self, name: str, width: int, height: int, fps: int, *, queue_frames: int = 2) -> None:
         super().__init__(queue_frames)
-        try:
-            from cyndilib.sender import Sender
-            from cyndilib.video_frame import VideoSendFrame
-            from cyndilib.wrapper.ndi_structs import FourCC
-        except ImportError as exc:
-            raise UserError(f"--ndi needs the cyndilib package (pip install cyndilib): {exc}") from None
+        ndi = import_ndi()
+        from cyndilib.video_frame import VideoSendFrame
+        from cyndilib.wrapper.ndi_structs import FourCC
+
         if not name.strip():
             raise UserError("--ndi: give the NDI source a name")
         self.name = name
@@ -278,7 +290,7 @@ class NdiSender(_OutputThread):
         frame.set_frame_rate(Fraction(int(fps), 1))
         frame.set_fourcc(FourCC.RGBA)
         # Not clocked by the sender: pictures come at the show's own rate.
-        self._sender = Sender(name, clock_video=False)
+        self._sender = ndi.Sender(name, clock_video=False)
         self._sender.set_video_frame(frame)
         try:
             self._sender.open()

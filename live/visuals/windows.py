@@ -330,9 +330,17 @@ class StageWindows:
                 self._esc_at = now
                 _LOGGER.info("Esc: press it again within %.0f s to quit", QUIT_PRESS_S)
         elif action == "hud":
+            if self.operator is None:
+                # The HUD lives in the operator window, never over the projector: the first Tab of
+                # a show started without --operator opens that window (on the next frame, beside
+                # the output where there is another screen).
+                self.operator = _View("operator", "", self._make_operator, True)
+                self.operator.reopen = True
+                self.hud_on = True
+                _LOGGER.info("HUD on: operator window opened (Tab again hides the HUD)")
+                return
             self.hud_on = not self.hud_on
-            where = "" if self.operator is not None else " (the HUD is in the operator window: start with --operator)"
-            _LOGGER.info("HUD %s%s", "on" if self.hud_on else "off", where)
+            _LOGGER.info("HUD %s", "on" if self.hud_on else "off")
         elif action:
             self.on_command(action)
 
