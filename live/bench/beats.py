@@ -227,7 +227,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beat-activation", choices=(*BEAT_ACTIVATIONS, "both"), default="both",
                         help="which beat activation to score (both: side by side). " + describe("beat_activation"))
     parser.add_argument("--downbeat", choices=DOWNBEAT_CUES, default=DEFAULTS.downbeat,
-                        help=describe("downbeat") + "; bass gives the reference figures of the earlier estimate")
+                        help=describe("downbeat") + "; bass gives the figures of the earlier, bass-only estimate")
     parser.add_argument("--transitions", action="store_true",
                         help=f"also score DJ transitions made from the clips at run time (A, then B faded in over "
                              f"{FADE:g} s), with the re-lock time after each")
@@ -324,7 +324,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"rnn beat activation not available (madmom missing: {rnn.INSTALL_HINT}); scoring aubio only")
         activations = [a for a in activations if a != "rnn"] or ["aubio"]
     # The benchmark measures the tracker as shipped: the default analysis settings, except the
-    # activation and the downbeat cues (--downbeat bass: the reference).
+    # activation and the downbeat cues (--downbeat bass: the earlier estimate).
     settings = {a: replace(DEFAULTS, beat_activation=a, downbeat=args.downbeat) for a in activations}
     items = [("clip", str(a), str(b)) for a, b in pairs]
     mixes = []
