@@ -36,6 +36,7 @@ from live.audio.rnn import RNNBeatActivation
 from live.audio.settings import DEFAULTS, AnalysisSettings
 from live.audio.sources import AudioError, to_mono
 from live.beat.clock import BeatClock
+from live.beat.downbeat import BeatChroma
 from live.beat.tracker import BeatEstimate, BeatTracker
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
 from live.messages import PITCH_CLASSES, AudioState, Command, TempoReading
@@ -141,7 +142,9 @@ class AudioEngine:
         # lag; rnn: the networks mark the beat in the frame whose window ends just after it).
         self.beat_delay = RNN_DELAY if self._rnn is not None else self.onset_delay
         self.tracker = BeatTracker(1.0 / self._beat_dt, settings.tempo_min, settings.tempo_max)
-        self.clock = BeatClock(settings.tempo_min, settings.tempo_max)
+        self.clock = BeatClock(settings.tempo_min, settings.tempo_max, downbeat=settings.downbeat)
+        # Chord changes for the downbeat: the chroma frames summed per beat (not needed for "bass").
+        self._beat_chroma = BeatChroma() if settings.downbeat == "harmony" else None
 
         self._pending = np.zeros(0, dtype=np.float32)
         self._time = 0.0  # clock time just after the newest analysed sample
@@ -220,7 +223,7 @@ class AudioEngine:
         low_p = float(np.dot(mag[self._low], mag[self._low]))
         mid_p = float(np.dot(mag[self._mid], mag[self._mid]))
         high_p = float(np.dot(mag[self._high], mag[self._high]))
-        self._update_chroma(frame)
+        self._update_chroma(frame, frame_end)
         low, mid, high = math.sqrt(low_p), math.sqrt(mid_p), math.sqrt(high_p)
         rms = math.sqrt(float(np.dot(frame, frame)) / len(frame) + 1e-20)
         silent_now = rms < self._silence_rms
@@ -299,7 +302,7 @@ class AudioEngine:
             else:
                 self.clock.decay(dt)
 
-    def _update_chroma(self, frame: np.ndarray) -> None:
+    def _update_chroma(self, frame: np.ndarray, frame_end: float) -> None:
         """Keep the hop in the chroma window (a ring of hops); every CHROMA_EVERY hops fold the
         window's spectrum into the 12 pitch classes and smooth (~12 times a second at 48 kHz;
         scipy's float32 FFT is about 3x cheaper than numpy's here)."""
@@ -311,7 +314,14 @@ class AudioEngine:
         oldest = (slot + 1) % CHROMA_HOPS * hop  # the ring starts after the newest hop
         audio = np.concatenate((self._chroma_audio[oldest:], self._chroma_audio[:oldest]))
         part = np.abs(scipy.fft.rfft(audio * self._chroma_window)[self._chroma_bins])
-        self._chroma += self._chroma_smooth * (self._chroma_w @ (part * part) - self._chroma)
+        raw = self._chroma_w @ (part * part)
+        self._chroma += self._chroma_smooth * (raw - self._chroma)
+        if self._beat_chroma is not None:
+            # Downbeat evidence: the chord change into the beat this frame finishes (window centre).
+            centre = frame_end - 0.5 * len(audio) / self.samplerate
+            change = self._beat_chroma.add(self.clock.beats_at(centre), raw)
+            if change is not None:
+                self.clock.harmony(*change)
 
     def _publish(self, t: float) -> None:
         self.clock.sync(t)  # the tempo source priority (Link, MIDI clock, manual, audio) at t

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from live.audio.sources import AudioError
+from live.beat.downbeat import DOWNBEAT_CUES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ def _setting(default: Any, description: str, low: float | None = None, high: flo
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """Onset function and tempo range of :class:`~live.audio.analysis.AudioEngine` (validated on creation)."""
+    """Onset function, beat activation, downbeat cues and tempo range of
+    :class:`~live.audio.analysis.AudioEngine` (validated on creation)."""
 
     onset_method: str = _setting("logflux", "onset novelty function (logflux: log mel-band flux; others are aubio's)",
                                  choices=ONSET_METHODS)
@@ -37,6 +39,9 @@ class AnalysisSettings:
         "aubio", "what the beat tracker follows: rnn = madmom's causal LSTM beat networks (weights CC BY-NC-SA 4.0, "
         "non-commercial use only; needs the rnn extra, else aubio is used), aubio = the aubio onset function",
         choices=BEAT_ACTIVATIONS)
+    downbeat: str = _setting(
+        "harmony", "what places the bar's first beat: harmony = chord changes (beat-synchronous chroma) and the low "
+        "band's onsets together, bass = the low band's onsets alone (the earlier estimate)", choices=DOWNBEAT_CUES)
     tempo_min: float = _setting(70.0, "slowest tempo in BPM the tracker reports", 20.0, 400.0)
     tempo_max: float = _setting(180.0, "fastest tempo in BPM the tracker reports", 20.0, 400.0)
 

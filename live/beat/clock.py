@@ -2,8 +2,8 @@
 
 :class:`BeatClock` turns the tracker's "last beat + period" into a continuous beat count that
 keeps counting (beat index never resets), estimates the downbeat from where the low band hits
-hardest in the bar, and applies manual commands with a clear priority: manual BPM or tap tempo
-(locked) > audio; nudge and resync are offsets that persist on top of whichever source. Above
+hardest in the bar and the chords change (:mod:`live.beat.downbeat`), and applies manual
+commands with a clear priority: manual BPM or tap tempo (locked) > audio; nudge and resync are offsets that persist on top of whichever source. Above
 them all come the external sources (Link, MIDI clock), arbitrated by
 :class:`~live.beat.sources.TempoSources`: :meth:`BeatClock.sync` follows the one it picks and, when
 it goes quiet, hands back to the manual lock or the audio without a jump of the beat count. With
@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from live.beat.downbeat import DOWNBEAT_SWITCH, HARMONY_SWITCH, HARMONY_WEIGHT, BarEvidence
 from live.beat.sources import TempoSources
 from live.beat.tracker import BeatEstimate
 from live.messages import BEATS_PER_BAR, TempoReading
@@ -25,8 +26,6 @@ from live.messages import BEATS_PER_BAR, TempoReading
 _LOGGER = logging.getLogger(__name__)
 
 
-DOWNBEAT_SWITCH = 1.25  # another bar slot must be this much stronger to become the one,
-DOWNBEAT_PATIENCE = 8  # for this many beats in a row (two bars)
 EASE_BEATS = 0.01  # after a hand-over to the audio: at most this phase pull per estimate (no snap)
 
 
@@ -48,7 +47,8 @@ class BeatClock:
     TAP_TIMEOUT = 2.0  # seconds without a tap that start a new tap sequence
     TAP_BOUNCE = 0.1  # seconds: closer taps are one press (600 BPM is beyond any tempo range)
 
-    def __init__(self, tempo_min: float = 70.0, tempo_max: float = 180.0, default_bpm: float = 120.0) -> None:
+    def __init__(self, tempo_min: float = 70.0, tempo_max: float = 180.0, default_bpm: float = 120.0,
+                 downbeat: str = "harmony") -> None:
         self.tempo_min, self.tempo_max = tempo_min, tempo_max
         self.anchor_time = 0.0
         self.anchor_beat = 0.0
@@ -57,12 +57,12 @@ class BeatClock:
         self.source = "none"
         self.locked = False  # tempo held (manual BPM, tap, or lock command)
         self.offset = 0.0  # persistent phase offset in beats (nudge, resync)
-        self._downbeat_slots = np.zeros(BEATS_PER_BAR)
+        # The downbeat cues: the low band alone ("bass"), or with the chord changes ("harmony").
+        harmony = downbeat == "harmony"
+        self._bar = BarEvidence({"bass": 1.0, "harmony": HARMONY_WEIGHT if harmony else 0.0},
+                                HARMONY_SWITCH if harmony else DOWNBEAT_SWITCH, ramp=harmony)
         self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
-        self._downbeat_one = 0  # beat index (mod 4) currently taken as the one
-        self._challenger, self._challenger_beats = -1, 0  # a slot leading clearly, and for how many beats
         self._taps: list[float] = []
-        self._last_accent_beat = -1
         self.sources = TempoSources()
         self.external: str | None = None  # the external source followed now (link, midi_clock)
         self._manual = ("none", default_bpm)  # source name and tempo of the manual lock, kept under an external one
@@ -80,7 +80,7 @@ class BeatClock:
             return (beat_index - self._downbeat_user) % BEATS_PER_BAR
         if self.external is not None:
             return (beat_index - self.sources.downbeat_one) % BEATS_PER_BAR
-        return (beat_index - self._downbeat_one) % BEATS_PER_BAR
+        return (beat_index - self._bar.one) % BEATS_PER_BAR
 
     # -- from the tracker ------------------------------------------------------------------
 
@@ -152,19 +152,12 @@ class BeatClock:
 
     def accent(self, beat_index: int, low: float) -> None:
         """Credit the low-band energy heard on ``beat_index`` to its bar slot (downbeat estimate)."""
-        if beat_index == self._last_accent_beat:
-            return
-        self._last_accent_beat = beat_index
-        self._downbeat_slots *= 0.93  # ~10 bars memory
-        self._downbeat_slots[beat_index % BEATS_PER_BAR] += low
-        # Hysteresis: with a kick on every beat the slots are nearly equal, and a bare argmax
-        # would move the bar (and every keyframe arrival) from one beat to the next.
-        best = int(np.argmax(self._downbeat_slots))
-        leads = self._downbeat_slots[best] > DOWNBEAT_SWITCH * self._downbeat_slots[self._downbeat_one]
-        self._challenger_beats = self._challenger_beats + 1 if leads and best == self._challenger else 0
-        self._challenger = best if leads else -1
-        if self._challenger_beats >= DOWNBEAT_PATIENCE or not self._downbeat_slots[self._downbeat_one]:
-            self._downbeat_one, self._challenger_beats = best, 0
+        self._bar.add("bass", beat_index, low)
+
+    def harmony(self, beat_index: int, change: float) -> None:
+        """Credit the chord change into ``beat_index`` (:class:`~live.beat.downbeat.BeatChroma`) to its
+        bar slot (downbeat estimate; ignored with the bass-only estimate)."""
+        self._bar.add("harmony", beat_index, change)
 
     # -- manual ----------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from live import paths
-from live.audio.settings import BEAT_ACTIVATIONS, DEFAULTS, ONSET_METHODS, AnalysisSettings, describe
+from live.audio.settings import BEAT_ACTIVATIONS, DEFAULTS, DOWNBEAT_CUES, ONSET_METHODS, AnalysisSettings, describe
 from live.visuals.decoders import FAMILIES, KINDS
 
 FOLDER_HELP = {
@@ -41,17 +41,20 @@ def add_flash_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
-    """``--beat-activation``, ``--onset``, ``--tempo-min`` and ``--tempo-max``: the declared :class:`AnalysisSettings`."""
+    """``--beat-activation``, ``--onset``, ``--downbeat``, ``--tempo-min`` and ``--tempo-max``: the declared
+    :class:`AnalysisSettings`."""
     parser.add_argument("--beat-activation", choices=BEAT_ACTIVATIONS, default=DEFAULTS.beat_activation,
                         help=describe("beat_activation"))
     parser.add_argument("--onset", choices=ONSET_METHODS, default=DEFAULTS.onset_method, help=describe("onset_method"))
+    parser.add_argument("--downbeat", choices=DOWNBEAT_CUES, default=DEFAULTS.downbeat, help=describe("downbeat"))
     parser.add_argument("--tempo-min", type=Bounded(float, 20, 400), default=DEFAULTS.tempo_min, help=describe("tempo_min"))
     parser.add_argument("--tempo-max", type=Bounded(float, 20, 400), default=DEFAULTS.tempo_max, help=describe("tempo_max"))
 
 
 def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
     """The analysis settings from the flags of :func:`add_analysis_flags` (checked, one-line errors)."""
-    return AnalysisSettings(beat_activation=args.beat_activation, onset_method=args.onset, tempo_min=args.tempo_min, tempo_max=args.tempo_max)
+    return AnalysisSettings(beat_activation=args.beat_activation, onset_method=args.onset, tempo_min=args.tempo_min,
+                            tempo_max=args.tempo_max, downbeat=args.downbeat)
 
 
 def add_clip_flags(parser: argparse.ArgumentParser) -> None:
