@@ -228,7 +228,6 @@ class AudioEngine:
         rms = math.sqrt(float(np.dot(frame, frame)) / len(frame) + 1e-20)
         silent_now = rms < self._silence_rms
         self._silent_for = self._silent_for + self._frame_dt if silent_now else 0.0
-        silent = self._silent_for >= SILENCE_HOLD
 
         # Gain: divide by slow peak followers (never below a floor, so silence stays near 0).
         raw = (low, mid, high, rms, novelty)

@@ -3,10 +3,11 @@
 :class:`BeatClock` turns the tracker's "last beat + period" into a continuous beat count that
 keeps counting (beat index never resets), estimates the downbeat from where the low band hits
 hardest in the bar and the chords change (:mod:`live.beat.downbeat`), and applies manual
-commands with a clear priority: manual BPM or tap tempo (locked) > audio; nudge and resync are offsets that persist on top of whichever source. Above
-them all come the external sources (Link, MIDI clock), arbitrated by
-:class:`~live.beat.sources.TempoSources`: :meth:`BeatClock.sync` follows the one it picks and, when
-it goes quiet, hands back to the manual lock or the audio without a jump of the beat count. With
+commands with a clear priority: manual BPM or tap tempo (locked) > audio; nudge and resync are
+offsets that persist on top of whichever source. Above them all come the external sources
+(Link, MIDI clock), arbitrated by :class:`~live.beat.sources.TempoSources`: :meth:`BeatClock.sync`
+follows the one it picks and, when it goes quiet, hands back to the manual lock or the audio
+without a jump of the beat count. With
 no usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
 :class:`BeatScheduler` commits the beats the clock predicts, a lookahead ahead, never revised.
 """

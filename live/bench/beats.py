@@ -169,7 +169,8 @@ def _evaluate(job: tuple[tuple[str, ...], float, int, float, AnalysisSettings, b
     if middle is not None:
         result["relock"] = relock_time(ref, ours, middle)
     return {"name": name, "genre": name.split("_")[0], "offset": offset, "ours": result, "activation":
-            settings.beat_activation, "aubio": raw, "madmom": madmom, "duration": (len(samples) - start) / rate, "cpu": cpu, "rate": rate}
+            settings.beat_activation, "aubio": raw, "madmom": madmom, "duration": (len(samples) - start) / rate,
+            "cpu": cpu, "rate": rate}
 
 
 def measure_cost(seconds: float = 30.0, samplerate: int = 48000, blocksize: int = 512,

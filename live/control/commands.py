@@ -252,7 +252,8 @@ class KeyBinding:
 
 
 # The window's own actions: they never reach the show's command queue.
-WINDOW_ACTIONS: dict[str, str] = {"hud": "HUD on/off (opens the operator window if there is none)", "quit": "quit the show (Ctrl+Q, or Esc twice within 1 s)"}
+WINDOW_ACTIONS: dict[str, str] = {"hud": "HUD on/off (opens the operator window if there is none)",
+                                  "quit": "quit the show (Ctrl+Q, or Esc twice within 1 s)"}
 
 KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("RIGHT", "PAGEDOWN"), "preset_next", "Right / PgDn"),
