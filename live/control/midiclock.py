@@ -275,7 +275,7 @@ class MidiClockOut:
         try:
             name = pick_port(list(resolve_backend(self._backend).get_output_names()), self.wanted)
             self._port = resolve_backend(self._backend).open_output(name if name is not None else self.wanted,
-                                                             virtual=name is None)
+                                                                    virtual=name is None)
         except Exception as exc:  # no MIDI system (ALSA/JACK) here: a setup error, said in one line
             raise UserError(f"--midi-clock-out {self.wanted}: cannot open a MIDI output ({str(exc).strip() or exc!r})") from None
         _LOGGER.info("MIDI clock out on %s%r", "" if name is not None else "new virtual output ", name or self.wanted)
