@@ -128,6 +128,18 @@ def test_steady_kick_and_chord_keeps_its_bar():
     assert len(ones(states, after=4.0)) == 1, "the bar's first beat moved"
 
 
+def test_after_a_long_silence_the_next_track_gets_its_own_bar_at_once():
+    # Two tracks with a 3 s gap; the second's one falls a beat later on the clock's grid. The old
+    # evidence must not hold the bar there for bars (it did for 6.6 s): the gap restarts it.
+    first, _ = chord_track(bars=10, pickup=2)
+    second, downbeats = chord_track(bars=10, pickup=3)
+    start = (len(first) + 3 * RATE) / RATE
+    states = run(np.concatenate([first, np.zeros(3 * RATE, np.float32), second]))
+    want = {round(states[-1].beats_at(t + start)) % 4 for t in downbeats}
+    assert len(want) == 1
+    assert ones(states, after=start + 3.0) == want
+
+
 def test_user_downbeat_wins_over_chord_changes():
     x, downbeats = chord_track(bars=12)
     engine = AudioEngine(RATE)

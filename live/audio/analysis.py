@@ -55,6 +55,7 @@ RNN_DELAY = 0.022
 LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
 SILENCE_HOLD = 0.3
+TRACK_GAP = 2.0  # seconds of silence after which the music is taken for a new track (its bar guessed afresh)
 _FLOORS = (1e-3, 1e-3, 1e-3, 10 ** (SILENCE_DB / 20.0), 1e-3)  # gain floors: low, mid, high, level, novelty
 # Chroma: a CHROMA_HOPS-hop FFT every CHROMA_EVERY hops; bins up to CHROMA_HIGH_HZ that are at most
 # CHROMA_MAX_WIDTH semitones wide (4096 points at 48 kHz: from ~100 Hz), smoothed over ~0.25 s.
@@ -227,6 +228,8 @@ class AudioEngine:
         low, mid, high = math.sqrt(low_p), math.sqrt(mid_p), math.sqrt(high_p)
         rms = math.sqrt(float(np.dot(frame, frame)) / len(frame) + 1e-20)
         silent_now = rms < self._silence_rms
+        if not silent_now and self._silent_for >= TRACK_GAP:
+            self.clock.restart_bar()  # music after a long silence: a new track, with its own bar
         self._silent_for = self._silent_for + self._frame_dt if silent_now else 0.0
 
         # Gain: divide by slow peak followers (never below a floor, so silence stays near 0).

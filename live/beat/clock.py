@@ -60,8 +60,9 @@ class BeatClock:
         self.offset = 0.0  # persistent phase offset in beats (nudge, resync)
         # The downbeat cues: the low band alone ("bass"), or with the chord changes ("harmony").
         harmony = downbeat == "harmony"
-        self._bar = BarEvidence({"bass": 1.0, "harmony": HARMONY_WEIGHT if harmony else 0.0},
-                                HARMONY_SWITCH if harmony else DOWNBEAT_SWITCH, ramp=harmony)
+        self._new_bar = lambda: BarEvidence({"bass": 1.0, "harmony": HARMONY_WEIGHT if harmony else 0.0},
+                                            HARMONY_SWITCH if harmony else DOWNBEAT_SWITCH, ramp=harmony)
+        self._bar = self._new_bar()
         self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
         self._taps: list[float] = []
         self.sources = TempoSources()
@@ -154,6 +155,11 @@ class BeatClock:
     def accent(self, beat_index: int, low: float) -> None:
         """Credit the low-band energy heard on ``beat_index`` to its bar slot (downbeat estimate)."""
         self._bar.add("bass", beat_index, low)
+
+    def restart_bar(self) -> None:
+        """Forget the downbeat evidence (the music after a long silence is another track): the one
+        is guessed again, quickly at first. A downbeat set by hand stays."""
+        self._bar = self._new_bar()
 
     def harmony(self, beat_index: int, change: float) -> None:
         """Credit the chord change into ``beat_index`` (:class:`~live.beat.downbeat.BeatChroma`) to its
