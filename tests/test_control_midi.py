@@ -312,6 +312,23 @@ def test_learn_rejects_an_invalid_request_at_once():
         midi.learn("explode")
 
 
+def test_learn_checks_a_shader_parameter_against_the_declarations(tmp_path):
+    from live.visuals.shaders import folder_params, merged
+
+    shaders = Path(__file__).resolve().parent.parent / "shaders"
+    path = tmp_path / "m.toml"
+    path.write_text('[[bind]]\ncc = 10\ncommand = "tap"\n', encoding="utf-8")
+    midi = MidiInput(CommandQueue(), None, MidiMapping.load(path, shaders), backend="no_such_backend_module")
+    with pytest.raises(ControlError, match="u_nope is not a parameter of any shader"):
+        midi.learn("shader_param", name="u_nope")
+    declared = merged(folder_params(shaders))["u_amount"]
+    midi.learn("shader_param", name="u_amount")
+    midi._on_message(cc(11, 127))
+    # A learned fader sweeps the declared range at once, as a loaded one does (not 0..1 until a restart).
+    assert (midi.learned.get().min, midi.learned.get().max) == (declared.low, declared.high)
+    assert MidiMapping.load(path, shaders).to_command(cc(11, 127)).args == ("u_amount", declared.high)
+
+
 # --- ports and backends ----------------------------------------------------------------------
 
 

@@ -187,10 +187,13 @@ class MidiMapping:
     """
 
     def __init__(self, bindings: list[Binding] | tuple[Binding, ...] = (), device: str | None = None,
-                 path: Path | str | None = None) -> None:
+                 path: Path | str | None = None, shaders_dir: Path | str | None = None) -> None:
         self.bindings: tuple[Binding, ...] = tuple(bindings)
         self.device = device
         self.path = Path(path) if path is not None else None
+        # The shader folder the shader_param bindings were checked against; a binding added
+        # later (MIDI learn) is checked against it too.
+        self.shaders_dir = shaders_dir
         self._lookup: dict[tuple[str, int, int | None], Binding] = {}
         for i, b in enumerate(self.bindings):
             if b.key in self._lookup:
@@ -244,7 +247,7 @@ class MidiMapping:
                 if b.value is None and b.min is None:
                     b = b.model_copy(update={"min": param.low, "max": param.high})
             out.append(b)
-        return MidiMapping(out, self.device, self.path)
+        return MidiMapping(out, self.device, self.path, shaders_dir)
 
     def find(self, msg: mido.Message) -> Binding | None:
         """The binding for the control that sent ``msg`` (exact channel first, then any channel)."""
@@ -311,9 +314,13 @@ class MidiMapping:
         return make(*named, shape.value.check(binding.value))  # type: ignore[union-attr]
 
     def with_binding(self, binding: Binding) -> "MidiMapping":
-        """A new mapping with ``binding`` added, replacing any binding on the same control."""
+        """A new mapping with ``binding`` added, replacing any binding on the same control; a
+        ``shader_param`` binding is checked against :attr:`shaders_dir` first (ControlError), and
+        a fader then sweeps the declared range, as in a loaded file."""
+        if self.shaders_dir is not None and binding.command == "shader_param":
+            binding = MidiMapping([binding]).checked_shader_params(self.shaders_dir).bindings[0]
         kept = [b for b in self.bindings if b.key != binding.key]
-        out = MidiMapping(kept + [binding], self.device, self.path)
+        out = MidiMapping(kept + [binding], self.device, self.path, self.shaders_dir)
         # Learning mid-show must not reset the other pads' toggle states or CC edges.
         out._toggles = {k: v for k, v in self._toggles.items() if k != binding.key}
         out._last_cc = dict(self._last_cc)
@@ -484,6 +491,7 @@ class MidiInput:
         self._commands = commands
         self._wanted = port if port is not None else mapping.device
         self._mapping = mapping  # used only under _handle_lock, by the reader thread
+        self._shaders_dir = mapping.shaders_dir  # what a learned shader_param binding is checked against
         self._backend = backend
         self._names = InputNames(backend)  # used only by the supervisor thread
         self._status = status
@@ -527,10 +535,12 @@ class MidiInput:
         that control's old binding), used at once and saved to the mapping file atomically.
         ControlError now if the command and its fields would not make a valid binding."""
         request = LearnRequest(command, name, value, min, max, mode)
-        try:
-            request.bind(mido.Message("control_change", control=0))  # validate in the caller's thread
+        try:  # validate in the caller's thread, the shader parameter against the declarations too
+            MidiMapping(shaders_dir=self._shaders_dir).with_binding(request.bind(mido.Message("control_change", control=0)))
         except ValidationError as exc:
             raise ControlError(f"MIDI learn {command}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        except ControlError as exc:
+            raise ControlError(f"MIDI learn {command}: {exc}") from None
         self._learn.put(request)
         _LOGGER.info("MIDI learn: move or press a control to bind it to %s", command)
 
@@ -643,10 +653,15 @@ class MidiInput:
     def _learn_from(self, request: LearnRequest, msg: mido.Message) -> None:
         try:
             binding = request.bind(msg)
+            mapping = self._mapping.with_binding(binding)
         except ValidationError as exc:
             _LOGGER.warning("MIDI learn failed: %s", exc.errors()[0]["msg"])
             return
-        self._mapping = self._mapping.with_binding(binding)
+        except ControlError as exc:  # the shaders changed since learn mode was armed
+            _LOGGER.warning("MIDI learn failed: %s", exc)
+            return
+        self._mapping = mapping
+        binding = next(b for b in mapping.bindings if b.key == binding.key)  # with the declared range
         where = "not saved: mapping has no file"
         if self._mapping.path is not None:
             try:
