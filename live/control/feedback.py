@@ -126,7 +126,7 @@ class Feedback:
                 value = round(value, ROUND[key])
             if self._last.get(key, object()) != value:
                 self._last[key] = value
-                out.append((f"/status/{key}", self._encode(f"/status/{key}", value)))
+                out.append(self._status_message(key, value))
         beat = status.get("beat")
         if isinstance(beat, int) and beat != self._last_beat:
             self._last_beat = beat
@@ -135,6 +135,11 @@ class Feedback:
             if bar_beat == 1:
                 out.append(("/downbeat", self._encode("/downbeat", beat)))
         return out
+
+    def _status_message(self, key: str, value: Any) -> tuple[str, bytes]:
+        """``(address, datagram)`` of the pushed ``/status/KEY value``."""
+        address = f"/status/{key}"
+        return address, self._encode(address, value)
 
     def _send(self, sub: _Subscriber, now: float) -> None:
         while sub.sent and now - sub.sent[0] >= 1.0:
@@ -168,8 +173,8 @@ class Feedback:
             return
         # The new subscriber alone gets the whole state first (as last pushed: this round's
         # changes follow it); the others are not sent it again.
-        self._subscribers[sub.address] = _Subscriber(sub.address, sock, pending={
-            f"/status/{key}": self._encode(f"/status/{key}", value) for key, value in self._last.items()})
+        self._subscribers[sub.address] = _Subscriber(
+            sub.address, sock, pending=dict(self._status_message(key, value) for key, value in self._last.items()))
         _LOGGER.info("OSC subscriber %s:%d added (%d now)", *sub.address, len(self._subscribers))
 
     def _unsubscribe(self, address: tuple[str, int], why: str) -> None:
