@@ -36,6 +36,10 @@ class AudioState:
     level: float = 0.0
     confidence: float = 0.0
     tempo_source: str = "none"
+    # The steady tempo the show publishes (Link, /status, HUD, `beats`): moves only when the
+    # music's tempo really changes (live.beat.published); 0.0 until known. ``bpm`` is the clock's
+    # own, for placing beats.
+    tempo: float = 0.0
     silent: bool = True
     # Energy of each pitch class (C, C#, ... B), 0..1, the strongest 1 (all 0 in silence).
     chroma: tuple[float, ...] = (0.0,) * PITCH_CLASSES

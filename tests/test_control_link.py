@@ -74,7 +74,7 @@ def peer(monkeypatch):
         if bpm is not None:  # the show's beat line: beat 0 at t = 0
             beats = t * bpm / 60.0
             states.put(AudioState(time=t, bpm=bpm, beat_index=int(beats), beat_phase=beats % 1.0,
-                                  downbeat=int(beats) % 4, tempo_source=source, confidence=confidence))
+                                  downbeat=int(beats) % 4, tempo_source=source, confidence=confidence, tempo=bpm))
         p.poll()
 
     return p, fake, readings, at

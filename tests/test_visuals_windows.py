@@ -141,7 +141,7 @@ def test_operator_view_shows_output_and_hud_that_moves():
 
 
 def test_status_lines_show_what_the_status_has():
-    state = AudioState(bpm=128.0, confidence=0.75, tempo_source="tap")
+    state = AudioState(bpm=128.0, tempo=128.0, confidence=0.75, tempo_source="tap")
     plain = "\n".join(status_lines({"preset": "demo", "fps": 59.9}, state))
     assert "128.0" in plain and "0.75" in plain and "tap" in plain and "demo" in plain and "59.9" in plain
     assert "section" not in plain and "next" not in plain

@@ -37,6 +37,7 @@ from live.audio.settings import DEFAULTS, AnalysisSettings
 from live.audio.sources import AudioError, to_mono
 from live.beat.clock import BeatClock
 from live.beat.downbeat import BeatChroma
+from live.beat.published import PublishedTempo
 from live.beat.tracker import BeatEstimate, BeatTracker
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
 from live.messages import PITCH_CLASSES, AudioState, Command, TempoReading
@@ -165,6 +166,7 @@ class AudioEngine:
         self._prev_low = 0.0
         self._last_beat_floor: int | None = None
         self._state = AudioState()
+        self._published = PublishedTempo()
         self.frames = 0
 
     # -- feeding ---------------------------------------------------------------------------
@@ -342,6 +344,7 @@ class AudioEngine:
             level=float(self._bands[3]),
             confidence=float(self.clock.confidence),
             tempo_source=self.clock.source,
+            tempo=self._published.update(t, self.clock.bpm, self.clock.source),
             silent=self._silent_for >= SILENCE_HOLD,
             chroma=self._chroma_now(),
         )

@@ -25,7 +25,7 @@ _LOGGER = logging.getLogger(__name__)
 def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, blocksize: int = 512,
                 settings: AnalysisSettings = DEFAULTS) -> list[dict[str, Any]]:
     """Run the live chain causally over ``samples`` and return the committed beats, in order:
-    dicts with ``time`` (s from the start), ``bpm``, ``confidence``, ``beat`` (index) and ``bar``
+    dicts with ``time`` (s from the start), ``bpm`` (the published tempo, None until known), ``confidence``, ``beat`` (index) and ``bar``
     (position in the bar, 1 = downbeat). ``settings`` choose the onset function and tempo range."""
     if lookahead < 0 or lookahead > 2.0:
         raise AudioError(f"lookahead {lookahead * 1000:g} ms is out of range; use 0..2000 ms")
@@ -40,7 +40,8 @@ def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, b
         for t, index in scheduler.advance(state, end_time):
             beats.append({
                 "time": round(float(t), 4),
-                "bpm": round(float(state.bpm), 2),
+                # The published tempo (steady; what Link and /status say), null until known.
+                "bpm": round(float(state.tempo), 2) if state.tempo > 0 else None,
                 "confidence": round(float(state.confidence), 3),
                 "beat": int(index),
                 "bar": int((index - state.beat_index + state.downbeat) % 4) + 1,

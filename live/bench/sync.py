@@ -299,7 +299,7 @@ def _lead(seconds: float) -> dict[str, Any]:
             errs.append(min(d, 4 - d) * 60.0 / heard.bpm)
             time.sleep(SAMPLE_S)
         other.enabled = False
-        return {"show_source": heard.tempo_source, "show_bpm": heard.bpm, "peer_bpm": float(seen),
+        return {"show_source": heard.tempo_source, "show_bpm": heard.tempo, "peer_bpm": float(seen),
                 "peer_bar_ms_abs_max": 1000.0 * float(max(errs)), "show_following": peer.following}
     finally:
         peer.stop()

@@ -63,7 +63,7 @@ def measure(width: int, height: int, seconds: float, rounds: int) -> dict[str, l
     renderer = Renderer(width, height, headless=True, aspect="fit")
     images = [Frame(img, 0.0, i, 0.0) for i, img in enumerate(demo_images(512, 512, 4))]
     renderer.set_shaders(SHADERS)
-    base = AudioState(bpm=128.0, confidence=0.9, tempo_source="audio", silent=False)
+    base = AudioState(bpm=128.0, tempo=128.0, confidence=0.9, tempo_source="audio", silent=False)
 
     def state_at(t: float) -> AudioState:
         return replace(base, time=t, low=0.5 + 0.5 * (t % 0.5), mid=0.4, high=0.3, level=0.6, onset_env=t % 1.0)

@@ -122,16 +122,17 @@ class LinkPeer:
         show = self.states.get() if self.states is not None else None
         if show is None or show.tempo_source not in OWN_SOURCES or show.confidence < LEAD_CONFIDENCE:
             return
-        if now - self._last_lead < LEAD_EVERY_S or not show.bpm > 0:
+        if now - self._last_lead < LEAD_EVERY_S or not show.bpm > 0 or not show.tempo > 0:
             return
         bar = show.bar_beats_at(now)  # where the show is in its bar now
         drift = (session.beatAtTime(micros, QUANTUM) - bar) % QUANTUM
         drift_s = min(drift, QUANTUM - drift) * 60.0 / show.bpm
-        if abs(show.bpm - tempo) <= LEAD_BPM_STEP and drift_s <= LEAD_PHASE_S:
+        if abs(show.tempo - tempo) <= LEAD_BPM_STEP and drift_s <= LEAD_PHASE_S:
             return
-        session.setTempo(show.bpm, micros)
+        # The published tempo (steady) for the peers; the phase is the show's own beat line.
+        session.setTempo(show.tempo, micros)
         # Bridging an outside clock (the music) is what Link's forceBeatAtTime is for.
         session.forceBeatAtTime(bar, micros, QUANTUM)
         self._link.commitAppSessionState(session)
         self.published, self._last_lead = float(self._link.captureAppSessionState().tempo()), now
-        _LOGGER.debug("Link: published %.2f BPM from %s", show.bpm, show.tempo_source)
+        _LOGGER.debug("Link: published %.2f BPM from %s", show.tempo, show.tempo_source)

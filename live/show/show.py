@@ -546,7 +546,7 @@ class Show:
 
     def _make_status(self) -> dict[str, Any]:
         s = self.last_state
-        return {"preset": self.preset_name, "bpm": round(s.bpm, 2), "confidence": round(s.confidence, 3),
+        return {"preset": self.preset_name, "bpm": round(s.tempo, 2), "confidence": round(s.confidence, 3),
                 "tempo_source": s.tempo_source, "fps": round(self.fps, 1), "blackout": self.blackout,
                 "freeze": self.frozen, "presets": len(self.bank.names()), "decoder": self.decode.name,
                 "failover": self.decode.failover,

@@ -66,7 +66,8 @@ def _flag(status: dict[str, Any], key: str) -> bool:
 def status_lines(status: dict[str, Any], state: AudioState) -> list[str]:
     """The HUD's text lines for a status snapshot and audio state; keys missing from ``status``
     (``queued``, ``section``, decode figures) are left out."""
-    lines = [f"BPM {state.bpm:6.1f}  conf {state.confidence:.2f}  ({state.tempo_source})"]
+    bpm = f"{state.tempo:6.1f}" if state.tempo > 0 else "   ---"
+    lines = [f"BPM {bpm}  conf {state.confidence:.2f}  ({state.tempo_source})"]
     fps = [f"out {status['fps']:.1f} fps" if "fps" in status else ""]
     if "decode_fps" in status:
         fps.append(f"decode {status['decode_fps']:.1f} fps")
