@@ -43,3 +43,23 @@ def test_a_tempo_set_by_hand_or_by_a_peer_is_published_at_once():
     feed(p, np.arange(0.0, 5.0, 0.01), np.full(500, 120.0))
     assert p.update(5.0, 133.3, "manual") == 133.3
     assert p.update(5.01, 98.0, "link") == 98.0
+
+
+def test_the_live_chain_follows_a_four_percent_step_within_two_bars():
+    from live.bench.beats import measure_tempo_step
+
+    bar_s = 4 * 60.0 / 124.0
+    assert measure_tempo_step(0.04) <= 2 * bar_s
+    assert measure_tempo_step(-0.04) <= 2 * bar_s
+
+
+def test_beats_json_reports_the_steady_published_tempo():
+    from live.audio.beats import track_beats
+    from live.bench.beats import tempo_spread
+    from live.bench.synth import synth_kick_track
+
+    samples, _ = synth_kick_track([(126.0, 30.0)], 48000)
+    beats = track_beats(samples, 48000)
+    assert beats[0]["bpm"] is None or beats[0]["bpm"] > 0  # null until known, never a made-up 120
+    assert tempo_spread(beats) <= 0.5
+    assert abs(beats[-1]["bpm"] - 126.0) < 0.5

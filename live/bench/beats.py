@@ -166,11 +166,39 @@ def _evaluate(job: tuple[tuple[str, ...], float, int, float, AnalysisSettings, b
     name = Path(item[1]).stem + ("" if item[0] == "clip" else " > " + Path(item[3]).stem)
     result = score(ref, ours)
     result["downbeat F"] = downbeat_f(ref, ref_pos, ours, bars) if np.any(ref_pos == 1) else float("nan")
+    result["tempo spread"] = tempo_spread(beats, SPREAD_AFTER_S - start / rate)
     if middle is not None:
         result["relock"] = relock_time(ref, ours, middle)
     return {"name": name, "genre": name.split("_")[0], "offset": offset, "ours": result, "activation":
             settings.beat_activation, "aubio": raw, "madmom": madmom, "duration": (len(samples) - start) / rate,
             "cpu": cpu, "rate": rate}
+
+
+SPREAD_AFTER_S = 10.0  # the published tempo's spread is measured from here on (the first estimates settle before)
+STEADY_GENRES = ("disco", "hiphop", "pop")  # steady-tempo material, where the published tempo must not move
+
+
+def tempo_spread(beats: list[dict[str, Any]], after: float = SPREAD_AFTER_S) -> float:
+    """Max - min of the published tempo (``bpm`` of each beat) from ``after`` seconds on; nan when none."""
+    bpms = [b["bpm"] for b in beats if b["time"] >= after and b["bpm"]]
+    return float(max(bpms) - min(bpms)) if bpms else float("nan")
+
+
+def measure_tempo_step(step: float, bpm: float = 124.0, samplerate: int = 48000,
+                       settings: AnalysisSettings = DEFAULTS) -> float:
+    """Seconds from a tempo step of ``step`` (relative: 0.04 = 4% faster) in a synthetic kick
+    track until the published tempo is within 1% of the new tempo and stays there; inf if never."""
+    from live.audio.beats import track_beats
+
+    change_at, after = 30.0, 30.0
+    samples, _ = synth_kick_track([(bpm, change_at), (bpm * (1 + step), after)], samplerate)
+    beats = track_beats(samples, samplerate, settings=settings)
+    target = bpm * (1 + step)
+    late = [b for b in beats if b["time"] >= change_at]
+    off = [i for i, b in enumerate(late) if not b["bpm"] or abs(b["bpm"] / target - 1) > 0.01]
+    if off and off[-1] == len(late) - 1:
+        return math.inf
+    return late[off[-1] + 1]["time"] - change_at if off else 0.0
 
 
 def measure_cost(seconds: float = 30.0, samplerate: int = 48000, blocksize: int = 512,
@@ -377,6 +405,15 @@ def run(args: argparse.Namespace) -> int:
             ok = rl[np.isfinite(rl)]
             print(f"{a}: re-lock after the fade middle: median {np.median(ok) if len(ok) else float('nan'):.1f} s, "
                   f"mean {np.mean(ok) if len(ok) else float('nan'):.1f} s, never re-locked {len(rl) - len(ok)}/{len(rl)}")
+    for a in activations:
+        spreads = {r["name"]: r["ours"]["tempo spread"] for r in at0 if r["activation"] == a}
+        steady = [v for n, v in spreads.items() if n.split("_")[0] in STEADY_GENRES]
+        steps = {f"{100 * st:+.0f}%": measure_tempo_step(st, settings=settings[a]) for st in (0.04, -0.04)}
+        bar_s = 4 * 60.0 / 124.0
+        print(f"{a}: published tempo spread (max - min after {SPREAD_AFTER_S:g} s): median {np.nanmedian(steady):.2f} "
+              f"BPM on the steady genres ({', '.join(STEADY_GENRES)}), {np.nanmedian(list(spreads.values())):.2f} BPM "
+              f"on all clips; a tempo step at 124 BPM is followed in "
+              + ", ".join(f"{k}: {v:.1f} s ({v / bar_s:.1f} bars)" for k, v in steps.items()))
     if args.reference:
         _reference_table([r for r in results if r["offset"] == 0], activations)
     audio_s = sum(r["duration"] for r in clips)
