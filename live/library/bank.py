@@ -33,6 +33,8 @@ from live.library.presets import (
     as_written,
     load_preset,
     load_presets,
+    preset_files,
+    unexpected_error,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -290,7 +292,7 @@ class PresetBank:
         except (KeyframeError, PresetError) as exc:
             reason = " ".join(str(exc).split())  # one line, whatever the message
         except Exception as exc:  # noqa: BLE001 - one broken preset must not stop the show
-            reason = _unexpected(preset, exc, toml)
+            reason = _unexpected(preset, exc) if preset is not None else unexpected_error(toml, exc)
         else:
             self._seen[name] = (sig[0], kset.signature or sig[1])
             if kset is not (old.kset if old else None):
@@ -328,7 +330,7 @@ class _RefreshJob(threading.Thread):
 
 def _scan(presets_dir: Path, keyframes_dir: Path, known: Any) -> dict[str, _Sig]:
     """Signatures of every preset file (and of the presets in ``known``) with its keyframe file."""
-    names = {p.stem for p in presets_dir.glob("*.toml")} | set(known)
+    names = {p.stem for p in preset_files(presets_dir)} | set(known)  # names only: nothing opened here
     return {n: (file_signature(presets_dir / f"{n}.toml"), file_signature(keyframes_dir / n / KEYFRAMES_FILE))
             for n in sorted(names)}
 

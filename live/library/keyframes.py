@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,8 +316,11 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     where = as_written(path)
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        with open(path, "rb", opener=_open_nonblocking) as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _corrupt(where, "not a regular file")
+            size = info.st_size
             n = _header_length(fh.read(8), size, where)
             raw = fh.read(n)
     except FileNotFoundError:
@@ -360,11 +364,17 @@ def _read_whole(path: Path, where: str, max_bytes: int = MAX_FILE_BYTES) -> tupl
     """
     for attempt in range(_READ_TRIES):
         try:
-            with open(path, "rb") as fh:
-                before = _signature(os.fstat(fh.fileno()))
+            with open(path, "rb", opener=_open_nonblocking) as fh:
+                info = os.fstat(fh.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise KeyframeError(f"{where}: not a regular file (a FIFO or device); delete it and run "
+                                        f"precompute again")
+                before = _signature(info)
                 if before[2] > max_bytes:
                     raise _too_big(where, before[2], max_bytes)
-                data = fh.read(max_bytes + 1)
+                # exactly the size fstat gave: read(max_bytes + 1) made Python allocate a buffer of the
+                # limit (8 GiB) before reading a byte; a file that grows meanwhile shows in ``after``
+                data = fh.read(before[2])
                 after = _signature(os.fstat(fh.fileno()))
             current = file_signature(path)
         except FileNotFoundError:
@@ -378,6 +388,11 @@ def _read_whole(path: Path, where: str, max_bytes: int = MAX_FILE_BYTES) -> tupl
             time.sleep(_READ_RETRY_S * (attempt + 1))
     raise KeyframeChanging(f"{where}: changed while it was being read (still being written?); "
                            f"it is read again once it stops changing")
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    """``open()``'s opener: O_NONBLOCK, so a FIFO put where a keyframe file belongs cannot block the open."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _decode_file(data: bytes, where: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

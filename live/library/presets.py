@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +32,7 @@ from pydantic import (
 
 from live import paths
 from live.errors import UserError
+from live.files import FileRefused, load_toml
 from live.library.demo import BUILTIN_SETS
 from live.visuals.shaders import FRAME_UNIFORMS, describe, folder_params
 
@@ -394,15 +394,13 @@ def load_preset(path: str | Path, shaders_dir: str | Path | None = None) -> Pres
     if not _NAME_RE.match(path.stem):
         raise PresetError(f"{where}: preset name {path.stem!r} must be letters, digits, '-', '_' or '.'")
     try:
-        text = path.read_text(encoding="utf-8")
+        # regular files only, size checked before reading, deep nesting a one-line error: a FIFO,
+        # /dev/zero behind a symlink or a huge file in presets/ costs only itself
+        doc = load_toml(path)
     except FileNotFoundError:
         raise PresetError(f"{where}: no such preset file; list presets with `check`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PresetError(f"{where}: cannot read the preset ({exc.__class__.__name__}: {exc})") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"{where}: not valid TOML ({exc})") from None
+    except FileRefused as exc:
+        raise PresetError(f"{where}: {exc}") from None
     try:
         preset = Preset.model_validate(doc)
     except ValidationError as exc:
@@ -423,13 +421,36 @@ def load_presets(directory: str | Path, shaders_dir: str | Path | None = None) -
         raise PresetError(f"{as_written(directory)}: presets folder does not exist; create it or pass --presets-dir")
     good: dict[str, Preset] = {}
     bad: dict[str, str] = {}
-    for path in sorted(directory.glob("*.toml")):
+    for path in preset_files(directory):
         try:
             good[path.stem] = load_preset(path, shaders_dir)
         except PresetError as exc:
-            bad[path.stem] = str(exc)
-            _LOGGER.warning("%s", exc)
+            bad[path.stem] = " ".join(str(exc).split())  # one line, whatever the message
+            _LOGGER.warning("%s", bad[path.stem])
+        except Exception as exc:  # noqa: BLE001 - one broken file must cost only itself, never the scan
+            bad[path.stem] = unexpected_error(path, exc)
+            _LOGGER.warning("%s", bad[path.stem])
     return good, bad
+
+
+def preset_files(directory: str | Path) -> list[Path]:
+    """The ``*.toml`` entries of ``directory``, sorted; [] when it cannot be listed.
+
+    Only the folder is read (``os.scandir`` names): no entry is opened or stat'ed here, so a
+    FIFO or device among them cannot block the listing; reading each is :func:`load_preset`'s job."""
+    try:
+        with os.scandir(directory) as entries:
+            names = [e.name for e in entries if e.name.endswith(".toml")]
+    except OSError:
+        return []
+    return [Path(directory) / n for n in sorted(names)]
+
+
+def unexpected_error(path: Path, exc: BaseException) -> str:
+    """One line naming ``path`` for an error no loader expected (a bug, or a file no check foresaw)."""
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return f"{as_written(path)}: unexpected error while reading the preset ({exc.__class__.__name__}" \
+           f"{': ' + text if text else ''})"
 
 
 def find_preset(name: str, presets_dir: str | Path) -> Preset:
@@ -439,7 +460,7 @@ def find_preset(name: str, presets_dir: str | Path) -> Preset:
         return load_preset(candidate)
     path = Path(presets_dir) / f"{name}.toml"
     if not path.exists():
-        names = sorted(p.stem for p in Path(presets_dir).glob("*.toml")) if Path(presets_dir).is_dir() else []
+        names = [p.stem for p in preset_files(presets_dir)]
         raise PresetError(f"unknown preset {name!r} (no {as_written(path)}); available: {', '.join(names) or 'none'}")
     return load_preset(path)
 
