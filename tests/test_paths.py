@@ -63,3 +63,12 @@ def test_mapping_file(no_env, tmp_path):
     assert paths.mapping_file("sub/new.toml") == paths.Path("sub/new.toml")  # a path with a folder: as given
     (tmp_path / "here.toml").write_text("")
     assert paths.mapping_file("here.toml") == paths.Path("here.toml")  # an existing file: as given
+
+
+def test_mapping_name_without_extension(no_env, tmp_path):
+    no_env.chdir(tmp_path)
+    # `--midi-map nu` is `nu.toml` in the mappings folder, as preset names need no extension.
+    assert paths.mapping_file("nu") == paths.ROOT / "mappings" / "nu.toml"
+    assert paths.mapping_file("generic") == paths.mapping_file("generic.toml")
+    assert paths.mapping_file("my.v2", tmp_path / "maps") == tmp_path / "maps" / "my.v2.toml"
+    assert paths.mapping_file("sub/raw") == paths.Path("sub/raw")  # a path: as given
