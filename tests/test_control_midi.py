@@ -329,6 +329,31 @@ def test_learn_checks_a_shader_parameter_against_the_declarations(tmp_path):
     assert MidiMapping.load(path, shaders).to_command(cc(11, 127)).args == ("u_amount", declared.high)
 
 
+def test_learn_checks_a_shader_parameter_even_without_a_shaders_folder_given():
+    # One rule for every learn (CLI, OSC): with no folder on the mapping, live.paths' shaders folder.
+    midi = MidiInput(CommandQueue(), None, MidiMapping(), backend="no_such_backend_module")
+    with pytest.raises(ControlError, match="u_bogus is not a parameter of any shader"):
+        midi.learn_from_osc(("shader_param", "u_bogus"))
+
+
+def test_tool_learn_refuses_an_undeclared_shader_parameter(tmp_path):
+    path = tmp_path / "x.toml"
+    module, args = _tool_args("--backend", "no_such_backend_module", "learn", "--map", str(path), "--timeout", "0.5",
+                              "shader_param", "--name", "u_bogus")
+    with pytest.raises(ControlError, match="u_bogus is not a parameter of any shader"):
+        module.run(args)
+    assert not path.exists()
+    # --shaders-dir is the folder checked against, as for `live`.
+    shaders = tmp_path / "shaders"
+    shaders.mkdir()
+    (shaders / "only.glsl").write_text("uniform float u_only = 0.5; // @param 0..1 the one parameter\n",
+                                       encoding="utf-8")
+    module, args = _tool_args("--backend", "no_such_backend_module", "learn", "--map", str(path), "--timeout", "0.5",
+                              "--shaders-dir", str(shaders), "shader_param", "--name", "u_amount")
+    with pytest.raises(ControlError, match="u_amount is not a parameter of any shader"):
+        module.run(args)
+
+
 # --- ports and backends ----------------------------------------------------------------------
 
 
@@ -552,11 +577,11 @@ def test_tool_learn_over_jack_creates_the_mapping(jack_backend, tmp_path):
     path = tmp_path / "new.toml"
     module, args = _tool_args("--backend", "mido.backends.rtmidi/UNIX_JACK", "learn", "--map", str(path),
                               "--input", port_name, "--timeout", "10", "shader_param", "--name", "u_amount",
-                              "--min", "0", "--max", "4")
+                              "--min", "0", "--max", "0.5")
     with _controller(jack_backend, port_name, cc(30, 64, channel=4)):  # moved until the tool has learned it
         assert module.run(args) == 0
     learned = MidiMapping.load(path)
-    assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=4.0),)
+    assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=0.5),)
 
 
 @pytest.mark.integration

@@ -46,8 +46,8 @@ def test_folder_flags_default_to_none():
 @pytest.mark.parametrize("command, kinds", [
     (["check"], ("presets", "keyframes", "shaders", "mappings")),  # check takes live's flags and reads the MIDI map
     (["precompute"], ("presets", "keyframes")),
-    (["midi", "monitor"], ("mappings",)),
-    (["midi", "learn", "blackout"], ("mappings",)),
+    (["midi", "monitor"], ("mappings", "shaders")),  # shader_param bindings are checked against the shaders
+    (["midi", "learn", "blackout"], ("mappings", "shaders")),
 ])
 def test_commands_declare_the_folder_flags(command, kinds):
     args = build_parser().parse_args(command)

@@ -48,6 +48,7 @@ import mido
 import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from live import paths
 from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec, ControlError, resolve
 from live.control.midiport import PolledInput, resolve_backend, rtmidi_api
 from live.control.service import StoppableThread
@@ -313,12 +314,13 @@ class MidiMapping:
             return make(*named)
         return make(*named, shape.value.check(binding.value))  # type: ignore[union-attr]
 
-    def with_binding(self, binding: Binding) -> "MidiMapping":
+    def with_binding(self, binding: Binding, shaders_dir: Path | str | None = None) -> "MidiMapping":
         """A new mapping with ``binding`` added, replacing any binding on the same control; a
-        ``shader_param`` binding is checked against :attr:`shaders_dir` first (ControlError), and
-        a fader then sweeps the declared range, as in a loaded file."""
-        if self.shaders_dir is not None and binding.command == "shader_param":
-            binding = MidiMapping([binding]).checked_shader_params(self.shaders_dir).bindings[0]
+        ``shader_param`` binding is checked against ``shaders_dir`` (default :attr:`shaders_dir`)
+        first (ControlError), and a fader then sweeps the declared range, as in a loaded file."""
+        shaders_dir = self.shaders_dir if shaders_dir is None else shaders_dir
+        if shaders_dir is not None and binding.command == "shader_param":
+            binding = MidiMapping([binding]).checked_shader_params(shaders_dir).bindings[0]
         kept = [b for b in self.bindings if b.key != binding.key]
         out = MidiMapping(kept + [binding], self.device, self.path, self.shaders_dir)
         # Learning mid-show must not reset the other pads' toggle states or CC edges.
@@ -491,7 +493,10 @@ class MidiInput:
         self._commands = commands
         self._wanted = port if port is not None else mapping.device
         self._mapping = mapping  # used only under _handle_lock, by the reader thread
-        self._shaders_dir = mapping.shaders_dir  # what a learned shader_param binding is checked against
+        # What a learned shader_param binding is checked against: always some shaders folder (the
+        # mapping's, else live.paths' rule), so no caller (CLI learn, OSC /learn) can skip the check
+        # and save a name the next `live` refuses.
+        self._shaders_dir = mapping.shaders_dir if mapping.shaders_dir is not None else paths.shaders_dir()
         self._backend = backend
         self._names = InputNames(backend)  # used only by the supervisor thread
         self._status = status
@@ -536,7 +541,7 @@ class MidiInput:
         ControlError now if the command and its fields would not make a valid binding."""
         request = LearnRequest(command, name, value, min, max, mode)
         try:  # validate in the caller's thread, the shader parameter against the declarations too
-            MidiMapping(shaders_dir=self._shaders_dir).with_binding(request.bind(mido.Message("control_change", control=0)))
+            MidiMapping().with_binding(request.bind(mido.Message("control_change", control=0)), self._shaders_dir)
         except ValidationError as exc:
             raise ControlError(f"MIDI learn {command}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
         except ControlError as exc:
@@ -653,7 +658,7 @@ class MidiInput:
     def _learn_from(self, request: LearnRequest, msg: mido.Message) -> None:
         try:
             binding = request.bind(msg)
-            mapping = self._mapping.with_binding(binding)
+            mapping = self._mapping.with_binding(binding, self._shaders_dir)
         except ValidationError as exc:
             _LOGGER.warning("MIDI learn failed: %s", exc.errors()[0]["msg"])
             return
