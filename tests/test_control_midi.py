@@ -227,6 +227,63 @@ def test_bad_mapping_is_refused_with_one_line(tmp_path, text, reason):
     assert isinstance(info.value, UserError)
 
 
+def _make_fifo(path: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    os.mkfifo(path)
+
+
+BAD_FILES = {  # what each makes of the path, and the reason the one-line error gives
+    "not UTF-8": (lambda p: p.write_bytes(b'device = "\xff\xfe"\n'), "not UTF-8"),
+    "corrupt": (lambda p: p.write_bytes(b"\x00\x01[[bind\x00"), "not valid TOML"),
+    "a folder": (lambda p: p.mkdir(), "is a folder"),
+    "a FIFO": (_make_fifo, "not a regular file"),
+    "deeply nested": (lambda p: p.write_text("device = " + "[" * 100_000 + "]" * 100_000 + "\n"), "nested too deep"),
+    "too large": (lambda p: p.write_text("# " + "x" * 2_000_000 + "\n"), "over the limit"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_unusable_mapping_file_is_one_line_error(tmp_path, kind):
+    make, reason = BAD_FILES[kind]
+    path = tmp_path / "bad.toml"
+    make(path)
+    result: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            MidiMapping.load(path)
+        except BaseException as exc:  # whatever it is, the test reports it
+            result.append(exc)
+
+    loader = threading.Thread(target=load, daemon=True)  # a FIFO blocked the old reader forever
+    loader.start()
+    loader.join(5.0)
+    assert result, f"loading a mapping that is {kind} did not end (or raised nothing) within 5 s"
+    error = result[0]
+    assert isinstance(error, ControlError) and isinstance(error, UserError), repr(error)
+    message = str(error)
+    assert reason in message and str(path) in message and "\n" not in message, message
+
+
+def test_saving_over_a_fifo_is_refused_not_blocked(tmp_path):
+    path = tmp_path / "m.toml"
+    _make_fifo(path)  # replaced by a FIFO after loading: re-reading it for its comments must not block
+    result: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            MidiMapping([Binding(cc=1, command="tap")], path=path).save()
+        except BaseException as exc:
+            result.append(exc)
+
+    saver = threading.Thread(target=save, daemon=True)
+    saver.start()
+    saver.join(5.0)
+    assert result and isinstance(result[0], ControlError), result
+    assert "not a regular file" in str(result[0])
+
+
 def test_bad_entry_is_numbered_and_named(tmp_path):
     text = '[[bind]]\ncc = 1\ncommand = "tap"\n\n[[bind]]\nnote = 9\ncommand = "bpm"\nvalue = 999\n'
     with pytest.raises(ControlError, match=r"\[\[bind\]\] #2 \(note = 9\)"):

@@ -39,7 +39,6 @@ import os
 import tempfile
 import threading
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
@@ -52,6 +51,7 @@ from live import paths
 from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec, ControlError, resolve
 from live.control.midiport import PolledInput, resolve_backend, rtmidi_api
 from live.control.service import StoppableThread
+from live.files import FileRefused, load_toml, read_text
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import Command
 from live.ratelog import RateLimitedLog
@@ -213,13 +213,11 @@ class MidiMapping:
         the shaders there declare (see :meth:`checked_shader_params`)."""
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = load_toml(path)  # regular files only, size-checked: a FIFO or a huge file is refused, never read
         except FileNotFoundError:
             raise ControlError(f"MIDI mapping {path} does not exist; see mappings/generic.toml for an example") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ControlError(f"MIDI mapping {path} cannot be read: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ControlError(f"MIDI mapping {path} is not valid TOML: {exc}") from None
+        except FileRefused as exc:
+            raise ControlError(f"MIDI mapping {path} {exc}") from None
         try:
             parsed = _MappingFile.model_validate(data)
         except ValidationError as exc:
@@ -335,7 +333,9 @@ class MidiMapping:
         if target is None:
             raise ControlError("MIDI mapping has no file to save to; pass a path")
         try:
-            doc = tomlkit.parse(target.read_text(encoding="utf-8")) if target.exists() else tomlkit.document()
+            doc = tomlkit.parse(read_text(target))
+        except FileNotFoundError:
+            doc = tomlkit.document()
         except Exception as exc:  # the file was edited into something unreadable since load
             raise ControlError(f"MIDI mapping {target} cannot be re-read for saving: {exc}") from None
         if self.device is not None:
