@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -576,6 +577,42 @@ def test_tool_list_without_backend(capsys):
     module, args = _tool_args("--backend", "no_such_backend_module", "list")
     assert module.run(args) == 0
     assert "no MIDI inputs found" in capsys.readouterr().out
+
+
+def test_commands_the_shipped_mappings_suggest_are_real():
+    import re
+    import shlex
+
+    from live.cli import build_parser
+
+    for path in GENERIC.parent.glob("*.toml"):
+        suggested = [c for c in re.findall(r"`([^`]*)`", path.read_text(encoding="utf-8")) if c.startswith("python")]
+        for command in suggested:
+            words = shlex.split(command)
+            assert words[:2] == ["python", "run_live.py"], f"{path.name}: `{command}` is not the project's CLI"
+            if "--help" not in words:
+                build_parser().parse_args(words[2:])  # SystemExit when the CLI does not take it
+        assert suggested or path != GENERIC, "generic.toml names the learn command"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ALSA is Linux's")
+@pytest.mark.parametrize("api", ["LINUX_ALSA", None])  # named, or rtmidi's default (ALSA first)
+def test_no_alsa_sequencer_is_one_line_naming_jack(monkeypatch, tmp_path, capfd, caplog, api):
+    from live.control import midiport
+
+    monkeypatch.setattr(midiport, "ALSA_SEQ", str(tmp_path / "seq"), raising=False)  # a machine without one
+    backend = "mido.backends.rtmidi" + (f"/{api}" if api else "")
+    module, args = _tool_args("--backend", backend, "list")
+    assert module.run(args) == 0
+    out, err = capfd.readouterr()
+    assert "no MIDI inputs found" in out
+    assert "ALSA lib" not in err  # the C library's raw line: ALSA is not asked at all
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and "no ALSA sequencer" in said[0] and "UNIX_JACK" in said[0], said
+    # The show's input says the same in its one warning, and keeps going.
+    names = InputNames(backend)
+    with pytest.raises(UserError, match="no ALSA sequencer.*UNIX_JACK"):
+        names()
 
 
 def test_tool_monitor_names_the_missing_port(tmp_path):

@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from live import paths
 from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec, ControlError, resolve
-from live.control.midiport import PolledInput, resolve_backend, rtmidi_api
+from live.control.midiport import MidiUnavailable, PolledInput, resolve_backend, rtmidi_api
 from live.control.service import StoppableThread
 from live.files import FileRefused, load_toml, read_text
 from live.handoff import CommandQueue, LatestSlot
@@ -384,6 +384,9 @@ def list_midi_inputs(backend: mido.Backend | str | None = None) -> list[str]:
     """Names of the MIDI inputs the backend sees; [] with a logged reason when none is usable."""
     try:
         return list(resolve_backend(backend).get_input_names())
+    except MidiUnavailable as exc:  # says itself what is missing and how to use JACK
+        _LOGGER.warning("no MIDI inputs: %s", exc)
+        return []
     except Exception as exc:  # rtmidi raises its own SystemError when ALSA/JACK is absent
         _LOGGER.warning("no MIDI inputs: the MIDI backend is not available (%s)", str(exc).strip() or type(exc).__name__)
         return []
