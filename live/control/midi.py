@@ -599,7 +599,7 @@ class MidiInput:
                                                 name, exc, self.retry_interval)
                                 missing_logged = True
                     elif not missing_logged:
-                        why = f"MIDI backend unavailable ({error})" if error else f"available: {names or 'none'}"
+                        why = f"MIDI backend unavailable: {error}" if error else f"available: {names or 'none'}"
                         _LOGGER.warning("MIDI input %s not found (%s); retrying every %.0f s or so",
                                         repr(self._wanted) if self._wanted else "(any)", why, self.retry_interval)
                         missing_logged = True

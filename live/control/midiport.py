@@ -40,7 +40,7 @@ Handler = Callable[[mido.Message, float], None]
 
 ALSA_SEQ = "/dev/snd/seq"  # the ALSA sequencer's device: without it ALSA MIDI cannot work
 JACK_HINT = ("to use JACK instead, start a JACK server and set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK "
-             "(or `midi --backend mido.backends.rtmidi/UNIX_JACK`)")
+             "or pass `midi --backend mido.backends.rtmidi/UNIX_JACK`")
 
 
 class MidiUnavailable(UserError):
@@ -72,9 +72,9 @@ def check_alsa(backend: Any) -> None:
     if getattr(backend, "api", None) not in (None, "UNSPECIFIED", "LINUX_ALSA"):
         return
     if not os.path.exists(ALSA_SEQ):
-        raise MidiUnavailable(f"no ALSA sequencer on this machine ({ALSA_SEQ} is missing); {JACK_HINT}")
+        raise MidiUnavailable(f"no ALSA sequencer on this machine: {ALSA_SEQ} is missing; {JACK_HINT}")
     if not os.access(ALSA_SEQ, os.R_OK | os.W_OK):
-        raise MidiUnavailable(f"no access to the ALSA sequencer {ALSA_SEQ} (join the 'audio' group); {JACK_HINT}")
+        raise MidiUnavailable(f"no access to the ALSA sequencer {ALSA_SEQ}: join the audio group; {JACK_HINT}")
 
 
 def rtmidi_api(backend: mido.Backend | str | None) -> int | None:
