@@ -394,13 +394,14 @@ def test_learn_checks_a_shader_parameter_even_without_a_shaders_folder_given():
         midi.learn_from_osc(("shader_param", "u_bogus"))
 
 
-def test_tool_learn_refuses_an_undeclared_shader_parameter(tmp_path):
+def test_tool_learn_refuses_an_undeclared_shader_parameter(tmp_path, capsys):
     path = tmp_path / "x.toml"
     module, args = _tool_args("--backend", "no_such_backend_module", "learn", "--map", str(path), "--timeout", "0.5",
                               "shader_param", "--name", "u_bogus")
-    with pytest.raises(ControlError, match="u_bogus is not a parameter of any shader"):
+    with pytest.raises(ControlError, match="^MIDI learn shader_param: u_bogus is not a parameter of any shader"):
         module.run(args)
     assert not path.exists()
+    assert "move or press" not in capsys.readouterr().out  # refused before asking for a control
     # --shaders-dir is the folder checked against, as for `live`.
     shaders = tmp_path / "shaders"
     shaders.mkdir()

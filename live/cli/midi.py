@@ -71,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
                                     on_open=lambda name: print(f"listening on {name!r}; Ctrl-C to stop")):
             print(f"{msg}  ->  {command.name + ' ' + repr(command.args) if command else '(unbound)'}")
         return 0
-    print(f"move or press the control for {args.command} (within {args.timeout:.0f} s)")
     binding = learn_binding(mapping, args.command, wanted, timeout=args.timeout, backend=args.backend,
+                            on_armed=lambda: print(f"move or press the control for {args.command} "
+                                                   f"(within {args.timeout:.0f} s)"),
                             name=args.name, value=_parse_value(args.value), min=args.min, max=args.max,
                             mode=args.mode)
     if binding is None:

@@ -180,6 +180,23 @@ def _first_error(exc: ValidationError, data: dict) -> str:
     return f"key '{'.'.join(loc)}': {msg}"
 
 
+def _checked_shader_param(b: Binding, params: dict[str, Any], shaders_dir: Path | str) -> Binding:
+    """``b`` checked against the declared shader ``params`` when it is a ``shader_param``
+    binding (ControlError: the name is not declared, or a value outside its range), a fader
+    with no min/max given the declared range; any other binding as it is."""
+    if b.command != "shader_param":
+        return b
+    param = params.get(str(b.name))
+    if param is None:
+        raise ControlError(f"{b.name} is not a parameter of any shader in {shaders_dir}; declared: {describe(params)}")
+    for key, v in (("value", b.value), ("min", b.min), ("max", b.max)):
+        if v is not None and not param.low <= float(v) <= param.high:
+            raise ControlError(f"{key} = {v} is outside {b.name}'s range {param.range}")
+    if b.value is None and b.min is None:
+        return b.model_copy(update={"min": param.low, "max": param.high})
+    return b
+
+
 class MidiMapping:
     """Bindings from MIDI controls to commands, loaded from a TOML mapping file.
 
@@ -234,18 +251,10 @@ class MidiMapping:
         where = f"MIDI mapping {self.path}: " if self.path else ""
         out = []
         for i, b in enumerate(self.bindings):
-            if b.command == "shader_param":
-                param = params.get(str(b.name))
-                if param is None:
-                    raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}): {b.name} is not a parameter of any "
-                                       f"shader in {shaders_dir}; declared: {describe(params)}")
-                for key, v in (("value", b.value), ("min", b.min), ("max", b.max)):
-                    if v is not None and not param.low <= float(v) <= param.high:
-                        raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}): {key} = {v} is outside "
-                                           f"{b.name}'s range {param.range}")
-                if b.value is None and b.min is None:
-                    b = b.model_copy(update={"min": param.low, "max": param.high})
-            out.append(b)
+            try:
+                out.append(_checked_shader_param(b, params, shaders_dir))
+            except ControlError as exc:
+                raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}): {exc}") from None
         return MidiMapping(out, self.device, self.path, shaders_dir)
 
     def find(self, msg: mido.Message) -> Binding | None:
@@ -318,7 +327,7 @@ class MidiMapping:
         first (ControlError), and a fader then sweeps the declared range, as in a loaded file."""
         shaders_dir = self.shaders_dir if shaders_dir is None else shaders_dir
         if shaders_dir is not None and binding.command == "shader_param":
-            binding = MidiMapping([binding]).checked_shader_params(shaders_dir).bindings[0]
+            binding = _checked_shader_param(binding, merged(folder_params(shaders_dir)), shaders_dir)
         kept = [b for b in self.bindings if b.key != binding.key]
         out = MidiMapping(kept + [binding], self.device, self.path, self.shaders_dir)
         # Learning mid-show must not reset the other pads' toggle states or CC edges.
@@ -681,12 +690,16 @@ class MidiInput:
 
 
 def learn_binding(mapping: MidiMapping, command: str, wanted: str | None = None, *, timeout: float = 60.0,
-                  backend: mido.Backend | str | None = None, **binding: Any) -> Binding | None:
+                  backend: mido.Backend | str | None = None, on_armed: Callable[[], None] | None = None,
+                  **binding: Any) -> Binding | None:
     """Open the input ``wanted``, bind the next control moved to ``command`` (``binding``: name,
-    value, min, max, mode as for :meth:`MidiInput.learn`) and save it in the mapping's file;
-    the binding, or None when nothing came within ``timeout`` seconds (mapping unchanged)."""
+    value, min, max, mode as for :meth:`MidiInput.learn`, checked first: ControlError) and save
+    it in the mapping's file; the binding, or None when nothing came within ``timeout`` seconds
+    (mapping unchanged). ``on_armed`` is called once the request is accepted."""
     midi = MidiInput(CommandQueue(), wanted, mapping, backend=backend)
     midi.learn(command, **binding)
+    if on_armed is not None:
+        on_armed()
     with midi:
         deadline = time.monotonic() + timeout
         while midi.learned.get() is None and time.monotonic() < deadline:
