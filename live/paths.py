@@ -50,8 +50,11 @@ DEFAULT_MAPPING = "generic.toml"
 def mapping_file(name: str | os.PathLike = DEFAULT_MAPPING, override: str | os.PathLike | None = None) -> Path:
     """The MIDI mapping file ``name``: itself when it is an existing file or a path with a folder
     part (``mappings/my.toml``), else that name in the mappings folder (see :func:`folder`), where
-    ``midi learn`` creates it when it is new."""
+    ``midi learn`` creates it when it is new; there ``.toml`` may be left out (``nu`` is
+    ``nu.toml``), as with preset names."""
     path = Path(name)
     if path.exists() or len(path.parts) > 1:
         return path
+    if path.suffix.lower() != ".toml":
+        path = path.with_name(path.name + ".toml")
     return mappings_dir(override) / path

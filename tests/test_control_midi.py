@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 import uuid
@@ -227,6 +228,63 @@ def test_bad_mapping_is_refused_with_one_line(tmp_path, text, reason):
     assert isinstance(info.value, UserError)
 
 
+def _make_fifo(path: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    os.mkfifo(path)
+
+
+BAD_FILES = {  # what each makes of the path, and the reason the one-line error gives
+    "not UTF-8": (lambda p: p.write_bytes(b'device = "\xff\xfe"\n'), "not UTF-8"),
+    "corrupt": (lambda p: p.write_bytes(b"\x00\x01[[bind\x00"), "not valid TOML"),
+    "a folder": (lambda p: p.mkdir(), "is a folder"),
+    "a FIFO": (_make_fifo, "not a regular file"),
+    "deeply nested": (lambda p: p.write_text("device = " + "[" * 100_000 + "]" * 100_000 + "\n"), "nested too deep"),
+    "too large": (lambda p: p.write_text("# " + "x" * 2_000_000 + "\n"), "over the limit"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_unusable_mapping_file_is_one_line_error(tmp_path, kind):
+    make, reason = BAD_FILES[kind]
+    path = tmp_path / "bad.toml"
+    make(path)
+    result: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            MidiMapping.load(path)
+        except BaseException as exc:  # whatever it is, the test reports it
+            result.append(exc)
+
+    loader = threading.Thread(target=load, daemon=True)  # a FIFO blocked the old reader forever
+    loader.start()
+    loader.join(5.0)
+    assert result, f"loading a mapping that is {kind} did not end (or raised nothing) within 5 s"
+    error = result[0]
+    assert isinstance(error, ControlError) and isinstance(error, UserError), repr(error)
+    message = str(error)
+    assert reason in message and str(path) in message and "\n" not in message, message
+
+
+def test_saving_over_a_fifo_is_refused_not_blocked(tmp_path):
+    path = tmp_path / "m.toml"
+    _make_fifo(path)  # replaced by a FIFO after loading: re-reading it for its comments must not block
+    result: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            MidiMapping([Binding(cc=1, command="tap")], path=path).save()
+        except BaseException as exc:
+            result.append(exc)
+
+    saver = threading.Thread(target=save, daemon=True)
+    saver.start()
+    saver.join(5.0)
+    assert result and isinstance(result[0], ControlError), result
+    assert "not a regular file" in str(result[0])
+
+
 def test_bad_entry_is_numbered_and_named(tmp_path):
     text = '[[bind]]\ncc = 1\ncommand = "tap"\n\n[[bind]]\nnote = 9\ncommand = "bpm"\nvalue = 999\n'
     with pytest.raises(ControlError, match=r"\[\[bind\]\] #2 \(note = 9\)"):
@@ -327,6 +385,32 @@ def test_learn_checks_a_shader_parameter_against_the_declarations(tmp_path):
     # A learned fader sweeps the declared range at once, as a loaded one does (not 0..1 until a restart).
     assert (midi.learned.get().min, midi.learned.get().max) == (declared.low, declared.high)
     assert MidiMapping.load(path, shaders).to_command(cc(11, 127)).args == ("u_amount", declared.high)
+
+
+def test_learn_checks_a_shader_parameter_even_without_a_shaders_folder_given():
+    # One rule for every learn (CLI, OSC): with no folder on the mapping, live.paths' shaders folder.
+    midi = MidiInput(CommandQueue(), None, MidiMapping(), backend="no_such_backend_module")
+    with pytest.raises(ControlError, match="u_bogus is not a parameter of any shader"):
+        midi.learn_from_osc(("shader_param", "u_bogus"))
+
+
+def test_tool_learn_refuses_an_undeclared_shader_parameter(tmp_path, capsys):
+    path = tmp_path / "x.toml"
+    module, args = _tool_args("--backend", "no_such_backend_module", "learn", "--map", str(path), "--timeout", "0.5",
+                              "shader_param", "--name", "u_bogus")
+    with pytest.raises(ControlError, match="^MIDI learn shader_param: u_bogus is not a parameter of any shader"):
+        module.run(args)
+    assert not path.exists()
+    assert "move or press" not in capsys.readouterr().out  # refused before asking for a control
+    # --shaders-dir is the folder checked against, as for `live`.
+    shaders = tmp_path / "shaders"
+    shaders.mkdir()
+    (shaders / "only.glsl").write_text("uniform float u_only = 0.5; // @param 0..1 the one parameter\n",
+                                       encoding="utf-8")
+    module, args = _tool_args("--backend", "no_such_backend_module", "learn", "--map", str(path), "--timeout", "0.5",
+                              "--shaders-dir", str(shaders), "shader_param", "--name", "u_amount")
+    with pytest.raises(ControlError, match="u_amount is not a parameter of any shader"):
+        module.run(args)
 
 
 # --- ports and backends ----------------------------------------------------------------------
@@ -496,6 +580,42 @@ def test_tool_list_without_backend(capsys):
     assert "no MIDI inputs found" in capsys.readouterr().out
 
 
+def test_commands_the_shipped_mappings_suggest_are_real():
+    import re
+    import shlex
+
+    from live.cli import build_parser
+
+    for path in GENERIC.parent.glob("*.toml"):
+        suggested = [c for c in re.findall(r"`([^`]*)`", path.read_text(encoding="utf-8")) if c.startswith("python")]
+        for command in suggested:
+            words = shlex.split(command)
+            assert words[:2] == ["python", "run_live.py"], f"{path.name}: `{command}` is not the project's CLI"
+            if "--help" not in words:
+                build_parser().parse_args(words[2:])  # SystemExit when the CLI does not take it
+        assert suggested or path != GENERIC, "generic.toml names the learn command"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ALSA is Linux's")
+@pytest.mark.parametrize("api", ["LINUX_ALSA", None])  # named, or rtmidi's default (ALSA first)
+def test_no_alsa_sequencer_is_one_line_naming_jack(monkeypatch, tmp_path, capfd, caplog, api):
+    from live.control import midiport
+
+    monkeypatch.setattr(midiport, "ALSA_SEQ", str(tmp_path / "seq"), raising=False)  # a machine without one
+    backend = "mido.backends.rtmidi" + (f"/{api}" if api else "")
+    module, args = _tool_args("--backend", backend, "list")
+    assert module.run(args) == 0
+    out, err = capfd.readouterr()
+    assert "no MIDI inputs found" in out
+    assert "ALSA lib" not in err  # the C library's raw line: ALSA is not asked at all
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and "no ALSA sequencer" in said[0] and "UNIX_JACK" in said[0], said
+    # The show's input says the same in its one warning, and keeps going.
+    names = InputNames(backend)
+    with pytest.raises(UserError, match="no ALSA sequencer.*UNIX_JACK"):
+        names()
+
+
 def test_tool_monitor_names_the_missing_port(tmp_path):
     module, args = _tool_args("--backend", "no_such_backend_module", "monitor", "--map", str(GENERIC))
     with pytest.raises(ControlError, match="'APC MINI' not found"):
@@ -552,11 +672,11 @@ def test_tool_learn_over_jack_creates_the_mapping(jack_backend, tmp_path):
     path = tmp_path / "new.toml"
     module, args = _tool_args("--backend", "mido.backends.rtmidi/UNIX_JACK", "learn", "--map", str(path),
                               "--input", port_name, "--timeout", "10", "shader_param", "--name", "u_amount",
-                              "--min", "0", "--max", "4")
+                              "--min", "0", "--max", "0.5")
     with _controller(jack_backend, port_name, cc(30, 64, channel=4)):  # moved until the tool has learned it
         assert module.run(args) == 0
     learned = MidiMapping.load(path)
-    assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=4.0),)
+    assert learned.bindings == (Binding(cc=30, channel=5, command="shader_param", name="u_amount", min=0.0, max=0.5),)
 
 
 @pytest.mark.integration

@@ -46,8 +46,8 @@ def test_folder_flags_default_to_none():
 @pytest.mark.parametrize("command, kinds", [
     (["check"], ("presets", "keyframes", "shaders", "mappings")),  # check takes live's flags and reads the MIDI map
     (["precompute"], ("presets", "keyframes")),
-    (["midi", "monitor"], ("mappings",)),
-    (["midi", "learn", "blackout"], ("mappings",)),
+    (["midi", "monitor"], ("mappings", "shaders")),  # shader_param bindings are checked against the shaders
+    (["midi", "learn", "blackout"], ("mappings", "shaders")),
 ])
 def test_commands_declare_the_folder_flags(command, kinds):
     args = build_parser().parse_args(command)
@@ -63,3 +63,12 @@ def test_mapping_file(no_env, tmp_path):
     assert paths.mapping_file("sub/new.toml") == paths.Path("sub/new.toml")  # a path with a folder: as given
     (tmp_path / "here.toml").write_text("")
     assert paths.mapping_file("here.toml") == paths.Path("here.toml")  # an existing file: as given
+
+
+def test_mapping_name_without_extension(no_env, tmp_path):
+    no_env.chdir(tmp_path)
+    # `--midi-map nu` is `nu.toml` in the mappings folder, as preset names need no extension.
+    assert paths.mapping_file("nu") == paths.ROOT / "mappings" / "nu.toml"
+    assert paths.mapping_file("generic") == paths.mapping_file("generic.toml")
+    assert paths.mapping_file("my.v2", tmp_path / "maps") == tmp_path / "maps" / "my.v2.toml"
+    assert paths.mapping_file("sub/raw") == paths.Path("sub/raw")  # a path: as given

@@ -141,6 +141,29 @@ def test_midi_map_default_and_relative_paths(tmp_path, monkeypatch):
     assert str(ShowSettings(mappings_dir=str(mappings), midi_map="here.toml").midi_map_path()) == "here.toml"
 
 
+def test_midi_opens_on_the_mappings_device_without_midi_input(tmp_path, caplog):
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    assert ShowSettings(mappings_dir=str(maps)).midi_mapping() is None  # no mapping: no MIDI, no complaint
+    (maps / "generic.toml").write_text('[[bind]]\ncc = 1\ncommand = "tap"\n')
+    assert ShowSettings(mappings_dir=str(maps)).midi_mapping() is None  # no device named: no MIDI
+    assert ShowSettings(mappings_dir=str(maps), midi_input="pad").midi_mapping().bindings
+    (maps / "generic.toml").write_text('device = "no-such-pad"\n[[bind]]\ncc = 1\ncommand = "tap"\n')
+    assert ShowSettings(mappings_dir=str(maps)).midi_mapping().device == "no-such-pad"
+    (maps / "broken.toml").write_text('[[bind]]\ncc = 1\n')
+    with pytest.raises(UserError, match="broken.toml"):  # a mapping asked for must load
+        ShowSettings(mappings_dir=str(maps), midi_map="broken").midi_mapping()
+    # The show opens it (README: `device` is used when --midi-input is not given); absent, it
+    # goes on with one warning from the input.
+    write_demo_track(tmp_path / "track.wav", 2.0)
+    settings = ShowSettings(audio=str(tmp_path / "track.wav"), headless=True, seconds=0.5, fps=30, size="64x64",
+                            osc_port=0, mappings_dir=str(maps))
+    with caplog.at_level(logging.INFO):
+        assert run_show(settings) == 0
+    missing = [r.getMessage() for r in caplog.records if "'no-such-pad' not found" in r.getMessage()]
+    assert len(missing) == 1, [r.getMessage() for r in caplog.records if "MIDI" in r.getMessage()]
+
+
 def test_live_runner_runs_headless_for_its_seconds(tmp_path, caplog):
     write_demo_track(tmp_path / "track.wav", 4.0)
     settings = ShowSettings(audio=str(tmp_path / "track.wav"), headless=True, seconds=1.5, fps=30, size="64x64",

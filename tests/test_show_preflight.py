@@ -37,7 +37,8 @@ def folders(tmp_path):
     (presets / "demo.toml").write_text((REPO / "presets" / "demo.toml").read_text())
     for path in (REPO / "shaders").glob("*.glsl"):
         (shaders / path.name).write_text(path.read_text())
-    return {"presets_dir": str(presets), "keyframes_dir": str(tmp_path / "kf"), "shaders_dir": str(shaders)}
+    return {"presets_dir": str(presets), "keyframes_dir": str(tmp_path / "kf"), "shaders_dir": str(shaders),
+            "mappings_dir": str(tmp_path / "mappings")}  # no MIDI mapping, so no controller looked for
 
 
 def rows(result) -> dict[str, preflight.Check]:
@@ -99,6 +100,16 @@ def test_midi_input_missing_and_a_bad_mapping(tmp_path):
     got = rows(result)
     assert got["midi input"].status == FAIL and "no MIDI input matches 'no-such-controller'" in got["midi input"].detail
     assert got["midi map"].status == FAIL and "bad.toml" in got["midi map"].detail
+
+
+def test_a_mappings_device_is_checked_without_midi_input(tmp_path):
+    (tmp_path / "generic.toml").write_text('device = "no-such-pad"\n[[bind]]\ncc = 1\ncommand = "tap"\n')
+    result = run_preflight(ShowSettings(mappings_dir=str(tmp_path)), skip=set(preflight.PROBES) - {"midi"},
+                           midi_backend="no_such_backend_module")
+    got = rows(result)
+    # The show opens the mapping's device; absent, it goes on without it: a WARN, not a FAIL.
+    assert got["midi input"].status == WARN and "'no-such-pad' is not plugged in" in got["midi input"].detail
+    assert got["midi map"].status == PASS and result.exit_code() == 0
 
 
 def test_start_preset_missing_or_not_ready_fails(folders, tmp_path):

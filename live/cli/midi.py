@@ -34,8 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     learn = sub.add_parser("learn", help="bind the next control you move to a command and save it in the mapping")
     for p in (monitor, learn):
         p.add_argument("--map", default=paths.DEFAULT_MAPPING, metavar="NAME",
-                       help=f"mapping file: a path, or a name in the mappings folder (default {paths.DEFAULT_MAPPING})")
-        add_folder_flags(p, "mappings")
+                       help=f"mapping file: a path, or a name in the mappings folder, .toml optional "
+                            f"(default {paths.DEFAULT_MAPPING})")
+        add_folder_flags(p, "mappings", "shaders")
         p.add_argument("--input", default=None, help="input port, part of its name (default: the mapping's device)")
     monitor.add_argument("--seconds", type=positive(float), default=None, help="stop after this long")
     learn.add_argument("command", choices=BIND_COMMANDS, help="command to bind")
@@ -57,18 +58,22 @@ def run(args: argparse.Namespace) -> int:
             print("no MIDI inputs found")
         return 0
     path = paths.mapping_file(args.map, args.mappings_dir)
+    # Shader parameters are checked against the shaders' declarations, as `live` checks them: a
+    # learned name no shader declares is refused now, not saved for the show to refuse.
+    shaders = paths.shaders_dir(args.shaders_dir)
     if args.midi_action == "learn" and not path.exists():
-        mapping = MidiMapping(path=path)  # learning into a new file creates it
+        mapping = MidiMapping(path=path, shaders_dir=shaders)  # learning into a new file creates it
     else:
-        mapping = MidiMapping.load(path)
+        mapping = MidiMapping.load(path, shaders)
     wanted = args.input if args.input is not None else mapping.device
     if args.midi_action == "monitor":
         for msg, command in monitor(mapping, wanted, args.backend, args.seconds,
                                     on_open=lambda name: print(f"listening on {name!r}; Ctrl-C to stop")):
             print(f"{msg}  ->  {command.name + ' ' + repr(command.args) if command else '(unbound)'}")
         return 0
-    print(f"move or press the control for {args.command} (within {args.timeout:.0f} s)")
     binding = learn_binding(mapping, args.command, wanted, timeout=args.timeout, backend=args.backend,
+                            on_armed=lambda: print(f"move or press the control for {args.command} "
+                                                   f"(within {args.timeout:.0f} s)"),
                             name=args.name, value=_parse_value(args.value), min=args.min, max=args.max,
                             mode=args.mode)
     if binding is None:

@@ -39,7 +39,6 @@ import os
 import tempfile
 import threading
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
@@ -48,9 +47,11 @@ import mido
 import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from live import paths
 from live.control.commands import COMMANDS, SHORTCUTS, TOGGLES, Arg, CommandSpec, ControlError, resolve
-from live.control.midiport import PolledInput, resolve_backend, rtmidi_api
+from live.control.midiport import MidiUnavailable, PolledInput, resolve_backend, rtmidi_api
 from live.control.service import StoppableThread
+from live.files import FileRefused, load_toml, read_text
 from live.handoff import CommandQueue, LatestSlot
 from live.messages import Command
 from live.ratelog import RateLimitedLog
@@ -179,6 +180,23 @@ def _first_error(exc: ValidationError, data: dict) -> str:
     return f"key '{'.'.join(loc)}': {msg}"
 
 
+def _checked_shader_param(b: Binding, params: dict[str, Any], shaders_dir: Path | str) -> Binding:
+    """``b`` checked against the declared shader ``params`` when it is a ``shader_param``
+    binding (ControlError: the name is not declared, or a value outside its range), a fader
+    with no min/max given the declared range; any other binding as it is."""
+    if b.command != "shader_param":
+        return b
+    param = params.get(str(b.name))
+    if param is None:
+        raise ControlError(f"{b.name} is not a parameter of any shader in {shaders_dir}; declared: {describe(params)}")
+    for key, v in (("value", b.value), ("min", b.min), ("max", b.max)):
+        if v is not None and not param.low <= float(v) <= param.high:
+            raise ControlError(f"{key} = {v} is outside {b.name}'s range {param.range}")
+    if b.value is None and b.min is None:
+        return b.model_copy(update={"min": param.low, "max": param.high})
+    return b
+
+
 class MidiMapping:
     """Bindings from MIDI controls to commands, loaded from a TOML mapping file.
 
@@ -212,13 +230,11 @@ class MidiMapping:
         the shaders there declare (see :meth:`checked_shader_params`)."""
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = load_toml(path)  # regular files only, size-checked: a FIFO or a huge file is refused, never read
         except FileNotFoundError:
             raise ControlError(f"MIDI mapping {path} does not exist; see mappings/generic.toml for an example") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ControlError(f"MIDI mapping {path} cannot be read: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ControlError(f"MIDI mapping {path} is not valid TOML: {exc}") from None
+        except FileRefused as exc:
+            raise ControlError(f"MIDI mapping {path} {exc}") from None
         try:
             parsed = _MappingFile.model_validate(data)
         except ValidationError as exc:
@@ -235,18 +251,10 @@ class MidiMapping:
         where = f"MIDI mapping {self.path}: " if self.path else ""
         out = []
         for i, b in enumerate(self.bindings):
-            if b.command == "shader_param":
-                param = params.get(str(b.name))
-                if param is None:
-                    raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}): {b.name} is not a parameter of any "
-                                       f"shader in {shaders_dir}; declared: {describe(params)}")
-                for key, v in (("value", b.value), ("min", b.min), ("max", b.max)):
-                    if v is not None and not param.low <= float(v) <= param.high:
-                        raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}): {key} = {v} is outside "
-                                           f"{b.name}'s range {param.range}")
-                if b.value is None and b.min is None:
-                    b = b.model_copy(update={"min": param.low, "max": param.high})
-            out.append(b)
+            try:
+                out.append(_checked_shader_param(b, params, shaders_dir))
+            except ControlError as exc:
+                raise ControlError(f"{where}[[bind]] #{i + 1} ({b.describe()}): {exc}") from None
         return MidiMapping(out, self.device, self.path, shaders_dir)
 
     def find(self, msg: mido.Message) -> Binding | None:
@@ -313,12 +321,13 @@ class MidiMapping:
             return make(*named)
         return make(*named, shape.value.check(binding.value))  # type: ignore[union-attr]
 
-    def with_binding(self, binding: Binding) -> "MidiMapping":
+    def with_binding(self, binding: Binding, shaders_dir: Path | str | None = None) -> "MidiMapping":
         """A new mapping with ``binding`` added, replacing any binding on the same control; a
-        ``shader_param`` binding is checked against :attr:`shaders_dir` first (ControlError), and
-        a fader then sweeps the declared range, as in a loaded file."""
-        if self.shaders_dir is not None and binding.command == "shader_param":
-            binding = MidiMapping([binding]).checked_shader_params(self.shaders_dir).bindings[0]
+        ``shader_param`` binding is checked against ``shaders_dir`` (default :attr:`shaders_dir`)
+        first (ControlError), and a fader then sweeps the declared range, as in a loaded file."""
+        shaders_dir = self.shaders_dir if shaders_dir is None else shaders_dir
+        if shaders_dir is not None and binding.command == "shader_param":
+            binding = _checked_shader_param(binding, merged(folder_params(shaders_dir)), shaders_dir)
         kept = [b for b in self.bindings if b.key != binding.key]
         out = MidiMapping(kept + [binding], self.device, self.path, self.shaders_dir)
         # Learning mid-show must not reset the other pads' toggle states or CC edges.
@@ -333,7 +342,9 @@ class MidiMapping:
         if target is None:
             raise ControlError("MIDI mapping has no file to save to; pass a path")
         try:
-            doc = tomlkit.parse(target.read_text(encoding="utf-8")) if target.exists() else tomlkit.document()
+            doc = tomlkit.parse(read_text(target))
+        except FileNotFoundError:
+            doc = tomlkit.document()
         except Exception as exc:  # the file was edited into something unreadable since load
             raise ControlError(f"MIDI mapping {target} cannot be re-read for saving: {exc}") from None
         if self.device is not None:
@@ -382,6 +393,9 @@ def list_midi_inputs(backend: mido.Backend | str | None = None) -> list[str]:
     """Names of the MIDI inputs the backend sees; [] with a logged reason when none is usable."""
     try:
         return list(resolve_backend(backend).get_input_names())
+    except MidiUnavailable as exc:  # says itself what is missing and how to use JACK
+        _LOGGER.warning("no MIDI inputs: %s", exc)
+        return []
     except Exception as exc:  # rtmidi raises its own SystemError when ALSA/JACK is absent
         _LOGGER.warning("no MIDI inputs: the MIDI backend is not available (%s)", str(exc).strip() or type(exc).__name__)
         return []
@@ -491,7 +505,10 @@ class MidiInput:
         self._commands = commands
         self._wanted = port if port is not None else mapping.device
         self._mapping = mapping  # used only under _handle_lock, by the reader thread
-        self._shaders_dir = mapping.shaders_dir  # what a learned shader_param binding is checked against
+        # What a learned shader_param binding is checked against: always some shaders folder (the
+        # mapping's, else live.paths' rule), so no caller (CLI learn, OSC /learn) can skip the check
+        # and save a name the next `live` refuses.
+        self._shaders_dir = mapping.shaders_dir if mapping.shaders_dir is not None else paths.shaders_dir()
         self._backend = backend
         self._names = InputNames(backend)  # used only by the supervisor thread
         self._status = status
@@ -536,7 +553,7 @@ class MidiInput:
         ControlError now if the command and its fields would not make a valid binding."""
         request = LearnRequest(command, name, value, min, max, mode)
         try:  # validate in the caller's thread, the shader parameter against the declarations too
-            MidiMapping(shaders_dir=self._shaders_dir).with_binding(request.bind(mido.Message("control_change", control=0)))
+            MidiMapping().with_binding(request.bind(mido.Message("control_change", control=0)), self._shaders_dir)
         except ValidationError as exc:
             raise ControlError(f"MIDI learn {command}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}") from None
         except ControlError as exc:
@@ -591,7 +608,7 @@ class MidiInput:
                                                 name, exc, self.retry_interval)
                                 missing_logged = True
                     elif not missing_logged:
-                        why = f"MIDI backend unavailable ({error})" if error else f"available: {names or 'none'}"
+                        why = f"MIDI backend unavailable: {error}" if error else f"available: {names or 'none'}"
                         _LOGGER.warning("MIDI input %s not found (%s); retrying every %.0f s or so",
                                         repr(self._wanted) if self._wanted else "(any)", why, self.retry_interval)
                         missing_logged = True
@@ -653,7 +670,7 @@ class MidiInput:
     def _learn_from(self, request: LearnRequest, msg: mido.Message) -> None:
         try:
             binding = request.bind(msg)
-            mapping = self._mapping.with_binding(binding)
+            mapping = self._mapping.with_binding(binding, self._shaders_dir)
         except ValidationError as exc:
             _LOGGER.warning("MIDI learn failed: %s", exc.errors()[0]["msg"])
             return
@@ -673,12 +690,16 @@ class MidiInput:
 
 
 def learn_binding(mapping: MidiMapping, command: str, wanted: str | None = None, *, timeout: float = 60.0,
-                  backend: mido.Backend | str | None = None, **binding: Any) -> Binding | None:
+                  backend: mido.Backend | str | None = None, on_armed: Callable[[], None] | None = None,
+                  **binding: Any) -> Binding | None:
     """Open the input ``wanted``, bind the next control moved to ``command`` (``binding``: name,
-    value, min, max, mode as for :meth:`MidiInput.learn`) and save it in the mapping's file;
-    the binding, or None when nothing came within ``timeout`` seconds (mapping unchanged)."""
+    value, min, max, mode as for :meth:`MidiInput.learn`, checked first: ControlError) and save
+    it in the mapping's file; the binding, or None when nothing came within ``timeout`` seconds
+    (mapping unchanged). ``on_armed`` is called once the request is accepted."""
     midi = MidiInput(CommandQueue(), wanted, mapping, backend=backend)
     midi.learn(command, **binding)
+    if on_armed is not None:
+        on_armed()
     with midi:
         deadline = time.monotonic() + timeout
         while midi.learned.get() is None and time.monotonic() < deadline:

@@ -15,12 +15,15 @@ delays when messages are handled, not whether they arrive or when they are said 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from typing import Any, Callable
 
 import mido
 
+from live.errors import UserError
 from live.ratelog import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,14 +38,43 @@ JOIN_S = 2.0  # how long closing waits for the reader thread to finish its messa
 Handler = Callable[[mido.Message, float], None]
 
 
+ALSA_SEQ = "/dev/snd/seq"  # the ALSA sequencer's device: without it ALSA MIDI cannot work
+JACK_HINT = ("to use JACK instead, start a JACK server and set MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK "
+             "or pass `midi --backend mido.backends.rtmidi/UNIX_JACK`")
+
+
+class MidiUnavailable(UserError):
+    """The MIDI system the backend needs is not on this machine; the message says what is
+    missing and how to use JACK instead, in one line."""
+
+
 def resolve_backend(backend: mido.Backend | str | None) -> Any:
     """The mido backend ``backend`` names: the default (rtmidi unless MIDO_BACKEND says otherwise)
-    for None, a module path (``mido.backends.rtmidi/UNIX_JACK``) for a string."""
+    for None, a module path (``mido.backends.rtmidi/UNIX_JACK``) for a string. MidiUnavailable
+    when it would use ALSA and this machine has no ALSA sequencer (see :func:`check_alsa`)."""
     if backend is None:
-        return mido.backend
-    if isinstance(backend, str):
-        return mido.Backend(backend)
-    return backend
+        resolved = mido.backend
+    elif isinstance(backend, str):
+        resolved = mido.Backend(backend)
+    else:
+        resolved = backend
+    check_alsa(resolved)
+    return resolved
+
+
+def check_alsa(backend: Any) -> None:
+    """MidiUnavailable, in one line, when ``backend`` is mido's rtmidi on ALSA (named, or the
+    default API on Linux, which tries ALSA first) and the ALSA sequencer device is missing or not
+    usable. ALSA is then never asked: its C library would print a raw ``ALSA lib seq_hw.c`` line
+    on the process's stderr before failing anyway."""
+    if not sys.platform.startswith("linux") or getattr(backend, "name", None) != "mido.backends.rtmidi":
+        return
+    if getattr(backend, "api", None) not in (None, "UNSPECIFIED", "LINUX_ALSA"):
+        return
+    if not os.path.exists(ALSA_SEQ):
+        raise MidiUnavailable(f"no ALSA sequencer on this machine: {ALSA_SEQ} is missing; {JACK_HINT}")
+    if not os.access(ALSA_SEQ, os.R_OK | os.W_OK):
+        raise MidiUnavailable(f"no access to the ALSA sequencer {ALSA_SEQ}: join the audio group; {JACK_HINT}")
 
 
 def rtmidi_api(backend: mido.Backend | str | None) -> int | None:

@@ -173,25 +173,35 @@ def probe_osc(s: ShowSettings) -> list[Check]:
 
 
 def probe_midi(s: ShowSettings, backend: Any = None) -> list[Check]:
-    """The ``--midi-input`` port is present and its mapping file loads (the show opens no MIDI without one)."""
+    """The MIDI input the show opens (``--midi-input``, else the mapping's ``device``) is present
+    and its mapping file loads. A mapping's device not plugged in is a WARN: the show goes on and
+    opens it when it appears."""
     from live.control.midi import MidiMapping, list_midi_inputs, pick_port
 
     names = list_midi_inputs(backend)
     seen = ", ".join(repr(n) for n in names) or "none"
-    if not s.midi_input:
-        return [Check("midi", "midi input", PASS, f"off (no --midi-input); inputs seen: {seen}")]
-    rows = []
-    port = pick_port(names, s.midi_input)
-    if port is None:
-        rows.append(Check("midi", "midi input", FAIL, f"no MIDI input matches {s.midi_input!r}; inputs seen: {seen}"))
-    else:
-        rows.append(Check("midi", "midi input", PASS, f"{port!r}"))
     path = s.midi_map_path()
+    if not (s.midi_input or s.midi_map or path.exists()):
+        return [Check("midi", "midi input", PASS, f"off (no --midi-input, no mapping); inputs seen: {seen}")]
+    rows = []
+    device = None
     try:
         mapping = MidiMapping.load(path, paths.shaders_dir(s.shaders_dir))
         rows.append(Check("midi", "midi map", PASS, f"{path}: {len(mapping.bindings)} bindings"))
+        device = mapping.device
     except UserError as exc:
-        rows.append(Check("midi", "midi map", FAIL, str(exc)))
+        rows.append(Check("midi", "midi map", FAIL if s.midi_input or s.midi_map else WARN, str(exc)))
+    wanted = s.midi_input or device
+    if not wanted:
+        rows.insert(0, Check("midi", "midi input", PASS, f"off (no --midi-input, no device in the mapping); "
+                                                         f"inputs seen: {seen}"))
+    elif (port := pick_port(names, wanted)) is not None:
+        rows.insert(0, Check("midi", "midi input", PASS, f"{port!r}"))
+    elif s.midi_input:
+        rows.insert(0, Check("midi", "midi input", FAIL, f"no MIDI input matches {s.midi_input!r}; inputs seen: {seen}"))
+    else:
+        rows.insert(0, Check("midi", "midi input", WARN, f"the mapping's device {wanted!r} is not plugged in (the show "
+                                                         f"opens it when it appears); inputs seen: {seen}"))
     return rows
 
 

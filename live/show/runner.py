@@ -139,6 +139,32 @@ class ShowSettings:
         mappings folder when none is given)."""
         return paths.mapping_file(self.midi_map or paths.DEFAULT_MAPPING, self.mappings_dir)
 
+    def midi_mapping(self) -> Any:
+        """The MIDI mapping the show is played with (shader parameters checked against the
+        shaders), or None when it opens no MIDI input. With ``--midi-input`` or ``--midi-map`` the
+        mapping must load (ControlError otherwise). MIDI opens on ``--midi-input``, else on the
+        mapping's ``device`` when it names one (a device not plugged in is one warning from the
+        input, which opens it when it appears); a default mapping that is missing or unusable
+        means no MIDI, with a warning for the unusable one, never a refused show."""
+        from live.control.midi import MidiMapping
+
+        path = self.midi_map_path()
+        chosen = bool(self.midi_input or self.midi_map)
+        if not chosen and not path.exists():
+            return None
+        try:
+            mapping = MidiMapping.load(path, paths.shaders_dir(self.shaders_dir))  # ranges of shader params
+        except UserError as exc:
+            if chosen:
+                raise
+            _LOGGER.warning("no MIDI: %s", exc)
+            return None
+        if not self.midi_input and not mapping.device:
+            return None
+        if not self.midi_input:
+            _LOGGER.info("MIDI input: the mapping's device %r (%s)", mapping.device, path)
+        return mapping
+
     def crash_dir(self) -> Path:
         """Where crash reports go: beside the log file, else the working folder."""
         return Path(self.log_file).expanduser().resolve().parent if self.log_file else Path.cwd()
@@ -197,11 +223,11 @@ def run_show(settings: ShowSettings) -> int:
         stage = Stage(holding, lambda: _start_show(loader, s, renderer, commands, clock_commands, stack, clip),
                       s.crash_dir(), asdict(s))
         status, learn = stage.status, None
-        if s.midi_input:
-            from live.control.midi import MidiInput, MidiMapping
+        mapping = s.midi_mapping()
+        if mapping is not None:
+            from live.control.midi import MidiInput
 
-            mapping = MidiMapping.load(s.midi_map_path(), paths.shaders_dir(s.shaders_dir))  # ranges of shader params
-            midi = MidiInput(commands, s.midi_input, mapping, status=stage.status)
+            midi = MidiInput(commands, s.midi_input, mapping, status=stage.status)  # no --midi-input: its device
             midi.start()
             stack.callback(midi.stop)
             status, learn = (lambda: {**stage.status(), "learning": midi.learning}), midi.learn_from_osc
