@@ -14,10 +14,12 @@ in that region, just enough. Everything else passes: the rest of the picture, it
 every fall (a blackout or a fade goes black at once). With the rises stopped, at most one more
 fall can follow, and a flash needs both, so seven changes at most make three flashes.
 
-The gains are drawn smoothly across the picture (a gain texture of 2x2 texels a region, sampled
-bilinearly), each texel no higher than the gain of any region whose pixels sample it, so no
-region ends up brighter than its cap and no hard tile edges show. What was really shown (the
-output, measured a frame later) is what the limiter keeps track of.
+Each region is scaled by its own gain alone (a gain texture of one texel a region, sampled
+nearest): a smooth blend across region edges would either let a held region's edge through or
+dim its still neighbours on every held frame, which makes them flash in turn. While it holds
+back, a held region can show as a darker tile beside a free one; the rest of the time nothing
+is touched. What was really shown (the output, measured a frame later) is what the limiter
+keeps track of.
 """
 
 from __future__ import annotations
@@ -37,15 +39,14 @@ SLACK_S = 0.1  # the limiter's window is this much longer: frame times and measu
 MARGIN = 0.85  # a held-back region may rise at most this fraction of the threshold above its last low
 HOLDING_S = 0.5  # "holding back" (the HUD lamp, /status) lasts this long after the last touched frame
 FLASH_CELLS = 16  # the limiter's grid: a flash over a sixteenth of the width and height counts
-TEXELS_PER_CELL = 2  # the gain texture's texels per region side (a smooth edge a quarter region wide)
-GAIN_TEXELS = FLASH_CELLS * TEXELS_PER_CELL
 
 
 # The renderer's two passes for the limiter (GLSL; the renderer compiles them).
 _LINEAR = "vec3 linear(vec3 c) { return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(0.04045, c)); }\n"
 # LUMA: the mean relative luminance (linear light, WCAG weights) of each cell of a small grid,
-# from 8x8 taps per cell (each tap a bilinear mix of 4 texels); the cells start at u_origin
-# (in fragments), so two pictures can be measured side by side and read back at once.
+# from 8x8 taps per cell, each the pixel under it (never one of the next cell: a held cell's
+# neighbour must not look as if it flashed); the cells start at u_origin (in fragments), so two
+# pictures can be measured side by side and read back at once.
 LUMA_SOURCE = """#version 330 core
 out vec4 f_color;
 uniform sampler2D u_image;
@@ -53,16 +54,18 @@ uniform vec2 u_cells;
 uniform vec2 u_origin;
 """ + _LINEAR + """void main() {
     vec2 cell = floor(gl_FragCoord.xy - u_origin);
+    vec2 size = vec2(textureSize(u_image, 0));
     float sum = 0.0;
     for (int j = 0; j < 8; j++)
-        for (int i = 0; i < 8; i++)
-            sum += dot(linear(texture(u_image, (cell + (vec2(i, j) + 0.5) / 8.0) / u_cells).rgb),
-                       vec3(0.2126, 0.7152, 0.0722));
+        for (int i = 0; i < 8; i++) {
+            ivec2 px = ivec2(floor((cell + (vec2(i, j) + 0.5) / 8.0) / u_cells * size));
+            sum += dot(linear(texelFetch(u_image, px, 0).rgb), vec3(0.2126, 0.7152, 0.0722));
+        }
     f_color = vec4(vec3(sum / 64.0), 1.0);
 }
 """
-# LIMIT: the new picture scaled in linear light by the gain texture (bilinear), so each region's
-# luminance rises no further than the limiter allows; colours keep their hue.
+# LIMIT: the new picture scaled in linear light by its region's gain (a texel a region, sampled
+# nearest), so each region's luminance rises no further than the limiter allows; colours keep their hue.
 LIMIT_SOURCE = """#version 330 core
 in vec2 v_uv;
 out vec4 f_color;
@@ -112,44 +115,20 @@ def region_luminance(rgb: np.ndarray, cells: int = FLASH_CELLS) -> np.ndarray:
     return sums / np.maximum(area, 1)
 
 
-def gain_texels(gains: np.ndarray, per_cell: int = TEXELS_PER_CELL) -> np.ndarray:
-    """The gain texture (``per_cell`` texels a region side) for per-region ``gains``: each texel
-    takes the lowest gain of the regions whose pixels sample it bilinearly (its own and, near an
-    edge, the neighbours across it), so no region is shown brighter than its own gain allows."""
+def gain_map(gains: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Per-pixel gains ``(height, width)``: each region's gain over its pixels (the regions of
+    :func:`region_luminance`), as the renderer's nearest-sampled gain texture gives them."""
     g = np.asarray(gains, dtype=np.float64)
-    index = []
-    for n in g.shape:
-        centre = (np.arange(n * per_cell) + 0.5) / per_cell  # texel centres, in regions
-        lo = np.clip(np.floor(centre - 1.0 / per_cell + 1e-9), 0, n - 1).astype(int)
-        hi = np.clip(np.ceil(centre + 1.0 / per_cell - 1e-9) - 1, 0, n - 1).astype(int)
-        index.append((lo, hi))
-    (r0, r1), (c0, c1) = index
-    return np.minimum.reduce([g[r][:, c] for r in (r0, r1) for c in (c0, c1)])
+    rows = np.repeat(np.arange(g.shape[0]), np.diff(_edges(height, g.shape[0])))
+    cols = np.repeat(np.arange(g.shape[1]), np.diff(_edges(width, g.shape[1])))
+    return g[rows][:, cols]
 
 
-def gain_map(texels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Per-pixel gains ``(height, width)``: the gain texture sampled bilinearly at each pixel's
-    centre, clamped at the edges, as GL_LINEAR with GL_CLAMP_TO_EDGE samples it."""
-
-    def axis(n_tex: int, n_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pos = (np.arange(n_px) + 0.5) / n_px * n_tex - 0.5
-        i0 = np.floor(pos).astype(int)
-        f = pos - i0
-        return np.clip(i0, 0, n_tex - 1), np.clip(i0 + 1, 0, n_tex - 1), f
-
-    t = np.asarray(texels, dtype=np.float64)
-    r0, r1, fy = axis(t.shape[0], height)
-    c0, c1, fx = axis(t.shape[1], width)
-    top = t[r0][:, c0] * (1 - fx) + t[r0][:, c1] * fx
-    bottom = t[r1][:, c0] * (1 - fx) + t[r1][:, c1] * fx
-    return top * (1 - fy)[:, None] + bottom * fy[:, None]
-
-
-def apply_gains(rgb: np.ndarray, texels: np.ndarray) -> np.ndarray:
-    """``rgb`` (uint8, ``(h, w, 3)``) scaled in linear light by the gain texture ``texels`` (the
-    CPU twin of :data:`LIMIT_SOURCE`)."""
+def apply_gains(rgb: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """``rgb`` (uint8, ``(h, w, 3)``) with each region scaled in linear light by its gain in
+    ``gains`` (the CPU twin of :data:`LIMIT_SOURCE`)."""
     h, w = rgb.shape[:2]
-    lin = srgb_to_linear(np.asarray(rgb) / 255.0) * gain_map(texels, h, w)[..., None]
+    lin = srgb_to_linear(np.asarray(rgb) / 255.0) * gain_map(gains, h, w)[..., None]
     return np.round(linear_to_srgb(lin) * 255.0).astype(np.uint8)
 
 
@@ -259,6 +238,6 @@ class ArrayFlashLimit:
         if gains.min() >= 1.0:
             self._shown = None  # shown whole: the limiter's plan is what was shown
             return rgb
-        out = apply_gains(rgb, gain_texels(gains))
+        out = apply_gains(rgb, gains)
         self._shown = region_luminance(out, self.cells)
         return out

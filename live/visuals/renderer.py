@@ -21,7 +21,7 @@ import numpy as np
 
 from live import paths
 from live.errors import UserError
-from live.visuals.flash import FLASH_CELLS, GAIN_TEXELS, LIMIT_SOURCE, LUMA_SOURCE, FlashLimiter, gain_texels
+from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE, FlashLimiter
 from live.visuals.shaders import ARRAY_UNIFORMS, FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params
 from live.visuals.transitions import TRANSITION_KINDS
 
@@ -196,13 +196,13 @@ class _Target:
 
 
 def _new_gain_texture(side: int) -> int:
-    """A ``side`` x ``side`` single-channel float texture, sampled bilinearly and clamped at the
-    edges (the flash limiter's gains; rows from the bottom, as the cells are measured)."""
+    """A ``side`` x ``side`` single-channel float texture, sampled nearest (the flash limiter's
+    gains, one texel a region; rows from the bottom, as the cells are measured)."""
     gl = _gl()
     tex = gl.GLuint()
     gl.glGenTextures(1, ctypes.byref(tex))
     gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
-    for param, value in ((gl.GL_TEXTURE_MIN_FILTER, gl.GL_LINEAR), (gl.GL_TEXTURE_MAG_FILTER, gl.GL_LINEAR),
+    for param, value in ((gl.GL_TEXTURE_MIN_FILTER, gl.GL_NEAREST), (gl.GL_TEXTURE_MAG_FILTER, gl.GL_NEAREST),
                          (gl.GL_TEXTURE_WRAP_S, gl.GL_CLAMP_TO_EDGE), (gl.GL_TEXTURE_WRAP_T, gl.GL_CLAMP_TO_EDGE)):
         gl.glTexParameteri(gl.GL_TEXTURE_2D, param, value)
     ones = np.ones((side, side), np.float32)
@@ -476,7 +476,7 @@ class Renderer:
         # The new picture's cells on the left, the last output's on the right: one readback a frame.
         self._luma = _Target(2 * FLASH_CELLS, FLASH_CELLS)
         self._luma_readback = np.empty(FLASH_CELLS * 2 * FLASH_CELLS * 3, np.uint8)
-        self._gain_tex = _new_gain_texture(GAIN_TEXELS)
+        self._gain_tex = _new_gain_texture(FLASH_CELLS)
         self._shown = [_Target(self.width, self.height) for _ in range(2)]  # ping-pong: last shown, next
         self._last_scaled = False  # the last output was scaled down somewhere: measure it
 
@@ -512,10 +512,10 @@ class Renderer:
         gains = self.flash_limiter.step(now, packed[:, :FLASH_CELLS, 0] / 255.0, shown)
         self._last_scaled = bool(gains.min() < 1.0)
         if self._last_scaled:
-            texels = np.ascontiguousarray(gain_texels(gains), dtype=np.float32)
+            texels = np.ascontiguousarray(gains, dtype=np.float32)
             gl.glBindTexture(gl.GL_TEXTURE_2D, self._gain_tex)
             gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
-            gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, GAIN_TEXELS, GAIN_TEXELS, gl.GL_RED, gl.GL_FLOAT,
+            gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, FLASH_CELLS, FLASH_CELLS, gl.GL_RED, gl.GL_FLOAT,
                                texels.ctypes.data)
             self._pass(self._limit_program, nxt, {"u_image": (0, picture.texture), "u_gain": (1, self._gain_tex)}, {})
         else:  # the usual case: the new picture whole, copied (a copy costs less than the scaling pass)
