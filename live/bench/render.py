@@ -43,7 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="frames timed per chain and size (after 3 warm-up frames)")
     parser.add_argument("--upload-frames", type=Bounded(int, 3, 10000), default=30, help="uploads timed per frame size")
     parser.add_argument("--skip-offline", action="store_true",
-                        help="leave out the offline demo render and the flash limiter's cost")
+                        help="leave out the offline demo render and the flash limiter's cost and stalls")
+    parser.add_argument("--flash-audio", default="",
+                        help="audio file the grid preset is rendered against to count the flash limiter's repeated "
+                             "frames and stalls (default: the demo track)")
 
 
 def chains() -> dict[str, list[str]]:
@@ -123,10 +126,12 @@ def run(args: argparse.Namespace) -> int:
             write_demo_track(track, args.seconds)
             stats = render_file(preset=DEMO_PRESET, audio=str(track), out=str(Path(tmp) / "bench.mp4"),
                                 seconds=args.seconds, size=args.size, fps=args.fps, progress=False)
+            stalls = flash_limit_stalls(args.flash_audio or str(track), seconds=args.seconds, size=args.size, fps=args.fps)
         print(f"settings: demo preset, approx decoder, {args.size}, {args.fps} fps video, {args.seconds:.0f} s of audio")
         print(f"render: {stats.frames} frames in {stats.wall_s:.2f} s = {stats.fps:.1f} frames/s "
               f"({stats.fps / args.fps:.2f}x real time)")
         print(flash_limit_cost(*parse_size(args.size)))
+        print(stalls)
     for width, height in sizes:
         renderer = Renderer(width, height, headless=True)
         try:
