@@ -42,9 +42,10 @@ def transitions(series: list[float], times: list[float]) -> list[float]:
     return out
 
 
-def max_flashes_per_second(frames: list[np.ndarray], times: list[float]) -> int:
-    """The most flashes in any one-second window (inclusive), over the frame and each cell."""
-    series = np.array([frame_series(f) for f in frames])
+def max_flashes_per_second(frames: list[np.ndarray], times: list[float], grid: int = 4) -> int:
+    """The most flashes in any one-second window (inclusive), over the frame and each cell of a
+    ``grid`` x ``grid`` grid."""
+    series = np.array([frame_series(f, grid) for f in frames])
     worst = 0
     for column in series.T:
         ts = transitions(list(column), times)

@@ -30,10 +30,14 @@ C_MAJOR = (1.0, 0.0, 0.3, 0.0, 0.8, 0.0, 0.0, 0.9, 0.0, 0.2, 0.0, 0.0)  # C, E, 
 F_SHARP = (0.0,) * 6 + (1.0,) + (0.0,) * 5
 # The per-frame uniforms a test frame is drawn with, and the two values each is tried at.
 BASE = {"u_time": 1.3, "u_pulse": 0.6, "u_beat_phase": 0.3, "u_bar_phase": 0.1, "u_onset": 0.5, "u_low": 0.5,
-        "u_mid": 0.5, "u_high": 0.5, "u_level": 0.5, "u_bpm": 128.0, "u_chroma": C_MAJOR}
+        "u_mid": 0.5, "u_high": 0.5, "u_level": 0.5, "u_bpm": 128.0, "u_chroma": C_MAJOR, "u_frame": 1 / 30}
 VARY = {"u_time": (0.0, 3.7), "u_pulse": (0.0, 1.0), "u_beat_phase": (0.02, 0.55), "u_bar_phase": (0.05, 0.6),
         "u_onset": (0.0, 1.0), "u_low": (0.0, 1.0), "u_mid": (0.0, 1.0), "u_high": (0.0, 1.0),
-        "u_level": (0.0, 1.0), "u_bpm": (90.0, 174.0), "u_chroma": (C_MAJOR, F_SHARP)}
+        "u_level": (0.0, 1.0), "u_bpm": (90.0, 174.0), "u_chroma": (C_MAJOR, F_SHARP), "u_frame": (1 / 30, 1 / 120)}
+# The strobe hits on one frame only: drawn on the frame of beat 3 of the bar at 240 BPM (hit
+# every other beat), and varied across a hit and no hit.
+BASE_FOR = {"strobe": {"u_beat_phase": 0.02, "u_bar_phase": 0.5, "u_bpm": 240.0}}
+VARY_FOR = {"strobe": {"u_bar_phase": (0.0, 0.25), "u_bpm": (90.0, 1000.0)}}
 
 
 @dataclass
@@ -160,7 +164,7 @@ def test_shader_readme_lists_every_shader():
 def test_every_shader_compiles(renderer):
     renderer.set_shaders(SHADERS)
     assert renderer.shader_errors() == {}
-    renderer.draw(0.0, 1.0, BASE)
+    renderer.draw(0.0, 1.0, {**BASE, **BASE_FOR["strobe"]})
     assert renderer.read_pixels().max() > 0
 
 
@@ -169,9 +173,10 @@ def test_each_shader_responds_to_each_declared_param(renderer, name):
     declared = shader_params(REPO / "shaders" / f"{name}.glsl")
     assert declared, f"{name} has no live parameter"
     for param, p in declared.items():
-        low = draw(renderer, name, {param: p.low}, BASE)
-        mid = draw(renderer, name, {param: (p.low + p.high) / 2}, BASE)
-        high = draw(renderer, name, {param: p.high}, BASE)
+        base = {**BASE, **BASE_FOR.get(name, {})}
+        low = draw(renderer, name, {param: p.low}, base)
+        mid = draw(renderer, name, {param: (p.low + p.high) / 2}, base)
+        high = draw(renderer, name, {param: p.high}, base)
         # A hue turn of 0 and of 1 look the same: the param must change the picture somewhere in its range.
         assert max(differ(low, high), differ(low, mid)) > 0.5, f"{name}: {param} changes nothing"
 
@@ -180,10 +185,11 @@ def test_each_shader_responds_to_each_declared_param(renderer, name):
 def test_each_shader_responds_to_the_per_frame_uniforms_it_reads(renderer, name):
     reads = frame_uniforms_read(name)
     assert reads, f"{name} reads nothing from the show: it would not move with the music"
+    base = {**BASE, **BASE_FOR.get(name, {})}
     for uniform in reads:
-        a, b = VARY[uniform]
-        low = draw(renderer, name, {}, {**BASE, uniform: a})
-        high = draw(renderer, name, {}, {**BASE, uniform: b})
+        a, b = {**VARY, **VARY_FOR.get(name, {})}[uniform]
+        low = draw(renderer, name, {}, {**base, uniform: a})
+        high = draw(renderer, name, {}, {**base, uniform: b})
         assert differ(low, high) > 0.5, f"{name}: {uniform} changes nothing"
 
 

@@ -43,7 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="frames timed per chain and size (after 3 warm-up frames)")
     parser.add_argument("--upload-frames", type=Bounded(int, 3, 10000), default=30, help="uploads timed per frame size")
     parser.add_argument("--skip-offline", action="store_true",
-                        help="leave out the offline demo render and the flash limiter's cost")
+                        help="leave out the offline demo render and the flash limiter's cost and stalls")
+    parser.add_argument("--flash-audio", default="",
+                        help="audio file the grid preset is rendered against to count the flash limiter's repeated "
+                             "frames and stalls (default: the demo track)")
 
 
 def chains() -> dict[str, list[str]]:
@@ -123,10 +126,12 @@ def run(args: argparse.Namespace) -> int:
             write_demo_track(track, args.seconds)
             stats = render_file(preset=DEMO_PRESET, audio=str(track), out=str(Path(tmp) / "bench.mp4"),
                                 seconds=args.seconds, size=args.size, fps=args.fps, progress=False)
+            stalls = flash_limit_stalls(args.flash_audio or str(track), seconds=args.seconds, size=args.size, fps=args.fps)
         print(f"settings: demo preset, approx decoder, {args.size}, {args.fps} fps video, {args.seconds:.0f} s of audio")
         print(f"render: {stats.frames} frames in {stats.wall_s:.2f} s = {stats.fps:.1f} frames/s "
               f"({stats.fps / args.fps:.2f}x real time)")
         print(flash_limit_cost(*parse_size(args.size)))
+        print(stalls)
     for width, height in sizes:
         renderer = Renderer(width, height, headless=True)
         try:
@@ -197,3 +202,82 @@ def _median_frame_ms(renderers: list, frames: int, strobe: bool) -> tuple[float,
             gl.glFinish()
             out.append(time.perf_counter() - start)
     return tuple(1000.0 * float(np.median(t[5:])) for t in times)  # the first frames warm up
+
+
+@dataclass
+class FlashStalls:
+    """Repeated frames (a frame identical to the one before) and the longest run of them, in a
+    render of ``preset`` against ``audio`` without and with the flash limiter."""
+
+    preset: str
+    audio: str
+    seconds: float
+    fps: int
+    repeated: tuple[int, int]  # (without, with)
+    longest: tuple[int, int]  # the longest stall: frames showing the same picture again in a row
+    touched: int  # frames the limiter touched (dimmed somewhere)
+
+    def __str__(self) -> str:
+        ms = [1000.0 * n / self.fps for n in self.longest]
+        return (f"flash limiter on {self.preset} against {Path(self.audio).name} ({self.seconds:.0f} s, {self.fps} fps): "
+                f"repeated frames {self.repeated[0]} without, {self.repeated[1]} with; longest stall "
+                f"{self.longest[0]} frames ({ms[0]:.0f} ms) without, {self.longest[1]} ({ms[1]:.0f} ms) with; "
+                f"{self.touched} frames touched by the limiter")
+
+
+def repeated_frames(frames: list[np.ndarray]) -> tuple[int, int]:
+    """(frames identical to the one before, the longest run of such frames)."""
+    runs, run = [], 0
+    for a, b in zip(frames, frames[1:]):
+        run = run + 1 if np.array_equal(a, b) else 0
+        runs.append(run)
+    return sum(1 for r in runs if r), max(runs, default=0)
+
+
+class _Keep:
+    """A video writer that keeps the frames."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+
+    def write(self, frame: np.ndarray) -> None:
+        self.frames.append(frame)
+
+
+def flash_limit_stalls(audio: str, preset: str = "grid", seconds: float = 12.0, size: str = "256x256",
+                       fps: int = 30) -> FlashStalls:
+    """Render ``preset`` against ``audio`` (the show as ``render`` drives it, frames kept) without
+    and with the flash limiter, and count the repeated frames and stalls of each."""
+    from live.audio.analysis import AudioEngine
+    from live.audio.settings import AnalysisSettings
+    from live.audio.sources import load_audio, to_mono
+    from live.library.bank import open_bank
+    from live.show import driver
+    from live.show.driver import SteppedClock, VideoSink
+    from live.show.render import AudioFeed
+    from live.show.show import Show, SyncDecode
+    from live.visuals.decoders import make_decoder
+    from live.visuals.renderer import Renderer
+
+    width, height = parse_size(size)
+    samples, samplerate = load_audio(audio)
+    mono = to_mono(samples)
+    seconds = min(seconds, len(mono) / samplerate)
+    n = int(round(seconds * fps))
+    results, touched = [], 0
+    for limit in (False, True):
+        dec = make_decoder("approx")
+        bank = open_bank(dec.family, dec.latent_channels, dec.device, None, None, None)
+        renderer = Renderer(width, height, headless=True, flash_limit=limit)
+        keep = _Keep()
+        try:
+            engine = AudioEngine(samplerate, AnalysisSettings())
+            show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps)
+            driver.run(show.tick, SteppedClock(fps, n), VideoSink(renderer, keep), AudioFeed(engine, mono, samplerate))
+            if limit:
+                touched = renderer.flash_state()[0]
+        finally:
+            renderer.close()
+        results.append(repeated_frames(keep.frames))
+    return FlashStalls(preset, audio, seconds, fps, (results[0][0], results[1][0]), (results[0][1], results[1][1]),
+                       touched)

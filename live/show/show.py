@@ -24,6 +24,7 @@ from live.messages import AudioState, Command
 from live.ratelog import RateLimitedLog
 from live.show.autopilot import Autopilot
 from live.show.calibration import Calibration, shifted
+from live.visuals.flash import HOLDING_S
 from live.visuals.transitions import Fade, QueuedSwitch, beats_to_seconds
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,8 +43,10 @@ def beat_pulse(state: AudioState, t: float) -> float:
     return math.exp(-PULSE_DECAY * state.phase_at(t))
 
 
-def shader_uniforms(state: AudioState, t: float) -> dict[str, Any]:
-    """The per-frame uniforms every shader may read, predicted for display time ``t``."""
+def shader_uniforms(state: AudioState, t: float, frame_period: float = 1.0 / 60.0) -> dict[str, Any]:
+    """The per-frame uniforms every shader may read, predicted for display time ``t`` (the middle
+    of the frame's time on screen); ``u_frame`` is how long a frame is on screen (seconds), so a
+    shader can put a one-frame event on exactly one frame."""
     return {
         "u_time": float(t),
         "u_beat_phase": state.phase_at(t),
@@ -56,6 +59,7 @@ def shader_uniforms(state: AudioState, t: float) -> dict[str, Any]:
         "u_level": float(state.level),
         "u_bpm": float(state.bpm),
         "u_chroma": tuple(state.chroma),  # 12 pitch-class energies, a float array uniform
+        "u_frame": float(frame_period),
     }
 
 
@@ -237,7 +241,8 @@ class HoldingVisual:
         older, newer = self.frames(now)
         self.renderer.update_frames(older, newer)
         mix = (now % self.HOLD_S) / self.HOLD_S
-        self.renderer.draw(now, mix * mix * (3 - 2 * mix), shader_uniforms(state, now + 0.5 * self.frame_period))
+        uniforms = shader_uniforms(state, now + 0.5 * self.frame_period, self.frame_period)
+        self.renderer.draw(now, mix * mix * (3 - 2 * mix), uniforms)
 
 
 class Show:
@@ -489,7 +494,7 @@ class Show:
             self._switch_queued(now)
         if self.autopilot is not None:
             self._autopilot_tick(state, now + self.frame_period)
-        self.last_uniforms = shader_uniforms(state, now + 0.5 * self.frame_period)
+        self.last_uniforms = shader_uniforms(state, now + 0.5 * self.frame_period, self.frame_period)
         if self.frozen and not self._darkness(now):
             self.renderer.hold()  # the whole output stands still, effects included
         else:
@@ -546,6 +551,9 @@ class Show:
 
     def _make_status(self) -> dict[str, Any]:
         s = self.last_state
+        # The flash limiter: frames it scaled down so far, and whether it is holding back now
+        # (lately enough that a status made 4 times a second shows a single touched frame).
+        touched, last_touched = getattr(self.renderer, "flash_state", lambda: (0, -math.inf))()
         return {"preset": self.preset_name, "bpm": round(s.tempo, 2), "confidence": round(s.confidence, 3),
                 "tempo_source": s.tempo_source, "fps": round(self.fps, 1), "blackout": self.blackout,
                 "freeze": self.frozen, "presets": len(self.bank.names()), "decoder": self.decode.name,
@@ -557,7 +565,9 @@ class Show:
                 "calibration_taps": len(self.calibration.errors) if self.calibration else 0,
                 "autopilot": bool(self.autopilot and self.autopilot.enabled),
                 "fade": self.fade.to_black, "fade_level": round(self.fade.level(self._status_time), 3),
-                "flash_limit": bool(getattr(self.renderer, "flash_limit", False)), "layer": self._layer()}
+                "flash_limit": bool(getattr(self.renderer, "flash_limit", False)),
+                "flash_limiting": self._status_time - last_touched <= HOLDING_S, "flash_limited_frames": touched,
+                "layer": self._layer()}
 
     def _layer(self) -> str:
         """The layer on screen: ``clip`` while the clip shows, else ``sd``."""

@@ -26,10 +26,14 @@ TEXT_EVERY_S = 0.1  # the labels are rewritten at most 10 times a second
 WARNINGS_KEPT = 4
 PANEL_W = 360  # the HUD panel's width in pixels, at the operator window's right edge
 _GREY, _DIM, _LIT, _WARN = (70, 70, 70), (40, 40, 40), (90, 220, 120), (235, 70, 60)
+_HOLDING = (245, 180, 40)
 # Status keys shown as lamps, and their colour when on: red for what changes the picture, green for
 # the flash limiter (a safety net that is on unless lifted).
 FLAGS = (("blackout", "BLACKOUT", _WARN), ("freeze", "FREEZE", _WARN), ("hold", "HOLD", _WARN),
          ("flash_limit", "FLASH LIMIT", (40, 140, 80)))
+# A lamp's second state: while this status key is set the lamp shows this colour instead (the
+# flash limiter amber while it is holding a flash back, green while it is only on).
+SECOND_STATES = {"flash_limit": ("flash_limiting", _HOLDING)}
 _METERS = (("low", "low"), ("mid", "mid"), ("high", "high"), ("level", "level"))
 
 
@@ -61,6 +65,15 @@ class WarningLog(logging.Handler):
 def _flag(status: dict[str, Any], key: str) -> bool:
     value = status.get(key)
     return bool(value) and value not in ("", "off", 0)
+
+
+def lamp_colour(status: dict[str, Any], key: str, on: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The colour of the lamp for status ``key`` (lit colour ``on``): its second state's colour
+    (:data:`SECOND_STATES`) while that is set, ``on`` while the key is set, else dim."""
+    second = SECOND_STATES.get(key)
+    if second is not None and _flag(status, second[0]):
+        return second[1]
+    return on if _flag(status, key) else _DIM
 
 
 def status_lines(status: dict[str, Any], state: AudioState) -> list[str]:
@@ -97,6 +110,8 @@ def status_lines(status: dict[str, Any], state: AudioState) -> list[str]:
         lines.append(f"fade to black {float(status.get('fade_level') or 0.0):.0%}")
     if status.get("failover"):
         lines.append(f"failover: {str(status['failover'])[:60]}")
+    if _flag(status, "flash_limiting"):
+        lines.append(f"flash limit holding back ({int(status.get('flash_limited_frames') or 0)} frames touched)")
     return lines
 
 
@@ -163,7 +178,7 @@ class Hud:
         for meter, (key, _) in zip(self._meters, _METERS):
             meter.width = self.meter_width * min(1.0, max(0.0, float(getattr(state, key))))
         for lamp, (key, _, on) in zip(self._lamps, FLAGS):
-            lamp.color = on if _flag(status, key) else _DIM
+            lamp.color = lamp_colour(status, key, on)
         if now - self._text_time < TEXT_EVERY_S:
             return
         self._text_time = now

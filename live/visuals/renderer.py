@@ -21,7 +21,7 @@ import numpy as np
 
 from live import paths
 from live.errors import UserError
-from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE
+from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE, FlashLimiter
 from live.visuals.shaders import ARRAY_UNIFORMS, FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params
 from live.visuals.transitions import TRANSITION_KINDS
 
@@ -195,6 +195,22 @@ class _Target:
             raise RuntimeError(f"framebuffer incomplete (status 0x{status:x})")
 
 
+def _new_gain_texture(side: int) -> int:
+    """A ``side`` x ``side`` single-channel float texture, sampled nearest (the flash limiter's
+    gains, one texel a region; rows from the bottom, as the cells are measured)."""
+    gl = _gl()
+    tex = gl.GLuint()
+    gl.glGenTextures(1, ctypes.byref(tex))
+    gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
+    for param, value in ((gl.GL_TEXTURE_MIN_FILTER, gl.GL_NEAREST), (gl.GL_TEXTURE_MAG_FILTER, gl.GL_NEAREST),
+                         (gl.GL_TEXTURE_WRAP_S, gl.GL_CLAMP_TO_EDGE), (gl.GL_TEXTURE_WRAP_T, gl.GL_CLAMP_TO_EDGE)):
+        gl.glTexParameteri(gl.GL_TEXTURE_2D, param, value)
+    ones = np.ones((side, side), np.float32)
+    gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+    gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_R32F, side, side, 0, gl.GL_RED, gl.GL_FLOAT, ones.ctypes.data)
+    return tex.value
+
+
 def _new_texture(width: int, height: int, data: np.ndarray | None = None) -> int:
     gl = _gl()
     tex = gl.GLuint()
@@ -271,6 +287,7 @@ class Renderer:
         self._feedback: _Target | None = None  # the last output frame, made once a shader reads u_feedback
         self._transition_kind = 0
         self.flash_limit = bool(flash_limit)
+        self.flash_limiter: FlashLimiter | None = None  # on with flash_limit
         if self.flash_limit:
             self._init_flash_limit()
         gl.glDisable(gl.GL_DEPTH_TEST)
@@ -453,32 +470,55 @@ class Renderer:
     # ------------------------------------------------------------------ flash limiter
 
     def _init_flash_limit(self) -> None:
-        from live.visuals.flash import FlashLimiter
-
-        self._flash = FlashLimiter()
+        self.flash_limiter = FlashLimiter()
         self._luma_program = self._ShaderProgram(self._vertex, self._Shader(LUMA_SOURCE, "fragment"))
         self._limit_program = self._ShaderProgram(self._vertex, self._Shader(LIMIT_SOURCE, "fragment"))
-        self._luma = _Target(FLASH_CELLS, FLASH_CELLS)
-        self._luma_readback = np.empty((FLASH_CELLS, FLASH_CELLS, 3), np.uint8)
+        # The new picture's cells on the left, the last output's on the right: one readback a frame.
+        self._luma = _Target(2 * FLASH_CELLS, FLASH_CELLS)
+        self._luma_readback = np.empty(FLASH_CELLS * 2 * FLASH_CELLS * 3, np.uint8)
+        self._gain_tex = _new_gain_texture(FLASH_CELLS)
         self._shown = [_Target(self.width, self.height) for _ in range(2)]  # ping-pong: last shown, next
+        self._last_scaled = False  # the last output was scaled down somewhere: measure it
+
+    def flash_state(self) -> tuple[int, float]:
+        """(frames the flash limiter scaled down somewhere, the time of the last one); (0, -inf) when it is off."""
+        limiter = getattr(self, "flash_limiter", None)
+        return (limiter.touched_frames, limiter.last_touched) if limiter is not None else (0, float("-inf"))
 
     def _limit_flashes(self, now: float, picture: _Target) -> None:
-        """The final pass: measure the new picture's luminance per cell, ask the limiter how much
-        of it may be shown, and mix it with the last shown picture by that much."""
+        """The final pass: measure the new picture's luminance per cell (and the last output's, if
+        it was scaled), ask the limiter for each cell's gain, and scale the new picture by them
+        where a cell may not rise so far; otherwise it is shown whole."""
         gl = _gl()
+        cells = (float(FLASH_CELLS), float(FLASH_CELLS))
+        last, nxt = self._shown
         gl.glViewport(0, 0, FLASH_CELLS, FLASH_CELLS)
         self._pass(self._luma_program, self._luma, {"u_image": (0, picture.texture)},
-                   {"u_cells": (float(FLASH_CELLS), float(FLASH_CELLS))})
+                   {"u_cells": cells, "u_origin": (0.0, 0.0)})
+        width = FLASH_CELLS
+        if self._last_scaled:
+            gl.glViewport(FLASH_CELLS, 0, FLASH_CELLS, FLASH_CELLS)
+            self._pass(self._luma_program, self._luma, {"u_image": (0, last.texture)},
+                       {"u_cells": cells, "u_origin": (float(FLASH_CELLS), 0.0)})
+            width = 2 * FLASH_CELLS
+        gl.glBindFramebuffer(gl.GL_READ_FRAMEBUFFER, self._luma.fbo)
         gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
-        gl.glReadPixels(0, 0, FLASH_CELLS, FLASH_CELLS, gl.GL_RGB, gl.GL_UNSIGNED_BYTE,
-                        self._luma_readback.ctypes.data)
+        gl.glReadPixels(0, 0, width, FLASH_CELLS, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, self._luma_readback.ctypes.data)
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+        # The rows come packed `width` cells wide (the last output's cells only when measured).
+        packed = self._luma_readback[: FLASH_CELLS * width * 3].reshape(FLASH_CELLS, width, 3)
+        shown = packed[:, FLASH_CELLS:, 0] / 255.0 if self._last_scaled else None
         gl.glViewport(0, 0, self.width, self.height)
-        allow = self._flash.step(now, self._luma_readback[..., 0] / 255.0)
-        last, nxt = self._shown
-        if allow < 1.0:
-            self._pass(self._limit_program, nxt, {"u_image": (0, picture.texture), "u_last": (1, last.texture)},
-                       {"u_allow": allow})
-        else:  # the usual case: the new picture whole, copied (a copy costs less than the mixing pass)
+        gains = self.flash_limiter.step(now, packed[:, :FLASH_CELLS, 0] / 255.0, shown)
+        self._last_scaled = bool(gains.min() < 1.0)
+        if self._last_scaled:
+            texels = np.ascontiguousarray(gains, dtype=np.float32)
+            gl.glBindTexture(gl.GL_TEXTURE_2D, self._gain_tex)
+            gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+            gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, FLASH_CELLS, FLASH_CELLS, gl.GL_RED, gl.GL_FLOAT,
+                               texels.ctypes.data)
+            self._pass(self._limit_program, nxt, {"u_image": (0, picture.texture), "u_gain": (1, self._gain_tex)}, {})
+        else:  # the usual case: the new picture whole, copied (a copy costs less than the scaling pass)
             self._copy(picture, nxt)
             self._output = nxt
         self._shown.reverse()
