@@ -269,6 +269,23 @@ def test_learn_without_midi_input_is_dropped_in_one_line(server, caplog):
     assert "no MIDI input to learn on" in caplog.text
 
 
+@pytest.mark.parametrize("args", [("preset", "../../etc/passwd"), ("preset", ".hidden"), ("param", "__class__"),
+                                  ("param", "motion.__class__"), ("param", "look.transition_beats"),
+                                  ("shader_param", "u_amount\n"), ("jump", "\u00b2")])
+def test_learn_targets_are_checked_by_the_command_table(server, args, caplog):
+    """Before, /learn preset ../../etc/passwd and /learn param __class__ armed learn mode (the next
+    control moved was bound and saved to the mapping file)."""
+    srv, sock = server
+    midi = MidiInput(CommandQueue(), None, MidiMapping(), backend="no_such_backend_module")  # learn only
+    srv._learn = midi.learn_from_osc
+    sock.sendto(_dgram("/learn", *args), ("127.0.0.1", srv.port))
+    assert _wait(lambda: srv.dropped == 1)
+    assert midi.learning == ""
+    assert "Traceback" not in caplog.text
+    sock.sendto(_dgram("/learn", "preset", "deep-house_2"), ("127.0.0.1", srv.port))  # a preset file stem
+    assert _wait(lambda: midi.learning == "preset")
+
+
 # ------------------------------------------------------------------------------- fuzz and liblo
 
 

@@ -409,8 +409,8 @@ class OscServer:
             reply_to = (client[0], args[0])
         try:
             status = dict(self._status()) if self._status is not None else {}
-        except Exception:
-            _LOGGER.exception("status callback failed; replying with the error")
+        except Exception:  # its traceback once, then counts: /status may come 5 times a second
+            self._bad.report("status-callback", "status callback failed; replying with the error", exc_info=True)
             status = {"error": "status unavailable"}
         # Our own counters, so a /status query answers something even without a show attached.
         status.setdefault("osc_received", self.received)
