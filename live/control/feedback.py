@@ -203,7 +203,8 @@ class Feedback:
         # changes follow it); the others are not sent it again.
         self._subscribers[sub.address] = _Subscriber(
             sub.address, sock, pending=dict(self._status_message(key, value) for key, value in self._last.items()))
-        self._notes.report(f"added:{host}", f"OSC subscriber {sub.address[0]}:{sub.address[1]} added ({len(self._subscribers)} now)")
+        self._notes.report(f"added:{host}", f"OSC subscriber {host}:{sub.address[1]} added "
+                                            f"({len(self._subscribers)} now)")
 
     def _unsubscribe(self, address: tuple[str, int], why: str) -> None:
         sub = self._subscribers.pop(address, None)
