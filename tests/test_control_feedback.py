@@ -269,6 +269,23 @@ def test_learn_without_midi_input_is_dropped_in_one_line(server, caplog):
     assert "no MIDI input to learn on" in caplog.text
 
 
+@pytest.mark.parametrize("args", [("preset", "../../etc/passwd"), ("preset", ".hidden"), ("param", "__class__"),
+                                  ("param", "motion.__class__"), ("param", "look.transition_beats"),
+                                  ("shader_param", "u_amount\n"), ("jump", "\u00b2")])
+def test_learn_targets_are_checked_by_the_command_table(server, args, caplog):
+    """Before, /learn preset ../../etc/passwd and /learn param __class__ armed learn mode (the next
+    control moved was bound and saved to the mapping file)."""
+    srv, sock = server
+    midi = MidiInput(CommandQueue(), None, MidiMapping(), backend="no_such_backend_module")  # learn only
+    srv._learn = midi.learn_from_osc
+    sock.sendto(_dgram("/learn", *args), ("127.0.0.1", srv.port))
+    assert _wait(lambda: srv.dropped == 1)
+    assert midi.learning == ""
+    assert "Traceback" not in caplog.text
+    sock.sendto(_dgram("/learn", "preset", "deep-house_2"), ("127.0.0.1", srv.port))  # a preset file stem
+    assert _wait(lambda: midi.learning == "preset")
+
+
 # ------------------------------------------------------------------------------- fuzz and liblo
 
 
@@ -352,3 +369,60 @@ def test_live_headless_pushes_to_a_subscriber_and_takes_the_new_commands(tmp_pat
     assert set(listener.values("/beat")) <= {1, 2, 3, 4}
     assert "section 'drop' is not in preset" in out
     assert "Traceback" not in out
+
+
+# ------------------------------------------------------------------------------- /subscribe churn
+
+
+FULL_STATUS = {"preset": "demo-preset", "section": "intro", "queued": "", "queued_section": "", "bpm": 128.0,
+               "tempo_source": "audio", "blackout": False, "freeze": False, "fade": 0.0, "layer": "sd", "clip": "",
+               "recording": False, "autopilot": False, "av_offset_ms": 0.0, "calibrate": False, "learning": "",
+               "flash_limit": True, "holding": False, "failover": "", "decoder": "approx", "beat": 0, "bar_beat": 1}
+
+
+def test_subscribe_churn_from_rotating_ports_sends_less_than_it_receives_and_logs_little():
+    """/subscribe 500 times a second from 10 ports in turn: before, each new port got the whole
+    state at once (21x the bytes in) and an INFO line (2.3 MiB of log a minute)."""
+    from live.bench.osc import CHURN_LOG_30S, subscribe_churn
+
+    srv = OscServer(CommandQueue(), host="127.0.0.1", port=0, status=lambda: dict(FULL_STATUS))
+    with srv:
+        r = subscribe_churn(srv.port, rate=500, ports=10, seconds=2.5, tail_s=0.5)
+    assert r.sent >= 1000
+    assert r.bytes_out > 0  # a few did subscribe and got the state
+    assert r.bytes_out <= r.bytes_in, (r.bytes_in, r.bytes_out)
+    assert r.log_per_30s <= CHURN_LOG_30S, r.log_bytes
+
+
+def _bound(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))  # all of 127.0.0.0/8 is loopback: other "addresses" on this machine
+    return sock
+
+
+def test_new_subscriptions_are_limited_per_address_and_whole_states_in_total():
+    status = dict(FULL_STATUS)
+    fb = Feedback(lambda: dict(status), encode)
+    mine = [_bound("127.0.0.1") for _ in range(20)]
+    others = [_bound(f"127.0.0.{k + 2}") for k in range(20)]
+    try:
+        for sock in mine:  # 20 new ports from one address at once
+            fb.request(Subscription(sock.getsockname()))
+        fb.step(100.0)
+        assert fb.subscribers == feedback_module.MAX_PER_HOST  # its burst; one address keeps at most that
+        fb.step(100.5)
+        sent = fb.sent
+        for sock in others:  # 10 s later, 20 other addresses at once: the total limit holds
+            fb.request(Subscription(sock.getsockname()))
+        fb.step(110.0)
+        pushed = len([key for key in feedback_module.PUSHED if key in status])
+        assert fb.sent - sent == feedback_module.STATES_BURST * pushed  # the whole state to 8 of the 20
+        assert fb.subscribers == feedback_module.MAX_SUBSCRIBERS
+        sent = fb.sent
+        fb.request(Subscription(others[-1].getsockname()))  # subscribed already: nothing sent again
+        fb.step(110.1)
+        assert fb.sent == sent
+    finally:
+        fb.stop()
+        for sock in mine + others:
+            sock.close()

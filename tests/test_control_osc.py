@@ -133,6 +133,20 @@ BAD = [
     ("/param/bad key", (0.1,), "not a valid name"),
     ("/param/motion.kick", (float("nan"),), "not finite"),
     ("/drop/100001", (), "out of range"),
+    # An index in the address: ASCII digits only ('²'.isdigit() is true and int() then failed).
+    ("/jump/\u00b2", (), "digits 0-9"),
+    ("/jump/\u0663", (), "digits 0-9"),  # Arabic-Indic three: int() took it
+    ("/drop/1_0", (), "digits 0-9"),
+    ("/jump/+5", (), "digits 0-9"),
+    ("/jump/" + "1" * 5000, (), "digits 0-9"),  # int() refuses more than 4300 digits
+    # Names are the command table's: a preset file stem, a live preset key.
+    ("/preset", ("../../etc/passwd",), "not a valid name"),
+    ("/preset", (".hidden",), "not a valid name"),
+    ("/preset", ("demo\n",), "not a valid name"),
+    ("/param", ("__class__", 1.0), "not a valid name"),
+    ("/param", ("motion.__class__", 1.0), "not a valid name"),
+    ("/param", ("look.transition_beats", 1.0), "not a valid name"),
+    ("/shader/u_amount\n", (0.5,), "not a valid name"),
 ]
 
 
@@ -369,7 +383,7 @@ def test_liblo_oscsend(server):
     srv, queue, _sock = server
     sends = [
         (["/bpm", "f", "126.5"], ("bpm", (126.5,))),
-        (["/preset", "s", "deep house"], ("preset", ("deep house",))),
+        (["/preset", "s", "deep-house_2.1"], ("preset", ("deep-house_2.1",))),  # a file stem: no spaces
         (["/blackout", "i", "1"], ("blackout", (True,))),
         (["/freeze", "T"], ("freeze", (True,))),
         (["/jump", "i", "4"], ("jump", (4,))),
@@ -530,3 +544,14 @@ def test_status_replies_are_rate_limited(server):
                                  "queue_dropped")])
     assert 0 < replies <= (STATUS_PER_S + 1) * per_query
     assert srv.dropped >= 50 - STATUS_PER_S - 1
+
+
+def test_a_non_ascii_digit_index_is_dropped_in_one_line_without_a_traceback(server, caplog):
+    srv, queue, sock = server
+    for address in ("/jump/\u00b2", "/drop/\u0663", "/jump/" + "9" * 5000):
+        sock.sendto(_msg(address), ("127.0.0.1", srv.port))
+    sock.sendto(_msg("/jump/7"), ("127.0.0.1", srv.port))
+    assert [(c.name, c.args) for c in _wait_for(queue, 1)] == [("jump", (7,))]
+    assert srv.dropped == 3
+    assert "digits 0-9" in caplog.text
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)

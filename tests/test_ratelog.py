@@ -104,3 +104,37 @@ def test_threads_share_one_log_safely(caplog):
         t.join()
     assert log.count == 20_000
     assert log.lines == len(lines(caplog)) <= 11  # the burst, and at most one refilled line
+
+
+def test_token_bucket_allows_a_burst_then_its_rate():
+    from live.ratelog import TokenBucket
+
+    bucket = TokenBucket(rate=2.0, burst=3)
+    assert [bucket.take(10.0) for _ in range(4)] == [True, True, True, False]
+    assert not bucket.take(10.4)  # 0.8 of a token back
+    assert bucket.take(10.5)
+    assert [bucket.take(100.0) for _ in range(4)] == [True, True, True, False]  # never more than the burst
+
+
+def test_keyed_buckets_are_per_key_and_a_spray_of_keys_shares_one():
+    from live.ratelog import KeyedBuckets
+
+    buckets = KeyedBuckets(rate=1.0, burst=1, max_keys=4)
+    assert buckets.take("a", 0.0) and not buckets.take("a", 0.1)
+    assert buckets.take("b", 0.1)  # another sender has its own
+    for k in range(100):  # a sender spraying addresses gets one shared allowance past the table's size
+        buckets.take(f"spray{k}", 0.2)
+    assert len(buckets._buckets) <= 5
+    assert not buckets.take("new", 0.3)
+    assert buckets.take("new", 5.0)  # quiet buckets are forgotten: a fresh one for the new key
+
+
+def test_notes_count_events_not_problems(caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER.name)
+    clock = FakeClock()
+    log = RateLimitedLog(LOGGER, level=logging.INFO, noun="event(s)", clock=clock)
+    log.report("added", "subscriber added")
+    log.report("added", "subscriber added")
+    clock.now += 6.0
+    log.report("added", "subscriber added")
+    assert lines(caplog)[-1] == "subscriber added (1 more event(s) from this source not logged since its last report)"

@@ -16,6 +16,12 @@ and parameter values: nothing that switches presets) for 10 s. Reported: output 
 during and after, the longest command queue seen, what the server read and what it let the
 kernel drop, memory before and after. Targets: fps within 10% of before, the queue bounded (its
 size is fixed; the figure is how full it got), no error.
+
+Subscribe churn (:func:`subscribe_churn`): ``/subscribe`` 500 times a second, each from the next
+of 10 source ports in turn (every one a new subscriber that would get the whole state), for
+10 s while the show draws. Reported: the bytes the sender sent and the bytes the show sent back
+to those ports (UDP payloads), and the log the show wrote meanwhile (formatted lines, INFO and
+up). Targets: bytes out <= bytes in, the log <= 200 KiB in 30 s.
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ FLOOD_RATE = 10_000  # valid messages per second
 FLOOD_S = 10.0
 BEFORE_S = 4.0  # fps measured before the flood, and after it
 BLACK = 1.0  # mean pixel value at or below which the output is black
+CHURN_RATE = 500  # /subscribe a second
+CHURN_PORTS = 10  # source ports they rotate over
+CHURN_S = 10.0
+CHURN_LOG_30S = 200 * 1024  # target: bytes of log in 30 s of churn, at most
 
 # Run as its own process, so that the flood's sending does not share the show's GIL (a controller
 # is another machine). It paces itself to RATE messages a second in 10 ms batches.
@@ -110,10 +120,90 @@ class OscBenchReport:
     rss_before_mb: float = 0.0
     rss_after_mb: float = 0.0
     errors: int = 0
+    churn: "ChurnReport | None" = None
 
     def p(self, values: list[float], q: float) -> float:
         """Percentile ``q`` of ``values`` (nan when empty)."""
         return float(np.percentile(values, q)) if values else float("nan")
+
+
+@dataclass
+class ChurnReport:
+    """What :func:`subscribe_churn` measured: UDP payload bytes each way and log bytes written."""
+
+    seconds: float
+    sent: int = 0  # /subscribe datagrams
+    bytes_in: int = 0  # what the sender sent the show
+    bytes_out: int = 0  # what the show sent back to the sender's ports
+    log_bytes: int = 0  # formatted log lines (INFO and up), tracebacks included
+
+    @property
+    def log_per_30s(self) -> float:
+        """The log's growth scaled to 30 s of churn."""
+        return self.log_bytes * 30.0 / self.seconds if self.seconds > 0 else 0.0
+
+
+class _LogBytes(logging.Handler):
+    """Counts the bytes the records it sees would take in a log file."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.bytes = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.bytes += len(self.format(record).encode("utf-8", "replace")) + 1
+
+
+def subscribe_churn(port: int, rate: float = CHURN_RATE, ports: int = CHURN_PORTS, seconds: float = CHURN_S,
+                    tail_s: float = 1.0) -> ChurnReport:
+    """Send ``/subscribe`` to the OSC server on 127.0.0.1:``port`` ``rate`` times a second for
+    ``seconds``, from ``ports`` source ports in turn, reading everything sent back to them (and
+    ``tail_s`` longer, for what was still queued). The log of the ``live`` loggers is counted at
+    INFO meanwhile (their level is lowered to INFO for the measure, then restored)."""
+    import socket
+
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    dgram = OscMessageBuilder(address="/subscribe").build().dgram
+    report = ChurnReport(seconds=seconds)
+    counter = _LogBytes()
+    live_logger = logging.getLogger("live")
+    level = live_logger.level
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(ports)]
+    logging.getLogger().addHandler(counter)
+    live_logger.setLevel(logging.INFO)
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+            sock.setblocking(False)
+        start = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now - start >= seconds + tail_s:
+                break
+            if now - start < seconds:
+                for _ in range(int((now - start) * rate) - report.sent):
+                    try:
+                        socks[report.sent % ports].sendto(dgram, ("127.0.0.1", port))
+                        report.bytes_in += len(dgram)
+                    except OSError:
+                        pass
+                    report.sent += 1
+            for sock in socks:
+                while True:
+                    try:
+                        report.bytes_out += len(sock.recv(65536))
+                    except (BlockingIOError, ConnectionRefusedError):
+                        break
+            time.sleep(0.005)
+    finally:
+        live_logger.setLevel(level)
+        logging.getLogger().removeHandler(counter)
+        for sock in socks:
+            sock.close()
+    report.log_bytes = counter.bytes
+    return report
 
 
 class _Counter(logging.Handler):
@@ -192,8 +282,9 @@ class _Latency:
 
 
 def bench(messages: int = MESSAGES, flood_rate: int = FLOOD_RATE, flood_s: float = FLOOD_S,
-          before_s: float = BEFORE_S, seed: int = 0, size: int = SIZE) -> OscBenchReport:
-    """Run both halves on one show; the report."""
+          before_s: float = BEFORE_S, seed: int = 0, size: int = SIZE, churn_rate: int = CHURN_RATE,
+          churn_s: float = CHURN_S) -> OscBenchReport:
+    """Run the three parts on one show; the report (``churn_s`` 0 leaves the churn out)."""
     from live.control.osc import OscServer
 
     report = OscBenchReport(fps=FPS, size=size)
@@ -207,6 +298,8 @@ def bench(messages: int = MESSAGES, flood_rate: int = FLOOD_RATE, flood_s: float
                 server.start()
                 _latency_half(show, server.port, report, messages, seed)
                 _flood_half(show, server, report, flood_rate, flood_s, before_s)
+                if churn_s > 0:
+                    report.churn = _churn_part(show, server.port, churn_rate, churn_s)
             finally:
                 server.stop()
                 show.renderer.close()
@@ -269,6 +362,18 @@ def _flood_half(show: Any, server: Any, report: OscBenchReport, rate: int, secon
         proc.wait()
 
 
+def _churn_part(show: Any, port: int, rate: int, seconds: float) -> ChurnReport:
+    """The show draws while another thread churns ``/subscribe`` at it."""
+    out: list[ChurnReport] = []
+    churn = threading.Thread(target=lambda: out.append(subscribe_churn(port, rate, CHURN_PORTS, seconds)),
+                             name="bench-osc-churn", daemon=True)
+    churn.start()
+    driver.run(show.tick, RealTimeClock(FPS, paced=True), WindowSink(show.renderer), _state,
+               until=lambda: not churn.is_alive())
+    churn.join()
+    return out[0]
+
+
 def _rate(stamps: np.ndarray, start: float, end: float) -> float:
     inside = stamps[(stamps >= start) & (stamps < end)]
     return (len(inside) - 1) / (inside[-1] - inside[0]) if len(inside) > 1 else 0.0
@@ -296,8 +401,27 @@ def format_report(r: OscBenchReport, flood_rate: int, flood_s: float) -> str:
         f"  command queue: at most {r.queue_max} of {r.queue_capacity} waiting, {r.queue_dropped} dropped when full "
         f"  target bounded {ok(r.queue_max <= r.queue_capacity)}",
         f"  memory: {r.rss_before_mb:.1f} MB before, {r.rss_after_mb:.1f} MB after",
+        *(format_churn(r.churn) if r.churn is not None else []),
         f"errors logged: {r.errors}   target 0 {ok(r.errors == 0)}",
     ])
+
+
+def churn_ok(c: ChurnReport) -> bool:
+    """Both churn targets met: no more bytes out than in, the log within its 30 s budget."""
+    return c.bytes_out <= c.bytes_in and c.log_per_30s <= CHURN_LOG_30S
+
+
+def format_churn(c: ChurnReport) -> list[str]:
+    """The churn's lines of the report."""
+    ratio = c.bytes_out / c.bytes_in if c.bytes_in else float("nan")
+    return [
+        f"subscribe churn, {c.sent / c.seconds:.0f} /subscribe a second from {CHURN_PORTS} ports in turn for "
+        f"{c.seconds:g} s:",
+        f"  bytes in {c.bytes_in / 1024 / c.seconds:.1f} KiB/s, out {c.bytes_out / 1024 / c.seconds:.1f} KiB/s "
+        f"({ratio:.2f}x)   target out <= in {'ok' if c.bytes_out <= c.bytes_in else 'MISSED'}",
+        f"  log {c.log_bytes / 1024:.1f} KiB, {c.log_per_30s / 1024:.1f} KiB per 30 s   target <= "
+        f"{CHURN_LOG_30S // 1024} KiB {'ok' if c.log_per_30s <= CHURN_LOG_30S else 'MISSED'}",
+    ]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -307,15 +431,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="valid OSC messages per second in the flood")
     parser.add_argument("--flood-seconds", type=positive(float, 3600), default=FLOOD_S, help="length of the flood")
     parser.add_argument("--seed", type=Bounded(int, 0, 2**32 - 1), default=0, help="seed of the send moments")
+    parser.add_argument("--churn-rate", type=Bounded(int, 1, 100_000), default=CHURN_RATE,
+                        help="/subscribe messages per second in the churn, from 10 ports in turn")
+    parser.add_argument("--churn-seconds", type=Bounded(float, 0.0, 3600.0), default=CHURN_S,
+                        help="length of the subscribe churn (0: left out)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print the report with the machine line; 1 if a target was missed."""
-    r = bench(args.messages, args.flood_rate, args.flood_seconds, seed=args.seed)
+    r = bench(args.messages, args.flood_rate, args.flood_seconds, seed=args.seed, churn_rate=args.churn_rate,
+              churn_s=args.churn_seconds)
     print(f"{machine_line()}, GL offscreen (EGL)")
     print(f"settings: demo preset, approx decoder, {r.size}x{r.size} output, real-time clock at {FPS} fps, "
           "OSC on 127.0.0.1")
     print(format_report(r, args.flood_rate, args.flood_seconds))
     missed = (r.p(r.to_frame_ms, 99) > 1000.0 / r.fps or abs(r.fps_flood - r.fps_before) > 0.1 * r.fps_before
-              or r.errors or r.missed)
+              or r.errors or r.missed or (r.churn is not None and not churn_ok(r.churn)))
     return 1 if missed else 0

@@ -23,12 +23,30 @@ from live.visuals.shaders import FRAME_UNIFORMS
 MAX_KEYFRAME_INDEX = 100_000  # far above any real bank; only guards against nonsense like 1e12
 MAX_STRING = 200
 MAX_CLIP_EVERY = 64.0  # beats between clip cuts: 16 bars
-# Parameter keys are identifiers with dots for nested preset keys ("motion.beats"); shader
-# uniforms are plain GLSL identifiers.
+# What a name argument may be, written once for OSC, MIDI files, /learn and the show's own check.
+# Parameter keys are the preset keys that change live: ``motion.NAME`` or ``look.params.UNIFORM``
+# (a name that starts with "_" is nobody's setting: ``__class__`` is refused here). Shader
+# uniforms are plain GLSL identifiers. A preset is a file stem of presets/NAME.toml (the preset
+# loader's own rule: no "/", no leading "."), or "+1"/"-1" for the next or previous one.
 _PATTERNS = {
-    "key": (re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"), "letters, digits, _, ."),
-    "uniform": (re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$"), "letters, digits, _"),
+    "key": (re.compile(r"(motion\.[A-Za-z][A-Za-z0-9_]*|look\.params\.[A-Za-z][A-Za-z0-9_]*)", re.ASCII),
+            "motion.NAME or look.params.NAME; letters, digits, _"),
+    "uniform": (re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII), "letters, digits, _"),
+    "preset": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*|[+-]1", re.ASCII),
+               "a file stem of presets/NAME.toml: letters, digits, '-', '_', '.'"),
 }
+_DIGITS = re.compile(r"[0-9]{1,9}", re.ASCII)  # an index written in text: ASCII digits only, never '²' or '٣'
+
+
+def parse_index(text: str, what: str = "keyframe index") -> int:
+    """``text`` (e.g. the ``5`` of ``/jump/5``) as a whole number, ASCII digits only.
+
+    The one rule for numbers written in addresses: ``str.isdigit`` is true for ``'²'``, which
+    ``int`` then refuses, and ``int`` also takes ``'٣'``, ``' 5'`` and ``'1_0'``. ControlError
+    (one line) for anything but 1..9 ASCII digits; the range is the caller's check."""
+    if not isinstance(text, str) or not _DIGITS.fullmatch(text):
+        raise ControlError(f"expected a {what} in digits 0-9, got {text!r:.40}")
+    return int(text)
 # What each argument type accepts, for "expected ..." messages and the README's args column.
 _ACCEPTS = {"choice": "string", "preset": "string", "name": "string", "key": "string", "uniform": "string",
             "index": "int", "float": "number", "switch": "0/1, 0.0..1.0 or bool", "value": "number, string or bool"}
@@ -146,7 +164,7 @@ class Arg:
             raise ControlError(f"{self.what} must be 1..{MAX_STRING} characters, got {value!r:.60}")
         if self.type in _PATTERNS:
             pattern, allowed = _PATTERNS[self.type]
-            if not pattern.match(value):
+            if not pattern.fullmatch(value):
                 raise ControlError(f"{self.what} {value!r:.60} is not a valid name ({allowed})")
         if self.type == "uniform" and value in FRAME_UNIFORMS:
             # Refused here, before the show: OSC, MIDI files and the show all check through this.

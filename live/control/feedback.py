@@ -10,8 +10,15 @@ each bar.
 Each subscriber gets at most :data:`RATE` messages in any second. What it cannot get yet waits,
 one message per address, the newest value replacing an older one (a beat may be dropped, a
 preset name is never stale). At most :data:`MAX_SUBSCRIBERS` are kept (the oldest is dropped
-and logged); one whose socket errors (the controller went away: ICMP port unreachable comes
-back on its connected socket) is dropped. All sending happens on this module's own thread.
+and logged), :data:`MAX_PER_HOST` of them from one address (its own oldest goes first); one
+whose socket errors (the controller went away: ICMP port unreachable comes back on its
+connected socket) is dropped. All sending happens on this module's own thread.
+
+A ``/subscribe`` is 16 bytes and a new subscriber's whole state some 600, so subscribing is
+bounded as a reply is: :data:`NEW_PER_HOST_PER_S` new subscriptions a second from one address
+and :data:`STATES_PER_S` whole-state sends a second from all together (a few more at once); a
+``/subscribe`` past either is refused in the log (send it again) and costs no bytes out. Under a
+flood of ``/subscribe`` from ever new ports the show sends less than it receives (``bench osc``).
 """
 
 from __future__ import annotations
@@ -25,12 +32,17 @@ from typing import Any, Callable
 
 from live.control.service import StoppableThread
 from live.handoff import CommandQueue
-from live.ratelog import RateLimitedLog
+from live.ratelog import KeyedBuckets, RateLimitedLog, TokenBucket
 
 _LOGGER = logging.getLogger(__name__)
 
 RATE = 30  # messages per second to each subscriber, at most
 MAX_SUBSCRIBERS = 8
+MAX_PER_HOST = 4  # subscribers from one address: one host's churn cannot push the others out
+NEW_PER_HOST_PER_S = 1.0  # new subscriptions a second from one address, after a burst of NEW_BURST
+NEW_BURST = 4
+STATES_PER_S = 2.0  # whole-state sends a second to new subscribers, all addresses, after STATES_BURST
+STATES_BURST = 8
 POLL_S = 0.004  # how often the thread looks at the status and its queues
 # The status keys pushed when they change (keys a show does not have are skipped); counters that
 # change every snapshot (fps, confidence, osc_received...) are for /status, not for pushing.
@@ -72,6 +84,9 @@ class Feedback:
         self._runner = StoppableThread(self._run, "osc-feedback", join_s=2.0)
         self._stop = self._runner.stopping  # what the thread watches
         self._log = RateLimitedLog(_LOGGER)
+        self._notes = RateLimitedLog(_LOGGER, level=logging.INFO, noun="event(s)")  # subscribers added
+        self._new = KeyedBuckets(NEW_PER_HOST_PER_S, NEW_BURST)  # new subscriptions per sending address
+        self._states = TokenBucket(STATES_PER_S, STATES_BURST)  # whole-state sends, all addresses
         self.sent = 0  # datagrams sent, all subscribers (an int: read for tests and the bench)
         self.subscribers = 0  # how many now (an int, written by the thread)
 
@@ -90,6 +105,7 @@ class Feedback:
             sub.sock.close()
         self._subscribers.clear()
         self._log.flush()
+        self._notes.flush()
 
     # ----- the feedback thread
 
@@ -103,7 +119,7 @@ class Feedback:
     def step(self, now: float) -> None:
         """One round: subscription changes, the status's changes queued, what the rate allows sent."""
         for sub in self._requests.drain():
-            self._subscribe(sub) if sub.on else self._unsubscribe(sub.address, "unsubscribed")
+            self._subscribe(sub, now) if sub.on else self._unsubscribe(sub.address, "unsubscribed")
         if not self._subscribers:
             self._last_beat = None
             return
@@ -158,9 +174,21 @@ class Feedback:
             sub.sent.append(now)
             self.sent += 1
 
-    def _subscribe(self, sub: Subscription) -> None:
+    def _subscribe(self, sub: Subscription, now: float) -> None:
         if sub.address in self._subscribers:
+            return  # subscribed already: sending /subscribe again costs nothing
+        host = sub.address[0]
+        if not self._new.take(host, now):
+            self._log.report(f"new:{host}", f"OSC /subscribe from {host} refused: more than {NEW_PER_HOST_PER_S:g} new "
+                                            "subscription(s) a second from one address")
             return
+        if not self._states.take(now):
+            self._log.report("states", f"OSC /subscribe from {host} refused: more than {STATES_PER_S:g} new "
+                                       "subscribers a second from all addresses; send it again")
+            return
+        mine = [a for a in self._subscribers if a[0] == host]
+        if len(mine) >= MAX_PER_HOST:
+            self._unsubscribe(mine[0], f"dropped: more than {MAX_PER_HOST} subscribers from {host}, its oldest goes")
         while len(self._subscribers) >= self.max_subscribers:
             oldest = next(iter(self._subscribers))
             self._unsubscribe(oldest, f"dropped: more than {self.max_subscribers} subscribers, oldest goes")
@@ -175,7 +203,8 @@ class Feedback:
         # changes follow it); the others are not sent it again.
         self._subscribers[sub.address] = _Subscriber(
             sub.address, sock, pending=dict(self._status_message(key, value) for key, value in self._last.items()))
-        _LOGGER.info("OSC subscriber %s:%d added (%d now)", *sub.address, len(self._subscribers))
+        self._notes.report(f"added:{host}", f"OSC subscriber {host}:{sub.address[1]} added "
+                                            f"({len(self._subscribers)} now)")
 
     def _unsubscribe(self, address: tuple[str, int], why: str) -> None:
         sub = self._subscribers.pop(address, None)

@@ -522,6 +522,7 @@ class MidiInput:
         self.connected: LatestSlot[str] = LatestSlot()  # name of the open port, "" when none
         self.received = 0
         self._problems = RateLimitedLog(_LOGGER)  # both threads report here; it has its own lock
+        self._notes = RateLimitedLog(_LOGGER, level=logging.INFO, noun="event(s)")  # learn armed: /learn may flood
 
     @property
     def failed(self) -> int:
@@ -559,7 +560,7 @@ class MidiInput:
         except ControlError as exc:
             raise ControlError(f"MIDI learn {command}: {exc}") from None
         self._learn.put(request)
-        _LOGGER.info("MIDI learn: move or press a control to bind it to %s", command)
+        self._notes.report(f"learn:{command}", f"MIDI learn: move or press a control to bind it to {command}")
 
     def learn_from_osc(self, args: tuple) -> str:
         """Arm learn mode from OSC ``/learn COMMAND [name] [value]`` (``name`` only for param and

@@ -33,7 +33,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from live.control.commands import MAX_STRING, OSC_FORMS, Arg, ControlError, OscForm, expected, shown
+from live.control.commands import MAX_STRING, OSC_FORMS, Arg, ControlError, OscForm, expected, parse_index, shown
 from live.control.feedback import Feedback, Subscription
 from live.handoff import CommandQueue
 from live.messages import Command
@@ -77,7 +77,8 @@ def parse_allow(text: str | None) -> tuple[Network, ...] | None:
 
 def _route(form: OscForm, address: str, args: tuple, when: float) -> Command | None:
     """One message to ``form``'s command: address placeholder, fixed and message arguments checked."""
-    where = f"OSC {address}"
+    # A hostile address is cut, as every other shown value, and quoted if it could break the line.
+    where = f"OSC {address[:80]}" if address.isprintable() else f"OSC {address!r:.80}"
     carried = form.message_args
     try:
         if not carried:  # a press: no argument or one press value, < 0.5 is a release
@@ -100,9 +101,10 @@ def _placeholder(form: OscForm, text: str) -> Any:
     """The argument named in the address (``/jump/5`` -> 5, ``/shader/u_amount`` -> "u_amount")."""
     arg = form.spec.args[len(form.fixed)]
     if arg.type == "index":
-        if not text.isdigit():
-            raise ControlError(f"expected {form.address} with {form.placeholder} a {arg.what}")
-        return arg.check(int(text))
+        try:
+            return arg.check(parse_index(text, arg.what))
+        except ControlError as exc:
+            raise ControlError(f"{form.placeholder} of {form.address}: {exc}") from None
     return arg.check(text)
 
 
@@ -407,8 +409,8 @@ class OscServer:
             reply_to = (client[0], args[0])
         try:
             status = dict(self._status()) if self._status is not None else {}
-        except Exception:
-            _LOGGER.exception("status callback failed; replying with the error")
+        except Exception:  # its traceback once, then counts: /status may come 5 times a second
+            self._bad.report("status-callback", "status callback failed; replying with the error", exc_info=True)
             status = {"error": "status unavailable"}
         # Our own counters, so a /status query answers something even without a show attached.
         status.setdefault("osc_received", self.received)

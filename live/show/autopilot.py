@@ -22,6 +22,7 @@ import random
 from typing import Any, Sequence
 
 from live.messages import AudioState
+from live.ratelog import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class Autopilot:
             raise ValueError(f"--autopilot-bars {bars}: choose {BARS_RANGE[0]}..{BARS_RANGE[1]}")
         self.bars = int(bars)
         self.enabled = enabled
+        self._notes = RateLimitedLog(_LOGGER, level=logging.INFO, noun="event(s)")  # on/off: a command may flood
         self._rng = random.Random(seed)
         self._order: list[str] = []
         self._queued_for: int | None = None  # the boundary the last switch was queued for
@@ -69,7 +71,7 @@ class Autopilot:
     def set_enabled(self, on: bool, why: str) -> None:
         """Turn the autopilot on or off (logged once per change, with ``why``)."""
         if on != self.enabled:
-            _LOGGER.info("autopilot %s (%s)", "on" if on else "off", why)
+            self._notes.report(f"autopilot:{on}", f"autopilot {'on' if on else 'off'} ({why})")
         self.enabled = on
         self._queued_for = None
 

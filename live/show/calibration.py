@@ -51,8 +51,9 @@ class Calibration:
         """Record a tap heard at time ``t`` (the raw clock ``state``); the offset in ms after the
         last tap (clamped to the command's range), else None."""
         self.errors.append(beat_error_ms(state, t))
-        _LOGGER.info("calibration tap %d/%d: %+.1f ms from the clock's beat", len(self.errors), self.taps,
-                     self.errors[-1])
+        # Debug only: a tap is a message, and a flood of /tap must not write a line each.
+        _LOGGER.debug("calibration tap %d/%d: %+.1f ms from the clock's beat", len(self.errors), self.taps,
+                      self.errors[-1])
         if len(self.errors) < self.taps:
             return None
         lo, hi = OFFSET_RANGE_MS

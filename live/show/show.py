@@ -287,6 +287,9 @@ class Show:
         # per command within it; the per-frame error path has its own budget.
         self._refusals: dict[str, RateLimitedLog] = {}
         self._frame_errors = RateLimitedLog(_LOGGER, level=logging.ERROR)
+        # What commands change (preset, section, offset, calibration): a fader or a flood sends
+        # them many times a second, so they are noted at a rate no sender can raise.
+        self._notes = RateLimitedLog(_LOGGER, level=logging.INFO, noun="event(s)")
         self.switch_preset(preset)
         self._status: LatestSlot[dict[str, Any]] = LatestSlot(self._make_status())
 
@@ -303,7 +306,7 @@ class Show:
         self.renderer.set_shaders(list(preset.look.shaders), dict(preset.look.params))
         if had_preset:
             self._start_transition(now)
-        _LOGGER.info("preset %s: %d keyframes", name, latents.shape[0])
+        self._notes.report(f"preset:{name}", f"preset {name}: {latents.shape[0]} keyframes")
 
     def _start_transition(self, now: float) -> None:
         """The live preset's transition from the picture on screen to what comes next."""
@@ -327,7 +330,7 @@ class Show:
                                    seed=_seed_of(self.preset_name))
         self.section = name
         self._start_transition(now)
-        _LOGGER.info("preset %s: section %s (%d keyframes)", self.preset_name, name, count)
+        self._notes.report(f"section:{name}", f"preset {self.preset_name}: section {name} ({count} keyframes)")
 
     def apply(self, cmd: Command, now: float) -> None:
         """Check one command against the command table and carry it out. Bad values (from any
@@ -387,11 +390,12 @@ class Show:
             self._section_command(str(args[0]), now)
         elif name == "av_offset":
             self.av_offset_ms = float(args[0])
-            _LOGGER.info("av offset %+.1f ms", self.av_offset_ms)
+            self._notes.report("av_offset", f"av offset {self.av_offset_ms:+.1f} ms")
         elif name == "calibrate":
             on = bool(args[0]) if args else self.calibration is None
             self.calibration = Calibration() if on else None
-            _LOGGER.info("calibration %s", "started: tap 8 beats along with what you hear" if on else "stopped")
+            self._notes.report("calibrate", "calibration " + ("started: tap 8 beats along with what you hear" if on
+                                                              else "stopped"))
         elif name == "autopilot":
             self._autopilot_command(bool(args[0]) if args else None)
         elif name == "shader_param":
@@ -431,7 +435,7 @@ class Show:
         offset = self.calibration.tap(self.last_state, when)
         if offset is not None:
             self.calibration, self.av_offset_ms = None, offset
-            _LOGGER.info("calibration done: av offset %+.1f ms", offset)
+            self._notes.report("calibrated", f"calibration done: av offset {offset:+.1f} ms")
 
     def _autopilot_command(self, on: bool | None) -> None:
         if self.autopilot is None:
