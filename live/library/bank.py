@@ -71,12 +71,14 @@ class PresetBank:
     those that load and verify; a changed file is read only after it has looked the same twice, a
     bad one is refused in one log line and the last good entry stays. Readers (``get``,
     ``names``) see one consistent table: it is replaced whole, never edited in place.
+    ``watch=False`` (the offline render) never looks again: what was loaded at the start is what
+    the whole run shows, whatever happens on disk meanwhile and however fast the run goes.
     """
 
     def __init__(self, entries: dict[str, _Entry], family: str, latent_channels: int, device: str, *,
                  presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None,
                  scaling_factor: float | None = None, seen: dict[str, _Sig] | None = None,
-                 shaders_dir: str | Path | None = None) -> None:
+                 shaders_dir: str | Path | None = None, watch: bool = True) -> None:
         self._entries = dict(entries)
         self.family = family
         self.latent_channels = latent_channels
@@ -86,6 +88,7 @@ class PresetBank:
         self.keyframes_dir = Path(keyframes_dir) if keyframes_dir is not None else None
         self.shaders_dir = shaders_dir  # whose declared params the presets' look.params are checked against
         self.refresh_interval = REFRESH_INTERVAL_S
+        self.watch = bool(watch)  # False: refresh_if_due never looks at the files (deterministic runs)
         # refresh state: owned by the one refresh job that may run at a time
         self._seen: dict[str, _Sig] = dict(seen or {})
         self._pending: dict[str, _Sig] = {}
@@ -96,12 +99,14 @@ class PresetBank:
     @classmethod
     def load(cls, presets_dir: str | Path, keyframes_dir: str | Path, latent_channels: int = 4,
              family: str = "sd1", device: str | torch.device = "cpu",
-             scaling_factor: float | None = None, shaders_dir: str | Path | None = None) -> "PresetBank":
+             scaling_factor: float | None = None, shaders_dir: str | Path | None = None,
+             watch: bool = True) -> "PresetBank":
         """Load every preset in ``presets_dir`` and its keyframes from ``keyframes_dir``, checked for the decoder.
 
         ``family``/``latent_channels``/``scaling_factor`` describe the decoder the show will use:
         latents of another family (e.g. SDXL latents with an SD 1.x VAE) are refused by name.
         Approx presets with images build their keyframes here when missing or stale.
+        ``watch``: whether :meth:`refresh_if_due` follows changed files (see the class).
         """
         if family not in SCALING_FACTORS:
             raise UserError(f"unknown latent family {family!r}; choose {' or '.join(SCALING_FACTORS)}")
@@ -125,7 +130,8 @@ class PresetBank:
                 entries[name] = _Entry(name, preset, None, _unexpected(preset, exc))
             seen[name] = sig
         bank = cls(dict(sorted(entries.items())), family, latent_channels, str(device), presets_dir=presets_dir,
-                   keyframes_dir=keyframes_dir, scaling_factor=scaling_factor, seen=seen, shaders_dir=shaders_dir)
+                   keyframes_dir=keyframes_dir, scaling_factor=scaling_factor, seen=seen, shaders_dir=shaders_dir,
+                   watch=watch)
         _LOGGER.info("preset bank: %d of %d presets ready (%.2f s)", len(bank.names()), len(entries),
                      time.perf_counter() - started)
         return bank
@@ -177,8 +183,12 @@ class PresetBank:
 
         Swaps in what a finished background refresh loaded, and at most once per
         ``refresh_interval`` (in the caller's clock) starts the next one. Returns the names of
-        presets whose keyframes or settings were swapped in by this call.
+        presets whose keyframes or settings were swapped in by this call. A bank opened with
+        ``watch=False`` does nothing here: a background look at the disk finishes at a moment that
+        depends on thread timing, so a render would otherwise show a reload at a random frame.
         """
+        if not self.watch:
+            return []
         try:
             swapped = self._collect()
             if self.presets_dir is None:
@@ -370,11 +380,12 @@ def _fits_decoder(kset: KeyframeSet, family: str, latent_channels: int, scaling_
 
 def open_bank(family: str = "sd1", latent_channels: int = 4, device: str | torch.device = "cpu",
               presets_dir: str | Path | None = None, keyframes_dir: str | Path | None = None,
-              shaders_dir: str | Path | None = None) -> PresetBank:
+              shaders_dir: str | Path | None = None, watch: bool = True) -> PresetBank:
     """The bank as the show loads it, for a decoder of ``family`` on ``device``: every preset in
     the presets folder with its keyframes, checked against the family's latent channels and
     scaling factor. The folders follow :mod:`live.paths` (the repository's unless overridden).
-    ``live``, ``render`` and ``check`` all load through here, so ``check`` sees what the show sees."""
+    ``live``, ``render`` and ``check`` all load through here, so ``check`` sees what the show sees.
+    ``watch=False`` (``render``): the files are read once, never again during the run."""
     return PresetBank.load(paths.presets_dir(presets_dir), paths.keyframes_dir(keyframes_dir),
                            latent_channels=latent_channels, family=family, device=device,
-                           scaling_factor=SCALING_FACTORS.get(family), shaders_dir=shaders_dir)
+                           scaling_factor=SCALING_FACTORS.get(family), shaders_dir=shaders_dir, watch=watch)

@@ -4,6 +4,12 @@ The frame driver's stepped clock advances exactly 1/fps per frame; the audio eng
 file up to that time, block by block as if live; decoding is synchronous; the video sink writes
 each drawn picture. Same Show, same shaders, so a render is a faithful preview of the live
 show, and the tests use it.
+
+Deterministic by construction: the same inputs give the same frames, in one process or many,
+with the keyframe cache cold or warm. No picture depends on the wall clock or on a thread's
+timing: presets, keyframes and shaders are read once at the start (the live show's background
+reloads are off), and the video encoder is set so its bits depend on the frames alone
+(:class:`~live.visuals.video.VideoWriter`).
 """
 
 from __future__ import annotations
@@ -81,9 +87,13 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
         raise UserError(f"--seconds {seconds}: must be more than 0")
     layer = _clip_layer(clip, clip_every, width, height)  # a bad clip file is refused before any work
     dec = make_decoder(decoder, model, family=family)
-    bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir)
+    # watch=False / watch_shaders=False: live, changed files are picked up by a background thread
+    # or once a wall-clock second, so a render would show them from a frame that depends on timing.
+    bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir,
+                     watch=False)
     engine = AudioEngine(samplerate, analysis or AnalysisSettings())
-    renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit)
+    renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit,
+                        watch_shaders=False)
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
     start = time.perf_counter()
     try:

@@ -235,12 +235,15 @@ class Renderer:
     output size; decoded frames of any size are mapped onto it by ``aspect`` (:data:`ASPECTS`).
     ``flash_limit`` adds the flash limiter's final pass (:mod:`live.visuals.flash`); the show's
     settings turn it on unless told ``--no-flash-limit``.
+    ``watch_shaders=False`` (the offline render) compiles each shader file once, when the chain
+    first names it, and never looks at it again: the live reload is timed by the wall clock, so a
+    render would otherwise pick up an edit at a frame that depends on how fast it runs.
     """
 
     def __init__(self, width: int, height: int, *, headless: bool = True, fullscreen: bool = False,
                  screen: int | None = None, vsync: bool = True, shader_dir: Path | None = None,
                  title: str = "live visuals", aspect: str = "stretch", hidden: bool = False,
-                 flash_limit: bool = False) -> None:
+                 flash_limit: bool = False, watch_shaders: bool = True) -> None:
         import pyglet
 
         if headless:
@@ -282,6 +285,7 @@ class Renderer:
         self._transition_start = 0.0
         self._transition_length = 0.0
         self._last_poll = 0.0
+        self.watch_shaders = bool(watch_shaders)
         self._readback = np.empty((height, width, 3), np.uint8)
         self._output = self._targets[0]
         self._feedback: _Target | None = None  # the last output frame, made once a shader reads u_feedback
@@ -341,12 +345,15 @@ class Renderer:
         return out
 
     def poll_shaders(self, force: bool = False) -> None:
-        """Recompile shaders whose files changed on disk (checked at most once a second)."""
+        """Recompile shaders whose files changed on disk (checked at most once a second).
+        Without ``watch_shaders`` only a shader never read before is read (on ``force``)."""
         now = time.perf_counter()
-        if not force and now - self._last_poll < 1.0:
+        if not force and (not self.watch_shaders or now - self._last_poll < 1.0):
             return
         self._last_poll = now
         for state in self._shaders:
+            if not self.watch_shaders and state.mtime >= 0:
+                continue  # read once already: a render keeps what it started with
             try:
                 mtime = state.path.stat().st_mtime
             except OSError:

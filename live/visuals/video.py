@@ -28,7 +28,12 @@ class VideoWriter:
         self._video = self._container.add_stream("libx264", rate=fps)
         self._video.width, self._video.height = width, height
         self._video.pix_fmt = "yuv420p"
-        self._video.options = {"crf": str(crf), "preset": preset}  # x264 speed preset: ultrafast..veryslow
+        # x264 speed preset: ultrafast..veryslow. mbtree off: with it, x264's AVX-512 code gave
+        # different bits for the same frames from one encode to the next (whenever the frame's
+        # 16x16 block count is not a multiple of 16, e.g. 64x48 or 160x96; it reads memory it
+        # never wrote), so a render was not reproducible. Without it the bits depend on the
+        # frames alone; the cost is a little size at the same crf (ultrafast never used it).
+        self._video.options = {"crf": str(crf), "preset": preset, "mbtree": "0"}
         self._audio = None
         self.fps = fps
         self.frames = 0
