@@ -10,8 +10,8 @@ that stream into a figure that moves only when the music's tempo really changes:
   ride or a new track is followed about a bar after the tracker hears it);
 - an octave or triplet jump (x2, x1/2, x3/2, x2/3) must hold for four bars: the tracker usually
   corrects those itself within a moment, and peers must never see them;
-- a slow drift of more than :data:`FINE` over four bars is published at most once per two bars
-  (this also corrects the first figure, taken from one bar, once four bars are heard);
+- a slow drift of more than :data:`FINE` (the median of up to four bars, at least two) is
+  published at most once per two bars (this also corrects the first figure, taken from one bar);
 - a tempo set by hand, tapped, or taken from Link or MIDI clock is published as it is.
 """
 
@@ -73,8 +73,9 @@ class PublishedTempo:
         times = np.fromiter((s[0] for s in self._samples), float, len(self._samples))
         values = np.fromiter((s[1] for s in self._samples), float, len(self._samples))
         recent = values[times >= t - SHORT_BEATS * beat_s]
-        if self.bpm == 0.0:
-            if times[-1] - times[0] >= SHORT_BEATS * beat_s:
+        if self.bpm == 0.0:  # the first figure: once a whole bar agrees (the tracker has settled)
+            low, high = np.percentile(recent, (10, 90))
+            if times[-1] - times[0] >= SHORT_BEATS * beat_s and high / low - 1.0 < STEP:
                 self._publish(trimmed_mean(recent), t)
             return self.bpm
         # A change: the whole last bar away from the published tempo, on one side and agreeing.
@@ -92,11 +93,11 @@ class PublishedTempo:
                 self._away_since = None
             return self.bpm
         self._away_since = None
-        # A drift: the median of four bars (robust to a blip of up to two bars) moved a little.
-        steady = np.all(np.abs(off) <= STEP)
-        if steady and t - self._changed_at >= 2 * SHORT_BEATS * beat_s and times[-1] - times[0] >= 0.9 * LONG_BEATS * beat_s:
+        # A drift: the median of up to four bars (robust to a short blip) moved a little; a larger
+        # move is a change, for the rule above.
+        if t - self._changed_at >= 2 * SHORT_BEATS * beat_s and times[-1] - times[0] >= 2 * SHORT_BEATS * beat_s:
             long = float(np.median(values))
-            if abs(long / self.bpm - 1.0) > FINE:
+            if FINE < abs(long / self.bpm - 1.0) <= 1.5 * STEP:
                 self._publish(long, t)
         return self.bpm
 
