@@ -25,8 +25,9 @@ _LOGGER = logging.getLogger(__name__)
 def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, blocksize: int = 512,
                 settings: AnalysisSettings = DEFAULTS) -> list[dict[str, Any]]:
     """Run the live chain causally over ``samples`` and return the committed beats, in order:
-    dicts with ``time`` (s from the start), ``bpm``, ``confidence``, ``beat`` (index) and ``bar``
-    (position in the bar, 1 = downbeat). ``settings`` choose the onset function and tempo range."""
+    dicts with ``time`` (s from the start), ``bpm`` (None while the confidence is 0: no tempo heard
+    yet), ``confidence``, ``beat`` (index) and ``bar`` (position in the bar, 1 = downbeat).
+    ``settings`` choose the onset function and tempo range."""
     if lookahead < 0 or lookahead > 2.0:
         raise AudioError(f"lookahead {lookahead * 1000:g} ms is out of range; use 0..2000 ms")
     check_blocksize(blocksize)
@@ -40,7 +41,9 @@ def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, b
         for t, index in scheduler.advance(state, end_time):
             beats.append({
                 "time": round(float(t), 4),
-                "bpm": round(float(state.bpm), 2),
+                # at confidence 0 the clock has heard no beat yet and free-runs at its default tempo:
+                # that is no reading, so the tempo is unknown (None, JSON null), not 120
+                "bpm": round(float(state.bpm), 2) if state.confidence > 0 else None,
                 "confidence": round(float(state.confidence), 3),
                 "beat": int(index),
                 "bar": int((index - state.beat_index + state.downbeat) % 4) + 1,
