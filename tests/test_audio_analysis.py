@@ -134,6 +134,26 @@ def test_analysis_thread_live_with_file_source(tmp_path):
     assert thread.busy < 4.0 * 0.2  # analysis far below real time (not a benchmark, a sanity bound)
 
 
+def test_beats_give_no_tempo_before_the_clock_has_heard_one(tmp_path, capsys):
+    """The first beats come from the clock free-running at its default 120 BPM with confidence 0:
+    their tempo is unknown (JSON null), not 120; the text output is the beat times, as always."""
+    x, _ = synth_kick_track([(100.0, 8.0)], 22050)
+    path = tmp_path / "k.wav"
+    sf.write(path, x, 22050)
+    parser = argparse.ArgumentParser()
+    beats_cli.configure(parser)
+    assert beats_cli.run(parser.parse_args([str(path), "--format", "json"])) == 0
+    data = json.loads(capsys.readouterr().out)
+    early = [d for d in data if d["confidence"] == 0]
+    assert early and all(d["bpm"] is None for d in early)  # before: 120.0 at confidence 0
+    known = [i for i, d in enumerate(data) if d["bpm"] is not None]
+    assert known and all(d["bpm"] is not None for d in data[known[0]:])  # once known, it stays known
+    assert abs(data[-1]["bpm"] - 100.0) < 1.5
+    assert beats_cli.run(parser.parse_args([str(path)])) == 0
+    times = [float(v) for v in capsys.readouterr().out.split()]
+    assert times == [round(d["time"], 3) for d in data]  # every beat still printed, one time per line
+
+
 def test_beats_command_text_and_json(tmp_path, capsys):
     x, kicks = synth_kick_track([(128.0, 8.0)], 22050)
     path = tmp_path / "k.wav"

@@ -115,3 +115,50 @@ def test_boundaries_of_a_synthesised_track_fall_within_one_beat_of_the_truth(syn
     assert [s.bars for s in plan.sections] == [8, 16, 8]
     assert plan.sections[-1].end == pytest.approx(64.0, abs=0.01)
     assert len(plan.beats) == pytest.approx(128, abs=2) and len(plan.downbeats) == pytest.approx(32, abs=1)
+
+
+@pytest.mark.parametrize("size,expected", [((256, 256), (256, 256)), ((512, 512), (512, 512)), ((64, 64), (256, 256)),
+                                           ((1280, 720), (1280, 720)), ((3840, 2160), (2048, 1152))])
+def test_preset_size_is_the_video_size_within_what_a_preset_allows(tmp_path, size, expected):
+    got = song.preset_size(*size)
+    assert got == expected
+    path, _ = song.write_song_preset(_plan(), "a neon city", tmp_path, "song-x", size=got)
+    g = load_preset(path).generation
+    assert (g.width, g.height) == expected
+
+
+def test_edits_metadata_round_trips_as_text_and_reads_old_and_bad_values():
+    edits = {"3": {"section": "02-peak", "index": 1, "seed": 1002}}
+    text = song.encode_edits(edits)
+    assert isinstance(text, str) and song.decode_edits(text) == edits
+    assert song.decode_edits(edits) == edits  # a reader that already decoded the JSON
+    assert song.decode_edits(None) == {} and song.decode_edits("") == {}
+    assert song.decode_edits("{not json") == {} and song.decode_edits("[1, 2]") == {}
+    with pytest.raises(UserError, match="metadata holds"):
+        song.encode_edits({str(i): {"seed": i, "prompt": "x" * 300} for i in range(20)})
+
+
+@pytest.mark.slow
+def test_regenerate_twice_in_a_row_keeps_both_edits(tmp_path):
+    """The second --regenerate read the first one's ``edits`` back as text and failed (dict(str))."""
+    from tiny_models import tiny_sd_path
+
+    from live.library.keyframes import load_preset_keyframes
+    from live.library.precompute import PrecomputeOptions, precompute
+
+    plan = _plan()
+    presets, keyframes = tmp_path / "presets", tmp_path / "kf"
+    path, _ = song.write_song_preset(plan, "a neon city", presets, "song-x", images="", model=str(tiny_sd_path()),
+                                     size=(256, 256))
+    precompute(PrecomputeOptions(presets=("song-x",), presets_dir=presets, keyframes_dir=keyframes, device="cpu",
+                                 progress=False))
+    preset = load_preset(path)
+    seed0 = preset.generation.seeds[1]
+    first = song.regenerate_keyframe(preset, keyframes, "02-peak", 1, device="cpu")
+    second = song.regenerate_keyframe(preset, keyframes, "02-peak", 1, device="cpu")  # failed here before
+    third = song.regenerate_keyframe(preset, keyframes, "01-calm", 0, seed=5, prompt="a red moon", device="cpu")
+    assert (first[0], first[1]) == (3, seed0 + 1000) and (second[0], second[1]) == (3, seed0 + 2000)
+    assert third == (0, 5, "a red moon")
+    edits = song.decode_edits(load_preset_keyframes(preset, keyframes).meta[song.EDITS_KEY])
+    assert edits["3"]["seed"] == seed0 + 2000 and "prompt" not in edits["3"]  # the preset's own prompt
+    assert edits["0"] == {"section": "01-calm", "index": 0, "seed": 5, "prompt": "a red moon"}

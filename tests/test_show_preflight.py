@@ -156,6 +156,35 @@ def test_decode_time_against_the_frame_budget(folders):
         assert check.status == status and "against 33.3 ms at 30 fps" in check.detail, check
 
 
+class ClockedDecoder:
+    """A decoder that takes exactly ``seconds`` on a fake clock (the figures are the subject, not timing)."""
+
+    def __init__(self, clock, seconds: float) -> None:
+        self.inner, self.clock, self.seconds = make_decoder("approx"), clock, seconds
+
+    def decode(self, latents):
+        self.clock.now += self.seconds
+        return self.inner.decode(latents)
+
+
+@pytest.mark.parametrize("ms,status,shown", [(127.5, FAIL, "7.8 fps"), (125.0, WARN, "8.0 fps"), (124.0, WARN, "8.0 fps"),
+                                             (33.4, WARN, "29.9 fps"), (1000 / 30, PASS, "30.0 fps")])
+def test_the_printed_decode_rate_and_the_verdict_agree(folders, monkeypatch, ms, status, shown):
+    """127.5 ms printed "(8 fps)" and then "under 8 fps": the line must show the number it judged."""
+    import re
+    import types
+
+    from live.library.bank import open_bank
+
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(preflight, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    bank = open_bank(presets_dir=folders["presets_dir"], keyframes_dir=folders["keyframes_dir"])
+    (check,) = preflight.probe_decode_times(ShowSettings(fps=30, **folders), ClockedDecoder(clock, ms / 1000), bank)
+    assert check.status == status and f"({shown})" in check.detail, check
+    fps = float(re.search(r"\(([\d.]+) fps\)", check.detail).group(1))
+    assert (fps < preflight.MIN_DECODE_FPS) == (check.status == FAIL) and (fps >= 30) == (check.status == PASS)
+
+
 def test_a_probe_that_raises_is_one_fail_row(folders, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("GL driver exploded\nwith a second line")

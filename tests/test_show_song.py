@@ -29,6 +29,22 @@ def test_section_cues_queue_each_section_a_beat_early_and_set_its_walk_speed():
                    (15.5, "section", ("drop",)), (16.0, "param", ("motion.beats_per_keyframe", BEATS_PER_KEYFRAME["high"]))]
 
 
+@pytest.mark.parametrize("size,expected", [("256x256", (256, 256)), ("1280x720", (1280, 720)), ("64x64", (256, 256))])
+def test_the_written_song_preset_follows_size(tmp_path, monkeypatch, size, expected):
+    from live.library import song as lib
+    from live.library.presets import load_preset
+    from live.show.song import SongOptions, make_song
+
+    sections = [SongSection(name=n, start=s, end=e, bars=8, energy=1.0, level="mid", key="none", mode="none")
+                for n, s, e in (("01-groove", 0.0, 16.0), ("02-groove", 16.0, 32.0))]
+    plan = SongPlan(track="t.wav", duration=32.0, bpm=120.0, beats=[], downbeats=[], sections=sections)
+    monkeypatch.setattr(lib, "analyse", lambda *a, **k: plan)  # the preset is the subject, not the analysis
+    r = make_song(SongOptions(track=str(tmp_path / "t.wav"), prompt="a neon city", size=size,
+                              presets_dir=tmp_path / "presets", keyframes_dir=tmp_path / "kf", progress=False))
+    g = load_preset(r.preset_path).generation
+    assert r.preset_written and (g.width, g.height) == expected
+
+
 @pytest.fixture(scope="module")
 def song_run(tmp_path_factory):
     import soundfile as sf

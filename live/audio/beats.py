@@ -25,8 +25,9 @@ _LOGGER = logging.getLogger(__name__)
 def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, blocksize: int = 512,
                 settings: AnalysisSettings = DEFAULTS) -> list[dict[str, Any]]:
     """Run the live chain causally over ``samples`` and return the committed beats, in order:
-    dicts with ``time`` (s from the start), ``bpm`` (the published tempo, None until known), ``confidence``, ``beat`` (index) and ``bar``
-    (position in the bar, 1 = downbeat). ``settings`` choose the onset function and tempo range."""
+    dicts with ``time`` (s from the start), ``bpm`` (the steady published tempo; None until known,
+    never the clock's default 120), ``confidence``, ``beat`` (index) and ``bar`` (position in the
+    bar, 1 = downbeat). ``settings`` choose the onset function and tempo range."""
     if lookahead < 0 or lookahead > 2.0:
         raise AudioError(f"lookahead {lookahead * 1000:g} ms is out of range; use 0..2000 ms")
     check_blocksize(blocksize)

@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add(sub: argparse._SubParsersAction, name: str, module: str, help_text: str) -> None:
-    parser = sub.add_parser(name, help=help_text, description=help_text,
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from live.cli.common import HelpFormatter
+
+    parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
     mod = importlib.import_module(module)
     mod.configure(parser)
     parser.set_defaults(handler=mod.run)

@@ -21,7 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookahead", type=Bounded(float, 0, 2000), default=50.0, metavar="MS",
                         help="each beat is committed this long before it happens, from older audio only")
     parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="text: one beat time (s) per line; json: also bpm, confidence, bar position")
+                        help="text: one beat time (s) per line; json: also bpm (null until a tempo is heard), "
+                        "confidence, bar position")
     parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=512, help="input block size in frames, as live")
     add_analysis_flags(parser)
 

@@ -75,3 +75,17 @@ def add_av_offset_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--av-offset", type=Bounded(float, arg.lo, arg.hi), default=0.0, metavar="MS",
                         help=f"ms the picture's beat comes after the clock's beat ({arg.lo:g}..{arg.hi:g}; > 0 when "
                              "the room hears the music late; `calibrate` measures it, see README)")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default after its help, once: not where the help already says its default
+    (``(default: keep your edits)``), and not for defaults that say nothing (None, on/off
+    switches, empty values)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text.lower() or default is None or default is argparse.SUPPRESS
+                or isinstance(default, bool) or default in ("", [], ())):
+            return text
+        return super()._get_help_string(action)

@@ -8,7 +8,7 @@ import logging
 
 from live.audio.sources import BLOCKSIZE_RANGE, SAMPLERATE_RANGE
 from live.cli.common import (add_analysis_flags, add_av_offset_flag, add_clip_flags, add_decoder_flags, add_flash_flag,
-                              add_folder_flags, analysis_settings)
+                              HelpFormatter, add_folder_flags, analysis_settings)
 from live.show.autopilot import BARS_RANGE, MODES
 from live.show.driver import MAX_FPS
 from live.control.commands import key_reference_lines
@@ -85,7 +85,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = "keys in the output and operator windows:\n" + "\n".join(f"  {line}" for line in key_reference_lines())
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+class _Formatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Defaults shown after each flag's help, the epilog's lines kept as written."""
 
 

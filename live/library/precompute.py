@@ -38,8 +38,10 @@ from live.library.keyframes import (
     text_keyframe_count,
 )
 from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, as_written, find_preset, load_presets
+from live.quiet import quiet_library_notices
 
 _LOGGER = logging.getLogger(__name__)
+quiet_library_notices()  # before diffusers is imported: it speaks on import
 
 
 # Files whose bytes define a diffusers model folder cheaply: configs, tokenizer files, and the

@@ -316,6 +316,22 @@ def write_plan(plan: SongPlan, path: str | Path) -> Path:
     return path
 
 
+PRESET_SIDE = (256, 2048)  # what a preset's width and height allow (multiples of 8), see live.library.presets
+
+
+def preset_size(width: int, height: int) -> tuple[int, int]:
+    """The keyframe size for a ``width`` x ``height`` video: the same, or scaled (aspect kept) into
+    the 256..2048 a preset allows, as multiples of 8 (64x64 -> 256x256, 3840x2160 -> 2048x1152)."""
+    lo, hi = PRESET_SIDE
+    scale = max(1.0, lo / min(width, height))
+    scale = min(scale, hi / max(width, height)) if max(width, height) * scale > hi else scale
+
+    def side(v: float) -> int:
+        return int(min(hi, max(lo, 8 * round(v * scale / 8))))
+
+    return side(width), side(height)
+
+
 def preset_text(plan: SongPlan, prompt: str, *, images: str = "builtin:demo", model: str = "approx",
                 family: str = "sd1", size: tuple[int, int] = (512, 512)) -> str:
     """The song preset's TOML: one ``[[generation.sections]]`` per detected section."""
@@ -389,6 +405,38 @@ def link_images(source: str | Path, dest: str | Path, count: int) -> Path:
     return dest
 
 
+EDITS_KEY = "edits"  # keyframe-file metadata: the keyframes --regenerate made again, by keyframe index
+
+
+def encode_edits(edits: dict[str, dict[str, Any]]) -> str:
+    """The ``edits`` metadata value: compact JSON text, which the keyframe file keeps as written
+    (it caps any text value at MAX_META_VALUE characters, so a longer one is refused here, whole)."""
+    from live.library.keyframes import MAX_META_VALUE
+
+    text = json.dumps(edits, sort_keys=True, separators=(",", ":"))
+    if len(text) > MAX_META_VALUE:
+        raise UserError(f"--regenerate: {len(edits)} regenerated keyframes are more than the keyframe file's "
+                        f"metadata holds ({len(text)} > {MAX_META_VALUE} characters); shorten the --prompt "
+                        "or run `song --force` to start the keyframes afresh")
+    return text
+
+
+def decode_edits(value: Any) -> dict[str, dict[str, Any]]:
+    """The edits from the ``edits`` metadata value :func:`encode_edits` wrote ({} for none; a value
+    that is not such a table is logged and read as none, so the keyframe can still be made again)."""
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        _LOGGER.warning("the keyframe file's record of regenerated keyframes is unreadable; starting it afresh")
+        return {}
+    return {str(k): dict(v) for k, v in value.items()}
+
+
 def regenerate_keyframe(preset: Any, keyframes_dir: str | Path, section: str, index: int, *, seed: int | None = None,
                         prompt: str | None = None, device: str = "auto") -> tuple[int, int, str]:
     """Make keyframe ``index`` of ``section`` again with the preset's model, from ``seed`` (default:
@@ -412,10 +460,16 @@ def regenerate_keyframe(preset: Any, keyframes_dir: str | Path, section: str, in
     kset = load_preset_keyframes(preset, keyframes_dir)
     at = span["start"] + index
     items = [(p, s) for p in g.all_prompts() for s in g.seeds]  # keyframe order, as precompute makes them
-    edits = dict(kset.meta.get("edits") or {})
-    old_prompt, old_seed = edits.get(str(at), {}).get("prompt", items[at][0]), edits.get(str(at), {}).get("seed", items[at][1])
+    edits = decode_edits(kset.meta.get(EDITS_KEY))
+    old = edits.get(str(at), {})
+    old_prompt, old_seed = old.get("prompt", items[at][0]), old.get("seed", items[at][1])
     seed = old_seed + 1000 if seed is None else seed
     prompt = prompt or old_prompt
+    edit = {"section": section, "index": index, "seed": seed}
+    if prompt != items[at][0]:
+        edit["prompt"] = prompt  # only a changed prompt is kept: the preset has the others
+    edits[str(at)] = edit
+    edits_text = encode_edits(edits)  # checked before the model loads: a refused edit costs nothing
     dev = resolve_device(device)
     dtype = torch.float16 if dev == "cuda" else torch.float32  # as precompute: fp16 only on CUDA
     pipe = load_pipeline(resolve_model(g.model), dev, dtype, False)
@@ -424,7 +478,6 @@ def regenerate_keyframe(preset: Any, keyframes_dir: str | Path, section: str, in
         out = pipe(prompt=[prompt], num_inference_steps=g.steps, guidance_scale=g.guidance, width=g.width,
                    height=g.height, generator=[torch.Generator("cpu").manual_seed(seed)], output_type="latent")
     latents[at] = (out.images if hasattr(out, "images") else out[0])[0].float().cpu()
-    edits[str(at)] = {"section": section, "index": index, "seed": seed, "prompt": prompt}
-    save_preset_keyframes(preset, latents, keyframes_dir, {**kset.meta, "edits": edits})
+    save_preset_keyframes(preset, latents, keyframes_dir, {**kset.meta, EDITS_KEY: edits_text})
     _LOGGER.info("regenerated %s:%d (keyframe %d) with seed %d", section, index, at, seed)
     return at, seed, prompt

@@ -19,6 +19,7 @@ from live.errors import UserError
 from live.library import song as lib
 from live.messages import Command
 from live.show.render import RenderStats, render_file
+from live.values import parse_size
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def make_song(opts: SongOptions) -> SongResult:
     """Analyse, write the preset (and plan), make the keyframes and render; see the module doc."""
     if opts.images and opts.model:
         raise UserError("--images and --model both given; use one (images are encoded without a model)")
+    size = lib.preset_size(*parse_size(opts.size))  # a bad --size is refused before the analysis
     plan = lib.analyse(opts.track, *_tracker(opts.tracker))
     if opts.plan:
         lib.write_plan(plan, opts.plan)
@@ -85,7 +87,7 @@ def make_song(opts: SongOptions) -> SongResult:
     source, model, how = _keyframe_source(opts, name, keyframes, len(plan.sections))
     preset_path, written = lib.write_song_preset(plan, opts.prompt, presets, name,
                                                  force=opts.force and not opts.regenerate,
-                                                 images=source, model=model, family=opts.family)
+                                                 images=source, model=model, family=opts.family, size=size)
     result = SongResult(plan=plan, name=name, preset_path=preset_path, preset_written=written, keyframes=how)
     from live.library.presets import load_preset
 

@@ -25,9 +25,11 @@ import torch.nn.functional as F
 
 from live.device import DEFAULT_CPU_THREADS, pick_device, pick_dtype, torch_threads
 from live.errors import UserError
+from live.quiet import quiet_library_notices
 from live.visuals import approx
 
 _LOGGER = logging.getLogger(__name__)
+quiet_library_notices()  # before diffusers is imported: it speaks on import
 
 
 KINDS = ("approx", "tiny", "vae")
