@@ -117,6 +117,59 @@ def run_preflight(settings: ShowSettings, *, skip: frozenset[str] | set[str] = f
     return result
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What :func:`check_inputs` read while checking: the ``--audio`` file's samples and rate,
+    the MIDI mapping (None when no MIDI input is asked for)."""
+
+    audio: tuple[np.ndarray, int] | None = None
+    mapping: Any = None
+
+
+def check_inputs(s: ShowSettings) -> Inputs:
+    """Every file, folder and library a flag of ``live`` names, checked before anything starts
+    (no window, thread, port or stream is open yet), so a mistake is one ``error:`` line: the
+    folders, the ``--audio`` file (read), the MIDI mapping (read, checked against the shaders),
+    the ``--model`` and ``--tiny-model`` folders (their configs; the weights load later), the
+    ``--clip`` (its first frame), the ``--record`` file (opened under its temporary name and
+    removed again) and cyndilib for ``--ndi``. Raises the first mistake as a UserError."""
+    from live.visuals.decoders import find_autoencoder
+
+    for kind, given in (("presets", s.presets_dir), ("shaders", s.shaders_dir), ("keyframes", s.keyframes_dir),
+                        ("mappings", s.mappings_dir)):
+        _check_folder(kind, given)
+    inputs: dict[str, Any] = {}
+    if s.audio:
+        from live.audio.sources import load_audio
+
+        inputs["audio"] = load_audio(s.audio)
+    if s.midi_input or s.midi_map:
+        from live.control.midi import MidiMapping
+
+        inputs["mapping"] = MidiMapping.load(s.midi_map_path(), paths.shaders_dir(s.shaders_dir))
+    if s.decoder != "approx":
+        if not s.model:
+            raise UserError(f"--decoder {s.decoder} needs --model: the model folder (with vae/) or a "
+                            f"{'TAESD' if s.decoder == 'tiny' else 'VAE'} folder; or use --decoder approx")
+        find_autoencoder(s.decoder, s.model)
+    if s.tiny_model:
+        find_autoencoder("tiny", s.tiny_model)
+    if s.clip or s.record or s.ndi:
+        probe_outputs(s)
+    return Inputs(**inputs)
+
+
+def _check_folder(kind: str, given: str | None) -> None:
+    """The ``--KIND-dir`` folder (or ``LIVE_KIND_DIR``) is a folder; one that is needed to exist
+    (presets, shaders), or named by a flag, must exist."""
+    folder = paths.folder(kind, given)
+    flag = f"--{kind}-dir {given}" if given else f"{kind} folder {folder}"
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{flag}: not a folder")
+    if not folder.exists() and (given or kind in ("presets", "shaders")):
+        raise UserError(f"{flag}: no such folder")
+
+
 # ---------------------------------------------------------------------------------------------
 # probes: each returns its rows, or raises (the caller turns that into one FAIL row)
 
