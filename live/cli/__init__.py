@@ -110,6 +110,7 @@ def configure_logging(verbose: bool = False, log_file: str | None = None, *, max
 
 
 SETTLE_S = 5.0  # at the end, how long to wait for threads still running (their owners waited already)
+ENDS_ITSELF = ("tqdm_monitor",)  # threads that only wait in Python and end themselves at exit (atexit)
 
 
 def leave(code: int, timeout: float = SETTLE_S) -> int:
@@ -119,7 +120,7 @@ def leave(code: int, timeout: float = SETTLE_S) -> int:
     is inside C++ code (a torch decode, a model load); so if one is still busy (a decode stalled
     for good), the logs and output are flushed and the process ends at once with ``code``."""
     end = time.monotonic() + timeout
-    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.name not in ENDS_ITSELF]
     for thread in others:
         thread.join(max(0.0, end - time.monotonic()))
     stuck = [t.name for t in others if t.is_alive()]

@@ -138,6 +138,7 @@ def check_inputs(s: ShowSettings) -> Inputs:
     for kind, given in (("presets", s.presets_dir), ("shaders", s.shaders_dir), ("keyframes", s.keyframes_dir),
                         ("mappings", s.mappings_dir)):
         _check_folder(kind, given)
+    check_preset_name(s.preset, s.presets_dir)
     inputs: dict[str, Any] = {}
     if s.audio:
         from live.audio.sources import load_audio
@@ -152,11 +153,34 @@ def check_inputs(s: ShowSettings) -> Inputs:
             raise UserError(f"--decoder {s.decoder} needs --model: the model folder (with vae/) or a "
                             f"{'TAESD' if s.decoder == 'tiny' else 'VAE'} folder; or use --decoder approx")
         find_autoencoder(s.decoder, s.model)
+    elif s.model:
+        check_folder_flag("--model", s.model)  # unused by approx, but a mistake all the same
     if s.tiny_model:
         find_autoencoder("tiny", s.tiny_model)
     if s.clip or s.record or s.ndi:
         probe_outputs(s)
     return Inputs(**inputs)
+
+
+def check_preset_name(name: str, presets_dir: str | None) -> None:
+    """``--preset NAME``: the presets folder has NAME.toml (whether it is usable, the bank says)."""
+    folder = paths.presets_dir(presets_dir)
+    if not (folder / f"{name}.toml").is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.toml"))) or "none"
+        raise UserError(f"--preset {name}: no {name}.toml in {folder} (presets there: {known})")
+
+
+def check_folder_flag(flag: str, value: str) -> None:
+    """``flag value`` names an existing folder."""
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        raise UserError(f"{flag} {value}: {'not a folder' if path.exists() else 'no such folder'}")
+
+
+def check_folders(**given: str | None) -> None:
+    """The ``--KIND-dir`` flags (presets, shaders, keyframes, mappings) name folders (see :func:`_check_folder`)."""
+    for kind, value in given.items():
+        _check_folder(kind, value)
 
 
 def _check_folder(kind: str, given: str | None) -> None:
