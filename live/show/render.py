@@ -80,7 +80,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     seconds = duration if seconds is None else min(seconds, duration)
     if seconds <= 0:
         raise UserError(f"--seconds {seconds}: must be more than 0")
-    from live.show.preflight import check_folder_flag, check_folders, check_preset_name
+    from live.show.inputs import check_folder_flag, check_folders, check_preset_name
 
     check_folders(presets=presets_dir, shaders=shaders_dir, keyframes=keyframes_dir)
     check_preset_name(preset, presets_dir)

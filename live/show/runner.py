@@ -151,7 +151,7 @@ def run_show(settings: ShowSettings) -> int:
     everything; 0. A window closed by accident opens again: it does not end the show."""
     from live.audio.analysis import AnalysisThread, AudioEngine
     from live.audio.sources import FileSource, InputSource
-    from live.show.preflight import check_inputs
+    from live.show.inputs import check_inputs
     from live.show.show import HoldingVisual
     from live.visuals.renderer import Renderer
 
