@@ -8,7 +8,10 @@ import argparse
 import importlib
 import logging
 import logging.handlers
+import os
 import sys
+import threading
+import time
 from typing import NoReturn
 
 from live.errors import UserError
@@ -107,9 +110,45 @@ def configure_logging(verbose: bool = False, log_file: str | None = None, *, max
     return handler
 
 
+SETTLE_S = 5.0  # at the end, how long to wait for threads still running (their owners waited already)
+ENDS_ITSELF = ("tqdm_monitor",)  # threads that only wait in Python and end themselves at exit (atexit)
+
+
+def leave(code: int, timeout: float = SETTLE_S) -> int:
+    """The process's exit status ``code``, once no other thread runs: each is waited for, up to
+    ``timeout`` seconds in all. CPython ends the threads still running at exit in a way that
+    aborts the process (``terminate called without an active exception``, status 134) when one
+    is inside C++ code (a torch decode, a model load); so if one is still busy (a decode stalled
+    for good), the logs and output are flushed and the process ends at once with ``code``."""
+    end = time.monotonic() + timeout
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.name not in ENDS_ITSELF]
+    for thread in others:
+        thread.join(max(0.0, end - time.monotonic()))
+    stuck = [t.name for t in others if t.is_alive()]
+    if not stuck:
+        return code
+    _LOGGER.warning("%s still running after the end; leaving without waiting for %s", ", ".join(stuck),
+                    "it" if len(stuck) == 1 else "them")
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen subcommand; ``live`` when none is given."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Parse ``argv`` and run the chosen subcommand; ``live`` when none is given. Called without
+    ``argv`` it is the process (``run_live.py``, the ``run-live`` script): it also waits for the
+    threads left running before returning (see :func:`leave`)."""
+    if argv is None:
+        return leave(_main(sys.argv[1:]))
+    return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
+    argv = list(argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-v", "--verbose"):
         argv.insert(0, "live")
     elif argv[0] in ("-v", "--verbose") and (len(argv) == 1 or argv[1].startswith("-")):
@@ -122,9 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    from live.cli.common import signals_interrupt
+
     try:
         configure_logging(args.verbose, getattr(args, "log_file", None))
-        return int(args.handler(args) or 0)
+        with signals_interrupt():
+            return int(args.handler(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

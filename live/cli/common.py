@@ -1,8 +1,12 @@
-"""Flags that several subcommands share, declared once."""
+"""Flags that several subcommands share, declared once; how every command stops on a signal."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
+from typing import Any, Iterator
 
 from live import paths
 from live.audio.settings import BEAT_ACTIVATIONS, DEFAULTS, DOWNBEAT_CUES, ONSET_METHODS, AnalysisSettings, describe
@@ -89,3 +93,25 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
                 or isinstance(default, bool) or default in ("", [], ())):
             return text
         return super()._get_help_string(action)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM stops it exactly as Ctrl-C does (KeyboardInterrupt in the main
+    thread): the same clean-up runs (a render's temporary file removed, finished keyframes kept,
+    a benchmark's files not left half-written) and the exit status is the same. Commands that
+    handle the signals themselves (the live show ends its loop) install their own handler inside.
+    A handler someone else installed (or SIG_IGN, e.g. under nohup) is left alone."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

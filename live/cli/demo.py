@@ -10,6 +10,7 @@ from pathlib import Path
 
 from live.library.demo import DEMO_PRESET, write_demo_track
 from live.show.driver import MAX_FPS
+from live.errors import UserError
 from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from live.show import render, runner
 
     out_dir = Path(args.out).parent
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder should be, no permission
+        raise UserError(f"--out {args.out}: cannot make its folder {out_dir} ({exc.strerror or exc})") from None
     track_path = out_dir / "demo_track.wav"
     write_demo_track(track_path, args.seconds)
     if has_display() and not args.render:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -312,7 +313,7 @@ def write_plan(plan: SongPlan, path: str | Path) -> Path:
     """Write the plan JSON to ``path``; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(plan.to_json(), indent=1) + "\n", encoding="utf-8")
+    write_whole(path, json.dumps(plan.to_json(), indent=1) + "\n")
     return path
 
 
@@ -330,6 +331,17 @@ def preset_size(width: int, height: int) -> tuple[int, int]:
         return int(min(hi, max(lo, 8 * round(v * scale / 8))))
 
     return side(width), side(height)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place: an interruption
+    (Ctrl-C, SIGTERM, a full disk) leaves the old file or none, never half of one, nor the temporary."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def preset_text(plan: SongPlan, prompt: str, *, images: str = "builtin:demo", model: str = "approx",
@@ -384,7 +396,7 @@ def write_song_preset(plan: SongPlan, prompt: str, presets_dir: str | Path, name
     if path.exists() and not force:
         return path, False
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(preset_text(plan, prompt, **kwargs), encoding="utf-8")
+    write_whole(path, preset_text(plan, prompt, **kwargs))
     return path, True
 
 

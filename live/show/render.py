@@ -14,6 +14,7 @@ reloads are off), and the video encoder is set so its bits depend on the frames 
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from live.values import parse_size
 _LOGGER = logging.getLogger(__name__)
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # the video could not be written: a full disk, a quota
 ANALYSIS_HOP = 512  # samples per analysis block fed to the engine, the live block size
 
 
@@ -75,7 +77,6 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     from live.show.show import Show, SyncDecode
     from live.visuals.decoders import make_decoder
     from live.visuals.renderer import Renderer
-    from live.visuals.video import VideoWriter
 
     width, height = parse_size(size)
     check_fps(fps)
@@ -85,36 +86,56 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     seconds = duration if seconds is None else min(seconds, duration)
     if seconds <= 0:
         raise UserError(f"--seconds {seconds}: must be more than 0")
+    from live.show.inputs import check_folder_flag, check_folders, check_preset_name
+
+    check_folders(presets=presets_dir, shaders=shaders_dir, keyframes=keyframes_dir)
+    check_preset_name(preset, presets_dir)
+    if model:
+        check_folder_flag("--model", str(model))
     layer = _clip_layer(clip, clip_every, width, height)  # a bad clip file is refused before any work
-    dec = make_decoder(decoder, model, family=family)
-    # watch=False / watch_shaders=False: live, changed files are picked up by a background thread
-    # or once a wall-clock second, so a render would show them from a frame that depends on timing.
-    bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir,
-                     watch=False)
-    engine = AudioEngine(samplerate, analysis or AnalysisSettings())
-    renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit,
-                        watch_shaders=False)
-    stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
-    start = time.perf_counter()
-    try:
+    writer = _open_writer(out, width, height, fps)  # so is an --out that cannot be written
+    renderer = None
+    try:  # an interruption (Ctrl-C, SIGTERM) or a full disk, even while closing: no half file left
+        dec = make_decoder(decoder, model, family=family)
+        # watch=False / watch_shaders=False: live, changed files are picked up by a background thread
+        # or once a wall-clock second, so a render would show them from a frame that depends on timing.
+        bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir,
+                         watch=False)
+        engine = AudioEngine(samplerate, analysis or AnalysisSettings())
+        renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit,
+                            watch_shaders=False)
+        stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
+        start = time.perf_counter()
         show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps,
                     clip=layer, av_offset_ms=av_offset_ms)
-        writer = VideoWriter(out, width, height, fps)
         writer.add_audio(samples, samplerate)
         n_frames = int(round(seconds * fps))
-        try:
-            with tqdm(total=n_frames, desc="render", unit="frame", disable=None if progress else True,
-                      leave=False) as bar:
-                driver.run(_cued(show, cues), SteppedClock(fps, n_frames), VideoSink(renderer, writer),
-                           AudioFeed(engine, mono, samplerate), after_frame=lambda t, n: _record(stats, show, bar))
-        except BaseException:
-            writer.abort()
-            raise
+        with tqdm(total=n_frames, desc="render", unit="frame", disable=None if progress else True,
+                  leave=False) as bar:
+            driver.run(_cued(show, cues), SteppedClock(fps, n_frames), VideoSink(renderer, writer),
+                       AudioFeed(engine, mono, samplerate), after_frame=lambda t, n: _record(stats, show, bar))
         writer.close()
+    except BaseException as exc:
+        writer.abort()
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:  # the user's to fix, in one line
+            raise UserError(f"{out}: cannot write the video ({exc.strerror or exc}); nothing was left "
+                            "behind") from None
+        raise
     finally:
-        renderer.close()
+        if renderer is not None:
+            renderer.close()
     stats.wall_s = time.perf_counter() - start
     return stats
+
+
+def _open_writer(out: str, width: int, height: int, fps: int) -> Any:
+    """The video writer for ``out``; a path that cannot be written is a UserError."""
+    from live.visuals.video import VideoWriter
+
+    try:
+        return VideoWriter(out, width, height, fps)
+    except (OSError, ValueError) as exc:  # PyAV's errors for a bad path or format are both
+        raise UserError(f"--out {out}: cannot write a video there ({exc})") from None
 
 
 def _cued(show: Any, cues: Sequence[tuple[float, Command]]) -> Callable[[float, AudioState], None]:

@@ -46,6 +46,7 @@ STATUS_EVERY_S = 10.0
 RETRY_S = 5.0  # after an unexpected error, seconds on the holding visual before the show is tried again
 OSC_PORT_MAX = 65535
 FALLBACK_ORDER = ("vae", "tiny", "approx")  # a failing decoder hands over to the ones after it
+LOADER_STOP_S = 30.0  # at the end, how long to wait for a model load or warm-up in progress
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,15 @@ def run_show(settings: ShowSettings) -> int:
     everything; 0. A window closed by accident opens again: it does not end the show."""
     from live.audio.analysis import AnalysisThread, AudioEngine
     from live.audio.sources import FileSource, InputSource
+    from live.show.inputs import check_inputs
     from live.show.show import HoldingVisual
     from live.visuals.renderer import Renderer
 
     s = settings
     width, height = parse_size(s.size)
+    # Every file a flag names is read or checked now, while nothing runs that would have to be
+    # stopped: a mistake is one error line, never a window opened and native threads torn down.
+    inputs = check_inputs(s)
     # The output's screen is checked (a clear list of screens if none matches) before anything starts.
     screen = None if s.headless else pick_screen(s.screen)
     out_w, out_h = output_size(s, screen)
@@ -190,10 +195,8 @@ def run_show(settings: ShowSettings) -> int:
     commands: CommandQueue[Command] = CommandQueue()
     clock_commands: CommandQueue[Command] = CommandQueue()
     with StopSignals() as stop, ExitStack() as stack:
-        if s.audio:
-            from live.audio.sources import load_audio
-
-            samples, rate = load_audio(s.audio)  # a bad file is refused before any window opens
+        if inputs.audio is not None:
+            samples, rate = inputs.audio
             source = FileSource(RingBuffer(rate * 4, 1, rate), s.audio, loop=True)
             if s.monitor:
                 stack.callback(_play_to_output(samples, rate, s.audio))
@@ -213,6 +216,7 @@ def run_show(settings: ShowSettings) -> int:
         holding = HoldingVisual(renderer, 1.0 / s.fps)
         loader = _Loader(s, width, height)
         loader.start()
+        stack.callback(loader.stop)  # before the interpreter ends: a model load runs native code
         engine = AudioEngine(rate, s.analysis)
         states = LatestSlot(engine.state)
         analysis = AnalysisThread(source.ring, engine, states, clock_commands, tempo=_tempo_peers(s, states, stack))
@@ -223,11 +227,11 @@ def run_show(settings: ShowSettings) -> int:
         stage = Stage(holding, lambda: _start_show(loader, s, renderer, commands, clock_commands, stack, clip),
                       s.crash_dir(), asdict(s))
         status, learn = stage.status, None
-        mapping = s.midi_mapping()
-        if mapping is not None:
+        if inputs.mapping is not None:
             from live.control.midi import MidiInput
 
-            midi = MidiInput(commands, s.midi_input, mapping, status=stage.status)  # no --midi-input: its device
+            # no --midi-input: the mapping's device (ShowSettings.midi_mapping)
+            midi = MidiInput(commands, s.midi_input, inputs.mapping, status=stage.status)
             midi.start()
             stack.callback(midi.stop)
             status, learn = (lambda: {**stage.status(), "learning": midi.learning}), midi.learn_from_osc
@@ -405,15 +409,34 @@ class StopSignals:
         return bool(self.signal_name)
 
 
+class _Cancelled(Exception):
+    """The show stopped while the loader worked."""
+
+
 class _Loader(threading.Thread):
     """Builds the decoders (warmed up) and the bank off the display thread, so the holding
     visual keeps moving meanwhile; :meth:`result` hands them over or raises what failed."""
 
     def __init__(self, settings: ShowSettings, width: int, height: int) -> None:
-        super().__init__(name="show-loader", daemon=True)  # daemon: a signal must not wait for a slow model load
+        super().__init__(name="show-loader", daemon=True)
         self.settings, self.width, self.height = settings, width, height
         self._result: tuple[list[Any], Any] | None = None
         self._error: BaseException | None = None
+        self._cancel = threading.Event()
+
+    def stop(self, timeout: float = LOADER_STOP_S) -> None:
+        """Ask the loader to give up after the step in progress, and wait up to ``timeout`` seconds
+        for it: the interpreter must not end while it runs native code (a model load, a warm-up),
+        where a thread ended at exit aborts the process. One still busy is left to the
+        command line's last check (see :func:`live.cli.leave`)."""
+        self._cancel.set()
+        if self.is_alive():
+            _LOGGER.info("waiting up to %.0f s for the model loader to finish its step", timeout)
+            self.join(timeout)
+
+    def _step(self) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled
 
     def run(self) -> None:
         """Thread body: decoders (the chosen one and its fallbacks), then the bank."""
@@ -422,7 +445,9 @@ class _Loader(threading.Thread):
             started = time.perf_counter()
             decoders = _decoder_chain(s)
             for dec in decoders:
+                self._step()
                 dec.warmup((1, dec.latent_channels, self.height // 8, self.width // 8))
+            self._step()
             main = decoders[0]
             bank = open_show_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir,
                                   s.shaders_dir)  # the not-precomputed presets in one warning
@@ -432,6 +457,8 @@ class _Loader(threading.Thread):
             _LOGGER.info("models and bank ready in %.1f s: %s", time.perf_counter() - started,
                          " -> ".join(d.name for d in decoders))
             self._result = (decoders, bank)
+        except _Cancelled:
+            pass
         except BaseException as exc:  # handed to the display thread, which decides
             self._error = exc
 

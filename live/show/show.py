@@ -103,7 +103,7 @@ class SyncDecode:
 
 STALL_S = 2.0  # a decode running longer than this has stalled (a hung GPU, a driver reset)
 MAX_FAILURES = 3  # failed decodes in a row (or dead workers) before the next decoder down takes over
-STOP_WAIT_S = 0.5  # at shutdown, how long to wait for a decode in progress (a stalled one never ends)
+STOP_WAIT_S = 20.0  # at shutdown, how long to wait for the decodes in progress, abandoned ones included
 
 
 class AsyncDecode:
@@ -132,6 +132,7 @@ class AsyncDecode:
         self.failover = ""  # the last failover, in words, for the status
         self._log = RateLimitedLog(_LOGGER, level=logging.ERROR)
         self._worker = DecodeWorker(decoder)
+        self._abandoned: list[Any] = []  # workers replaced mid-decode, joined at stop()
         self._worker.start()
 
     @property
@@ -152,9 +153,15 @@ class AsyncDecode:
         """The two newest decoded frames (older, newer)."""
         return self._worker.frames()
 
-    def stop(self) -> None:
-        """Stop the worker thread (a stalled decode is left behind, so stopping never hangs)."""
-        self._worker.stop(STOP_WAIT_S)
+    def stop(self, timeout: float = STOP_WAIT_S) -> None:
+        """Stop the worker thread and every one abandoned by a failover, waiting up to ``timeout``
+        seconds in all for the decodes they are in: the interpreter must not end while one runs
+        native code (torch), where a thread ended at exit aborts the process. A decode stalled
+        for good is left to the command line's last check (see :func:`live.cli.leave`)."""
+        end = time.perf_counter() + timeout
+        for worker in [self._worker, *self._abandoned]:
+            worker.stop(max(0.0, end - time.perf_counter()))
+        self._abandoned = [w for w in self._abandoned if w.alive]
 
     def check(self, now: float | None = None) -> None:
         """Watchdog, once a frame: fail over from a stalled decoder, restart a failing or dead
@@ -200,6 +207,9 @@ class AsyncDecode:
 
         old = self._worker
         old.stop(0.0)
+        self._abandoned = [w for w in self._abandoned if w.alive]
+        if old.alive:
+            self._abandoned.append(old)
         if decoder is old.decoder and decoder.device.type == "cuda":
             torch.cuda.empty_cache()  # after a CUDA out-of-memory error, give the allocator its cache back
         self._worker = DecodeWorker(decoder, follows=old)

@@ -131,7 +131,12 @@ def _previews(preset: Any, keyframes: Path) -> list[Path]:
     out = []
     for span in g.section_spans():
         path = keyframes / f"{preset.name}.{span['name']}.preview.png"
-        Image.fromarray(contact_sheet(frames[span["start"]:span["start"] + span["count"]])).save(path)
+        tmp = path.with_name(f".{path.name}.tmp")  # renamed into place: an interruption leaves no half picture
+        try:
+            Image.fromarray(contact_sheet(frames[span["start"]:span["start"] + span["count"]])).save(tmp, format="PNG")
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         out.append(path)
     return out
 

@@ -286,7 +286,7 @@ def _find_vae_folder(path: Path, kind: str) -> tuple[Path, str]:
                            "(single-file checkpoints are not supported)")
     for folder in (path / "vae", path):
         config = _read_config(folder)
-        if config is not None and str(config.get("_class_name", "")).startswith("Autoencoder"):
+        if isinstance(config, dict) and str(config.get("_class_name", "")).startswith("Autoencoder"):
             return folder, str(config["_class_name"])
     if kind == "tiny" and (path / "vae").is_dir() is False and (path / "model_index.json").is_file():
         raise DecoderError(f"{path} is a pipeline folder without a vae/ folder; pass a TAESD folder for --decoder tiny")
@@ -302,17 +302,25 @@ def _family_from_config(config_scaling: float, family: str, source: Path) -> str
     return family
 
 
-def load_autoencoder(kind: str, model: str | Path) -> tuple[torch.nn.Module, Path]:
-    """Load the diffusers autoencoder for ``kind`` ("tiny" or "vae") from a local folder, on the CPU in fp32."""
-    from diffusers import AutoencoderKL, AutoencoderTiny  # heavy import, only when a VAE is asked for
-
-    path = Path(model).expanduser()
-    folder, class_name = _find_vae_folder(path, kind)
+def find_autoencoder(kind: str, model: str | Path) -> Path:
+    """The folder holding the ``kind`` ("tiny" or "vae") autoencoder in ``model``, found from its
+    config alone (no weights read, cheap enough to check a flag before anything starts); a
+    missing folder or one holding something else is a :class:`DecoderError`."""
+    folder, class_name = _find_vae_folder(Path(model).expanduser(), kind)
     wanted = {"tiny": "AutoencoderTiny", "vae": "AutoencoderKL"}[kind]
     if class_name != wanted:
         other = {"AutoencoderTiny": "tiny", "AutoencoderKL": "vae"}.get(class_name)
         fix = f"use --decoder {other}" if other else f"pass an {wanted} folder"
         raise DecoderError(f"{folder} holds an {class_name}, not the {wanted} that --decoder {kind} needs; {fix}")
+    return folder
+
+
+def load_autoencoder(kind: str, model: str | Path) -> tuple[torch.nn.Module, Path]:
+    """Load the diffusers autoencoder for ``kind`` ("tiny" or "vae") from a local folder, on the CPU in fp32."""
+    from diffusers import AutoencoderKL, AutoencoderTiny  # heavy import, only when a VAE is asked for
+
+    folder = find_autoencoder(kind, model)
+    wanted = {"tiny": "AutoencoderTiny", "vae": "AutoencoderKL"}[kind]
     cls = AutoencoderTiny if kind == "tiny" else AutoencoderKL
     try:
         vae = cls.from_pretrained(str(folder), local_files_only=True, torch_dtype=torch.float32)

@@ -257,15 +257,23 @@ class Recorder(_OutputThread):
         self.writer.write(top_first_rgb(rgba), int(pts))
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued, close the file and log frames written and dropped."""
+        """Write what is queued, close the file and log frames written and dropped. A recording
+        that failed (a full disk) is one log line here, never an exception: what of it plays is
+        kept as ``NAME.partial.EXT`` (see :meth:`VideoWriter.salvage`), nothing under its name."""
         self._finish(timeout)
-        try:
-            self.writer.close()
-        except Exception as exc:  # the file is what failed: say so, leave no half file under its name
-            self.error = self.error or f"{exc!r}"
-            self.writer.abort()
+        failed_before = bool(self.error)
+        if not self.error:
+            try:
+                self.writer.close()
+            except Exception as exc:  # noqa: BLE001 - the file is what failed: the show still ends well
+                self.error = f"{exc!r}"
         if self.error:
-            _LOGGER.error("recording %s failed: %s (%d frames written)", self.path, self.error, self.sent)
+            salvage = getattr(self.writer, "salvage", None)
+            kept = salvage() if salvage is not None else self.writer.abort()
+            what = f"what plays of it is kept in {kept}" if kept else "nothing playable was kept"
+            # The failure itself was logged when it happened; this line says what is left of it.
+            (_LOGGER.warning if failed_before else _LOGGER.error)(
+                "recording %s failed (%s); %s", self.path, self.error, what)
         else:
             _LOGGER.info("recorded %s: %d frames written, %d dropped (the writer was behind), %d skipped "
                          "(drawn faster than %d a second)", self.path, self.sent, self.dropped, self.skipped, self.fps)

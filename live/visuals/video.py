@@ -16,7 +16,8 @@ class VideoWriter:
     """Writes RGB frames at a fixed rate to an MP4 and, on close, the matching audio.
 
     The file is written under a temporary name and renamed on close, so an interrupted render
-    never leaves a truncated file under the name the user asked for.
+    never leaves a truncated file under the name the user asked for; :meth:`abort` removes it,
+    :meth:`salvage` keeps what of it plays under a name that says it is partial.
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: int, crf: int = 20,
@@ -25,15 +26,20 @@ class VideoWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
         self._container = av.open(str(self._tmp), mode="w")
-        self._video = self._container.add_stream("libx264", rate=fps)
-        self._video.width, self._video.height = width, height
-        self._video.pix_fmt = "yuv420p"
-        # x264 speed preset: ultrafast..veryslow. mbtree off: with it, x264's AVX-512 code gave
-        # different bits for the same frames from one encode to the next (whenever the frame's
-        # 16x16 block count is not a multiple of 16, e.g. 64x48 or 160x96; it reads memory it
-        # never wrote), so a render was not reproducible. Without it the bits depend on the
-        # frames alone; the cost is a little size at the same crf (ultrafast never used it).
-        self._video.options = {"crf": str(crf), "preset": preset, "mbtree": "0"}
+        self._closed = False
+        try:
+            self._video = self._container.add_stream("libx264", rate=fps)
+            self._video.width, self._video.height = width, height
+            self._video.pix_fmt = "yuv420p"
+            # x264 speed preset: ultrafast..veryslow. mbtree off: with it, x264's AVX-512 code gave
+            # different bits for the same frames from one encode to the next (whenever the frame's
+            # 16x16 block count is not a multiple of 16, e.g. 64x48 or 160x96; it reads memory it
+            # never wrote), so a render was not reproducible. Without it the bits depend on the
+            # frames alone; the cost is a little size at the same crf (ultrafast never used it).
+            self._video.options = {"crf": str(crf), "preset": preset, "mbtree": "0"}
+        except BaseException:
+            self.abort()
+            raise
         self._audio = None
         self.fps = fps
         self.frames = 0
@@ -62,6 +68,7 @@ class VideoWriter:
         if self._audio is not None:
             duration = self.frames / self.fps
             self._write_audio(self._audio_samples[:, : int(duration * self._audio_rate)])
+        self._closed = True
         self._container.close()
         self._tmp.replace(self.path)
         return self.path
@@ -81,11 +88,44 @@ class VideoWriter:
             self._container.mux(packet)
 
     def abort(self) -> None:
-        """Stop without producing the output file."""
+        """Stop without producing the output file; never raises (it runs after something failed)."""
+        self._close_quietly()
+        self._tmp.unlink(missing_ok=True)
+
+    def salvage(self) -> Path | None:
+        """Stop after a failure (a full disk, a lost drive), keeping what was written if it
+        plays: the temporary file moved to ``NAME.partial.EXT`` (a Matroska file plays up to its
+        last frame; an MP4 without its index does not, and is removed); its path, or None. Never raises."""
+        self._close_quietly()
+        kept = self.path.with_name(f"{self.path.stem}.partial{self.path.suffix}")
+        try:
+            if self._tmp.is_file() and playable(self._tmp):
+                self._tmp.replace(kept)
+                return kept
+        except OSError as exc:
+            _LOGGER.debug("cannot keep %s: %s", self._tmp, exc)
+        self._tmp.unlink(missing_ok=True)
+        return None
+
+    def _close_quietly(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._container.close()
-        finally:
-            self._tmp.unlink(missing_ok=True)
+        except Exception as exc:  # noqa: BLE001 - the container's trailer could not be written: the file is what failed
+            _LOGGER.debug("closing %s after a failure: %r", self._tmp, exc)
+
+
+def playable(path: str | Path) -> bool:
+    """True when the video file opens and its first frame decodes."""
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(video=0):
+                return True
+    except (av.error.FFmpegError, OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 def probe(path: str | Path) -> dict:

@@ -107,7 +107,8 @@ class DecodeWorker:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 _LOGGER.warning("decode worker still busy after %.1f s; leaving it to finish (daemon)", timeout)
-        self._thread = None
+            else:
+                self._thread = None
         if self._saved_switch is not None:
             if abs(sys.getswitchinterval() - SWITCH_INTERVAL) < 1e-7:  # nobody changed it meanwhile
                 sys.setswitchinterval(self._saved_switch)
