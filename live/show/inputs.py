@@ -78,13 +78,14 @@ def check_folders(**given: str | None) -> None:
 
 
 def _check_folder(kind: str, given: str | None) -> None:
-    """The ``--KIND-dir`` folder (or ``LIVE_KIND_DIR``) is a folder; one that is needed to exist
-    (presets, shaders), or named by a flag, must exist."""
+    """The ``--KIND-dir`` folder (or ``LIVE_KIND_DIR``) is a folder; one that is read (presets,
+    shaders; mappings named by a flag) must exist. The keyframes folder is a cache the show
+    writes: a new one is made on first use."""
     folder = paths.folder(kind, given)
     flag = f"--{kind}-dir {given}" if given else f"{kind} folder {folder}"
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{flag}: not a folder")
-    if not folder.exists() and (given or kind in ("presets", "shaders")):
+    if not folder.exists() and (kind in ("presets", "shaders") or (given and kind == "mappings")):
         raise UserError(f"{flag}: no such folder")
 
 
