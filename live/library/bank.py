@@ -20,6 +20,7 @@ from live.library.keyframes import (
     KEYFRAMES_FILE,
     KeyframeChanging,
     KeyframeError,
+    KeyframesMissing,
     KeyframeSet,
     file_signature,
     first_line,
@@ -116,12 +117,16 @@ class PresetBank:
         good, bad = load_presets(presets_dir, shaders_dir)
         entries: dict[str, _Entry] = {n: _Entry(n, None, None, reason) for n, reason in bad.items()}
         seen = {n: sigs.get(n, (None, None)) for n in bad}
+        missing: list[str] = []  # not precomputed yet: one line for all (the shipped text presets are)
         for name, preset in good.items():
             sig = sigs.get(name, (None, None))
             try:
                 kset = _load_kset(preset, keyframes_dir, family, latent_channels, scaling_factor, str(device))
                 entries[name] = _Entry(name, preset, kset, "")
                 sig = (sig[0], kset.signature or sig[1])
+            except KeyframesMissing as exc:
+                missing.append(name)
+                entries[name] = _Entry(name, preset, None, str(exc))
             except (KeyframeError, PresetError) as exc:
                 _LOGGER.warning("preset %s unavailable: %s", name, exc)
                 entries[name] = _Entry(name, preset, None, str(exc))
@@ -129,6 +134,9 @@ class PresetBank:
                 _LOGGER.exception("preset %s unavailable: unexpected error", name)
                 entries[name] = _Entry(name, preset, None, _unexpected(preset, exc))
             seen[name] = sig
+        if missing:
+            _LOGGER.warning("%d preset(s) not precomputed, not shown: %s (run `run_live.py precompute NAME`)",
+                            len(missing), ", ".join(sorted(missing)))
         bank = cls(dict(sorted(entries.items())), family, latent_channels, str(device), presets_dir=presets_dir,
                    keyframes_dir=keyframes_dir, scaling_factor=scaling_factor, seen=seen, shaders_dir=shaders_dir,
                    watch=watch)

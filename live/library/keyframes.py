@@ -58,6 +58,10 @@ class KeyframeError(UserError):
     """A keyframe file is missing, partial, corrupt, stale or made for another decoder (names the file)."""
 
 
+class KeyframesMissing(KeyframeError):
+    """A preset's keyframe file does not exist yet: it needs `precompute` (not a fault of any file)."""
+
+
 class KeyframeChanging(KeyframeError):
     """A keyframe file kept changing while it was read (someone is writing it): read it again later."""
 
@@ -378,7 +382,7 @@ def _read_whole(path: Path, where: str, max_bytes: int = MAX_FILE_BYTES) -> tupl
                 after = _signature(os.fstat(fh.fileno()))
             current = file_signature(path)
         except FileNotFoundError:
-            raise KeyframeError(f"{where}: not precomputed") from None
+            raise KeyframesMissing(f"{where}: not precomputed") from None
         except OSError as exc:
             raise KeyframeError(f"{where}: cannot be read ({first_line(exc)}); check the disk and "
                                 f"run precompute again") from None
@@ -418,7 +422,7 @@ def load_keyframe_file(path: str | Path, verify: bool = True, max_bytes: int = M
     path = Path(path)
     where = as_written(path)
     if not path.is_file():
-        raise KeyframeError(f"{where}: not precomputed")
+        raise KeyframesMissing(f"{where}: not precomputed")
     data, signature = _read_whole(path, where, max_bytes)
     tensors, meta = _decode_file(data, where)
     del data
@@ -450,7 +454,7 @@ def load_preset_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyframe
     path = keyframes_path(preset, keyframes_dir)
     where = as_written(path)
     if not path.is_file():
-        raise KeyframeError(f"{where}: not precomputed; run `run_live.py precompute {preset.name}`")
+        raise KeyframesMissing(f"{where}: not precomputed; run `run_live.py precompute {preset.name}`")
     kset = load_keyframe_file(path, max_bytes=_max_file_bytes(preset))
     family = kset.meta.get("family")
     if family not in SCALING_FACTORS:

@@ -31,10 +31,10 @@ from live.control.commands import MAX_CLIP_EVERY, check_args
 from live.control.osc import parse_allow
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
+from live.library.bank import open_bank
 from live.messages import AudioState, Command
 from live.show import driver
 from live.show.driver import RealTimeClock, TeeSink, WindowSink, check_fps
-from live.show.startup import open_show_bank
 from live.values import parse_size
 from live.visuals.renderer import check_aspect
 from live.visuals.windows import pick_screen
@@ -449,8 +449,8 @@ class _Loader(threading.Thread):
                 dec.warmup((1, dec.latent_channels, self.height // 8, self.width // 8))
             self._step()
             main = decoders[0]
-            bank = open_show_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir,
-                                  s.shaders_dir)  # the not-precomputed presets in one warning
+            bank = open_bank(main.family, main.latent_channels, main.device, s.presets_dir, s.keyframes_dir,
+                             s.shaders_dir)
             if not bank.names():
                 raise UserError(f"no usable preset in {paths.presets_dir(s.presets_dir)}; run `check` to see why, "
                                 "`precompute NAME` to fix")
