@@ -373,3 +373,12 @@ def test_a_file_too_big_for_the_preset_is_refused_unread(tmp_path, monkeypatch):
     monkeypatch.setattr(kf, "MAX_FILE_BYTES", 1000)
     with pytest.raises(KeyframeError, match="more than a keyframe file for it can hold \\(1000\\)"):
         kf.load_keyframe_file(path, max_bytes=kf.MAX_FILE_BYTES)
+
+
+def test_metadata_that_is_not_text_reads_back_as_written(tmp_path):
+    """Any value that is not text is written as JSON, and read back as the same value (a dict
+    came back as its JSON text before, and `song --regenerate` failed on the second edit)."""
+    from live.library.keyframes import _decode_meta, _encode_meta
+
+    meta = {"prompts": ["a"], "edits": {"3": {"seed": 7}}, "note": "text", "flags": [1, 2]}
+    assert _decode_meta(_encode_meta(meta)) == meta

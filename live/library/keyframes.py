@@ -125,14 +125,29 @@ def cap_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_EXTRA_JSON = "json_keys"  # the other keys whose values were written as JSON (so they read back as written)
+
+
 def _encode_meta(meta: dict[str, Any]) -> dict[str, str]:
-    return {k: json.dumps(v) if k in _JSON_KEYS or not isinstance(v, str) else v for k, v in meta.items()}
+    # safetensors metadata is text only: the known keys and any value that is not text go as JSON,
+    # and the keys of the latter are listed, so that reading gives back exactly what was written.
+    extra = sorted(k for k, v in meta.items() if k not in _JSON_KEYS and not isinstance(v, str))
+    out = {k: json.dumps(v) if k in _JSON_KEYS or k in extra else v for k, v in meta.items() if k != _EXTRA_JSON}
+    if extra:
+        out[_EXTRA_JSON] = json.dumps(extra)
+    return out
 
 
 def _decode_meta(raw: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    try:
+        extra = set(json.loads(raw.get(_EXTRA_JSON, "[]")))
+    except (json.JSONDecodeError, TypeError):
+        extra = set()
     for k, v in raw.items():
-        if k in _JSON_KEYS:
+        if k == _EXTRA_JSON:
+            continue
+        if k in _JSON_KEYS or k in extra:
             try:
                 out[k] = json.loads(v)
             except json.JSONDecodeError:
