@@ -57,11 +57,14 @@ DT_MIN, DT_MAX = 2, 48  # frame distance of a pair (46 ms .. 1.1 s)
 DF_MAX = BINS_PER_OCTAVE  # an octave either way
 SPEED_MAX = 0.08  # the pitch fader's usual range, +-8%
 SPEEDS = np.round(np.arange(1.0 - SPEED_MAX, 1.0 + SPEED_MAX + 1e-9, 0.01), 3)
-MIN_SCORE = 14  # agreeing matches an identification needs (calibrated by `bench set`: none outside the set)
+MIN_SCORE = 20  # agreeing matches an identification needs (`bench set`: real music not in the set stays under 14; grid-locked synthetic tunes reach 15)
 MIN_MARGIN = 2.0  # and that many times the best other track's count
 MIN_SPAN_S = 1.0  # a query shorter than this is not looked at
 
 _F_BITS, _DF_BITS, _DT_BITS = 7, 6, 6
+_FRAME_BITS = 20
+MAX_TRACKS = 4096  # 12 bits of an index entry
+MAX_BUCKET = 64  # entries of one hash looked at (more when the index is large, see Index.match)
 _LOG_F_MIN = math.log2(F_MIN)
 
 
@@ -187,35 +190,40 @@ def landmarks(samples: np.ndarray, samplerate: int) -> Landmarks:
 
 
 class Index:
-    """Landmarks of several tracks, sorted by hash for lookup; track ``k`` is ``names[k]``."""
+    """Landmarks of several tracks in one sorted table; track ``k`` is ``names[k]``.
 
-    def __init__(self, names: list[str], tracks: list[Landmarks]):
-        """Merge the tracks' landmarks (``tracks[k]`` belongs to ``names[k]``) into one sorted table."""
-        if len(names) != len(tracks):
-            raise ValueError("one Landmarks per name")
+    Each landmark is one uint64: hash (high 32 bits), track (12 bits), anchor frame (20 bits, 6.7
+    hours); sorting the keys sorts by hash, and a hash's entries are one ``searchsorted`` range."""
+
+    def __init__(self, names: list[str], tracks: list[Landmarks] | None = None, keys: np.ndarray | None = None):
+        """Merge ``tracks`` (``tracks[k]`` belongs to ``names[k]``), or take ``keys`` already merged
+        (:attr:`keys` of an earlier Index of the same names, e.g. from a cache file)."""
         self.names = list(names)
-        hashes = np.concatenate([t.hashes for t in tracks]) if tracks else np.zeros(0, np.uint32)
-        frames = np.concatenate([t.frames for t in tracks]) if tracks else np.zeros(0, np.uint32)
-        ids = np.concatenate([np.full(len(t.hashes), k, np.uint16) for k, t in enumerate(tracks)]) if tracks \
-            else np.zeros(0, np.uint16)
-        order = np.argsort(hashes, kind="stable")
-        self.hashes = hashes[order]
-        self.frames = frames[order]
-        self.ids = ids[order]
+        if len(self.names) > MAX_TRACKS:
+            raise ValueError(f"at most {MAX_TRACKS} tracks in one index")
+        if keys is None:
+            tracks = tracks or []
+            if len(names) != len(tracks):
+                raise ValueError("one Landmarks per name")
+            parts = [(t.hashes.astype(np.uint64) << np.uint64(32)) | np.uint64(k << _FRAME_BITS)
+                     | np.minimum(t.frames, (1 << _FRAME_BITS) - 1).astype(np.uint64) for k, t in enumerate(tracks)]
+            keys = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+            keys.sort()
+        self.keys = keys
 
     @property
     def nbytes(self) -> int:
         """Memory of the table, in bytes."""
-        return int(self.hashes.nbytes + self.frames.nbytes + self.ids.nbytes)
+        return int(self.keys.nbytes)
 
     def __len__(self) -> int:
-        return len(self.hashes)
+        return len(self.keys)
 
     def match(self, samples: np.ndarray, samplerate: int) -> Match | None:
         """Identify mono ``samples`` (a few seconds, the newest last) against the index: the best
         :class:`Match`, or None when nothing in the index is clearly there (see the module doc)."""
         x = np.asarray(samples, dtype=np.float32)
-        if len(self.hashes) == 0 or len(x) < MIN_SPAN_S * samplerate:
+        if len(self.keys) == 0 or len(x) < MIN_SPAN_S * samplerate:
             return None
         end_frame = (len(x) * RATE / samplerate - N_FFT / 2) / HOP  # the query's end on the frame axis
         t, f = peaks(x, samplerate)
@@ -242,9 +250,12 @@ class Index:
         hyp = np.concatenate([hyp_all[v1], hyp_all[v2]])
         qframe = np.concatenate([anchors[v1], anchors[v2]])
         h = np.concatenate([h1[v1], h2[v2]])
-        lo = np.searchsorted(self.hashes, h, side="left")
-        hi = np.searchsorted(self.hashes, h, side="right")
+        hk = h.astype(np.uint64) << np.uint64(32)
+        lo = np.searchsorted(self.keys, hk, side="left")
+        hi = np.searchsorted(self.keys, hk + np.uint64(1 << 32), side="left")
         counts = hi - lo
+        # A hash that half the collection shares says little and costs much: leave it out (audfprint does too).
+        counts[counts > max(MAX_BUCKET, 8 * len(self.keys) >> (_F_BITS + _DF_BITS + _DT_BITS))] = 0
         if counts.sum() == 0:
             return None
         # Expand every query hash into its index entries.
@@ -252,10 +263,11 @@ class Index:
         pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
         mhyp = hyp[q]
         mspeed = np.array([s for s, _ in hyps], np.float64)[mhyp]
-        ref = self.frames[pos].astype(np.float64)
+        entry = self.keys[pos]
+        ref = (entry & np.uint64((1 << _FRAME_BITS) - 1)).astype(np.float64)
         qf = qframe[q].astype(np.float64)
         offset = np.rint((ref - mspeed * qf) / 2.0).astype(np.int64)  # 2-frame bins: peak times jitter a frame
-        track = self.ids[pos].astype(np.int64)
+        track = ((entry >> np.uint64(_FRAME_BITS)) & np.uint64(MAX_TRACKS - 1)).astype(np.int64)
         key = (mhyp.astype(np.int64) * 65536 + track) * (1 << 24) + (offset + (1 << 23))
         keys, kcount = np.unique(key, return_counts=True)
         # A bin's score counts its neighbours too (an offset on a bin edge splits its votes).
@@ -282,7 +294,7 @@ class Index:
         x, y = qf[sel], ref[sel]
         slope = s0
         if len(x) >= 4 and np.ptp(x) > 40:  # a second of spread says more than the 1% grid
-            slope = float(np.clip(np.polyfit(x, y, 1)[0], s0 - 0.01, s0 + 0.01))
+            slope = float(np.clip(np.polyfit(x, y, 1)[0], s0 - 0.005, s0 + 0.005))  # within its grid cell
         intercept = float(np.median(y - slope * x))
         position = ((intercept + slope * end_frame) * HOP + N_FFT / 2) / RATE
         return Match(track=best_track, position=position, speed=round(slope, 4),

@@ -466,6 +466,35 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
 
 # --- the index the live side matches against ------------------------------------------------------
 
+CACHE_FILE = ".index.npz"
+
+
+def _stamp(path: Path) -> list[int]:
+    """(size, mtime ns) of ``path``, or (-1, -1) when it is missing: what the cache is checked against."""
+    try:
+        st = path.stat()
+        return [st.st_size, st.st_mtime_ns]
+    except OSError:
+        return [-1, -1]
+
+
+def _read_cache(cache: Path, signature: str) -> np.ndarray | None:
+    """The cached merged keys when ``cache`` was made from the same track files, else None."""
+    if not cache.is_file():
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["signature"]) != signature or z["keys"].dtype != np.uint64:
+                return None
+            keys = z["keys"]
+    except Exception as exc:  # a broken cache is remade, never trusted
+        _LOGGER.debug("index cache %s unusable (%s); remaking it", cache, exc)
+        return None
+    if len(keys) > 1 and bool(np.any(keys[1:] < keys[:-1])):
+        return None
+    return keys
+
+
 class SetIndex:
     """A set loaded for recognition: its tracks (:class:`PreparedTrack`) and one landmark index.
     ``skipped`` lists the tracks left out (one line each: a broken file)."""
@@ -479,18 +508,33 @@ class SetIndex:
     @classmethod
     def load(cls, setdir: str | os.PathLike) -> "SetIndex":
         """Load every complete track of the set; a track whose files are broken is logged, listed in
-        ``skipped`` and left out (never half-loaded). SetError when the set has no usable track."""
-        tracks, marks, skipped = [], [], []
-        for track in list_tracks(setdir):
+        ``skipped`` and left out (never half-loaded). SetError when the set has no usable track.
+        The merged table is cached in ``SETDIR/.index.npz``, remade when any track changes."""
+        tracks = list_tracks(setdir)
+        signature = json.dumps([[t.name, *_stamp(Path(t.folder) / PRINTS_FILE)] for t in tracks])
+        cache = Path(setdir) / CACHE_FILE
+        keys = _read_cache(cache, signature)
+        if keys is not None:
+            return cls(tracks, fp.Index([t.name for t in tracks], keys=keys))
+        kept, marks, skipped = [], [], []
+        for track in tracks:
             try:
                 marks.append(load_landmarks(Path(track.folder) / PRINTS_FILE))
-                tracks.append(track)
+                kept.append(track)
             except SetError as exc:
                 _LOGGER.warning("%s", exc)
                 skipped.append(str(exc))
-        if not tracks:
+        if not kept:
             raise SetError(f"{setdir}: no prepared tracks (add some with `set add {setdir} TRACK...`)")
-        return cls(tracks, fp.Index([t.name for t in tracks], marks), skipped)
+        index = fp.Index([t.name for t in kept], marks)
+        if not skipped:
+            buf = io.BytesIO()
+            np.savez(buf, keys=index.keys, signature=np.array(signature))
+            try:
+                _atomic_write(cache, buf.getvalue())
+            except SetError as exc:  # a read-only set (a USB stick) still loads, only slower
+                _LOGGER.debug("no index cache: %s", exc)
+        return cls(kept, index, skipped)
 
     def __len__(self) -> int:
         return len(self.tracks)
