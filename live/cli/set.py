@@ -82,5 +82,6 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if not report.added and report.refused:
         raise UserError(f"no track added to {setdir}")
-    print(f"{setdir}: {len(sets.list_tracks(setdir))} tracks")
+    count = len(sets.list_tracks(setdir))
+    print(f"{setdir}: {count} track{'s' if count != 1 else ''}")
     return 0
