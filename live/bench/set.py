@@ -32,6 +32,7 @@ import numpy as np
 from live import fingerprint as fp
 from live.bench.machine import machine_line
 from live.bench.synth import synth_kick_track
+from live.values import Bounded
 
 CLIPS = "/work/shared/data/beats"
 RATE = 22050
@@ -282,8 +283,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``bench set``."""
     parser.add_argument("--clips", default=CLIPS, metavar="DIR", help="folder of WAV clips: every other one is put "
                         "in the set, the rest is music not in it")
-    parser.add_argument("--synth", type=int, default=2, help="synthesised tunes added to the set")
-    parser.add_argument("--tracks", type=int, default=300, help="tracks of the large set (load time, memory)")
+    parser.add_argument("--synth", type=Bounded(int, 0, 4), default=2, help="synthesised tunes added to the set")
+    parser.add_argument("--tracks", type=Bounded(int, 0, fp.MAX_TRACKS), default=300, help="tracks of the large set (load time, memory)")
     parser.add_argument("--quick", action="store_true", help="speeds 0.92, 1.0, 1.08 only and no pitch-shifted variants")
 
 
