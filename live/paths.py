@@ -1,8 +1,8 @@
 """Where the show's folders are: one rule for every command.
 
-``presets/``, ``keyframes/``, ``shaders/`` and ``mappings/`` are the repository's by default.
+``presets/``, ``keyframes/``, ``shaders/``, ``mappings/`` and ``sets/`` are the repository's by default.
 An environment variable (``LIVE_PRESETS_DIR``, ``LIVE_KEYFRAMES_DIR``, ``LIVE_SHADERS_DIR``,
-``LIVE_MAPPINGS_DIR``) moves one for every command, and a command-line flag (``--presets-dir``...)
+``LIVE_MAPPINGS_DIR``, ``LIVE_SETS_DIR``) moves one for every command, and a command-line flag (``--presets-dir``...)
 moves it for one run; relative paths are taken from the working folder.
 """
 
@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("presets", "keyframes", "shaders", "mappings")
+FOLDERS = ("presets", "keyframes", "shaders", "mappings", "sets")
 
 
 def folder(kind: str, override: str | os.PathLike | None = None) -> Path:
@@ -42,6 +42,20 @@ def shaders_dir(override: str | os.PathLike | None = None) -> Path:
 def mappings_dir(override: str | os.PathLike | None = None) -> Path:
     """The MIDI mappings folder (see :func:`folder`)."""
     return folder("mappings", override)
+
+
+def sets_dir(override: str | os.PathLike | None = None) -> Path:
+    """The prepared sets folder (see :func:`folder`)."""
+    return folder("sets", override)
+
+
+def set_dir(name: str | os.PathLike, override: str | os.PathLike | None = None) -> Path:
+    """The set folder ``name``: itself when it is an existing folder or a path with a folder part
+    (``./gig``, ``/media/usb/gig``), else that name in the sets folder (see :func:`folder`)."""
+    path = Path(name)
+    if path.is_dir() or len(path.parts) > 1:
+        return path
+    return sets_dir(override) / path
 
 
 DEFAULT_MAPPING = "generic.toml"

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("live.cli.check", "preflight: presets as the show loads them; PASS/WARN/FAIL for audio, OSC, MIDI, decoder..."),
     "beats": ("live.cli.beats", "print the beats the show would flash for an audio file (live code path)"),
     "song": ("live.cli.song", "a track and a prompt in: sections, song preset, plan, and a video synced to the song"),
+    "set": ("live.cli.set", "prepared sets: analyse the DJ's tracks (grid, sections, fingerprints) before the show"),
     "midi": ("live.cli.midi", "MIDI tools: list inputs, monitor a controller, learn bindings into a mapping file"),
 }
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "sync": ("live.bench.sync", "Link and MIDI clock at 120 BPM over loopback: the clock's BPM and beat-phase error"),
     "osc": ("live.bench.osc", "OSC arrival to the output frame (p99), and a 10,000 messages/s flood: fps, queue"),
     "song": ("live.bench.song", "song mode: analysis time of a 4-minute track, section boundaries against the truth"),
+    "set": ("live.bench.set", "prepared sets: time to identify a track at other speeds, false IDs, cost, 300-track set"),
     "soak": ("live.bench.soak", "the show for 30 min of show time, accelerated, under random control: gaps, memory, errors"),
 }
 

@@ -17,6 +17,7 @@ FOLDER_HELP = {
     "keyframes": "folder of keyframe caches",
     "shaders": "folder of GLSL post shaders",
     "mappings": "folder of MIDI mapping files",
+    "sets": "folder of prepared sets",
 }
 from live.values import Bounded
 

@@ -1,0 +1,551 @@
+"""Prepared sets: a DJ's tracks analysed before the show (beat grid, bars, sections, fingerprints).
+
+A set is a folder (``sets/NAME/`` by default, see :func:`live.paths.set_dir`) with one folder per
+track, named by :func:`track_name`::
+
+    sets/gig/
+      some-track/
+        fingerprint.npz   landmark hashes and anchor frames (uint32), see live.fingerprint
+        plan.json         with --song: the song plan (sections, beats) the song preset follows
+        track.json        written last: source file, grid (beats, downbeats, origin), sections
+
+Every file is written to a temp file and renamed; ``track.json`` is written last, so a track
+folder without it (an interrupted ``set add``) is not part of the set and the next ``set add``
+makes it again.
+
+The live side uses :class:`SetIndex`: ``SetIndex.load(setdir)`` once, then
+``index.match(samples, samplerate)`` on the newest few seconds of input; a :class:`SetMatch`
+names the track, the position in its file, the speed, and carries its :class:`PreparedTrack`,
+whose :meth:`PreparedTrack.locate` turns a position into beat, bar, phrase and section.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import urllib.parse
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from live import fingerprint as fp
+from live.errors import UserError
+from live.files import FileRefused, read_bytes
+
+_LOGGER = logging.getLogger(__name__)
+
+FORMAT = 1
+TRACK_FILE = "track.json"
+PRINTS_FILE = "fingerprint.npz"
+PLAN_FILE = "plan.json"
+ORIGINS = ("madmom", "librosa", "rekordbox")
+BARS_PER_PHRASE = 8  # dance music moves in 8-bar phrases (song mode's shortest section)
+MAX_XML_BYTES = 512 * 1024 * 1024  # a 20,000-track collection export is ~100 MB
+MAX_PRINTS_BYTES = 64 * 1024 * 1024  # a 20-minute track has ~1 MB of landmarks
+SILENCE = 1e-4  # peak amplitude under -80 dBFS: nothing to analyse
+
+BeatTracker = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+class SetError(UserError):
+    """A set, a track of it or a rekordbox export cannot be used; the message names which."""
+
+
+@dataclass
+class Grid:
+    """A beat grid: beat and downbeat times (s into the file), beats per bar, and where it came from."""
+
+    beats: np.ndarray
+    downbeats: np.ndarray
+    beats_per_bar: int
+    origin: str
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """Where a position lies on a track's grid: ``beat`` (fractional beats since the first beat;
+    negative before it), ``bar`` (bars since the first downbeat, fractional), ``beat_in_bar``
+    (0 .. beats_per_bar, 0 = the downbeat), ``phrase`` (whole :data:`BARS_PER_PHRASE`-bar phrases
+    since the section's start), ``section`` (index into the track's sections, -1 before the first),
+    ``bpm`` (the grid's local tempo at the original speed)."""
+
+    beat: float
+    bar: float
+    beat_in_bar: float
+    phrase: int
+    section: int
+    bpm: float
+
+
+@dataclass
+class PreparedTrack:
+    """One track of a set, as ``track.json`` has it (times in seconds of the original file)."""
+
+    name: str
+    source: str
+    duration: float
+    origin: str  # madmom | librosa | rekordbox: where the grid came from
+    bpm: float
+    beats_per_bar: int
+    beats: list[float]
+    downbeats: list[float]
+    sections: list[dict[str, Any]]  # live.library.song.SongSection fields
+    landmarks: int = 0
+    song_preset: str = ""  # with --song: the preset's name
+    format: int = FORMAT
+    folder: str = field(default="", compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``track.json`` document."""
+        doc = asdict(self)
+        doc.pop("folder")
+        return doc
+
+    def locate(self, position: float) -> GridPoint:
+        """Beat, bar, phrase and section at ``position`` seconds into the original file (the grid
+        extended at its end tempo before the first and after the last beat)."""
+        beats = np.asarray(self.beats, dtype=float)
+        if len(beats) < 2:
+            raise SetError(f"{self.name}: the grid has fewer than two beats")
+        i = int(np.clip(np.searchsorted(beats, position, side="right") - 1, 0, len(beats) - 2))
+        period = beats[i + 1] - beats[i]
+        beat = i + (position - beats[i]) / period
+        downs = np.asarray(self.downbeats, dtype=float)
+        down_idx = np.searchsorted(beats, downs - 1e-3) if len(downs) else np.array([0])
+        k = int(np.searchsorted(down_idx, math.floor(beat + 1e-9), side="right") - 1)
+        if k < 0:
+            in_bar = (beat - down_idx[0]) % self.beats_per_bar
+        else:
+            in_bar = beat - down_idx[k]
+            if in_bar >= self.beats_per_bar and (k + 1 >= len(down_idx) or in_bar >= down_idx[k + 1] - down_idx[k]):
+                in_bar %= self.beats_per_bar  # past the grid's last downbeat
+        bar = self.locate_bar(position)
+        starts = [float(s["start"]) for s in self.sections]
+        section = int(np.searchsorted(starts, position, side="right") - 1) if starts else -1
+        phrase = 0
+        if section >= 0:
+            bar_at_start = self.locate_bar(starts[section])
+            phrase = int(max(0.0, math.floor(bar) - math.floor(bar_at_start + 1e-6)) // BARS_PER_PHRASE)
+        return GridPoint(beat=float(beat), bar=float(bar), beat_in_bar=float(in_bar), phrase=phrase,
+                         section=section, bpm=float(60.0 / period))
+
+    def locate_bar(self, position: float) -> float:
+        """Fractional bars since the first downbeat at ``position`` (see :meth:`locate`)."""
+        downs = np.asarray(self.downbeats, dtype=float)
+        if len(downs) < 2:
+            return 0.0
+        k = int(np.clip(np.searchsorted(downs, position, side="right") - 1, 0, len(downs) - 2))
+        return k + (position - downs[k]) / (downs[k + 1] - downs[k])
+
+
+@dataclass(frozen=True)
+class SetMatch:
+    """The set's answer to a query: ``name`` and ``track`` (the :class:`PreparedTrack`), ``position``
+    (seconds into the original file at the end of the query), ``speed`` (1.04 = played 4% fast),
+    ``resampled`` (pitch moves with speed; False: key lock), ``score`` and ``margin`` (see
+    :class:`live.fingerprint.Match`)."""
+
+    name: str
+    track: PreparedTrack
+    position: float
+    speed: float
+    resampled: bool
+    score: int
+    margin: float
+
+
+def track_name(source: str | os.PathLike) -> str:
+    """A track's name in its set: the file's stem, lower case, non-alphanumerics as dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", Path(source).stem.lower()).strip("-")[:64] or "track"
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """``data`` to ``path`` by a temp file in the same folder, flushed, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SetError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_landmarks(path: Path, marks: fp.Landmarks) -> None:
+    """Write a track's landmarks as ``.npz`` (atomically)."""
+    buf = io.BytesIO()
+    np.savez(buf, hashes=marks.hashes.astype(np.uint32), frames=marks.frames.astype(np.uint32),
+             format=np.array([FORMAT], np.uint32))
+    _atomic_write(path, buf.getvalue())
+
+
+def load_landmarks(path: Path) -> fp.Landmarks:
+    """A track's landmarks; SetError naming the file when it is missing, too big or corrupt."""
+    try:
+        data = read_bytes(path, MAX_PRINTS_BYTES)
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            hashes, frames = z["hashes"], z["frames"]
+    except FileNotFoundError:
+        raise SetError(f"{path}: missing; run `set add` for this track again") from None
+    except FileRefused as exc:
+        raise SetError(f"{path}: {exc}") from None
+    except Exception as exc:  # zip/npy format errors come in many kinds
+        raise SetError(f"{path}: corrupt fingerprint file ({type(exc).__name__}); run `set add` again") from None
+    if hashes.dtype != np.uint32 or frames.dtype != np.uint32 or hashes.shape != frames.shape or hashes.ndim != 1:
+        raise SetError(f"{path}: corrupt fingerprint file (arrays of the wrong type); run `set add` again")
+    return fp.Landmarks(hashes=hashes, frames=frames)
+
+
+def _set_folder(setdir: str | os.PathLike) -> Path:
+    path = Path(setdir)
+    if path.exists() and not path.is_dir():
+        raise SetError(f"{setdir}: not a folder")
+    return path
+
+
+def load_track(folder: Path) -> PreparedTrack:
+    """The :class:`PreparedTrack` of a track folder; SetError when its ``track.json`` is unusable."""
+    where = folder / TRACK_FILE
+    try:
+        doc = json.loads(read_bytes(where, 64 * 1024 * 1024).decode("utf-8"))
+        track = PreparedTrack(**{k: v for k, v in doc.items() if k != "folder"})
+    except FileNotFoundError:
+        raise SetError(f"{where}: missing (an interrupted `set add`?)") from None
+    except FileRefused as exc:
+        raise SetError(f"{where}: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise SetError(f"{where}: not a track file of this version ({str(exc).splitlines()[0][:80]})") from None
+    if track.format != FORMAT:
+        raise SetError(f"{where}: format {track.format}, this version reads {FORMAT}; run `set add` again")
+    track.folder = str(folder)
+    return track
+
+
+def list_tracks(setdir: str | os.PathLike) -> list[PreparedTrack]:
+    """The set's complete tracks, by name (folders without ``track.json`` are left out; a broken
+    one is logged and left out)."""
+    path = _set_folder(setdir)
+    if not path.is_dir():
+        raise SetError(f"{setdir}: no such set (make it with `set add {setdir} TRACK...`)")
+    out = []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not (folder / TRACK_FILE).exists():
+            continue
+        try:
+            out.append(load_track(folder))
+        except SetError as exc:
+            _LOGGER.warning("%s", exc)
+    return out
+
+
+def remove_track(setdir: str | os.PathLike, name: str) -> Path:
+    """Delete track ``name``'s folder from the set; returns it. SetError when there is no such track."""
+    path = _set_folder(setdir)
+    folder = path / name
+    if name != track_name(name) or not folder.is_dir():
+        names = [t.name for t in list_tracks(path)] if path.is_dir() else []
+        raise SetError(f"{name}: no such track in {setdir}" + (f"; tracks: {', '.join(names)}" if names else ""))
+    shutil.rmtree(folder)
+    return folder
+
+
+# --- rekordbox ------------------------------------------------------------------------------------
+
+def location_path(location: str) -> str:
+    """A rekordbox ``Location`` (``file://localhost/C:/Music/a%20b.mp3``) as a plain path."""
+    parsed = urllib.parse.urlparse(location)
+    path = urllib.parse.unquote(parsed.path)
+    if re.match(r"^/[A-Za-z]:/", path):  # a Windows drive: /C:/...
+        path = path[1:]
+    return path
+
+
+def read_rekordbox(xml: str | os.PathLike) -> dict[str, Grid]:
+    """The beat grids of a rekordbox 6/7 collection export (File > Export Collection in xml
+    format), by the track's path (see :func:`location_path`). Tracks without ``TEMPO`` are left out.
+    SetError in one line for a file that is missing or not such an export."""
+    try:
+        data = read_bytes(xml, MAX_XML_BYTES)
+    except FileNotFoundError:
+        raise SetError(f"{xml}: no such rekordbox XML file") from None
+    except FileRefused as exc:
+        raise SetError(f"{xml}: {exc}") from None
+    try:
+        root = ET.fromstring(data)  # expat refuses entity expansion bombs (Python >= 3.7.1 ships expat >= 2.4)
+    except ET.ParseError as exc:
+        raise SetError(f"{xml}: not valid XML ({exc})") from None
+    collection = root.find("COLLECTION")
+    if root.tag != "DJ_PLAYLISTS" or collection is None:
+        raise SetError(f"{xml}: not a rekordbox collection export (no DJ_PLAYLISTS/COLLECTION); "
+                       "in rekordbox use File > Export Collection in xml format")
+    grids: dict[str, Grid] = {}
+    for track in collection.iter("TRACK"):
+        location = track.get("Location")
+        tempos = track.findall("TEMPO")
+        if not location or not tempos:
+            continue
+        try:
+            grids[location_path(location)] = grid_from_tempos(tempos, float(track.get("TotalTime") or 0))
+        except (TypeError, ValueError) as exc:
+            raise SetError(f"{xml}: track {track.get('Name') or location}: bad TEMPO ({exc})") from None
+    return grids
+
+
+def grid_from_tempos(tempos: Iterable[ET.Element], duration: float) -> Grid:
+    """Beats and downbeats from ``TEMPO`` elements: each starts a stretch at ``Inizio`` s with
+    ``Bpm``, ``Metro`` (``4/4``) and ``Battito`` (the beat's number in its bar, 1 = downbeat); the
+    stretch runs to the next ``TEMPO`` (or the track's ``duration``, else 10 s past the last one)."""
+    marks = sorted(((float(t.get("Inizio", "nan")), float(t.get("Bpm", "nan")), t.get("Metro") or "4/4",
+                     int(t.get("Battito") or 1)) for t in tempos), key=lambda m: m[0])
+    beats, numbers = [], []
+    per_bar = 4
+    for k, (start, bpm, metro, battito) in enumerate(marks):
+        if not (math.isfinite(start) and math.isfinite(bpm) and 20.0 <= bpm <= 400.0 and start >= 0):
+            raise ValueError(f"Inizio {start}, Bpm {bpm}")
+        per_bar = int(metro.split("/")[0]) if metro.split("/")[0].isdigit() else 4
+        if not 1 <= per_bar <= 16:
+            raise ValueError(f"Metro {metro}")
+        end = marks[k + 1][0] if k + 1 < len(marks) else max(duration, start + 10.0)
+        period = 60.0 / bpm
+        n = max(1, int(math.ceil((end - start) / period - 1e-6)))
+        for i in range(n):
+            t = start + i * period
+            if k + 1 < len(marks) and t > end - 0.02 * period:
+                break  # the next TEMPO's first beat takes over
+            beats.append(t)
+            numbers.append((battito - 1 + i) % per_bar + 1)
+    beat_arr = np.round(np.array(beats), 4)
+    return Grid(beats=beat_arr, downbeats=beat_arr[np.array(numbers) == 1], beats_per_bar=per_bar, origin="rekordbox")
+
+
+def grid_for(grids: dict[str, Grid], source: str | os.PathLike) -> Grid | None:
+    """The grid of ``source`` in a rekordbox export: by its full path, else by its file name when
+    exactly one track in the export has it (the export was made on another machine)."""
+    resolved = str(Path(source).expanduser().resolve())
+    for key, grid in grids.items():
+        if key == resolved or key == str(source):
+            return grid
+    name = Path(source).name.lower()
+    same = [g for key, g in grids.items() if key.replace("\\", "/").rsplit("/", 1)[-1].lower() == name]
+    return same[0] if len(same) == 1 else None
+
+
+# --- analysis -------------------------------------------------------------------------------------
+
+def _beats_per_bar(beats: np.ndarray, downbeats: np.ndarray) -> int:
+    """The most common number of beats between downbeats (4 when it cannot be told)."""
+    if len(downbeats) < 2:
+        return 4
+    idx = np.searchsorted(beats, downbeats - 1e-3)
+    counts = np.diff(idx)
+    counts = counts[(counts >= 2) & (counts <= 16)]
+    return int(np.bincount(counts).argmax()) if len(counts) else 4
+
+
+def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, tracker: BeatTracker | None = None,
+                  tracker_name: str = "librosa", grid: Grid | None = None, song_prompt: str | None = None,
+                  presets_dir: str | os.PathLike | None = None) -> PreparedTrack:
+    """Analyse ``source`` and add it to the set: grid (``grid`` when given, else ``tracker``'s beats
+    and downbeats, else librosa's), sections, fingerprints, and with ``song_prompt`` a song preset in
+    ``presets_dir`` and its plan. SetError (one line) when the track is already there or cannot be
+    read (missing, corrupt, silent, no steady beat); nothing of it stays then."""
+    from live.library import song
+
+    name = track_name(source)
+    folder = _set_folder(setdir) / name
+    if (folder / TRACK_FILE).exists():
+        raise SetError(f"{source}: already in the set as {name} (`set remove` it first to prepare it again)")
+    y, sr = song.load_track(source)  # UserError in one line for missing, unreadable or too short
+    if float(np.max(np.abs(y))) < SILENCE:
+        raise SetError(f"{source}: silent; nothing to prepare")
+    raw: dict[str, np.ndarray] = {}
+    if grid is not None:
+        origin = "rekordbox"
+
+        def given(_y: np.ndarray, _sr: int) -> tuple[np.ndarray, np.ndarray]:
+            return grid.beats, grid.downbeats
+
+        use = given
+    elif tracker is not None:
+        origin = "madmom" if "madmom" in tracker_name else tracker_name
+
+        def capture(yy: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+            raw["beats"], raw["downbeats"] = (np.asarray(a, dtype=float) for a in tracker(yy, rate))
+            return raw["beats"], raw["downbeats"]
+
+        use = capture
+    else:
+        origin, use = "librosa", None
+    plan = song.analyse(source, use, origin if use else "")
+    if grid is not None:
+        beats, downbeats, per_bar = grid.beats, grid.downbeats, grid.beats_per_bar
+    elif raw:
+        beats, downbeats = raw["beats"], raw["downbeats"]
+        per_bar = _beats_per_bar(beats, downbeats)
+    else:
+        beats, downbeats, per_bar = np.array(plan.beats), np.array(plan.downbeats), song.BEATS_PER_BAR
+    marks = fp.landmarks(y, sr)
+    if len(marks.hashes) < 50:
+        raise SetError(f"{source}: too little tonal detail to recognise it live ({len(marks.hashes)} landmarks)")
+    bpm = 60.0 * (len(beats) - 1) / (beats[-1] - beats[0]) if len(beats) > 1 else plan.bpm
+    track = PreparedTrack(name=name, source=str(Path(source).expanduser().resolve()), duration=round(plan.duration, 3),
+                          origin=origin, bpm=round(float(bpm), 3), beats_per_bar=int(per_bar),
+                          beats=[round(float(t), 4) for t in beats], downbeats=[round(float(t), 4) for t in downbeats],
+                          sections=[asdict(s) for s in plan.sections], landmarks=len(marks.hashes))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        save_landmarks(folder / PRINTS_FILE, marks)
+        if song_prompt is not None:
+            from live import paths
+
+            plan.beats, plan.downbeats = track.beats, track.downbeats
+            _atomic_write(folder / PLAN_FILE, (json.dumps(plan.to_json(), indent=1) + "\n").encode())
+            preset = song.song_name(source)
+            song.write_song_preset(plan, song_prompt, paths.presets_dir(presets_dir), preset)
+            track.song_preset = preset
+        _atomic_write(folder / TRACK_FILE, (json.dumps(track.to_json(), indent=1) + "\n").encode())  # last: complete
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # an interrupted track leaves nothing half-made
+        raise
+    track.folder = str(folder)
+    return track
+
+
+@dataclass
+class AddReport:
+    """What :func:`add_tracks` did: the tracks prepared, and one line per track refused."""
+
+    added: list[PreparedTrack] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTracker | None = None,
+               tracker_name: str = "librosa", rekordbox_xml: str | os.PathLike | None = None,
+               song_prompt: str | None = None, presets_dir: str | os.PathLike | None = None,
+               progress: bool = True) -> AddReport:
+    """Prepare each of ``sources`` into the set (see :func:`prepare_track`), with a progress bar;
+    a track that fails is one line in the report and the rest go on; Ctrl-C stops after keeping
+    every finished track (``interrupted``). A bad ``rekordbox_xml`` raises SetError before any work."""
+    from tqdm.auto import tqdm
+
+    grids = read_rekordbox(rekordbox_xml) if rekordbox_xml else {}
+    report = AddReport()
+    _set_folder(setdir).mkdir(parents=True, exist_ok=True)
+    bar = tqdm(sources, desc="set add", unit="track", disable=None if progress else True, dynamic_ncols=True)
+    try:
+        for source in bar:
+            bar.set_postfix_str(Path(source).name[:30])
+            grid = grid_for(grids, source) if grids else None
+            if grids and grid is None:
+                _LOGGER.warning("%s: not in %s (or no grid there); analysing its audio", source, rekordbox_xml)
+            try:
+                report.added.append(prepare_track(source, setdir, tracker=tracker, tracker_name=tracker_name, grid=grid,
+                                                  song_prompt=song_prompt, presets_dir=presets_dir))
+            except UserError as exc:
+                report.refused.append(str(exc))
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        bar.close()
+    return report
+
+
+# --- the index the live side matches against ------------------------------------------------------
+
+CACHE_FILE = ".index.npz"
+
+
+def _stamp(path: Path) -> list[int]:
+    """(size, mtime ns) of ``path``, or (-1, -1) when it is missing: what the cache is checked against."""
+    try:
+        st = path.stat()
+        return [st.st_size, st.st_mtime_ns]
+    except OSError:
+        return [-1, -1]
+
+
+def _read_cache(cache: Path, signature: str) -> np.ndarray | None:
+    """The cached merged keys when ``cache`` was made from the same track files, else None."""
+    if not cache.is_file():
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["signature"]) != signature or z["keys"].dtype != np.uint64:
+                return None
+            keys = z["keys"]
+    except Exception as exc:  # a broken cache is remade, never trusted
+        _LOGGER.debug("index cache %s unusable (%s); remaking it", cache, exc)
+        return None
+    if len(keys) > 1 and bool(np.any(keys[1:] < keys[:-1])):
+        return None
+    return keys
+
+
+class SetIndex:
+    """A set loaded for recognition: its tracks (:class:`PreparedTrack`) and one landmark index.
+    ``skipped`` lists the tracks left out (one line each: a broken file)."""
+
+    def __init__(self, tracks: list[PreparedTrack], index: fp.Index, skipped: list[str] | None = None):
+        """Wrap loaded tracks and their index (``index.names`` in the order of ``tracks``)."""
+        self.tracks = tracks
+        self.index = index
+        self.skipped = skipped or []
+
+    @classmethod
+    def load(cls, setdir: str | os.PathLike) -> "SetIndex":
+        """Load every complete track of the set; a track whose files are broken is logged, listed in
+        ``skipped`` and left out (never half-loaded). SetError when the set has no usable track.
+        The merged table is cached in ``SETDIR/.index.npz``, remade when any track changes."""
+        tracks = list_tracks(setdir)
+        signature = json.dumps([[t.name, *_stamp(Path(t.folder) / PRINTS_FILE)] for t in tracks])
+        cache = Path(setdir) / CACHE_FILE
+        keys = _read_cache(cache, signature)
+        if keys is not None:
+            return cls(tracks, fp.Index([t.name for t in tracks], keys=keys))
+        kept, marks, skipped = [], [], []
+        for track in tracks:
+            try:
+                marks.append(load_landmarks(Path(track.folder) / PRINTS_FILE))
+                kept.append(track)
+            except SetError as exc:
+                _LOGGER.warning("%s", exc)
+                skipped.append(str(exc))
+        if not kept:
+            raise SetError(f"{setdir}: no prepared tracks (add some with `set add {setdir} TRACK...`)")
+        index = fp.Index([t.name for t in kept], marks)
+        if not skipped:
+            buf = io.BytesIO()
+            np.savez(buf, keys=index.keys, signature=np.array(signature))
+            try:
+                _atomic_write(cache, buf.getvalue())
+            except SetError as exc:  # a read-only set (a USB stick) still loads, only slower
+                _LOGGER.debug("no index cache: %s", exc)
+        return cls(kept, index, skipped)
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def match(self, samples: np.ndarray, samplerate: int) -> SetMatch | None:
+        """Identify the newest few seconds of mono ``samples`` (3-6 s is right; the newest last):
+        a :class:`SetMatch`, or None when no track of the set is clearly playing. Thread-safe (reads only)."""
+        m = self.index.match(samples, samplerate)
+        if m is None:
+            return None
+        track = self.tracks[m.track]
+        return SetMatch(name=track.name, track=track, position=m.position, speed=m.speed, resampled=m.resampled,
+                        score=m.score, margin=m.margin)
+

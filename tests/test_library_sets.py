@@ -1,0 +1,225 @@
+"""Prepared sets: the set folder, rekordbox grids, the fingerprint index and its matcher, `set add`'s
+one-line refusals, and `bench set`'s small case."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from live import fingerprint as fp
+from live import paths
+from live.bench import set as bench
+from live.cli import main
+from live.library import sets
+
+RATE = 22050
+
+
+@pytest.fixture(scope="module")
+def tunes() -> list[np.ndarray]:
+    """Three synthetic tracks of their own (melody, bass, drums), 20 s each. Their tempi are more
+    than the pitch fader's 8% apart: these tunes share one instrument, scale family and grid, so at
+    a speed that maps one tempo onto the other they would be the same music."""
+    return [bench.synth_tune(10 + k, bpm=(120.0, 100.0, 140.0)[k], seconds=20.0) for k in range(3)]
+
+
+def _rekordbox_xml(path: Path, tracks: dict[Path, list[tuple[float, float, int]]]) -> Path:
+    """A rekordbox 6 collection export with TEMPO rows (Inizio, Bpm, Battito) per track."""
+    rows = []
+    for k, (file, tempos) in enumerate(tracks.items()):
+        loc = "file://localhost" + urllib.parse.quote(str(file.resolve()))
+        marks = "".join(f'<TEMPO Inizio="{i:.3f}" Bpm="{b:.2f}" Metro="4/4" Battito="{n}"/>' for i, b, n in tempos)
+        rows.append(f'<TRACK TrackID="{k + 1}" Name="{file.stem}" Location="{loc}" TotalTime="20">{marks}</TRACK>')
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?><DJ_PLAYLISTS Version="1.0.0">'
+                    '<PRODUCT Name="rekordbox" Version="6.8.2" Company="AlphaTheta"/>'
+                    f'<COLLECTION Entries="{len(rows)}">{"".join(rows)}</COLLECTION></DJ_PLAYLISTS>', encoding="utf-8")
+    return path
+
+
+def test_set_dir_is_a_name_in_the_sets_folder_or_a_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("LIVE_SETS_DIR", str(tmp_path / "env"))
+    assert paths.set_dir("gig") == tmp_path / "env" / "gig"
+    assert paths.set_dir("gig", tmp_path / "flag") == tmp_path / "flag" / "gig"
+    assert paths.set_dir(str(tmp_path / "mine" / "gig")) == tmp_path / "mine" / "gig"
+
+
+def test_rekordbox_grid_follows_tempo_changes_and_the_bar_count(tmp_path):
+    # 120 BPM from 0.5 s, the first beat a "3": downbeats two beats later; then 126 BPM from a downbeat.
+    xml = _rekordbox_xml(tmp_path / "rb.xml", {tmp_path / "a b.wav": [(0.5, 120.0, 3), (8.5, 126.0, 1)]})
+    grids = sets.read_rekordbox(xml)
+    grid = sets.grid_for(grids, tmp_path / "a b.wav")
+    assert grid is not None and grid.origin == "rekordbox" and grid.beats_per_bar == 4
+    assert np.allclose(grid.beats[:16], 0.5 + 0.5 * np.arange(16))
+    assert grid.beats[16] == pytest.approx(8.5) and grid.beats[17] == pytest.approx(8.5 + 60 / 126, abs=1e-4)
+    assert np.allclose(grid.downbeats[:4], [1.5, 3.5, 5.5, 7.5]) and grid.downbeats[4] == pytest.approx(8.5)
+    # Matched by file name when the export came from another machine (a different folder).
+    assert sets.grid_for(grids, "/elsewhere/a b.wav") is grid
+    assert sets.location_path("file://localhost/C:/Music/a%20b.mp3") == "C:/Music/a b.mp3"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("<DJ_PLAYLISTS><COLLECTION>", "not valid XML"),
+    ("<html><body/></html>", "not a rekordbox collection export"),
+    ('<DJ_PLAYLISTS><COLLECTION><TRACK Location="file:///a.wav"><TEMPO Inizio="0" Bpm="x"/></TRACK>'
+     "</COLLECTION></DJ_PLAYLISTS>", "bad TEMPO"),
+])
+def test_a_bad_rekordbox_xml_is_one_line(tmp_path, text, words):
+    bad = tmp_path / "bad.xml"
+    bad.write_text(text)
+    with pytest.raises(sets.SetError, match=words) as err:
+        sets.read_rekordbox(bad)
+    assert "\n" not in str(err.value)
+    with pytest.raises(sets.SetError, match="no such rekordbox XML"):
+        sets.read_rekordbox(tmp_path / "missing.xml")
+
+
+def _mix(a: np.ndarray, b: np.ndarray, speed: float, resampled: bool, at: float = 6.0, fade: float = 4.0) -> np.ndarray:
+    """``a`` then ``b`` (played at ``speed``) coming in at ``at`` s over a ``fade`` s crossfade."""
+    inc = bench.play(b, speed, resampled)
+    n = int((at + fade + 6.0) * RATE)
+    inc = np.pad(inc, (0, n))[: n - int(at * RATE)]
+    out = np.resize(a, n).copy()
+    ramp = np.clip((np.arange(n) / RATE - at) / fade, 0.0, 1.0)
+    out *= np.cos(ramp * np.pi / 2)
+    out[int(at * RATE):] += inc * np.sin(ramp[int(at * RATE):] * np.pi / 2)
+    return out.astype(np.float32)
+
+
+@pytest.mark.parametrize("speed, resampled", [(0.92, True), (1.06, False), (1.08, True)])
+def test_index_follows_a_track_in_a_blend_at_another_speed_and_never_claims_others(tunes, speed, resampled):
+    index = fp.Index(["t0", "t1"], [fp.landmarks(tunes[0], RATE), fp.landmarks(tunes[1], RATE)])
+    mix = _mix(tunes[2], tunes[1], speed, resampled)  # t2 is not in the set
+    named = {}
+    for end in np.arange(4.0, len(mix) / RATE, 0.5):
+        m = index.match(mix[int((end - 4.0) * RATE): int(end * RATE)], RATE)
+        named[end] = m
+        assert m is None or m.track == 1, f"claimed {m} at {end} s"
+    hits = [t for t, m in named.items() if m is not None]
+    assert hits and hits[0] <= 8.0 + 4.0  # within 4 s of the blend's middle (8 s)
+    m = named[hits[-1]]
+    assert m.speed == pytest.approx(speed, abs=0.01) and m.resampled == resampled
+    # Position: the incoming track started at 0 s of its file at 6 s of the mix.
+    assert m.position == pytest.approx((hits[-1] - 6.0) * speed, abs=0.08)
+
+
+def test_music_not_in_the_set_and_silence_are_refused(tunes):
+    import librosa
+
+    index = fp.Index(["t0"], [fp.landmarks(tunes[0], RATE)])
+    shifted = librosa.effects.pitch_shift(tunes[1], sr=RATE, n_steps=2)
+    for y in (tunes[1], tunes[2], shifted, np.zeros(4 * RATE, np.float32)):
+        for end in np.arange(4.0, len(y) / RATE, 1.0):
+            assert index.match(y[int((end - 4.0) * RATE): int(end * RATE)], RATE) is None
+    assert index.match(tunes[0][: RATE // 2], RATE) is None  # too short to say
+
+
+@pytest.fixture(scope="module")
+def prepared(tunes, tmp_path_factory):
+    """A set from two synthetic tracks, one with a varying rekordbox grid, plus the CLI's output."""
+    tmp = tmp_path_factory.mktemp("set")
+    files = []
+    for k, y in enumerate(tunes[:2]):
+        files.append(tmp / f"Track {k}.wav")
+        sf.write(files[-1], y, RATE)
+    (tmp / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
+    sf.write(tmp / "silent.wav", np.zeros(10 * RATE, np.float32), RATE)
+    # Track 0 is at 120 BPM with its first kick at 0 s; the DJ's grid in the XML nudges the tempo mid-way.
+    bpms = [120.0 if i < 16 else 119.5 for i in range(32)]  # one TEMPO per beat, as rekordbox writes a varying grid
+    starts = np.concatenate([[0.0], np.cumsum(60.0 / np.array(bpms))])
+    tempos = [(float(starts[i]), bpms[i], i % 4 + 1) for i in range(32)]
+    xml = _rekordbox_xml(tmp / "rekordbox.xml", {files[0]: tempos})
+    setdir = tmp / "gig"
+    return tmp, files, xml, setdir
+
+
+def test_set_add_refuses_bad_tracks_in_one_line_each_and_keeps_the_rest(prepared, capsys):
+    tmp, files, xml, setdir = prepared
+    rc = main(["set", "add", str(setdir), str(files[0]), str(tmp / "missing.wav"), str(tmp / "corrupt.wav"),
+               str(tmp / "silent.wav"), str(files[1]), "--rekordbox-xml", str(xml), "--tracker", "librosa"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    skipped = [line for line in out.splitlines() if line.startswith("skipped:")]
+    assert len(skipped) == 3 and all(w in " ".join(skipped) for w in ("missing.wav", "corrupt.wav", "silent"))
+    tracks = {t.name: t for t in sets.list_tracks(setdir)}
+    assert set(tracks) == {"track-0", "track-1"}
+    t0, t1 = tracks["track-0"], tracks["track-1"]
+    assert t0.origin == "rekordbox" and t1.origin == "librosa"
+    assert t0.beats[:3] == [0.0, 0.5, 1.0] and t0.downbeats[:2] == [0.0, 2.0] and t0.sections
+    assert t0.beats[17] - t0.beats[16] == pytest.approx(60 / 119.5, abs=1e-3)  # the varying grid is kept
+    point = t0.locate(2.25)
+    assert point.beat == pytest.approx(4.5) and point.bar == pytest.approx(1.125) and point.beat_in_bar == pytest.approx(0.5)
+    doc = json.loads((setdir / "track-0" / sets.TRACK_FILE).read_text())
+    assert doc["origin"] == "rekordbox" and doc["format"] == sets.FORMAT
+    # Again: both are already there, one line each, nothing changes.
+    rc = main(["set", "add", str(setdir), str(files[0]), str(files[1]), "--tracker", "librosa"])
+    out = capsys.readouterr().out
+    assert rc == 2 and out.count("already in the set") == 2
+    assert main(["set", "list", str(setdir)]) == 0
+    listing = capsys.readouterr().out
+    assert "2 tracks" in listing and "rekordbox" in listing
+    # The loaded set names the track playing at another speed, with its position.
+    index = sets.SetIndex.load(setdir)
+    y = bench.play(np.asarray(sf.read(files[1], dtype="float32")[0]), 1.05, True)
+    m = index.match(y[int(5 * RATE): int(9 * RATE)], RATE)
+    assert m is not None and m.name == "track-1" and m.track.name == "track-1"
+    assert m.position == pytest.approx(9 * 1.05, abs=0.08) and m.speed == pytest.approx(1.05, abs=0.01)
+
+
+def test_set_add_with_a_bad_xml_is_one_line_and_adds_nothing(prepared, capsys, tmp_path):
+    tmp, files, _, _ = prepared
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<DJ_PLAYLISTS><COLLECTION>")
+    rc = main(["set", "add", str(tmp_path / "s"), str(files[0]), "--rekordbox-xml", str(bad), "--tracker", "librosa"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "not valid XML" in err
+    assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_an_interrupted_set_add_keeps_the_finished_tracks(prepared, capsys, tmp_path, monkeypatch):
+    tmp, files, _, _ = prepared
+    real = sets.prepare_track
+    calls = []
+
+    def prepare(source, setdir, **kw):
+        calls.append(source)
+        if len(calls) == 2:
+            (Path(setdir) / sets.track_name(source)).mkdir(parents=True)  # half-made, as a Ctrl-C leaves it
+            raise KeyboardInterrupt
+        return real(source, setdir, **kw)
+
+    monkeypatch.setattr(sets, "prepare_track", prepare)
+    rc = main(["set", "add", str(tmp_path / "s"), str(files[0]), str(files[1]), "--tracker", "librosa"])
+    out = capsys.readouterr().out
+    assert rc == 130 and "interrupted: 1 track(s) kept" in out
+    assert [t.name for t in sets.list_tracks(tmp_path / "s")] == ["track-0"]
+    monkeypatch.setattr(sets, "prepare_track", real)
+    assert main(["set", "add", str(tmp_path / "s"), str(files[1]), "--tracker", "librosa"]) == 0  # the rest, later
+    assert [t.name for t in sets.list_tracks(tmp_path / "s")] == ["track-0", "track-1"]
+    assert main(["set", "remove", str(tmp_path / "s"), "track-0"]) == 0
+    assert main(["set", "remove", str(tmp_path / "s"), "nope"]) == 2
+    assert "no such track" in capsys.readouterr().err
+    assert [t.name for t in sets.list_tracks(tmp_path / "s")] == ["track-1"]
+
+
+def test_a_broken_fingerprint_file_leaves_its_track_out_of_the_loaded_set(prepared, tmp_path):
+    import shutil
+
+    _, _, _, setdir = prepared
+    copy = tmp_path / "copy"
+    shutil.copytree(setdir, copy)
+    (copy / "track-1" / sets.PRINTS_FILE).write_bytes(b"not a zip")
+    index = sets.SetIndex.load(copy)
+    assert [t.name for t in index.tracks] == ["track-0"] and "corrupt fingerprint" in index.skipped[0]
+
+
+def test_bench_set_small_case_identifies_within_4_s_without_false_claims():
+    f = bench.measure(synth=2, speeds=(0.92, 1.08), variants=False, big_tracks=3, big_minutes=0.5, use_clips=False)
+    assert len(f.latencies) == 2 * 2 * 2 and max(f.latencies) <= bench.TARGET_S, f.cases
+    assert f.wrong_in_mix == 0 and f.false_windows == 0
+    assert f.core_share < 0.5 and f.big["tracks"] == 3 and f.big["cached_s"] < 2.0
+    assert any("identification" in line for line in bench.report(f))
