@@ -37,7 +37,8 @@ POLL_S = 0.01
 OWN_SOURCES = ("audio", "tap", "manual", "locked")  # the show's own tempo: these lead
 LEAD_CONFIDENCE = 0.2  # below this the audio's tempo is a guess, not worth publishing
 LEAD_BPM_STEP = 0.05  # a tempo change smaller than this is not published
-LEAD_PHASE_S = 0.010  # the session's beat further than this from the show's is moved
+LEAD_PHASE_S = 0.003  # the session's beat further than this from the show's is moved (the published tempo is
+# steady while the show's beat line follows the music: the phase is what keeps them together)
 LEAD_EVERY_S = 1.0  # at most one publication a second
 SAME_TEMPO = 0.01  # Link stores tempo as microseconds per beat: what we publish comes back this close
 
