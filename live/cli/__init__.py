@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 from live.errors import UserError
+from live.memory import steady_allocator
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         configure_logging(args.verbose, getattr(args, "log_file", None))
+        steady_allocator()  # a night of frames and preset switches must not fragment the heap (live.memory)
         return int(args.handler(args) or 0)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
