@@ -453,10 +453,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the soak and print the report with the machine line; 1 if a target was missed."""
     realtime = bool(getattr(args, "realtime", False))
-    every = getattr(args, "switch_every", None)
-    every = every if every is not None else REALTIME_SWITCH_EVERY_S if realtime else SWITCH_EVERY_S
-    report = soak(args.minutes, fps=args.fps, size=args.size, seed=args.seed, stalls=args.stalls,
-                  switch_every_s=every, realtime=realtime)
+    asked = getattr(args, "switch_every", None)
+    every = asked if asked is not None else REALTIME_SWITCH_EVERY_S if realtime else SWITCH_EVERY_S
+    report = soak(args.minutes, fps=args.fps, size=args.size, seed=args.seed, stalls=args.stalls, realtime=realtime,
+                  **({"switch_every_s": asked} if asked is not None else {}))
     print(f"{machine_line()}, GL offscreen (EGL)")
     if realtime:
         print(f"settings: approx decoder on its worker thread, real clock at {args.fps} fps, demo track looped, "
