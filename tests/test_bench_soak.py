@@ -52,3 +52,40 @@ def test_ten_minutes_of_show_time_meet_the_targets():
     assert report.unexpected_errors == 0
     assert report.gaps_over_limit == 0, report.long_gaps
     assert report.slope_mb_per_10min < soak_bench.SLOPE_LIMIT_MB, report.memory_samples
+
+
+def test_realtime_switches_every_period_with_bad_and_unique_names():
+    """--realtime: a switch each period, a share of them to names that are not ready presets,
+    a new unknown name among them (a flood of unique names must grow nothing)."""
+    import numpy as np
+
+    from live.handoff import CommandQueue
+
+    class FakeShow:
+        commands = CommandQueue(10000)
+
+    report = soak_bench.SoakReport(minutes=1.0, fps=30, size="64x64", presets=["a", "b"], realtime=True)
+    control = soak_bench._Control(FakeShow(), np.random.default_rng(0), ["a", "b"], ["broken"], report, 0.0, 0.0,
+                                  period_s=1.0, invalid_share=0.5)
+    for frame in range(30 * 60):
+        control(frame / 30)
+    names = [cmd.args[0] for cmd in FakeShow.commands.drain()]
+    assert report.preset_switches == len(names) == 2 + 59  # the tour (tour_s 0: at once), then one a second
+    assert 15 < report.invalid_switches < 45
+    assert {"a", "b", "broken", "no-such-preset"} <= set(names)
+    assert sum(n.startswith("no-such-preset-") for n in names) > 3
+
+
+def test_realtime_presets_switch_at_once(tmp_path):
+    soak_bench._write_presets(tmp_path, at_once=True)
+    for path in tmp_path.glob("*.toml"):
+        if path.stem != "soak-broken":
+            assert path.read_text().count('transition_quantize = "none"') == 1, path.name
+
+
+@pytest.mark.slow
+def test_realtime_soak_runs_on_the_real_clock():
+    report = soak_bench.soak(0.25, size="64x64", fps=30, realtime=True, progress=False)
+    assert report.realtime and 10.0 < report.wall_s < 30.0
+    assert report.preset_switches >= 10 and report.invalid_switches > 0
+    assert report.unexpected_errors == 0

@@ -15,6 +15,7 @@ import time
 from typing import NoReturn
 
 from live.errors import UserError
+from live.memory import steady_allocator
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def _main(argv: list[str]) -> int:
 
     try:
         configure_logging(args.verbose, getattr(args, "log_file", None))
+        steady_allocator()  # a night of frames and preset switches must not fragment the heap (live.memory)
         with signals_interrupt():
             return int(args.handler(args) or 0)
     except UserError as exc:

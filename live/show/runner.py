@@ -32,6 +32,7 @@ from live.control.osc import parse_allow
 from live.errors import UserError
 from live.handoff import CommandQueue, LatestSlot, RingBuffer
 from live.library.bank import open_bank
+from live.memory import steady_allocator
 from live.messages import AudioState, Command
 from live.show import driver
 from live.show.driver import RealTimeClock, TeeSink, WindowSink, check_fps
@@ -182,6 +183,7 @@ def run_show(settings: ShowSettings) -> int:
     from live.visuals.renderer import Renderer
 
     s = settings
+    steady_allocator()  # hours of frames and preset switches: keep the heap from fragmenting (live.memory)
     width, height = parse_size(s.size)
     # Every file a flag names is read or checked now, while nothing runs that would have to be
     # stopped: a mistake is one error line, never a window opened and native threads torn down.
