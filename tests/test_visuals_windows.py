@@ -402,7 +402,8 @@ def test_hud_status_adds_hold_decode_fps_and_latency(monkeypatch):
 
     frames = {"seq": 10}
     decode = SimpleNamespace(frames=lambda: (None, SimpleNamespace(seq=frames["seq"])), lookahead=0.050)
-    show = SimpleNamespace(decode=decode, frame_period=0.010, traversal=SimpleNamespace(holding=True))
+    show = SimpleNamespace(decode=decode, frame_period=0.010, traversal=SimpleNamespace(holding=True),
+                           bank=SimpleNamespace(names=lambda: ["demo"]), preset_name="demo")
     stage = SimpleNamespace(show=show, status=lambda: {"preset": "demo", "fps": 60.0})
     clock = {"t": 100.0}
     monkeypatch.setattr(runner.time, "perf_counter", lambda: clock["t"])

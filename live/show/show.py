@@ -580,15 +580,16 @@ class Show:
 
     def _operator_status(self) -> dict[str, Any]:
         """What the operator's HUD shows beyond the rest: the bar count, the countdown to a queued
-        switch or section (``due_beats``, ``due_s``, ``queued_unit``), the last command received
+        switch or section (``due_beats``, ``due_s``, ``due_at`` on the show's clock, ``queued_unit``), the last command received
         with its source and age, and the shader chain with its live parameter values."""
         t = self._status_time
         state = shifted(self.last_state, self.av_offset_ms)
         out: dict[str, Any] = {"bar": math.floor(state.bars_at(t))}
         if self.queued is not None:
             beats = self.queued.beats_left(state, t + self.frame_period)
-            out.update(queued_unit=self.queued.unit, due_beats=round(beats, 2),
-                       due_s=round(beats_to_seconds(beats, state.bpm), 2))
+            due = beats_to_seconds(beats, state.bpm)
+            out.update(queued_unit=self.queued.unit, due_beats=round(beats, 2), due_s=round(due, 2),
+                       due_at=round(t + due, 3))
         if self._last_command is not None:
             cmd, when = self._last_command
             what = cmd.origin or f"{cmd.name}{shown(cmd.args) if cmd.args else ''}"
