@@ -11,7 +11,7 @@ from live.control.midi import midi_origin
 from live.messages import AudioState, Command
 from live.show import driver
 from live.show.driver import NullSink, SteppedClock
-from live.show.show import LAST_MESSAGE_CHARS
+from live.show.show import LAST_MESSAGE_CHARS, chain_text
 
 from tests.test_show_transitions import FPS, bank, beats, show  # noqa: F401  (fixtures)
 
@@ -68,9 +68,9 @@ def test_status_shows_the_chain_with_its_live_values(show):
     value = params[name].high
     show.commands.put(Command("shader_param", (name, value)))
     show.tick(0.0, beats()(0.0))
-    chain = show.status()["chain"].split(" | ")
-    assert [c.split()[0] for c in chain] == ["pulse", "rgbshift"]
-    assert f"{name}={value:.3g}" in show.status()["chain"]
+    text = chain_text(show.renderer)
+    assert [c.split()[0] for c in text.split(" | ")] == ["pulse", "rgbshift"]
+    assert f"{name}={value:.3g}" in text
 
 
 def test_input_level_in_dbfs_and_the_clip_lamp():

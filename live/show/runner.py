@@ -366,6 +366,9 @@ class HudStatus:
                 self._sample = (now, newer.seq)
             status["decode_fps"] = max(0.0, self._decode_fps)
         status["latency_ms"] = max(0.0, (show.decode.lookahead - show.frame_period) * 1000)
+        from live.show.show import chain_text
+
+        status["chain"] = chain_text(getattr(show, "renderer", None))
         names = show.bank.names()
         status["preset_list"] = names
         if self._live[0] != show.preset_name:

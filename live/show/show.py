@@ -581,7 +581,7 @@ class Show:
     def _operator_status(self) -> dict[str, Any]:
         """What the operator's HUD shows beyond the rest: the bar count, the countdown to a queued
         switch or section (``due_beats``, ``due_s``, ``due_at`` on the show's clock, ``queued_unit``), the last command received
-        with its source and age, and the shader chain with its live parameter values."""
+        with its source and when it came (the chain's values: :func:`chain_text`, for the HUD)."""
         t = self._status_time
         state = shifted(self.last_state, self.av_offset_ms)
         out: dict[str, Any] = {"bar": math.floor(state.bars_at(t))}
@@ -594,10 +594,6 @@ class Show:
             cmd, when = self._last_command
             what = cmd.origin or f"{cmd.name}{shown(cmd.args) if cmd.args else ''}"
             out.update(last_message=f"{cmd.source}: {what}"[:LAST_MESSAGE_CHARS], last_message_at=round(when, 3))
-        chain = getattr(self.renderer, "chain_values", None)
-        if chain is not None:
-            out["chain"] = " | ".join(name + "".join(f" {k}={v:.3g}" for k, v in params.items())
-                                      for name, params in chain())
         return out
 
     def _layer(self) -> str:
@@ -609,6 +605,14 @@ class Show:
         """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""
         return self._status.get()
 
+
+
+def chain_text(renderer: Any) -> str:
+    """The renderer's shader chain with its live parameter values: ``kaleido segments=6 | pulse amount=0.5``."""
+    chain = getattr(renderer, "chain_values", None)
+    if chain is None:
+        return ""
+    return " | ".join(name + "".join(f" {k}={v:.3g}" for k, v in params.items()) for name, params in chain())
 
 
 def section_span(preset: Any, name: str) -> tuple[int, int]:
