@@ -43,6 +43,15 @@ class AudioState:
     silent: bool = True
     # Energy of each pitch class (C, C#, ... B), 0..1, the strongest 1 (all 0 in silence).
     chroma: tuple[float, ...] = (0.0,) * PITCH_CLASSES
+    # The input as it arrives, before any gain: the held sample peak (linear, 1.0 = 0 dBFS, falling
+    # slowly like a peak meter) and whether a sample reached full scale within the last seconds.
+    input_peak: float = 0.0
+    clipping: bool = False
+
+    @property
+    def input_dbfs(self) -> float:
+        """:attr:`input_peak` in dBFS (-inf for digital silence)."""
+        return 20.0 * math.log10(self.input_peak) if self.input_peak > 0 else -math.inf
 
     @property
     def bar_phase(self) -> float:
@@ -73,13 +82,15 @@ class Command:
     """A validated request from a controller (OSC, MIDI, keyboard) to the show.
 
     ``name`` is one of :data:`COMMANDS`; ``args`` are already checked against its range.
-    ``source`` says where it came from, for the log.
+    ``source`` says where it came from, for the log; ``origin`` is the message itself as received
+    (an OSC address and its values, a MIDI message), short, for the operator's HUD.
     """
 
     name: str
     args: tuple[Any, ...] = ()
     source: str = "internal"
     received: float = field(default=0.0, compare=False)
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

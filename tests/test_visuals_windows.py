@@ -22,9 +22,9 @@ from live.handoff import CommandQueue
 from live.messages import AudioState, Command
 from live.show import driver
 from live.show.driver import SteppedClock, WindowSink
-from live.visuals.hud import WarningLog, status_lines
+from live.visuals.hud import WarningLog, countdown_text, panel_width, preview_area, status_lines
 from live.visuals.renderer import Renderer
-from live.visuals.windows import PANEL_W, StageWindows, find_screen, fit_rect
+from live.visuals.windows import StageWindows, find_screen, fit_rect, side_by_side
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,10 +123,11 @@ def test_operator_view_shows_output_and_hud_that_moves():
         win.draw_operator(0.0)
         view = win.read("operator")
         h, w = view.shape[:2]
-        preview = view[:, : w - PANEL_W]
-        x, y, pw, ph = fit_rect(128, 128, w - PANEL_W, h)
-        assert preview[y + ph // 2, x + pw // 2, 0] > 240 and preview[y + ph // 2, x + pw // 2, 1] < 30
-        assert preview[h // 2, 2].max() == 0  # letterboxed: the bars stay black
+        PANEL_W = panel_width(w, h)
+        ax, ay, aw, ah = preview_area(w, h)
+        x, y, pw, ph = fit_rect(128, 128, aw, ah)
+        assert view[ph // 2, x + pw // 2, 0] > 240 and view[ph // 2, x + pw // 2, 1] < 30  # at the area's top
+        assert view[ph // 2, 2].max() == 0  # letterboxed: the bars stay black
         quiet = _lit(view[:, w - PANEL_W:])
         state["s"] = replace(state["s"], low=0.9, mid=0.9, high=0.9, level=0.9)
         win.draw_operator(1.0)
@@ -143,7 +144,7 @@ def test_operator_view_shows_output_and_hud_that_moves():
 def test_status_lines_show_what_the_status_has():
     state = AudioState(bpm=128.0, tempo=128.0, confidence=0.75, tempo_source="tap")
     plain = "\n".join(status_lines({"preset": "demo", "fps": 59.9}, state))
-    assert "128.0" in plain and "0.75" in plain and "tap" in plain and "demo" in plain and "59.9" in plain
+    assert "0.75" in plain and "tap" in plain and "demo" in plain and "59.9" in plain
     assert "section" not in plain and "next" not in plain
     more = "\n".join(status_lines({"preset": "a", "queued": "b", "section": "drop", "decode_fps": 12.5,
                                    "latency_ms": 41.0}, state))
@@ -348,8 +349,9 @@ XVFB_SCRIPT = textwrap.dedent("""
     r.set_shaders([]); r.update_frames(None, Frame(img, 0.0, 1)); r.draw(0.0, 1.0, {})
     win.draw_output()
     out = win.read("output")
-    assert out.shape == (180, 320, 3), out.shape
-    assert out[90, 160, 2] > 240 and out[90, 5].max() == 0, (out[90, 160], out[90, 5])  # blue, pillarboxed
+    # Both asked for the one screen: side by side, the output at its left, at the picture's aspect.
+    assert out.shape == (144, 256, 3), out.shape
+    assert out[72, 128, 2] > 240 and out[72, 5].max() == 0, (out[72, 128], out[72, 5])  # blue, pillarboxed
     win.draw_operator(0.0)
     assert win.read("operator")[:, :100, 2].max() > 240
     first = win.output.window
@@ -358,7 +360,7 @@ XVFB_SCRIPT = textwrap.dedent("""
         r.draw(0.0, 1.0, {}); win.flip()
     assert win.output.window is not first and not win.closed and not win.output.window.has_exit
     win.draw_output()
-    assert win.read("output")[90, 160, 2] > 240
+    assert win.read("output")[72, 128, 2] > 240
     before = win.output.window.get_location()
     win.follow_screens([Fake("other", 100, 50, 400, 300)])  # the screen it was on is gone
     assert win.output.window.get_location() != before and win.output.screen_key[0] == "other"
@@ -401,8 +403,10 @@ def test_hud_status_adds_hold_decode_fps_and_latency(monkeypatch):
     from live.show import runner
 
     frames = {"seq": 10}
-    decode = SimpleNamespace(frames=lambda: (None, SimpleNamespace(seq=frames["seq"])), lookahead=0.050)
-    show = SimpleNamespace(decode=decode, frame_period=0.010, traversal=SimpleNamespace(holding=True))
+    decode = SimpleNamespace(frames=lambda: (None, SimpleNamespace(seq=frames["seq"], rgb=np.zeros((9, 16, 3), np.uint8))),
+                             lookahead=0.050)
+    show = SimpleNamespace(decode=decode, frame_period=0.010, traversal=SimpleNamespace(holding=True),
+                           bank=SimpleNamespace(names=lambda: ["demo"]), preset_name="demo")
     stage = SimpleNamespace(show=show, status=lambda: {"preset": "demo", "fps": 60.0})
     clock = {"t": 100.0}
     monkeypatch.setattr(runner.time, "perf_counter", lambda: clock["t"])
@@ -436,3 +440,119 @@ def test_a_deliberate_quit_ends_the_driver_loop_and_one_esc_does_not():
     finally:
         win.close()
         r.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the operator view for a dark booth
+
+
+def _hud_status(**more):
+    status = {"preset": "a", "queued": "b", "queued_unit": "bar", "due_beats": 5.0, "due_s": 2.34, "fps": 60.0,
+              "decode_fps": 0.0, "last_message": "osc: /preset ('b',)", "last_message_at": 0.0,
+              "chain": "pulse amount=0.5", "preset_list": ["a", "b", "c"]}
+    status.update(more)
+    return status
+
+
+def test_status_lines_say_frozen_instead_of_fps():
+    state = AudioState(tempo=0.0)
+    frozen = "\n".join(status_lines(_hud_status(freeze=True, fps=171.5), state))
+    assert "FROZEN" in frozen and "fps" not in frozen
+    assert "out 60.0 fps" in "\n".join(status_lines(_hud_status(), state))
+    assert countdown_text(_hud_status(), 0.0) == "NEXT b in 2 bars  2.3 s"
+    assert countdown_text(_hud_status(due_at=10.0, due_beats=3.0, queued_unit="phrase"), 9.0) == "NEXT b in 3 beats  1.0 s"
+    assert countdown_text({"queued_section": "drop", "due_beats": 16.0, "due_s": 7.5}, 0.0) == "NEXT section drop in 4 bars  7.5 s"
+    assert countdown_text({"preset": "a"}, 0.0) == ""
+
+
+def _amber(img):
+    return int(((img[..., 0] > 200) & (img[..., 1] > 140) & (img[..., 1] < 210) & (img[..., 2] < 90)).sum())
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])
+def test_hud_layout_scales_with_the_window(size):
+    """At both sizes: the panel at the right scaled with the window, the BPM large at its top,
+    the clip lamp red while clipping, the preset strip under the preview with the thumbnails,
+    the current preset's mark green and the queued one's amber."""
+    w, h = size
+    r = Renderer(160, 90, headless=True, aspect="fit")
+    thumb = np.zeros((54, 96, 3), np.uint8)
+    thumb[..., 2] = 255  # blue thumbnails
+    state = {"s": AudioState(tempo=128.0, bpm=128.0, input_peak=1.0, clipping=True)}
+    status = _hud_status(thumbnails={"a": thumb, "c": thumb})
+    win = StageWindows(r, operator="", hud_source=lambda: (state["s"], status), key_help=["B  blackout"],
+                       operator_size=size)
+    try:
+        r.update_frames(None, Frame(np.zeros((9, 16, 3), np.uint8), 0.0, next(_SEQ)))
+        r.draw(0.0, 1.0, {})
+        win.draw_operator(0.0)
+        view = win.read("operator").astype(int)
+        assert view.shape[:2] == (h, w)
+        pw = panel_width(w, h)
+        assert abs(pw - 400 * h / 540) <= 1  # scaled with the window
+        panel, strip = view[:, w - pw:], view[h - int(h * 0.3):, : w - pw]
+        bright = (panel.max(axis=2) > 200).any(axis=1)
+        rows = np.flatnonzero(bright[: int(80 * h / 540)])
+        assert rows.max() - rows.min() > 0.05 * h  # the BPM is a tall line of text at the top
+        red = (panel[..., 0] > 200) & (panel[..., 1] < 100) & (panel[..., 2] < 100)
+        assert red.sum() > 400 * (h / 720) ** 2  # the clip lamp
+        blue = (strip[..., 2] > 200) & (strip[..., 0] < 60)
+        assert blue.sum() > 2 * 0.8 * (w - pw) / 6 * (w - pw) / 6 * 9 / 16 * 0.5  # two thumbnails
+        green = (strip[..., 1] > 180) & (strip[..., 0] < 140) & (strip[..., 2] < 160)
+        assert green.sum() > 200 and _amber(strip) > 200  # current and queued marked
+        state["s"] = replace(state["s"], clipping=False, input_peak=0.01)
+        win.draw_operator(1.0)
+        view = win.read("operator").astype(int)[:, w - pw:]
+        assert ((view[..., 0] > 200) & (view[..., 1] < 100) & (view[..., 2] < 100)).sum() < red.sum() // 4
+    finally:
+        win.close()
+        r.close()
+
+
+def test_one_screen_puts_output_and_operator_side_by_side():
+    @dataclass
+    class S:
+        name: str = "eDP-1"
+        x: int = 0
+        y: int = 0
+        width: int = 1920
+        height: int = 1080
+
+    for screen in (S(), S(width=1280, height=720, x=1920)):
+        (ox, oy, ow, oh), (px, py, pw, ph) = side_by_side(screen, 16 / 9)
+        assert ox >= screen.x and ox + ow <= px and px + pw <= screen.x + screen.width  # no overlap, on the screen
+        assert oy >= screen.y and oy + oh <= screen.y + screen.height and ph <= screen.height
+        assert abs(ow / oh - 16 / 9) < 0.02 and pw >= 0.55 * screen.width
+
+
+XVFB_SIDE = textwrap.dedent("""
+    from live.visuals.renderer import Renderer
+    from live.visuals.windows import StageWindows
+    r = Renderer(160, 90, hidden=True, headless=False, aspect="fit")
+    win = StageWindows(r, fullscreen=True, operator="", vsync=False)
+    for _ in range(3):
+        r.draw(0.0, 1.0, {}); win.flip()
+    (ox, oy), (ow, oh) = win.output.window.get_location(), win.output.window.get_size()
+    (px, py), (pw, ph) = win.operator.window.get_location(), win.operator.window.get_size()
+    assert not win.output.window.fullscreen, "fullscreen on the one screen would cover the operator window"
+    assert ox + ow <= px and pw > 0 and px + pw <= 1280, ((ox, oy, ow, oh), (px, py, pw, ph))
+    win.close(); r.close()
+    print("side ok")
+""")
+
+
+def test_one_screen_windows_open_side_by_side_under_xvfb(tmp_path):
+    if not shutil.which("xvfb-run"):
+        pytest.skip("xvfb-run not installed")
+    script = tmp_path / "side.py"
+    script.write_text(XVFB_SIDE)
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["PYTHONPATH"] = str(ROOT)
+    try:
+        proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, str(script)],
+                              capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.skip("Xvfb did not answer in time")
+    if "side ok" not in proc.stdout and ("Xvfb failed" in proc.stderr or "cannot open display" in proc.stderr.lower()):
+        pytest.skip(f"Xvfb cannot start here: {proc.stderr[-300:]}")
+    assert proc.returncode == 0 and "side ok" in proc.stdout, proc.stderr[-3000:]

@@ -57,6 +57,9 @@ LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
 SILENCE_HOLD = 0.3
 TRACK_GAP = 2.0  # seconds of silence after which the music is taken for a new track (its bar guessed afresh)
+CLIP_LEVEL = 0.999  # a sample this close to full scale counts as clipping (-0.01 dBFS)
+CLIP_HOLD_S = 2.0  # the clip lamp stays lit this long after the last clipped sample
+PEAK_FALL_DB_S = 20.0  # the held input peak falls this fast, as a peak meter's does
 _FLOORS = (1e-3, 1e-3, 1e-3, 10 ** (SILENCE_DB / 20.0), 1e-3)  # gain floors: low, mid, high, level, novelty
 # Chroma: a CHROMA_HOPS-hop FFT every CHROMA_EVERY hops; bins up to CHROMA_HIGH_HZ that are at most
 # CHROMA_MAX_WIDTH semitones wide (4096 points at 48 kHz: from ~100 Hz), smoothed over ~0.25 s.
@@ -165,6 +168,7 @@ class AudioEngine:
         self._low_flux = 0.0
         self._prev_low = 0.0
         self._last_beat_floor: int | None = None
+        self._input_peak, self._peak_time, self._clip_time = 0.0, 0.0, -math.inf  # the input meter (raw)
         self._state = AudioState()
         self._published = PublishedTempo()
         self.frames = 0
@@ -174,10 +178,11 @@ class AudioEngine:
     def feed(self, samples: np.ndarray, end_time: float) -> None:
         """Analyse ``samples`` (mono float32, any length) ending at clock time ``end_time``."""
         x = np.asarray(samples, dtype=np.float32)
-        if x.ndim > 1:
-            x = to_mono(x)
         if len(x) == 0:
             return
+        self._meter(x, end_time)  # before the mix-down: one clipping channel is not averaged away
+        if x.ndim > 1:
+            x = to_mono(x)
         if not self._started:
             self._started = True
             self.clock.anchor_time = end_time - len(x) / self.samplerate
@@ -196,6 +201,15 @@ class AudioEngine:
         self._time = end_time
         self._publish(end_time)
 
+    def _meter(self, x: np.ndarray, end_time: float) -> None:
+        """The input peak meter: the block's sample peak, held and falling :data:`PEAK_FALL_DB_S`;
+        a sample at :data:`CLIP_LEVEL` or above marks the input as clipping."""
+        peak = float(np.abs(x).max())
+        fall = 10.0 ** (-PEAK_FALL_DB_S * max(0.0, end_time - self._peak_time) / 20.0)
+        self._input_peak, self._peak_time = max(peak, self._input_peak * fall), end_time
+        if peak >= CLIP_LEVEL:
+            self._clip_time = end_time
+
     def idle(self, now: float) -> None:
         """No audio is arriving (device lost, stalled): advance the snapshot to ``now`` as silence,
         keeping the clock free-running at its last tempo."""
@@ -206,6 +220,7 @@ class AudioEngine:
         self._env *= self._env_decay ** (dt / self._frame_dt)
         self._bands = [b * math.exp(-dt / 0.2) for b in self._bands]
         self._chroma *= math.exp(-dt / 0.2)
+        self._meter(np.zeros(1, np.float32), now)
         self._silent_for = max(self._silent_for, SILENCE_HOLD)
         self.clock.decay(dt)
         self._publish(now)
@@ -347,6 +362,8 @@ class AudioEngine:
             tempo=self._published.update(t, self.clock.bpm, self.clock.source),
             silent=self._silent_for >= SILENCE_HOLD,
             chroma=self._chroma_now(),
+            input_peak=self._input_peak,
+            clipping=t - self._clip_time <= CLIP_HOLD_S,
         )
 
     def _chroma_now(self) -> tuple[float, ...]:
@@ -455,7 +472,7 @@ class AnalysisThread(threading.Thread):
                 now = time.perf_counter()
                 if len(block):
                     t0 = time.perf_counter()
-                    self.engine.feed(to_mono(block), end_time)
+                    self.engine.feed(block, end_time)  # the engine meters every channel, then mixes down
                     self.busy += time.perf_counter() - t0
                     last_audio = now
                     self.out.put(self.engine.state)

@@ -73,8 +73,14 @@ def measure(width: int, height: int, seconds: float, rounds: int) -> dict[str, l
         renderer.update_frames(images[k % 4], images[(k + 1) % 4])
         renderer.draw(t, (t * 2) % 1.0, shader_uniforms(state, t))
 
+    names = [f"preset{i}" for i in range(8)]
+    thumbs = {n: img.rgb[::4, ::4].copy() for n, img in zip(names, images * 2)}
+    status = {"preset": names[0], "fps": 60.0, "decoder": "approx", "decode_fps": 30.0, "latency_ms": 12.0,
+              "queued": names[1], "queued_unit": "phrase", "due_beats": 6.0, "due_s": 2.8,
+              "last_message": "osc: /preset ('preset1',)", "chain": "kaleido segments=6 | pulse amount=0.5 | rgbshift",
+              "preset_list": names, "thumbnails": thumbs}  # the full operator view: strip, countdown, chain
     windows = StageWindows(renderer, operator="", hud_source=lambda: (state_at(time.perf_counter()), {
-        "preset": "demo", "fps": 60.0, "decoder": "approx", "decode_fps": 30.0, "latency_ms": 12.0}),
+        **status, "last_message_at": time.perf_counter() - 2.0, "due_at": time.perf_counter() + 2.8}),
         key_help=["B  blackout"])
     out: dict[str, list[float]] = {"without": [], "with": [], "cpu without": [], "cpu with": [], "cpu operator": []}
     try:

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "live": ("live.cli.live", "run the show: output window (or --headless), live audio input, OSC/MIDI control"),
     "demo": ("live.cli.demo", "the built-in demo: a window where a display exists, else a video file"),
     "render": ("live.cli.render", "deterministic offline render of a preset against an audio file, to MP4"),
+    "preview": ("live.cli.preview", "contact sheet of a preset against a track: frames on and just before beats"),
     "devices": ("live.cli.devices", "list audio inputs, MIDI inputs and screens"),
     "precompute": ("live.cli.precompute", "turn presets into keyframe latents with your Stable Diffusion model"),
     "check": ("live.cli.check", "preflight: presets as the show loads them; PASS/WARN/FAIL for audio, OSC, MIDI, decoder..."),

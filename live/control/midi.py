@@ -63,6 +63,15 @@ _LOGGER = logging.getLogger(__name__)
 BIND_COMMANDS: tuple[str, ...] = tuple(COMMANDS) + tuple(SHORTCUTS)
 
 
+def midi_origin(msg: mido.Message) -> str:
+    """``msg`` in a few words for the operator's HUD: ``note_on ch10 36 127``, ``CC ch1 7 64``."""
+    if msg.type == "control_change":
+        return f"CC ch{msg.channel + 1} {msg.control} {msg.value}"
+    if msg.type in ("note_on", "note_off"):
+        return f"{msg.type} ch{msg.channel + 1} {msg.note} {msg.velocity}"
+    return str(msg)[:60]
+
+
 @dataclass(frozen=True)
 class _Shape:
     """What a binding for one command gives: a fixed part, a name, a value or a fader range."""
@@ -292,9 +301,10 @@ class MidiMapping:
             released = raw == 0
             on = pressed
         shape = _SHAPES[binding.command]
+        origin = midi_origin(msg)
 
         def make(*args: Any) -> Command:
-            return Command(shape.spec.name, shape.fixed + tuple(args), source="midi", received=when)
+            return Command(shape.spec.name, shape.fixed + tuple(args), source="midi", received=when, origin=origin)
 
         named = (binding.name,) if binding.name else ()
         if shape.spec.kind == "toggle":

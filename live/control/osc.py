@@ -94,7 +94,8 @@ def _route(form: OscForm, address: str, args: tuple, when: float) -> Command | N
         values += [arg.check(value) for arg, value in zip(carried, args)]
     except ControlError as exc:
         raise ControlError(f"{where}: {exc}") from None
-    return Command(form.spec.name, tuple(values), source="osc", received=when)
+    # origin: the message as received, for the HUD's last-message line (the source says OSC already).
+    return Command(form.spec.name, tuple(values), source="osc", received=when, origin=f"{where[4:]} {shown(args)}")
 
 
 def _placeholder(form: OscForm, text: str) -> Any:

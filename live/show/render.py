@@ -57,20 +57,23 @@ class RenderStats:
         return self.frames / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def render_file(*, preset: str, audio: str, out: str, seconds: float | None = None, size: str = "512x512",
+def render_file(*, preset: str, audio: str, out: str | None, seconds: float | None = None, size: str = "512x512",
                 fps: int = 30, decoder: str = "approx", model: str | None = None, family: str = "sd1",
                 presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
                 shaders_dir: Path | str | None = None, analysis: AnalysisSettings | None = None,
                 progress: bool = True, flash_limit: bool = ShowSettings.flash_limit, clip: str | None = None,
                 clip_every: float = 0.0, av_offset_ms: float = ShowSettings.av_offset,
-                cues: Sequence[tuple[float, Command]] = ()) -> RenderStats:
+                cues: Sequence[tuple[float, Command]] = (),
+                on_frame: Callable[[Any, Any], None] | None = None) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
     Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
     ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live.
     ``clip``: a video cut against the SD layer every ``clip_every`` beats, decoded at the stepped time.
     ``av_offset_ms`` moves the picture's beat as live's ``--av-offset``.
     ``cues``: (time, command) pairs put on the Show's command queue on the first frame at or
-    after their time, as a controller would send them live (song mode's section switches)."""
+    after their time, as a controller would send them live (song mode's section switches).
+    ``on_frame(show, renderer)`` is called after each frame is drawn (``preview`` picks its frames
+    there); with ``out`` None no video is written."""
     from live.audio.analysis import AudioEngine
     from live.audio.sources import load_audio, to_mono
     from live.library.bank import open_bank
@@ -93,7 +96,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     if model:
         check_folder_flag("--model", str(model))
     layer = _clip_layer(clip, clip_every, width, height)  # a bad clip file is refused before any work
-    writer = _open_writer(out, width, height, fps)  # so is an --out that cannot be written
+    writer = _open_writer(out, width, height, fps) if out is not None else _NoVideo()  # a bad --out: refused now
     renderer = None
     try:  # an interruption (Ctrl-C, SIGTERM) or a full disk, even while closing: no half file left
         dec = make_decoder(decoder, model, family=family)
@@ -113,7 +116,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
         with tqdm(total=n_frames, desc="render", unit="frame", disable=None if progress else True,
                   leave=False) as bar:
             driver.run(_cued(show, cues), SteppedClock(fps, n_frames), VideoSink(renderer, writer),
-                       AudioFeed(engine, mono, samplerate), after_frame=lambda t, n: _record(stats, show, bar))
+                       AudioFeed(engine, mono, samplerate), after_frame=lambda t, n: _record(stats, show, bar, renderer, on_frame))
         writer.close()
     except BaseException as exc:
         writer.abort()
@@ -159,8 +162,28 @@ def _clip_layer(clip: str | None, every: float, width: int, height: int) -> Any:
     return ClipLayer(SyncClip(ClipReader(clip, width, height)), every)
 
 
-def _record(stats: RenderStats, show: Any, bar: tqdm) -> None:
-    """After each frame: count it, keep its pulse, keyframe position and tempo, move the bar."""
+class _NoVideo:
+    """The video writer's place when no video is asked for: frames go nowhere."""
+
+    def add_audio(self, samples: Any, samplerate: int) -> None:
+        """Nothing."""
+
+    def write(self, rgb: Any) -> None:
+        """Nothing."""
+
+    def close(self) -> None:
+        """Nothing."""
+
+    def abort(self) -> None:
+        """Nothing."""
+
+
+def _record(stats: RenderStats, show: Any, bar: tqdm, renderer: Any = None,
+            on_frame: Callable[[Any, Any], None] | None = None) -> None:
+    """After each frame: count it, keep its pulse, keyframe position and tempo, move the bar;
+    then ``on_frame(show, renderer)``."""
+    if on_frame is not None:
+        on_frame(show, renderer)
     stats.frames += 1
     stats.pulses.append(show.last_uniforms["u_pulse"])
     stats.keyframe_positions.append(float(show.traversal.position))

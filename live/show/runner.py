@@ -331,7 +331,7 @@ def _open_windows(s: ShowSettings, renderer: Any, commands: CommandQueue[Command
     warnings = WarningLog()
     logging.getLogger().addHandler(warnings)
     stack.callback(logging.getLogger().removeHandler, warnings)
-    hud_status = HudStatus(stage)
+    hud_status = HudStatus(stage, s.keyframes_dir)
     windows = StageWindows(renderer, screen=s.screen, fullscreen=s.fullscreen, window_size=parse_size(s.size)
                            if s.output_size is None else parse_size(s.output_size), vsync=not s.headless,
                            operator=s.operator, keys=KEY_ACTIONS, on_command=on_command,
@@ -343,10 +343,15 @@ def _open_windows(s: ShowSettings, renderer: Any, commands: CommandQueue[Command
 
 class HudStatus:
     """The stage's status for the HUD, with what only the live objects know: ``hold`` (the
-    traversal's), ``decode_fps`` (new frames per second) and ``latency_ms`` (the decode's)."""
+    traversal's), ``decode_fps`` (new frames per second), ``latency_ms`` (the decode's), and the
+    preset list with its thumbnails (``preset_list``, ``thumbnails``: see live.show.thumbnails)."""
 
-    def __init__(self, stage: "Stage") -> None:
+    def __init__(self, stage: "Stage", keyframes_dir: str | None = None) -> None:
+        from live.show.thumbnails import Thumbnails
+
         self.stage = stage
+        self.thumbnails = Thumbnails(keyframes_dir)
+        self._live = ("", 0.0)  # the live preset and since when
         self._sample: tuple[float, int] | None = None
         self._decode_fps = 0.0
 
@@ -367,6 +372,17 @@ class HudStatus:
                 self._sample = (now, newer.seq)
             status["decode_fps"] = max(0.0, self._decode_fps)
         status["latency_ms"] = max(0.0, (show.decode.lookahead - show.frame_period) * 1000)
+        from live.show.show import chain_text
+
+        status["chain"] = chain_text(getattr(show, "renderer", None))
+        names = show.bank.names()
+        status["preset_list"] = names
+        if self._live[0] != show.preset_name:
+            self._live = (show.preset_name, now)
+        # A frame of the preset once it has been live a second: the frames just after a switch
+        # are still the last preset's (decoded ahead) or a transition between the two.
+        settled = now - self._live[1] >= 1.0 and newer is not None
+        status["thumbnails"] = self.thumbnails.get(names, show.preset_name, newer.rgb if settled else None)
         return status
 
 

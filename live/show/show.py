@@ -36,6 +36,7 @@ LAYER_COMMANDS = frozenset(n for n, c in COMMANDS.items() if c.target == "layer"
 PULSE_DECAY = 5.0  # per beat: the pulse is down to 1% a beat after it fires
 MAX_SOURCES = 8  # command sources with a log budget of their own; any more share one
 FADE_BEATS = 4.0  # a fade command without a length takes a bar
+LAST_MESSAGE_CHARS = 80  # the status's last command received, cut to this
 
 
 def beat_pulse(state: AudioState, t: float) -> float:
@@ -287,6 +288,9 @@ class Show:
         self._beat = 0  # the last whole beat counted, to publish a status on each beat
         self._bar_beat = 1  # which beat of the bar that is (1..4)
         self._published = False  # a command changed something this tick: publish a status now
+        # The last command received and when: kept as the object (one reference per command, so a
+        # flood costs nothing), written out only when a status is made, cut to LAST_MESSAGE_CHARS.
+        self._last_command: tuple[Command, float] | None = None
         self.preset: Any = None
         self.traversal: Any = None
         self.last_uniforms: dict[str, float] = {}
@@ -347,6 +351,7 @@ class Show:
         source: OSC, MIDI, keyboard, internal) are refused in one line (rate-limited per source
         and command, with a count of what was not logged) and the show keeps its state; nothing
         raised while carrying out a command escapes."""
+        self._last_command = (cmd, now)
         try:
             cmd = validate(cmd)
             self._published = True
@@ -581,7 +586,25 @@ class Show:
                 "fade": self.fade.to_black, "fade_level": round(self.fade.level(self._status_time), 3),
                 "flash_limit": bool(getattr(self.renderer, "flash_limit", False)),
                 "flash_limiting": self._status_time - last_touched <= HOLDING_S, "flash_limited_frames": touched,
-                "layer": self._layer()}
+                "layer": self._layer(), **self._operator_status()}
+
+    def _operator_status(self) -> dict[str, Any]:
+        """What the operator's HUD shows beyond the rest: the bar count, the countdown to a queued
+        switch or section (``due_beats``, ``due_s``, ``due_at`` on the show's clock, ``queued_unit``), the last command received
+        with its source and when it came (the chain's values: :func:`chain_text`, for the HUD)."""
+        t = self._status_time
+        state = shifted(self.last_state, self.av_offset_ms)
+        out: dict[str, Any] = {"bar": math.floor(state.bars_at(t))}
+        if self.queued is not None:
+            beats = self.queued.beats_left(state, t + self.frame_period)
+            due = beats_to_seconds(beats, state.bpm)
+            out.update(queued_unit=self.queued.unit, due_beats=round(beats, 2), due_s=round(due, 2),
+                       due_at=round(t + due, 3))
+        if self._last_command is not None:
+            cmd, when = self._last_command
+            what = cmd.origin or f"{cmd.name}{shown(cmd.args) if cmd.args else ''}"
+            out.update(last_message=f"{cmd.source}: {what}"[:LAST_MESSAGE_CHARS], last_message_at=round(when, 3))
+        return out
 
     def _layer(self) -> str:
         """The layer on screen: ``clip`` while the clip shows, else ``sd``."""
@@ -592,6 +615,14 @@ class Show:
         """The newest status snapshot (preset, bpm, fps, ...). Safe to call from any thread."""
         return self._status.get()
 
+
+
+def chain_text(renderer: Any) -> str:
+    """The renderer's shader chain with its live parameter values: ``kaleido segments=6 | pulse amount=0.5``."""
+    chain = getattr(renderer, "chain_values", None)
+    if chain is None:
+        return ""
+    return " | ".join(name + "".join(f" {k}={v:.3g}" for k, v in params.items()) for name, params in chain())
 
 
 def section_span(preset: Any, name: str) -> tuple[int, int]:

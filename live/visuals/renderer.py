@@ -335,6 +335,11 @@ class Renderer:
             param.check(value, f"shader param {name} ({file})")
         self._params[name] = float(value)
 
+    def chain_values(self) -> list[tuple[str, dict[str, float]]]:
+        """The chain's shaders in order, each with its declared parameters' live values (for the HUD)."""
+        return [(s.path.stem, {n: self._params.get(n, p.default) for n, p in (s.params or {}).items()})
+                for s in self._shaders]
+
     def settable_params(self) -> dict[str, ShaderParam]:
         """The parameters :meth:`set_param` accepts now: every one the chain's shaders declare
         (name -> declaration of the first shader that declares it)."""

@@ -19,6 +19,7 @@ _LOGGER = logging.getLogger(__name__)
 QUANTIZE_UNITS = ("none", "beat", "bar", "phrase")
 TRANSITION_KINDS = {"crossfade": 0, "black": 1, "wipe": 2}  # the composite shader's u_transition_kind; "cut" starts none
 BARS_PER_PHRASE = 4
+UNIT_BEATS = {"beat": 1, "bar": 4, "phrase": 4 * BARS_PER_PHRASE}  # beats per unit, at 4 beats a bar
 
 
 def beats_to_seconds(beats: float, bpm: float) -> float:
@@ -60,9 +61,15 @@ class QueuedSwitch:
         If the beat clock moved back (a resync, a new tempo) so that the boundary lies more than
         one unit ahead, the switch waits for the next boundary instead of two or more."""
         now = position(state, t, self.unit)
-        if self.target - now > 1.0:
+        if self.target - now > 1.0:  # (beats_left below counts on this bound too)
             self.target = math.floor(now) + 1
         return now >= self.target
+
+    def beats_left(self, state: AudioState, t: float) -> float:
+        """Beats from time ``t`` to the boundary this switch waits for (0 once due; at most one
+        ``unit``, as :meth:`due` keeps it)."""
+        left = min(1.0, self.target - position(state, t, self.unit))
+        return max(0.0, left) * UNIT_BEATS[self.unit]
 
 
 class Fade:

@@ -27,7 +27,7 @@ import numpy as np
 from live.errors import UserError
 from live.messages import AudioState
 from live.ratelog import RateLimitedLog
-from live.visuals.hud import PANEL_W, Hud, WarningLog
+from live.visuals.hud import Hud, WarningLog, preview_area
 from live.visuals.renderer import PASSTHROUGH_SOURCE, VERTEX_SOURCE, screen_label
 
 _LOGGER = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class StageWindows:
                  keys: dict[str, str] | None = None, on_command: Callable[[str], None] | None = None,
                  hud_source: Callable[[], tuple[AudioState, dict[str, Any]]] | None = None,
                  key_help: list[str] | None = None, warnings: WarningLog | None = None,
-                 title: str = "live visuals") -> None:
+                 title: str = "live visuals", operator_size: tuple[int, int] = OPERATOR_SIZE) -> None:
         import pyglet
         from pyglet.graphics.shader import Shader, ShaderProgram
 
@@ -152,6 +152,7 @@ class StageWindows:
         self.on_command = on_command or (lambda name: None)
         self.hud_source = hud_source or (lambda: (AudioState(), {}))
         self.key_help, self.warnings = list(key_help or []), warnings
+        self.operator_size = operator_size
         self.hud_on = True
         self.quit_reason = ""
         self._esc_at = -1e9
@@ -165,8 +166,9 @@ class StageWindows:
         self._program = ShaderProgram(Shader(VERTEX_SOURCE, "vertex"), Shader(PASSTHROUGH_SOURCE, "fragment"))
         self.output = None if renderer.headless else _View("output", screen, self._make_output, False)
         self.operator = None if operator is None else _View("operator", operator, self._make_operator, True)
+        screens = self._screens()
         for view in self.views:
-            self._open(view, self._screen_for(view, self._screens()))
+            self._open(view, self._screen_for(view, screens))
         renderer.window.switch_to()
 
     @property
@@ -181,9 +183,31 @@ class StageWindows:
 
     # ------------------------------------------------------------------ windows
 
+    def _shared(self, screen: Any) -> bool:
+        """True when the output and the operator window both go on ``screen`` (one screen, or both
+        asked for the same one): then they open side by side (:func:`side_by_side`), never one
+        over the other."""
+        if screen is None or self.output is None or self.operator is None or self.renderer.headless:
+            return False
+        screens = self._screens()
+        if not screens:
+            return False
+        out = self._screen_for(self.output, screens)
+        return _key(out) == _key(screen) == _key(self._screen_for(self.operator, screens, _key(out)))
+
     def _make_output(self, screen: Any) -> Any:
         import pyglet
 
+        if self._shared(screen):
+            # One screen for both: a fullscreen output would cover the operator window.
+            (x, y, w, h), _ = side_by_side(screen, self.renderer.width / self.renderer.height)
+            if self.fullscreen:
+                _LOGGER.warning("one screen: the output opens as a window beside the operator window, not fullscreen "
+                                "(connect the projector, or pass --screen and --operator for two screens)")
+            window = pyglet.window.Window(w, h, caption=self.title, screen=screen, vsync=self.vsync, resizable=True,
+                                          config=self._config)
+            window.set_location(x, y)
+            return window
         if self.fullscreen:
             window = pyglet.window.Window(caption=self.title, fullscreen=True, screen=screen, vsync=self.vsync,
                                           config=self._config)
@@ -198,14 +222,35 @@ class StageWindows:
     def _make_operator(self, screen: Any) -> Any:
         import pyglet
 
-        w, h = OPERATOR_SIZE
+        w, h = self.operator_size
         if self.renderer.headless:
             return pyglet.window.Window(w, h, visible=False, config=self._config)
+        shared = self._shared(screen)
+        if shared:
+            out_rect, (x, y, w, h) = side_by_side(screen, self.renderer.width / self.renderer.height)
+            self._make_room(out_rect)
         # No vsync: only the output waits for its screen; the operator view is drawn at most OPERATOR_FPS.
         window = pyglet.window.Window(w, h, caption=f"{self.title}: operator", screen=screen, vsync=False,
                                       resizable=True, config=self._config)
-        _centre(window, screen)
+        if shared:
+            window.set_location(x, y)
+        else:
+            _centre(window, screen)
         return window
+
+    def _make_room(self, rect: tuple[int, int, int, int]) -> None:
+        """An output window already open (fullscreen, as when Tab opens the operator window on a
+        one-screen show) leaves fullscreen and moves to ``rect``, so the operator view is not under it."""
+        window = self.output.window if self.output is not None else None
+        if window is None:
+            return
+        try:
+            if window.fullscreen:
+                window.set_fullscreen(False)
+            window.set_size(rect[2], rect[3])
+            window.set_location(rect[0], rect[1])
+        except Exception as exc:  # noqa: BLE001 - a window manager refusing a move must not stop the show
+            _LOGGER.warning("cannot move the output window beside the operator window: %s", exc)
 
     def _open(self, view: _View, screen: Any) -> None:
         """(Re)open ``view``'s window on ``screen``; on failure log it and retry later."""
@@ -259,9 +304,10 @@ class StageWindows:
             self._log.report("screens", f"cannot list the screens ({exc}); windows stay where they are")
             return []
 
-    def _screen_for(self, view: _View, screens: list[Any]) -> Any:
+    def _screen_for(self, view: _View, screens: list[Any], output_key: tuple[Any, ...] | None = None) -> Any:
         """The screen ``view`` belongs on: the one asked for if present, else the one it is on if
-        still there, else the first screen left (None without screens)."""
+        still there, else the first screen left (None without screens); the operator window goes
+        beside the output (on screen ``output_key``, else the one it is on) where there is another."""
         if not screens:
             return None
         index = find_screen(view.spec, screens) if view.spec else None
@@ -270,7 +316,8 @@ class StageWindows:
             index = keys.index(view.screen_key)
         if index is None and view is self.operator and self.output is not None:
             # An operator window without a screen of its own goes beside the output, not under it.
-            index = next((i for i, k in enumerate(keys) if k != self.output.screen_key), 0)
+            taken = output_key or self.output.screen_key
+            index = next((i for i, k in enumerate(keys) if k != taken), 0)
         return screens[index or 0]
 
     def _poll_screens(self) -> None:
@@ -395,10 +442,11 @@ class StageWindows:
         w, h = view.window.get_framebuffer_size()
         if view.relayout:
             view.hud, view.relayout = self._new_hud(view), False
-        panel = PANEL_W if self.hud_on and view.hud is not None else 0
-        x, y, pw, ph = fit_rect(self.renderer.width, self.renderer.height, w - panel, h)
-        self._texture(view, (x, y, pw, ph))
-        if panel:
+        hud = self.hud_on and view.hud is not None
+        ax, ay, aw, ah = preview_area(w, h, hud)
+        x, y, pw, ph = fit_rect(self.renderer.width, self.renderer.height, aw, ah)
+        self._texture(view, (ax + x, ay + ah - ph, pw, ph))  # at the top of its area, the preset strip under it
+        if hud:
             state, status = self.hud_source()
             view.hud.update(now, state, status, self.warnings.lines() if self.warnings else ())
             from pyglet import gl
@@ -448,6 +496,23 @@ class StageWindows:
             self._close_window(view)
         self.renderer.window.switch_to()  # a closed window's context is gone: delete in the renderer's
         self._program.delete()
+
+
+SIDE_GAP = 8  # pixels between the output and the operator window sharing one screen
+OUTPUT_SHARE = 0.4  # the output's share of a shared screen's width; the operator view takes the rest
+
+
+def side_by_side(screen: Any, aspect: float) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """(x, y, w, h) of the output and of the operator window when both share ``screen``: the
+    output at the left (its ``aspect``, :data:`OUTPUT_SHARE` of the width, centred in height), the
+    operator view to its right, the rest of the width and all of the height; they never overlap.
+    ``y`` counts from the screen's top, as window locations do."""
+    ow = int(screen.width * OUTPUT_SHARE)
+    oh = min(screen.height, int(ow / max(aspect, 1e-3)))
+    output = (screen.x, screen.y + (screen.height - oh) // 2, ow, oh)
+    left = ow + SIDE_GAP
+    operator = (screen.x + left, screen.y, screen.width - left, screen.height)
+    return output, operator
 
 
 def _centre(window: Any, screen: Any) -> None:
