@@ -116,7 +116,8 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
         with tqdm(total=n_frames, desc="render", unit="frame", disable=None if progress else True,
                   leave=False) as bar:
             driver.run(_cued(show, cues), SteppedClock(fps, n_frames), VideoSink(renderer, writer),
-                       AudioFeed(engine, mono, samplerate), after_frame=lambda t, n: _record(stats, show, bar, renderer, on_frame))
+                       AudioFeed(engine, mono, samplerate),
+                       after_frame=lambda t, n: _record(stats, show, bar, renderer, on_frame))
         writer.close()
     except BaseException as exc:
         writer.abort()
