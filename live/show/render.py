@@ -49,18 +49,19 @@ class RenderStats:
         return self.frames / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def render_file(*, preset: str, audio: str, out: str, seconds: float | None = None, size: str = "512x512",
+def render_file(*, preset: str, audio: str, out: str, seconds: float | None = None, size: str = ShowSettings.size,
                 fps: int = 30, decoder: str = "approx", model: str | None = None, family: str = "sd1",
                 presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
                 shaders_dir: Path | str | None = None, analysis: AnalysisSettings | None = None,
                 progress: bool = True, flash_limit: bool = ShowSettings.flash_limit, clip: str | None = None,
                 clip_every: float = 0.0, av_offset_ms: float = ShowSettings.av_offset,
-                cues: Sequence[tuple[float, Command]] = ()) -> RenderStats:
+                cues: Sequence[tuple[float, Command]] = (), aspect: str = ShowSettings.aspect) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
     Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
     ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live.
     ``clip``: a video cut against the SD layer every ``clip_every`` beats, decoded at the stepped time.
-    ``av_offset_ms`` moves the picture's beat as live's ``--av-offset``.
+    ``av_offset_ms`` moves the picture's beat as live's ``--av-offset``; ``aspect`` maps the
+    keyframes onto the output as live's ``--aspect`` (fit: black bars, fill: crop, stretch).
     ``cues``: (time, command) pairs put on the Show's command queue on the first frame at or
     after their time, as a controller would send them live (song mode's section switches)."""
     from live.audio.analysis import AudioEngine
@@ -83,7 +84,7 @@ def render_file(*, preset: str, audio: str, out: str, seconds: float | None = No
     dec = make_decoder(decoder, model, family=family)
     bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir)
     engine = AudioEngine(samplerate, analysis or AnalysisSettings())
-    renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit)
+    renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit, aspect=aspect)
     stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
     start = time.perf_counter()
     try:

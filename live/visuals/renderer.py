@@ -520,7 +520,8 @@ class Renderer:
         source = 0
         # The show's per-frame values (time, beat, bands) win over any set value: a controller
         # must not freeze the beat-driven motion by setting u_pulse or u_time.
-        values = {**self._params, **uniforms, "u_resolution": (float(self.width), float(self.height))}
+        values = {**self._params, **uniforms, "u_resolution": (float(self.width), float(self.height)),
+                  "u_picture": self.picture_rect()}
         feedback = self._feedback_target()
         for state in self._shaders:
             if state.program is None:
@@ -592,6 +593,19 @@ class Renderer:
             self._copy(picture, nxt)
             self._output = nxt
         self._shown.reverse()
+
+    def picture_rect(self) -> tuple[float, float, float, float]:
+        """Where the newest frame lies in the output, in output uv: (x0, y0, width, height).
+
+        The ``u_picture`` uniform: fold shaders (kaleido, mirror) fold the picture inside it,
+        never the black bars around it (the frame_at() mapping of the composite pass)."""
+        w, h = self._frame_size[1]
+        if self.aspect == "stretch" or w <= 1 or h <= 1:
+            return (0.0, 0.0, 1.0, 1.0)
+        sx, sy = self.width / w, self.height / h
+        s = min(sx, sy) if self.aspect == "fit" else max(sx, sy)
+        ew, eh = w * s / self.width, h * s / self.height
+        return (0.5 - 0.5 * ew, 0.5 - 0.5 * eh, ew, eh)
 
     def _feedback_target(self) -> _Target | None:
         """The last-output texture, when a shader of the chain reads ``u_feedback`` (else None:
