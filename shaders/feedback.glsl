@@ -9,8 +9,8 @@ uniform sampler2D u_image;
 uniform sampler2D u_feedback;  // the last output frame, bound by the renderer
 uniform float u_pulse;
 uniform float u_low;
-uniform float u_decay = 0.75; // @param 0..0.98 how much of the previous frame stays (trail length)
-uniform float u_drift = 0.02; // @param 0..0.1 zoom of the trails per frame (outward streaming)
+uniform float u_decay = 0.9; // @param 0..0.98 how much of the previous frame stays (trail length)
+uniform float u_drift = 0.03; // @param 0..0.1 zoom of the trails per frame (outward streaming)
 
 void main() {
     vec2 fb_uv = 0.5 + (v_uv - 0.5) * (1.0 - u_drift * (0.5 + u_low));

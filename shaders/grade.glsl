@@ -6,9 +6,9 @@ out vec4 f_color;
 uniform sampler2D u_image;
 uniform float u_pulse;
 uniform float u_hue = 0.0;        // @param 0..1 hue rotation, in turns of the colour wheel
-uniform float u_saturation = 1.0; // @param 0..2 colour saturation (0 = grey, 1 = as is)
-uniform float u_contrast = 1.0;   // @param 0..2 contrast around mid grey (1 = as is)
-uniform float u_lift = 0.15;      // @param 0..1 brightness lift on the beat
+uniform float u_saturation = 1.3; // @param 0..2 colour saturation (0 = grey, 1 = as is)
+uniform float u_contrast = 1.4;   // @param 0..2 contrast around mid grey (1 = as is)
+uniform float u_lift = 0.35;      // @param 0..1 brightness lift on the beat
 
 const float TAU = 6.28318530718;
 

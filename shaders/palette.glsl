@@ -9,7 +9,7 @@ out vec4 f_color;
 
 uniform sampler2D u_image;
 uniform float u_chroma[12];
-uniform float u_amount = 0.6; // @param 0..1 how strongly the picture takes the harmony's colour
+uniform float u_amount = 0.8; // @param 0..1 how strongly the picture takes the harmony's colour
 uniform float u_spread = 0.2; // @param 0..1 how far the hue wanders with the picture's brightness
 uniform float u_rotate = 0.0; // @param 0..1 turns the whole wheel (which key is red)
 
@@ -34,6 +34,11 @@ void main() {
     vec3 tint = hue_rgb(fract(hue + u_spread * (luma - 0.5)));
     // Same brightness as the picture (no gain: in a feedback chain a gain would run away).
     vec3 coloured = tint * (luma / max(dot(tint, vec3(0.2126, 0.7152, 0.0722)), 0.05));
-    // No clear harmony (silence, drums only: a flat chroma) leaves the picture's own colours.
-    f_color = vec4(clamp(mix(c, coloured, u_amount * saturation), 0.0, 1.0), 1.0);
+    // A clear chord pulls hard, a dense one less (the square root keeps real music's blurred
+    // chroma visible), and the pull raises the saturation too; no clear harmony (silence, drums
+    // only: a flat chroma) leaves the picture's own colours.
+    float pull = u_amount * sqrt(saturation);
+    vec3 toned = mix(c, coloured, pull);
+    float l2 = dot(toned, vec3(0.2126, 0.7152, 0.0722));
+    f_color = vec4(clamp(mix(vec3(l2), toned, 1.0 + 0.6 * pull), 0.0, 1.0), 1.0);
 }

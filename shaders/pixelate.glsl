@@ -6,7 +6,7 @@ out vec4 f_color;
 uniform sampler2D u_image;
 uniform vec2 u_resolution;
 uniform float u_onset;
-uniform float u_cells = 96.0; // @param 4..512 cells across the width when the music is calm
+uniform float u_cells = 64.0; // @param 4..512 cells across the width when the music is calm
 uniform float u_amount = 0.6; // @param 0..1 how much an onset coarsens the cells
 
 void main() {

@@ -6,9 +6,9 @@ out vec4 f_color;
 uniform sampler2D u_image;
 uniform vec2 u_resolution;
 uniform float u_low;
-uniform float u_amount = 0.7;   // @param 0..1 how dark the edges get
-uniform float u_radius = 0.6;   // @param 0.1..1.5 radius of the bright middle (1 = the corners)
-uniform float u_softness = 0.4; // @param 0.05..1 width of the fade from middle to edge
+uniform float u_amount = 0.85;  // @param 0..1 how dark the edges get
+uniform float u_radius = 0.35;  // @param 0.1..1.5 radius of the bright middle (1 = the corners)
+uniform float u_softness = 0.6; // @param 0.05..1 width of the fade from middle to edge
 uniform float u_breathe = 0.15; // @param 0..0.5 how much the low band widens the middle
 
 void main() {

@@ -181,7 +181,8 @@ def test_builtin_presets_load_and_draw_frames_that_are_not_black(show, name):
         show.tick(t, state(t))
         assert show.preset_name == name and show.renderer.shader_errors() == {}
         means.append(show.renderer.read_pixels().mean())
-    assert min(means[2:]) > 15, means  # after the crossfade from the last preset
+    # Dark-room pictures (thin bright lines on black) have low means; black would be ~0.
+    assert min(means[2:]) > 3, means  # after the crossfade from the last preset
 
 
 def test_builtin_presets_differ_in_look_and_tags():
@@ -194,11 +195,16 @@ def test_builtin_presets_differ_in_look_and_tags():
 def test_builtin_image_sets_differ_in_colour():
     from live.library.demo import BUILTIN_SETS, builtin_images
 
-    means = {n: builtin_images(f"builtin:{n}", 64, 64, 4).reshape(-1, 3).mean(axis=0) for n in BUILTIN_SETS}
+    def lit_colour(pixels: np.ndarray) -> np.ndarray:
+        """Mean colour of the lit pixels, brightness taken out: the sets are lines on black."""
+        lit = pixels[pixels.max(axis=1) > 40].astype(np.float32)
+        return (lit / lit.max(axis=1, keepdims=True)).mean(axis=0) * 255.0
+
+    means = {n: lit_colour(builtin_images(f"builtin:{n}", 128, 72, 4).reshape(-1, 3)) for n in BUILTIN_SETS}
     names = list(means)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            assert np.abs(means[a] - means[b]).max() > 15, (a, b)
+            assert np.abs(means[a] - means[b]).max() > 15, (a, b, means[a], means[b])
     with pytest.raises(ValueError, match="unknown built-in image set"):
         builtin_images("builtin:nope", 8, 8, 1)
 

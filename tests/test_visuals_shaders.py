@@ -94,7 +94,7 @@ def frame_uniforms_read(name: str) -> list[str]:
     """The per-frame uniforms shader ``name`` declares (and so reads)."""
     source = (REPO / "shaders" / f"{name}.glsl").read_text()
     found = re.findall(r"^\s*uniform\s+\w+\s+(u_\w+)", source, re.M)
-    return [n for n in found if n in FRAME_UNIFORMS and n != "u_resolution"]
+    return [n for n in found if n in FRAME_UNIFORMS and n not in ("u_resolution", "u_picture")]  # set by the renderer
 
 
 # ------------------------------------------------------------------ declarations, no GL

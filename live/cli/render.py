@@ -9,6 +9,8 @@ from live.cli.common import (add_analysis_flags, add_av_offset_flag, add_clip_fl
                               add_folder_flags, analysis_settings)
 from live.show.driver import MAX_FPS
 from live.show.render import render_file
+from live.show.runner import ShowSettings
+from live.visuals.renderer import ASPECTS
 from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
@@ -20,7 +22,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio", required=True, help="audio file to render against (WAV, FLAC, OGG, MP3...)")
     parser.add_argument("--out", required=True, help="output video file (.mp4)")
     parser.add_argument("--seconds", type=positive(float), default=None, help="render only the first S seconds (default: whole file)")
-    parser.add_argument("--size", default="512x512", help="output size WxH")
+    parser.add_argument("--size", default=ShowSettings.size, help=f"output size WxH [{ShowSettings.size}]")
+    parser.add_argument("--aspect", choices=ASPECTS, default=ShowSettings.aspect,
+                        help="keyframes onto the output, as live: fit (whole picture, black bars), fill (cover, "
+                             f"crop), stretch [{ShowSettings.aspect}]")
     parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=30, help="video frame rate")
     add_decoder_flags(parser)
     add_flash_flag(parser)
@@ -36,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
                         fps=args.fps, decoder=args.decoder, model=args.model, family=args.family,
                         presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir, shaders_dir=args.shaders_dir,
                         analysis=analysis_settings(args), flash_limit=args.flash_limit, clip=args.clip,
-                        clip_every=args.clip_every, av_offset_ms=args.av_offset)
+                        clip_every=args.clip_every, av_offset_ms=args.av_offset, aspect=args.aspect)
     print(f"wrote {args.out}: {stats.frames} frames, {stats.seconds:.1f} s, rendered at {stats.fps:.1f} frames/s")
     return 0

@@ -18,6 +18,7 @@ from live.errors import UserError
 from live.library.images import ensure_builtin_keyframes
 from live.library.keyframes import (
     KEYFRAMES_FILE,
+    PIXELS_KIND,
     KeyframeChanging,
     KeyframeError,
     KeyframesMissing,
@@ -156,9 +157,12 @@ class PresetBank:
         return entry
 
     def get(self, name: str) -> tuple[Preset, torch.Tensor]:
-        """The preset and its latents (N, C, h, w) on the bank's device; UserError lists the available ones."""
+        """The preset and its latents (N, C, h, w) on the bank's device; UserError lists the available ones.
+        For pixel keyframes these are the pictures' coordinates (see live/visuals/pixels.py)."""
         entry = self._entry(name)
-        return entry.preset, entry.kset.latents  # type: ignore[union-attr,return-value]
+        kset = entry.kset
+        assert kset is not None
+        return entry.preset, (kset.pixels.coords if kset.pixels is not None else kset.latents)  # type: ignore[return-value]
 
     def keyframe_set(self, name: str) -> KeyframeSet:
         """The full keyframe set (latents, metadata with scaling factor) of an available preset."""
@@ -360,6 +364,12 @@ def _load_kset(preset: Preset, keyframes_dir: Path, family: str, latent_channels
         kset = ensure_builtin_keyframes(preset, keyframes_dir)
     else:
         kset = load_preset_keyframes(preset, keyframes_dir)
+    if kset.kind == PIXELS_KIND:
+        # Pictures need no decoder: the traversal walks their coordinates (tiny, CPU) and the
+        # renderer sums the pictures on the GPU.
+        from live.visuals.pixels import PixelSet
+
+        return dataclasses.replace(kset, pixels=PixelSet(kset.latents))
     _fits_decoder(kset, family, latent_channels, scaling_factor)
     if str(device) != "cpu":
         kset = dataclasses.replace(kset, latents=kset.latents.to(device))

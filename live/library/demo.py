@@ -26,37 +26,77 @@ DEMO_TEMPOS = (120.0, 128.0)  # first half, second half
 # ---------------------------------------------------------------------------- images
 
 
-def demo_images(width: int, height: int, count: int) -> np.ndarray:
-    """``count`` deterministic, colourful abstract images, (count, height, width, 3) uint8.
+SUPERSAMPLE = 2  # the sets are drawn at twice the size and box-filtered down: clean, unstepped edges
 
-    Each mixes a palette gradient, soft blobs and rings, so keyframes differ clearly in
-    colour and layout and a walk between them is easy to see after the approx round trip.
+
+def demo_images(width: int, height: int, count: int) -> np.ndarray:
+    """``count`` deterministic neon line drawings on black, (count, height, width, 3) uint8.
+
+    Each keyframe is a mandala of thin glowing lines: nested polygons turned against each other,
+    a rose curve, spokes and a ring of dots, in its own colours from a cosine palette. Crisp,
+    high-contrast and mostly black, made for a dark room; round at any aspect ratio.
     """
+    return _supersampled(_demo, width, height, count)
+
+
+def _demo(width: int, height: int, count: int) -> np.ndarray:
     rng = np.random.default_rng(1234)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    x = (x + 0.5) / width * 2.0 - 1.0
-    y = (y + 0.5) / height * 2.0 - 1.0
-    images = np.empty((count, height, width, 3), dtype=np.uint8)
+    x, y = _grid(width, height)
+    px = 2.0 / height  # one pixel in these units
+    aspect = width / height
+    out = np.empty((count, height, width, 3), np.float32)
     for i in range(count):
-        hue = i / max(count, 1)
-        base = np.stack([_palette(hue + 0.33 * c + 0.25 * (x * np.cos(i) + y * np.sin(i))) for c in range(3)], -1)
-        img = 0.35 + 0.45 * base
-        for _ in range(4):
-            cx, cy = rng.uniform(-0.8, 0.8, 2)
-            radius = rng.uniform(0.15, 0.5)
-            colour = rng.uniform(0.0, 1.0, 3)
-            blob = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * radius**2))[..., None]
-            img = img * (1 - 0.8 * blob) + 0.8 * blob * colour
-        rings = 0.5 + 0.5 * np.sin(np.hypot(x, y) * rng.uniform(6, 14) + i)
-        img = img * (0.75 + 0.25 * rings[..., None])
-        images[i] = np.clip(img * 255.0, 0, 255).astype(np.uint8)
-    return images
+        # one big mandala in the middle, two smaller ones filling the sides of a wide frame
+        out[i] = _mandala(x, y, px, rng, i, count)
+        for side in (-1.0, 1.0):
+            if aspect > 1.3:
+                cx = side * (aspect - 0.55)
+                out[i] += 0.8 * _mandala((x - cx) / 0.5, y / 0.5, px / 0.5, rng, i + 2, count)
+    return out
+
+
+def _mandala(x: np.ndarray, y: np.ndarray, px: float, rng: np.random.Generator, i: int, count: int) -> np.ndarray:
+    """One neon mandala of radius about 1 around the origin (float RGB)."""
+    height, width = x.shape
+    r, a = np.hypot(x, y), np.arctan2(y, x)
+    hue = i / max(count, 1)
+    c1, c2, c3 = (_palette(np.array([hue + k, hue + k + 0.33, hue + k + 0.67])) for k in (0.0, 0.2, 0.45))
+    img = np.zeros((height, width, 3), np.float32) + 0.005
+    sides = int(rng.integers(3, 9))
+    for k in range(4):  # nested polygons, each turned a little more
+        radius = 0.25 + 0.2 * k
+        turn = k * rng.uniform(0.1, 0.5) + i
+        poly = radius * np.cos(np.pi / sides) / np.cos((a - turn) % (2 * np.pi / sides) - np.pi / sides)
+        img += _line(r - poly, 2.2 * px)[..., None] * (c1 if k % 2 else c2)
+    petals = int(rng.integers(3, 8))
+    rose = 0.85 * np.abs(np.cos(petals * (a + i) / 2.0))
+    img += 0.8 * _line(r - rose, 1.8 * px)[..., None] * c3
+    spokes = np.abs(np.sin(a * rng.integers(6, 16) + i)) * r
+    img += 0.6 * (_line(spokes, 1.4 * px) * (r > 0.15) * (r < 1.05))[..., None] * c2
+    dots = (np.abs(np.sin(a * 12 + i)) < 0.12) & (np.abs(r - 1.02) < 0.02)
+    img += 0.9 * dots[..., None] * c1
+    img += 0.25 * np.exp(-r * r / 0.02)[..., None] * c3  # a glowing core
+    return img
+
+
+def _line(d: np.ndarray, width: float) -> np.ndarray:
+    """A line of ``width`` (in the grid's units) where the signed distance ``d`` is 0, with a soft glow."""
+    core = np.clip(1.0 - np.abs(d) / width, 0.0, 1.0)
+    return core + 0.25 * np.exp(-np.abs(d) / (4.0 * width))
+
+
+def _supersampled(draw, width: int, height: int, count: int) -> np.ndarray:
+    """``draw`` (float pictures) at :data:`SUPERSAMPLE` times the size, box-filtered down to uint8."""
+    k = SUPERSAMPLE
+    big = draw(width * k, height * k, count)
+    small = big.reshape(count, height, k, width, k, 3).mean(axis=(2, 4))
+    return _to_uint8(small)
 
 
 def _grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel centres as x, y in -1..1 (float32, y down)."""
+    """Pixel centres as x, y (float32, y down): y in -1..1, x in the same units (-aspect..aspect)."""
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    return (x + 0.5) / width * 2.0 - 1.0, (y + 0.5) / height * 2.0 - 1.0
+    return ((x + 0.5) - width / 2.0) / (height / 2.0), (y + 0.5) / height * 2.0 - 1.0
 
 
 def _waves(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, octaves: int = 4) -> np.ndarray:
@@ -71,68 +111,118 @@ def _waves(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, octaves: int 
 
 
 def _to_uint8(img: np.ndarray) -> np.ndarray:
-    return np.clip(img * 255.0, 0, 255).astype(np.uint8)
+    return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def nebula_images(width: int, height: int, count: int) -> np.ndarray:
-    """Deep-space clouds: violet, magenta and teal gas on near-black, with stars. Dark, slow."""
+    """Deep space: thin violet, blue and teal gas on black, with sharp stars of every
+    brightness (the brightest with a cross flare) and a few bright filaments. Dark, slow."""
+    return _supersampled(_nebula, width, height, count)
+
+
+def _nebula(width: int, height: int, count: int) -> np.ndarray:
     rng = np.random.default_rng(2024)
     x, y = _grid(width, height)
-    out = np.empty((count, height, width, 3), np.uint8)
-    colours = np.array([[0.45, 0.15, 0.75], [0.85, 0.2, 0.55], [0.1, 0.6, 0.7], [0.25, 0.3, 0.9]], np.float32)
+    px = 2.0 / height
+    out = np.empty((count, height, width, 3), np.float32)
+    colours = np.array([[0.35, 0.12, 0.8], [0.15, 0.3, 0.95], [0.05, 0.55, 0.7], [0.55, 0.15, 0.7]], np.float32)
     for i in range(count):
-        img = np.zeros((height, width, 3), np.float32) + np.array([0.02, 0.01, 0.05], np.float32)
-        for layer in range(3):
-            gas = np.clip(_waves(x, y, rng) + rng.uniform(-0.2, 0.3), 0.0, None) ** 1.5
-            img += gas[..., None] * colours[(i + layer) % len(colours)] * 0.8
-        stars = rng.random((height, width)) > 0.998
-        img[stars] = 1.0
-        out[i] = _to_uint8(img)
+        img = np.zeros((height, width, 3), np.float32) + np.array([0.005, 0.004, 0.015], np.float32)
+        for layer in range(2):
+            field = _waves(x, y, rng, octaves=5)
+            gas = np.clip(field + rng.uniform(-0.25, 0.0), 0.0, None) ** 2.0
+            img += 0.45 * gas[..., None] * colours[(i + layer) % len(colours)]
+            # filaments: thin bright contour lines of the same gas field
+            for level in (0.15, 0.3, 0.45):
+                img += 0.7 * _line(field - level, 1.5 * px)[..., None] * colours[(i + layer + 1) % 4]
+        n_stars = int(width * height * 0.0025)
+        sy, sx = rng.integers(0, height, n_stars), rng.integers(0, width, n_stars)
+        bright = rng.uniform(0.3, 1.0, n_stars) ** 2
+        tint = 0.8 + 0.2 * rng.random((n_stars, 3))
+        for dy, dx, g in ((0, 0, 1.0), (0, 1, 0.6), (1, 0, 0.6), (1, 1, 0.4)):  # a 2x2 star, 1 px at full size
+            np.add.at(img, (np.minimum(sy + dy, height - 1), np.minimum(sx + dx, width - 1)),
+                      (g * bright)[:, None] * tint)
+        for j in np.flatnonzero(bright > 0.8)[:6]:  # short cross flares on the brightest
+            flare = (np.exp(-np.abs(x - x[0, sx[j]]) / (12 * px)) * _line(y - y[sy[j], 0], px)
+                     + np.exp(-np.abs(y - y[sy[j], 0]) / (12 * px)) * _line(x - x[0, sx[j]], px))
+            img += 0.6 * flare[..., None] * tint[j]
+        out[i] = img
     return out
 
 
 def grid_images(width: int, height: int, count: int) -> np.ndarray:
-    """Neon geometry: a perspective floor grid, rings and bars in cyan, magenta and yellow on
-    black. Hard edges and high contrast, for peak-time looks."""
+    """Neon geometry: a perspective floor grid, a ringed sun and bars in cyan, magenta and
+    yellow on black, antialiased. Hard edges and high contrast, for peak-time looks."""
+    return _supersampled(_grid_set, width, height, count)
+
+
+def _grid_set(width: int, height: int, count: int) -> np.ndarray:
     rng = np.random.default_rng(77)
     x, y = _grid(width, height)
-    out = np.empty((count, height, width, 3), np.uint8)
+    px = 2.0 / height
+    out = np.empty((count, height, width, 3), np.float32)
     neon = np.array([[0.0, 0.95, 1.0], [1.0, 0.1, 0.8], [1.0, 0.9, 0.1], [0.3, 1.0, 0.3]], np.float32)
     for i in range(count):
         img = np.zeros((height, width, 3), np.float32)
-        horizon = rng.uniform(-0.2, 0.2)
-        depth = np.where(y > horizon, 1.0 / np.maximum(y - horizon, 1e-3), 0.0)
-        floor = (y > horizon) & ((np.abs(np.sin(depth * 2.0 + i)) < 0.08 + 0.0 * depth)
-                                 | (np.abs(np.sin(x * depth * rng.uniform(3, 6))) < 0.06))
-        img[floor] = neon[i % 4]
-        cx, cy = rng.uniform(-0.5, 0.5), horizon - rng.uniform(0.2, 0.5)
+        horizon = rng.uniform(-0.1, 0.2)
+        below = y > horizon
+        depth = 1.0 / np.maximum(y - horizon, 1e-3)
+        # Floor lines: rows evenly spaced in depth, columns converging on the vanishing point;
+        # their width follows the perspective so far lines stay one pixel.
+        rows = np.abs(((depth * 0.5 + i * 0.25) % 1.0) - 0.5) / (0.5 * depth * depth * px + 1e-6)
+        cols_freq = rng.uniform(3, 5)
+        u = x * depth * cols_freq
+        cols = np.abs(((u + 0.5) % 1.0) - 0.5) / (depth * cols_freq * 1.2 * px)
+        floor = (np.clip(1.0 - rows / 1.2, 0, 1) + np.clip(1.0 - cols, 0, 1)).clip(0, 1) * below
+        fade = np.clip((y - horizon) * 3.0, 0.0, 1.0)[..., None]
+        img += floor[..., None] * neon[i % 4] * (0.3 + 0.7 * fade)
+        img += 0.6 * _line(y - horizon, 1.5 * px)[..., None] * neon[(i + 1) % 4]
+        cx, cy = rng.uniform(-0.8, 0.8), horizon - rng.uniform(0.35, 0.55)
+        radius = rng.uniform(0.25, 0.4)
         r = np.hypot(x - cx, y - cy)
-        rings = (np.abs(np.sin(r * rng.uniform(14, 30))) > 0.8) & (r < 0.5) & (y < horizon)
-        img[rings] = neon[(i + 1) % 4]
-        bars = (np.abs(np.sin(x * rng.uniform(8, 20) + i)) > 0.93) & (y < horizon) & ~rings
-        img[bars] = neon[(i + 2) % 4] * 0.6
-        out[i] = _to_uint8(img)
+        rings_freq = rng.uniform(30, 50)
+        rings = np.clip(1.0 - np.abs(np.sin(r * rings_freq)) / (rings_freq * 1.5 * px), 0, 1)
+        sun = (r < radius) * (~below)
+        img += (sun * rings)[..., None] * neon[(i + 1) % 4]
+        img += 0.8 * (_line(r - radius, 1.5 * px) * ~below)[..., None] * neon[(i + 1) % 4]
+        bar_freq = rng.uniform(8, 20)
+        bars = np.clip(1.0 - np.abs(np.sin(x * bar_freq + i)) / (bar_freq * 2.0 * px) * 0.6, 0, 1) * ~below * (r > radius + 0.05)
+        bars *= np.clip((horizon - y) * 2.0, 0, 1)  # fading up from the horizon
+        img += 0.6 * bars[..., None] * neon[(i + 2) % 4]
+        out[i] = img
     return out
 
 
 def ink_images(width: int, height: int, count: int) -> np.ndarray:
-    """Ink on paper: indigo and black blots with feathered, wandering edges on warm off-white.
-    Light and calm."""
+    """Ink on dark paper: flowing brush lines in warm white, gold and vermilion on near-black
+    paper with a faint grain, like sumi-e or marbling in reverse. Calm, and dark enough for a
+    dark room."""
+    return _supersampled(_ink, width, height, count)
+
+
+def _ink(width: int, height: int, count: int) -> np.ndarray:
     rng = np.random.default_rng(5)
     x, y = _grid(width, height)
-    out = np.empty((count, height, width, 3), np.uint8)
-    paper = np.array([0.95, 0.92, 0.85], np.float32)
-    inks = np.array([[0.1, 0.12, 0.35], [0.05, 0.05, 0.07], [0.55, 0.1, 0.12]], np.float32)
+    px = 2.0 / height
+    out = np.empty((count, height, width, 3), np.float32)
+    paper = np.array([0.03, 0.025, 0.035], np.float32)
+    inks = np.array([[0.95, 0.92, 0.85], [1.0, 0.75, 0.3], [0.95, 0.25, 0.15]], np.float32)
+    grain = _waves(x * 30, y * 30, rng, octaves=1)
     for i in range(count):
-        img = np.broadcast_to(paper, (height, width, 3)).copy()
-        edge = 0.4 * _waves(x, y, rng, octaves=5)
-        for _ in range(3):
-            cx, cy = rng.uniform(-0.6, 0.6, 2)
-            radius = rng.uniform(0.2, 0.45)
-            d = np.hypot(x - cx, y - cy) / radius + edge
-            ink = np.clip((1.2 - d) * 3.0, 0.0, 1.0)[..., None]
-            img = img * (1.0 - 0.9 * ink) + 0.9 * ink * inks[rng.integers(len(inks))]
-        out[i] = _to_uint8(img * (0.97 + 0.03 * _waves(x * 8, y * 8, rng, octaves=1))[..., None])
+        img = np.broadcast_to(paper, (height, width, 3)) * (1.0 + 0.3 * grain[..., None])
+        field = _waves(x, y, rng, octaves=3)
+        warp = 0.3 * _waves(x, y, rng, octaves=2)
+        pressure = 0.5 + 0.5 * _waves(x * 0.7, y * 0.7, rng, octaves=1)  # the brush presses and lifts
+        for k, level in enumerate(np.linspace(-0.5, 0.5, 7)):
+            width_k = (0.6 + 3.0 * pressure) * px * (1.5 if k % 3 == 0 else 1.0)
+            stroke = np.clip(1.0 - np.abs(field + warp * 0.2 - level) / width_k, 0.0, 1.0)
+            img = img * (1.0 - stroke[..., None]) + stroke[..., None] * inks[(i + k) % 3] * (0.6 + 0.4 * pressure[..., None])
+        cx, cy = rng.uniform(-1.0, 1.0), rng.uniform(-0.5, 0.5)  # one ensō, the brushed circle
+        r = np.hypot(x - cx, y - cy)
+        arc = (np.arctan2(y - cy, x - cx) + np.pi) / (2 * np.pi)
+        enso = np.clip(1.0 - np.abs(r - 0.45) / ((1.0 + 6.0 * arc) * px), 0.0, 1.0) * (arc < 0.9)
+        img = img * (1.0 - enso[..., None]) + enso[..., None] * inks[(i + 2) % 3]
+        out[i] = img
     return out
 
 

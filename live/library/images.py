@@ -1,5 +1,9 @@
-"""Image ingestion: image folders (or the built-in demo images) to keyframe latents, and the
-weight-free approx keyframes built on the fly for ``model = "approx"`` presets.
+"""Image ingestion: image folders (or the built-in demo images) to keyframes, and the
+weight-free keyframes built on the fly for ``model = "approx"`` presets.
+
+Without a model, images become *pixel* keyframes: the pictures themselves at the preset's size
+(live/visuals/pixels.py), walked and blended at full resolution. The 8x8 approx latent would
+average every line away; it stays the preview of SD latents only.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ from live.library.keyframes import (
     IMAGE_EXTENSIONS,
     KeyframeChanging,
     KeyframeError,
+    PIXELS_KIND,
     KeyframeSet,
     first_line,
     hash_json,
@@ -92,19 +97,30 @@ from live.library.keyframes import (
 
 
 def approx_cache_key(preset: Preset, images_digest: str) -> str:
-    """Cache key of keyframes made from images with the weight-free approx encoder."""
-    return hash_json({"settings": preset.settings_hash(), "images": images_digest, "encoder": "approx",
+    """Cache key of keyframes made from images without a model (pixel keyframes)."""
+    return hash_json({"settings": preset.settings_hash(), "images": images_digest, "encoder": PIXELS_KIND,
                       "format": FORMAT_VERSION})
+
+
+def save_pixel_keyframes(preset: Preset, images: np.ndarray, names: list[str], key: str,
+                         keyframes_dir: str | Path, images_from: str = "") -> Path:
+    """Write ``images`` (N, H, W, 3) uint8 as the preset's pixel keyframes; returns the file."""
+    from live.visuals.pixels import images_to_pixels
+
+    meta = {"family": preset.generation.family, "model": APPROX_MODEL, "model_revision": "pixels",
+            "source": "images", "kind": PIXELS_KIND, "images": names, "encoder": PIXELS_KIND, "cache_key": key,
+            "steps": 0, "guidance": 0.0, "note": "pictures in 0..1, (N, 3, H, W): shown as they are, no VAE"}
+    if images_from:
+        meta["images_from"] = images_from
+    return save_preset_keyframes(preset, images_to_pixels(images), keyframes_dir, meta)
 
 
 def ensure_builtin_keyframes(preset: Preset, keyframes_dir: str | Path) -> KeyframeSet:
     """For ``model = "approx"`` presets: load the keyframes, building them from the images first if missing or stale.
 
-    Building is the approx least-squares encoder on the (cover-cropped) images: fast, no model,
-    no progress output. A bad images folder raises KeyframeError naming it.
+    Building keeps the (cover-cropped) images as pixel keyframes at the preset's size: fast, no
+    model, no progress output. A bad images folder raises KeyframeError naming it.
     """
-    from live.visuals.approx import rgb_to_latents
-
     g = preset.generation
     if g.model != APPROX_MODEL or not g.images:
         raise KeyframeError(f"{as_written(preset.path)}: only model = \"approx\" presets with generation.images build "
@@ -124,9 +140,5 @@ def ensure_builtin_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyfr
         except KeyframeError as exc:
             _LOGGER.info("%s; rebuilding", exc)
     images, _, names = source_images(preset)
-    latents = rgb_to_latents(images, family=g.family)
-    save_preset_keyframes(preset, latents, keyframes_dir, {
-        "family": g.family, "model": APPROX_MODEL, "model_revision": "approx-linear", "source": "images",
-        "images": names, "encoder": "approx", "cache_key": key, "steps": 0, "guidance": 0.0,
-    })
+    save_pixel_keyframes(preset, images, names, key, keyframes_dir)
     return load_preset_keyframes(preset, keyframes_dir)

@@ -36,6 +36,11 @@ FORMAT_VERSION = 1
 KEYFRAMES_FILE = "keyframes.safetensors"
 PREVIEW_FILE = "preview.png"
 TENSOR_NAME = "latents"
+# What a file holds (metadata "kind"): SD latents (N, 4, H/8, W/8), or the pictures themselves,
+# (N, 3, H, W) in 0..1, for presets made from images without a model (live/visuals/pixels.py).
+LATENTS_KIND = "latents"
+PIXELS_KIND = "pixels"
+PIXEL_CHANNELS = 3
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 # Metadata is for people (check, the HUD), never for the show's logic, so it is capped: on write
 # and again on read, so a file written elsewhere cannot bloat the bank or a status line.
@@ -75,6 +80,13 @@ class KeyframeSet:
     path: Path = Path()
     # the file's (device, inode, size, mtime_ns, ctime_ns) when it was read: what the bank compares
     signature: tuple[int, ...] | None = None
+    # for pixel keyframes, the bank's live.visuals.pixels.PixelSet (the pictures and their coordinates)
+    pixels: Any = None
+
+    @property
+    def kind(self) -> str:
+        """What the tensor holds: :data:`LATENTS_KIND` or :data:`PIXELS_KIND` (pictures, full size)."""
+        return str(self.meta.get("kind", LATENTS_KIND))
 
     @property
     def scaling_factor(self) -> float:
@@ -270,8 +282,16 @@ def build_meta(preset: Preset, latents: torch.Tensor, meta: dict[str, Any]) -> d
     return cap_meta(full)
 
 
-def _check_latents(where: str, latents: torch.Tensor, preset: Preset, family: str, finite: bool = True) -> None:
-    expected = (LATENT_CHANNELS[family], preset.generation.height // 8, preset.generation.width // 8)
+def _check_latents(where: str, latents: torch.Tensor, preset: Preset, family: str, finite: bool = True,
+                   kind: str = LATENTS_KIND) -> None:
+    g = preset.generation
+    if kind == PIXELS_KIND:
+        expected = (PIXEL_CHANNELS, g.height, g.width)
+    elif kind == LATENTS_KIND:
+        expected = (LATENT_CHANNELS[family], g.height // 8, g.width // 8)
+    else:
+        raise KeyframeError(f"{where}: holds keyframes of kind {kind!r}, this tool reads {LATENTS_KIND} and "
+                            f"{PIXELS_KIND}; run `run_live.py precompute {preset.name}` again")
     if latents.ndim != 4 or tuple(latents.shape[1:]) != expected:
         got = "x".join(map(str, latents.shape[1:])) if latents.ndim == 4 else str(tuple(latents.shape))
         raise KeyframeError(
@@ -294,7 +314,7 @@ def save_preset_keyframes(preset: Preset, latents: torch.Tensor, keyframes_dir: 
     full = build_meta(preset, latents, meta)
     if full["family"] not in SCALING_FACTORS:
         raise KeyframeError(f"{as_written(path)}: unknown latent family {full['family']!r}; use sd1 or sdxl")
-    _check_latents(as_written(path), latents, preset, full["family"])
+    _check_latents(as_written(path), latents, preset, full["family"], kind=full.get("kind", LATENTS_KIND))
     _atomic_save({TENSOR_NAME: latents}, path, _encode_meta(full))
     _LOGGER.debug("wrote %d keyframes to %s", latents.shape[0], path)
     return path
@@ -477,7 +497,7 @@ def load_preset_keyframes(preset: Preset, keyframes_dir: str | Path) -> Keyframe
     if preset.family_is_explicit and family != preset.generation.family:
         raise KeyframeError(f"{where}: holds {family} latents but {as_written(preset.path)} says "
                             f"generation.family = {preset.generation.family!r}; run precompute {preset.name} again")
-    _check_latents(where, kset.latents, preset, family, finite=False)
+    _check_latents(where, kset.latents, preset, family, finite=False, kind=kset.kind)
     if kset.meta.get("settings_hash") != preset.settings_hash():
         raise KeyframeError(f"{where}: stale, {as_written(preset.path)} changed since it was precomputed; "
                             f"run `run_live.py precompute {preset.name}`")

@@ -22,8 +22,15 @@ import torch
 
 from live import paths
 from live.errors import UserError
-from live.library.images import approx_cache_key, ensure_builtin_keyframes, images_identity, source_images
+from live.library.images import (
+    approx_cache_key,
+    ensure_builtin_keyframes,
+    images_identity,
+    save_pixel_keyframes,
+    source_images,
+)
 from live.library.keyframes import (
+    PIXELS_KIND,
     PREVIEW_FILE,
     KeyframeError,
     KeyframeSet,
@@ -427,7 +434,12 @@ def write_preview(preset: Preset, kset: KeyframeSet, keyframes_dir: Path, vae: A
     (disk full) leaves no temp file and raises PrecomputeError in one line."""
     from PIL import Image
 
-    frames = decode_for_preview(kset.latents, kset.meta.get("family", "sd1"), kset.scaling_factor, vae)
+    if kset.kind == PIXELS_KIND:  # pictures: the preview is the pictures themselves
+        from live.visuals.pixels import pixels_to_images
+
+        frames = pixels_to_images(kset.latents)
+    else:
+        frames = decode_for_preview(kset.latents, kset.meta.get("family", "sd1"), kset.scaling_factor, vae)
     path = preset_dir(preset, keyframes_dir) / PREVIEW_FILE
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -530,18 +542,12 @@ def _images_job(job: _Job, options: PrecomputeOptions, keyframes_dir: Path, devi
             action = "skipped" if stamp is not None and before.stat().st_mtime_ns == stamp else "written"
             return Result(preset.name, action, kset.path, len(kset.latents), 0 if action == "skipped"
                           else len(kset.latents), 0, time.perf_counter() - started), None
-        from live.visuals.approx import rgb_to_latents
-
         images, digest, names = source_images(preset, job.images)
         key = approx_cache_key(preset, digest)
         if not options.force and _up_to_date(preset, keyframes_dir, key) is not None:
             return Result(preset.name, "skipped", keyframes_path(preset, keyframes_dir), len(images)), None
-        latents = rgb_to_latents(images, family=g.family)
-        path = save_preset_keyframes(preset, latents, keyframes_dir, {
-            "family": g.family, "model": APPROX_MODEL, "model_revision": "approx-linear", "source": "images",
-            "images": names, "images_from": job.images, "encoder": "approx", "cache_key": key,
-            "steps": 0, "guidance": 0.0})
-        return Result(preset.name, "written", path, len(latents), len(latents), 0,
+        path = save_pixel_keyframes(preset, images, names, key, keyframes_dir, images_from=job.images)
+        return Result(preset.name, "written", path, len(images), len(images), 0,
                       time.perf_counter() - started), None
     files, digest = images_identity(job.images, g.width, g.height, text_keyframe_count(preset))
     key = image_cache_key(preset, job.model, job.vae, digest)

@@ -57,19 +57,20 @@ class RenderStats:
         return self.frames / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def render_file(*, preset: str, audio: str, out: str | None, seconds: float | None = None, size: str = "512x512",
+def render_file(*, preset: str, audio: str, out: str | None, seconds: float | None = None, size: str = ShowSettings.size,
                 fps: int = 30, decoder: str = "approx", model: str | None = None, family: str = "sd1",
                 presets_dir: Path | str | None = None, keyframes_dir: Path | str | None = None,
                 shaders_dir: Path | str | None = None, analysis: AnalysisSettings | None = None,
                 progress: bool = True, flash_limit: bool = ShowSettings.flash_limit, clip: str | None = None,
                 clip_every: float = 0.0, av_offset_ms: float = ShowSettings.av_offset,
-                cues: Sequence[tuple[float, Command]] = (),
+                cues: Sequence[tuple[float, Command]] = (), aspect: str = ShowSettings.aspect,
                 on_frame: Callable[[Any, Any], None] | None = None) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
     Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
     ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live.
     ``clip``: a video cut against the SD layer every ``clip_every`` beats, decoded at the stepped time.
-    ``av_offset_ms`` moves the picture's beat as live's ``--av-offset``.
+    ``av_offset_ms`` moves the picture's beat as live's ``--av-offset``; ``aspect`` maps the
+    keyframes onto the output as live's ``--aspect`` (fit: black bars, fill: crop, stretch).
     ``cues``: (time, command) pairs put on the Show's command queue on the first frame at or
     after their time, as a controller would send them live (song mode's section switches).
     ``on_frame(show, renderer)`` is called after each frame is drawn (``preview`` picks its frames
@@ -106,7 +107,7 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
                          watch=False)
         engine = AudioEngine(samplerate, analysis or AnalysisSettings())
         renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit,
-                            watch_shaders=False)
+                            watch_shaders=False, aspect=aspect)
         stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
         start = time.perf_counter()
         show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps,

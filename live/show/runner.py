@@ -64,7 +64,7 @@ class ShowSettings:
     channels: str | None = None
     samplerate: int | None = None
     blocksize: int = 512
-    size: str = "512x512"
+    size: str = "768x432"
     fps: int = 60
     headless: bool = False
     fullscreen: bool = False

@@ -293,6 +293,8 @@ class Show:
         self._last_command: tuple[Command, float] | None = None
         self.preset: Any = None
         self.traversal: Any = None
+        self.pixels: Any = None  # the live preset's pictures when its keyframes are pixels (no decoder)
+        self._pixel_frames: tuple[Any, Any] = (None, None)
         self.last_uniforms: dict[str, float] = {}
         self.last_state = AudioState()
         self._fps_window: collections.deque[float] = collections.deque(maxlen=120)
@@ -314,13 +316,21 @@ class Show:
         from live.visuals.traversal import Traversal
 
         preset, latents = self.bank.get(name)
-        traversal = Traversal(latents, **preset.motion.model_dump(), seed=_seed_of(name))
+        pixels = self._pixels_of(name)
+        traversal = Traversal(latents, **preset.motion.model_dump(), seed=_seed_of(name),
+                              kick_direction=pixels.light if pixels is not None else None)
         had_preset = self.preset is not None
         self.preset_name, self.preset, self.traversal, self.section = name, preset, traversal, ""
+        self.pixels = pixels
         self.renderer.set_shaders(list(preset.look.shaders), dict(preset.look.params))
         if had_preset:
             self._start_transition(now)
         self._notes.report(f"preset:{name}", f"preset {name}: {latents.shape[0]} keyframes")
+
+    def _pixels_of(self, name: str) -> Any:
+        """The preset's :class:`live.visuals.pixels.PixelSet` when its keyframes are pictures, else None."""
+        keyframe_set = getattr(self.bank, "keyframe_set", None)
+        return getattr(keyframe_set(name), "pixels", None) if keyframe_set is not None else None
 
     def _start_transition(self, now: float) -> None:
         """The live preset's transition from the picture on screen to what comes next."""
@@ -341,7 +351,8 @@ class Show:
             raise UserError(f"section {name!r} of preset {self.preset_name!r} needs keyframes {start}..{start + count - 1}, "
                             f"the file has {latents.shape[0]}; run `precompute {self.preset_name}`")
         self.traversal = Traversal(latents[start:start + count], **self.preset.motion.model_dump(),
-                                   seed=_seed_of(self.preset_name))
+                                   seed=_seed_of(self.preset_name),
+                                   kick_direction=self.pixels.light if self.pixels is not None else None)
         self.section = name
         self._start_transition(now)
         self._notes.report(f"section:{name}", f"preset {self.preset_name}: section {name} ({count} keyframes)")
@@ -537,13 +548,17 @@ class Show:
 
     def _advance(self, now: float, state: AudioState) -> None:
         """Request the latent for the moment the next frame will be seen, draw the newest frames."""
-        display_time = now + self.decode.lookahead
+        # Pictures need no decode: their frame is a few weights, summed by the renderer on the GPU.
+        display_time = now + (0.0 if self.pixels is not None else self.decode.lookahead)
         try:
             latent = self.traversal.latent_at(state, display_time)
-            self.decode.request(latent, display_time)
+            if self.pixels is not None:
+                self._pixel_frames = (self._pixel_frames[1], self.pixels.frame(latent, display_time))
+            else:
+                self.decode.request(latent, display_time)
         except Exception as exc:  # never let one bad frame take the projector down
             self._frame_errors.report("decode", f"frame for t={display_time:.3f} failed, keeping the last picture: {exc!r}")
-        older, newer = self.decode.frames()
+        older, newer = self._pixel_frames if self.pixels is not None else self.decode.frames()
         if self.clip is not None:  # the clip layer, cut on the beat of this frame's time on screen
             clip_frame = self.clip.frame(state, now + 0.5 * self.frame_period)
             if clip_frame is not None:

@@ -22,6 +22,7 @@ import numpy as np
 from live import paths
 from live.errors import UserError
 from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE, FlashLimiter
+from live.visuals.pixels import COMPOSE_SOURCE, MAX_TERMS
 from live.visuals.shaders import ARRAY_UNIFORMS, FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params
 from live.visuals.transitions import TRANSITION_KINDS
 
@@ -280,6 +281,13 @@ class Renderer:
         self._frame_tex = [_new_texture(1, 1, black), _new_texture(1, 1, black)]
         self._frame_size = [(1, 1), (1, 1)]
         self._frame_seq = [-1, -1]
+        # Pixel keyframes (live/visuals/pixels.py): each set's pictures as one texture array,
+        # uploaded once; a frame of them is composed on the GPU into its frame slot.
+        self._compose_program = ShaderProgram(self._vertex, Shader(COMPOSE_SOURCE, "fragment"))
+        self._picture_arrays: dict[int, tuple[Any, int]] = {}  # id(PixelSet) -> (the set, texture)
+        fbo = gl.GLuint()
+        gl.glGenFramebuffers(1, ctypes.byref(fbo))
+        self._compose_fbo = fbo.value
         self._shaders: list[ShaderState] = []
         self._params: dict[str, float] = {}
         self._transition_start = 0.0
@@ -410,8 +418,70 @@ class Renderer:
         for slot, frame in enumerate((older, newer)):
             if frame is None or frame.seq == self._frame_seq[slot]:
                 continue
-            self._upload(slot, frame.rgb)
+            if getattr(frame, "terms", None) is not None:
+                self._compose(slot, frame)
+            else:
+                self._upload(slot, frame.rgb)
             self._frame_seq[slot] = frame.seq
+
+    def _compose(self, slot: int, frame: Any) -> None:
+        """Sum a pixel frame's weighted pictures on the GPU into frame slot ``slot``, at the
+        pictures' own size (the same sum as live.visuals.pixels.compose on the CPU)."""
+        gl = _gl()
+        pixels = frame.pixels
+        w, h = pixels.width, pixels.height
+        if self._frame_size[slot] != (w, h):
+            gl.glDeleteTextures(1, ctypes.byref(gl.GLuint(self._frame_tex[slot])))
+            self._frame_tex[slot] = _new_texture(w, h)
+            self._frame_size[slot] = (w, h)
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, self._compose_fbo)
+        gl.glFramebufferTexture2D(gl.GL_FRAMEBUFFER, gl.GL_COLOR_ATTACHMENT0, gl.GL_TEXTURE_2D,
+                                  self._frame_tex[slot], 0)
+        gl.glViewport(0, 0, w, h)
+        program = self._compose_program
+        program.use()
+        gl.glActiveTexture(gl.GL_TEXTURE0)
+        gl.glBindTexture(gl.GL_TEXTURE_2D_ARRAY, self._picture_array(pixels))
+        program["u_pictures"] = 0
+        terms = list(frame.terms)[:MAX_TERMS]
+        pad = [0.0] * (MAX_TERMS - len(terms))
+        program["u_terms"] = len(terms)
+        program["u_layer"] = tuple(int(i) for i, _ in terms) + (0,) * len(pad)
+        _set_array(program, "u_weight", tuple(float(wt) for _, wt in terms) + tuple(pad))
+        program["u_light"] = float(frame.light)
+        self._quad(program).draw(gl.GL_TRIANGLE_STRIP)
+        gl.glBindTexture(gl.GL_TEXTURE_2D_ARRAY, 0)
+        gl.glBindFramebuffer(gl.GL_FRAMEBUFFER, 0)
+        gl.glViewport(0, 0, self.width, self.height)
+
+    def _picture_array(self, pixels: Any) -> int:
+        """The texture array holding ``pixels``' pictures, uploaded on first use; the oldest of
+        more than a few sets is freed (a show switches among a handful of presets)."""
+        entry = self._picture_arrays.get(id(pixels))
+        if entry is not None and entry[0] is pixels:
+            return entry[1]
+        gl = _gl()
+        stale = [id(pixels)] if entry is not None else []  # a freed set whose id was reused
+        if len(self._picture_arrays) >= 4:
+            stale.append(next(iter(self._picture_arrays)))
+        for key in stale:
+            popped = self._picture_arrays.pop(key, None)
+            if popped is not None:
+                gl.glDeleteTextures(1, ctypes.byref(gl.GLuint(popped[1])))
+        images = np.ascontiguousarray(pixels.images, dtype=np.uint8)
+        n, h, w = images.shape[:3]
+        tex = gl.GLuint()
+        gl.glGenTextures(1, ctypes.byref(tex))
+        gl.glBindTexture(gl.GL_TEXTURE_2D_ARRAY, tex.value)
+        for param, value in ((gl.GL_TEXTURE_MIN_FILTER, gl.GL_NEAREST), (gl.GL_TEXTURE_MAG_FILTER, gl.GL_NEAREST),
+                             (gl.GL_TEXTURE_WRAP_S, gl.GL_CLAMP_TO_EDGE), (gl.GL_TEXTURE_WRAP_T, gl.GL_CLAMP_TO_EDGE)):
+            gl.glTexParameteri(gl.GL_TEXTURE_2D_ARRAY, param, value)
+        gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+        gl.glTexImage3D(gl.GL_TEXTURE_2D_ARRAY, 0, gl.GL_RGB8, w, h, n, 0, gl.GL_RGB, gl.GL_UNSIGNED_BYTE,
+                        images.ctypes.data)
+        gl.glBindTexture(gl.GL_TEXTURE_2D_ARRAY, 0)
+        self._picture_arrays[id(pixels)] = (pixels, tex.value)
+        return tex.value
 
     def _upload(self, slot: int, rgb: np.ndarray) -> None:
         gl = _gl()
@@ -462,7 +532,8 @@ class Renderer:
         source = 0
         # The show's per-frame values (time, beat, bands) win over any set value: a controller
         # must not freeze the beat-driven motion by setting u_pulse or u_time.
-        values = {**self._params, **uniforms, "u_resolution": (float(self.width), float(self.height))}
+        values = {**self._params, **uniforms, "u_resolution": (float(self.width), float(self.height)),
+                  "u_picture": self.picture_rect()}
         feedback = self._feedback_target()
         for state in self._shaders:
             if state.program is None:
@@ -534,6 +605,19 @@ class Renderer:
             self._copy(picture, nxt)
             self._output = nxt
         self._shown.reverse()
+
+    def picture_rect(self) -> tuple[float, float, float, float]:
+        """Where the newest frame lies in the output, in output uv: (x0, y0, width, height).
+
+        The ``u_picture`` uniform: fold shaders (kaleido, mirror) fold the picture inside it,
+        never the black bars around it (the frame_at() mapping of the composite pass)."""
+        w, h = self._frame_size[1]
+        if self.aspect == "stretch" or w <= 1 or h <= 1:
+            return (0.0, 0.0, 1.0, 1.0)
+        sx, sy = self.width / w, self.height / h
+        s = min(sx, sy) if self.aspect == "fit" else max(sx, sy)
+        ew, eh = w * s / self.width, h * s / self.height
+        return (0.5 - 0.5 * ew, 0.5 - 0.5 * eh, ew, eh)
 
     def _feedback_target(self) -> _Target | None:
         """The last-output texture, when a shader of the chain reads ``u_feedback`` (else None:

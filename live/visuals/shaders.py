@@ -28,7 +28,7 @@ _LOGGER = logging.getLogger(__name__)
 # u_resolution): shaders read them, nobody else may set them.
 FRAME_UNIFORMS = frozenset({
     "u_time", "u_pulse", "u_beat_phase", "u_bar_phase", "u_onset", "u_low", "u_mid", "u_high", "u_level",
-    "u_bpm", "u_resolution", "u_chroma", "u_frame",
+    "u_bpm", "u_resolution", "u_chroma", "u_frame", "u_picture",
 })
 # Samplers the renderer binds: u_image (the picture so far), u_feedback (the last output frame).
 SAMPLERS = frozenset({"u_image", "u_feedback"})

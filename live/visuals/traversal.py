@@ -232,7 +232,8 @@ class Traversal:
 
     ``keyframes`` is (N, C, h, w) diffusion-space latents, already on the decode device. The
     keyword arguments are the preset's ``[motion]`` table; ``seed`` fixes the random order and
-    the kick direction. Call :meth:`latent_at` with non-decreasing display times.
+    the kick direction (``kick_direction`` replaces the seeded noise: pixel keyframes' light).
+    Call :meth:`latent_at` with non-decreasing display times.
     """
 
     def __init__(
@@ -245,6 +246,7 @@ class Traversal:
         kick: float = 0.15,
         energy: float = 0.5,
         seed: int = 0,
+        kick_direction: torch.Tensor | None = None,
     ) -> None:
         if not isinstance(keyframes, torch.Tensor) or keyframes.ndim != 4 or keyframes.shape[0] < 1:
             shape = tuple(keyframes.shape) if isinstance(keyframes, torch.Tensor) else type(keyframes).__name__
@@ -260,8 +262,11 @@ class Traversal:
         self._rng = random.Random(self.seed)
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
         # The kick direction is fixed per preset (seeded), drawn on the CPU so that the same seed
-        # gives the same direction on every device, then moved to the keyframes' device.
-        self._kick_dir = torch.randn(keyframes.shape[1:], generator=gen).to(keyframes.device, keyframes.dtype)
+        # gives the same direction on every device, then moved to the keyframes' device. Pixel
+        # keyframes pass their own (a uniform light: noise on a picture is just noise).
+        if kick_direction is None:
+            kick_direction = torch.randn(keyframes.shape[1:], generator=gen)
+        self._kick_dir = kick_direction.to(keyframes.device, keyframes.dtype)
         self._direction = 1  # ping-pong heading
         self._segment: _Segment | None = None
         self._held: torch.Tensor | None = None  # base latent while holding
