@@ -196,34 +196,35 @@ class _Target:
             raise RuntimeError(f"framebuffer incomplete (status 0x{status:x})")
 
 
-def _new_gain_texture(side: int) -> int:
-    """A ``side`` x ``side`` single-channel float texture, sampled nearest (the flash limiter's
-    gains, one texel a region; rows from the bottom, as the cells are measured)."""
+def _make_texture(width: int, height: int, internal: int, fmt: int, kind: int, data: np.ndarray | None,
+                  filtering: int, wrap: int) -> int:
+    """A new 2D texture of ``width`` x ``height`` (``internal`` format, pixels ``data`` of ``fmt``
+    and ``kind``, or uninitialised), with the given filtering and wrapping."""
     gl = _gl()
     tex = gl.GLuint()
     gl.glGenTextures(1, ctypes.byref(tex))
     gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
-    for param, value in ((gl.GL_TEXTURE_MIN_FILTER, gl.GL_NEAREST), (gl.GL_TEXTURE_MAG_FILTER, gl.GL_NEAREST),
-                         (gl.GL_TEXTURE_WRAP_S, gl.GL_CLAMP_TO_EDGE), (gl.GL_TEXTURE_WRAP_T, gl.GL_CLAMP_TO_EDGE)):
+    for param, value in ((gl.GL_TEXTURE_MIN_FILTER, filtering), (gl.GL_TEXTURE_MAG_FILTER, filtering),
+                         (gl.GL_TEXTURE_WRAP_S, wrap), (gl.GL_TEXTURE_WRAP_T, wrap)):
         gl.glTexParameteri(gl.GL_TEXTURE_2D, param, value)
-    ones = np.ones((side, side), np.float32)
     gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
-    gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_R32F, side, side, 0, gl.GL_RED, gl.GL_FLOAT, ones.ctypes.data)
+    pointer = data.ctypes.data if data is not None else None
+    gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, internal, width, height, 0, fmt, kind, pointer)
     return tex.value
+
+
+def _new_gain_texture(side: int) -> int:
+    """A ``side`` x ``side`` single-channel float texture of ones, sampled nearest (the flash
+    limiter's gains, one texel a region; rows from the bottom, as the cells are measured)."""
+    gl = _gl()
+    return _make_texture(side, side, gl.GL_R32F, gl.GL_RED, gl.GL_FLOAT, np.ones((side, side), np.float32),
+                         gl.GL_NEAREST, gl.GL_CLAMP_TO_EDGE)
 
 
 def _new_texture(width: int, height: int, data: np.ndarray | None = None) -> int:
     gl = _gl()
-    tex = gl.GLuint()
-    gl.glGenTextures(1, ctypes.byref(tex))
-    gl.glBindTexture(gl.GL_TEXTURE_2D, tex.value)
-    for param, value in ((gl.GL_TEXTURE_MIN_FILTER, gl.GL_LINEAR), (gl.GL_TEXTURE_MAG_FILTER, gl.GL_LINEAR),
-                         (gl.GL_TEXTURE_WRAP_S, gl.GL_MIRRORED_REPEAT), (gl.GL_TEXTURE_WRAP_T, gl.GL_MIRRORED_REPEAT)):
-        gl.glTexParameteri(gl.GL_TEXTURE_2D, param, value)
-    pointer = data.ctypes.data if data is not None else None
-    gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
-    gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_RGB8, width, height, 0, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, pointer)
-    return tex.value
+    return _make_texture(width, height, gl.GL_RGB8, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, data, gl.GL_LINEAR,
+                         gl.GL_MIRRORED_REPEAT)
 
 
 class Renderer:
