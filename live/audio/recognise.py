@@ -12,8 +12,9 @@ Each answer is one observation (time, position, track). The recogniser follows o
 position(t) = p + speed x (t - t0), fitted through the recent observations that agree with it
 (within :data:`TOLERANCE_S`): the fingerprint's speed is only ~0.5% accurate, the line's slope over
 several seconds is much better. An answer that does not fit (another track, a jump, a loop) starts
-a candidate line, followed once :data:`CONFIRM` answers in a row agree with it: a blend moves to the
-incoming track when it dominates the windows (its middle), a jump re-aligns in about 2.5 s. With no
+a candidate line, followed once :data:`CONFIRM` answers in a row agree with it (one is enough when
+the followed line has had no agreeing answer for :data:`STALE_S`): a blend moves to the incoming
+track when it dominates the windows, a jump re-aligns in about 2 s. With no
 agreeing answer for :data:`HOLD_S` (a breakdown without landmarks, music not in the set) or in
 silence, the track is lost. Music not in the set is refused by the matcher (a false identification
 is worse than none); the confirmation makes a lone chance hit harmless too.
@@ -44,7 +45,10 @@ WINDOW_S = 4.0  # seconds of audio a match looks at (the matcher wants 3-6 s)
 EVERY_S = 0.5  # stream seconds between matches
 TOLERANCE_S = 0.12  # an answer this close to the line confirms it (landmarks are 23 ms frames)
 CONFIRM = 2  # answers in a row that must agree before a new line (track, jump) is followed
-HOLD_S = 3.0  # no agreeing answer for this long: the track is lost
+STALE_S = 1.0  # ... but one is enough when the followed line has had no agreeing answer this long
+HOLD_S = 2.0  # no agreeing answer for this long: the track is lost
+WEAK = 0.3  # an agreeing answer scoring under this share of the line's recent median confirms nothing:
+# the window holds only the end of the track (a cut, the tail of a blend), not the track playing now
 FIT_S = 8.0  # observations older than this leave the line's fit (a DJ's pitch ride is followed)
 SPEED_RANGE = (0.85, 1.15)  # a fitted slope outside this is noise, not a pitch fader
 SILENCE_RMS = 1e-3  # -60 dBFS over the newest EVERY_S: nothing plays, nothing is recognised
@@ -66,13 +70,16 @@ class _Line:
     track: Any
     speed: float  # the matcher's speed until the observations span enough time
     obs: list[tuple[float, float]] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # the agreeing answers' scores, newest last
     slope: float = 1.0
     intercept: float = 0.0  # position at time 0 on the fitted line
 
-    def add(self, t: float, position: float) -> None:
+    def add(self, t: float, position: float, score: float) -> None:
         """One more agreeing observation; refit the line on the recent ones."""
         self.obs.append((t, position))
-        self.obs = [o for o in self.obs if o[0] >= t - FIT_S]
+        self.scores.append(score)
+        keep = [k for k, o in enumerate(self.obs) if o[0] >= t - FIT_S]
+        self.obs, self.scores = [self.obs[k] for k in keep], [self.scores[k] for k in keep]
         ts = np.array([o[0] for o in self.obs])
         ps = np.array([o[1] for o in self.obs])
         slope = self.speed
@@ -168,17 +175,20 @@ class Recogniser:
             return
         if answer is None:
             return
+        score = float(getattr(answer, "score", 1.0))
         if line is not None and answer.name == line.name and abs(line.at(t) - answer.position) <= TOLERANCE_S:
-            line.add(t, answer.position)
-            self._candidate = None
+            if score >= WEAK * float(np.median(line.scores)):
+                line.add(t, answer.position, score)
+                self._candidate = None
             return
         cand = self._candidate
         if cand is not None and answer.name == cand.name and abs(cand.at(t) - answer.position) <= TOLERANCE_S:
-            cand.add(t, answer.position)
+            cand.add(t, answer.position, score)
         else:
             cand = self._candidate = _Line(answer.name, answer.track, float(answer.speed))
-            cand.add(t, answer.position)
-        if len(cand.obs) >= CONFIRM:
+            cand.add(t, answer.position, score)
+        stale = line is not None and t - line.confirmed >= STALE_S  # the followed track has faded or jumped
+        if len(cand.obs) >= CONFIRM or stale:
             if line is None or line.name != cand.name:
                 _LOGGER.info("set: %s at %.1f s, speed %.3f", cand.name, cand.at(t), cand.slope)
             else:
