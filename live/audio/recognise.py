@@ -12,7 +12,8 @@ Each answer is one observation (time, position, track). The recogniser follows o
 position(t) = p + speed x (t - t0), fitted through the recent observations that agree with it
 (within :data:`TOLERANCE_S`): the fingerprint's speed is only ~0.5% accurate, the line's slope over
 several seconds is much better. An answer that does not fit (another track, a jump, a loop) starts
-a candidate line, followed once :data:`CONFIRM` answers in a row agree with it (one is enough when
+a candidate line, followed once :data:`CONFIRM` answers agree with it, none more than
+:data:`CANDIDATE_S` apart (one is enough when
 the followed line has had no agreeing answer for :data:`STALE_S`): a blend moves to the incoming
 track when it dominates the windows, a jump re-aligns in about 2 s. With no
 agreeing answer for :data:`HOLD_S` (a breakdown without landmarks, music not in the set) or in
@@ -41,10 +42,12 @@ from live.messages import BEATS_PER_BAR, TempoReading, TrackPosition
 
 _LOGGER = logging.getLogger(__name__)
 
-WINDOW_S = 4.0  # seconds of audio a match looks at (the matcher wants 3-6 s)
+WINDOW_S = 3.0  # seconds of audio a match looks at (the matcher wants 3-6 s; shorter follows a blend sooner)
+MIN_FILL_S = 2.5  # the first match waits for this much audio (shorter windows misjudge the speed)
 EVERY_S = 0.5  # stream seconds between matches
 TOLERANCE_S = 0.12  # an answer this close to the line confirms it (landmarks are 23 ms frames)
 CONFIRM = 2  # answers in a row that must agree before a new line (track, jump) is followed
+CANDIDATE_S = 1.5  # a candidate with no agreeing answer for this long while the line is confirmed is dropped
 STALE_S = 1.0  # ... but one is enough when the followed line has had no agreeing answer this long
 HOLD_S = 2.0  # no agreeing answer for this long: the track is lost
 WEAK = 0.3  # an agreeing answer scoring under this share of the line's recent median confirms nothing:
@@ -89,7 +92,7 @@ class _Line:
                 slope = fitted
         self.slope = slope
         # The newest observations say most about where the track is now (the fit lags a jump of speed).
-        recent = slice(-4, None)
+        recent = slice(-6, None)
         self.intercept = float(np.median(ps[recent] - slope * ts[recent]))
 
     @property
@@ -145,7 +148,7 @@ class Recogniser:
                 self.observe(*answer)
         if self._next is None:
             self._next = end_time - self._filled / self.samplerate + self.every_s
-        if end_time + 1e-9 < self._next or self._filled < self.samplerate:
+        if end_time + 1e-9 < self._next or self._filled < MIN_FILL_S * self.samplerate:
             return
         self._next = max(self._next + self.every_s, end_time - self.every_s)
         window = np.concatenate((self._audio[self._write:], self._audio[:self._write]))[-self._filled:]
@@ -179,7 +182,8 @@ class Recogniser:
         if line is not None and answer.name == line.name and abs(line.at(t) - answer.position) <= TOLERANCE_S:
             if score >= WEAK * float(np.median(line.scores)):
                 line.add(t, answer.position, score)
-                self._candidate = None
+                if self._candidate is not None and t - self._candidate.confirmed > CANDIDATE_S:
+                    self._candidate = None  # a lone answer elsewhere, long ago: chance
             return
         cand = self._candidate
         if cand is not None and answer.name == cand.name and abs(cand.at(t) - answer.position) <= TOLERANCE_S:

@@ -29,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 EXTERNAL = ("link", "midi_clock")  # external sources, highest priority first
 PRIORITY = EXTERNAL + ("manual", "set", "audio")  # the whole order (manual: tap, bpm or lock)
 QUIET_S = 2.0  # a source with no reading for this long hands over to the next one
+SET_SLEW_BEATS_PER_S = 2.0  # the set's grid is exact: a phase difference at its take-over goes within a beat
 SET_QUIET_S = 0.25  # the set's readings come with every publish: a gap this long means the track is lost
 SLEW_BEATS_PER_S = 0.5  # how fast a phase difference at a take-over is worked off
 BPM_RANGE = (20.0, 999.0)  # Link's own tempo range; a reading outside it is a broken sender
@@ -84,7 +85,8 @@ class TempoSources:
         current line gives at that time. Continuous at a take-over or a jump of the source,
         then converging to the source's phase."""
         target = reading.beat + self._k + self._residual
-        step = 0.0 if self._last_time is None else self.slew * max(0.0, reading.time - self._last_time)
+        slew = SET_SLEW_BEATS_PER_S if reading.source == "set" else self.slew
+        step = 0.0 if self._last_time is None else slew * max(0.0, reading.time - self._last_time)
         if reading.source != self._following or abs(base - target) > JUMP_BEATS + step:
             if reading.source != self._following:
                 _LOGGER.info("tempo source: %s takes over (%.2f BPM)", reading.source, reading.bpm)
