@@ -180,3 +180,20 @@ def test_bench_set_mix_small_case_follows_the_grids(tmp_path):
     # landmarks keep voting for the old position a little longer.
     assert max(f.realign_s) <= 4.0 and f.core_share < 0.1, lines
     assert f.beat_f["rekordbox"] > f.clock_f - 0.02 and any("downbeat F" in line for line in lines)
+
+
+def test_live_the_matching_runs_on_its_own_thread_and_stops(tunes, index):
+    import time
+
+    rec = Recogniser(index, RATE, threaded=True)
+    try:
+        y = tunes[1]
+        for k in range(0, int(10 * RATE), 512):
+            rec.push(y[k:k + 512], (k + 512) / RATE)
+            time.sleep(0.002)  # the analysis thread's pace, roughly: the matcher keeps up
+        now = rec.at(10.0)
+        assert now is not None and now[0].name == "b" and now[0].position == pytest.approx(10.0, abs=0.1)
+        assert rec.matches >= 5
+    finally:
+        rec.close()
+    assert rec._thread is None
