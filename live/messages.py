@@ -15,6 +15,21 @@ PITCH_CLASSES = 12
 
 
 @dataclass(frozen=True)
+class TrackPosition:
+    """A prepared set's track recognised in the input: ``name``, ``position`` (seconds into the
+    original file), ``speed`` (1.04 = played 4% fast), ``bar`` (whole bars since the track's first
+    downbeat), ``phrase`` (8-bar phrases since its section started) and ``section`` (index into the
+    track's sections, -1 before the first)."""
+
+    name: str
+    position: float
+    speed: float
+    bar: int
+    phrase: int
+    section: int
+
+
+@dataclass(frozen=True)
 class AudioState:
     """What the show knows about the music at ``time`` (perf_counter seconds).
 
@@ -43,6 +58,8 @@ class AudioState:
     silent: bool = True
     # Energy of each pitch class (C, C#, ... B), 0..1, the strongest 1 (all 0 in silence).
     chroma: tuple[float, ...] = (0.0,) * PITCH_CLASSES
+    # The prepared track recognised playing (``live --set``), None when none is.
+    track: TrackPosition | None = None
     # The input as it arrives, before any gain: the held sample peak (linear, 1.0 = 0 dBFS, falling
     # slowly like a peak meter) and whether a sample reached full scale within the last seconds.
     input_peak: float = 0.0

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.fft
 
 from live.audio import rnn
+from live.audio.recognise import Recogniser
 from live.audio.rnn import RNNBeatActivation
 from live.audio.settings import DEFAULTS, AnalysisSettings
 from live.audio.sources import AudioError, to_mono
@@ -97,9 +98,12 @@ class AudioEngine:
 
     ``settings`` (:class:`~live.audio.settings.AnalysisSettings`, default: its defaults) choose
     the onset function and the tempo range; the rest is tuned once, here and in the tracker.
+    ``recogniser`` (:mod:`live.audio.recognise`, ``--set``) follows a prepared set's tracks in the
+    same input; while it recognises one, the clock follows that track's grid.
     """
 
-    def __init__(self, samplerate: int, settings: AnalysisSettings = DEFAULTS) -> None:
+    def __init__(self, samplerate: int, settings: AnalysisSettings = DEFAULTS,
+                 recogniser: Recogniser | None = None) -> None:
         if not 8000 <= int(samplerate) <= 192000:
             raise AudioError(f"sample rate {samplerate} is out of range; use 8000..192000 (e.g. 44100 or 48000)")
         self.samplerate = int(samplerate)
@@ -172,6 +176,7 @@ class AudioEngine:
         self._state = AudioState()
         self._published = PublishedTempo()
         self.frames = 0
+        self.recogniser = recogniser
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -198,6 +203,8 @@ class AudioEngine:
         self._pending = x[n_frames * hop :].copy()
         if self._rnn is not None:
             self._feed_rnn(block, end_time)
+        if self.recogniser is not None:
+            self.recogniser.push(block, end_time)
         self._time = end_time
         self._publish(end_time)
 
@@ -343,6 +350,9 @@ class AudioEngine:
                 self.clock.harmony(*change)
 
     def _publish(self, t: float) -> None:
+        track = self.recogniser.at(t) if self.recogniser is not None else None
+        if track is not None:
+            self.clock.offer(track[1])  # the set's grid, a tempo source below a manual lock
         self.clock.sync(t)  # the tempo source priority (Link, MIDI clock, manual, audio) at t
         pos = self.clock.beats_at(t)
         index = math.floor(pos)
@@ -364,6 +374,7 @@ class AudioEngine:
             chroma=self._chroma_now(),
             input_peak=self._input_peak,
             clipping=t - self._clip_time <= CLIP_HOLD_S,
+            track=None if track is None else track[0],
         )
 
     def _chroma_now(self) -> tuple[float, ...]:

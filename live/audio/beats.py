@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from live.audio.analysis import AudioEngine
+from live.audio.recognise import Matcher, Recogniser
 from live.audio.settings import DEFAULTS, AnalysisSettings
 from live.audio.sources import AudioError, check_blocksize, iter_blocks, to_mono
 from live.beat.clock import BeatScheduler
@@ -23,15 +24,17 @@ _LOGGER = logging.getLogger(__name__)
 
 
 def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, blocksize: int = 512,
-                settings: AnalysisSettings = DEFAULTS) -> list[dict[str, Any]]:
+                settings: AnalysisSettings = DEFAULTS, matcher: Matcher | None = None) -> list[dict[str, Any]]:
     """Run the live chain causally over ``samples`` and return the committed beats, in order:
     dicts with ``time`` (s from the start), ``bpm`` (the steady published tempo; None until known,
     never the clock's default 120), ``confidence``, ``beat`` (index) and ``bar`` (position in the
-    bar, 1 = downbeat). ``settings`` choose the onset function and tempo range."""
+    bar, 1 = downbeat). ``settings`` choose the onset function and tempo range. With a prepared
+    set's ``matcher`` (``SetIndex``) a recogniser runs beside the analysis, inline every 0.5 s of
+    the file (deterministic), and each beat gets ``track``: the recognised track's name or None."""
     if lookahead < 0 or lookahead > 2.0:
         raise AudioError(f"lookahead {lookahead * 1000:g} ms is out of range; use 0..2000 ms")
     check_blocksize(blocksize)
-    engine = AudioEngine(samplerate, settings)
+    engine = AudioEngine(samplerate, settings, Recogniser(matcher, samplerate) if matcher is not None else None)
     scheduler = BeatScheduler(lookahead)
     mono = to_mono(samples)
     beats: list[dict[str, Any]] = []
@@ -47,5 +50,7 @@ def track_beats(samples: np.ndarray, samplerate: int, lookahead: float = 0.05, b
                 "beat": int(index),
                 "bar": int((index - state.beat_index + state.downbeat) % 4) + 1,
             })
+            if matcher is not None:
+                beats[-1]["track"] = state.track.name if state.track is not None else None
     duration = len(mono) / samplerate
     return [b for b in beats if 0.0 <= b["time"] < duration]

@@ -7,7 +7,9 @@ commands with a clear priority: manual BPM or tap tempo (locked) > audio; nudge 
 offsets that persist on top of whichever source. Above them all come the external sources
 (Link, MIDI clock), arbitrated by :class:`~live.beat.sources.TempoSources`: :meth:`BeatClock.sync`
 follows the one it picks and, when it goes quiet, hands back to the manual lock or the audio
-without a jump of the beat count. With
+without a jump of the beat count. A recognised prepared track's grid (source ``set``) is followed
+the same way, between the manual lock and the audio; when it is lost the audio takes over with
+the set's bar. With
 no usable audio it free-runs at its last tempo (120 BPM before any lock) with low confidence.
 :class:`BeatScheduler` commits the beats the clock predicts, a lookahead ahead, never revised.
 """
@@ -20,7 +22,7 @@ import math
 import numpy as np
 
 from live.beat.downbeat import DOWNBEAT_SWITCH, HARMONY_SWITCH, HARMONY_WEIGHT, BarEvidence
-from live.beat.sources import TempoSources
+from live.beat.sources import EXTERNAL, TempoSources
 from live.beat.tracker import BeatEstimate
 from live.messages import BEATS_PER_BAR, TempoReading
 
@@ -124,10 +126,12 @@ class BeatClock:
     def sync(self, now: float) -> None:
         """Follow the highest external source heard in the last 2 s; when it has gone quiet, hand
         back to the manual lock (its tempo) or the audio, the beat count continuous at ``now``."""
-        reading = self.sources.active(now)
+        reading = self.sources.active(now, manual=self.locked)
         if reading is None:
             if self.external is not None:
                 self._advance(now)  # same line up to now: no jump of the count
+                if self.external == "set" and self._downbeat_user is None:
+                    self._bar.one = self.sources.downbeat_one  # the audio goes on with the grid's bar
                 self.sources.release()
                 self.external = None
                 if self.locked:
@@ -182,6 +186,7 @@ class BeatClock:
             bpm = 60.0 / float(np.median(np.diff(self._taps)))
             bpm = fold_bpm(bpm, self.tempo_min, self.tempo_max)
             self.locked, self._manual = True, ("tap", bpm)
+            self._leave_set(t)
             if self.external is not None:
                 return  # kept for when the external source goes quiet
             base = self.beats_at(t) - self.offset
@@ -194,6 +199,7 @@ class BeatClock:
     def set_bpm(self, bpm: float, t: float) -> None:
         """Set the tempo by hand and hold it (phase kept where it is)."""
         self.locked, self._manual = True, ("manual", float(bpm))
+        self._leave_set(t)
         if self.external is not None:
             return  # kept for when the external source goes quiet
         self._advance(t)
@@ -218,15 +224,26 @@ class BeatClock:
         self.locked = bool(on)
         if not on:
             self._taps = []
+        if on:
+            self._leave_set(t)
         if self.external is not None:
             self._manual = ("locked", self.bpm)
             return  # the external source keeps the line; this is for when it goes quiet
         self._advance(t)
         if not on:
             self.source = "audio" if self.confidence > 0 else "none"
-        elif self.source in ("none", "audio"):
+        elif self.source in ("none", "audio", "set"):
             self.source = "locked"
         self._manual = (self.source, self.bpm)
+
+    def _leave_set(self, t: float) -> None:
+        # A manual tempo wins over the set's grid: stop following it, the count continuous at t.
+        if self.external is not None and self.external not in EXTERNAL:
+            self._advance(t)
+            if self._downbeat_user is None:
+                self._bar.one = self.sources.downbeat_one
+            self.sources.release()
+            self.external = None
 
 
 class BeatScheduler:

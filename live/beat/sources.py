@@ -1,10 +1,13 @@
-"""Tempo sources and their one priority order: Link, then MIDI clock, then a manual lock, then the audio.
+"""Tempo sources and their one priority order: Link, then MIDI clock, then a manual lock, then a
+prepared set's grid (``set``: the recognised track, :mod:`live.audio.recognise`), then the audio.
 
 :class:`TempoSources` is the arbiter the :class:`~live.beat.clock.BeatClock` consults. It is
 pure (no threads, no clock of its own: every time is passed in), so tests drive it with fake
 times. External readings (:class:`~live.messages.TempoReading`, from the Link and MIDI clock
 peers) are offered to it; a source counts while its newest reading is at most :data:`QUIET_S`
-old. Below the external sources the clock's own manual lock and audio tracking take over.
+old. Below the external sources the clock's own manual lock comes; below it the ``set`` reading
+(offered on every analysis publish while a track is recognised, so it counts for only
+:data:`SET_QUIET_S`), and below that the clock's audio tracking.
 
 Phase continuity: the clock's beat count never jumps. When a source takes over (or the source
 itself jumps: a MIDI Start, a song position, a Link timeline forced by a peer), the source's
@@ -24,8 +27,10 @@ from live.messages import BEATS_PER_BAR, TempoReading
 _LOGGER = logging.getLogger(__name__)
 
 EXTERNAL = ("link", "midi_clock")  # external sources, highest priority first
-PRIORITY = EXTERNAL + ("manual", "audio")  # the whole order (manual: tap, bpm or lock)
+PRIORITY = EXTERNAL + ("manual", "set", "audio")  # the whole order (manual: tap, bpm or lock)
 QUIET_S = 2.0  # a source with no reading for this long hands over to the next one
+SET_SLEW_BEATS_PER_S = 2.0  # the set's grid is exact: a phase difference at its take-over goes within a beat
+SET_QUIET_S = 0.25  # the set's readings come with every publish: a gap this long means the track is lost
 SLEW_BEATS_PER_S = 0.5  # how fast a phase difference at a take-over is worked off
 BPM_RANGE = (20.0, 999.0)  # Link's own tempo range; a reading outside it is a broken sender
 JUMP_BEATS = 0.05  # a reading this far off the followed line is a jump of the source itself
@@ -46,24 +51,28 @@ class TempoSources:
     def offer(self, reading: TempoReading) -> bool:
         """Take a reading; False (ignored) when its source is unknown or its values are not a tempo
         (NaN, or outside :data:`BPM_RANGE`)."""
-        if reading.source not in EXTERNAL or not BPM_RANGE[0] <= reading.bpm <= BPM_RANGE[1]:
+        if reading.source not in EXTERNAL + ("set",) or not BPM_RANGE[0] <= reading.bpm <= BPM_RANGE[1]:
             return False
         if not (math.isfinite(reading.beat) and math.isfinite(reading.time)):
             return False
         self._latest[reading.source] = reading
         return True
 
-    def active(self, now: float) -> TempoReading | None:
-        """The newest reading of the highest-priority source heard within :attr:`quiet` seconds of ``now``."""
+    def active(self, now: float, manual: bool = False) -> TempoReading | None:
+        """The newest reading of the highest-priority source heard within :attr:`quiet` seconds of
+        ``now`` (the set's within :data:`SET_QUIET_S`, and only while no ``manual`` lock holds)."""
         for name in EXTERNAL:
             reading = self._latest.get(name)
             if reading is not None and now - reading.time <= self.quiet:
                 return reading
+        reading = self._latest.get("set")
+        if not manual and reading is not None and now - reading.time <= SET_QUIET_S:
+            return reading
         return None
 
     @property
     def following(self) -> str | None:
-        """The external source the last :meth:`follow` mapped, None after :meth:`release`."""
+        """The source (external or ``set``) the last :meth:`follow` mapped, None after :meth:`release`."""
         return self._following
 
     @property
@@ -76,7 +85,8 @@ class TempoSources:
         current line gives at that time. Continuous at a take-over or a jump of the source,
         then converging to the source's phase."""
         target = reading.beat + self._k + self._residual
-        step = 0.0 if self._last_time is None else self.slew * max(0.0, reading.time - self._last_time)
+        slew = SET_SLEW_BEATS_PER_S if reading.source == "set" else self.slew
+        step = 0.0 if self._last_time is None else slew * max(0.0, reading.time - self._last_time)
         if reading.source != self._following or abs(base - target) > JUMP_BEATS + step:
             if reading.source != self._following:
                 _LOGGER.info("tempo source: %s takes over (%.2f BPM)", reading.source, reading.bpm)
@@ -92,5 +102,5 @@ class TempoSources:
         """Stop following (the source went quiet); the name of the source left, if any."""
         left, self._following, self._last_time = self._following, None, None
         if left is not None:
-            _LOGGER.info("tempo source: %s quiet for %.0f s, handing over", left, self.quiet)
+            _LOGGER.info("tempo source: %s gone, handing over", left)
         return left

@@ -31,6 +31,8 @@ import numpy as np
 
 from live import fingerprint as fp
 from live.bench.machine import machine_line
+from live.bench.setmix import MIX_CLIPS, measure_mix, play, report_mix
+from live.bench.setmix import loud as _loud
 from live.bench.synth import synth_kick_track
 from live.values import Bounded
 
@@ -72,23 +74,6 @@ def synth_tune(seed: int, bpm: float = 124.0, seconds: float = 40.0, samplerate:
             fb = tonic / 2 * 2 ** (rng.choice(scale[:5]) / 12)
             y[i : i + n] += (0.3 * np.sin(2 * np.pi * fb * tt) * env)[: len(y) - i]
     return (0.9 * y / np.abs(y).max()).astype(np.float32)
-
-
-def _loud(y: np.ndarray) -> np.ndarray:
-    """``y`` at a common loudness (RMS 0.1), so "the loudest" means the mix's gain, not the master."""
-    return (y * (0.1 / (np.sqrt(np.mean(y**2)) + 1e-9))).astype(np.float32)
-
-
-def play(y: np.ndarray, speed: float, resampled: bool) -> np.ndarray:
-    """``y`` played at ``speed``: resampled (pitch moves with it) or time-stretched (key lock)."""
-    import librosa
-    import scipy.signal
-
-    if speed == 1.0:
-        return y
-    if resampled:
-        return scipy.signal.resample(y, int(round(len(y) / speed))).astype(np.float32)
-    return librosa.effects.time_stretch(y, rate=speed).astype(np.float32)
 
 
 def _bass_cut(y: np.ndarray) -> np.ndarray:
@@ -286,6 +271,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synth", type=Bounded(int, 0, 4), default=2, help="synthesised tunes added to the set")
     parser.add_argument("--tracks", type=Bounded(int, 0, fp.MAX_TRACKS), default=300, help="tracks of the large set (load time, memory)")
     parser.add_argument("--quick", action="store_true", help="speeds 0.92, 1.0, 1.08 only and no pitch-shifted variants")
+    parser.add_argument("--mix", default=",".join(MIX_CLIPS), metavar="NAMES",
+                        help="clips of --clips (with NAME.beats) mixed for the live figures, in order; '' for none")
+    parser.add_argument("--mix-tracker", choices=("madmom", "librosa"), default="madmom",
+                        help="the set built from the audio alone: madmom's downbeat tracker when installed, else librosa")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -295,6 +284,18 @@ def run(args: argparse.Namespace) -> int:
     f = measure(args.clips, args.synth, (0.92, 1.0, 1.08) if args.quick else SPEEDS, not args.quick, args.tracks)
     for line in report(f):
         print(line)
+    names = tuple(n for n in args.mix.split(",") if n)
+    if names:
+        tracker, name = None, "librosa"
+        if args.mix_tracker == "madmom":
+            from live.audio.rnn import import_madmom
+
+            if import_madmom() is not None:
+                from live.show.song import madmom_downbeats
+
+                tracker, name = madmom_downbeats, "madmom"
+        for line in report_mix(measure_mix(args.clips, names, tracker=tracker, tracker_name=name)):
+            print(line)
     print(f"(measured in {time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -9,7 +9,7 @@ import sys
 
 from live.audio.beats import track_beats
 from live.audio.sources import BLOCKSIZE_RANGE, load_audio
-from live.cli.common import add_analysis_flags, analysis_settings
+from live.cli.common import add_analysis_flags, add_set_flags, analysis_settings, load_set
 from live.values import Bounded
 
 _LOGGER = logging.getLogger(__name__)
@@ -22,17 +22,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="each beat is committed this long before it happens, from older audio only")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text: one beat time (s) per line; json: also bpm (null until a tempo is heard), "
-                        "confidence, bar position")
+                        "confidence, bar position (and with --set the recognised track, or null)")
     parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=512, help="input block size in frames, as live")
     add_analysis_flags(parser)
+    add_set_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the beats for ``args.file``."""
     settings = analysis_settings(args)
+    matcher = load_set(args.set, args.sets_dir)
     samples, rate = load_audio(args.file)
     beats = track_beats(samples, rate, lookahead=args.lookahead / 1000.0, blocksize=args.blocksize,
-                        settings=settings)
+                        settings=settings, matcher=matcher)
     out = sys.stdout
     if args.format == "json":
         json.dump(beats, out, indent=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import threading
 from typing import Any, Iterator
@@ -20,6 +21,8 @@ FOLDER_HELP = {
     "sets": "folder of prepared sets",
 }
 from live.values import Bounded
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def add_folder_flags(parser: argparse.ArgumentParser, *kinds: str) -> None:
@@ -43,6 +46,28 @@ def add_flash_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-flash-limit", dest="flash_limit", action="store_false",
                         help="lift the flash limiter (on by default: at most 3 flashes a second on the output, "
                              "WCAG 2.3.1); only for material checked to be safe")
+
+
+def add_set_flags(parser: argparse.ArgumentParser) -> None:
+    """``--set SETDIR`` (a prepared set, see ``set add``: its tracks are recognised in the audio and
+    their grids drive the beat clock) and ``--sets-dir``."""
+    parser.add_argument("--set", default=None, metavar="SETDIR",
+                        help="a prepared set (`set add`): recognise its tracks in the audio and follow their beat grids")
+    add_folder_flags(parser, "sets")
+
+
+def load_set(setdir: str | None, sets_dir: str | None) -> Any:
+    """The prepared set ``--set`` names, loaded for recognition (``live.library.sets.SetIndex``), or
+    None without ``--set``. Tracks left out (broken files) are logged, one line each."""
+    if not setdir:
+        return None
+    from live.library.sets import SetIndex
+
+    index = SetIndex.load(paths.set_dir(setdir, sets_dir))
+    for line in index.skipped:
+        _LOGGER.warning("left out of the set: %s", line)
+    _LOGGER.info("set %s: %d tracks", setdir, len(index))
+    return index
 
 
 def add_analysis_flags(parser: argparse.ArgumentParser) -> None:

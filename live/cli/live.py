@@ -80,6 +80,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="also write the output to this video file (.mp4), without slowing the show")
     parser.add_argument("--ndi", default=D.ndi, metavar="NAME", help="also send the output as the NDI source NAME")
     add_folder_flags(parser, "presets", "keyframes", "shaders", "mappings")
+    parser.add_argument("--set", default=D.set, metavar="SETDIR",
+                        help="a prepared set (`set add`): recognise its tracks in the audio and follow their beat grids")
+    add_folder_flags(parser, "sets")
     # The key table, as the windows and the HUD use it (pre-formatted: keep its lines).
     parser.formatter_class = _Formatter
     parser.epilog = "keys in the output and operator windows:\n" + "\n".join(f"  {line}" for line in key_reference_lines())

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from live.cli.common import (add_analysis_flags, add_av_offset_flag, add_clip_flags, add_decoder_flags, add_flash_flag,
-                              add_folder_flags, analysis_settings)
+                              add_folder_flags, add_set_flags, analysis_settings, load_set)
 from live.show.driver import MAX_FPS
 from live.show.render import render_file
 from live.show.runner import ShowSettings
@@ -33,6 +33,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_analysis_flags(parser)
     add_clip_flags(parser)
     add_folder_flags(parser, "presets", "keyframes", "shaders")
+    add_set_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
                         fps=args.fps, decoder=args.decoder, model=args.model, family=args.family,
                         presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir, shaders_dir=args.shaders_dir,
                         analysis=analysis_settings(args), flash_limit=args.flash_limit, clip=args.clip,
-                        clip_every=args.clip_every, av_offset_ms=args.av_offset, aspect=args.aspect)
+                        clip_every=args.clip_every, av_offset_ms=args.av_offset, aspect=args.aspect,
+                        matcher=load_set(args.set, args.sets_dir))
     print(f"wrote {args.out}: {stats.frames} frames, {stats.seconds:.1f} s, rendered at {stats.fps:.1f} frames/s")
     return 0

@@ -34,7 +34,7 @@ _LOGGER = logging.getLogger(__name__)
 
 QUANTUM = BEATS_PER_BAR  # Link's bar: beats 0, 4, 8... of the session are downbeats
 POLL_S = 0.01
-OWN_SOURCES = ("audio", "tap", "manual", "locked")  # the show's own tempo: these lead
+OWN_SOURCES = ("audio", "set", "tap", "manual", "locked")  # the show's own tempo: these lead
 LEAD_CONFIDENCE = 0.2  # below this the audio's tempo is a guess, not worth publishing
 LEAD_BPM_STEP = 0.05  # a tempo change smaller than this is not published
 LEAD_PHASE_S = 0.003  # the session's beat further than this from the show's is moved (the published tempo is

@@ -64,7 +64,7 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
                 progress: bool = True, flash_limit: bool = ShowSettings.flash_limit, clip: str | None = None,
                 clip_every: float = 0.0, av_offset_ms: float = ShowSettings.av_offset,
                 cues: Sequence[tuple[float, Command]] = (), aspect: str = ShowSettings.aspect,
-                on_frame: Callable[[Any, Any], None] | None = None) -> RenderStats:
+                on_frame: Callable[[Any, Any], None] | None = None, matcher: Any = None) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
     Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
     ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live.
@@ -74,8 +74,10 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
     ``cues``: (time, command) pairs put on the Show's command queue on the first frame at or
     after their time, as a controller would send them live (song mode's section switches).
     ``on_frame(show, renderer)`` is called after each frame is drawn (``preview`` picks its frames
-    there); with ``out`` None no video is written."""
+    there); with ``out`` None no video is written. ``matcher``: a loaded prepared set (``--set``),
+    recognised inline every 0.5 s of the file."""
     from live.audio.analysis import AudioEngine
+    from live.audio.recognise import Recogniser
     from live.audio.sources import load_audio, to_mono
     from live.library.bank import open_bank
     from live.show.show import Show, SyncDecode
@@ -105,7 +107,8 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
         # or once a wall-clock second, so a render would show them from a frame that depends on timing.
         bank = open_bank(dec.family, dec.latent_channels, dec.device, presets_dir, keyframes_dir, shaders_dir,
                          watch=False)
-        engine = AudioEngine(samplerate, analysis or AnalysisSettings())
+        engine = AudioEngine(samplerate, analysis or AnalysisSettings(),
+                             Recogniser(matcher, samplerate) if matcher is not None else None)
         renderer = Renderer(width, height, headless=True, shader_dir=shaders_dir, flash_limit=flash_limit,
                             watch_shaders=False, aspect=aspect)
         stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)

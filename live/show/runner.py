@@ -99,6 +99,8 @@ class ShowSettings:
     clip_every: float = 0.0  # beats between cuts to and from the clip; 0: only on the layer command
     record: str | None = None  # also write the output to this video file
     ndi: str | None = None  # also send the output as this NDI source
+    set: str | None = None  # a prepared set (`set add`): its tracks recognised, their grids followed
+    sets_dir: str | None = None
 
     def __post_init__(self) -> None:
         # Refuse bad values before minutes of model loading, with the flag's name.
@@ -219,7 +221,7 @@ def run_show(settings: ShowSettings) -> int:
         loader = _Loader(s, width, height)
         loader.start()
         stack.callback(loader.stop)  # before the interpreter ends: a model load runs native code
-        engine = AudioEngine(rate, s.analysis)
+        engine = AudioEngine(rate, s.analysis, _recogniser(s, rate, stack))
         states = LatestSlot(engine.state)
         analysis = AnalysisThread(source.ring, engine, states, clock_commands, tempo=_tempo_peers(s, states, stack))
         source.start()
@@ -257,6 +259,22 @@ def run_show(settings: ShowSettings) -> int:
         _LOGGER.info("show stopped after %.1f s%s: %d frames, %.1f fps; last status %s",
                      done.seconds, why, done.frames, done.fps, stage.status())
     return 0
+
+
+def _recogniser(s: ShowSettings, rate: int, stack: ExitStack) -> Any:
+    """The recogniser of ``--set`` (matching on a thread of its own), or None without it."""
+    if not s.set:
+        return None
+    from live.audio.recognise import Recogniser
+    from live.library.sets import SetIndex
+
+    index = SetIndex.load(paths.set_dir(s.set, s.sets_dir))
+    for line in index.skipped:
+        _LOGGER.warning("left out of the set: %s", line)
+    _LOGGER.info("set %s: %d tracks", s.set, len(index))
+    recogniser = Recogniser(index, rate, threaded=True)
+    stack.callback(recogniser.close)
+    return recogniser
 
 
 def _clip_reader(path: str | None, width: int, height: int) -> Any:

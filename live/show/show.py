@@ -601,7 +601,7 @@ class Show:
                 "fade": self.fade.to_black, "fade_level": round(self.fade.level(self._status_time), 3),
                 "flash_limit": bool(getattr(self.renderer, "flash_limit", False)),
                 "flash_limiting": self._status_time - last_touched <= HOLDING_S, "flash_limited_frames": touched,
-                "layer": self._layer(), **self._operator_status()}
+                "layer": self._layer(), **track_status(s), **self._operator_status()}
 
     def _operator_status(self) -> dict[str, Any]:
         """What the operator's HUD shows beyond the rest: the bar count, the countdown to a queued
@@ -653,3 +653,13 @@ def section_span(preset: Any, name: str) -> tuple[int, int]:
 def _seed_of(name: str) -> int:
     """A stable per-preset seed (Python's hash() is salted per process, so don't use it)."""
     return int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little") % (2**31)
+
+
+def track_status(state: AudioState) -> dict[str, Any]:
+    """The recognised prepared track (``--set``) as status keys: ``track`` (its name, "" when none),
+    ``track_position`` (s into its file), ``track_speed``, ``track_bar`` and ``track_phrase``."""
+    t = state.track
+    if t is None:
+        return {"track": "", "track_position": 0.0, "track_speed": 0.0, "track_bar": 0, "track_phrase": 0}
+    return {"track": t.name, "track_position": round(t.position, 2), "track_speed": round(t.speed, 4),
+            "track_bar": t.bar, "track_phrase": t.phrase}
