@@ -60,6 +60,8 @@ HARMONY_WORDS = {
 }
 ENERGY_LEVELS = ((0.45, "low"), (0.75, "mid"), (1.01, "high"))  # section RMS / loudest section's RMS
 NAMES_BY_ENERGY = {"low": "calm", "mid": "groove", "high": "peak"}
+# Walk speed per energy level: beats spent travelling to the next keyframe (fewer = faster; README "Song mode").
+BEATS_PER_KEYFRAME = {"low": 16, "mid": 8, "high": 4}
 
 
 @dataclass
@@ -372,6 +374,7 @@ def write_plan(plan: SongPlan, path: str | Path) -> Path:
     return path
 
 
+DEFAULT_SIZE = (768, 432)  # 16:9, as the built-in presets and the live output
 PRESET_SIDE = (256, 2048)  # what a preset's width and height allow (multiples of 8), see live.library.presets
 
 
@@ -399,11 +402,22 @@ def write_whole(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def dominant_level(plan: SongPlan) -> str:
+    """The energy level the track spends the most time at (the preset's tags and default walk speed)."""
+    time_at: dict[str, float] = {}
+    for s in plan.sections:
+        time_at[s.level] = time_at.get(s.level, 0.0) + (s.end - s.start)
+    return max(time_at, key=lambda level: time_at[level]) if time_at else "mid"
+
+
 def preset_text(plan: SongPlan, prompt: str, *, images: str = "builtin:demo", model: str = "approx",
-                family: str = "sd1", size: tuple[int, int] = (512, 512)) -> str:
-    """The song preset's TOML: one ``[[generation.sections]]`` per detected section."""
+                family: str = "sd1", size: tuple[int, int] = DEFAULT_SIZE, keyframes: list[int] | None = None) -> str:
+    """The song preset's TOML: one ``[[generation.sections]]`` per detected section. ``keyframes``:
+    how many keyframes (images) each section gets, for images shared out by :func:`share_images`
+    (one seed, the prompt once per image); default KEYFRAMES_PER_SECTION seeds of one prompt each."""
     import tomlkit
 
+    level = dominant_level(plan)
     doc = tomlkit.document()
     doc.add(tomlkit.comment(f"Song preset for {Path(plan.track).name}: {len(plan.sections)} sections at {plan.bpm:.1f} BPM."))
     doc.add(tomlkit.comment("Edit the prompts, then run `song` again: it reuses this file (--force rewrites it)."))
@@ -414,18 +428,20 @@ def preset_text(plan: SongPlan, prompt: str, *, images: str = "builtin:demo", mo
     gen.add("height", size[1])
     if images:
         gen.add("images", images)
-    gen.add("seeds", list(range(KEYFRAMES_PER_SECTION)))
+    gen.add("seeds", [0] if keyframes else list(range(KEYFRAMES_PER_SECTION)))
     sections = tomlkit.aot()
-    for s in plan.sections:
+    for i, s in enumerate(plan.sections):
         t = tomlkit.table()
         t.add("name", s.name)
-        t.add("prompts", [section_prompt(prompt, s)])
-        t.add(tomlkit.comment(f"{s.start:.2f}-{s.end:.2f} s, {s.bars} bars, energy {s.energy:.2f} ({s.level}), {s.key}"))
+        t.add("prompts", [section_prompt(prompt, s)] * (keyframes[i] if keyframes else 1))
+        t.add(tomlkit.comment(f"{s.start:.2f}-{s.end:.2f} s, {s.bars} bars, energy {s.energy:.2f} ({s.level}), {s.key}; "
+                              f"in the render {BEATS_PER_KEYFRAME[s.level]} beats per keyframe"))
         sections.append(t)
     gen.add("sections", sections)
     doc.add("generation", gen)
     motion = tomlkit.table()
-    motion.add("beats_per_keyframe", 8)
+    motion.add(tomlkit.comment(f"live: the walk speed of the track's most common energy ({level}); the render sets each section's"))
+    motion.add("beats_per_keyframe", BEATS_PER_KEYFRAME[level])
     motion.add("order", "sequential")
     motion.add("easing", "smoothstep")
     motion.add("kick", 0.2)
@@ -437,8 +453,8 @@ def preset_text(plan: SongPlan, prompt: str, *, images: str = "builtin:demo", mo
     look.add("transition_beats", 2)
     doc.add("look", look)
     tags = tomlkit.table()
-    tags.add("energy", "mid")
-    tags.add("mood", ["song"])
+    tags.add("energy", level)
+    tags.add("mood", ["song", *dict.fromkeys(NAMES_BY_ENERGY[s.level] for s in plan.sections)])
     doc.add("tags", tags)
     return tomlkit.dumps(doc)
 
@@ -455,19 +471,56 @@ def write_song_preset(plan: SongPlan, prompt: str, presets_dir: str | Path, name
     return path, True
 
 
-def link_images(source: str | Path, dest: str | Path, count: int) -> Path:
-    """A folder of exactly ``count`` images (symlinks, cycling through ``source``'s images in
-    name order) so every section gets its share of the user's images; returns ``dest``."""
-    from live.library.images import image_files
+def image_intensity(path: str | Path) -> float:
+    """How hard a picture hits, 0..3: luminance contrast (its standard deviation, x4), mean
+    saturation and edge density (share of pixels whose luminance gradient is over 0.1), read at
+    128 px. The peaks get the most intense pictures."""
+    from live.library.images import load_images
 
-    files = image_files(source)
+    rgb = load_images([Path(path)], 128, 128)[0].astype(np.float32) / 255.0
+    luma = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    hi, lo = rgb.max(axis=2), rgb.min(axis=2)
+    saturation = float(np.mean((hi - lo) / (hi + 1e-6)))
+    gy, gx = np.gradient(luma)
+    edges = float(np.mean(np.hypot(gx, gy) * 4.0 > 0.1))  # x4: a gradient per pixel at 128 px, per quarter at 512
+    return min(1.0, 4.0 * float(luma.std())) + saturation + edges
+
+
+def share_images(files: list[Path], sections: list[SongSection]) -> list[list[Path]]:
+    """Each section's images: every file is used (each section gets at least
+    KEYFRAMES_PER_SECTION, the rest by the sections' lengths in bars; with too few files they are
+    cycled), and the most intense pictures (:func:`image_intensity`) go to the loudest sections."""
+    if not sections:
+        return []
+    base = KEYFRAMES_PER_SECTION
+    counts = [base] * len(sections)
+    spare = len(files) - base * len(sections)
+    if spare > 0:  # largest remainder: the spare pictures by section length
+        bars = np.array([max(1, s.bars) for s in sections], dtype=float)
+        share = spare * bars / bars.sum()
+        extra = np.floor(share).astype(int)
+        for i in np.argsort(-(share - extra), kind="stable")[:spare - int(extra.sum())]:
+            extra[i] += 1
+        counts = [c + int(e) for c, e in zip(counts, extra)]
+    ranked = sorted(files, key=lambda f: -image_intensity(f))  # most intense first
+    order = sorted(range(len(sections)), key=lambda i: -sections[i].energy)  # loudest first
+    out: list[list[Path]] = [[] for _ in sections]
+    at = 0
+    for i in order:
+        out[i] = [ranked[(at + k) % len(ranked)] for k in range(counts[i])]
+        at += counts[i]
+    return out
+
+
+def link_images(shares: list[list[Path]], dest: str | Path) -> Path:
+    """A folder of the sections' images in section order (symlinks named so that name order is
+    keyframe order), as :func:`share_images` made them; returns ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.iterdir():
         if old.is_symlink():
             old.unlink()
-    for i in range(count):
-        src = files[i % len(files)].resolve()
+    for i, src in enumerate(Path(f).resolve() for share in shares for f in share):
         (dest / f"{i:04d}{src.suffix.lower()}").symlink_to(src)
     return dest
 
