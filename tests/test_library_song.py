@@ -65,16 +65,82 @@ def test_plan_round_trips_through_json(tmp_path):
     assert song.SongPlan.from_json(doc) == plan
 
 
-def test_link_images_shares_the_users_images_out_cyclically(tmp_path):
+def _pictures(folder, how_many):
+    """``how_many`` pictures from flat grey (least intense) to saturated red and cyan stripes (most),
+    named so that name order is not intensity order."""
     from PIL import Image
 
-    src = tmp_path / "art"
-    src.mkdir()
-    for i, colour in enumerate(["red", "blue"]):
-        Image.new("RGB", (8, 8), colour).save(src / f"{i}.png")
-    out = song.link_images(src, tmp_path / "linked", 5)
-    files = sorted(out.iterdir())
-    assert len(files) == 5 and [f.resolve().name for f in files] == ["0.png", "1.png", "0.png", "1.png", "0.png"]
+    folder.mkdir()
+    files = []
+    for i in range(how_many):
+        amount = 120.0 * i / max(1, how_many - 1)  # stripes of rising contrast and saturation
+        stripes = ((np.arange(64) // 4) % 2 * 2.0 - 1.0)[None, :, None] * np.array([1.0, -1.0, -1.0])
+        rgb = np.broadcast_to(128.0 + amount * stripes, (64, 64, 3))
+        path = folder / f"{(7 * i) % how_many:02d}-{i}.png"  # shuffled names
+        Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(path)
+        files.append(path)
+    return files  # in rising intensity
+
+
+def test_every_image_is_used_and_the_most_intense_go_to_the_peak(tmp_path):
+    files = _pictures(tmp_path / "art", 6)
+    intensity = [song.image_intensity(f) for f in files]
+    assert intensity == sorted(intensity) and intensity[0] < intensity[-1]  # the measure sees the rising intensity
+    plan = _plan()  # calm, peak, calm
+    shares = song.share_images(sorted(files), plan.sections)
+    assert sorted(f for share in shares for f in share) == sorted(files)  # all six used, each once
+    assert set(shares[1]) == set(files[-2:])  # the peak has the two most intense
+    one = song.share_images(sorted(files), plan.sections[:1])  # a clip found to be one section: all six in it
+    assert sorted(one[0]) == sorted(files)
+    few = song.share_images(sorted(files[:2]), plan.sections)  # fewer pictures than keyframes: cycled, peak first
+    assert [len(s) for s in few] == [song.KEYFRAMES_PER_SECTION] * 3 and set(few[1]) == set(files[:2])
+    out = song.link_images(shares, tmp_path / "linked")
+    assert [f.resolve() for f in sorted(out.iterdir())] == [f.resolve() for share in shares for f in share]
+
+
+def test_image_shares_follow_section_length_and_the_preset_has_a_keyframe_per_image(tmp_path):
+    files = _pictures(tmp_path / "art", 12)
+    plan = _plan()
+    plan.sections[1].bars = 24  # the peak is three times as long
+    shares = song.share_images(files, plan.sections)
+    assert [len(s) for s in shares] == [3, 6, 3]  # two each, the six spare by length
+    path, _ = song.write_song_preset(plan, "x", tmp_path, "song-x", images=str(tmp_path / "art"),
+                                     keyframes=[len(s) for s in shares])
+    assert [s["count"] for s in load_preset(path).generation.section_spans()] == [3, 6, 3]
+
+
+@pytest.mark.parametrize("levels,energy", [(("low", "high", "high"), "high"), (("low", "mid", "low"), "low"),
+                                           (("mid", "mid", "high"), "mid")])
+def test_preset_tags_and_walk_speed_follow_its_sections(tmp_path, levels, energy):
+    """The README promises 16 / 8 / 4 beats per keyframe for low / mid / high energy."""
+    path, _ = song.write_song_preset(_plan(levels=levels), "x", tmp_path, "song-x")
+    preset = load_preset(path)
+    assert preset.tags.energy == energy
+    assert preset.motion.beats_per_keyframe == {"low": 16, "mid": 8, "high": 4}[energy]
+    assert preset.tags.mood == ["song", *dict.fromkeys(song.NAMES_BY_ENERGY[lv] for lv in levels)]
+    assert song.BEATS_PER_KEYFRAME == {"low": 16, "mid": 8, "high": 4}
+
+
+def test_song_presets_default_to_16_9(tmp_path):
+    path, _ = song.write_song_preset(_plan(), "x", tmp_path, "song-x")
+    g = load_preset(path).generation
+    assert (g.width, g.height) == (768, 432)
+
+
+@pytest.mark.parametrize("seconds", [20.0, 30.0])
+def test_a_medley_of_three_different_tracks_starts_a_section_within_2_5_s_of_each_change(tmp_path, seconds):
+    """Loud 124 BPM kick, quiet 84 BPM pad, mid 104 BPM hats: at 84 BPM 8 bars are 23 s, so the
+    8-bar minimum alone kept one section for the 20-s medley; a sharp change cuts early."""
+    import soundfile as sf
+
+    from live.bench.synth import synth_medley
+
+    y, changes = synth_medley(seconds)
+    sf.write(tmp_path / "medley.wav", y, 22050)
+    plan = song.analyse(tmp_path / "medley.wav")
+    starts = np.array([s.start for s in plan.sections[1:]])
+    assert len(starts) and all(np.min(np.abs(starts - c)) <= 2.5 for c in changes), starts
+    assert plan.sections[0].level == "high" and plan.sections[1].level == "low"  # loud kick, then the quiet pad
 
 
 def test_a_missing_or_too_short_track_is_a_one_line_error(tmp_path):

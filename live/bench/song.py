@@ -1,7 +1,9 @@
 """`bench song`: song mode's offline analysis: time for a track of MINUTES (synthesised, with a
 known structure, or ``--audio FILE`` looped to that length) in a fresh process's first call
 (librosa compiles its numba kernels then) and warm, and on the synthesised track the section
-boundaries' error against the truth."""
+boundaries' error against the truth; ``--medley`` instead: medleys of three different 30 s tracks
+(GTZAN clips from ``--clips DIR``, read in place, else the synthetic medley), each change against the
+nearest section start (the target: within 2.5 s)."""
 
 from __future__ import annotations
 
@@ -25,11 +27,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=positive(float, 60), default=4.0, help="length of the analysed track")
     parser.add_argument("--audio", default=None, metavar="FILE", help="a real track, looped to --minutes "
                         "(default: a synthesised one of known structure)")
+    parser.add_argument("--medley", action="store_true", help="measure section starts on medleys of three 30 s "
+                        "tracks instead (the synthetic one, and with --clips the real ones)")
+    parser.add_argument("--clips", default=None, metavar="DIR", help="with --medley: a folder of GENRE_NNNNN.wav "
+                        "clips (e.g. the beat-tracking development set); 16 medleys of three genres")
 
 
 def run(args: argparse.Namespace) -> int:
     """Time the analysis; print the sections and, on the synthesised track, the boundary errors."""
     import soundfile as sf
+
+    if args.medley:
+        return _medleys(args.clips)
 
     from live.library.song import analyse
 
@@ -67,4 +76,50 @@ def run(args: argparse.Namespace) -> int:
         extra = sum(float(np.min(np.abs(truth - f))) > beat for f in found)
         print(f"boundaries: {hits}/{len(truth)} true ones found within one beat (max error of those "
               f"{max([e for e in errors if e <= beat], default=0.0):.3f} s), {extra} extra")
+    return 0
+
+
+MEDLEY_TARGET_S = 2.5
+MEDLEY_FIRST = ("pop_00000", "classical_00000", "disco_00000")  # the medley of the report (issue 23)
+
+
+def _medleys(clips: str | None) -> int:
+    """Each medley's changes against the nearest section start; a summary line."""
+    import soundfile as sf
+
+    from live.bench.synth import synth_medley
+    from live.library.song import analyse
+
+    print(machine_line())
+    medleys: list[tuple[str, np.ndarray, int, list[float]]] = []
+    y, changes = synth_medley(30.0)
+    medleys.append(("synthetic kick/pad/hats", y, 22050, changes))
+    if clips:
+        folder = Path(clips)
+        genres = sorted({p.stem.split("_")[0] for p in folder.glob("*_0000*.wav")})
+        rng = np.random.default_rng(1)
+        picks = [MEDLEY_FIRST] + [tuple(f"{g}_0000{rng.integers(2)}" for g in rng.choice(genres, 3, replace=False))
+                                  for _ in range(15)]
+        for names in picks:
+            parts, sr = [], 22050
+            for name in names:
+                part, sr = sf.read(folder / f"{name}.wav", dtype="float32", always_2d=True)
+                parts.append(part.mean(axis=1)[:30 * sr])
+            medleys.append((" + ".join(names), np.concatenate(parts), sr, [30.0, 60.0]))
+    errors: list[float] = []
+    extra = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, y, sr, changes in medleys:
+            path = Path(tmp) / "medley.wav"
+            sf.write(path, y, sr)
+            plan = analyse(path)
+            found = np.array([s.start for s in plan.sections[1:]])
+            errs = [float(np.min(np.abs(found - c))) if len(found) else float("inf") for c in changes]
+            errors += errs
+            extra += sum(float(np.min(np.abs(np.array(changes) - f))) > MEDLEY_TARGET_S for f in found)
+            print(f"  {label:<48} changes at {', '.join(f'{c:.0f}' for c in changes)} s: nearest start "
+                  f"{', '.join(f'{e:.2f}' for e in errs)} s off; starts {', '.join(f'{s.start:.1f}' for s in plan.sections)}")
+    hits = sum(e <= MEDLEY_TARGET_S for e in errors)
+    print(f"medley changes with a section start within {MEDLEY_TARGET_S} s: {hits}/{len(errors)} "
+          f"(median error {np.median(errors):.2f} s, max {max(errors):.2f} s); {extra} starts inside a track")
     return 0

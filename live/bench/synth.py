@@ -64,3 +64,26 @@ def synth_song(parts: list[tuple[int, bool]], bpm: float = 120.0, samplerate: in
         t += seconds
     y = np.concatenate(out)
     return (0.9 * y / max(1e-9, np.abs(y).max())).astype(np.float32), starts
+
+
+MEDLEY = ((124.0, 1.0, "kick"), (84.0, 0.25, "pad"), (104.0, 0.6, "hats"))  # (bpm, level, voice) of each track
+
+
+def synth_medley(seconds: float = 30.0, samplerate: int = 22050,
+                 tracks: tuple[tuple[float, float, str], ...] = MEDLEY) -> tuple[np.ndarray, list[float]]:
+    """Three made-up tracks of ``seconds`` each, played one after another, clearly different in
+    tempo, loudness and timbre: a loud kick-and-bass track, a quiet slow pad with a soft kick, a
+    mid-loud hat-driven one. Returns ``(samples float32 mono, the times the track changes)``."""
+    out = []
+    for i, (bpm, level, voice) in enumerate(tracks):
+        y, beats = synth_kick_track([(bpm, seconds)], samplerate, hats=voice != "pad", bass=voice == "kick", seed=i)
+        t = np.arange(len(y)) / samplerate
+        if voice == "pad":  # a sustained A minor chord over a soft kick: no hats, little attack
+            y = 0.2 * y + 0.25 * sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+        elif voice == "hats":  # extra sixteenth-note noise: bright, busy
+            rng = np.random.default_rng(i)
+            noise = rng.standard_normal(len(y)) * 0.3
+            y = y + np.diff(noise, prepend=0.0) * np.exp(-((t * bpm / 60.0 * 4) % 1) * 8)
+        out.append(level * y / max(1e-9, np.abs(y).max()))
+    changes = [seconds * k for k in range(1, len(tracks))]
+    return np.concatenate(out).astype(np.float32), changes

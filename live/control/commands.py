@@ -218,8 +218,10 @@ COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (
                 "show the SD layer or the `--clip` video, or toggle"),
     CommandSpec("clip_every", "value", "layer", (Arg("float", "beats between cuts", 0.0, MAX_CLIP_EVERY, span=(0.0, 16.0)),),
                 "cut between the SD layer and the clip every N beats (0: only on command)"),
-    CommandSpec("section", "value", "show", (Arg("name", "section name"),),
-                "jump to a section of the preset on the next bar (phrase if the preset quantizes to phrases)"),
+    CommandSpec("section", "value", "show", (Arg("name", "section name"),
+                                             Arg("choice", "when", optional=True, choices=("now", "beat", "bar", "phrase"))),
+                "jump to a section of the preset on the next bar (phrase if the preset quantizes to phrases), "
+                "or when asked: `now` (a song plan's cue, already on its downbeat), next `beat`, `bar` or `phrase`"),
     CommandSpec("av_offset", "value", "show", (Arg("float", "offset in ms", -1000.0, 1000.0, span=(-250.0, 250.0)),),
                 "audio-to-visual offset: > 0 shows the beat later (the room hears it late)"),
     _toggle("calibrate", "show", "calibration: tap 8 beats along with what you hear; sets av_offset"),

@@ -94,6 +94,7 @@ def _shape(command: str) -> _Shape:
         # The pad supplies the switch; a further argument (fade's length in beats) may be fixed by
         # the binding's ``value``.
         return _Shape(spec, fixed, None, free[1] if len(free) > 1 else None)
+    free = tuple(a for a in free if not a.optional)  # a binding gives the required ones (section's "when" is the default)
     name = free[0] if len(free) == 2 else None
     return _Shape(spec, fixed, name, free[-1] if free else None)
 

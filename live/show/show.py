@@ -413,7 +413,7 @@ class Show:
                 raise UserError("no clip to switch to (start the show with --clip FILE)")
             self.clip.command(name, args)
         elif name == "section":
-            self._section_command(str(args[0]), now)
+            self._section_command(str(args[0]), now, str(args[1]) if len(args) > 1 else "")
         elif name == "av_offset":
             self.av_offset_ms = float(args[0])
             self._notes.report("av_offset", f"av offset {self.av_offset_ms:+.1f} ms")
@@ -443,12 +443,14 @@ class Show:
         else:
             self.queued = QueuedSwitch.after(name, unit, self.last_state, now + self.frame_period)
 
-    def _section_command(self, name: str, now: float) -> None:
-        """Queue a jump to section ``name`` for the next bar, or phrase when the preset quantizes
-        to phrases (at once with no tempo source); an unknown section is refused now."""
+    def _section_command(self, name: str, now: float, when: str = "") -> None:
+        """Queue a jump to section ``name`` for the next ``when`` (beat, bar or phrase; by default
+        the bar, or phrase when the preset quantizes to phrases), or make it now (``when`` "now",
+        or no tempo source); an unknown section is refused now. A song plan's cue says "now": it
+        comes on the plan's downbeat, and the live clock's bars need not line up with the plan's."""
         section_span(self.preset, name)
-        unit = "phrase" if self.preset.look.transition_quantize == "phrase" else "bar"
-        if self.last_state.tempo_source == "none":
+        unit = when or ("phrase" if self.preset.look.transition_quantize == "phrase" else "bar")
+        if unit == "now" or self.last_state.tempo_source == "none":
             self.queued = None
             self.enter_section(name, now)
         else:
