@@ -25,4 +25,4 @@ def test_every_help_says_each_default_once_and_none_that_say_nothing():
         seen += 1
     assert seen > 20  # every command and benchmark was walked
     song = " ".join(next(p for path, p in _parsers(build_parser()) if path == ("song",)).format_help().split())
-    assert "(default: keep your edits)" in song and "(default: 512x512)" in song  # hand-written and automatic
+    assert "(default: keep your edits)" in song and "(default: 768x432)" in song  # hand-written and automatic

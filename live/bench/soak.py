@@ -450,7 +450,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"inject this many {STALL_S * 1000:.0f} ms stalls (they are reported apart)")
     parser.add_argument("--realtime", action="store_true",
                         help="the real clock and the decode thread, a preset switch every --switch-every seconds "
-                             f"({INVALID_SWITCH_SHARE:.0%} of them to bad names), as a night of live switching")
+                             f"({INVALID_SWITCH_SHARE:.0%}% of them to bad names), as a night of live switching")
     parser.add_argument("--switch-every", type=positive(float, 3600), default=None, metavar="S",
                         help=f"seconds between preset switches [{SWITCH_EVERY_S:g} on average; "
                              f"{REALTIME_SWITCH_EVERY_S:g} exactly with --realtime]")

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from live import paths
-from live.cli.common import add_folder_flags
+from live.cli.common import HelpFormatter, add_folder_flags
 from live.errors import UserError
 from live.library import sets
 
@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``set add|list|remove``."""
     sub = parser.add_subparsers(dest="set_command", metavar="ACTION", required=True)
     add = sub.add_parser("add", help="analyse tracks into the set: beat grid, sections, fingerprints",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=HelpFormatter)
     add.add_argument("setdir", metavar="SETDIR", help="the set: a name in the sets folder, or a folder path")
     add.add_argument("tracks", metavar="TRACK", nargs="+", help="audio files (WAV, FLAC, MP3...)")
     add.add_argument("--rekordbox-xml", default=None, metavar="FILE", help="rekordbox collection export "

@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--family", default="sd1", choices=("sd1", "sdxl"), help="latent family of --model")
     parser.add_argument("--out", default=None, metavar="FILE.mp4", help="render the video with the audio to this file")
     parser.add_argument("--plan", default=None, metavar="FILE.json", help="write the timeline: sections, BPM, beats, downbeats")
-    parser.add_argument("--size", default="768x432", help="video size WxH (default 16:9, as the built-in presets); "
+    parser.add_argument("--size", default="768x432", help="video size WxH, 16:9 like the built-in presets; "
                         "a new song preset's keyframes are made at this size (within 256..2048)")
     parser.add_argument("--fps", type=Bounded(int, 1, MAX_FPS), default=30, help="video frame rate")
     parser.add_argument("--seconds", type=positive(float), default=None, help="render only the first S seconds")
