@@ -199,3 +199,36 @@ def test_no_black_frame_from_holding_visual_to_the_first_decoded_frame(bank, ren
     assert built and built[0].decode.frames()[1] is not None  # the show took over and decoded
     assert min(means) > 10, means
     assert stage.status()["holding"] == "" and stage.status()["decoder"] == "tiny"
+
+
+def test_no_black_frame_from_holding_visual_to_a_pixel_presets_first_frame(bank, renderer):
+    """The built-in demo holds pictures: its frames are composed by the renderer, never decoded.
+    The take-over from the holding visual must be just as seamless, from the very first frame."""
+    holding = HoldingVisual(renderer, 1.0 / FPS)
+    never = Stalling(good=0)  # the decoder must not be needed: any decode would hang here
+    built: list[Show] = []
+    means: list[float] = []
+    lit: list[float] = []
+
+    def start_show():
+        if len(means) < 10:
+            return None
+        built.append(Show(bank, AsyncDecode(never, FPS), renderer, preset="demo", frame_period=1.0 / FPS))
+        return built[0]
+
+    def after(t: float, frames: int) -> None:
+        pixels = renderer.read_pixels().astype(float)
+        means.append(float(pixels.mean()))
+        lit.append(float((pixels.max(axis=2) > 40).mean()))
+
+    stage = Stage(holding, start_show, Path("."))
+    try:
+        driver.run(stage.tick, RealTimeClock(FPS, seconds=1.0), WindowSink(renderer), beat, after_frame=after)
+    finally:
+        never.release.set()
+        if built:
+            built[0].decode.stop()
+    assert built and built[0].pixels is not None and stage.status()["holding"] == ""
+    assert never.stalled_at is None  # composed by the renderer: no decode was asked for
+    assert len(means) > 20, means
+    assert min(means) > 10 and min(lit) > 0.2, (means, lit)  # every frame a picture, the switch included
