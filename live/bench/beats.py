@@ -9,11 +9,20 @@ group of columns per beat activation (aubio, rnn), and raw aubio tempo run causa
 reference. ``--transitions`` adds DJ mixes of the clips built in memory
 (:mod:`live.bench.transitions`) with the re-lock time after each. It also measures the analysis
 cost (real-time factor at 48 kHz) and the onset-to-envelope latency of each activation.
+
+So that a default chosen on these files cannot overfit silently, every file has a fixed half: the
+first 8 hex digits of the SHA-256 of its name (stem, e.g. ``pop_00000``) as an integer, even =
+``tune`` (constants may be chosen on it), odd = ``check`` (only reported). :func:`fold_of` with
+``K`` folds is that integer mod ``K``. ``--split`` scores one half or both (each summarised on its
+own; mixes are made within a half), ``--folds K`` rotates: each fold is checked with the
+activation that scores best on the other folds, and the chosen activation and its figure on the
+held-out fold are printed per fold.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import time
@@ -259,8 +268,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookahead", type=Bounded(float, 0, 2000), default=50.0, metavar="MS", help="commit beats this far ahead")
     parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=512, help="input block size in frames")
     parser.add_argument("--jobs", type=Bounded(int, 1, 256), default=os.cpu_count() or 1, help="files scored in parallel")
-    parser.add_argument("--beat-activation", choices=(*BEAT_ACTIVATIONS, "both"), default="both",
-                        help="which beat activation to score (both: side by side). " + describe("beat_activation"))
+    parser.add_argument("--beat-activation", choices=(*BEAT_ACTIVATIONS, "all", "both"), default="all",
+                        help="which beat activation to score (all, or its old name both: side by side). "
+                             + describe("beat_activation"))
+    parser.add_argument("--split", choices=(*HALVES, "both"), default="both",
+                        help="which half of the fixed split to score: tune (constants may be chosen on it), check "
+                             "(only reported), or both, each summarised on its own; a file's half is the parity of "
+                             "the SHA-256 of its name")
+    parser.add_argument("--folds", type=Bounded(int, 0, 20), default=0, metavar="K",
+                        help="also rotate a K-fold split (SHA-256 of the name mod K): per fold, the figures of each "
+                             "activation and the one that scores best on the other folds (0: off)")
     parser.add_argument("--downbeat", choices=DOWNBEAT_CUES, default=DEFAULTS.downbeat,
                         help=describe("downbeat") + "; bass gives the figures of the earlier, bass-only estimate")
     parser.add_argument("--transitions", action="store_true",
@@ -273,6 +290,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offsets", default="0", metavar="S,S,...",
                         help="also start the tracker this many seconds into each file and print the mean F per "
                              "start (e.g. 0,0.37,0.81,1.23): a steadier figure for comparing tracker changes")
+
+
+HALVES = ("tune", "check")
+
+
+def _name_hash(name: str) -> int:
+    return int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:8], 16)
+
+
+def half_of(name: str) -> str:
+    """``tune`` or ``check``: the fixed half of the split for a file name (stem): SHA-256, even or odd."""
+    return HALVES[_name_hash(name) % 2]
+
+
+def fold_of(name: str, folds: int) -> int:
+    """The fold (0..folds-1) of a file name (stem) in a ``folds``-fold rotation: SHA-256 mod ``folds``."""
+    return _name_hash(name) % folds
 
 
 def find_pairs(folder: Path) -> list[tuple[Path, Path]]:
@@ -339,34 +373,99 @@ def _reference_table(results: list[dict[str, Any]], activations: list[str]) -> N
             print(f"{label:<22}" + "".join(f"{np.mean([f(n, c) for n in sel]):18.3f}" for c in cols))
 
 
+def _summary_cells(rows: list[dict[str, Any]]) -> str:
+    # Beat F, downbeat F and the median published-tempo spread (steady genres) of some results.
+    if not rows:
+        return f"{'-':>6} {'-':>6} {'-':>6}"
+    steady = [r["ours"]["tempo spread"] for r in rows if r["genre"] in STEADY_GENRES]
+    spread = float(np.nanmedian(steady)) if steady and np.isfinite(steady).any() else float("nan")
+    return (f"{np.mean([r['ours']['F'] for r in rows]):6.3f} {np.nanmean([r['ours']['downbeat F'] for r in rows]):6.3f} "
+            f"{spread:6.2f}")
+
+
+def _split_summary(results: list[dict[str, Any]], activations: list[str], folds: int) -> None:
+    """Per half of the split (and per fold with ``folds``): beat F, downbeat F and the published
+    tempo's median spread on the steady genres, per activation; with folds, the activation chosen
+    on the other folds and what it scores on the held-out one."""
+    at0 = [r for r in results if r["offset"] == 0]
+    head = "".join(f" | {a + ' F':>14} {'dbF':>6} {'sprd':>6}" for a in activations)
+    print(f"\nper half of the split (SHA-256 of the name: even = tune, odd = check; sprd = median published tempo "
+          f"spread in BPM on {', '.join(STEADY_GENRES)})")
+    print(f"{'':<24}{head}")
+    for kind, label in (("clips", "clips"), ("mixes", "mixes")):
+        for half in HALVES:
+            rows = [r for r in at0 if (" > " in r["name"]) == (kind == "mixes")
+                    and half_of(r["name"].split(" > ")[0]) == half]
+            if not rows:
+                continue
+            n = len({r["name"] for r in rows})
+            cells = "".join(" | " + _summary_cells([r for r in rows if r["activation"] == a]) for a in activations)
+            print(f"{f'{label} {half} ({n})':<24}{cells}")
+    if folds < 2:
+        return
+    clips = [r for r in at0 if " > " not in r["name"]]
+    print(f"\n{folds}-fold rotation (fold = SHA-256 of the name mod {folds}): per fold, each activation's figures; "
+          f"'chosen' = the activation with the best beat F on the other folds, scored on this one")
+    print(f"{'':<24}{head} | chosen")
+    checked = []
+    for k in range(folds):
+        held = [r for r in clips if fold_of(r["name"], folds) == k]
+        rest = [r for r in clips if fold_of(r["name"], folds) != k]
+        if not held:
+            continue
+        tuned = {a: np.mean([r["ours"]["F"] for r in rest if r["activation"] == a] or [float("nan")])
+                 for a in activations}
+        chosen = max(activations, key=lambda a: (np.nan_to_num(tuned[a], nan=-1.0)))
+        got = [r for r in held if r["activation"] == chosen]
+        checked += got
+        cells = "".join(" | " + _summary_cells([r for r in held if r["activation"] == a]) for a in activations)
+        n = len({r["name"] for r in held})
+        print(f"{f'fold {k} ({n})':<24}{cells} | {chosen} {np.mean([r['ours']['F'] for r in got]):.3f}")
+    cells = "".join(" | " + _summary_cells([r for r in clips if r["activation"] == a]) for a in activations)
+    print(f"{'all folds':<24}{cells} | chosen by rotation: beat F {np.mean([r['ours']['F'] for r in checked]):.3f}, "
+          f"dbF {np.nanmean([r['ours']['downbeat F'] for r in checked]):.3f}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Score every annotated file (and, with ``--transitions``, the DJ mixes made from them) with
     each beat activation and print the tables, the cost and the latency."""
     import aubio
 
-    from live.audio import rnn
+    from live.audio import beatnet, rnn
     from live.audio.analysis import default_hop
 
     pairs = find_pairs(Path(args.dir))
+    if args.split != "both":
+        pairs = [p for p in pairs if half_of(p[0].stem) == args.split]
+        if not pairs:
+            raise AudioError(f"no file of {args.dir} falls in the {args.split} half of the split")
     try:
         offsets = sorted({float(x) for x in str(args.offsets).split(",") if x.strip()} | {0.0})
     except ValueError:
         raise AudioError(f"--offsets {args.offsets!r}: give seconds separated by commas, e.g. 0,0.37,0.81") from None
     if any(not 0.0 <= o <= 5.0 for o in offsets):
         raise AudioError(f"--offsets {args.offsets!r}: each offset must be within 0..5 s")
-    activations = list(BEAT_ACTIVATIONS) if args.beat_activation == "both" else [args.beat_activation]
+    activations = list(BEAT_ACTIVATIONS) if args.beat_activation in ("all", "both") else [args.beat_activation]
     if "rnn" in activations and not rnn.available():
-        print(f"rnn beat activation not available (madmom missing: {rnn.INSTALL_HINT}); scoring aubio only")
+        print(f"rnn beat activation not available (madmom missing: {rnn.INSTALL_HINT}); not scored")
         activations = [a for a in activations if a != "rnn"] or ["aubio"]
+    if "beatnet" in activations and not beatnet.available():
+        print(f"beatnet beat activation not available (BeatNet missing: {beatnet.INSTALL_HINT}); not scored")
+        activations = [a for a in activations if a != "beatnet"] or ["aubio"]
+    if args.downbeat == "learned" and not beatnet.available():
+        raise UserError(f"--downbeat learned needs BeatNet: {beatnet.INSTALL_HINT}")
     # The benchmark measures the tracker as shipped: the default analysis settings, except the
     # activation and the downbeat cues (--downbeat bass: the earlier estimate).
     settings = {a: replace(DEFAULTS, beat_activation=a, downbeat=args.downbeat) for a in activations}
     items = [("clip", str(a), str(b)) for a, b in pairs]
     mixes = []
     if args.transitions:
-        names = [a.stem for a, _ in pairs]
-        mixes = [("mix", str(pairs[i][0]), str(pairs[i][1]), str(pairs[j][0]), str(pairs[j][1]))
-                 for i, j in transition_pairs(names)]
+        # Made within each half, so a mix is tune or check material as its clips are.
+        for half in HALVES:
+            part = [p for p in pairs if half_of(p[0].stem) == half]
+            names = [a.stem for a, _ in part]
+            mixes += [("mix", str(part[i][0]), str(part[i][1]), str(part[j][0]), str(part[j][1]))
+                      for i, j in transition_pairs(names)]
     # madmom's reference rows are computed once per item, with the first activation's start at 0.
     jobs = [(it, args.lookahead / 1000.0, args.blocksize, o, settings[a], args.reference and a == activations[0])
             for a in activations for o in offsets for it in items]
@@ -414,6 +513,7 @@ def run(args: argparse.Namespace) -> int:
               f"BPM on the steady genres ({', '.join(STEADY_GENRES)}), {np.nanmedian(list(spreads.values())):.2f} BPM "
               f"on all clips; a tempo step at 124 BPM is followed in "
               + ", ".join(f"{k}: {v:.1f} s ({v / bar_s:.1f} bars)" for k, v in steps.items()))
+    _split_summary(results, activations, args.folds)
     if args.reference:
         _reference_table([r for r in results if r["offset"] == 0], activations)
     audio_s = sum(r["duration"] for r in clips)
