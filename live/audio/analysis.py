@@ -64,6 +64,7 @@ BEATNET_DELAY = 0.021
 # (linear interpolation between frames): the tracker's comb and peak picking were tuned at
 # 86-100 frames a second.
 BEATNET_UPSAMPLE = 2
+BEATNET_ACCENT = True  # the tracker's beat / off-beat check reads aubio's bass accent with BeatNet too
 LEARNED_WINDOW = 0.15  # beats: the learned downbeat cue of beat k is its largest probability within +-this of k
 LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
@@ -162,6 +163,7 @@ class AudioEngine:
                                 "and the harmony downbeat cues", beatnet.INSTALL_HINT)
                 self.beat_activation = "aubio" if self.beat_activation == "beatnet" else self.beat_activation
                 self.downbeat = "harmony" if self.downbeat == "learned" else self.downbeat
+        self._accent_hold = 0.0  # the largest aubio accent since the last learned frame
         self._beatnet_last = 0.0  # the previous frame's beat probability (for the upsampling)
         self._learned_beat: int | None = None  # the beat whose learned downbeat cue is being collected
         self._learned_max = 0.0
@@ -291,6 +293,8 @@ class AudioEngine:
         self._prev_total = e_total
         if self.beat_activation == "aubio":
             self._beat_step(novelty, accent, frame_end)
+        else:
+            self._accent_hold = max(self._accent_hold, accent)
         # Downbeat evidence: the strongest bass onset within the first part of each beat.
         onset_time = frame_end - self.onset_delay
         pos = self.clock.beats_at(onset_time)
@@ -329,7 +333,9 @@ class AudioEngine:
                 value = float(beat[i])
                 for j in range(1, BEATNET_UPSAMPLE + 1):  # the last step is the frame itself
                     w = j / BEATNET_UPSAMPLE
-                    self._beat_step(self._beatnet_last + w * (value - self._beatnet_last), 0.0,
+                    accent = self._accent_hold if BEATNET_ACCENT else 0.0
+                    self._accent_hold = 0.0
+                    self._beat_step(self._beatnet_last + w * (value - self._beatnet_last), accent,
                                     frame_end - (1.0 - w) / beatnet.FPS)
                 self._beatnet_last = value
             if self.downbeat == "learned":

@@ -374,10 +374,11 @@ def _reference_table(results: list[dict[str, Any]], activations: list[str]) -> N
 
 
 def _summary_cells(rows: list[dict[str, Any]]) -> str:
-    # Beat F, downbeat F and the median published-tempo spread (steady genres) of some results.
+    # Beat F, downbeat F and the median published-tempo spread (steady genres; not for mixes,
+    # whose tempo changes at the transition) of some results.
     if not rows:
         return f"{'-':>6} {'-':>6} {'-':>6}"
-    steady = [r["ours"]["tempo spread"] for r in rows if r["genre"] in STEADY_GENRES]
+    steady = [r["ours"]["tempo spread"] for r in rows if r["genre"] in STEADY_GENRES and " > " not in r["name"]]
     spread = float(np.nanmedian(steady)) if steady and np.isfinite(steady).any() else float("nan")
     return (f"{np.mean([r['ours']['F'] for r in rows]):6.3f} {np.nanmean([r['ours']['downbeat F'] for r in rows]):6.3f} "
             f"{spread:6.2f}")
