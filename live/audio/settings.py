@@ -41,9 +41,9 @@ class AnalysisSettings:
         "CC BY 4.0, commercial use with attribution; needs BeatNet, else aubio is used), aubio = the aubio onset function",
         choices=BEAT_ACTIVATIONS)
     downbeat: str = _setting(
-        "harmony", "what places the bar's first beat: harmony = chord changes (beat-synchronous chroma) and the low "
-        "band's onsets together, bass = the low band's onsets alone (the earlier estimate), learned = BeatNet's causal "
-        "downbeat probability (needs BeatNet, else harmony is used)", choices=DOWNBEAT_CUES)
+        "learned", "what places the bar's first beat: harmony = chord changes (beat-synchronous chroma) and the low "
+        "band's onsets together, bass = the low band's onsets alone (the earlier estimate), learned (default) = BeatNet's "
+        "causal downbeat probability with the chord changes (needs BeatNet, else harmony is used)", choices=DOWNBEAT_CUES)
     tempo_min: float = _setting(70.0, "slowest tempo in BPM the tracker reports", 20.0, 400.0)
     tempo_max: float = _setting(180.0, "fastest tempo in BPM the tracker reports", 20.0, 400.0)
 
