@@ -87,3 +87,14 @@ def test_split_is_fixed_by_the_name():
     assert halves == [half_of(n) for n in names]
     assert half_of("pop_00000") == ("tune" if fold_of("pop_00000", 2) == 0 else "check")
     assert all(0 <= fold_of(n, 5) < 5 for n in names)
+
+
+def test_generated_tracks_have_exact_annotations():
+    from live.bench.annotated import synth_annotated
+
+    x, beats, pos = synth_annotated(3, samplerate=8000, seconds=10.0)
+    assert len(x) == 80000 and np.abs(x).max() <= 0.91
+    assert np.all(np.diff(beats) > 0.3) and np.all(np.diff(beats) < 0.8)  # 80-160 BPM (+-6%)
+    assert set(pos) <= {1.0, 2.0, 3.0, 4.0} and np.all((np.diff(pos) % 4) == 1)  # bars of four, in order
+    again = synth_annotated(3, samplerate=8000, seconds=10.0)
+    assert np.array_equal(again[0], x)  # the seed decides everything

@@ -36,6 +36,7 @@ import numpy as np
 from live import paths
 from live.audio.settings import BEAT_ACTIVATIONS, DEFAULTS, DOWNBEAT_CUES, AnalysisSettings, describe
 from live.audio.sources import BLOCKSIZE_RANGE, AudioError, iter_blocks, load_audio, resample, to_mono
+from live.bench.annotated import synth_annotated, synth_name
 from live.bench.machine import machine_line
 from live.bench.synth import synth_kick_track
 from live.bench.transitions import FADE, HIT, RELOCK_BEATS, build_transition, relock_time, transition_pairs
@@ -144,6 +145,9 @@ REFERENCES = ("online", "projected", "offline")  # the keys of madmom_reference_
 def _load_item(item: tuple[str, ...]) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, float | None]:
     # ("clip", audio, beats) or ("mix", audio A, beats A, audio B, beats B): samples, rate,
     # reference times and bar positions, and the middle of the transition (mixes only).
+    if item[0] == "synth":
+        samples, times, pos = synth_annotated(int(item[1]))
+        return samples, SYNTH_RATE, times, pos, None
     if item[0] == "clip":
         samples, rate = load_audio(item[1])
         times, pos = read_annotations(Path(item[2]))
@@ -169,20 +173,22 @@ def _evaluate(job: tuple[tuple[str, ...], float, int, float, AnalysisSettings, b
     ours = np.array([b["time"] for b in beats]) + start / rate
     bars = np.array([b["bar"] for b in beats])
     # The raw aubio reference row is for the table, which shows the start at 0 only.
-    raw = score(ref, aubio_causal_beats(samples, rate)) if offset == 0 and item[0] == "clip" else None
+    raw = score(ref, aubio_causal_beats(samples, rate)) if offset == 0 and item[0] != "mix" else None
     madmom = ({k: score(ref, v)["F"] for k, v in madmom_reference_beats(samples, rate).items()}
               if reference and offset == 0 else None)
-    name = Path(item[1]).stem + ("" if item[0] == "clip" else " > " + Path(item[3]).stem)
+    name = (synth_name(int(item[1])) if item[0] == "synth"
+            else Path(item[1]).stem + ("" if item[0] == "clip" else " > " + Path(item[3]).stem))
     result = score(ref, ours)
     result["downbeat F"] = downbeat_f(ref, ref_pos, ours, bars) if np.any(ref_pos == 1) else float("nan")
     result["tempo spread"] = tempo_spread(beats, SPREAD_AFTER_S - start / rate)
     if middle is not None:
         result["relock"] = relock_time(ref, ours, middle)
-    return {"name": name, "genre": name.split("_")[0], "offset": offset, "ours": result, "activation":
+    return {"name": name, "genre": name.split("_")[0], "kind": item[0], "offset": offset, "ours": result, "activation":
             settings.beat_activation, "aubio": raw, "madmom": madmom, "duration": (len(samples) - start) / rate,
             "cpu": cpu, "rate": rate}
 
 
+SYNTH_RATE = 22050  # the rate generated tracks are made at (as the development clips)
 SPREAD_AFTER_S = 10.0  # the published tempo's spread is measured from here on (the first estimates settle before)
 STEADY_GENRES = ("disco", "hiphop", "pop")  # steady-tempo material, where the published tempo must not move
 
@@ -275,6 +281,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="which half of the fixed split to score: tune (constants may be chosen on it), check "
                              "(only reported), or both, each summarised on its own; a file's half is the parity of "
                              "the SHA-256 of its name")
+    parser.add_argument("--synth", type=Bounded(int, 0, 1000), default=0, metavar="N",
+                        help="also score N generated tracks with exact annotations (live/bench/annotated.py: drums, "
+                             "bass and a chord change per bar; steady, stepped or ramped tempo 80-160 BPM), in their "
+                             "own table and split by name as the files are")
     parser.add_argument("--folds", type=Bounded(int, 0, 20), default=0, metavar="K",
                         help="also rotate a K-fold split (SHA-256 of the name mod K): per fold, the figures of each "
                              "activation and the one that scores best on the other folds (0: off)")
@@ -393,10 +403,9 @@ def _split_summary(results: list[dict[str, Any]], activations: list[str], folds:
     print(f"\nper half of the split (SHA-256 of the name: even = tune, odd = check; sprd = median published tempo "
           f"spread in BPM on {', '.join(STEADY_GENRES)})")
     print(f"{'':<24}{head}")
-    for kind, label in (("clips", "clips"), ("mixes", "mixes")):
+    for kind, label in (("clip", "clips"), ("mix", "mixes"), ("synth", "generated")):
         for half in HALVES:
-            rows = [r for r in at0 if (" > " in r["name"]) == (kind == "mixes")
-                    and half_of(r["name"].split(" > ")[0]) == half]
+            rows = [r for r in at0 if r["kind"] == kind and half_of(r["name"].split(" > ")[0]) == half]
             if not rows:
                 continue
             n = len({r["name"] for r in rows})
@@ -404,7 +413,7 @@ def _split_summary(results: list[dict[str, Any]], activations: list[str], folds:
             print(f"{f'{label} {half} ({n})':<24}{cells}")
     if folds < 2:
         return
-    clips = [r for r in at0 if " > " not in r["name"]]
+    clips = [r for r in at0 if r["kind"] == "clip"]
     print(f"\n{folds}-fold rotation (fold = SHA-256 of the name mod {folds}): per fold, each activation's figures; "
           f"'chosen' = the activation with the best beat F on the other folds, scored on this one")
     print(f"{'':<24}{head} | chosen")
@@ -459,6 +468,8 @@ def run(args: argparse.Namespace) -> int:
     # activation and the downbeat cues (--downbeat bass: the earlier estimate).
     settings = {a: replace(DEFAULTS, beat_activation=a, downbeat=args.downbeat) for a in activations}
     items = [("clip", str(a), str(b)) for a, b in pairs]
+    generated = [("synth", str(seed)) for seed in range(args.synth)
+                 if args.split == "both" or half_of(synth_name(seed)) == args.split]
     mixes = []
     if args.transitions:
         # Made within each half, so a mix is tune or check material as its clips are.
@@ -470,6 +481,7 @@ def run(args: argparse.Namespace) -> int:
     # madmom's reference rows are computed once per item, with the first activation's start at 0.
     jobs = [(it, args.lookahead / 1000.0, args.blocksize, o, settings[a], args.reference and a == activations[0])
             for a in activations for o in offsets for it in items]
+    jobs += [(it, args.lookahead / 1000.0, args.blocksize, 0.0, settings[a], False) for a in activations for it in generated]
     jobs += [(it, args.lookahead / 1000.0, args.blocksize, 0.0, settings[a], args.reference and a == activations[0])
              for a in activations for it in mixes]
     wall = time.perf_counter()
@@ -479,12 +491,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         results = [_evaluate(j) for j in jobs]
     wall = time.perf_counter() - wall
-    clips = [r for r in results if " > " not in r["name"]]
+    synth = [r for r in results if r["kind"] == "synth"]
+    clips = [r for r in results if r["kind"] == "clip"]
     at0 = [r for r in clips if r["offset"] == 0]
     print(f"beat accuracy: {len(pairs)} files in {args.dir}, lookahead {args.lookahead:g} ms, block {args.blocksize}; "
           f"mir_eval +-70 ms, first 5 s trimmed; dbF = downbeat F (beats the clock calls bar position 1; "
           f"downbeat cues: {args.downbeat})")
     _table(at0, activations, "file (start at 0 s)", raw=True)
+    if synth:
+        print(f"\ngenerated tracks ({len(generated)}, exact annotations; live/bench/annotated.py)")
+        _table(synth, activations, "generated track", raw=True)
     if len(offsets) > 1:
         for a in activations:
             per_start = [float(np.mean([r["ours"]["F"] for r in clips if r["offset"] == o and r["activation"] == a]))
@@ -496,7 +512,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    [{genre}] {np.mean(sel):.3f}", end="")
             print()
     if mixes:
-        done = [r for r in results if " > " in r["name"]]
+        done = [r for r in results if r["kind"] == "mix"]
         print(f"\nDJ transitions: {len(mixes)} mixes of the clips above, {FADE:g} s linear crossfade, annotations "
               f"switched at the middle; re-lock = from there to {RELOCK_BEATS} beats in a row within {HIT * 1000:.0f} ms")
         _table(done, activations, "mix", raw=False)
@@ -516,7 +532,7 @@ def run(args: argparse.Namespace) -> int:
               + ", ".join(f"{k}: {v:.1f} s ({v / bar_s:.1f} bars)" for k, v in steps.items()))
     _split_summary(results, activations, args.folds)
     if args.reference:
-        _reference_table([r for r in results if r["offset"] == 0], activations)
+        _reference_table([r for r in results if r["offset"] == 0 and r["kind"] != "synth"], activations)
     audio_s = sum(r["duration"] for r in clips)
     cpu_s = sum(r["cpu"] for r in clips)
     print(f"\nanalysis cost on the files ({at0[0]['rate']} Hz, all activations): {100 * cpu_s / audio_s:.2f}% of one core")
