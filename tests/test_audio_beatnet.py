@@ -53,11 +53,12 @@ def test_activation_peaks_on_the_kicks_whatever_the_block_size():
 
 
 @needs_beatnet
-def test_engine_follows_the_beatnet_activation_and_the_learned_cue():
+@pytest.mark.parametrize("activation", ["beatnet", "blend"])
+def test_engine_follows_the_beatnet_activation_and_the_learned_cue(activation):
     x, kicks = synth_kick_track([(124.0, 14.0)], 48000)
-    settings = AnalysisSettings(beat_activation="beatnet", downbeat="learned")
+    settings = AnalysisSettings(beat_activation=activation, downbeat="learned")
     engine = AudioEngine(48000, settings)
-    assert engine.beat_activation == "beatnet" and engine.downbeat == "learned"
+    assert engine.beat_activation == activation and engine.downbeat == "learned"
     beats = track_beats(x, 48000, settings=settings)
     late = np.array([b["time"] for b in beats if b["time"] > 6.0])
     assert abs(np.median(np.diff(late)) - 60.0 / 124.0) < 0.01
@@ -65,9 +66,10 @@ def test_engine_follows_the_beatnet_activation_and_the_learned_cue():
     assert np.median(err) < 0.03
 
 
-def test_without_beatnet_the_engine_falls_back(monkeypatch):
+@pytest.mark.parametrize("activation", ["beatnet", "blend"])
+def test_without_beatnet_the_engine_falls_back(monkeypatch, activation):
     monkeypatch.setattr(beatnet, "available", lambda: False)
-    engine = AudioEngine(48000, AnalysisSettings(beat_activation="beatnet", downbeat="learned"))
+    engine = AudioEngine(48000, AnalysisSettings(beat_activation=activation, downbeat="learned"))
     assert engine.beat_activation == "aubio" and engine.downbeat == "harmony"
 
 

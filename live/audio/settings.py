@@ -18,7 +18,7 @@ from live.beat.downbeat import DOWNBEAT_CUES
 _LOGGER = logging.getLogger(__name__)
 
 ONSET_METHODS = ("logflux", "energy", "hfc", "complex", "phase", "wphase", "specdiff", "kl", "mkl", "specflux")
-BEAT_ACTIVATIONS = ("aubio", "rnn", "beatnet")
+BEAT_ACTIVATIONS = ("aubio", "rnn", "beatnet", "blend")
 MIN_OCTAVE_SPAN = 1.5  # tempo_max / tempo_min at least this: the tracker folds tempi by octaves
 
 
@@ -38,7 +38,8 @@ class AnalysisSettings:
     beat_activation: str = _setting(
         "aubio", "what the beat tracker follows: rnn = madmom's causal LSTM beat networks (weights CC BY-NC-SA 4.0, "
         "non-commercial use only; needs the rnn extra, else aubio is used), beatnet = BeatNet's causal CRNN (weights "
-        "CC BY 4.0, commercial use with attribution; needs BeatNet, else aubio is used), aubio = the aubio onset function",
+        "CC BY 4.0, commercial use with attribution; needs BeatNet, else aubio is used), blend = the aubio onset function with BeatNet's beat probability added at "
+        "0.2 (needs BeatNet, else aubio is used), aubio = the aubio onset function",
         choices=BEAT_ACTIVATIONS)
     downbeat: str = _setting(
         "learned", "what places the bar's first beat: harmony = chord changes (beat-synchronous chroma) and the low "
