@@ -100,3 +100,12 @@ def test_generated_tracks_have_exact_annotations():
     assert set(pos) <= {1.0, 2.0, 3.0, 4.0} and np.all((np.diff(pos) % 4) == 1)  # bars of four, in order
     again = synth_annotated(3, samplerate=8000, seconds=10.0)
     assert np.array_equal(again[0], x)  # the seed decides everything
+
+
+def test_defaults_are_blend_and_learned_and_fall_back_without_beatnet(monkeypatch):
+    from live.audio.settings import DEFAULTS
+
+    assert (DEFAULTS.beat_activation, DEFAULTS.downbeat) == ("blend", "learned")
+    monkeypatch.setattr(beatnet, "available", lambda: False)
+    engine = AudioEngine(44100)
+    assert (engine.beat_activation, engine.downbeat) == ("aubio", "harmony")

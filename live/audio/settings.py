@@ -36,10 +36,10 @@ class AnalysisSettings:
     onset_method: str = _setting("logflux", "onset novelty function (logflux: log mel-band flux; others are aubio's)",
                                  choices=ONSET_METHODS)
     beat_activation: str = _setting(
-        "aubio", "what the beat tracker follows: rnn = madmom's causal LSTM beat networks (weights CC BY-NC-SA 4.0, "
+        "blend", "what the beat tracker follows: rnn = madmom's causal LSTM beat networks (weights CC BY-NC-SA 4.0, "
         "non-commercial use only; needs the rnn extra, else aubio is used), beatnet = BeatNet's causal CRNN (weights "
-        "CC BY 4.0, commercial use with attribution; needs BeatNet, else aubio is used), blend = the aubio onset function with BeatNet's beat probability added at "
-        "0.2 (needs BeatNet, else aubio is used), aubio = the aubio onset function",
+        "CC BY 4.0, commercial use with attribution; needs BeatNet, else aubio is used), blend (default) = the aubio onset function with BeatNet's beat "
+        "probability added at 0.2 (needs BeatNet, else aubio is used), aubio = the aubio onset function",
         choices=BEAT_ACTIVATIONS)
     downbeat: str = _setting(
         "learned", "what places the bar's first beat: harmony = chord changes (beat-synchronous chroma) and the low "
