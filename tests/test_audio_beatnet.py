@@ -109,3 +109,23 @@ def test_defaults_are_blend_and_learned_and_fall_back_without_beatnet(monkeypatc
     monkeypatch.setattr(beatnet, "available", lambda: False)
     engine = AudioEngine(44100)
     assert (engine.beat_activation, engine.downbeat) == ("aubio", "harmony")
+
+
+@needs_beatnet
+def test_blend_finds_the_next_tracks_bar_at_once_after_a_long_silence():
+    # The blend's running scales were dragged toward 0 by the silence between two tracks, so the
+    # second track's first beats were misweighted and its bar was wrong for ~11 s.
+    from live.audio.sources import iter_blocks
+    from test_beat_downbeat import RATE, chord_track, ones
+
+    first, _ = chord_track(bars=10, pickup=2)
+    second, downbeats = chord_track(bars=10, pickup=3)
+    start = (len(first) + 3 * RATE) / RATE
+    engine = AudioEngine(RATE, AnalysisSettings(beat_activation="blend", downbeat="learned"))
+    states = []
+    for block, end in iter_blocks(np.concatenate([first, np.zeros(3 * RATE, np.float32), second]), RATE, 512):
+        engine.feed(block, end)
+        states.append(engine.state)
+    want = {round(states[-1].beats_at(t + start)) % 4 for t in downbeats}
+    assert len(want) == 1
+    assert ones(states, after=start + 3.0) == want

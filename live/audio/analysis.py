@@ -365,10 +365,11 @@ class AudioEngine:
             novelty, accent, frame_end = self._hybrid_queue.pop(0)
             t = frame_end - self.onset_delay
             p = p0 + (probability - p0) * (t - t0) / (centre - t0) if t0 < t < centre else probability
-            means[2] += 1
-            rate = max(HYBRID_MEAN_RATE, 1.0 / means[2])
-            means[0] += rate * (novelty - means[0])
-            means[1] += rate * (p - means[1])
+            if self._silent_for < SILENCE_HOLD:  # silence would drag both scales toward 0
+                means[2] += 1
+                rate = max(HYBRID_MEAN_RATE, 1.0 / means[2])
+                means[0] += rate * (novelty - means[0])
+                means[1] += rate * (p - means[1])
             value = novelty / max(means[0], 1e-9) + HYBRID_WEIGHT * p / max(means[1], 1e-9)
             self._beat_step(value, accent, frame_end)
 
