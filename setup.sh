@@ -42,6 +42,10 @@ install_python_packages() {
   .venv/bin/python -m pip install -q --upgrade pip wheel setuptools
   .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "$TORCH_SPEC"
   .venv/bin/python -m pip install -q -e ".[test]"
+  # BeatNet's CRNN (--beat-activation beatnet, --downbeat learned; weights CC BY 4.0): its declared
+  # dependencies pin numba 0.54.1, which does not install on Python 3.11, and pyaudio, which only
+  # its microphone mode uses; what the model needs (torch, madmom, numpy) is installed above.
+  .venv/bin/python -m pip install -q --no-deps BeatNet==1.1.3
   rm -f .venv/.installed-* && touch "$stamp"
 }
 

@@ -135,13 +135,15 @@ def test_transition_builder_switches_annotations_at_the_fade_middle():
 
 
 def test_bench_beats_transitions_on_a_synthetic_set(tmp_path, capsys):
-    write_kick_clips(tmp_path, ["g0_00000", "g1_00001"], 20.0)
+    # Mixes are made within a half of the split: g0_00000 and g2_00000 are both check material.
+    write_kick_clips(tmp_path, ["g0_00000", "g2_00000"], 20.0)
     parser = argparse.ArgumentParser()
     beatbench.configure(parser)
     assert beatbench.run(parser.parse_args([str(tmp_path), "--jobs", "1", "--beat-activation", "aubio",
                                             "--transitions"])) == 0
     out = capsys.readouterr().out
-    assert "DJ transitions: 2 mixes" in out and "g0_00000 > g1_00001" in out and "dbF" in out
+    assert "DJ transitions: 2 mixes" in out and "g0_00000 > g2_00000" in out and "dbF" in out
+    assert "mixes check (2)" in out and "mixes tune" not in out
     relock = [line for line in out.splitlines() if line.startswith("aubio: re-lock")][0]
     assert "never re-locked 0/2" in relock and float(relock.split("median ")[1].split()[0]) < 8.0
 

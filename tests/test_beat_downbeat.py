@@ -16,8 +16,14 @@ from live.messages import Command
 RATE = 44100
 
 
+# These tests are about the hand-made cues (low band, chord change) and how the bar evidence
+# holds and restarts; the learned cue and the default (blend, learned) have theirs in
+# test_audio_beatnet.py.
+CUES = AnalysisSettings(beat_activation="aubio", downbeat="harmony")
+
+
 def run(samples: np.ndarray) -> list:
-    engine = AudioEngine(RATE)
+    engine = AudioEngine(RATE, CUES)
     states = []
     for block, end in iter_blocks(samples, RATE, 512):
         engine.feed(block, end)

@@ -17,7 +17,9 @@ by one small matrix product (see :func:`chroma_weights`).
 
 With ``beat_activation = "rnn"`` the beat tracker follows madmom's causal LSTM beat activation
 (:mod:`live.audio.rnn`, 100 frames a second) instead of the onset novelty; the envelope, the
-bands and the downbeat evidence stay on the aubio frames.
+bands and the downbeat evidence stay on the aubio frames. With ``beat_activation = "beatnet"`` it
+follows BeatNet's causal CRNN (:mod:`live.audio.beatnet`, 50 frames a second), whose downbeat
+probability is also the ``learned`` downbeat cue (``downbeat = "learned"``, with any activation).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import aubio
 import numpy as np
 import scipy.fft
 
-from live.audio import rnn
+from live.audio import beatnet, rnn
+from live.audio.beatnet import BeatNetActivation
 from live.audio.recognise import Recogniser
 from live.audio.rnn import RNNBeatActivation
 from live.audio.settings import DEFAULTS, AnalysisSettings
@@ -54,6 +57,21 @@ LEAD = -0.010
 # Seconds from a beat to the rnn frame that marks it: the median offset of the committed beats
 # against the annotated development clips (one global constant, like LEAD).
 RNN_DELAY = 0.022
+# Seconds from a beat to the end of the BeatNet frame that marks it: the frame is centred on the
+# beat, its window ends half a window (32 ms) later (the median offset on the tune half of the
+# development clips).
+BEATNET_DELAY = 0.021
+# The BeatNet beat probability reaches the tracker at this many times its 50 frames a second
+# (linear interpolation between frames): the tracker's comb and peak picking were tuned at
+# 86-100 frames a second.
+BEATNET_UPSAMPLE = 2
+# ``blend``: aubio's novelty plus BeatNet's beat probability at this weight, each over its running
+# mean (chosen on the tune half: weight 0 / 0.1 / 0.2 / 0.3 gave beat F 0.801 / 0.794 / 0.798 /
+# 0.788 and downbeat F 0.434 / 0.459 / 0.492 / 0.494 with the learned downbeat cues).
+HYBRID_WEIGHT = 0.2
+HYBRID_MEAN_RATE = 0.002  # running means over ~5 s of frames: the common scale of the two
+BEATNET_ACCENT = True  # the tracker's beat / off-beat check reads aubio's bass accent with BeatNet too
+LEARNED_WINDOW = 0.15  # beats: the learned downbeat cue of beat k is its largest probability within +-this of k
 LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
 SILENCE_HOLD = 0.3
@@ -146,14 +164,40 @@ class AudioEngine:
                 _LOGGER.warning("--beat-activation rnn needs madmom, which is not installed (%s): using aubio",
                                 rnn.INSTALL_HINT)
                 self.beat_activation = "aubio"
-        self._beat_dt = 1.0 / rnn.FPS if self._rnn is not None else self.hop / self.samplerate
-        # The beat activation of a beat peaks this long after it (aubio: the FFT window's centre
-        # lag; rnn: the networks mark the beat in the frame whose window ends just after it).
-        self.beat_delay = RNN_DELAY if self._rnn is not None else self.onset_delay
+        # BeatNet: its beat probability for the tracker and/or its downbeat probability for the bar.
+        self._beatnet: BeatNetActivation | None = None
+        self.downbeat = settings.downbeat
+        if self.beat_activation in ("beatnet", "blend") or self.downbeat == "learned":
+            if beatnet.available():
+                self._beatnet = BeatNetActivation(self.samplerate)
+            else:
+                _LOGGER.warning("the beatnet activation needs BeatNet, which is not installed (%s): using aubio "
+                                "and the harmony downbeat cues", beatnet.INSTALL_HINT)
+                self.beat_activation = "aubio" if self.beat_activation in ("beatnet", "blend") else self.beat_activation
+                self.downbeat = "harmony" if self.downbeat == "learned" else self.downbeat
+        self._accent_hold = 0.0  # the largest aubio accent since the last learned frame
+        # aubio + BeatNet: the onset novelty with BeatNet's beat probability of the same moment added.
+        self._hybrid = self.beat_activation == "blend"
+        self._hybrid_queue: list[tuple[float, float, float]] = []
+        self._hybrid_prev = (-1.0, 0.0)  # time and beat probability of the previous BeatNet frame
+        self._hybrid_means = [0.0, 0.0, 0]  # running means of the novelty and the probability, count
+        self._beatnet_last = 0.0  # the previous frame's beat probability (for the upsampling)
+        self._learned_beat: int | None = None  # the beat whose learned downbeat cue is being collected
+        self._learned_max = 0.0
+        if self._rnn is not None:
+            self._beat_dt = 1.0 / rnn.FPS
+            # The networks mark the beat in the frame whose window ends just after it.
+            self.beat_delay = RNN_DELAY
+        elif self.beat_activation == "beatnet":
+            self._beat_dt = 1.0 / (beatnet.FPS * BEATNET_UPSAMPLE)
+            self.beat_delay = BEATNET_DELAY
+        else:
+            self._beat_dt = self.hop / self.samplerate
+            self.beat_delay = self.onset_delay  # the onset novelty peaks at the FFT window's centre lag
         self.tracker = BeatTracker(1.0 / self._beat_dt, settings.tempo_min, settings.tempo_max)
-        self.clock = BeatClock(settings.tempo_min, settings.tempo_max, downbeat=settings.downbeat)
+        self.clock = BeatClock(settings.tempo_min, settings.tempo_max, downbeat=self.downbeat)
         # Chord changes for the downbeat: the chroma frames summed per beat (not needed for "bass").
-        self._beat_chroma = BeatChroma() if settings.downbeat == "harmony" else None
+        self._beat_chroma = BeatChroma() if self.downbeat in ("harmony", "learned") else None
 
         self._pending = np.zeros(0, dtype=np.float32)
         self._time = 0.0  # clock time just after the newest analysed sample
@@ -203,6 +247,8 @@ class AudioEngine:
         self._pending = x[n_frames * hop :].copy()
         if self._rnn is not None:
             self._feed_rnn(block, end_time)
+        if self._beatnet is not None:
+            self._feed_beatnet(block, end_time)
         if self.recogniser is not None:
             self.recogniser.push(block, end_time)
         self._time = end_time
@@ -277,8 +323,12 @@ class AudioEngine:
         self._accent_peak = max(e_total, self._accent_peak * self._agc_release)
         accent = max(0.0, e_total - self._prev_total) / (self._accent_peak + 1e-12)
         self._prev_total = e_total
-        if self._rnn is None:
+        if self._hybrid:
+            self._hybrid_queue.append((novelty, accent, frame_end))  # waits for BeatNet's frame of that time
+        elif self.beat_activation == "aubio":
             self._beat_step(novelty, accent, frame_end)
+        else:
+            self._accent_hold = max(self._accent_hold, accent)
         # Downbeat evidence: the strongest bass onset within the first part of each beat.
         onset_time = frame_end - self.onset_delay
         pos = self.clock.beats_at(onset_time)
@@ -302,6 +352,61 @@ class AudioEngine:
             # No bass accent: the networks already tell beats from off-beats (feeding aubio's
             # accent here scored lower on the development clips).
             self._beat_step(float(value), 0.0, frame_end)
+
+    def _feed_beatnet(self, samples: np.ndarray, end_time: float) -> None:
+        # BeatNet's frames as they complete: the beat probability into the tracker (when it is the
+        # beat activation), the downbeat probability into the bar (when the cue is "learned").
+        assert self._beatnet is not None
+        net = self._beatnet
+        first = net.frames
+        beat, down = net.process(samples)
+        received = net.received
+        for i in range(len(beat)):
+            frame_end = end_time - (received - net.frame_end(first + i)) / self.samplerate
+            if self.beat_activation == "beatnet":
+                value = float(beat[i])
+                for j in range(1, BEATNET_UPSAMPLE + 1):  # the last step is the frame itself
+                    w = j / BEATNET_UPSAMPLE
+                    accent = self._accent_hold if BEATNET_ACCENT else 0.0
+                    self._accent_hold = 0.0
+                    self._beat_step(self._beatnet_last + w * (value - self._beatnet_last), accent,
+                                    frame_end - (1.0 - w) / beatnet.FPS)
+                self._beatnet_last = value
+            if self.downbeat == "learned":
+                self._learned_cue(float(down[i]), frame_end - BEATNET_DELAY)
+            if self._hybrid:
+                self._hybrid_step(float(beat[i]), frame_end - (net.frame_size - net.frame_size // 2) / self.samplerate)
+
+    def _hybrid_step(self, probability: float, centre: float) -> None:
+        # The aubio frames whose onset time BeatNet has now reached get its beat probability
+        # (interpolated to their time) added, each signal over its running mean.
+        t0, p0 = self._hybrid_prev
+        self._hybrid_prev = (centre, probability)
+        means = self._hybrid_means
+        while self._hybrid_queue and self._hybrid_queue[0][2] - self.onset_delay <= centre:
+            novelty, accent, frame_end = self._hybrid_queue.pop(0)
+            t = frame_end - self.onset_delay
+            p = p0 + (probability - p0) * (t - t0) / (centre - t0) if t0 < t < centre else probability
+            if self._silent_for < SILENCE_HOLD:  # silence would drag both scales toward 0
+                means[2] += 1
+                rate = max(HYBRID_MEAN_RATE, 1.0 / means[2])
+                means[0] += rate * (novelty - means[0])
+                means[1] += rate * (p - means[1])
+            value = novelty / max(means[0], 1e-9) + HYBRID_WEIGHT * p / max(means[1], 1e-9)
+            self._beat_step(value, accent, frame_end)
+
+    def _learned_cue(self, probability: float, t: float) -> None:
+        # The largest downbeat probability within LEARNED_WINDOW beats of each beat, handed to the
+        # clock once that window has passed.
+        pos = self.clock.beats_at(t)
+        k = math.floor(pos + LEARNED_WINDOW)
+        if pos + LEARNED_WINDOW - k < 2 * LEARNED_WINDOW:
+            if self._learned_beat != k:
+                self._learned_beat, self._learned_max = k, 0.0
+            self._learned_max = max(self._learned_max, probability)
+        elif self._learned_beat is not None:
+            self.clock.learned(self._learned_beat, self._learned_max)
+            self._learned_beat = None
 
     def _beat_step(self, value: float, accent: float, frame_end: float) -> None:
         # One frame of the beat activation into the tracker, and the tracker's estimate into the clock.

@@ -18,7 +18,7 @@ from live.beat.downbeat import DOWNBEAT_CUES
 _LOGGER = logging.getLogger(__name__)
 
 ONSET_METHODS = ("logflux", "energy", "hfc", "complex", "phase", "wphase", "specdiff", "kl", "mkl", "specflux")
-BEAT_ACTIVATIONS = ("aubio", "rnn")
+BEAT_ACTIVATIONS = ("aubio", "rnn", "beatnet", "blend")
 MIN_OCTAVE_SPAN = 1.5  # tempo_max / tempo_min at least this: the tracker folds tempi by octaves
 
 
@@ -36,12 +36,15 @@ class AnalysisSettings:
     onset_method: str = _setting("logflux", "onset novelty function (logflux: log mel-band flux; others are aubio's)",
                                  choices=ONSET_METHODS)
     beat_activation: str = _setting(
-        "aubio", "what the beat tracker follows: rnn = madmom's causal LSTM beat networks (weights CC BY-NC-SA 4.0, "
-        "non-commercial use only; needs the rnn extra, else aubio is used), aubio = the aubio onset function",
+        "blend", "what the beat tracker follows: rnn = madmom's causal LSTM beat networks (weights CC BY-NC-SA 4.0, "
+        "non-commercial use only; needs the rnn extra, else aubio is used), beatnet = BeatNet's causal CRNN (weights "
+        "CC BY 4.0, commercial use with attribution; needs BeatNet, else aubio is used), blend (default) = the aubio onset function with BeatNet's beat "
+        "probability added at 0.2 (needs BeatNet, else aubio is used), aubio = the aubio onset function",
         choices=BEAT_ACTIVATIONS)
     downbeat: str = _setting(
-        "harmony", "what places the bar's first beat: harmony = chord changes (beat-synchronous chroma) and the low "
-        "band's onsets together, bass = the low band's onsets alone (the earlier estimate)", choices=DOWNBEAT_CUES)
+        "learned", "what places the bar's first beat: harmony = chord changes (beat-synchronous chroma) and the low "
+        "band's onsets together, bass = the low band's onsets alone (the earlier estimate), learned (default) = BeatNet's "
+        "causal downbeat probability with the chord changes (needs BeatNet, else harmony is used)", choices=DOWNBEAT_CUES)
     tempo_min: float = _setting(70.0, "slowest tempo in BPM the tracker reports", 20.0, 400.0)
     tempo_max: float = _setting(180.0, "fastest tempo in BPM the tracker reports", 20.0, 400.0)
 

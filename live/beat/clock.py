@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from live.beat.downbeat import DOWNBEAT_SWITCH, HARMONY_SWITCH, HARMONY_WEIGHT, BarEvidence
+from live.beat.downbeat import BarEvidence, cue_weights
 from live.beat.sources import EXTERNAL, TempoSources
 from live.beat.tracker import BeatEstimate
 from live.messages import BEATS_PER_BAR, TempoReading
@@ -60,10 +60,10 @@ class BeatClock:
         self.source = "none"
         self.locked = False  # tempo held (manual BPM, tap, or lock command)
         self.offset = 0.0  # persistent phase offset in beats (nudge, resync)
-        # The downbeat cues: the low band alone ("bass"), or with the chord changes ("harmony").
-        harmony = downbeat == "harmony"
-        self._new_bar = lambda: BarEvidence({"bass": 1.0, "harmony": HARMONY_WEIGHT if harmony else 0.0},
-                                            HARMONY_SWITCH if harmony else DOWNBEAT_SWITCH, ramp=harmony)
+        # The downbeat cues: the low band alone ("bass"), with the chord changes ("harmony"), or
+        # a learned downbeat activation with them ("learned").
+        weights, switch, ramp = cue_weights(downbeat)
+        self._new_bar = lambda: BarEvidence(weights, switch, ramp=ramp)
         self._bar = self._new_bar()
         self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
         self._taps: list[float] = []
@@ -169,6 +169,11 @@ class BeatClock:
         """Credit the chord change into ``beat_index`` (:class:`~live.beat.downbeat.BeatChroma`) to its
         bar slot (downbeat estimate; ignored with the bass-only estimate)."""
         self._bar.add("harmony", beat_index, change)
+
+    def learned(self, beat_index: int, probability: float) -> None:
+        """Credit a learned downbeat probability around ``beat_index`` to its bar slot (downbeat
+        estimate; ignored unless the downbeat cues are ``learned``)."""
+        self._bar.add("learned", beat_index, probability)
 
     # -- manual ----------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """Which beat of the bar is the one: per-beat evidence folded into the four bar slots, with hysteresis.
 
-Two classic cues (Goto 2001; Davies & Plumbley 2006; Klapuri et al. 2006), both causal:
+Two classic cues (Goto 2001; Davies & Plumbley 2006; Klapuri et al. 2006), both causal, and a learned one:
 
 - ``bass``: the strongest low-band onset at the start of each beat (the kick falls on 1 and 3);
 - ``harmony``: how much the beat-synchronous chroma changes into each beat (chords change on the
   one far more often than anywhere else). :class:`BeatChroma` turns the analysis' chroma frames into
-  that change, two beats late (the two beats after a beat are compared with the two before it).
+  that change, two beats late (the two beats after a beat are compared with the two before it);
+- ``learned``: the largest downbeat probability of a learned causal network (BeatNet's CRNN,
+  :mod:`live.audio.beatnet`) around each beat.
 
 :class:`BarEvidence` adds each cue, scaled by its own running mean so neither drowns the other, to
 its beat's slot (beat index mod 4) of decaying scores, and moves the one only when another slot
@@ -30,7 +32,9 @@ from live.messages import BEATS_PER_BAR
 
 _LOGGER = logging.getLogger(__name__)
 
-DOWNBEAT_CUES = ("bass", "harmony")  # the choices of the ``downbeat`` setting: bass alone, or bass + harmony
+# The choices of the ``downbeat`` setting: bass alone, bass + harmony, or a learned downbeat
+# activation (BeatNet's, :mod:`live.audio.beatnet`) with them.
+DOWNBEAT_CUES = ("bass", "harmony", "learned")
 DOWNBEAT_SWITCH = 1.25  # another bar slot must be this much stronger to become the one (bass alone),
 HARMONY_SWITCH = 1.1  # (bass + harmony: two cues on a common scale are steadier, a smaller lead is news)
 DOWNBEAT_PATIENCE = 8  # for this many beats in a row (two bars; one beat per bar heard before that)
@@ -39,6 +43,25 @@ HARMONY_WEIGHT = 0.5  # of the chord change, against 1 for the bass onsets (each
 CUE_MEAN_RATE = 0.05  # running mean of each cue over ~20 beats: their common scale
 BEAT_EARLY = 0.15  # beats: an onset (or chroma frame) this much before a beat belongs to it
 CHANGE_BEATS = 2  # the chord change into a beat: the chroma of this many beats after it against as many before
+# The learned cues: BeatNet's downbeat probability with the chord change at half weight, each over
+# its running mean; the bass onsets add nothing there (chosen on the tune half of the split:
+# learned alone 0.407, + harmony 0.434, + harmony + bass 0.385 downbeat F with aubio's beats).
+LEARNED_WEIGHT = 1.0  # of the learned downbeat probability
+LEARNED_BASS_WEIGHT = 0.0  # of the bass onsets beside it
+LEARNED_HARMONY_WEIGHT = 0.5  # of the chord change beside it
+LEARNED_SWITCH = 1.1  # the lead another slot needs with the learned cue
+
+
+def cue_weights(downbeat: str) -> tuple[dict[str, float], float, bool]:
+    """The :class:`BarEvidence` arguments (cue weights, switch ratio, ramp) of a ``downbeat`` setting."""
+    if downbeat == "bass":
+        return {"bass": 1.0}, DOWNBEAT_SWITCH, False
+    if downbeat == "harmony":
+        return {"bass": 1.0, "harmony": HARMONY_WEIGHT}, HARMONY_SWITCH, True
+    if downbeat == "learned":
+        return ({"bass": LEARNED_BASS_WEIGHT, "harmony": LEARNED_HARMONY_WEIGHT, "learned": LEARNED_WEIGHT},
+                LEARNED_SWITCH, True)
+    raise ValueError(f"unknown downbeat cues {downbeat!r}")
 
 
 class BarEvidence:
@@ -66,7 +89,7 @@ class BarEvidence:
         self._last_bass = None  # beat index of the last bass value (one per beat)
 
     def add(self, cue: str, beat_index: int, value: float) -> None:
-        """Credit ``value`` of ``cue`` (``bass`` or ``harmony``) to the slot of ``beat_index``."""
+        """Credit ``value`` of ``cue`` (``bass``, ``harmony`` or ``learned``) to the slot of ``beat_index``."""
         if cue == "bass":
             if beat_index == self._last_bass:
                 return
@@ -75,6 +98,8 @@ class BarEvidence:
             self.slots *= DOWNBEAT_DECAY
         weight = self.weights.get(cue, 0.0)
         if not weight or not math.isfinite(value):
+            if cue == "bass":  # the bass values keep the beat count and the vote going, weighted or not
+                self._vote()
             return
         if self._scaled:
             # Running mean started at 0 and corrected for that start (so a near-silent first beat

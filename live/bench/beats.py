@@ -9,11 +9,20 @@ group of columns per beat activation (aubio, rnn), and raw aubio tempo run causa
 reference. ``--transitions`` adds DJ mixes of the clips built in memory
 (:mod:`live.bench.transitions`) with the re-lock time after each. It also measures the analysis
 cost (real-time factor at 48 kHz) and the onset-to-envelope latency of each activation.
+
+So that a default chosen on these files cannot overfit silently, every file has a fixed half: the
+first 8 hex digits of the SHA-256 of its name (stem, e.g. ``pop_00000``) as an integer, even =
+``tune`` (constants may be chosen on it), odd = ``check`` (only reported). :func:`fold_of` with
+``K`` folds is that integer mod ``K``. ``--split`` scores one half or both (each summarised on its
+own; mixes are made within a half), ``--folds K`` rotates: each fold is checked with the
+activation that scores best on the other folds, and the chosen activation and its figure on the
+held-out fold are printed per fold.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
 import time
@@ -27,6 +36,7 @@ import numpy as np
 from live import paths
 from live.audio.settings import BEAT_ACTIVATIONS, DEFAULTS, DOWNBEAT_CUES, AnalysisSettings, describe
 from live.audio.sources import BLOCKSIZE_RANGE, AudioError, iter_blocks, load_audio, resample, to_mono
+from live.bench.annotated import synth_annotated, synth_name
 from live.bench.machine import machine_line
 from live.bench.synth import synth_kick_track
 from live.bench.transitions import FADE, HIT, RELOCK_BEATS, build_transition, relock_time, transition_pairs
@@ -135,6 +145,9 @@ REFERENCES = ("online", "projected", "offline")  # the keys of madmom_reference_
 def _load_item(item: tuple[str, ...]) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, float | None]:
     # ("clip", audio, beats) or ("mix", audio A, beats A, audio B, beats B): samples, rate,
     # reference times and bar positions, and the middle of the transition (mixes only).
+    if item[0] == "synth":
+        samples, times, pos = synth_annotated(int(item[1]))
+        return samples, SYNTH_RATE, times, pos, None
     if item[0] == "clip":
         samples, rate = load_audio(item[1])
         times, pos = read_annotations(Path(item[2]))
@@ -160,20 +173,22 @@ def _evaluate(job: tuple[tuple[str, ...], float, int, float, AnalysisSettings, b
     ours = np.array([b["time"] for b in beats]) + start / rate
     bars = np.array([b["bar"] for b in beats])
     # The raw aubio reference row is for the table, which shows the start at 0 only.
-    raw = score(ref, aubio_causal_beats(samples, rate)) if offset == 0 and item[0] == "clip" else None
+    raw = score(ref, aubio_causal_beats(samples, rate)) if offset == 0 and item[0] != "mix" else None
     madmom = ({k: score(ref, v)["F"] for k, v in madmom_reference_beats(samples, rate).items()}
               if reference and offset == 0 else None)
-    name = Path(item[1]).stem + ("" if item[0] == "clip" else " > " + Path(item[3]).stem)
+    name = (synth_name(int(item[1])) if item[0] == "synth"
+            else Path(item[1]).stem + ("" if item[0] == "clip" else " > " + Path(item[3]).stem))
     result = score(ref, ours)
     result["downbeat F"] = downbeat_f(ref, ref_pos, ours, bars) if np.any(ref_pos == 1) else float("nan")
     result["tempo spread"] = tempo_spread(beats, SPREAD_AFTER_S - start / rate)
     if middle is not None:
         result["relock"] = relock_time(ref, ours, middle)
-    return {"name": name, "genre": name.split("_")[0], "offset": offset, "ours": result, "activation":
+    return {"name": name, "genre": name.split("_")[0], "kind": item[0], "offset": offset, "ours": result, "activation":
             settings.beat_activation, "aubio": raw, "madmom": madmom, "duration": (len(samples) - start) / rate,
             "cpu": cpu, "rate": rate}
 
 
+SYNTH_RATE = 22050  # the rate generated tracks are made at (as the development clips)
 SPREAD_AFTER_S = 10.0  # the published tempo's spread is measured from here on (the first estimates settle before)
 STEADY_GENRES = ("disco", "hiphop", "pop")  # steady-tempo material, where the published tempo must not move
 
@@ -259,8 +274,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookahead", type=Bounded(float, 0, 2000), default=50.0, metavar="MS", help="commit beats this far ahead")
     parser.add_argument("--blocksize", type=Bounded(int, *BLOCKSIZE_RANGE), default=512, help="input block size in frames")
     parser.add_argument("--jobs", type=Bounded(int, 1, 256), default=os.cpu_count() or 1, help="files scored in parallel")
-    parser.add_argument("--beat-activation", choices=(*BEAT_ACTIVATIONS, "both"), default="both",
-                        help="which beat activation to score (both: side by side). " + describe("beat_activation"))
+    parser.add_argument("--beat-activation", choices=(*BEAT_ACTIVATIONS, "all", "both"), default="all",
+                        help="which beat activation to score (all, or its old name both: side by side). "
+                             + describe("beat_activation"))
+    parser.add_argument("--split", choices=(*HALVES, "both"), default="both",
+                        help="which half of the fixed split to score: tune (constants may be chosen on it), check "
+                             "(only reported), or both, each summarised on its own; a file's half is the parity of "
+                             "the SHA-256 of its name")
+    parser.add_argument("--synth", type=Bounded(int, 0, 1000), default=0, metavar="N",
+                        help="also score N generated tracks with exact annotations (live/bench/annotated.py: drums, "
+                             "bass and a chord change per bar; steady, stepped or ramped tempo 80-160 BPM), in their "
+                             "own table and split by name as the files are")
+    parser.add_argument("--folds", type=Bounded(int, 0, 20), default=0, metavar="K",
+                        help="also rotate a K-fold split (SHA-256 of the name mod K): per fold, the figures of each "
+                             "activation and the one that scores best on the other folds (0: off)")
     parser.add_argument("--downbeat", choices=DOWNBEAT_CUES, default=DEFAULTS.downbeat,
                         help=describe("downbeat") + "; bass gives the figures of the earlier, bass-only estimate")
     parser.add_argument("--transitions", action="store_true",
@@ -273,6 +300,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offsets", default="0", metavar="S,S,...",
                         help="also start the tracker this many seconds into each file and print the mean F per "
                              "start (e.g. 0,0.37,0.81,1.23): a steadier figure for comparing tracker changes")
+
+
+HALVES = ("tune", "check")
+
+
+def _name_hash(name: str) -> int:
+    return int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:8], 16)
+
+
+def half_of(name: str) -> str:
+    """``tune`` or ``check``: the fixed half of the split for a file name (stem): SHA-256, even or odd."""
+    return HALVES[_name_hash(name) % 2]
+
+
+def fold_of(name: str, folds: int) -> int:
+    """The fold (0..folds-1) of a file name (stem) in a ``folds``-fold rotation: SHA-256 mod ``folds``."""
+    return _name_hash(name) % folds
 
 
 def find_pairs(folder: Path) -> list[tuple[Path, Path]]:
@@ -339,37 +383,105 @@ def _reference_table(results: list[dict[str, Any]], activations: list[str]) -> N
             print(f"{label:<22}" + "".join(f"{np.mean([f(n, c) for n in sel]):18.3f}" for c in cols))
 
 
+def _summary_cells(rows: list[dict[str, Any]]) -> str:
+    # Beat F, downbeat F and the median published-tempo spread (steady genres; not for mixes,
+    # whose tempo changes at the transition) of some results.
+    if not rows:
+        return f"{'-':>6} {'-':>6} {'-':>6}"
+    steady = [r["ours"]["tempo spread"] for r in rows if r["genre"] in STEADY_GENRES and " > " not in r["name"]]
+    spread = float(np.nanmedian(steady)) if steady and np.isfinite(steady).any() else float("nan")
+    return (f"{np.mean([r['ours']['F'] for r in rows]):6.3f} {np.nanmean([r['ours']['downbeat F'] for r in rows]):6.3f} "
+            f"{spread:6.2f}")
+
+
+def _split_summary(results: list[dict[str, Any]], activations: list[str], folds: int) -> None:
+    """Per half of the split (and per fold with ``folds``): beat F, downbeat F and the published
+    tempo's median spread on the steady genres, per activation; with folds, the activation chosen
+    on the other folds and what it scores on the held-out one."""
+    at0 = [r for r in results if r["offset"] == 0]
+    head = "".join(f" | {a + ' F':>14} {'dbF':>6} {'sprd':>6}" for a in activations)
+    print(f"\nper half of the split (SHA-256 of the name: even = tune, odd = check; sprd = median published tempo "
+          f"spread in BPM on {', '.join(STEADY_GENRES)})")
+    print(f"{'':<24}{head}")
+    for kind, label in (("clip", "clips"), ("mix", "mixes"), ("synth", "generated")):
+        for half in HALVES:
+            rows = [r for r in at0 if r["kind"] == kind and half_of(r["name"].split(" > ")[0]) == half]
+            if not rows:
+                continue
+            n = len({r["name"] for r in rows})
+            cells = "".join(" | " + _summary_cells([r for r in rows if r["activation"] == a]) for a in activations)
+            print(f"{f'{label} {half} ({n})':<24}{cells}")
+    if folds < 2:
+        return
+    clips = [r for r in at0 if r["kind"] == "clip"]
+    print(f"\n{folds}-fold rotation (fold = SHA-256 of the name mod {folds}): per fold, each activation's figures; "
+          f"'chosen' = the activation with the best beat F on the other folds, scored on this one")
+    print(f"{'':<24}{head} | chosen")
+    checked = []
+    for k in range(folds):
+        held = [r for r in clips if fold_of(r["name"], folds) == k]
+        rest = [r for r in clips if fold_of(r["name"], folds) != k]
+        if not held:
+            continue
+        tuned = {a: np.mean([r["ours"]["F"] for r in rest if r["activation"] == a] or [float("nan")])
+                 for a in activations}
+        chosen = max(activations, key=lambda a: (np.nan_to_num(tuned[a], nan=-1.0)))
+        got = [r for r in held if r["activation"] == chosen]
+        checked += got
+        cells = "".join(" | " + _summary_cells([r for r in held if r["activation"] == a]) for a in activations)
+        n = len({r["name"] for r in held})
+        print(f"{f'fold {k} ({n})':<24}{cells} | {chosen} {np.mean([r['ours']['F'] for r in got]):.3f}")
+    cells = "".join(" | " + _summary_cells([r for r in clips if r["activation"] == a]) for a in activations)
+    print(f"{'all folds':<24}{cells} | chosen by rotation: beat F {np.mean([r['ours']['F'] for r in checked]):.3f}, "
+          f"dbF {np.nanmean([r['ours']['downbeat F'] for r in checked]):.3f}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Score every annotated file (and, with ``--transitions``, the DJ mixes made from them) with
     each beat activation and print the tables, the cost and the latency."""
     import aubio
 
-    from live.audio import rnn
+    from live.audio import beatnet, rnn
     from live.audio.analysis import default_hop
 
     pairs = find_pairs(Path(args.dir))
+    if args.split != "both":
+        pairs = [p for p in pairs if half_of(p[0].stem) == args.split]
+        if not pairs:
+            raise AudioError(f"no file of {args.dir} falls in the {args.split} half of the split")
     try:
         offsets = sorted({float(x) for x in str(args.offsets).split(",") if x.strip()} | {0.0})
     except ValueError:
         raise AudioError(f"--offsets {args.offsets!r}: give seconds separated by commas, e.g. 0,0.37,0.81") from None
     if any(not 0.0 <= o <= 5.0 for o in offsets):
         raise AudioError(f"--offsets {args.offsets!r}: each offset must be within 0..5 s")
-    activations = list(BEAT_ACTIVATIONS) if args.beat_activation == "both" else [args.beat_activation]
+    activations = list(BEAT_ACTIVATIONS) if args.beat_activation in ("all", "both") else [args.beat_activation]
     if "rnn" in activations and not rnn.available():
-        print(f"rnn beat activation not available (madmom missing: {rnn.INSTALL_HINT}); scoring aubio only")
+        print(f"rnn beat activation not available (madmom missing: {rnn.INSTALL_HINT}); not scored")
         activations = [a for a in activations if a != "rnn"] or ["aubio"]
+    if "beatnet" in activations and not beatnet.available():
+        print(f"beatnet beat activation not available (BeatNet missing: {beatnet.INSTALL_HINT}); not scored")
+        activations = [a for a in activations if a != "beatnet"] or ["aubio"]
+    if args.downbeat == "learned" and not beatnet.available():
+        raise UserError(f"--downbeat learned needs BeatNet: {beatnet.INSTALL_HINT}")
     # The benchmark measures the tracker as shipped: the default analysis settings, except the
     # activation and the downbeat cues (--downbeat bass: the earlier estimate).
     settings = {a: replace(DEFAULTS, beat_activation=a, downbeat=args.downbeat) for a in activations}
     items = [("clip", str(a), str(b)) for a, b in pairs]
+    generated = [("synth", str(seed)) for seed in range(args.synth)
+                 if args.split == "both" or half_of(synth_name(seed)) == args.split]
     mixes = []
     if args.transitions:
-        names = [a.stem for a, _ in pairs]
-        mixes = [("mix", str(pairs[i][0]), str(pairs[i][1]), str(pairs[j][0]), str(pairs[j][1]))
-                 for i, j in transition_pairs(names)]
+        # Made within each half, so a mix is tune or check material as its clips are.
+        for half in HALVES:
+            part = [p for p in pairs if half_of(p[0].stem) == half]
+            names = [a.stem for a, _ in part]
+            mixes += [("mix", str(part[i][0]), str(part[i][1]), str(part[j][0]), str(part[j][1]))
+                      for i, j in transition_pairs(names)]
     # madmom's reference rows are computed once per item, with the first activation's start at 0.
     jobs = [(it, args.lookahead / 1000.0, args.blocksize, o, settings[a], args.reference and a == activations[0])
             for a in activations for o in offsets for it in items]
+    jobs += [(it, args.lookahead / 1000.0, args.blocksize, 0.0, settings[a], False) for a in activations for it in generated]
     jobs += [(it, args.lookahead / 1000.0, args.blocksize, 0.0, settings[a], args.reference and a == activations[0])
              for a in activations for it in mixes]
     wall = time.perf_counter()
@@ -379,12 +491,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         results = [_evaluate(j) for j in jobs]
     wall = time.perf_counter() - wall
-    clips = [r for r in results if " > " not in r["name"]]
+    synth = [r for r in results if r["kind"] == "synth"]
+    clips = [r for r in results if r["kind"] == "clip"]
     at0 = [r for r in clips if r["offset"] == 0]
     print(f"beat accuracy: {len(pairs)} files in {args.dir}, lookahead {args.lookahead:g} ms, block {args.blocksize}; "
           f"mir_eval +-70 ms, first 5 s trimmed; dbF = downbeat F (beats the clock calls bar position 1; "
           f"downbeat cues: {args.downbeat})")
     _table(at0, activations, "file (start at 0 s)", raw=True)
+    if synth:
+        print(f"\ngenerated tracks ({len(generated)}, exact annotations; live/bench/annotated.py)")
+        _table(synth, activations, "generated track", raw=True)
     if len(offsets) > 1:
         for a in activations:
             per_start = [float(np.mean([r["ours"]["F"] for r in clips if r["offset"] == o and r["activation"] == a]))
@@ -396,7 +512,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    [{genre}] {np.mean(sel):.3f}", end="")
             print()
     if mixes:
-        done = [r for r in results if " > " in r["name"]]
+        done = [r for r in results if r["kind"] == "mix"]
         print(f"\nDJ transitions: {len(mixes)} mixes of the clips above, {FADE:g} s linear crossfade, annotations "
               f"switched at the middle; re-lock = from there to {RELOCK_BEATS} beats in a row within {HIT * 1000:.0f} ms")
         _table(done, activations, "mix", raw=False)
@@ -414,8 +530,9 @@ def run(args: argparse.Namespace) -> int:
               f"BPM on the steady genres ({', '.join(STEADY_GENRES)}), {np.nanmedian(list(spreads.values())):.2f} BPM "
               f"on all clips; a tempo step at 124 BPM is followed in "
               + ", ".join(f"{k}: {v:.1f} s ({v / bar_s:.1f} bars)" for k, v in steps.items()))
+    _split_summary(results, activations, args.folds)
     if args.reference:
-        _reference_table([r for r in results if r["offset"] == 0], activations)
+        _reference_table([r for r in results if r["offset"] == 0 and r["kind"] != "synth"], activations)
     audio_s = sum(r["duration"] for r in clips)
     cpu_s = sum(r["cpu"] for r in clips)
     print(f"\nanalysis cost on the files ({at0[0]['rate']} Hz, all activations): {100 * cpu_s / audio_s:.2f}% of one core")
