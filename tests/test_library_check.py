@@ -12,6 +12,7 @@ import torch
 import live.cli.check as check_cli
 import live.library.check as check
 from live.errors import UserError
+from live.library.check import human_bytes
 from live.library.keyframes import save_preset_keyframes
 from live.library.presets import load_preset
 
@@ -51,7 +52,9 @@ def test_table_lists_every_preset(tmp_path, capsys):
     assert "bad preset" in lines["typo"]
     assert "typo.toml: motion.easing = 'bouncy' is not allowed" in out
     assert "warning: look.shaders names 'nope'" in out
-    assert f"2 of 4 presets ready, {(demo_count + 2) * 64:.1f} KiB of keyframes" in out
+    g = load_preset(presets / "demo.toml").generation
+    total = demo_count * 3 * g.height * g.width * 4 + 2 * 4 * 64 * 64 * 4  # float32 pictures + latents
+    assert f"2 of 4 presets ready, {human_bytes(total)} of keyframes" in out
 
     code, _ = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir), "--strict")
     assert code == 1

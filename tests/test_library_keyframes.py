@@ -175,9 +175,10 @@ def test_builtin_demo_builds_once(tmp_path):
     preset = load_preset(REPO / "presets" / "demo.toml")
     kset = ensure_builtin_keyframes(preset, tmp_path)
     g = preset.generation
-    assert kset.latents.shape == (len(g.seeds), 4, g.height // 8, g.width // 8)
-    assert kset.meta["encoder"] == "approx" and kset.meta["model"] == "approx" and kset.meta["source"] == "images"
-    assert kset.latents.std() > 0.05  # real pictures, not zeros
+    # made from images without a model: the pictures themselves at the preset's size (pixel keyframes)
+    assert kset.latents.shape == (len(g.seeds), 3, g.height, g.width) and kset.kind == "pixels"
+    assert kset.meta["encoder"] == "pixels" and kset.meta["model"] == "approx" and kset.meta["source"] == "images"
+    assert kset.latents.std() > 0.05 and 0.0 <= kset.latents.min() and kset.latents.max() <= 1.0  # real pictures
     stamp = kset.path.stat().st_mtime_ns
     again = ensure_builtin_keyframes(preset, tmp_path)
     assert again.path.stat().st_mtime_ns == stamp and torch.equal(again.latents, kset.latents)
@@ -196,7 +197,10 @@ def test_images_folder_rebuilds_when_images_change(tmp_path):
     preset = make_preset(tmp_path / "presets", size=(256, 256), model="approx",
                          extra=f'images = "{images}"\n')
     kset = ensure_builtin_keyframes(preset, tmp_path / "kf")
-    assert kset.latents.shape == (2, 4, 32, 32) and kset.meta["images"] == ["a.png", "b.png"]
+    assert kset.latents.shape == (2, 3, 256, 256) and kset.meta["images"] == ["a.png", "b.png"]
+    # the pictures as they are, in file order: a red, b blue
+    assert kset.latents[0].mean(dim=(1, 2)).tolist() == [1.0, 0.0, 0.0]
+    assert kset.latents[1].mean(dim=(1, 2)).tolist() == [0.0, 0.0, 1.0]
     _png(images / "c.png", (0, 255, 0))
     assert ensure_builtin_keyframes(preset, tmp_path / "kf").latents.shape[0] == 3
 
@@ -246,7 +250,8 @@ def test_bank_marks_bad_ones_and_loads_the_rest(tmp_path):
         bank.get("nope")
 
     xl_bank = PresetBank.load(presets, kdir, family="sdxl")
-    assert xl_bank.names() == ["xl"]
+    # demo is made of pictures (pixel keyframes): no decoder reads it, so every family shows it
+    assert xl_bank.names() == ["demo", "xl"] and xl_bank.keyframe_set("demo").kind == "pixels"
     assert "holds sd1 latents, the decoder is sdxl" in {r["name"]: r for r in xl_bank.status()}["good"]["reason"]
 
 
@@ -315,7 +320,7 @@ def test_relative_images_folder_is_found_next_to_the_preset(tmp_path, monkeypatc
     assert preset.resolve("art") == str(art)
     assert preset.resolve("~/x").startswith(os.path.expanduser("~"))
     assert preset.resolve("stabilityai/sd-turbo") == "stabilityai/sd-turbo"
-    assert ensure_builtin_keyframes(preset, tmp_path / "kf").latents.shape == (1, 4, 32, 32)
+    assert ensure_builtin_keyframes(preset, tmp_path / "kf").latents.shape == (1, 3, 256, 256)
 
 
 def test_temp_file_of_a_killed_writer_is_cleaned_up(tmp_path):

@@ -168,7 +168,7 @@ def test_from_images_through_the_vae(tmp_path, model):
     assert pc.precompute(options_for(tmp_path, "art", "--from-images", str(images)))[0].count == 4
 
 
-def test_from_images_without_a_model_uses_approx(tmp_path):
+def test_from_images_without_a_model_keeps_the_pictures(tmp_path):
     images = _images(tmp_path / "art", 2)
     presets = tmp_path / "presets"
     presets.mkdir()
@@ -176,7 +176,7 @@ def test_from_images_without_a_model_uses_approx(tmp_path):
                                         f'images = "{images}"\n')
     [result] = pc.precompute(options_for(tmp_path, "cover", "--preview"))
     kset = load_keyframe_file(result.path)
-    assert kset.meta["encoder"] == "approx" and kset.latents.shape == (2, 4, 32, 32)
+    assert kset.meta["encoder"] == "pixels" and kset.kind == "pixels" and kset.latents.shape == (2, 3, 256, 256)
     assert (tmp_path / "kf" / "cover" / "preview.png").is_file()
     assert pc.precompute(options_for(tmp_path, "cover"))[0].action == "skipped"
 
@@ -220,7 +220,7 @@ def test_repo_presets_found_from_another_working_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("LIVE_PRESETS_DIR", raising=False)
     [result] = pc.precompute(pc.PrecomputeOptions(presets=("demo",), progress=False))
     assert result.action == "written" and result.path.is_relative_to(tmp_path / "kf")
-    assert load_keyframe_file(result.path).meta["encoder"] == "approx"
+    assert load_keyframe_file(result.path).meta["encoder"] == "pixels"
 
 
 def test_presets_folder_from_environment_and_flag(tmp_path, monkeypatch, capsys):

@@ -41,17 +41,41 @@ def folders(tmp_path):
             "mappings_dir": str(tmp_path / "mappings")}  # no MIDI mapping, so no controller looked for
 
 
+def add_latent_preset(folders, name: str = "sd") -> None:
+    """A preset of SD latents (random, precomputed) beside the demo's pictures: one that needs decoding."""
+    import torch
+
+    from live.library.keyframes import save_preset_keyframes
+    from live.library.presets import load_preset
+
+    path = Path(folders["presets_dir"]) / f"{name}.toml"
+    path.write_text('[generation]\nmodel = "/models/x"\nwidth = 256\nheight = 256\nprompts = ["a", "b"]\nseeds = [1]\n')
+    preset = load_preset(path)
+    latents = torch.randn(2, 4, 32, 32, generator=torch.Generator().manual_seed(0))
+    save_preset_keyframes(preset, latents, folders["keyframes_dir"], {})
+
+
+def decode_row(checks, name: str = "sd") -> preflight.Check:
+    """The decode row of preset ``name``."""
+    (check,) = [c for c in checks if c.name == f"decode {name}"]
+    return check
+
+
 def rows(result) -> dict[str, preflight.Check]:
     return {c.name: c for c in result.checks}
 
 
 def test_every_probe_on_a_ready_show(folders):
+    add_latent_preset(folders)
     result = run_preflight(ShowSettings(osc_port=0, **folders), skip={"audio"})
     got = rows(result)
     assert got["osc port"].status == PASS and got["midi input"].status == PASS
     assert got["decoder"].status == PASS and "approx sd1 on cpu" in got["decoder"].detail
-    assert got["preset demo"].status == PASS and got["preset demo"].detail.startswith("8 keyframes, 512x512")
-    assert got["decode demo"].status == PASS and "against 16.7 ms at 60 fps" in got["decode demo"].detail
+    assert got["preset demo"].status == PASS and got["preset demo"].detail.startswith("8 keyframes, 512x288")
+    assert got["decode sd"].status == PASS and "at 256x256" in got["decode sd"].detail
+    assert "against 16.7 ms at 60 fps" in got["decode sd"].detail
+    # the demo is pictures: nothing to decode, the renderer sums them
+    assert got["decode demo"].status == PASS and got["decode demo"].detail.startswith("no decode: 8 pictures at 512x288")
     assert got["shaders"].status == PASS and got["shaders"].detail.startswith(f"{N_SHADERS} of {N_SHADERS} compiled")
     assert got["memory"].status in (PASS, WARN) and "GiB free" in got["memory"].detail
     assert got["vram"].status in (PASS, WARN)
@@ -149,10 +173,11 @@ class SlowDecoder:
 def test_decode_time_against_the_frame_budget(folders):
     from live.library.bank import open_bank
 
+    add_latent_preset(folders)
     bank = open_bank(presets_dir=folders["presets_dir"], keyframes_dir=folders["keyframes_dir"])
     settings = ShowSettings(fps=30, **folders)
     for seconds, status in ((0.0, PASS), (0.05, WARN), (0.2, FAIL)):
-        (check,) = preflight.probe_decode_times(settings, SlowDecoder(seconds), bank)
+        check = decode_row(preflight.probe_decode_times(settings, SlowDecoder(seconds), bank))
         assert check.status == status and "against 33.3 ms at 30 fps" in check.detail, check
 
 
@@ -178,11 +203,31 @@ def test_the_printed_decode_rate_and_the_verdict_agree(folders, monkeypatch, ms,
 
     clock = types.SimpleNamespace(now=0.0)
     monkeypatch.setattr(preflight, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    add_latent_preset(folders)
     bank = open_bank(presets_dir=folders["presets_dir"], keyframes_dir=folders["keyframes_dir"])
-    (check,) = preflight.probe_decode_times(ShowSettings(fps=30, **folders), ClockedDecoder(clock, ms / 1000), bank)
+    check = decode_row(preflight.probe_decode_times(ShowSettings(fps=30, **folders), ClockedDecoder(clock, ms / 1000), bank))
     assert check.status == status and f"({shown})" in check.detail, check
     fps = float(re.search(r"\(([\d.]+) fps\)", check.detail).group(1))
     assert (fps < preflight.MIN_DECODE_FPS) == (check.status == FAIL) and (fps >= 30) == (check.status == PASS)
+
+
+class RefusingDecoder:
+    """A decoder that must not be asked: pictures have nothing to decode."""
+
+    def decode(self, latents):
+        raise AssertionError(f"decoded {tuple(latents.shape)}")
+
+
+def test_presets_made_of_pictures_are_not_decoded(folders):
+    """The decode probe once decoded the demo's walk coordinates (N, 9, 1, 1) and failed: "latents
+    have 9 channels but the approx decoder takes 4" (the vae's the same). Pictures need no decoder."""
+    from live.library.bank import open_bank
+
+    bank = open_bank(presets_dir=folders["presets_dir"], keyframes_dir=folders["keyframes_dir"])
+    assert bank.keyframe_set("demo").kind == "pixels"
+    check = decode_row(preflight.probe_decode_times(ShowSettings(fps=60, **folders), RefusingDecoder(), bank), "demo")
+    assert check.status == PASS and check.detail.startswith("no decode: 8 pictures at 512x288, summed by the renderer")
+    assert "ms a frame" in check.detail
 
 
 def test_a_probe_that_raises_is_one_fail_row(folders, monkeypatch):

@@ -158,6 +158,19 @@ def test_shader_readme_lists_every_shader():
         assert f"`{name}`" in readme, name
 
 
+def test_shader_readme_rows_give_the_declared_defaults():
+    """Each row of the shaders table names every parameter with the default the file declares
+    (the rows said grade's contrast was 1 and feedback's decay 0.75 after the defaults changed)."""
+    readme = (REPO / "shaders" / "README.md").read_text()
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", readme, re.M)}
+    for name in SHADERS:
+        row = rows[name]
+        for pname, param in shader_params(REPO / "shaders" / f"{name}.glsl").items():
+            shown = re.search(rf"`{pname}`[^(|]*\(([-\d.e]+)\)", row)
+            assert shown is not None, (name, pname)
+            assert float(shown.group(1)) == pytest.approx(param.default), (name, pname, shown.group(1), param.default)
+
+
 # ------------------------------------------------------------------ GL, pixel read-back
 
 

@@ -115,8 +115,9 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 
 
 def nebula_images(width: int, height: int, count: int) -> np.ndarray:
-    """Deep space: thin violet, blue and teal gas on black, with sharp stars of every
-    brightness (the brightest with a cross flare) and a few bright filaments. Dark, slow."""
+    """Deep space: dim violet, blue and teal gas on black, crossed by thin bright filaments that
+    flare and fade along their length, and sharp stars of every brightness, the brightest with
+    four long diffraction spikes. Dark, slow, every detail a pixel wide."""
     return _supersampled(_nebula, width, height, count)
 
 
@@ -127,27 +128,44 @@ def _nebula(width: int, height: int, count: int) -> np.ndarray:
     out = np.empty((count, height, width, 3), np.float32)
     colours = np.array([[0.35, 0.12, 0.8], [0.15, 0.3, 0.95], [0.05, 0.55, 0.7], [0.55, 0.15, 0.7]], np.float32)
     for i in range(count):
-        img = np.zeros((height, width, 3), np.float32) + np.array([0.005, 0.004, 0.015], np.float32)
+        img = np.zeros((height, width, 3), np.float32) + np.array([0.003, 0.002, 0.01], np.float32)
         for layer in range(2):
             field = _waves(x, y, rng, octaves=5)
             gas = np.clip(field + rng.uniform(-0.25, 0.0), 0.0, None) ** 2.0
-            img += 0.45 * gas[..., None] * colours[(i + layer) % len(colours)]
-            # filaments: thin bright contour lines of the same gas field
-            for level in (0.15, 0.3, 0.45):
-                img += 0.7 * _line(field - level, 1.5 * px)[..., None] * colours[(i + layer + 1) % 4]
-        n_stars = int(width * height * 0.0025)
-        sy, sx = rng.integers(0, height, n_stars), rng.integers(0, width, n_stars)
-        bright = rng.uniform(0.3, 1.0, n_stars) ** 2
-        tint = 0.8 + 0.2 * rng.random((n_stars, 3))
-        for dy, dx, g in ((0, 0, 1.0), (0, 1, 0.6), (1, 0, 0.6), (1, 1, 0.4)):  # a 2x2 star, 1 px at full size
-            np.add.at(img, (np.minimum(sy + dy, height - 1), np.minimum(sx + dx, width - 1)),
-                      (g * bright)[:, None] * tint)
-        for j in np.flatnonzero(bright > 0.8)[:6]:  # short cross flares on the brightest
-            flare = (np.exp(-np.abs(x - x[0, sx[j]]) / (12 * px)) * _line(y - y[sy[j], 0], px)
-                     + np.exp(-np.abs(y - y[sy[j], 0]) / (12 * px)) * _line(x - x[0, sx[j]], px))
-            img += 0.6 * flare[..., None] * tint[j]
+            img += 0.3 * gas[..., None] * colours[(i + layer) % len(colours)]
+            # filaments: thin contour lines of the gas field that brighten and fade along their
+            # length (a second field), so they read as wisps of lit gas, not as a contour map
+            wisp = np.clip(0.5 + 1.5 * _waves(x, y, rng, octaves=3), 0.0, 1.0)
+            for level, gain in ((0.15, 0.5), (0.3, 1.0), (0.45, 0.7)):
+                line = _line(field - level, 1.2 * px) * wisp
+                img += gain * line[..., None] * (0.35 + colours[(i + layer + 1) % 4])
+        _stars(img, x, y, px, rng)
         out[i] = img
     return out
+
+
+def _stars(img: np.ndarray, x: np.ndarray, y: np.ndarray, px: float, rng: np.random.Generator) -> None:
+    """Add a star field to ``img`` (float RGB, drawn at SUPERSAMPLE times the size): many faint
+    one-pixel stars, and a few bright ones with a hard core and four thin diffraction spikes."""
+    height, width = x.shape
+    k = SUPERSAMPLE
+    n_stars = int(width * height * 0.004 / k)
+    sy, sx = rng.integers(0, height - k, n_stars), rng.integers(0, width - k, n_stars)
+    bright = rng.uniform(0.25, 1.0, n_stars) ** 2
+    tint = 0.75 + 0.25 * rng.random((n_stars, 3))
+    for dy in range(k):  # one pixel at the output size
+        for dx in range(k):
+            np.add.at(img, (sy + dy, sx + dx), bright[:, None] * tint)
+    for _ in range(int(rng.integers(14, 22))):  # the bright ones
+        cx, cy = rng.uniform(x.min(), x.max()), rng.uniform(-0.95, 0.95)
+        length = rng.uniform(10, 30) * px  # spike length, in output pixels times px
+        colour = 0.8 + 0.2 * rng.random(3)
+        dx, dy = np.abs(x - cx), np.abs(y - cy)
+        near = (dx < 3 * length) & (dy < 3 * length)  # work only on the star's box
+        spikes = (np.exp(-dx[near] / length) * _line(dy[near], 0.9 * px)
+                  + np.exp(-dy[near] / length) * _line(dx[near], 0.9 * px))
+        core = np.clip(1.5 - np.hypot(dx[near], dy[near]) / (1.2 * px), 0.0, 1.0)
+        img[near] += (0.9 * spikes + core)[:, None] * colour
 
 
 def grid_images(width: int, height: int, count: int) -> np.ndarray:

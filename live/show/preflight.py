@@ -259,10 +259,19 @@ def probe_presets(s: ShowSettings, device: str | None, found: dict[str, Any], re
 
 
 def probe_decode_times(s: ShowSettings, dec: Any, bank: Any) -> list[Check]:
-    """One decode per ready preset, at its own size, timed against the frame budget (1/fps)."""
+    """One decode per ready preset, at its own size, timed against the frame budget (1/fps).
+
+    Presets made of pictures (pixel keyframes) have nothing to decode: what bank.get gives for
+    them are coordinates for the walk, which no decoder can read. Their row says so and times
+    what the show does in their place each frame, turning a walked vector into picture weights.
+    """
     budget = 1.0 / s.fps
     checks = []
     for name in bank.names():
+        pixels = bank.keyframe_set(name).pixels
+        if pixels is not None:
+            checks.append(_pixel_row(name, pixels))
+            continue
         latent = bank.get(name)[1][:1]
         dec.decode(latent)  # the first decode at a new size may pick kernels or grow buffers
         times = []
@@ -285,6 +294,20 @@ def probe_decode_times(s: ShowSettings, dec: Any, bank: Any) -> list[Check]:
             status, detail = FAIL, detail + f"; under {MIN_DECODE_FPS:.0f} fps the motion stutters"
         checks.append(Check("decoder", f"decode {name}", status, detail))
     return checks
+
+
+def _pixel_row(name: str, pixels: Any) -> Check:
+    """The decode row of a preset made of pictures: no decode, the weights' cost per frame."""
+    vector = pixels.coords[:1]
+    pixels.frame(vector, 0.0)
+    times = []
+    for _ in range(DECODE_RUNS):
+        started = time.perf_counter()
+        pixels.frame(vector, 0.0)
+        times.append(time.perf_counter() - started)
+    return Check("decoder", f"decode {name}", PASS,
+                 f"no decode: {pixels.count} pictures at {pixels.width}x{pixels.height}, summed by the renderer "
+                 f"on the GPU (weights {statistics.median(times) * 1000:.2f} ms a frame)")
 
 
 def probe_shaders(s: ShowSettings, bank: Any) -> list[Check]:
