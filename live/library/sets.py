@@ -262,6 +262,29 @@ def remove_track(setdir: str | os.PathLike, name: str) -> Path:
     return folder
 
 
+def load_plan(track: PreparedTrack) -> Any:
+    """The song plan (:class:`live.library.song.SongPlan`) of a track prepared with ``--song``
+    (its ``plan.json``), None for a track without one; SetError naming the file when it is unusable."""
+    from live.library import song
+
+    if not track.song_preset:
+        return None
+    where = Path(track.folder) / PLAN_FILE
+    try:
+        plan = song.SongPlan.from_json(json.loads(read_bytes(where, 64 * 1024 * 1024).decode("utf-8")))
+    except FileNotFoundError:
+        raise SetError(f"{where}: missing; `set remove` the track and `set add` it again with --song") from None
+    except FileRefused as exc:
+        raise SetError(f"{where}: {exc}") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise SetError(f"{where}: not a song plan ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})") \
+            from None
+    starts = [float(s.start) for s in plan.sections]
+    if not starts or any(not math.isfinite(a) for a in starts) or starts != sorted(starts):
+        raise SetError(f"{where}: its sections are empty or out of order; `set add` the track again with --song")
+    return plan
+
+
 # --- rekordbox ------------------------------------------------------------------------------------
 
 def location_path(location: str) -> str:

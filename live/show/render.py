@@ -64,7 +64,8 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
                 progress: bool = True, flash_limit: bool = ShowSettings.flash_limit, clip: str | None = None,
                 clip_every: float = 0.0, av_offset_ms: float = ShowSettings.av_offset,
                 cues: Sequence[tuple[float, Command]] = (), aspect: str = ShowSettings.aspect,
-                on_frame: Callable[[Any, Any], None] | None = None, matcher: Any = None) -> RenderStats:
+                on_frame: Callable[[Any, Any], None] | None = None, matcher: Any = None,
+                autopilot: Any = None) -> RenderStats:
     """Render ``preset`` against the ``audio`` file into the video ``out``; returns what it did.
     Folders left as None follow :mod:`live.paths`; ``analysis`` defaults to the declared defaults;
     ``flash_limit`` (on unless lifted) holds the output to 3 flashes a second, as live.
@@ -75,11 +76,13 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
     after their time, as a controller would send them live (song mode's section switches).
     ``on_frame(show, renderer)`` is called after each frame is drawn (``preview`` picks its frames
     there); with ``out`` None no video is written. ``matcher``: a loaded prepared set (``--set``),
-    recognised inline every 0.5 s of the file."""
+    recognised inline every 0.5 s of the file; its tracks' song plans (``set add --song``) play when
+    they are recognised, as live. ``autopilot``: a :class:`live.show.autopilot.Autopilot`, as live's."""
     from live.audio.analysis import AudioEngine
     from live.audio.recognise import Recogniser
     from live.audio.sources import load_audio, to_mono
     from live.library.bank import open_bank
+    from live.show.setplan import plan_player
     from live.show.show import Show, SyncDecode
     from live.visuals.decoders import make_decoder
     from live.visuals.renderer import Renderer
@@ -114,7 +117,7 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
         stats = RenderStats(frames=0, seconds=seconds, wall_s=0.0)
         start = time.perf_counter()
         show = Show(bank, SyncDecode(dec), renderer, preset=preset, clock=engine.command, frame_period=1.0 / fps,
-                    clip=layer, av_offset_ms=av_offset_ms)
+                    clip=layer, av_offset_ms=av_offset_ms, autopilot=autopilot, plan=plan_player(matcher))
         writer.add_audio(samples, samplerate)
         n_frames = int(round(seconds * fps))
         with tqdm(total=n_frames, desc="render", unit="frame", disable=None if progress else True,

@@ -221,14 +221,18 @@ def run_show(settings: ShowSettings) -> int:
         loader = _Loader(s, width, height)
         loader.start()
         stack.callback(loader.stop)  # before the interpreter ends: a model load runs native code
-        engine = AudioEngine(rate, s.analysis, _recogniser(s, rate, stack))
+        recogniser = _recogniser(s, rate, stack)
+        engine = AudioEngine(rate, s.analysis, recogniser)
         states = LatestSlot(engine.state)
         analysis = AnalysisThread(source.ring, engine, states, clock_commands, tempo=_tempo_peers(s, states, stack))
         source.start()
         stack.callback(source.stop)
         analysis.start()
         stack.callback(analysis.stop)
-        stage = Stage(holding, lambda: _start_show(loader, s, renderer, commands, clock_commands, stack, clip),
+        from live.show.setplan import plan_player
+
+        plan = plan_player(getattr(recogniser, "matcher", None))  # the set's song plans, by track
+        stage = Stage(holding, lambda: _start_show(loader, s, renderer, commands, clock_commands, stack, clip, plan),
                       s.crash_dir(), asdict(s))
         status, learn = stage.status, None
         if inputs.mapping is not None:
@@ -528,9 +532,9 @@ def _decoder_chain(s: ShowSettings) -> list[Any]:
 
 
 def _start_show(loader: _Loader, s: ShowSettings, renderer: Any, commands: CommandQueue[Command],
-                clock_commands: CommandQueue[Command], stack: ExitStack, clip: Any = None) -> Any:
+                clock_commands: CommandQueue[Command], stack: ExitStack, clip: Any = None, plan: Any = None) -> Any:
     """The Show on the loaded decoders and bank, or None while they are still loading. ``clip``
-    (a ClipReader) starts playing on its own thread with the show."""
+    (a ClipReader) starts playing on its own thread with the show; ``plan`` plays a set's song plans."""
     from live.show.show import AsyncDecode, Show
 
     if not loader.done:
@@ -545,7 +549,8 @@ def _start_show(loader: _Loader, s: ShowSettings, renderer: Any, commands: Comma
         layer = ClipLayer(ClipPlayer(clip).start(), s.clip_every)
         stack.callback(layer.stop)
     show = Show(bank, decode, renderer, preset=s.preset, commands=commands, clock=clock_commands.put,
-                frame_period=1.0 / s.fps, clip=layer, av_offset_ms=s.av_offset, autopilot=s.make_autopilot())
+                frame_period=1.0 / s.fps, clip=layer, av_offset_ms=s.av_offset, autopilot=s.make_autopilot(),
+                plan=plan)
     _LOGGER.info("show running: preset %s, decoder %s", s.preset, decode.name)
     return show
 

@@ -24,6 +24,9 @@ from live.messages import AudioState, Command
 from live.ratelog import RateLimitedLog
 from live.show.autopilot import Autopilot
 from live.show.calibration import Calibration, shifted
+from live.show.setplan import OVERRIDES as PLAN_OVERRIDES
+from live.show.setplan import SOURCE as PLAN_SOURCE
+from live.show.setplan import PlanCue, PlanPlayer
 from live.visuals.flash import HOLDING_S
 from live.visuals.transitions import Fade, QueuedSwitch, beats_to_seconds
 
@@ -261,13 +264,15 @@ class Show:
 
     ``clock`` receives the tempo commands (tap, bpm, nudge, resync, lock): live it puts them
     on the analysis thread's queue, in render it calls the engine directly. ``clip`` (a
-    :class:`live.visuals.clips.ClipLayer`) is the video cut against the SD layer.
+    :class:`live.visuals.clips.ClipLayer`) is the video cut against the SD layer. ``plan`` (a
+    :class:`live.show.setplan.PlanPlayer`, with ``--set``) plays a recognised track's song plan.
     """
 
     def __init__(self, bank: Any, decode: SyncDecode | AsyncDecode, renderer: Any, *, preset: str,
                  commands: CommandQueue[Command] | None = None,
                  clock: Callable[[Command], None] | None = None, frame_period: float = 1.0 / 60.0,
-                 clip: Any = None, av_offset_ms: float = 0.0, autopilot: Autopilot | None = None) -> None:
+                 clip: Any = None, av_offset_ms: float = 0.0, autopilot: Autopilot | None = None,
+                 plan: PlanPlayer | None = None) -> None:
         self.bank, self.decode, self.renderer = bank, decode, renderer
         self.clip = clip
         # Uniforms describe the middle of a frame's time on screen, so a beat flashes on the
@@ -285,6 +290,7 @@ class Show:
         self.calibration: Calibration | None = None  # while calibrating, taps measure the offset
         self.autopilot = autopilot
         self._pilot_switch: QueuedSwitch | None = None  # the switch the autopilot queued last
+        self.plan = plan  # a prepared set's song plans: above the autopilot, below a manual command
         self._beat = 0  # the last whole beat counted, to publish a status on each beat
         self._bar_beat = 1  # which beat of the bar that is (1..4)
         self._published = False  # a command changed something this tick: publish a status now
@@ -371,6 +377,8 @@ class Show:
                 self.autopilot.set_enabled(False, f"{cmd.source} {cmd.name} took over")
                 if self.queued is not None and self.queued is self._pilot_switch:
                     self.queued = None  # the autopilot's next preset goes with it
+            if self.plan is not None and cmd.name in PLAN_OVERRIDES and cmd.source not in (PLAN_SOURCE, "autopilot"):
+                self.plan.take_over(f"{cmd.source} {cmd.name}")
         except UserError as exc:
             self._refused(cmd, "", f"refused: {exc}")
         except Exception as exc:  # a bug carrying out one command must not stop the show
@@ -524,8 +532,13 @@ class Show:
         # Half a frame past the display time: the frame nearest the boundary carries the switch.
         if self.queued is not None and self.queued.due(state, now + self.frame_period):
             self._switch_queued(now)
+        if self.plan is not None:
+            self._plan_tick(state, now)
         if self.autopilot is not None:
-            self._autopilot_tick(state, now + self.frame_period)
+            if self.plan is not None and self.plan.driving:
+                self.autopilot.observe(state)  # it gives way to the plan, and keeps listening
+            else:
+                self._autopilot_tick(state, now + self.frame_period)
         self.last_uniforms = shader_uniforms(state, now + 0.5 * self.frame_period, self.frame_period)
         if self.frozen and not self._darkness(now):
             self.renderer.hold()  # the whole output stands still, effects included
@@ -536,6 +549,8 @@ class Show:
     def _switch_queued(self, now: float) -> None:
         """Carry out the queued switch; a preset the bank dropped meanwhile is refused in one line."""
         queued, self.queued = self.queued, None
+        if self.plan is not None and queued is not self._pilot_switch:
+            self.plan.take_over("a queued manual switch")  # given before the track came in: it still wins
         try:
             if queued.section and queued.preset == self.preset_name:  # type: ignore[union-attr]
                 self.enter_section(queued.section, now)  # type: ignore[union-attr]
@@ -543,6 +558,37 @@ class Show:
                 self.switch_preset(queued.preset, now)  # type: ignore[union-attr]
         except UserError as exc:
             self._frame_errors.report("queued", f"queued preset switch refused: {exc}")
+
+    def _plan_tick(self, state: AudioState, now: float) -> None:
+        """Follow the recognised track's song plan: its preset, and the section at the track's
+        position when the next frame is seen (half a frame on, as the song render's cues, plus the
+        decode's lookahead: the section's pictures are the ones decoded for that moment)."""
+        assert self.plan is not None
+        ahead = 0.0 if self.pixels is not None else self.decode.lookahead
+        cue = self.plan.cue(state, now + ahead + 0.5 * self.frame_period)
+        if cue is None:
+            return
+        if self.queued is not None and self.queued is self._pilot_switch:
+            self.queued = None  # the autopilot gives way
+        try:
+            self._play_cue(cue, now)
+        except UserError as exc:
+            self.plan.refused(now)
+            self._frame_errors.report("plan", f"song plan of {cue.track} refused, staying on the picture: {exc}")
+
+    def _play_cue(self, cue: PlanCue, now: float) -> None:
+        """Make ``cue``'s preset live (when it is not) and enter its section with its walk speed;
+        the preset's section names count, paired with the plan's in order (as the song render)."""
+        from live.library.song import BEATS_PER_KEYFRAME
+
+        if self.preset_name != cue.plan.preset:
+            self.switch_preset(cue.plan.preset, now)  # a missing or unready preset is refused, nothing changed
+        names = [s.name for s in self.preset.generation.sections]
+        if not names:
+            raise UserError(f"preset {cue.plan.preset} has no [[generation.sections]]; `set add` the track again")
+        level = cue.plan.levels[cue.index]
+        self._set_param("motion.beats_per_keyframe", BEATS_PER_KEYFRAME.get(level, BEATS_PER_KEYFRAME["mid"]))
+        self.enter_section(names[cue.index % len(names)], now)
 
     def _darkness(self, now: float) -> float:
         """How dark the output is: 1 in a blackout, else the fade's level."""
@@ -600,6 +646,8 @@ class Show:
                 "calibrate": self.calibration is not None,
                 "calibration_taps": len(self.calibration.errors) if self.calibration else 0,
                 "autopilot": bool(self.autopilot and self.autopilot.enabled),
+                "plan": bool(self.plan and self.plan.driving),
+                "plan_section": self.section if self.plan is not None and self.plan.driving else "",
                 "fade": self.fade.to_black, "fade_level": round(self.fade.level(self._status_time), 3),
                 "flash_limit": bool(getattr(self.renderer, "flash_limit", False)),
                 "flash_limiting": self._status_time - last_touched <= HOLDING_S, "flash_limited_frames": touched,

@@ -1,0 +1,151 @@
+"""A prepared set's song plans played live: when the recogniser names a track prepared with
+``set add --song``, the show plays that track's song preset and its sections at their planned
+places in the track.
+
+Where a section starts is a time in the original file (the plan's downbeat); the recogniser says
+where the track is now (``AudioState.track``: position at the snapshot's time, and speed), so the
+section playing at display time ``t`` is the last one starting at or before
+``position + speed x (t - state.time)``. Nothing is scheduled ahead: every frame asks again, so a
+loop or a hot-cue jump lands in the right section on the frame the recogniser follows it, and a
+pitch-fader ride moves the switches with it.
+
+Who drives the picture, highest first:
+
+1. a manual command (``preset`` or ``section`` from OSC, MIDI, the keyboard, a cue list) stops the
+   plan until a *different* track is recognised (the same track lost in a breakdown and found again
+   stays manual);
+2. the plan of the recognised track, while it has one;
+3. the autopilot, which gives way while a plan drives and takes over again when it stops.
+
+When the track is lost, or the next track has no plan, the plan stops driving and the show stays
+on the preset and section it was on: nothing goes black or jumps.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from live.messages import AudioState, TrackPosition
+
+_LOGGER = logging.getLogger(__name__)
+
+SOURCE = "plan"  # the plan's own switches: never counted as a manual command
+OVERRIDES = frozenset({"preset", "section"})  # manual commands that stop the plan until the next track
+RETRY_S = 2.0  # after the plan's preset or section was refused (keyframes not ready), wait this long
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    """One track's plan as the show plays it: its song ``preset``, each section's ``starts`` (s into
+    the original file, ascending) and energy ``levels`` (low, mid, high: the walk's speed)."""
+
+    preset: str
+    starts: tuple[float, ...]
+    levels: tuple[str, ...]
+
+    def section_at(self, position: float) -> int:
+        """Index of the section playing at ``position`` s into the file (the first before its start)."""
+        return max(0, bisect.bisect_right(self.starts, position) - 1)
+
+
+def load_plans(tracks: Iterable[Any]) -> dict[str, TrackPlan]:
+    """The plans of a loaded set's tracks (``live.library.sets.PreparedTrack``), by track name; tracks
+    without ``--song`` have none, and a broken plan is one warning and no plan (the set still plays)."""
+    from live.library.sets import SetError, load_plan
+
+    plans = {}
+    for track in tracks:
+        try:
+            plan = load_plan(track)
+        except SetError as exc:
+            _LOGGER.warning("no song plan for %s: %s", track.name, exc)
+            continue
+        if plan is not None:
+            plans[track.name] = TrackPlan(track.song_preset, tuple(float(s.start) for s in plan.sections),
+                                          tuple(str(s.level) for s in plan.sections))
+    return plans
+
+
+def plan_player(matcher: Any) -> PlanPlayer | None:
+    """The :class:`live.show.setplan.PlanPlayer` of a loaded set's song plans (``matcher.tracks``),
+    or None without a set or when none of its tracks has a plan."""
+    plans = load_plans(getattr(matcher, "tracks", ())) if matcher is not None else {}
+    if not plans:
+        return None
+    _LOGGER.info("song plans of %d track(s): %s", len(plans), ", ".join(sorted(plans)))
+    return PlanPlayer(plans)
+
+
+@dataclass(frozen=True)
+class PlanCue:
+    """What the show should play now: ``plan``'s section ``index`` of ``track``."""
+
+    track: str
+    plan: TrackPlan
+    index: int
+
+
+class PlanPlayer:
+    """Decides, frame by frame, which planned section should be live (see the module doc). Pure:
+    it only reads the snapshots it is given; the show carries out its cues."""
+
+    def __init__(self, plans: dict[str, TrackPlan]) -> None:
+        self.plans = dict(plans)
+        self._followed: str | None = None  # the last track recognised
+        self._manual = False  # a manual command took over on the track followed
+        self._playing: tuple[str, int] | None = None  # (track, section index) the show was told
+        self._paused_until = -1.0
+
+    @property
+    def driving(self) -> bool:
+        """True while the plan chooses the picture (the autopilot gives way)."""
+        return self._playing is not None
+
+    @property
+    def manual(self) -> bool:
+        """True when a manual command stopped the plan for the track recognised last."""
+        return self._manual
+
+    def section_index(self) -> int:
+        """Index of the planned section playing (-1 when the plan does not drive)."""
+        return -1 if self._playing is None else self._playing[1]
+
+    def take_over(self, why: str) -> None:
+        """A manual choice (``why``, for the log): the plan stops driving until the next track."""
+        if self._playing is not None:
+            _LOGGER.info("song plan of %s stopped: %s (it drives again from the next track recognised)",
+                         self._playing[0], why)
+        self._manual, self._playing = True, None
+
+    def refused(self, t: float) -> None:
+        """The show could not carry out the last cue; try again :data:`RETRY_S` after ``t``."""
+        self._playing, self._paused_until = None, t + RETRY_S
+
+    def cue(self, state: AudioState, t: float) -> PlanCue | None:
+        """The section to go to for display time ``t`` when it differs from the one playing, else None."""
+        track = state.track
+        if track is not None and track.name != self._followed:
+            self._followed, self._manual = track.name, False  # the next track: the plan may drive again
+        plan = self.plans.get(track.name) if track is not None and not self._manual else None
+        if plan is None or track is None:
+            if self._playing is not None:
+                _LOGGER.info("song plan of %s: %s; staying on the picture", self._playing[0],
+                             "track lost" if track is None else f"{track.name} has no plan")
+            self._playing = None
+            return None
+        if t < self._paused_until:
+            return None
+        index = plan.section_at(position_at(track, state, t))
+        if self._playing == (track.name, index):
+            return None
+        self._playing = (track.name, index)
+        return PlanCue(track.name, plan, index)
+
+
+def position_at(track: TrackPosition, state: AudioState, t: float) -> float:
+    """Where the recognised ``track`` is at time ``t`` (s into its file): its position at the
+    snapshot's time moved on at its speed."""
+    return float(track.position) + float(track.speed) * (t - float(state.time))

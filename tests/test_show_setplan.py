@@ -1,0 +1,164 @@
+"""A prepared set's song plans played live (live.show.setplan): a small set of synthetic tracks, each
+with a song preset and plan, rendered with ``--set``: the recognised track's preset goes live and its
+sections switch at their planned places in the track (at another speed too), a hot-cue jump lands in
+the right section, the next track brings its own plan, a manual /preset stops the plan until then,
+and the autopilot gives way while a plan drives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from live import fingerprint as fp
+from live.bench import set as bench
+from live.library import sets, song
+from live.messages import AudioState, Command, TrackPosition
+from live.show.autopilot import Autopilot
+from live.show.render import render_file
+from live.show.setplan import PlanPlayer, TrackPlan, load_plans
+
+RATE = 22050
+FPS = 10
+PLANS = {"a": (120.0, (0.0, 6.3, 12.1), ("low", "high", "mid")), "b": (100.0, (0.0, 5.0), ("mid", "high"))}
+
+
+def _names(track: str) -> list[str]:
+    return [f"{track}{i}" for i in range(len(PLANS[track][1]))]
+
+
+@pytest.fixture(scope="module")
+def gig(tmp_path_factory) -> tuple[Path, Path, dict[str, np.ndarray]]:
+    """(set folder, presets folder, tunes by name): tracks a and b prepared as `set add --song` leaves
+    them (track.json, fingerprint.npz, plan.json, presets/song-NAME.toml), with known section starts;
+    and an ``other`` preset to start on."""
+    root = tmp_path_factory.mktemp("gig")
+    setdir, presets = root / "gig", root / "presets"
+    tunes = {}
+    for k, (name, (bpm, starts, levels)) in enumerate(PLANS.items()):
+        y = bench.synth_tune(10 + k, bpm=bpm, seconds=22.0)
+        tunes[name] = y
+        beats = [round(i * 60.0 / bpm, 4) for i in range(int(22.0 * bpm / 60.0) + 1)]
+        sections = [song.SongSection(name=f"{name}{i}", start=s, end=(starts + (22.0,))[i + 1], bars=4, energy=1.0,
+                                     level=lv, key="none", mode="none")
+                    for i, (s, lv) in enumerate(zip(starts, levels))]
+        plan = song.SongPlan(track=f"{name}.wav", duration=22.0, bpm=bpm, beats=beats, downbeats=beats[::4],
+                             sections=sections)
+        song.write_song_preset(plan, "x", presets, f"song-{name}", size=(256, 256))
+        track = sets.PreparedTrack(name=name, source="", duration=22.0, origin="rekordbox", bpm=bpm, beats_per_bar=4,
+                                   beats=beats, downbeats=beats[::4], sections=[s.__dict__ for s in sections],
+                                   song_preset=f"song-{name}")
+        folder = setdir / name
+        folder.mkdir(parents=True)
+        sets.save_landmarks(folder / sets.PRINTS_FILE, fp.landmarks(y, RATE))
+        (folder / sets.PLAN_FILE).write_text(json.dumps(plan.to_json()))
+        (folder / sets.TRACK_FILE).write_text(json.dumps(track.to_json()))
+    other = song.SongPlan(track="o.wav", duration=8.0, bpm=120.0, beats=[], downbeats=[], sections=[
+        song.SongSection(name="o0", start=0.0, end=8.0, bars=4, energy=1.0, level="mid", key="none", mode="none")])
+    song.write_song_preset(other, "x", presets, "other", size=(256, 256))
+    return setdir, presets, tunes
+
+
+def _render(gig, audio: np.ndarray, tmp_path: Path, **kw) -> tuple[list[tuple[str, str, bool]], dict]:
+    """Render ``audio`` against the set from preset ``other``: per frame (preset, section, plan drives),
+    and the last status."""
+    setdir, presets, _ = gig
+    sf.write(tmp_path / "mix.wav", audio, RATE)
+    frames, last = [], {}
+
+    def on_frame(show, _renderer):
+        frames.append((show.preset_name, show.section, bool(show.plan and show.plan.driving)))
+        last.update(show._make_status())
+
+    render_file(preset="other", audio=str(tmp_path / "mix.wav"), out=None, size="64x64", fps=FPS, presets_dir=presets,
+                keyframes_dir=tmp_path / "kf", progress=False, matcher=sets.SetIndex.load(setdir), on_frame=on_frame,
+                **kw)
+    return frames, last
+
+
+def _first(frames, section: str) -> int:
+    return next(i for i, f in enumerate(frames) if f[1] == section)
+
+
+def test_the_recognised_tracks_sections_switch_at_their_planned_places_at_another_speed(gig, tmp_path):
+    speed = 1.04  # the pitch fader 4% up (resampled): the plan's places come 4% sooner
+    y = gig[2]["a"]
+    audio = np.interp(np.arange(0, len(y) / speed, 1.0) * speed, np.arange(len(y)), y)[: int(14.0 * RATE)]
+    frames, status = _render(gig, audio.astype(np.float32), tmp_path)
+    found = next(i for i, f in enumerate(frames) if f[2])
+    assert 2.0 * FPS <= found <= 4.5 * FPS, found  # recognised within a few seconds
+    assert all(f[:2] == ("other", "") for f in frames[:found])  # no plan until then: the starting preset
+    assert frames[found][:2] == ("song-a", "a0")  # the preset, and the section playing at that place
+    for name, start in (("a1", 6.3), ("a2", 12.1)):
+        assert abs(_first(frames, name) - start / speed * FPS) <= 2, (name, _first(frames, name))
+    assert all(f[0] == "song-a" and f[2] for f in frames[found:])
+    assert status["plan"] is True and status["plan_section"] == "a2" and status["track"] == "a"
+
+
+def test_a_jump_the_next_track_a_manual_preset_and_the_autopilot(gig, tmp_path):
+    a, b = gig[2]["a"], gig[2]["b"]
+    # a from 0 s; at 8 s a hot-cue jump to 13 s into it (past a2's start); at 15 s a cut to b.
+    audio = np.concatenate((a[: 8 * RATE], a[13 * RATE: 20 * RATE], b[: 10 * RATE]))
+    pilot = Autopilot("sequential", 1)  # would switch every bar
+    cue = (11.5, Command("preset", ("other",), source="osc"))
+    frames, status = _render(gig, audio, tmp_path, autopilot=pilot, cues=[cue])
+    found = next(i for i, f in enumerate(frames) if f[2])
+    driven = [i for i, f in enumerate(frames) if f[2]]
+    # The autopilot gives way: while a plan drives, the picture is the plan's and nothing else.
+    assert all(frames[i][0] == f"song-{frames[i][1][0]}" for i in driven)
+    assert frames[found][1] == "a0" and _first(frames, "a1") == pytest.approx(6.3 * FPS, abs=2)
+    jumped = _first(frames, "a2")  # the jump lands in the section of the new place at once
+    assert 8 * FPS < jumped <= 11 * FPS and frames[jumped - 1][1] == "a1", jumped
+    # The manual preset (queued for its bar) wins: the plan stops and the autopilot is off.
+    manual = next(i for i in range(int(11.5 * FPS), len(frames)) if frames[i][0] == "other")
+    assert manual <= 11.5 * FPS + 2.5 * FPS and not any(f[2] for f in frames[int(11.5 * FPS):manual + 1][1:])
+    assert pilot.enabled is False
+    # ... until the next track: b is recognised and its plan drives, sections at their places.
+    b_found = next(i for i in range(manual, len(frames)) if frames[i][2])
+    assert 15 * FPS < b_found <= 19 * FPS and frames[b_found][:2] == ("song-b", "b0"), b_found
+    assert all(f[0] == "other" and not f[2] for f in frames[manual:b_found])
+    assert _first(frames, "b1") == pytest.approx((15 + 5.0) * FPS, abs=2)
+    assert status["plan"] is True and status["plan_section"] == "b1"
+
+
+def _state(t: float, name: str | None, position: float = 0.0, speed: float = 1.0) -> AudioState:
+    track = None if name is None else TrackPosition(name, position, speed, 0, 0, 0)
+    return AudioState(time=t, track=track)
+
+
+def test_the_player_follows_the_position_and_hands_over_cleanly():
+    player = PlanPlayer({"a": TrackPlan("song-a", (0.0, 10.0, 20.0), ("low", "high", "mid")),
+                         "b": TrackPlan("song-b", (0.0,), ("mid",))})
+    assert player.cue(_state(0.0, None), 0.0) is None and not player.driving
+    cue = player.cue(_state(1.0, "a", 9.0, 1.05), 1.5)  # 9.525 s into a
+    assert (cue.plan.preset, cue.index) == ("song-a", 0) and player.driving
+    assert player.cue(_state(1.0, "a", 9.0, 1.05), 1.9) is None  # still a0: nothing to do
+    assert player.cue(_state(1.0, "a", 9.0, 1.05), 2.0).index == 1  # 10.05 s: a1, at the speed
+    assert player.cue(_state(3.0, "a", 2.0), 3.0).index == 0  # a loop back lands in a0 at once
+    assert player.cue(_state(4.0, "a", 25.0), 4.0).index == 2  # a jump forward in a2
+    assert player.cue(_state(5.0, None), 5.0) is None and not player.driving  # lost: nothing changes
+    assert player.cue(_state(6.0, "c", 3.0), 6.0) is None and not player.driving  # no plan for c
+    assert player.cue(_state(7.0, "b", 1.0), 7.0).plan.preset == "song-b"
+    player.take_over("osc preset")
+    assert player.manual and not player.driving and player.cue(_state(8.0, "b", 2.0), 8.0) is None
+    assert player.cue(_state(9.0, None), 9.0) is None and player.cue(_state(10.0, "b", 5.0), 10.0) is None  # same track
+    assert player.cue(_state(11.0, "a", 1.0), 11.0).index == 0 and not player.manual  # the next track drives again
+    player.refused(12.0)  # the preset could not go live: wait, then try again
+    assert player.cue(_state(12.5, "a", 2.0), 12.5) is None and player.cue(_state(14.5, "a", 4.0), 14.5).index == 0
+
+
+def test_a_track_without_a_plan_or_with_a_broken_one_has_none(gig, tmp_path, caplog):
+    tracks = {t.name: t for t in sets.list_tracks(gig[0])}
+    assert sorted(load_plans(tracks.values())) == ["a", "b"]
+    plain = sets.PreparedTrack(**{**tracks["a"].to_json(), "song_preset": ""})
+    assert sets.load_plan(plain) is None
+    broken = tmp_path / "a"
+    broken.mkdir()
+    (broken / sets.PLAN_FILE).write_text("{not json")
+    bad = sets.PreparedTrack(**{**tracks["a"].to_json(), "folder": str(broken)})
+    with pytest.raises(sets.SetError, match="not a song plan"):
+        sets.load_plan(bad)
+    assert load_plans([bad, tracks["b"]]).keys() == {"b"} and "no song plan for a" in caplog.text
