@@ -48,7 +48,8 @@ POLL_S = 0.004  # how often the thread looks at the status and its queues
 # change every snapshot (fps, confidence, osc_received...) are for /status, not for pushing.
 PUSHED = ("preset", "section", "queued", "queued_section", "bpm", "tempo_source", "blackout", "freeze", "fade",
           "layer", "clip", "recording", "autopilot", "av_offset_ms", "calibrate", "learning", "flash_limit",
-          "flash_limiting", "holding", "failover", "decoder", "track", "track_speed", "track_bar", "track_phrase")
+          "flash_limiting", "holding", "failover", "decoder", "track", "track_speed", "track_bar", "track_phrase",
+          "plan", "plan_section")
 ROUND = {"bpm": 1, "track_speed": 2}  # decimals a pushed value keeps: a BPM that wobbles in the 2nd decimal is not a change
 
 

@@ -102,7 +102,7 @@ def status_lines(status: dict[str, Any], state: AudioState) -> list[str]:
     if state.track is not None:  # a prepared set's track recognised (--set)
         t = state.track
         lines.append(f"track {t.name}  {int(t.position // 60)}:{t.position % 60:04.1f} x{t.speed:.3f}  "
-                     f"bar {t.bar + 1} phrase {t.phrase + 1}")
+                     f"bar {t.bar + 1} phrase {t.phrase + 1}" + ("  plan" if status.get("plan") else ""))
     if status.get("section") or status.get("queued_section"):
         section = f"section {status.get('section') or '-'}"
         if status.get("queued_section"):
