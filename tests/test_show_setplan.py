@@ -96,6 +96,12 @@ def test_the_recognised_tracks_sections_switch_at_their_planned_places_at_anothe
         assert abs(_first(frames, name) - start / speed * FPS) <= 2, (name, _first(frames, name))
     assert all(f[0] == "song-a" and f[2] for f in frames[found:])
     assert status["plan"] is True and status["plan_section"] == "a2" and status["track"] == "a"
+    from live.control.feedback import PUSHED
+    from live.visuals.hud import status_lines
+
+    assert {"plan", "plan_section"} <= set(PUSHED)
+    track_line = [line for line in status_lines(status, _state(0.0, "a", 12.5)) if line.startswith("track a")]
+    assert track_line and track_line[0].endswith("plan")
 
 
 def test_a_jump_the_next_track_a_manual_preset_and_the_autopilot(gig, tmp_path):
@@ -162,3 +168,17 @@ def test_a_track_without_a_plan_or_with_a_broken_one_has_none(gig, tmp_path, cap
     with pytest.raises(sets.SetError, match="not a song plan"):
         sets.load_plan(bad)
     assert load_plans([bad, tracks["b"]]).keys() == {"b"} and "no song plan for a" in caplog.text
+
+
+def test_what_set_add_song_writes_loads_as_a_plan_for_its_preset(gig, tmp_path):
+    from live.library.presets import load_preset
+
+    sf.write(tmp_path / "Tune.wav", gig[2]["a"], RATE)
+    beats = np.round(np.arange(0.0, 22.0, 0.5), 4)
+    grid = sets.Grid(beats=beats, downbeats=beats[::4], beats_per_bar=4, origin="rekordbox")
+    track = sets.prepare_track(tmp_path / "Tune.wav", tmp_path / "gig", grid=grid, song_prompt="x",
+                               presets_dir=tmp_path / "presets")
+    plan = load_plans([track])["tune"]
+    preset = load_preset(tmp_path / "presets" / f"{plan.preset}.toml")
+    assert plan.preset == "song-tune" and len(preset.generation.sections) == len(plan.starts) >= 1
+    assert plan.starts[0] == 0.0 and list(plan.starts) == sorted(plan.starts)
