@@ -55,16 +55,21 @@ def _whole(folder: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sigterm_during_song_render_leaves_nothing_half_written(tmp_path):
+@pytest.mark.parametrize("moment", ["keyframes", "render"])
+def test_sigterm_during_song_leaves_nothing_half_written(tmp_path, moment):
+    """``song`` writes the plan, the song preset, its keyframes and the video; the signal comes as
+    the keyframes are being written, or while the video renders."""
     write_demo_track(tmp_path / "t.wav", 40.0)
     out = tmp_path / "out" / "o.mp4"
     argv = ["song", str(tmp_path / "t.wav"), "--prompt", "neon city", "--out", str(out), "--size", "256x144",
             "--plan", str(tmp_path / "plan" / "plan.json"), "--presets-dir", str(tmp_path / "presets"),
             "--keyframes-dir", str(tmp_path / "keyframes")]
-    code, err = _term_when(argv, lambda: out.with_name(".o.partial.mp4").exists())
+    ready = {"keyframes": lambda: (tmp_path / "keyframes" / "song-t").exists(),
+             "render": lambda: out.with_name(".o.partial.mp4").exists()}[moment]
+    code, err = _term_when(argv, ready, settle=0.0 if moment == "keyframes" else 0.5)
     assert code == 130, err
     assert "Traceback" not in err
-    assert list(out.parent.iterdir()) == []  # no video, not even the partial one
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []  # no video, not even the partial one
     assert _leftovers(tmp_path) == []
     _whole(tmp_path)
 
