@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from live.bench.flags import check_folder, check_output_file, write_json
 from live.bench.machine import machine_info, machine_line
 from live.bench.models import SCALES, build_random_sd
 from live.errors import UserError
@@ -149,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `bench bank`: prints the figures and the machine."""
     if args.keyframes < 4 or args.keyframes % 4 or args.presets < 1:
         raise UserError("--keyframes must be a multiple of 4 (>= 4) and --presets >= 1")
+    if args.json:
+        check_output_file("--json", args.json)
+    if args.workdir:
+        check_folder("--workdir", args.workdir)
     from live.library.precompute import resolve_device
 
     figures: dict = {"machine": machine_info()}
@@ -180,5 +185,5 @@ def run(args: argparse.Namespace) -> int:
                   f"{tp['keyframes_per_s']:.2f} keyframes/s (incl. writing files; model build "
                   f"{tp['model_build_s']:.1f} s, whole run with load {tp['run_with_load_s']:.1f} s)")
     if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+        write_json("--json", args.json, figures)
     return 0

@@ -42,6 +42,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from live.bench.flags import check_folder
 from live.bench.machine import machine_info
 from live.bench.models import make_random_decoder
 from live.device import DTYPES, pick_device
@@ -530,6 +531,9 @@ def run(args: argparse.Namespace) -> int:
         if kind not in BENCH_KINDS:
             raise BenchError(f"--decoder {kind!r} is not known; choose from {', '.join(BENCH_KINDS)}")
     sizes = [parse_size(s) for s in _split(args.size, ["256x256", "512x512"])]
+    for flag, folder in (("--vae-model", args.vae_model), ("--tiny-model", args.tiny_model)):
+        if folder:  # checked when given, even when its decoder is not measured this run: a typo is a typo
+            check_folder(flag, folder)
     settings = DecodeBenchSettings(**{f.name: getattr(args, f.name) for f in fields(DecodeBenchSettings)})
     device = pick_device(settings.device)
     machine = machine_info()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from live import paths
+from live.bench.flags import check_output_file, write_json
 from live.bench.machine import machine_info
 from live.errors import UserError
 
@@ -145,10 +146,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.budget < 60:
         raise UserError(f"--budget {args.budget:g}: give the suite at least 60 seconds")
+    check_output_file("--out", args.out)
     report = run_suite(args.budget, log=lambda msg: print(msg, file=sys.stderr, flush=True))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = write_json("--out", args.out, report)
     print(format_report(report))
     print(f"figures written to {out}")
     return 0

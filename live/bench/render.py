@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from live import paths
+from live.bench.flags import check_audio_file
 from live.bench.machine import machine_line
 from live.library.demo import DEMO_PRESET, demo_images, write_demo_track
 from live.library.presets import find_preset
@@ -119,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     from live.visuals.renderer import Renderer
 
     sizes = [parse_size(s.strip()) for s in args.loop_sizes.split(",") if s.strip()]
+    if args.flash_audio:
+        check_audio_file("--flash-audio", args.flash_audio)
     print(f"{machine_line()}, GL offscreen (EGL)")
     if not args.skip_offline:
         with tempfile.TemporaryDirectory() as tmp:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from live import fingerprint as fp
+from live.bench.flags import check_folder
 from live.bench.machine import machine_line
 from live.bench.setmix import MIX_CLIPS, measure_mix, play, report_mix
 from live.bench.setmix import loud as _loud
@@ -279,6 +280,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print."""
+    check_folder("--clips", args.clips)
     print(machine_line())
     t0 = time.perf_counter()
     f = measure(args.clips, args.synth, (0.92, 1.0, 1.08) if args.quick else SPEEDS, not args.quick, args.tracks)

@@ -28,7 +28,6 @@ switching showed (issue 24); the real-time target is stricter: under
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import re
@@ -44,6 +43,7 @@ import numpy as np
 from tqdm import tqdm
 
 from live import paths
+from live.bench.flags import check_output_file, write_json
 from live.bench.machine import machine_line
 from live.control.commands import ControlError
 from live.control.osc import parse_osc
@@ -459,6 +459,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the soak and print the report with the machine line; 1 if a target was missed."""
+    if args.json:
+        check_output_file("--json", args.json)
     realtime = bool(getattr(args, "realtime", False))
     asked = getattr(args, "switch_every", None)
     every = asked if asked is not None else REALTIME_SWITCH_EVERY_S if realtime else SWITCH_EVERY_S
@@ -476,7 +478,7 @@ def run(args: argparse.Namespace) -> int:
               f"~{every:g} s, seed {args.seed}")
     print(format_report(report))
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine_line(), **asdict(report)}, indent=2))
+        write_json("--json", args.json, {"machine": machine_line(), **asdict(report)})
     missed = report.gaps_over_limit or report.slope_mb_per_10min >= slope_limit(report) or report.unexpected_errors
     return 1 if missed else 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from live.bench.flags import check_audio_file, check_folder
 from live.bench.machine import machine_line
 from live.bench.synth import synth_song
 from live.values import positive
@@ -37,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     """Time the analysis; print the sections and, on the synthesised track, the boundary errors."""
     import soundfile as sf
 
+    if args.audio:
+        check_audio_file("--audio", args.audio)
+    if args.clips:
+        check_folder("--clips", args.clips)
     if args.medley:
         return _medleys(args.clips)
 

@@ -147,8 +147,29 @@ def main(argv: list[str] | None = None) -> int:
     ``argv`` it is the process (``run_live.py``, the ``run-live`` script): it also waits for the
     threads left running before returning (see :func:`leave`)."""
     if argv is None:
-        return leave(_main(sys.argv[1:]))
+        try:
+            code = _main(sys.argv[1:])
+            sys.stdout.flush()  # here, not at the interpreter's exit, where a closed reader is a warning and 120
+        except BrokenPipeError:
+            code = _stdout_gone()
+        return leave(code)
     return _main(argv)
+
+
+PIPE_CLOSED = 128 + 13  # what a shell reports for a tool ended by SIGPIPE (`... | head -1`)
+
+
+def _stdout_gone() -> int:
+    """stdout's reader went away (``run_live.py beats FILE | head -1``): the command has already
+    stopped (its clean-up ran as the error passed), so end quietly, like any Unix tool: stdout is
+    pointed at /dev/null so no later flush complains, and the status is :data:`PIPE_CLOSED`."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (already closed, or replaced): nothing to quiet
+        pass
+    return PIPE_CLOSED
 
 
 def _main(argv: list[str]) -> int:
