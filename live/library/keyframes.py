@@ -487,7 +487,7 @@ def load_keyframe_file(path: str | Path, verify: bool = True, max_bytes: int = M
                             f"delete it and run precompute again")
     version = meta.get("format_version")
     if isinstance(version, bool) or version not in READ_VERSIONS:
-        raise KeyframeError(f"{where}: format version {str(version)[:40]!r}, this tool reads "
+        raise KeyframeError(f"{where}: format version {str(version)[:40]}, this tool reads "
                             f"{' and '.join(map(str, READ_VERSIONS))}; run precompute again")
     pixels = meta.get("kind") == PIXELS_KIND
     # bytes only for pictures of version 2; float32 for everything else (pictures of version 1 too)
