@@ -16,6 +16,12 @@ def test_bytes_per_keyframe(tmp_path):
     assert bb.bytes_per_keyframe(tmp_path, (768, 432))[0] == 4 * 54 * 96 * 4
 
 
+def test_pixel_keyframes_take_a_byte_a_value(tmp_path):
+    mem, disk = bb.pixel_bytes_per_keyframe(tmp_path, (256, 256))
+    assert mem == 3 * 256 * 256  # uint8 pictures, held once (float32 and a byte copy before: 5 bytes a value)
+    assert mem < disk < mem + 1024
+
+
 def test_bank_load_timing_loads_everything(tmp_path):
     times, ready, total = bb.bank_load_seconds(tmp_path, presets=3, keyframes=8, size=(256, 256), repeat=2)
     assert len(times) == 2 and all(t > 0 for t in times)

@@ -45,7 +45,7 @@ def test_table_lists_every_preset(tmp_path, capsys):
     assert code == 0
     lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
     demo_count = len(load_preset(presets / "demo.toml").generation.seeds)
-    # the demo's keyframes are its pictures (pixel keyframes, 512x288x3 float32), not 64x64x4 latents
+    # the demo's keyframes are its pictures (pixel keyframes, 512x288x3 bytes), not 64x64x4 latents
     assert lines["demo"].split()[1:3] == ["ok", str(demo_count)]
     assert lines["ready"].split()[1:5] == ["ok", "2", "128.0", "KiB"]
     assert "not precomputed" in lines["tunnel"] and "768x432" in lines["tunnel"]
@@ -53,7 +53,7 @@ def test_table_lists_every_preset(tmp_path, capsys):
     assert "typo.toml: motion.easing = 'bouncy' is not allowed" in out
     assert "warning: look.shaders names 'nope'" in out
     g = load_preset(presets / "demo.toml").generation
-    total = demo_count * 3 * g.height * g.width * 4 + 2 * 4 * 64 * 64 * 4  # float32 pictures + latents
+    total = demo_count * 3 * g.height * g.width + 2 * 4 * 64 * 64 * 4  # pictures as bytes + float32 latents
     assert f"2 of 4 presets ready, {human_bytes(total)} of keyframes" in out
 
     code, _ = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir), "--strict")

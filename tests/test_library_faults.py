@@ -382,9 +382,9 @@ def test_precompute_on_a_really_full_disk(tmp_path):
     for name in ("first", "second"):
         (presets / f"{name}.toml").write_text('[generation]\nmodel = "approx"\nwidth = 256\nheight = 256\n'
                                               'images = "builtin:demo"\nseeds = [1, 2]\n')
-    # Without a model the keyframes are the pictures themselves, (N, 3, H, W) float32: the disk
+    # Without a model the keyframes are the pictures themselves, (N, 3, H, W) bytes: the disk
     # is sized from that, so the first file fits whole and the second cannot.
-    one_file = 2 * 3 * 256 * 256 * 4
+    one_file = 2 * 3 * 256 * 256
     disk_kb = one_file * 3 // 2 // 1024
     kdir = tmp_path / "kf"
     kdir.mkdir()

@@ -178,7 +178,7 @@ def test_builtin_demo_builds_once(tmp_path):
     # made from images without a model: the pictures themselves at the preset's size (pixel keyframes)
     assert kset.latents.shape == (len(g.seeds), 3, g.height, g.width) and kset.kind == "pixels"
     assert kset.meta["encoder"] == "pixels" and kset.meta["model"] == "approx" and kset.meta["source"] == "images"
-    assert kset.latents.std() > 0.05 and 0.0 <= kset.latents.min() and kset.latents.max() <= 1.0  # real pictures
+    assert kset.latents.dtype == torch.uint8 and kset.latents.float().div(255).std() > 0.05  # real pictures, as bytes
     stamp = kset.path.stat().st_mtime_ns
     again = ensure_builtin_keyframes(preset, tmp_path)
     assert again.path.stat().st_mtime_ns == stamp and torch.equal(again.latents, kset.latents)
@@ -199,8 +199,8 @@ def test_images_folder_rebuilds_when_images_change(tmp_path):
     kset = ensure_builtin_keyframes(preset, tmp_path / "kf")
     assert kset.latents.shape == (2, 3, 256, 256) and kset.meta["images"] == ["a.png", "b.png"]
     # the pictures as they are, in file order: a red, b blue
-    assert kset.latents[0].mean(dim=(1, 2)).tolist() == [1.0, 0.0, 0.0]
-    assert kset.latents[1].mean(dim=(1, 2)).tolist() == [0.0, 0.0, 1.0]
+    assert kset.latents[0].float().mean(dim=(1, 2)).div(255).tolist() == [1.0, 0.0, 0.0]
+    assert kset.latents[1].float().mean(dim=(1, 2)).div(255).tolist() == [0.0, 0.0, 1.0]
     _png(images / "c.png", (0, 255, 0))
     assert ensure_builtin_keyframes(preset, tmp_path / "kf").latents.shape[0] == 3
 
@@ -387,3 +387,83 @@ def test_metadata_that_is_not_text_reads_back_as_written(tmp_path):
 
     meta = {"prompts": ["a"], "edits": {"3": {"seed": 7}}, "note": "text", "flags": [1, 2]}
     assert _decode_meta(_encode_meta(meta)) == meta
+
+
+# ---------------------------------------------------------------- pixel keyframes as bytes
+
+
+def _old_float32_pixel_file(preset, path: Path, pixels: torch.Tensor, extra: dict | None = None) -> None:
+    """A pixel keyframe file as the tool wrote it before bytes: format version 1, float32 in 0..1."""
+    from safetensors.torch import save_file
+
+    floats = (pixels.float() / 255.0).contiguous()
+    meta = kf.build_meta(preset, floats, {"kind": "pixels", "model": "approx", "encoder": "pixels", **(extra or {})})
+    meta.update(format_version=1, dtype="float32")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"latents": floats}, str(path), metadata=kf._encode_meta(meta))
+
+
+def _file_dtype(path: Path) -> str:
+    import json
+
+    n = int.from_bytes(path.read_bytes()[:8], "little")
+    return json.loads(path.read_bytes()[8:8 + n])["latents"]["dtype"]
+
+
+def test_pixel_keyframes_are_bytes_in_the_file_and_held_once_in_the_bank(tmp_path):
+    preset = load_preset(REPO / "presets" / "demo.toml")
+    g = preset.generation
+    kset = ensure_builtin_keyframes(preset, tmp_path)
+    pictures = len(g.seeds) * 3 * g.height * g.width
+    assert _file_dtype(kset.path) == "U8" and kset.meta["format_version"] == 2 and kset.meta["dtype"] == "uint8"
+    assert pictures < kset.path.stat().st_size < pictures + 64 * 1024  # a byte a value, not 4
+    loaded = bank_module._load_kset(preset, tmp_path, "sd1", 4, None, "cpu")
+    assert loaded.latents.dtype == torch.uint8 and loaded.nbytes == pictures
+    assert loaded.latents.data_ptr() == loaded.pixels.images.ctypes.data  # one copy: a view of the upload's bytes
+    assert torch.equal(loaded.latents, kset.latents)
+
+
+def test_an_old_float32_pixel_file_is_read_as_bytes(tmp_path):
+    # precompute --model approx --from-images for a preset of a real model: loaded as it is, never rebuilt
+    preset = make_preset(tmp_path / "presets", size=(256, 256), prompts=("a",), seeds=(1, 2))
+    pixels = torch.randint(0, 256, (2, 3, 256, 256), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    path = keyframes_path(preset, tmp_path / "kf")
+    _old_float32_pixel_file(preset, path, pixels)
+    kset = load_preset_keyframes(preset, tmp_path / "kf")
+    assert kset.kind == "pixels" and kset.latents.dtype == torch.uint8 and torch.equal(kset.latents, pixels)
+
+
+def test_an_old_float32_builtin_pixel_file_is_rebuilt_as_bytes(tmp_path):
+    from live.library.images import images_identity, source_images
+    from live.library.keyframes import hash_json, text_keyframe_count
+
+    preset = make_preset(tmp_path / "presets", size=(256, 256), prompts=("a",), seeds=(1, 2), model="approx",
+                         extra='images = "builtin:grid"\n')
+    g = preset.generation
+    images, digest, _ = source_images(preset)
+    assert digest == images_identity(g.images, g.width, g.height, text_keyframe_count(preset))[1]
+    old_key = hash_json({"settings": preset.settings_hash(), "images": digest, "encoder": "pixels", "format": 1})
+    path = keyframes_path(preset, tmp_path / "kf")
+    _old_float32_pixel_file(preset, path, torch.from_numpy(images).permute(0, 3, 1, 2), {"cache_key": old_key})
+    assert _file_dtype(path) == "F32"
+    kset = ensure_builtin_keyframes(preset, tmp_path / "kf")
+    assert _file_dtype(path) == "U8" and kset.meta["format_version"] == 2  # rebuilt in the new format
+    assert torch.equal(kset.latents, torch.from_numpy(images).permute(0, 3, 1, 2))
+
+
+def test_bytes_only_for_pictures_of_version_2(tmp_path):
+    from safetensors.torch import save_file
+
+    preset = make_preset(tmp_path / "presets", size=(256, 256), prompts=("a",), seeds=(1,))
+    path = keyframes_path(preset, tmp_path / "kf")
+    path.parent.mkdir(parents=True)
+    floats = torch.rand(1, 3, 256, 256)
+    meta = kf.build_meta(preset, floats, {"kind": "pixels"})  # says version 2, holds float32
+    save_file({"latents": floats}, str(path), metadata=kf._encode_meta(meta))
+    with pytest.raises(KeyframeError, match="no uint8 .* tensor"):
+        load_preset_keyframes(preset, tmp_path / "kf")
+    latent_bytes = torch.zeros(1, 4, 32, 32, dtype=torch.uint8)
+    meta = kf.build_meta(preset, latent_bytes, {})  # latents as bytes: never written, refused
+    save_file({"latents": latent_bytes}, str(path), metadata=kf._encode_meta(meta))
+    with pytest.raises(KeyframeError, match="no float32 .* tensor"):
+        load_preset_keyframes(preset, tmp_path / "kf")

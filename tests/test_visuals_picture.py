@@ -49,8 +49,11 @@ def test_the_walk_over_coordinates_is_the_walk_over_the_pictures():
 def test_the_gpu_sums_a_pixel_frame_as_the_cpu_does():
     from live.visuals.renderer import Renderer
 
-    ps = PixelSet(images_to_pixels(grid_images(256, 144, 3)))
-    frame = ps.frame(slerp(ps.coords[1], ps.coords[2], 0.6).unsqueeze(0), 0.0)
+    # the pictures as the bank holds them: bytes, uploaded as an RGB8 texture array
+    ps = PixelSet(torch.from_numpy(grid_images(256, 144, 3)).permute(0, 3, 1, 2))
+    assert ps.keyframes.dtype == torch.uint8 and ps.images.dtype == np.uint8
+    frame = ps.frame(rotate_towards(slerp(ps.coords[1], ps.coords[2], 0.6), ps.light, 0.2).unsqueeze(0), 0.0)
+    assert frame.light > 0
     renderer = Renderer(256, 144, headless=True)
     try:
         renderer.set_shaders([])
@@ -60,6 +63,19 @@ def test_the_gpu_sums_a_pixel_frame_as_the_cpu_does():
     finally:
         renderer.close()
     assert np.abs(out.astype(int) - frame.rgb.astype(int)).max() <= 1
+
+
+def test_pictures_as_bytes_walk_and_sum_as_the_floats_did():
+    images = grid_images(256, 144, 4)
+    as_bytes = PixelSet(torch.from_numpy(images).permute(0, 3, 1, 2))
+    as_floats = PixelSet(images_to_pixels(images))  # the keyframes as they were held before (float32, 0..1)
+    assert as_bytes.nbytes == images.nbytes and np.array_equal(as_bytes.images, as_floats.images)
+    gram = lambda ps: torch.einsum("nr...,mr...->nm", ps.coords, ps.coords)  # noqa: E731
+    assert torch.allclose(gram(as_bytes), gram(as_floats), rtol=1e-6)
+    for a, b, t in ((0, 1, 0.3), (1, 3, 0.7), (2, 0, 0.5)):
+        frames = [ps.frame(rotate_towards(slerp(ps.coords[a], ps.coords[b], t), ps.light, 0.25).unsqueeze(0), 0.0)
+                  for ps in (as_bytes, as_floats)]
+        assert np.abs(frames[0].rgb.astype(int) - frames[1].rgb.astype(int)).max() <= 1  # within a level
 
 
 def test_builtin_sets_are_dark_and_sharp_at_16_9():

@@ -25,7 +25,7 @@ from live.bench.machine import machine_info, machine_line
 from live.bench.models import SCALES, build_random_sd
 from live.errors import UserError
 from live.library.bank import open_bank
-from live.library.keyframes import save_preset_keyframes
+from live.library.keyframes import KEYFRAMES_FILE, save_preset_keyframes
 from live.library.precompute import MAX_BATCH
 from live.library.presets import load_preset
 from live.values import Bounded
@@ -53,6 +53,19 @@ def bytes_per_keyframe(workdir: Path, size: tuple[int, int]) -> tuple[int, int]:
     latents = torch.randn(16, 4, size[1] // 8, size[0] // 8)
     path = save_preset_keyframes(preset, latents, kdir, {})
     return latents[0].numel() * latents.element_size(), path.stat().st_size // 16
+
+
+def pixel_bytes_per_keyframe(workdir: Path, size: tuple[int, int]) -> tuple[int, int]:
+    """(in-memory bytes, file bytes) per pixel keyframe (a picture, presets without a model) at
+    ``size``: the built-in demo pictures built and loaded as the show's bank loads them."""
+    presets_dir, kdir = workdir / f"pix-presets-{size[0]}x{size[1]}", workdir / "pix-keyframes"
+    presets_dir.mkdir(parents=True, exist_ok=True)
+    (presets_dir / "pix.toml").write_text(f'[generation]\nmodel = "approx"\nwidth = {size[0]}\n'
+                                          f'height = {size[1]}\nimages = "builtin:demo"\nseeds = [1, 2, 3, 4]\n')
+    bank = open_bank(presets_dir=presets_dir, keyframes_dir=kdir, watch=False)
+    (row,) = bank.status()
+    count = row["keyframes"]
+    return row["bytes"] // count, (kdir / "pix" / KEYFRAMES_FILE).stat().st_size // count
 
 
 def _drop_page_cache() -> None:
@@ -165,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
             figures[f"bytes_per_keyframe_{size[0]}x{size[1]}"] = {"memory": mem, "file": disk}
             print(f"keyframe {size[0]}x{size[1]}: {mem} bytes in memory (float32 4x{size[1] // 8}x{size[0] // 8}), "
                   f"{disk} bytes on disk per keyframe in a 16-keyframe file")
+        mem, disk = pixel_bytes_per_keyframe(workdir, (512, 288))
+        figures["pixel_bytes_per_keyframe_512x288"] = {"memory": mem, "file": disk}
+        print(f"pixel keyframe 512x288 (a picture, presets without a model): {mem} bytes in memory (uint8 "
+              f"3x288x512), {disk} bytes on disk per keyframe")
         times, ready, total = bank_load_seconds(workdir, args.presets, args.keyframes, args.size, args.repeat,
                                                 args.drop_caches)
         figures["bank_load"] = {"presets": args.presets, "keyframes": args.keyframes,

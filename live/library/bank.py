@@ -366,10 +366,12 @@ def _load_kset(preset: Preset, keyframes_dir: Path, family: str, latent_channels
         kset = load_preset_keyframes(preset, keyframes_dir)
     if kset.kind == PIXELS_KIND:
         # Pictures need no decoder: the traversal walks their coordinates (tiny, CPU) and the
-        # renderer sums the pictures on the GPU.
+        # renderer sums the pictures on the GPU. The set keeps them once, as bytes laid out for
+        # the upload; the keyframe set holds a view of those, not a second copy.
         from live.visuals.pixels import PixelSet
 
-        return dataclasses.replace(kset, pixels=PixelSet(kset.latents))
+        pixels = PixelSet(kset.latents)
+        return dataclasses.replace(kset, latents=pixels.keyframes, pixels=pixels)
     _fits_decoder(kset, family, latent_channels, scaling_factor)
     if str(device) != "cpu":
         kset = dataclasses.replace(kset, latents=kset.latents.to(device))

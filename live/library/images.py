@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+import torch
 
 from live.library.presets import (
     APPROX_MODEL,
@@ -81,10 +82,10 @@ def source_images(preset: Preset, source: str | None = None) -> tuple[np.ndarray
         return builtin_images(source, g.width, g.height, count), digest, [f"{source}#{i}" for i in range(count)]
     return load_images(files, g.width, g.height), digest, [p.name for p in files]
 from live.library.keyframes import (
-    FORMAT_VERSION,
     IMAGE_EXTENSIONS,
     KeyframeChanging,
     KeyframeError,
+    PIXELS_FORMAT_VERSION,
     PIXELS_KIND,
     KeyframeSet,
     first_line,
@@ -97,22 +98,23 @@ from live.library.keyframes import (
 
 
 def approx_cache_key(preset: Preset, images_digest: str) -> str:
-    """Cache key of keyframes made from images without a model (pixel keyframes)."""
+    """Cache key of keyframes made from images without a model (pixel keyframes).
+
+    It holds the pixel file format's version: files of an older version (float32) are rebuilt."""
     return hash_json({"settings": preset.settings_hash(), "images": images_digest, "encoder": PIXELS_KIND,
-                      "format": FORMAT_VERSION})
+                      "format": PIXELS_FORMAT_VERSION})
 
 
 def save_pixel_keyframes(preset: Preset, images: np.ndarray, names: list[str], key: str,
                          keyframes_dir: str | Path, images_from: str = "") -> Path:
     """Write ``images`` (N, H, W, 3) uint8 as the preset's pixel keyframes; returns the file."""
-    from live.visuals.pixels import images_to_pixels
-
     meta = {"family": preset.generation.family, "model": APPROX_MODEL, "model_revision": "pixels",
             "source": "images", "kind": PIXELS_KIND, "images": names, "encoder": PIXELS_KIND, "cache_key": key,
-            "steps": 0, "guidance": 0.0, "note": "pictures in 0..1, (N, 3, H, W): shown as they are, no VAE"}
+            "steps": 0, "guidance": 0.0, "note": "pictures as bytes 0..255, (N, 3, H, W): shown as they are, no VAE"}
     if images_from:
         meta["images_from"] = images_from
-    return save_preset_keyframes(preset, images_to_pixels(images), keyframes_dir, meta)
+    pixels = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).permute(0, 3, 1, 2)
+    return save_preset_keyframes(preset, pixels, keyframes_dir, meta)
 
 
 def ensure_builtin_keyframes(preset: Preset, keyframes_dir: str | Path) -> KeyframeSet:

@@ -32,12 +32,19 @@ _LOGGER = logging.getLogger(__name__)
 
 
 FORMAT = "live-keyframes"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1          # of latent files; part of the SD cache keys, so a bump would re-precompute them all
+# Pixel files are version 2: the pictures as bytes (uint8, 0..255), a quarter of the float32 of
+# version 1. A tool that reads only version 1 refuses them by name; this one reads both, and
+# turns a version 1 float32 pixel file into bytes on load (the approx presets rebuild it anyway:
+# the version is part of their cache key).
+PIXELS_FORMAT_VERSION = 2
+READ_VERSIONS = (FORMAT_VERSION, PIXELS_FORMAT_VERSION)
 KEYFRAMES_FILE = "keyframes.safetensors"
 PREVIEW_FILE = "preview.png"
 TENSOR_NAME = "latents"
-# What a file holds (metadata "kind"): SD latents (N, 4, H/8, W/8), or the pictures themselves,
-# (N, 3, H, W) in 0..1, for presets made from images without a model (live/visuals/pixels.py).
+# What a file holds (metadata "kind"): SD latents (N, 4, H/8, W/8) float32, or the pictures
+# themselves, (N, 3, H, W) uint8 0..255, for presets made from images without a model
+# (live/visuals/pixels.py).
 LATENTS_KIND = "latents"
 PIXELS_KIND = "pixels"
 PIXEL_CHANNELS = 3
@@ -73,7 +80,8 @@ class KeyframeChanging(KeyframeError):
 
 @dataclass(frozen=True)
 class KeyframeSet:
-    """A preset's keyframes: ``latents`` (N, C, h, w) float32 scaled diffusion-space latents, their metadata."""
+    """A preset's keyframes and their metadata: ``latents`` (N, C, h, w) float32 scaled diffusion-space
+    latents, or for kind :data:`PIXELS_KIND` the pictures (N, 3, H, W) uint8 0..255."""
 
     latents: torch.Tensor
     meta: dict[str, Any] = field(default_factory=dict)
@@ -95,7 +103,7 @@ class KeyframeSet:
 
     @property
     def nbytes(self) -> int:
-        """Memory the latents take."""
+        """Memory the latents (or pictures) take."""
         return self.latents.numel() * self.latents.element_size()
 
 
@@ -275,9 +283,11 @@ def build_meta(preset: Preset, latents: torch.Tensor, meta: dict[str, Any]) -> d
                 "decode with vae.decode(latents / scaling_factor)",
     }
     full.update(meta)
+    if full.get("kind") == PIXELS_KIND:
+        full["format_version"] = PIXELS_FORMAT_VERSION
     full["latent_shape"] = list(latents.shape[1:])
     full["count"] = int(latents.shape[0])
-    full["dtype"] = "float32"
+    full["dtype"] = str(latents.dtype).removeprefix("torch.")
     full["latents_sha256"] = _tensor_digest(latents)
     return cap_meta(full)
 
@@ -300,17 +310,21 @@ def _check_latents(where: str, latents: torch.Tensor, preset: Preset, family: st
             f"run `run_live.py precompute {preset.name}` again")
     if latents.shape[0] == 0:
         raise KeyframeError(f"{where}: holds no keyframes; run `run_live.py precompute {preset.name}` again")
-    # load_keyframe_file checks finiteness itself, so loaders skip it here.
-    if finite and not torch.isfinite(latents).all():
+    # load_keyframe_file checks finiteness itself, so loaders skip it here; bytes are always finite.
+    if finite and latents.is_floating_point() and not torch.isfinite(latents).all():
         raise KeyframeError(f"{where}: latents contain NaN or inf (fp16 overflow?); run precompute "
                             f"{preset.name} again, with --device cpu if it repeats")
 
 
 def save_preset_keyframes(preset: Preset, latents: torch.Tensor, keyframes_dir: str | Path,
                           meta: dict[str, Any]) -> Path:
-    """Validate and atomically write ``latents`` (N, C, h, w) with full metadata; returns the file path."""
+    """Validate and atomically write ``latents`` (N, C, h, w) with full metadata; returns the file path.
+
+    Latents are written as float32; pictures (``meta["kind"] == "pixels"``) as uint8, the bytes
+    given or floats in 0..1 rounded to the nearest of 256 levels."""
     path = keyframes_path(preset, keyframes_dir)
-    latents = latents.detach().to("cpu", torch.float32).contiguous()
+    latents = latents.detach().to("cpu")
+    latents = (as_pixel_bytes(latents) if meta.get("kind") == PIXELS_KIND else latents.to(torch.float32)).contiguous()
     full = build_meta(preset, latents, meta)
     if full["family"] not in SCALING_FACTORS:
         raise KeyframeError(f"{as_written(path)}: unknown latent family {full['family']!r}; use sd1 or sdxl")
@@ -318,6 +332,13 @@ def save_preset_keyframes(preset: Preset, latents: torch.Tensor, keyframes_dir: 
     _atomic_save({TENSOR_NAME: latents}, path, _encode_meta(full))
     _LOGGER.debug("wrote %d keyframes to %s", latents.shape[0], path)
     return path
+
+
+def as_pixel_bytes(pixels: torch.Tensor) -> torch.Tensor:
+    """Pictures as uint8 0..255: bytes as they are, floats in 0..1 rounded (clamped) to the nearest level."""
+    if pixels.dtype == torch.uint8:
+        return pixels
+    return (pixels.float().clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
 
 
 def _corrupt(where: str, detail: str) -> KeyframeError:
@@ -464,12 +485,17 @@ def load_keyframe_file(path: str | Path, verify: bool = True, max_bytes: int = M
     if meta.get("format") != FORMAT:
         raise KeyframeError(f"{where}: not a keyframe file of this tool (format {meta.get('format')!r}); "
                             f"delete it and run precompute again")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise KeyframeError(f"{where}: format version {meta.get('format_version')!r}, this tool reads "
-                            f"{FORMAT_VERSION}; run precompute again")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or version not in READ_VERSIONS:
+        raise KeyframeError(f"{where}: format version {str(version)[:40]}, this tool reads "
+                            f"{' and '.join(map(str, READ_VERSIONS))}; run precompute again")
+    pixels = meta.get("kind") == PIXELS_KIND
+    # bytes only for pictures of version 2; float32 for everything else (pictures of version 1 too)
+    dtype = torch.uint8 if pixels and version == PIXELS_FORMAT_VERSION else torch.float32
     latents = tensors.get(TENSOR_NAME)
-    if latents is None or latents.dtype != torch.float32 or latents.ndim != 4:
-        raise KeyframeError(f"{where}: no float32 (N, C, h, w) tensor named {TENSOR_NAME!r}; run precompute again")
+    if latents is None or latents.dtype != dtype or latents.ndim != 4:
+        raise KeyframeError(f"{where}: no {str(dtype).removeprefix('torch.')} (N, C, h, w) tensor named "
+                            f"{TENSOR_NAME!r}; run precompute again")
     if list(latents.shape[1:]) != meta.get("latent_shape") or latents.shape[0] != meta.get("count"):
         raise KeyframeError(f"{where}: partial keyframe file (shape {tuple(latents.shape)} but metadata says "
                             f"{meta.get('count')} x {meta.get('latent_shape')}); run precompute again")
@@ -479,8 +505,12 @@ def load_keyframe_file(path: str | Path, verify: bool = True, max_bytes: int = M
                             f"run precompute again")
     if verify and _tensor_digest(latents) != meta.get("latents_sha256"):
         raise KeyframeError(f"{where}: corrupt keyframe file (checksum mismatch); run precompute again")
-    if not torch.isfinite(latents).all():
+    if latents.is_floating_point() and not torch.isfinite(latents).all():
         raise KeyframeError(f"{where}: latents contain NaN or inf; run precompute again")
+    if pixels and latents.dtype != torch.uint8:
+        # a version 1 pixel file (float32 in 0..1): held as bytes like a new one, a quarter of the memory
+        latents = as_pixel_bytes(latents)
+        meta = {**meta, "dtype": "uint8"}
     return KeyframeSet(latents=latents, meta=meta, path=path, signature=signature)
 
 

@@ -2,7 +2,8 @@
 
 A preset made from images (the built-in procedural sets, an images folder, ``--from-images``
 without a model) keeps its pictures as they are: keyframes of kind ``pixels``, (N, 3, H, W)
-floats in 0..1. Squeezing them through the 8x8 approx latent would average every line and star
+bytes (uint8, 0..255; floats in 0..1 are taken too). They stay bytes in memory and on the GPU
+(one RGB8 texture array); only the CPU sum turns them into floats, a picture at a time. Squeezing them through the 8x8 approx latent would average every line and star
 away; the approx latent stays only as the preview of SD latents.
 
 The traversal does not need to touch a pixel to walk them. Everything it does (slerp, the onset
@@ -28,6 +29,7 @@ PIXEL_CHANNELS = 3  # a keyframe tensor with 3 channels holds pictures; SD laten
 MAX_TERMS = 8  # pictures one frame sums at most (a walk mixes 2, a held mid-move start a few more)
 MIN_WEIGHT = 1e-4  # weights smaller than this are rounding noise of the basis change: dropped
 _RANK_TOL = 1e-9  # eigenvalues below this fraction of the largest: directions the pictures do not span
+_GRAM_CHUNK = 1 << 16  # values per picture turned into float64 at a time for the Gram matrix
 _SEQ = itertools.count(1 << 40)  # frame numbers of composed frames, apart from decoded ones
 
 
@@ -42,8 +44,11 @@ def images_to_pixels(images: np.ndarray) -> torch.Tensor:
 
 
 def pixels_to_images(pixels: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) keyframes in 0..1 -> (N, H, W, 3) uint8 pictures (previews, contact sheets)."""
-    return (pixels.detach().float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    """(N, 3, H, W) keyframes, uint8 or floats in 0..1 -> (N, H, W, 3) uint8 pictures (previews, contact sheets)."""
+    pixels = pixels.detach().cpu()
+    if pixels.dtype != torch.uint8:
+        pixels = (pixels.float().clamp(0, 1) * 255.0 + 0.5).to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).contiguous().numpy()
 
 
 @dataclass(frozen=True)
@@ -80,18 +85,19 @@ def compose(images: np.ndarray, terms: tuple[tuple[int, float], ...], light: flo
 class PixelSet:
     """A preset's pictures, and the coordinates the traversal walks in their place.
 
-    ``pixels`` (N, 3, H, W) float in 0..1. :attr:`coords` (N, r, 1, 1) and :attr:`light`
-    (r, 1, 1) have the dot products of the pictures and of the uniform white picture (all
-    ones), so any walk over them is the walk over the pictures; :meth:`weights` maps a walked
-    vector back to weights over the pictures and the light.
+    ``pixels`` (N, 3, H, W) uint8 0..255 (or floats in 0..1, rounded to bytes). :attr:`coords`
+    (N, r, 1, 1) and :attr:`light` (r, 1, 1) have the dot products of the pictures (in 0..1) and
+    of the uniform white picture (all ones), so any walk over them is the walk over the
+    pictures; :meth:`weights` maps a walked vector back to weights over the pictures and the
+    light. The pictures are kept once, as bytes: :attr:`images` (N, H, W, 3), what the renderer
+    uploads, and :attr:`keyframes`, the same memory seen as (N, 3, H, W).
     """
 
     def __init__(self, pixels: torch.Tensor) -> None:
         if not is_pixels(pixels) or pixels.shape[0] < 1:
             raise ValueError(f"pixel keyframes must be shaped (N, 3, H, W), got {tuple(pixels.shape)}")
-        flat = pixels.detach().reshape(pixels.shape[0], -1).to("cpu", torch.float64)
-        basis = torch.cat([flat, torch.ones(1, flat.shape[1], dtype=torch.float64)])  # pictures + light
-        gram = (basis @ basis.T).numpy()
+        hwc = torch.from_numpy(pixels_to_images(pixels))  # (N, H, W, 3) uint8, the one copy kept
+        gram = _gram(hwc.reshape(hwc.shape[0], -1))
         values, vectors = np.linalg.eigh(gram)
         keep = values > values.max() * _RANK_TOL
         values, vectors = values[keep], vectors[:, keep]
@@ -101,9 +107,15 @@ class PixelSet:
         self.count = int(pixels.shape[0])
         self.coords = torch.from_numpy(coords[:-1].copy()).reshape(self.count, -1, 1, 1)
         self.light = torch.from_numpy(coords[-1].copy()).reshape(-1, 1, 1)
-        self.images = pixels_to_images(pixels)  # what the renderer uploads, and compose() sums
+        self.keyframes = hwc.permute(0, 3, 1, 2)  # a view, no copy: what the bank's KeyframeSet holds
+        self.images = hwc.numpy()  # what the renderer uploads, and compose() sums
         self.images.flags.writeable = False
         self.height, self.width = int(pixels.shape[2]), int(pixels.shape[3])
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the pictures take (bytes, held once)."""
+        return int(self.images.nbytes)
 
     def weights(self, vector: torch.Tensor) -> tuple[tuple[tuple[int, float], ...], float]:
         """A walked vector (1, r, 1, 1) as (terms over the pictures, light weight); at most
@@ -118,6 +130,21 @@ class PixelSet:
         """The frame for a walked vector, for ``display_time``."""
         terms, light = self.weights(vector)
         return PixelFrame(self, terms, light, float(display_time), next(_SEQ))
+
+
+def _gram(flat: torch.Tensor) -> np.ndarray:
+    """Dot products (float64) of the pictures ``flat`` (N, D) uint8 taken in 0..1, and of the
+    white picture (all ones) as row and column N; a slice of columns at a time, so the float64
+    copy of every picture (8x the bytes) never exists whole."""
+    n, d = flat.shape
+    gram = torch.zeros(n + 1, n + 1, dtype=torch.float64)
+    for start in range(0, d, _GRAM_CHUNK):
+        block = flat[:, start:start + _GRAM_CHUNK].to(torch.float64).div_(255.0)
+        gram[:n, :n] += block @ block.T
+        gram[:n, n] += block.sum(dim=1)
+    gram[n, :n] = gram[:n, n]
+    gram[n, n] = float(d)
+    return gram.numpy()
 
 
 # The renderer's compose pass: the weighted pictures summed at their own size into a frame
