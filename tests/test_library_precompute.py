@@ -617,3 +617,19 @@ def test_metadata_prompts_are_capped(tmp_path, model):
     assert meta["prompts"][0].startswith("neon neon") and meta["prompts"][0].endswith("\u2026")
     assert len(meta["negative_prompt"]) == 300 and meta["count"] == 320
     assert path.stat().st_size < 320 * 4 * (SIZE // 8) ** 2 * 4 + 120_000  # the header stays small
+
+
+def test_preview_frames_are_the_pictures_of_a_pixel_preset(tmp_path):
+    """Image presets keep their pictures: their preview is those pictures, not a decode of them."""
+    import shutil
+
+    from live.library.images import ensure_builtin_keyframes
+    from live.library.precompute import preview_frames
+    from live.library.presets import load_preset
+
+    from live.paths import ROOT
+
+    shutil.copy(ROOT / "presets" / "demo.toml", tmp_path / "demo.toml")
+    kset = ensure_builtin_keyframes(load_preset(tmp_path / "demo.toml"), tmp_path / "kf")
+    frames = preview_frames(kset)
+    assert frames.dtype == np.uint8 and frames.shape == (len(kset.latents), *kset.latents.shape[2:], 3)

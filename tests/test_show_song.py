@@ -142,8 +142,10 @@ def test_images_are_shared_out_between_the_sections_and_encoded_without_a_model(
     for i, colour in enumerate(["red", "green", "blue"]):
         Image.new("RGB", (64, 64), colour).save(art / f"{i}.png")
     r = make_song(SongOptions(track=str(track), prompt="album art", images=str(art), presets_dir=tmp / "img-presets",
-                              keyframes_dir=tmp / "keyframes", progress=False))
+                              keyframes_dir=tmp / "keyframes", progress=False, preview=True))
     assert r.preset_written and "your images" in r.keyframes
+    # the section previews of an image song are its pictures (they were fed to the approx decoder)
+    assert r.previews and all(p.is_file() for p in r.previews)
     bank = open_bank(presets_dir=tmp / "img-presets", keyframes_dir=tmp / "keyframes")
     _, latents = bank.get("song-synth")
     assert latents.shape[0] == 6  # three sections of two keyframes, the three images cycled

@@ -411,6 +411,16 @@ def decode_for_preview(latents: torch.Tensor, family: str, scaling: float, vae: 
     return np.stack(frames)
 
 
+def preview_frames(kset: KeyframeSet, vae: Any | None = None) -> np.ndarray:
+    """A keyframe set as (N, H, W, 3) uint8 pictures: pixel keyframes as they are, latents decoded
+    (through ``vae`` when given, else the approx decoder)."""
+    if kset.kind == PIXELS_KIND:
+        from live.visuals.pixels import pixels_to_images
+
+        return pixels_to_images(kset.latents)
+    return decode_for_preview(kset.latents, kset.meta.get("family", "sd1"), kset.scaling_factor, vae)
+
+
 def contact_sheet(frames: np.ndarray, thumb_width: int = 256, pad: int = 4) -> np.ndarray:
     """Frames (N, H, W, 3) uint8 tiled in a near-square grid of thumbnails on a dark background."""
     from PIL import Image
@@ -434,12 +444,7 @@ def write_preview(preset: Preset, kset: KeyframeSet, keyframes_dir: Path, vae: A
     (disk full) leaves no temp file and raises PrecomputeError in one line."""
     from PIL import Image
 
-    if kset.kind == PIXELS_KIND:  # pictures: the preview is the pictures themselves
-        from live.visuals.pixels import pixels_to_images
-
-        frames = pixels_to_images(kset.latents)
-    else:
-        frames = decode_for_preview(kset.latents, kset.meta.get("family", "sd1"), kset.scaling_factor, vae)
+    frames = preview_frames(kset, vae)
     path = preset_dir(preset, keyframes_dir) / PREVIEW_FILE
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

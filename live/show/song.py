@@ -118,16 +118,16 @@ def make_song(opts: SongOptions) -> SongResult:
 
 
 def _previews(preset: Any, keyframes: Path) -> list[Path]:
-    """A contact sheet per section (approx-decoded keyframes) beside the keyframe file."""
+    """A contact sheet per section beside the keyframe file."""
     from PIL import Image
 
     from live.library.images import ensure_builtin_keyframes
     from live.library.keyframes import load_preset_keyframes
-    from live.library.precompute import contact_sheet, decode_for_preview
+    from live.library.precompute import contact_sheet, preview_frames
 
     g = preset.generation
     kset = ensure_builtin_keyframes(preset, keyframes) if g.model == "approx" else load_preset_keyframes(preset, keyframes)
-    frames = decode_for_preview(kset.latents, g.family, kset.scaling_factor, None)
+    frames = preview_frames(kset)  # the pictures themselves for image presets, else approx-decoded latents
     out = []
     for span in g.section_spans():
         path = keyframes / f"{preset.name}.{span['name']}.preview.png"
