@@ -44,7 +44,7 @@ def test_folder_flags_default_to_none():
 
 
 @pytest.mark.parametrize("command, kinds", [
-    (["check"], ("presets", "keyframes", "shaders", "mappings")),  # check takes live's flags and reads the MIDI map
+    (["check"], ("presets", "keyframes", "shaders", "mappings", "sets")),  # check takes live's flags (--set too) and reads the MIDI map
     (["precompute"], ("presets", "keyframes")),
     (["midi", "monitor"], ("mappings", "shaders")),  # shader_param bindings are checked against the shaders
     (["midi", "learn", "blackout"], ("mappings", "shaders")),
