@@ -9,6 +9,8 @@ exactly and the tests can check that the visuals land on it.
 
 from __future__ import annotations
 
+import functools
+
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,12 +251,22 @@ BUILTIN_SETS = {"demo": demo_images, "nebula": nebula_images, "grid": grid_image
 
 
 def builtin_images(source: str, width: int, height: int, count: int) -> np.ndarray:
-    """The images of ``builtin:NAME`` (see :data:`BUILTIN_SETS`); ValueError for an unknown name."""
+    """The images of ``builtin:NAME`` (see :data:`BUILTIN_SETS`), read-only; ValueError for an
+    unknown name."""
     name = source.removeprefix("builtin:")
     if name not in BUILTIN_SETS:
         raise ValueError(f"unknown built-in image set {source!r}; choose "
                          f"{', '.join('builtin:' + n for n in BUILTIN_SETS)}")
-    return BUILTIN_SETS[name](width, height, count)
+    return _drawn(name, width, height, count)
+
+
+@functools.lru_cache(maxsize=len(BUILTIN_SETS))
+def _drawn(name: str, width: int, height: int, count: int) -> np.ndarray:
+    # Drawing a set takes seconds (supersampled); the same set at the same size is asked for again
+    # whenever a keyframes folder is new (a fresh clone, each test's folder, `check` elsewhere).
+    images = BUILTIN_SETS[name](width, height, count)
+    images.setflags(write=False)
+    return images
 
 
 def _palette(t: np.ndarray | float) -> np.ndarray:
