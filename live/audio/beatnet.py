@@ -32,9 +32,9 @@ import math
 from typing import Any
 
 import numpy as np
-import scipy.fft
 
 from live.audio import rnn
+from live.audio.spectral import StreamingSpectralDiff
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -189,26 +189,24 @@ class BeatNetActivation:
         if _WEIGHTS is None:  # torch.load once per process (~0.1 s), not per engine
             _WEIGHTS = _Network(load_network())
         self._net = copy.copy(_WEIGHTS)  # shares the read-only weights, gets its own state
-        self._net.reset()
+        self._features = StreamingSpectralDiff(self.frame_size, self._window, self._nfft, self._fb, self._diff_frames,
+                                               self.frame_end)
         self.reset()
 
     def reset(self) -> None:
         """Forget all audio and network state (a new stream)."""
-        self._buf = np.zeros(self.frame_size, dtype=np.float32)  # the newest frame_size samples
-        self._received = 0
-        self._frames = 0
-        self._prev: np.ndarray | None = None  # the last diff_frames log spectra
+        self._features.reset()
         self._net.reset()
 
     @property
     def frames(self) -> int:
         """Frames computed so far."""
-        return self._frames
+        return self._features.frames
 
     @property
     def received(self) -> int:
         """Samples fed so far."""
-        return self._received
+        return self._features.received
 
     def frame_end(self, k: int) -> int:
         """One past the last input sample (counted from the first one fed) that frame ``k`` covers:
@@ -217,29 +215,9 @@ class BeatNetActivation:
 
     def process(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(beat, downbeat)`` probabilities (float32) of the frames ``samples`` complete; often none or one."""
-        x = np.asarray(samples, dtype=np.float32).reshape(-1)
-        empty = np.zeros(0, dtype=np.float32)
-        if len(x) == 0:
+        feats = self._features.process(samples)
+        if not len(feats):
+            empty = np.zeros(0, dtype=np.float32)
             return empty, empty
-        start = self._received
-        buf = np.concatenate((self._buf, x))
-        self._received += len(x)
-        ends = []
-        while self.frame_end(self._frames) <= self._received:
-            ends.append(self.frame_end(self._frames))
-            self._frames += 1
-        self._buf = buf[-self.frame_size :]
-        if not ends:
-            return empty, empty
-        base = start - self.frame_size  # absolute sample index of buf[0]; negative indices are silence
-        idx = np.array(ends)[:, None] - base - self.frame_size + np.arange(self.frame_size)[None, :]
-        spec = np.abs(scipy.fft.rfft(buf[idx] * self._window, n=self._nfft, axis=1)[:, : self._nfft // 2])
-        logspec = np.log10(spec @ self._fb + 1.0)
-        if self._prev is None:  # madmom's first differences are 0
-            self._prev = np.repeat(logspec[:1], self._diff_frames, axis=0)
-        hist = np.concatenate((self._prev, logspec))
-        diff = np.maximum(hist[self._diff_frames :] - hist[: -self._diff_frames], 0.0)
-        self._prev = hist[-self._diff_frames :]
-        feats = np.hstack((logspec, diff)).astype(np.float32)
         prob = self._net(feats)
         return (prob[:, 0] + prob[:, 1]).astype(np.float32), prob[:, 1].astype(np.float32)

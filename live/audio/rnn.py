@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
+from live.audio.spectral import StreamingSpectralDiff
+
 _LOGGER = logging.getLogger(__name__)
 
 FPS = 100.0  # madmom's online beat networks run at 100 frames per second
@@ -234,25 +236,24 @@ class RNNBeatActivation:
         self._diff_frames = _diff_frames(0.5, frame_size=REFERENCE_FRAME, hop_size=REFERENCE_RATE / FPS,
                                          window=np.hanning)
         self._networks = _FusedNetworks([NeuralNetwork.load(f) for f in madmom.models.BEATS_LSTM])
+        self._features = StreamingSpectralDiff(self.frame_size, self._window, self._nfft, self._fb, self._diff_frames,
+                                               self.frame_end)
         self.reset()
 
     def reset(self) -> None:
         """Forget all audio and network state (a new stream)."""
-        self._buf = np.zeros(self.frame_size, dtype=np.float32)  # the newest frame_size samples
-        self._received = 0  # samples fed so far
-        self._frames = 0  # frames computed so far; the next ends at sample frame_end(_frames)
-        self._prev: np.ndarray | None = None  # the last diff_frames log spectra
+        self._features.reset()
         self._networks.reset()
 
     @property
     def frames(self) -> int:
         """Frames computed so far."""
-        return self._frames
+        return self._features.frames
 
     @property
     def received(self) -> int:
         """Samples fed so far."""
-        return self._received
+        return self._features.received
 
     def frame_end(self, k: int) -> int:
         """One past the last input sample (counted from the first one fed) that frame ``k`` covers
@@ -261,26 +262,7 @@ class RNNBeatActivation:
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         """Activations (float32) of the frames that ``samples`` complete; often zero or one."""
-        x = np.asarray(samples, dtype=np.float32).reshape(-1)
-        if len(x) == 0:
+        features = self._features.process(samples)
+        if not len(features):
             return np.zeros(0, dtype=np.float32)
-        start = self._received
-        buf = np.concatenate((self._buf, x))  # buf[-1] is sample start + len(x) - 1
-        self._received += len(x)
-        ends = []
-        while self.frame_end(self._frames) <= self._received:
-            ends.append(self.frame_end(self._frames))
-            self._frames += 1
-        self._buf = buf[-self.frame_size :]
-        if not ends:
-            return np.zeros(0, dtype=np.float32)
-        base = start - self.frame_size  # absolute sample index of buf[0]
-        idx = np.array(ends)[:, None] - base - self.frame_size + np.arange(self.frame_size)[None, :]
-        spec = np.abs(scipy.fft.rfft(buf[idx] * self._window, n=self._nfft, axis=1)[:, : self._nfft // 2])
-        logspec = np.log10(spec @ self._fb + 1.0)
-        if self._prev is None:  # madmom's first differences are 0
-            self._prev = np.repeat(logspec[:1], self._diff_frames, axis=0)
-        hist = np.concatenate((self._prev, logspec))
-        diff = np.maximum(hist[self._diff_frames :] - hist[: -self._diff_frames], 0.0)
-        self._prev = hist[-self._diff_frames :]
-        return self._networks(np.hstack((logspec, diff)).astype(np.float32))
+        return self._networks(features)
