@@ -38,13 +38,11 @@ def check_output_file(flag: str, value: str | os.PathLike) -> Path:
 
 
 def check_folder(flag: str, value: str | os.PathLike) -> Path:
-    """``value`` as an existing folder, or a one-line UserError naming the flag."""
-    path = Path(value)
-    if not path.exists():
-        raise UserError(f"{flag} {value}: no such folder")
-    if not path.is_dir():
-        raise UserError(f"{flag} {value}: is a file, not a folder")
-    return path
+    """``value`` as an existing folder, or a one-line UserError naming the flag (the show's rule)."""
+    from live.show.inputs import check_folder_flag
+
+    check_folder_flag(flag, str(value))
+    return Path(value)
 
 
 def check_audio_file(flag: str, value: str | os.PathLike) -> Path:
