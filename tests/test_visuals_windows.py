@@ -373,21 +373,27 @@ XVFB_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_real_windows_under_xvfb(tmp_path):
+def run_under_xvfb(tmp_path, source: str, screen: str, done: str) -> None:
+    """Run ``source`` as a script on a virtual X screen (``screen``: WxHxDEPTH); it must exit 0 and
+    print ``done``. Skips where xvfb-run is missing or Xvfb cannot start."""
     if not shutil.which("xvfb-run"):
         pytest.skip("xvfb-run not installed")
-    script = tmp_path / "windows.py"
-    script.write_text(XVFB_SCRIPT)
+    script = tmp_path / "script.py"
+    script.write_text(source)
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     env["PYTHONPATH"] = str(ROOT)
     try:
-        proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 640x480x24", sys.executable, str(script)],
+        proc = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {screen}", sys.executable, str(script)],
                               capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired:
         pytest.skip("Xvfb did not answer in time")
-    if "xvfb ok" not in proc.stdout and ("Xvfb failed" in proc.stderr or "cannot open display" in proc.stderr.lower()):
+    if done not in proc.stdout and ("Xvfb failed" in proc.stderr or "cannot open display" in proc.stderr.lower()):
         pytest.skip(f"Xvfb cannot start here: {proc.stderr[-300:]}")
-    assert proc.returncode == 0 and "xvfb ok" in proc.stdout, proc.stderr[-3000:]
+    assert proc.returncode == 0 and done in proc.stdout, proc.stderr[-3000:]
+
+
+def test_real_windows_under_xvfb(tmp_path):
+    run_under_xvfb(tmp_path, XVFB_SCRIPT, "640x480x24", "xvfb ok")
 
 
 def test_readme_lists_the_key_table():
@@ -542,17 +548,4 @@ XVFB_SIDE = textwrap.dedent("""
 
 
 def test_one_screen_windows_open_side_by_side_under_xvfb(tmp_path):
-    if not shutil.which("xvfb-run"):
-        pytest.skip("xvfb-run not installed")
-    script = tmp_path / "side.py"
-    script.write_text(XVFB_SIDE)
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    env["PYTHONPATH"] = str(ROOT)
-    try:
-        proc = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x720x24", sys.executable, str(script)],
-                              capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        pytest.skip("Xvfb did not answer in time")
-    if "side ok" not in proc.stdout and ("Xvfb failed" in proc.stderr or "cannot open display" in proc.stderr.lower()):
-        pytest.skip(f"Xvfb cannot start here: {proc.stderr[-300:]}")
-    assert proc.returncode == 0 and "side ok" in proc.stdout, proc.stderr[-3000:]
+    run_under_xvfb(tmp_path, XVFB_SIDE, "1280x720x24", "side ok")
