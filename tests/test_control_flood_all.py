@@ -11,7 +11,6 @@ MidiInput (learn armed only: no MIDI port is opened).
 
 from __future__ import annotations
 
-import logging
 import math
 import struct
 import subprocess
@@ -24,7 +23,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from live.control.commands import OSC_FORMS, Arg
 from live.control.midi import MidiInput, MidiMapping
 from live.control.osc import OscServer
-from test_show_flood import FPS, _Bytes, _make_show, _run, _state
+from test_show_flood import FPS, _make_show, _run, _state, serving
 
 SENDER = r'''
 import os, socket, struct, sys, time
@@ -102,21 +101,8 @@ def show_with_learn(tmp_path):
     show = _make_show(tmp_path)
     midi = MidiInput(show.commands, None, MidiMapping(), backend="no_such_backend_module")  # learn only
     server = OscServer(show.commands, host="127.0.0.1", port=0, status=show.status, learn=midi.learn_from_osc)
-    log = _Bytes()
-    root, live_logger = logging.getLogger(), logging.getLogger("live")
-    levels = root.level, live_logger.level
-    root.addHandler(log)
-    root.setLevel(logging.INFO)
-    live_logger.setLevel(logging.INFO)
-    server.start()
-    try:
-        yield show, server, log
-    finally:
-        server.stop()
-        root.removeHandler(log)
-        root.setLevel(levels[0])
-        live_logger.setLevel(levels[1])
-        show.renderer.close()
+    with serving(show, server) as served:
+        yield served
 
 
 def test_flood_of_every_address_valid_and_invalid_keeps_the_log_small(show_with_learn, tmp_path):

@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
@@ -103,24 +105,32 @@ def _make_show(tmp_path: Path, clock=None) -> Show:
     return Show(bank, SyncDecode(decoder), renderer, preset="demo", frame_period=1.0 / FPS, clock=clock)
 
 
-@pytest.fixture
-def live_show(tmp_path):
-    show = _make_show(tmp_path)
-    renderer = show.renderer
-    server = OscServer(show.commands, host="127.0.0.1", port=0)
+@contextmanager
+def serving(show: Show, server: OscServer) -> Iterator[tuple[Show, OscServer, _Bytes]]:
+    """The OSC server running for ``show``, with every INFO line of the log counted in bytes; the
+    server, the log and the show's renderer are put back or closed after."""
     log = _Bytes()
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(log)
-    root.setLevel(logging.INFO)
+    loggers = logging.getLogger(), logging.getLogger("live")
+    levels = [logger.level for logger in loggers]
+    loggers[0].addHandler(log)
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
     server.start()
     try:
         yield show, server, log
     finally:
         server.stop()
-        root.removeHandler(log)
-        root.setLevel(old_level)
-        renderer.close()
+        loggers[0].removeHandler(log)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+        show.renderer.close()
+
+
+@pytest.fixture
+def live_show(tmp_path):
+    show = _make_show(tmp_path)
+    with serving(show, OscServer(show.commands, host="127.0.0.1", port=0)) as served:
+        yield served
 
 
 def _state(t: float) -> AudioState:
