@@ -88,6 +88,22 @@ def parse_toml(text: str) -> dict[str, Any]:
         raise FileRefused("is nested too deeply to be a preset or mapping (not valid here)") from None
 
 
+def write_whole(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file beside it, flushed to
+    disk and renamed into place: an interruption (Ctrl-C, SIGTERM, a full disk) leaves the old
+    file or none, never half of one, nor the temporary. OSError as raised by the system."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def is_regular_file(path: Path) -> bool:
     """True when ``path`` is (or links to) a regular file; never opens it, never blocks."""
     try:

@@ -55,3 +55,14 @@ def test_non_utf8_and_bad_toml(tmp_path):
         load_toml(path)
     with pytest.raises(FileNotFoundError):
         load_toml(tmp_path / "missing.toml")
+
+
+def test_write_whole_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    from live.files import write_whole
+
+    path = tmp_path / "plan.json"
+    path.write_text("old")
+    write_whole(path, "new text")
+    write_whole(tmp_path / "b.bin", b"\x00\x01")
+    assert path.read_text() == "new text" and (tmp_path / "b.bin").read_bytes() == b"\x00\x01"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin", "plan.json"]

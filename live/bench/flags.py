@@ -4,7 +4,7 @@ written whole.
 A benchmark may run for minutes (``bench soak`` for half an hour): a flag that names a missing
 input, or an output that cannot be written, must be one ``error:`` line at the start, not a
 traceback at the end after the figures were measured. A report is written through a temporary
-file renamed into place (the library's one rule, :func:`live.library.song.write_whole`), so an
+file renamed into place (the one rule, :func:`live.files.write_whole`), so an
 interruption never leaves half a JSON file under its final name."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from live.errors import UserError
-from live.library.song import write_whole
+from live.files import write_whole
 
 
 def check_output_file(flag: str, value: str | os.PathLike) -> Path:

@@ -39,7 +39,7 @@ import numpy as np
 
 from live import fingerprint as fp
 from live.errors import UserError
-from live.files import FileRefused, read_bytes
+from live.files import FileRefused, read_bytes, write_whole
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -171,18 +171,11 @@ def track_name(source: str | os.PathLike) -> str:
 # --- writing -----------------------------------------------------------------------------------
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """``data`` to ``path`` by a temp file in the same folder, flushed, then renamed over it."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """``data`` to ``path`` whole (:func:`live.files.write_whole`); SetError in one line on failure."""
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_whole(path, data)
     except OSError as exc:
         raise SetError(f"{path}: cannot write it ({exc.strerror or exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_landmarks(path: Path, marks: fp.Landmarks) -> None:

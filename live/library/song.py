@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from live.errors import UserError
+from live.files import write_whole
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -389,17 +389,6 @@ def preset_size(width: int, height: int) -> tuple[int, int]:
         return int(min(hi, max(lo, 8 * round(v * scale / 8))))
 
     return side(width), side(height)
-
-
-def write_whole(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed into place: an interruption
-    (Ctrl-C, SIGTERM, a full disk) leaves the old file or none, never half of one, nor the temporary."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def dominant_level(plan: SongPlan) -> str:
