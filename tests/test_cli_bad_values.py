@@ -39,8 +39,7 @@ DEVICES = {"audio_device"}
 # are where it writes (created when new), and it waits for a controller
 SKIP_COMMANDS = {("check",), ("bench", "gpu"), ("midi", "learn")}
 SKIP_FLAGS = {(("precompute",), "keyframes_dir"),  # where precompute writes: made when missing
-              (("live",), "keyframes_dir"), (("render",), "keyframes_dir"),  # the keyframe cache: likewise
-              (("precompute",), "vae")}  # unused by an approx preset (the demo); TODO: check it when given
+              (("live",), "keyframes_dir"), (("render",), "keyframes_dir")}  # the keyframe cache: likewise
 
 
 def _walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):

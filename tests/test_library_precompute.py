@@ -181,6 +181,22 @@ def test_from_images_without_a_model_keeps_the_pictures(tmp_path):
     assert pc.precompute(options_for(tmp_path, "cover"))[0].action == "skipped"
 
 
+
+def test_a_vae_flag_is_checked_even_where_no_model_uses_it(tmp_path, caplog):
+    images = _images(tmp_path / "art", 2)
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "cover.toml").write_text(f'[generation]\nmodel = "approx"\nwidth = 256\nheight = 256\n'
+                                        f'images = "{images}"\n')
+    with pytest.raises(UserError, match=r"VAE folder .*nope does not exist.*config\.json.*--vae"):
+        pc.precompute(options_for(tmp_path, "cover", "--vae", str(tmp_path / "nope")))
+    vae = tmp_path / "vae"
+    vae.mkdir()
+    (vae / "config.json").write_text("{}")
+    assert pc.precompute(options_for(tmp_path, "cover", "--vae", str(vae)))[0].action == "written"
+    assert "--vae is not used" in caplog.text
+
+
 def test_returns_results_and_prints_nothing(tmp_path, model, capsys):
     write_preset(tmp_path, "cats", model)
     reported = []

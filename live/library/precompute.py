@@ -96,13 +96,14 @@ def resolve_model(model: str, allow_download: bool = False, what: str = "model")
     """Check that ``model`` is a usable diffusers model folder or cached hub id, without loading weights."""
     if _looks_like_path(model):
         folder = Path(model).expanduser()
+        marker, setting = ("model_index.json", "generation.model or pass --model") if what == "model" else \
+            ("config.json", "generation.vae or pass --vae")
         if not folder.exists():
-            raise PrecomputeError(f"{what} folder {model} does not exist; give the folder that holds model_index.json "
-                                  f"(set generation.model or pass --model)")
+            raise PrecomputeError(f"{what} folder {model} does not exist; give the folder that holds {marker} "
+                                  f"(set {setting})")
         if not folder.is_dir():
             raise PrecomputeError(f"{what} {model} is a file, not a diffusers model folder; convert single-file "
                                   f"checkpoints with diffusers' conversion script first")
-        marker = "model_index.json" if what == "model" else "config.json"
         if not (folder / marker).is_file():
             raise PrecomputeError(f"{what} folder {model} is not a diffusers model (no {marker}); point to the "
                                   f"folder that holds {marker}")
@@ -529,7 +530,11 @@ def _plan_one(name: str, presets_dir: Path, options: PrecomputeOptions, refs: di
             refs[model_name] = resolve_model(model_name, options.allow_download)
         model = refs[model_name]
     vae_name = options.vae or preset.resolve(g.vae)
-    vae = resolve_model(vae_name, options.allow_download, what="VAE") if vae_name and model else None
+    # A --vae typed on the command line is checked even where no model uses it: a typo is an error, not ignored.
+    vae = resolve_model(vae_name, options.allow_download, what="VAE") if vae_name and (model or options.vae) else None
+    if vae is not None and model is None:
+        _LOGGER.warning("%s: --vae is not used: the preset has no model (approx)", preset.name)
+        vae = None
     if images:
         images_identity(images, g.width, g.height, text_keyframe_count(preset))  # names a bad folder now
     return _Job(preset, model, vae, images)
