@@ -129,3 +129,12 @@ def test_live_set_recognises_the_track_follows_its_grid_and_plays_its_plan(gig):
     assert len(warned) == 1 and "WARNING" in lines[warned[0]] and "song-tune1" in lines[warned[0]], out[-3000:]
     assert warned[0] < next(i for i, line in enumerate(lines) if "show running" in line)
     assert "ERROR" not in out
+
+
+def test_a_missing_set_is_one_error_line_before_any_window_or_thread(tmp_path):
+    sf.write(tmp_path / "a.wav", np.zeros(RATE, np.float32), RATE)
+    done = subprocess.run([sys.executable, "run_live.py", "live", "--headless", "--set", str(tmp_path / "nope"),
+                           "--audio", str(tmp_path / "a.wav"), "--seconds", "5", "--size", "64x64"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith("error: ") and "no such set" in done.stderr
+    # refused while checking the flags: no renderer, no model loader (it would have to be stopped)
+    assert "shader" not in done.stderr and "loader" not in done.stderr and "Traceback" not in done.stderr, done.stderr
