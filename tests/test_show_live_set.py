@@ -138,3 +138,20 @@ def test_a_missing_set_is_one_error_line_before_any_window_or_thread(tmp_path):
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith("error: ") and "no such set" in done.stderr
     # refused while checking the flags: no renderer, no model loader (it would have to be stopped)
     assert "shader" not in done.stderr and "loader" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_check_with_set_warns_of_a_plan_whose_preset_cannot_play(gig, tmp_path):
+    from live.show import preflight
+    from live.show.runner import ShowSettings
+
+    only = set(preflight.PROBES) - {"presets", "set"}
+    folders = {"presets_dir": str(gig / "presets"), "keyframes_dir": str(gig / "keyframes"), "preset": "start"}
+    result = preflight.run_preflight(ShowSettings(set=str(gig / "gig"), **folders), skip=only)
+    got = {c.name: c for c in result.checks if c.probe == "set"}
+    assert got["set"].status == preflight.PASS and "2 track(s), 2 with a song plan" in got["set"].detail
+    assert got["plan tune1"].status == preflight.WARN and "song-tune1" in got["plan tune1"].detail
+    assert "plan tune0" not in got and result.exit_code(False) == 0
+    missing = preflight.run_preflight(ShowSettings(set=str(tmp_path / "nope"), **folders), skip=only)
+    bad = [c for c in missing.checks if c.probe == "set"]
+    assert len(bad) == 1 and bad[0].status == preflight.FAIL and "no such set" in bad[0].detail
+    assert preflight.run_preflight(ShowSettings(**folders), skip=only | {"presets"}).checks == []  # no --set, no rows
