@@ -63,6 +63,25 @@ def test_table_lists_every_preset(tmp_path, capsys):
     assert rows["ready"]["ok"] and rows["ready"]["bytes"] == 2 * 4 * 64 * 64 * 4 and not rows["tunnel"]["ok"]
 
 
+def test_pixel_presets_show_family_pixels(tmp_path, capsys):
+    """Keyframes made from images with no model have no latent family: `check` says pixels, not sd1."""
+    presets, kdir = tmp_path / "presets", tmp_path / "kf"
+    presets.mkdir()
+    (presets / "demo.toml").write_text((REPO / "presets" / "demo.toml").read_text())
+    (presets / "lost.toml").write_text('[generation]\nmodel = "approx"\nimages = "no-such-folder"\n')
+    (presets / "ready.toml").write_text('[generation]\nmodel = "/models/sd-turbo"\nprompts = ["a"]\nseeds = [1, 2]\n')
+    save_preset_keyframes(load_preset(presets / "ready.toml"), torch.randn(2, 4, 64, 64), kdir, {})
+    code, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir))
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line and not line.startswith(" ")}
+    assert lines["PRESET"][5] == "FAMILY"
+    assert lines["demo"][1] == "ok" and lines["demo"][6] == "pixels" and lines["demo"][7] == "approx"
+    assert lines["lost"][1] != "ok" and "pixels" in lines["lost"]  # unavailable, but it would be pictures
+    assert lines["ready"][6] == "sd1"
+    code, out = run_check(capsys, "--presets-dir", str(presets), "--keyframes-dir", str(kdir), "--json")
+    rows = {r["name"]: r for r in json.loads(out)["presets"]}
+    assert (rows["demo"]["family"], rows["lost"]["family"], rows["ready"]["family"]) == ("pixels", "pixels", "sd1")
+
+
 def test_decoder_family_mismatch_shows(tmp_path, capsys):
     presets, kdir = tmp_path / "presets", tmp_path / "kf"
     presets.mkdir()

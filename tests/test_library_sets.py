@@ -206,6 +206,29 @@ def test_an_interrupted_set_add_keeps_the_finished_tracks(prepared, capsys, tmp_
     assert [t.name for t in sets.list_tracks(tmp_path / "s")] == ["track-1"]
 
 
+def test_set_add_decodes_each_track_once(prepared, capsys, tmp_path, monkeypatch):
+    import librosa
+
+    tmp, files, _, _ = prepared
+    real, decoded = librosa.load, []
+    monkeypatch.setattr(librosa, "load", lambda path, **kw: decoded.append(path) or real(path, **kw))
+    rc = main(["set", "add", str(tmp_path / "s"), str(files[1]), "--tracker", "librosa", "--song",
+               "--presets-dir", str(tmp_path / "presets")])
+    assert rc == 0, capsys.readouterr().out
+    assert decoded == [str(files[1])]  # one decode for the grid, the sections, the plan and the fingerprints
+    seen = []
+
+    def tracker(y: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:  # as madmom's: the samples decoded
+        seen.append(len(y) / rate)
+        beats = np.arange(0.0, len(y) / rate, 0.6)
+        return beats, beats[::4]
+
+    decoded.clear()
+    track = sets.prepare_track(files[0], tmp_path / "s", tracker=tracker, tracker_name="madmom")
+    assert decoded == [str(files[0])] and seen == [pytest.approx(20.0, abs=0.01)]
+    assert track.origin == "madmom" and track.bpm == pytest.approx(100.0, abs=0.1)
+
+
 def test_a_broken_fingerprint_file_leaves_its_track_out_of_the_loaded_set(prepared, tmp_path):
     import shutil
 

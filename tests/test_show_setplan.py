@@ -7,6 +7,8 @@ and the autopilot gives way while a plan drives."""
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -62,10 +64,11 @@ def gig(tmp_path_factory) -> tuple[Path, Path, dict[str, np.ndarray]]:
     return setdir, presets, tunes
 
 
-def _render(gig, audio: np.ndarray, tmp_path: Path, **kw) -> tuple[list[tuple[str, str, bool]], dict]:
+def _render(gig, audio: np.ndarray, tmp_path: Path, presets_dir: Path | None = None,
+            **kw) -> tuple[list[tuple[str, str, bool]], dict]:
     """Render ``audio`` against the set from preset ``other``: per frame (preset, section, plan drives),
     and the last status."""
-    setdir, presets, _ = gig
+    setdir, presets = gig[0], presets_dir or gig[1]
     sf.write(tmp_path / "mix.wav", audio, RATE)
     frames, last = [], {}
 
@@ -182,3 +185,54 @@ def test_what_set_add_song_writes_loads_as_a_plan_for_its_preset(gig, tmp_path):
     preset = load_preset(tmp_path / "presets" / f"{plan.preset}.toml")
     assert plan.preset == "song-tune" and len(preset.generation.sections) == len(plan.starts) >= 1
     assert plan.starts[0] == 0.0 and list(plan.starts) == sorted(plan.starts)
+
+
+@pytest.mark.parametrize("how", ["deleted", "not precomputed"])
+def test_a_plan_whose_preset_cannot_play_is_one_warning_at_start_and_the_autopilot_plays_that_track(
+        gig, tmp_path, caplog, how):
+    setdir, presets, tunes = gig
+    mine = tmp_path / "presets"
+    shutil.copytree(presets, mine)
+    if how == "deleted":
+        (mine / "song-b.toml").unlink()
+    else:  # a model's preset whose keyframes were never precomputed
+        plan = sets.load_plan(next(t for t in sets.list_tracks(setdir) if t.name == "b"))
+        song.write_song_preset(plan, "x", mine, "song-b", images="", model="some/sd-model", size=(256, 256), force=True)
+    audio = np.concatenate((tunes["a"][: 8 * RATE], tunes["b"][: 12 * RATE]))
+    pilot = Autopilot("sequential", 1)  # switches every bar while no plan drives
+    with caplog.at_level(logging.INFO):
+        frames, status = _render(gig, audio, tmp_path, autopilot=pilot, presets_dir=mine)
+    warned = [r for r in caplog.records if "song plan of b" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING, [r.getMessage() for r in warned]
+    assert "song-b" in warned[0].getMessage() and ("not in" if how == "deleted" else "not precomputed") \
+        in warned[0].getMessage()
+    assert warned[0].created <= min(r.created for r in caplog.records if "set: " in r.getMessage())  # at start-up
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # nothing refused mid-show
+    a_driven = [i for i, f in enumerate(frames) if f[2]]
+    assert a_driven and all(frames[i][0] == "song-a" for i in a_driven)  # a's plan still plays
+    b_part = frames[int(12 * FPS):]  # b recognised by now: no plan, the autopilot chooses
+    assert not any(f[2] for f in b_part) and len({f[0] for f in b_part}) == 2
+    assert status["track"] == "b" and status["tempo_source"] == "set" and status["plan"] is False
+
+
+def test_a_plan_set_aside_plays_once_its_preset_is_ready(gig):
+    class Bank:
+        ready: set[str] = set()
+
+        def names(self):
+            return sorted(self.ready)
+
+        def status(self):
+            return [{"name": "song-a", "ok": "song-a" in self.ready, "reason": "not precomputed"}]
+
+        def get(self, name):
+            return type("P", (), {"generation": type("G", (), {"sections": [1]})()})(), None
+
+    bank = Bank()
+    player = PlanPlayer({"a": TrackPlan("song-a", (0.0,), ("mid",))})
+    assert player.check(bank) == {"a": "is unavailable (not precomputed)"} and not player.plans
+    assert player.cue(_state(1.0, "a", 3.0), 1.0) is None and not player.driving  # a plays without its plan
+    assert player.restore(bank, ["song-a"]) == []  # still not ready
+    bank.ready.add("song-a")
+    assert player.restore(bank, ["other"]) == [] and player.restore(bank, ["song-a"]) == ["a"]
+    assert player.cue(_state(2.0, "a", 4.0), 2.0).plan.preset == "song-a"

@@ -57,17 +57,11 @@ def add_set_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def load_set(setdir: str | None, sets_dir: str | None) -> Any:
-    """The prepared set ``--set`` names, loaded for recognition (``live.library.sets.SetIndex``), or
-    None without ``--set``. Tracks left out (broken files) are logged, one line each."""
-    if not setdir:
-        return None
-    from live.library.sets import SetIndex
+    """The prepared set ``--set`` names, loaded for recognition, or None without ``--set``
+    (:func:`live.show.inputs.load_set`: the show's one way to load it)."""
+    from live.show.inputs import load_set as load
 
-    index = SetIndex.load(paths.set_dir(setdir, sets_dir))
-    for line in index.skipped:
-        _LOGGER.warning("left out of the set: %s", line)
-    _LOGGER.info("set %s: %d tracks", setdir, len(index))
-    return index
+    return load(setdir, sets_dir)
 
 
 def add_analysis_flags(parser: argparse.ArgumentParser) -> None:

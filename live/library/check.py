@@ -13,6 +13,7 @@ from pathlib import Path
 
 from live import paths
 from live.library.bank import PresetBank, open_bank
+from live.library.keyframes import PIXELS_KIND
 from live.library.presets import APPROX_MODEL, Preset, load_presets
 
 _LOGGER = logging.getLogger(__name__)
@@ -80,7 +81,10 @@ def check_bank(presets_dir: str | Path | None = None, keyframes_dir: str | Path 
         preset = good.get(row["name"])
         if preset is None:
             continue
-        if not preset.family_is_explicit and not row["ok"]:
+        if row["ok"] and bank.keyframe_set(row["name"]).kind == PIXELS_KIND or \
+                not row["ok"] and preset.generation.model == APPROX_MODEL:
+            row["family"] = PIXELS_KIND  # pictures made from images, no model: no latent family, any decoder shows them
+        elif not preset.family_is_explicit and not row["ok"]:
             row["family"] = "auto"  # taken from the model at precompute time
         if shaders_dir.is_dir():
             for name in missing_shaders(preset.look.shaders, shaders_dir):

@@ -406,7 +406,7 @@ def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, track
         use = capture
     else:
         origin, use = "librosa", None
-    plan = song.analyse(source, use, origin if use else "")
+    plan = song.analyse(source, use, origin if use else "", samples=(y, sr))  # decoded once, above
     if grid is not None:
         beats, downbeats, per_bar = grid.beats, grid.downbeats, grid.beats_per_bar
     elif raw:

@@ -129,16 +129,18 @@ def load_track(track: str | Path) -> tuple[np.ndarray, int]:
 BeatTracker = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
-def analyse(track: str | Path, tracker: BeatTracker | None = None, tracker_name: str = "") -> SongPlan:
+def analyse(track: str | Path, tracker: BeatTracker | None = None, tracker_name: str = "", *,
+            samples: tuple[np.ndarray, int] | None = None) -> SongPlan:
     """Analyse the whole ``track`` offline: beats, downbeats, sections, energy and key.
     ``tracker(mono 22.05 kHz samples, rate) -> (beat times, downbeat times)`` replaces librosa's
-    beats and the downbeat phase (madmom's, from the show layer); ``tracker_name`` goes in the plan."""
+    beats and the downbeat phase (madmom's, from the show layer); ``tracker_name`` goes in the plan.
+    ``samples``: the track already decoded by :func:`load_track` (it is then not read again)."""
     import time
 
     import librosa
 
     start = time.perf_counter()
-    y, sr = load_track(track)
+    y, sr = samples if samples is not None else load_track(track)
     duration = len(y) / sr
     onset = librosa.onset.onset_strength(y=y, sr=sr, hop_length=HOP)
     given_downbeats = None

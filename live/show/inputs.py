@@ -4,6 +4,7 @@ to be stopped. (``check``, the preflight, tries the rest: devices, ports, decode
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,17 @@ from live import paths
 from live.errors import UserError
 from live.values import parse_size
 
+_LOGGER = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Inputs:
     """What :func:`check_inputs` read while checking: the ``--audio`` file's samples and rate,
-    the MIDI mapping (None when no MIDI input is asked for)."""
+    the MIDI mapping (None when no MIDI input is asked for), the ``--set`` (None without it)."""
 
     audio: tuple[np.ndarray, int] | None = None
     mapping: Any = None
+    matcher: Any = None  # the --set, loaded for recognition (live.library.sets.SetIndex)
 
 
 def check_inputs(s: Any) -> Inputs:
@@ -30,7 +34,7 @@ def check_inputs(s: Any) -> Inputs:
     folders, the ``--audio`` file (read), the MIDI mapping (read, checked against the shaders),
     the ``--model`` and ``--tiny-model`` folders (their configs; the weights load later), the
     ``--clip`` (its first frame), the ``--record`` file (opened under its temporary name and
-    removed again) and cyndilib for ``--ndi``. Raises the first mistake as a UserError."""
+    removed again), cyndilib for ``--ndi`` and the ``--set`` (loaded: the show uses it). Raises the first mistake as a UserError."""
     from live.visuals.decoders import find_autoencoder
 
     for kind, given in (("presets", s.presets_dir), ("shaders", s.shaders_dir), ("keyframes", s.keyframes_dir),
@@ -43,6 +47,7 @@ def check_inputs(s: Any) -> Inputs:
 
         inputs["audio"] = load_audio(s.audio)
     inputs["mapping"] = s.midi_mapping()  # refused when asked for by a flag; None: no MIDI
+    inputs["matcher"] = load_set(s.set, s.sets_dir)  # a missing or empty set is refused before any window
     if s.decoder != "approx":
         if not s.model:
             raise UserError(f"--decoder {s.decoder} needs --model: the model folder (with vae/) or a "
@@ -54,6 +59,21 @@ def check_inputs(s: Any) -> Inputs:
         find_autoencoder("tiny", s.tiny_model)
     _check_outputs(s)
     return Inputs(**inputs)
+
+
+def load_set(setdir: str | None, sets_dir: str | None) -> Any:
+    """The prepared set ``--set`` names, loaded for recognition (``live.library.sets.SetIndex``), or
+    None without ``--set``. Tracks left out (broken files) are logged, one line each; SetError
+    (one line) for a set that is missing or has no usable track."""
+    if not setdir:
+        return None
+    from live.library.sets import SetIndex
+
+    index = SetIndex.load(paths.set_dir(setdir, sets_dir))
+    for line in index.skipped:
+        _LOGGER.warning("left out of the set: %s", line)
+    _LOGGER.info("set %s: %d tracks", setdir, len(index))
+    return index
 
 
 def check_preset_name(name: str, presets_dir: str | None) -> None:

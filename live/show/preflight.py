@@ -32,7 +32,7 @@ from live.values import parse_size
 _LOGGER = logging.getLogger(__name__)
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
-PROBES = ("audio", "osc", "midi", "decoder", "presets", "shaders", "outputs", "memory")
+PROBES = ("audio", "osc", "midi", "decoder", "presets", "set", "shaders", "outputs", "memory")
 
 LISTEN_SECONDS = 1.0  # how long the audio probe listens for signal
 SILENCE_DBFS = -60.0  # peak below this over the listen time: the input is connected to nothing
@@ -112,6 +112,7 @@ def run_preflight(settings: ShowSettings, *, skip: frozenset[str] | set[str] = f
         probe("presets", "presets", lambda: probe_presets(settings, device, found, result))
         if "decoder" in found and "bank" in found:  # else the decoder or presets row says why
             probe("decoder", "decode", lambda: probe_decode_times(settings, found["decoder"], found["bank"]))
+        probe("set", "set", lambda: probe_set(settings, found.get("bank")))
         probe("shaders", "shaders", lambda: probe_shaders(settings, found.get("bank")))
         probe("outputs", "outputs", lambda: probe_outputs(settings))
         probe("memory", "memory", lambda: probe_memory(found))
@@ -335,6 +336,27 @@ def probe_shaders(s: ShowSettings, bank: Any) -> list[Check]:
         users = "" if used is None else (" (used by a ready preset)" if name in used else " (no ready preset uses it)")
         checks.append(Check("shaders", f"shader {name}", status, f"{folder / (name + '.glsl')}: {error}{users}"))
     return checks
+
+
+def probe_set(s: ShowSettings, bank: Any) -> list[Check]:
+    """``--set``: the set loads as the show loads it (a track left out is a WARN), and each song
+    plan's preset can play from the ``bank`` (one that cannot is a WARN: the show plays that track
+    without its plan). No rows without ``--set``."""
+    from live.show.inputs import load_set
+    from live.show.setplan import load_plans, unplayable
+
+    index = load_set(s.set, s.sets_dir)
+    if index is None:
+        return []
+    plans = load_plans(index.tracks)
+    rows = [Check("set", "set", PASS, f"{s.set}: {len(index)} track(s), {len(plans)} with a song plan")]
+    rows += [Check("set", "set", WARN, f"left out: {line}") for line in index.skipped]
+    for track, plan in sorted(plans.items()):
+        why = unplayable(bank, plan.preset) if bank is not None else ""
+        if why:
+            rows.append(Check("set", f"plan {track}", WARN, f"preset {plan.preset} {why}; the show plays {track} "
+                                                            "without its plan"))
+    return rows
 
 
 def probe_outputs(s: ShowSettings) -> list[Check]:

@@ -221,7 +221,7 @@ def run_show(settings: ShowSettings) -> int:
         loader = _Loader(s, width, height)
         loader.start()
         stack.callback(loader.stop)  # before the interpreter ends: a model load runs native code
-        recogniser = _recogniser(s, rate, stack)
+        recogniser = _recogniser(inputs.matcher, rate, stack)
         engine = AudioEngine(rate, s.analysis, recogniser)
         states = LatestSlot(engine.state)
         analysis = AnalysisThread(source.ring, engine, states, clock_commands, tempo=_tempo_peers(s, states, stack))
@@ -265,18 +265,13 @@ def run_show(settings: ShowSettings) -> int:
     return 0
 
 
-def _recogniser(s: ShowSettings, rate: int, stack: ExitStack) -> Any:
-    """The recogniser of ``--set`` (matching on a thread of its own), or None without it."""
-    if not s.set:
+def _recogniser(matcher: Any, rate: int, stack: ExitStack) -> Any:
+    """The recogniser of ``--set`` (its loaded ``matcher``; matching on a thread of its own), or None without it."""
+    if matcher is None:
         return None
     from live.audio.recognise import Recogniser
-    from live.library.sets import SetIndex
 
-    index = SetIndex.load(paths.set_dir(s.set, s.sets_dir))
-    for line in index.skipped:
-        _LOGGER.warning("left out of the set: %s", line)
-    _LOGGER.info("set %s: %d tracks", s.set, len(index))
-    recogniser = Recogniser(index, rate, threaded=True)
+    recogniser = Recogniser(matcher, rate, threaded=True)
     stack.callback(recogniser.close)
     return recogniser
 

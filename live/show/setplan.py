@@ -19,6 +19,11 @@ Who drives the picture, highest first:
 
 When the track is lost, or the next track has no plan, the plan stops driving and the show stays
 on the preset and section it was on: nothing goes black or jumps.
+
+A plan whose preset cannot play (its file deleted, its keyframes not precomputed, no sections) is
+found when the show starts (:meth:`PlanPlayer.check`): one warning names the track and the preset,
+and that track plays like one without a plan (the clock follows its grid, the autopilot chooses),
+until the preset loads (the bank picks up a precompute made during the show: :meth:`PlanPlayer.restore`).
 """
 
 from __future__ import annotations
@@ -98,6 +103,7 @@ class PlanPlayer:
         self._manual = False  # a manual command took over on the track followed
         self._playing: tuple[str, int] | None = None  # (track, section index) the show was told
         self._paused_until = -1.0
+        self.unready: dict[str, TrackPlan] = {}  # plans whose preset cannot play (see check), by track
 
     @property
     def driving(self) -> bool:
@@ -112,6 +118,31 @@ class PlanPlayer:
     def section_index(self) -> int:
         """Index of the planned section playing (-1 when the plan does not drive)."""
         return -1 if self._playing is None else self._playing[1]
+
+    def check(self, bank: Any) -> dict[str, str]:
+        """At start-up, with the show's preset ``bank``: set aside every plan whose preset cannot play
+        (see :func:`unplayable`), with one warning each naming the track and the preset; returns
+        {track: why}. Those tracks then play like tracks without a plan."""
+        found = {}
+        for track, plan in sorted(self.plans.items()):
+            why = unplayable(bank, plan.preset)
+            if why:
+                found[track] = why
+                self.unready[track] = self.plans.pop(track)
+                _LOGGER.warning("song plan of %s not played: preset %s %s; while %s plays the show follows its "
+                                "grid, with the autopilot if it is on", track, plan.preset, why, track)
+        return found
+
+    def restore(self, bank: Any, names: Iterable[str]) -> list[str]:
+        """The bank swapped in presets ``names`` (changed files, a precompute finished): plans set aside
+        by :meth:`check` whose preset now plays are played again; returns their tracks."""
+        changed = set(names)
+        back = [t for t, plan in self.unready.items() if plan.preset in changed and not unplayable(bank, plan.preset)]
+        for track in back:
+            self.plans[track] = self.unready.pop(track)
+            _LOGGER.info("song plan of %s: preset %s is ready now; the plan plays while %s does",
+                         track, self.plans[track].preset, track)
+        return back
 
     def take_over(self, why: str) -> None:
         """A manual choice (``why``, for the log): the plan stops driving until the next track."""
@@ -143,6 +174,20 @@ class PlanPlayer:
             return None
         self._playing = (track.name, index)
         return PlanCue(track.name, plan, index)
+
+
+def unplayable(bank: Any, preset: str) -> str:
+    """Why song preset ``preset`` cannot play from ``bank`` (a :class:`live.library.bank.PresetBank`),
+    in words that follow its name ("is not in ...", "is unavailable (...)", "has no sections"); "" when it can."""
+    if preset not in bank.names():
+        rows = {row["name"]: row for row in bank.status()}
+        if preset not in rows:
+            folder = getattr(bank, "presets_dir", None)
+            return f"is not in {folder or 'the presets folder'} (deleted?); `set add` the track again with --song"
+        return f"is unavailable ({rows[preset]['reason'] or 'not loaded'})"
+    if not bank.get(preset)[0].generation.sections:
+        return "has no [[generation.sections]]; `set add` the track again with --song"
+    return ""
 
 
 def position_at(track: TrackPosition, state: AudioState, t: float) -> float:

@@ -313,6 +313,8 @@ class Show:
         # them many times a second, so they are noted at a rate no sender can raise.
         self._notes = RateLimitedLog(_LOGGER, level=logging.INFO, noun="event(s)")
         self.switch_preset(preset)
+        if plan is not None:
+            plan.check(bank)  # a plan whose preset cannot play: one warning now, never a refusal mid-show
         self._status: LatestSlot[dict[str, Any]] = LatestSlot(self._make_status())
 
     # ------------------------------------------------------------------ commands
@@ -525,7 +527,9 @@ class Show:
     def tick(self, now: float, state: AudioState) -> None:
         """Advance the show to time ``now`` with the newest audio snapshot and draw one frame."""
         self.last_state = state  # the clock's own beat: commands and calibration taps measure against it
-        self.bank.refresh_if_due(now)  # changed keyframe/preset files: verified off-thread, bad ones refused
+        swapped = self.bank.refresh_if_due(now)  # changed keyframe/preset files: verified off-thread, bad ones refused
+        if swapped and self.plan is not None and self.plan.unready:
+            self.plan.restore(self.bank, swapped)  # a song preset precomputed during the show
         for cmd in coalesce(self.commands.drain()):  # a flood of fader moves: the last of each counts
             self.apply(cmd, now)
         state = shifted(state, self.av_offset_ms)  # everything drawn follows the beat the room perceives
@@ -568,13 +572,14 @@ class Show:
         cue = self.plan.cue(state, now + ahead + 0.5 * self.frame_period)
         if cue is None:
             return
-        if self.queued is not None and self.queued is self._pilot_switch:
-            self.queued = None  # the autopilot gives way
         try:
             self._play_cue(cue, now)
         except UserError as exc:
             self.plan.refused(now)
             self._frame_errors.report("plan", f"song plan of {cue.track} refused, staying on the picture: {exc}")
+            return  # the autopilot's queued switch stands: the plan did not take the picture
+        if self.queued is not None and self.queued is self._pilot_switch:
+            self.queued = None  # the autopilot gives way
 
     def _play_cue(self, cue: PlanCue, now: float) -> None:
         """Make ``cue``'s preset live (when it is not) and enter its section with its walk speed;
