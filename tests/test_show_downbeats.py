@@ -49,9 +49,10 @@ def test_a_generated_tune_has_exact_4_4_annotations_on_its_kicks():
     assert env[bars == 1].mean() > 1.08 * env[bars != 1].mean()
 
 
+@pytest.mark.slow
 def test_madmom_finds_the_bars_of_a_generated_4_4_track():
     _madmom()
-    y, beats, bars = setmix.structured_tune(202, 124.0, seconds=20.0)
+    y, beats, bars = setmix.structured_tune(202, 124.0, seconds=14.0)
     est, down = downbeats.madmom_downbeats(y, RATE)
     assert _f(beats, est) >= 0.95 and _f(beats[bars == 1], down) >= 0.9
     idx = np.searchsorted(est, down - 1e-3)
