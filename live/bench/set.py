@@ -32,7 +32,7 @@ import numpy as np
 from live import fingerprint as fp
 from live.bench.flags import check_folder
 from live.bench.machine import machine_line
-from live.bench.setmix import MIX_CLIPS, measure_mix, play, report_mix
+from live.bench.setmix import GEN_BPM, MIX_CLIPS, measure_generated_mix, measure_mix, play, report_mix
 from live.bench.setmix import loud as _loud
 from live.bench.synth import synth_kick_track
 from live.values import Bounded
@@ -276,6 +276,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="clips of --clips (with NAME.beats) mixed for the live figures, in order; '' for none")
     parser.add_argument("--mix-tracker", choices=("madmom", "librosa"), default="madmom",
                         help="the set built from the audio alone: madmom's downbeat tracker when installed, else librosa")
+    parser.add_argument("--generated", type=Bounded(int, 0, len(GEN_BPM)), default=4,
+                        help="also mix this many generated 4/4 tracks with phrases (at other tempi) for the live "
+                             "figures, beside the clips; 0 for none")
+
+
+def _mix_tracker(choice: str) -> tuple[object, str]:
+    """(offline tracker, its name) for the set built from the audio alone: madmom's when asked for and
+    installed (:mod:`live.show.downbeats`), else librosa's (None), as ``set add`` chooses."""
+    if choice == "madmom":
+        from live.audio.rnn import import_madmom
+
+        if import_madmom() is not None:
+            from live.show.downbeats import madmom_downbeats
+
+            return madmom_downbeats, "madmom"
+    return None, "librosa"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -287,16 +303,12 @@ def run(args: argparse.Namespace) -> int:
     for line in report(f):
         print(line)
     names = tuple(n for n in args.mix.split(",") if n)
+    tracker, name = _mix_tracker(args.mix_tracker)
     if names:
-        tracker, name = None, "librosa"
-        if args.mix_tracker == "madmom":
-            from live.audio.rnn import import_madmom
-
-            if import_madmom() is not None:
-                from live.show.song import madmom_downbeats
-
-                tracker, name = madmom_downbeats, "madmom"
         for line in report_mix(measure_mix(args.clips, names, tracker=tracker, tracker_name=name)):
+            print(line)
+    if args.generated:
+        for line in report_mix(measure_generated_mix(args.generated, tracker=tracker, tracker_name=name)):
             print(line)
     print(f"(measured in {time.perf_counter() - t0:.0f} s)")
     return 0

@@ -6,6 +6,10 @@ set in a temporary folder: from the audio alone (``set add``'s tracker: madmom w
 librosa) and with grids from a rekordbox XML generated from the annotations (one ``TEMPO`` per beat,
 as rekordbox writes a varying grid). The mix plays each clip from 3 s for :data:`PLAY_S` at its own
 speed (alternately resampled and key-locked), with :data:`FADE_S` equal-power crossfades.
+The same figures are measured on a second mix, of generated tracks with a clear structure
+(:func:`structured_tune`, at :data:`GEN_BPM`): the issue's "material you generate", beside the
+development clips (whose annotations, on some clips, count the bar or the tempo octave otherwise
+than any 4/4 analysis would).
 
 Figures, per set:
 
@@ -38,6 +42,8 @@ START_S = 3.0  # where in its file each track is cued
 SPEEDS = (1.0, 1.04, 0.97, 1.06, 0.95, 1.02, 0.93, 1.08)
 # DJ material from the development clips: the genres with a steady beat.
 MIX_CLIPS = ("disco_00000", "hiphop_00000", "pop_00000", "reggae_00000", "rock_00000", "metal_00000")
+GEN_BPM = (124.0, 100.0, 140.0, 165.0, 112.0, 128.0)  # the generated tracks' tempi: each 8% from the others
+GEN_SECONDS = 60.0
 NAMED_AFTER_S = 5.0
 JUMP_BEATS = 16
 REALIGN_TOL_S = 0.05
@@ -74,6 +80,7 @@ class MixFigures:
     tracks: int = 0
     minutes: float = 0.0
     origin: str = ""
+    material: str = ""  # what was mixed, for the report's heading
 
 
 def read_annotations(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -208,7 +215,7 @@ def measure_mix(clips: str, names: tuple[str, ...] = MIX_CLIPS, audio_set: bool 
     from live.audio.beats import track_beats
     from live.library import sets
 
-    figures = MixFigures(origin=tracker_name)
+    figures = MixFigures(origin=tracker_name, material=f"development clips ({', '.join(names)})")
     tracks, files = [], {}
     for name in names:
         wav = Path(clips) / f"{name}.wav"
@@ -238,9 +245,88 @@ def measure_mix(clips: str, names: tuple[str, ...] = MIX_CLIPS, audio_set: bool 
     return figures
 
 
+def structured_tune(seed: int, bpm: float, seconds: float = GEN_SECONDS, samplerate: int = RATE
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A generated 4/4 track with a clear structure: ``(samples float32 mono, beat times, bar
+    positions 1..4)``. Four-on-the-floor kick with off-beat hats (:func:`synth_kick_track`), a clap
+    on 2 and 4, a bass note and a pad chord that change on every bar's one, a crash on the one of
+    every 8-bar phrase, and from the second phrase on, in every other phrase, a melody of its own
+    (eighth notes from a scale of the seed, its own timbre) so the fingerprints tell the tracks apart."""
+    from live.bench.synth import synth_kick_track
+
+    rng = np.random.default_rng(seed)
+    drums, beats = synth_kick_track([(bpm, seconds)], samplerate, bass=False, seed=seed)
+    out = drums[: int(seconds * samplerate)].astype(np.float64) * 0.6
+    n = len(out)
+    period = 60.0 / bpm
+    bars = np.arange(len(beats)) % 4 + 1
+
+    def put(at: float, sound: np.ndarray) -> None:
+        i = int(round(at * samplerate))
+        if 0 <= i < n:
+            out[i: i + len(sound)] += sound[: n - i]
+
+    tc = np.arange(int(0.15 * samplerate)) / samplerate
+    clap = rng.standard_normal(len(tc)) * np.exp(-tc / 0.04) * 0.35
+    tr = np.arange(int(1.5 * samplerate)) / samplerate
+    crash = np.diff(rng.standard_normal(len(tr) + 1)) * np.exp(-tr / 0.5) * 0.15
+    tonic = 40 + int(rng.integers(12))  # MIDI note of the key (E2..D#3)
+    scale = np.array((0, 2, 3, 5, 7, 8, 10, 12, 14, 15) if seed % 2 else (0, 2, 4, 5, 7, 9, 11, 12, 14, 16))
+    harmonics = rng.uniform(0.1, 1.0, 4) / np.arange(1, 5)
+    tb = np.arange(int(4 * period * samplerate)) / samplerate
+    bar_env = np.minimum(1.0, tb / 0.01) * np.exp(-tb / (2.0 * period))
+    te = np.arange(int(period / 2 * samplerate)) / samplerate
+    note_env = np.exp(-te / rng.uniform(0.05, 0.15))
+    chord = 0
+    for k, (t, p) in enumerate(zip(beats, bars)):
+        if p in (2, 4):
+            put(t, clap)
+        if p != 1:
+            continue
+        bar = k // 4
+        if bar % 8 == 0:
+            put(t, crash)
+        chord = (chord + int(rng.integers(1, 6))) % 6
+        root = (0, 5, 7, 3, 8, 10)[chord]
+        hz = 440.0 * 2 ** ((tonic + root - 69) / 12.0)
+        put(t, 0.35 * np.sin(2 * np.pi * hz * tb) * bar_env)
+        third = 3 if seed % 2 else 4
+        pad = sum(np.sin(2 * np.pi * hz * 4 * 2 ** (s / 12.0) * tb) for s in (0, third, 7))
+        put(t, 0.05 * pad * np.minimum(1.0, tb / 0.05))
+        if (bar // 8) % 2 == 1:  # the melody's phrases
+            for e in range(8):
+                if rng.random() < 0.75:
+                    f = 440.0 * 2 ** ((tonic + 24 + rng.choice(scale) - 69) / 12.0)
+                    put(t + e * period / 2, 0.12 * sum(w * np.sin(2 * np.pi * f * (h + 1) * te)
+                                                       for h, w in enumerate(harmonics)) * note_env)
+    return (0.9 * out / max(1e-9, np.abs(out).max())).astype(np.float32), beats, bars.astype(float)
+
+
+def measure_generated_mix(count: int = 4, seconds: float = GEN_SECONDS, audio_set: bool = True,
+                          tracker: object = None, tracker_name: str = "librosa") -> MixFigures:
+    """:func:`measure_mix` on ``count`` tracks made by :func:`structured_tune` at :data:`GEN_BPM`
+    (written with their annotations to a temporary folder, removed after)."""
+    import soundfile as sf
+
+    if not 2 <= count <= len(GEN_BPM):
+        raise ValueError(f"a generated mix takes 2..{len(GEN_BPM)} tracks, not {count}")
+    with tempfile.TemporaryDirectory() as tmp:
+        names = []
+        for k in range(count):
+            name = f"generated{k}"
+            y, beats, bars = structured_tune(200 + k, GEN_BPM[k], seconds)
+            sf.write(Path(tmp) / f"{name}.wav", y, RATE)
+            (Path(tmp) / f"{name}.beats").write_text("".join(f"{t:.4f}\t{int(p)}\n" for t, p in zip(beats, bars)))
+            names.append(name)
+        figures = measure_mix(tmp, tuple(names), audio_set=audio_set, tracker=tracker, tracker_name=tracker_name)
+    figures.material = (f"generated 4/4 tracks with phrases ({count}, {seconds:.0f} s, "
+                        f"{', '.join(f'{b:g}' for b in GEN_BPM[:count])} BPM)")
+    return figures
+
+
 def report_mix(f: MixFigures) -> list[str]:
     """The figures as printed lines."""
-    lines = [f"mix of {f.tracks} prepared tracks ({f.minutes:.1f} min; speeds {', '.join(f'{s:g}' for s in SPEEDS[:f.tracks])}, "
+    lines = [f"mix of {f.tracks} prepared tracks, {f.material} ({f.minutes:.1f} min; speeds {', '.join(f'{s:g}' for s in SPEEDS[:f.tracks])}, "
              f"resampled and key-lock alternately, {FADE_S:.0f} s crossfades):",
              f"  without the set (today's clock): beat F {f.clock_f:.3f}, downbeat F {f.clock_downbeat_f:.3f}"]
     for kind in f.beat_f:

@@ -18,6 +18,7 @@ from live import paths
 from live.errors import UserError
 from live.library import song as lib
 from live.messages import Command
+from live.show.downbeats import madmom_downbeats
 from live.show.render import RenderStats, render_file
 from live.values import parse_size
 
@@ -153,19 +154,6 @@ def _tracker(name: str) -> tuple[Any, str]:
         raise UserError(f"--tracker madmom: madmom is not installed; {INSTALL_HINT}")
     _LOGGER.info("beats and downbeats by madmom's RNN + DBN downbeat tracker; weights %s", LICENCE)
     return madmom_downbeats, "madmom RNNDownBeatProcessor + DBNDownBeatTrackingProcessor"
-
-
-def madmom_downbeats(y: Any, sr: int) -> tuple[Any, Any]:
-    """(beat times, downbeat times) of mono ``y`` by madmom's offline downbeat tracker (3 or 4 beats a bar)."""
-    import librosa
-    import numpy as np
-    from madmom.audio.signal import Signal
-    from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
-
-    signal = Signal(librosa.resample(y, orig_sr=sr, target_sr=44100).astype(np.float32), sample_rate=44100)  # its nets' rate
-    act = RNNDownBeatProcessor(num_threads=2)(signal)
-    beats = DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], fps=100)(act)
-    return beats[:, 0], beats[beats[:, 1] == 1, 0]
 
 
 def _keyframe_source(opts: SongOptions, name: str, keyframes: Path,

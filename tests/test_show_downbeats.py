@@ -1,0 +1,86 @@
+"""The offline beat/downbeat analysis of `set add` (live.show.downbeats) and `bench set`'s mix of
+generated structured tracks (live.bench.setmix)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live.bench import setmix
+from live.show import downbeats
+
+RATE = 22050
+CLIPS = Path("/work/shared/data/beats")
+
+
+def _f(ref: np.ndarray, est: np.ndarray) -> float:
+    import mir_eval
+
+    return float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(ref), mir_eval.beat.trim_beats(np.asarray(est, float))))
+
+
+def _madmom() -> None:
+    from live.audio.rnn import import_madmom
+
+    if import_madmom() is None:
+        pytest.skip("madmom is not installed")
+
+
+def test_the_beat_activation_is_mixed_and_the_downbeat_column_kept():
+    joint = np.array([[0.1, 0.0], [0.0, 0.8], [0.3, 0.2], [0.05, 0.9]])
+    beat = np.array([0.9, 0.9, 0.1])  # one frame short: padded with no beat
+    out = downbeats.combine_activations(joint, beat, 0.5)
+    assert out.shape == joint.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, 1], joint[:, 1], atol=1e-7)  # the bar comes from the joint network
+    np.testing.assert_allclose(out[:3, 0] + out[:3, 1], [0.5, 0.85, 0.3], atol=1e-6)  # mean beat probability
+    assert np.all(out[:, 0] >= 0) and np.all(out.sum(axis=1) < 1.0)  # the DBN takes log(1 - both)
+    np.testing.assert_allclose(downbeats.combine_activations(joint, beat, 0.0), joint, atol=1e-7)
+
+
+def test_a_generated_tune_has_exact_4_4_annotations_on_its_kicks():
+    y, beats, bars = setmix.structured_tune(201, 100.0, seconds=12.0)
+    assert y.dtype == np.float32 and len(y) == 12 * RATE and np.abs(y).max() <= 0.9 + 1e-6
+    np.testing.assert_allclose(np.diff(beats), 0.6, atol=1e-9)
+    assert list(bars[:9]) == [1, 2, 3, 4, 1, 2, 3, 4, 1]
+    # Each bar's one is louder than its other beats (bass, chord and a crash land there).
+    env = np.array([np.abs(y[int(t * RATE): int(t * RATE) + 2000]).mean() for t in beats])
+    assert env[bars == 1].mean() > 1.08 * env[bars != 1].mean()
+
+
+@pytest.mark.slow
+def test_madmom_finds_the_bars_of_a_generated_4_4_track():
+    _madmom()
+    y, beats, bars = setmix.structured_tune(202, 124.0, seconds=14.0)
+    est, down = downbeats.madmom_downbeats(y, RATE)
+    assert _f(beats, est) >= 0.95 and _f(beats[bars == 1], down) >= 0.9
+    idx = np.searchsorted(est, down - 1e-3)
+    assert set(np.diff(idx)) == {4}  # four beats a bar, every bar
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (CLIPS / "blues_00001.wav").is_file(), reason="the development clips are not here")
+def test_a_4_4_blues_is_not_counted_in_three():
+    """madmom's [3, 4] tracker counted this 4/4 clip in three (downbeat F 0.40); four beats a bar
+    finds every downbeat."""
+    _madmom()
+    import librosa
+
+    y, sr = librosa.load(str(CLIPS / "blues_00001.wav"), sr=RATE)
+    beats, bars = setmix.read_annotations(CLIPS / "blues_00001.beats")
+    _, down = downbeats.madmom_downbeats(y, sr)
+    assert _f(beats[bars == 1], down) >= 0.95
+
+
+@pytest.mark.slow
+def test_bench_set_generated_mix_small_case_follows_the_grids():
+    f = setmix.measure_generated_mix(2, seconds=26.0, audio_set=False)
+    lines = setmix.report_mix(f)
+    assert f.tracks == 2 and f.beat_f["rekordbox"] >= 0.85 and f.downbeat_f["rekordbox"] >= 0.75, lines
+    assert "generated 4/4 tracks" in lines[0] and f.named["rekordbox"] >= 0.9, lines
+
+
+def test_a_generated_mix_needs_two_to_six_tracks():
+    with pytest.raises(ValueError, match="2..6"):
+        setmix.measure_generated_mix(1)
