@@ -143,6 +143,24 @@ def test_a_medley_of_three_different_tracks_starts_a_section_within_2_5_s_of_eac
     assert plan.sections[0].level == "high" and plan.sections[1].level == "low"  # loud kick, then the quiet pad
 
 
+def test_a_given_grid_running_on_past_the_end_of_the_audio_is_cut_there(tmp_path):
+    """A rekordbox grid (or a tracker) may name beats after the audio ends: they were analysed as
+    empty slices (numpy RuntimeWarnings on every `set add` of such a track)."""
+    import warnings
+
+    import soundfile as sf
+
+    from live.bench.synth import synth_kick_track
+
+    y, beats = synth_kick_track([(120.0, 20.0)], 22050, bass=True, seed=3)
+    sf.write(tmp_path / "kick.wav", y[: 16 * 22050], 22050)
+    grid = np.arange(0.0, 24.0, 0.5)  # 8 s of beats past the end
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        plan = song.analyse(tmp_path / "kick.wav", lambda _y, _sr: (grid, grid[::4]), "grid")
+    assert max(plan.beats) < 16.0 and plan.downbeats[0] == 0.0
+
+
 def test_a_missing_or_too_short_track_is_a_one_line_error(tmp_path):
     import soundfile as sf
 

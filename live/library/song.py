@@ -146,7 +146,9 @@ def analyse(track: str | Path, tracker: BeatTracker | None = None, tracker_name:
     given_downbeats = None
     if tracker is not None:
         given_beats, given_downbeats = tracker(y, sr)
-        beat_frames = np.unique(librosa.time_to_frames(np.asarray(given_beats), sr=sr, hop_length=HOP))
+        given_beats = np.asarray(given_beats, dtype=float)
+        given_beats = given_beats[(given_beats >= 0) & (given_beats < duration)]  # a grid may run on past the end
+        beat_frames = np.unique(librosa.time_to_frames(given_beats, sr=sr, hop_length=HOP))
     else:
         bpm0 = refined_tempo(onset, sr)
         _, beat_frames = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=HOP, units="frames",
