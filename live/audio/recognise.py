@@ -239,14 +239,16 @@ class Recogniser:
                     line.add(t, mine.position, mine.score, mine.recent / max(1, heard), level)
                     if self._candidate is not None and t - self._candidate.confirmed > CANDIDATE_S:
                         self._candidate = None  # a lone answer elsewhere, long ago: chance
-        other = next((m for m in matches if line is None or m is not mine), None)  # the best answer off the line
-        if other is None:
-            return
-        back = self._outgoing is not None and other.name == self._outgoing.name  # no flapping: coming back takes the strict rule
-        overtakes = (rival is not None and other.name != rival.name and not back
+        off = [m for m in matches if line is None or m is not mine]  # the answers off the followed line
+        # The incoming track of a blend: the best of another track than the rival's, never back to
+        # the one just left (no flapping: coming back takes the strict rule).
+        other = next((m for m in off if rival is None or m.name != rival.name), None)
+        overtakes = (other is not None and rival is not None and other.name != getattr(self._outgoing, "name", None)
                      and self._overtakes(other, matches, rival.name, support))
-        if not overtakes and (other is not matches[0] or not other.identified or not _plays_now(other)):
-            return
+        if not overtakes:
+            other = matches[0] if off and off[0] is matches[0] else None  # the strict rule: the best answer
+            if other is None or not other.identified or not _plays_now(other):
+                return
         cand = self._candidate
         if cand is None or not cand.agrees(other, t):
             cand = self._candidate = _Line(other.name, other.track, float(other.speed))
