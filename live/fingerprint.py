@@ -28,6 +28,13 @@ must reach :data:`MIN_SCORE` and beat the runner-up track clearly (:data:`MIN_MA
 query is refused: music not in the set is never claimed. The speed is then refined by a line
 fitted through the agreeing matches' (query time, reference time).
 
+:meth:`Index.align` is the same lookup reporting every track's best alignment (its count, and
+``recent``: how many of those matches lie in the query's newest :data:`RECENT_S`), plus how many
+query pairs that newest part holds; :meth:`Index.match` is its first answer when that passes the
+rule above (:func:`identified`). In a crossfade the outgoing track keeps most of a window's
+matches for seconds after the blend's middle, so no track passes the margin; the recogniser
+(``live.audio.recognise``) reads the recent counts to see which deck leads now.
+
 Why this and not beat-synchronous chroma alignment: landmarks need no beat tracking of the live
 input (which is what is unreliable), find the position to one frame (23 ms) from any point in the
 track (loops and jumps cost nothing), and ignore the other deck in a crossfade unless its peaks

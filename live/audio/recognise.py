@@ -2,23 +2,39 @@
 
 A :class:`Recogniser` sits beside the :class:`~live.audio.analysis.AudioEngine`, which hands it
 every block of input (:meth:`Recogniser.push`). Every :data:`EVERY_S` of stream time the newest
-:data:`WINDOW_S` of audio goes to the set's matcher (``SetIndex.match`` of
+:data:`WINDOW_S` of audio goes to the set's matcher (``SetIndex.align`` of
 :mod:`live.library.sets`, given to this module as an object, so audio never imports the library):
 inline in ``render`` and ``beats`` (deterministic), on a thread of its own live, the windows and
 answers crossing by latest-wins slots (an answer is used when it comes back, stamped with the
-stream time of its window's end).
+stream time of its window's end). An answer is every track's best alignment: its matches in the
+whole window (``score``) and in the newest second (``recent``), and whether it is identified on
+its own (the matcher's rule: enough matches, twice any other track's).
 
 Each answer is one observation (time, position, track). The recogniser follows one **line**,
 position(t) = p + speed x (t - t0), fitted through the recent observations that agree with it
 (within :data:`TOLERANCE_S`): the fingerprint's speed is only ~0.5% accurate, the line's slope over
-several seconds is much better. An answer that does not fit (another track, a jump, a loop) starts
-a candidate line, followed once :data:`CONFIRM` answers agree with it, none more than
-:data:`CANDIDATE_S` apart (one is enough when
-the followed line has had no agreeing answer for :data:`STALE_S`): a blend moves to the incoming
-track when it dominates the windows, a jump re-aligns in about 2 s. With no
-agreeing answer for :data:`HOLD_S` (a breakdown without landmarks, music not in the set) or in
-silence, the track is lost. Music not in the set is refused by the matcher (a false identification
-is worse than none); the confirmation makes a lone chance hit harmless too.
+several seconds is much better. An identified answer that does not fit (another track, a jump, a
+loop) starts a candidate line, followed once :data:`CONFIRM` answers agree with it, none more than
+:data:`CANDIDATE_S` apart (one is enough when the followed line has had no agreeing answer for
+:data:`STALE_S`); a jump re-aligns in about 2 s, and a candidate must play in the window's newest
+part (:data:`NOW`), not only in its older part (the tail of a track just cut away).
+
+**Blends.** For seconds after a crossfade's middle the outgoing track still holds most of a
+window's matches, so the incoming one is not identified on its own. It takes over when it is
+identified but for the outgoing track (:data:`~live.fingerprint.MIN_SCORE`, and
+:data:`~live.fingerprint.MIN_MARGIN` times every *third* track's matches: the outgoing deck's are
+no doubt about it) and has more matches than the outgoing line in the window's newest second:
+confirmed by :data:`CONFIRM` answers while the outgoing line is followed, at once when it has been
+let go. The track just left comes back only by the strict rule (no flapping in the blend).
+
+**Letting go.** An agreeing answer confirms the line unless its newest second says other music
+plays: the track's matches there under :data:`LET_GO` of what its usual rate (matches per query
+pair) promises for that second's pairs, the promise at least :data:`EXPECT_MIN`, and the input at
+least :data:`LOUD` of the track's level; :data:`COLLAPSED` such answers in a row let the track go
+(a hard cut to music not in the set: about 1.5 s, where the window's tail alone kept it 3.5 s).
+A sparse or quiet breakdown promises little and is never "other music"; with no agreeing answer
+for :data:`HOLD_S` (a breakdown without landmarks) or in silence, the track is lost too. Music
+not in the set is never claimed: every new line needs an identification, the blend's included.
 
 :meth:`Recogniser.at` turns the line at a time into a :class:`~live.messages.TrackPosition` for the
 AudioState and a ``set`` :class:`~live.messages.TempoReading` for the beat clock: the track's grid
@@ -231,7 +247,7 @@ class Recogniser:
             if line.gone(support, heard, level):
                 line.collapsed += 1  # the newest part is other music: this answer confirms nothing
                 if line.collapsed >= COLLAPSED:
-                    self._let_go(t, "other music")
+                    self._let_go("other music")
                     line = None
             else:
                 line.collapsed = 0
@@ -278,7 +294,7 @@ class Recogniser:
         self._outgoing = line if line is not None and line.name != new.name else self._outgoing
         self._line, self._candidate = new, None
 
-    def _let_go(self, t: float, why: str) -> None:
+    def _let_go(self, why: str) -> None:
         """Stop following the line (it stays the rival while its audio can be in the window)."""
         if self._line is not None:
             _LOGGER.info("set: %s lost (%s)", self._line.name, why)
@@ -299,7 +315,7 @@ class Recogniser:
             return None
         position = line.at(t)
         if t - line.confirmed > HOLD_S or position > float(getattr(line.track, "duration", math.inf)) + 1.0:
-            self._let_go(t, "no match" if t - line.confirmed > HOLD_S else "its end")
+            self._let_go("no match" if t - line.confirmed > HOLD_S else "its end")
             return None
         point = line.track.locate(position)
         per_bar = int(getattr(line.track, "beats_per_bar", BEATS_PER_BAR)) or BEATS_PER_BAR

@@ -14,7 +14,8 @@ folder without it (an interrupted ``set add``) is not part of the set and the ne
 makes it again.
 
 The live side uses :class:`SetIndex`: ``SetIndex.load(setdir)`` once, then
-``index.match(samples, samplerate)`` on the newest few seconds of input; a :class:`SetMatch`
+``index.match(samples, samplerate)`` on the newest few seconds of input (``index.align``: every
+track's alignment, what the live recogniser reads to follow a blend); a :class:`SetMatch`
 names the track, the position in its file, the speed, and carries its :class:`PreparedTrack`,
 whose :meth:`PreparedTrack.locate` turns a position into beat, bar, phrase and section;
 :func:`load_plan` reads a ``--song`` track's plan, which the show plays (live.show.setplan).
