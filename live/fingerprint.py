@@ -28,6 +28,13 @@ must reach :data:`MIN_SCORE` and beat the runner-up track clearly (:data:`MIN_MA
 query is refused: music not in the set is never claimed. The speed is then refined by a line
 fitted through the agreeing matches' (query time, reference time).
 
+:meth:`Index.align` is the same lookup reporting every track's best alignment (its count, and
+``recent``: how many of those matches lie in the query's newest :data:`RECENT_S`), plus how many
+query pairs that newest part holds; :meth:`Index.match` is its first answer when that passes the
+rule above (:func:`identified`). In a crossfade the outgoing track keeps most of a window's
+matches for seconds after the blend's middle, so no track passes the margin; the recogniser
+(``live.audio.recognise``) reads the recent counts to see which deck leads now.
+
 Why this and not beat-synchronous chroma alignment: landmarks need no beat tracking of the live
 input (which is what is unreliable), find the position to one frame (23 ms) from any point in the
 track (loops and jumps cost nothing), and ignore the other deck in a crossfade unless its peaks
@@ -60,6 +67,9 @@ SPEEDS = np.round(np.arange(1.0 - SPEED_MAX, 1.0 + SPEED_MAX + 1e-9, 0.01), 3)
 MIN_SCORE = 20  # agreeing matches an identification needs (`bench set`: real music not in the set stays under 14; grid-locked synthetic tunes reach 15)
 MIN_MARGIN = 2.0  # and that many times the best other track's count
 MIN_SPAN_S = 1.0  # a query shorter than this is not looked at
+RECENT_S = 1.0  # the newest part of a query whose matches are counted apart (Match.recent): who plays now
+MIN_VOTES = 4  # a track with fewer agreeing matches is not among the alignments at all
+TOP = 4  # how many tracks' alignments Index.align reports
 
 _F_BITS, _DF_BITS, _DT_BITS = 7, 6, 6
 _FRAME_BITS = 20
@@ -73,7 +83,8 @@ class Match:
     """A query identified: ``track`` (its index in the set's track list), ``position`` (seconds
     into the original file at the end of the query), ``speed`` (played / original, 1.04 = 4% fast),
     ``resampled`` (True: the pitch moves with the speed; False: key lock, time-stretched),
-    ``score`` (agreeing landmark matches) and ``margin`` (score / the best other track's)."""
+    ``score`` (agreeing landmark matches), ``margin`` (score / the best other track's) and ``recent``
+    (how many of the matches lie in the newest :data:`RECENT_S` of the query)."""
 
     track: int
     position: float
@@ -81,6 +92,17 @@ class Match:
     resampled: bool
     score: int
     margin: float
+    recent: int = 0  # of ``score``, the matches anchored in the newest RECENT_S of the query
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """:meth:`Index.align`'s answer: ``matches``, every track's best alignment (best first), and
+    ``recent_pairs``, the query's landmark pairs anchored in its newest :data:`RECENT_S` (the
+    matches a track playing there could have: few in a breakdown, many when other music plays)."""
+
+    matches: list[Match]
+    recent_pairs: int
 
 
 @dataclass
@@ -222,18 +244,26 @@ class Index:
     def match(self, samples: np.ndarray, samplerate: int) -> Match | None:
         """Identify mono ``samples`` (a few seconds, the newest last) against the index: the best
         :class:`Match`, or None when nothing in the index is clearly there (see the module doc)."""
+        found = self.align(samples, samplerate).matches
+        return found[0] if found and identified(found[0].score, found[0].margin) else None
+
+    def align(self, samples: np.ndarray, samplerate: int, top: int = TOP) -> Alignment:
+        """Every track's best alignment with mono ``samples`` (the newest last), best first: the
+        ``top`` tracks that have at least :data:`MIN_VOTES` agreeing matches, whether or not any is
+        clearly there (:func:`identified` says that). One lookup serves them all."""
         x = np.asarray(samples, dtype=np.float32)
         if len(self.keys) == 0 or len(x) < MIN_SPAN_S * samplerate:
-            return None
+            return Alignment([], 0)
         end_frame = (len(x) * RATE / samplerate - N_FFT / 2) / HOP  # the query's end on the frame axis
         t, f = peaks(x, samplerate)
         anchor, logf, df, dt = pairs(t, f)
+        heard = int(np.sum(anchor >= end_frame - RECENT_S / FRAME_S))
         if len(anchor) == 0:
-            return None
-        return self._match_pairs(anchor, logf, df, dt, end_frame)
+            return Alignment([], 0)
+        return Alignment(self._align_pairs(anchor, logf, df, dt, end_frame, top), heard)
 
-    def _match_pairs(self, anchor: np.ndarray, logf: np.ndarray, df: np.ndarray, dt: np.ndarray,
-                     end_frame: float) -> Match | None:
+    def _align_pairs(self, anchor: np.ndarray, logf: np.ndarray, df: np.ndarray, dt: np.ndarray,
+                     end_frame: float, top: int) -> list[Match]:
         hyps = [(float(s), resampled) for s in SPEEDS for resampled in (True, False)]
         n = len(anchor)
         speed = np.repeat(np.array([s for s, _ in hyps], np.float32), n)
@@ -257,7 +287,7 @@ class Index:
         # A hash that half the collection shares says little and costs much: leave it out (audfprint does too).
         counts[counts > max(MAX_BUCKET, 8 * len(self.keys) >> (_F_BITS + _DF_BITS + _DT_BITS))] = 0
         if counts.sum() == 0:
-            return None
+            return []
         # Expand every query hash into its index entries.
         q = np.repeat(np.arange(len(h)), counts)
         pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
@@ -269,25 +299,40 @@ class Index:
         offset = np.rint((ref - mspeed * qf) / 2.0).astype(np.int64)  # 2-frame bins: peak times jitter a frame
         track = ((entry >> np.uint64(_FRAME_BITS)) & np.uint64(MAX_TRACKS - 1)).astype(np.int64)
         key = (mhyp.astype(np.int64) * 65536 + track) * (1 << 24) + (offset + (1 << 23))
-        keys, kcount = np.unique(key, return_counts=True)
+        keys, inverse, kcount = np.unique(key, return_inverse=True, return_counts=True)
+        # The newest RECENT_S of the query: who plays now, not who played at the window's start.
+        kre = np.bincount(inverse.ravel(), weights=(qf >= end_frame - RECENT_S / FRAME_S).astype(np.float64), minlength=len(keys))
         # A bin's score counts its neighbours too (an offset on a bin edge splits its votes).
-        near = kcount.copy()
+        near, near_re = kcount.copy(), kre.copy()
         for d in (-1, 1):
             at = np.searchsorted(keys, keys + d)
             found = (at < len(keys)) & (keys[np.minimum(at, len(keys) - 1)] == keys + d)
             near[found] += kcount[at[found]]
-        best = int(np.argmax(near))
-        score = int(near[best])
-        best_key = int(keys[best])
+            near_re[found] += kre[at[found]]
+        # Each track's best bin, best tracks first.
+        ktrack = (keys >> 24) % 65536
+        order = np.lexsort((-near, ktrack))
+        first = order[np.r_[True, ktrack[order][1:] != ktrack[order][:-1]]]
+        first = first[np.argsort(-near[first], kind="stable")]
+        scores = near[first]
+        answers = []
+        for rank, b in enumerate(first[:top]):
+            score = int(near[b])
+            if score < MIN_VOTES:
+                break
+            runner_up = int(scores[1]) if rank == 0 and len(scores) > 1 else int(scores[0]) if rank else 0
+            answers.append(self._refine(int(keys[b]), score, int(near_re[b]), score / max(1, runner_up),
+                                        mhyp, track, offset, qf, ref, hyps, end_frame))
+        return answers
+
+    @staticmethod
+    def _refine(best_key: int, score: int, recent: int, margin: float, mhyp: np.ndarray, track: np.ndarray,
+                offset: np.ndarray, qf: np.ndarray, ref: np.ndarray, hyps: list[tuple[float, bool]],
+                end_frame: float) -> Match:
+        """The Match of one bin: speed and offset refined by a line through its agreeing matches'
+        (query frame, reference frame)."""
         best_track = (best_key >> 24) % 65536
         best_hyp = (best_key >> 24) // 65536
-        ktrack = (keys >> 24) % 65536
-        other = near[ktrack != best_track]
-        runner_up = int(other.max()) if len(other) else 0
-        margin = score / max(1, runner_up)
-        if score < MIN_SCORE or margin < MIN_MARGIN:
-            return None
-        # The agreeing matches: refine speed and offset with a line through (query frame, reference frame).
         boff = best_key % (1 << 24) - (1 << 23)
         sel = (mhyp == best_hyp) & (track == best_track) & (np.abs(offset - boff) <= 1)
         s0 = hyps[best_hyp][0]
@@ -297,5 +342,11 @@ class Index:
             slope = float(np.clip(np.polyfit(x, y, 1)[0], s0 - 0.005, s0 + 0.005))  # within its grid cell
         intercept = float(np.median(y - slope * x))
         position = ((intercept + slope * end_frame) * HOP + N_FFT / 2) / RATE
-        return Match(track=best_track, position=position, speed=round(slope, 4),
-                     resampled=hyps[best_hyp][1], score=score, margin=round(margin, 2))
+        return Match(track=best_track, position=position, speed=round(slope, 4), resampled=hyps[best_hyp][1],
+                     score=score, margin=round(margin, 2), recent=recent)
+
+
+def identified(score: int, margin: float) -> bool:
+    """Whether an alignment with ``score`` agreeing matches, ``margin`` times the best other track's,
+    is clearly there on its own (the identification rule: :data:`MIN_SCORE` and :data:`MIN_MARGIN`)."""
+    return score >= MIN_SCORE and margin >= MIN_MARGIN

@@ -79,8 +79,9 @@ def test_a_blend_at_other_speeds_names_each_track_and_the_clock_follows_its_grid
     grid_b = at + np.arange(0, 30, 60 / BPMS[1]) / s2
     on_a = np.array([n == "a" and x >= 3.0 for n, x in zip(track, t)])
     on_b = np.array([n == "b" for n in track])
-    # (b is key-locked: the phase vocoder smears its peaks, its positions are a little rougher.)
-    assert np.max(_nearest(t[on_a], grid_a)) < 0.03 and np.max(_nearest(t[on_b][2:], grid_b)) < 0.05
+    # (b is key-locked: the phase vocoder smears its peaks, its positions are a little rougher; it is
+    # named from its first answers in the blend, so its first three beats may still be on a rough line.)
+    assert np.max(_nearest(t[on_a], grid_a)) < 0.03 and np.max(_nearest(t[on_b][3:], grid_b)) < 0.05
     # Downbeats (bar 1) are the grid's: a's bar starts on its second beat, b's on its first.
     bar = np.array([b["bar"] for b in beats])
     assert np.max(_nearest(t[on_a & (bar == 1)], grid_a[1::4])) < 0.03
@@ -107,6 +108,64 @@ def test_music_not_in_the_set_is_never_claimed_and_losing_a_track_hands_back_wit
     assert np.min(gaps) > 0.5 * 60 / BPMS[2]
     alone = track_beats(tunes[2], RATE, matcher=index)
     assert alone and all(b["track"] is None for b in alone)
+
+
+def _named(index, audio: np.ndarray) -> tuple[np.ndarray, list]:
+    """The track a Recogniser names after each 512-sample block of ``audio``: (times, names)."""
+    rec = Recogniser(index, RATE)
+    times, names = [], []
+    for k in range(0, len(audio), 512):
+        t = (k + 512) / RATE
+        rec.push(audio[k:k + 512], t)
+        now = rec.at(t)
+        times.append(t)
+        names.append(None if now is None else now[0].name)
+    return np.array(times), names
+
+
+@pytest.mark.parametrize("out, s_out, r_out, inc, s_in, r_in", [
+    (1, 1.0, True, 0, 1.0, True),  # a straight blend
+    (0, 0.96, False, 1, 1.05, True),  # the outgoing key-locked (fewer landmarks), the incoming resampled
+    (1, 1.05, True, 0, 0.96, False),  # and the other way round
+])
+def test_a_blend_hands_over_to_the_incoming_track_near_its_middle_and_stays_there(tunes, index, out, s_out, r_out,
+                                                                                inc, s_in, r_in):
+    # The outgoing track's matches fill most of a window well past the blend's middle; the incoming
+    # one is followed once it is identified but for them and leads the window's newest second.
+    at, fade = 8.0, 4.0
+    mix = _blend(bench.play(tunes[out], s_out, r_out), bench.play(tunes[inc], s_in, r_in), at, fade, 20.0)
+    times, names = _named(index, mix)
+    old, new = "ab"[out], "ab"[inc]
+    first = times[names.index(new)]
+    middle = at + fade / 2
+    assert middle - 1.0 <= first <= middle + 1.6, (first, middle)
+    assert all(n == new for n, t in zip(names, times) if t >= first)  # no flapping back, no gap
+    assert all(n == old for n, t in zip(names, times) if 3.0 <= t < min(first, middle - 1.0))
+
+
+def test_a_hard_cut_to_music_not_in_the_set_lets_the_track_go_within_2_s(tunes, index):
+    # The window still holds 2.5 s of a after the cut; the newest second, loud and full of landmarks
+    # none of which is a's, says a is gone (it was named ~3.5 s after the cut).
+    cut = 12.0
+    times, names = _named(index, _blend(tunes[0], bench.play(tunes[2], 1.02, True), cut, 0.05, 20.0))
+    assert all(n == "a" for n, t in zip(names, times) if 3.0 <= t < cut)
+    assert all(n is None for n, t in zip(names, times) if t >= cut + 2.0)
+
+
+@pytest.mark.parametrize("breakdown", ["noise", "lowpass"])
+def test_a_quiet_breakdown_keeps_the_track(tunes, index, breakdown):
+    # 1.5 s of room noise only (-30 dB), or 4 s low-passed at 300 Hz: quieter, or a's own landmarks,
+    # not other music. The track stays named throughout.
+    import scipy.signal
+
+    y = tunes[0].copy()
+    if breakdown == "noise":
+        y[10 * RATE:int(11.5 * RATE)] = 0.01 * np.random.default_rng(0).standard_normal(int(1.5 * RATE))
+    else:
+        b, a = scipy.signal.butter(4, 300 / (RATE / 2))
+        y[9 * RATE:13 * RATE] = scipy.signal.lfilter(b, a, y[9 * RATE:13 * RATE])
+    times, names = _named(index, y)
+    assert all(n == "a" for n, t in zip(names, times) if t >= 3.0)
 
 
 def test_the_set_source_sits_between_a_manual_lock_and_the_audio():

@@ -107,6 +107,20 @@ def test_index_follows_a_track_in_a_blend_at_another_speed_and_never_claims_othe
     assert m.position == pytest.approx((hits[-1] - 6.0) * speed, abs=0.08)
 
 
+def test_align_reports_both_decks_of_a_blend_and_which_leads_the_newest_second(tunes):
+    index = fp.Index(["t0", "t1"], [fp.landmarks(tunes[0], RATE), fp.landmarks(tunes[1], RATE)])
+    mix = _mix(tunes[0], tunes[1], 1.04, True)  # t1 comes in at 6 s; the blend's middle is at 8 s
+    window = mix[6 * RATE:9 * RATE]
+    assert index.match(window, RATE) is None  # neither is there clearly on its own
+    found = index.align(window, RATE)
+    out, inc = found.matches[:2]
+    assert (out.track, inc.track) == (0, 1) and out.score > inc.score >= fp.MIN_SCORE
+    assert inc.recent > 2 * out.recent and found.recent_pairs > inc.recent  # t1 leads the newest second
+    assert out.position == pytest.approx(9.0, abs=0.08) and inc.position == pytest.approx(3.0 * 1.04, abs=0.08)
+    alone = index.align(mix[12 * RATE:15 * RATE], RATE).matches[0]
+    assert fp.identified(alone.score, alone.margin) and index.match(mix[12 * RATE:15 * RATE], RATE) == alone
+
+
 def test_music_not_in_the_set_and_silence_are_refused(tunes):
     import librosa
 

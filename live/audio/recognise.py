@@ -2,23 +2,39 @@
 
 A :class:`Recogniser` sits beside the :class:`~live.audio.analysis.AudioEngine`, which hands it
 every block of input (:meth:`Recogniser.push`). Every :data:`EVERY_S` of stream time the newest
-:data:`WINDOW_S` of audio goes to the set's matcher (``SetIndex.match`` of
+:data:`WINDOW_S` of audio goes to the set's matcher (``SetIndex.align`` of
 :mod:`live.library.sets`, given to this module as an object, so audio never imports the library):
 inline in ``render`` and ``beats`` (deterministic), on a thread of its own live, the windows and
 answers crossing by latest-wins slots (an answer is used when it comes back, stamped with the
-stream time of its window's end).
+stream time of its window's end). An answer is every track's best alignment: its matches in the
+whole window (``score``) and in the newest second (``recent``), and whether it is identified on
+its own (the matcher's rule: enough matches, twice any other track's).
 
 Each answer is one observation (time, position, track). The recogniser follows one **line**,
 position(t) = p + speed x (t - t0), fitted through the recent observations that agree with it
 (within :data:`TOLERANCE_S`): the fingerprint's speed is only ~0.5% accurate, the line's slope over
-several seconds is much better. An answer that does not fit (another track, a jump, a loop) starts
-a candidate line, followed once :data:`CONFIRM` answers agree with it, none more than
-:data:`CANDIDATE_S` apart (one is enough when
-the followed line has had no agreeing answer for :data:`STALE_S`): a blend moves to the incoming
-track when it dominates the windows, a jump re-aligns in about 2 s. With no
-agreeing answer for :data:`HOLD_S` (a breakdown without landmarks, music not in the set) or in
-silence, the track is lost. Music not in the set is refused by the matcher (a false identification
-is worse than none); the confirmation makes a lone chance hit harmless too.
+several seconds is much better. An identified answer that does not fit (another track, a jump, a
+loop) starts a candidate line, followed once :data:`CONFIRM` answers agree with it, none more than
+:data:`CANDIDATE_S` apart (one is enough when the followed line has had no agreeing answer for
+:data:`STALE_S`); a jump re-aligns in about 2 s, and a candidate must play in the window's newest
+part (:data:`NOW`), not only in its older part (the tail of a track just cut away).
+
+**Blends.** For seconds after a crossfade's middle the outgoing track still holds most of a
+window's matches, so the incoming one is not identified on its own. It takes over when it is
+identified but for the outgoing track (:data:`~live.fingerprint.MIN_SCORE`, and
+:data:`~live.fingerprint.MIN_MARGIN` times every *third* track's matches: the outgoing deck's are
+no doubt about it) and has more matches than the outgoing line in the window's newest second:
+confirmed by :data:`CONFIRM` answers while the outgoing line is followed, at once when it has been
+let go. The track just left comes back only by the strict rule (no flapping in the blend).
+
+**Letting go.** An agreeing answer confirms the line unless its newest second says other music
+plays: the track's matches there under :data:`LET_GO` of what its usual rate (matches per query
+pair) promises for that second's pairs, the promise at least :data:`EXPECT_MIN`, and the input at
+least :data:`LOUD` of the track's level; :data:`COLLAPSED` such answers in a row let the track go
+(a hard cut to music not in the set: about 1.5 s, where the window's tail alone kept it 3.5 s).
+A sparse or quiet breakdown promises little and is never "other music"; with no agreeing answer
+for :data:`HOLD_S` (a breakdown without landmarks) or in silence, the track is lost too. Music
+not in the set is never claimed: every new line needs an identification, the blend's included.
 
 :meth:`Recogniser.at` turns the line at a time into a :class:`~live.messages.TrackPosition` for the
 AudioState and a ``set`` :class:`~live.messages.TempoReading` for the beat clock: the track's grid
@@ -37,6 +53,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from live import fingerprint as fp
 from live.handoff import LatestSlot
 from live.messages import BEATS_PER_BAR, TempoReading, TrackPosition
 
@@ -53,6 +70,11 @@ HOLD_S = 2.0  # no agreeing answer for this long: the track is lost
 WEAK = 0.3  # an agreeing answer scoring under this share of the line's recent median confirms nothing:
 # the window holds only the end of the track (a cut, the tail of a blend), not the track playing now
 FIT_S = 8.0  # observations older than this leave the line's fit (a DJ's pitch ride is followed)
+LET_GO = 0.2  # the followed track's matches in a window's newest part under this share of its usual rate:
+EXPECT_MIN = 8.0  # ... (when that rate promises this many at least) say other music plays there,
+COLLAPSED = 2  # ... and this many such answers in a row let the track go (a hard cut to music not in the set)
+NOW = 0.2  # a new line's answer must have this share of its matches' even share in the newest part
+LOUD = 0.5  # ... while the input is at least this share of the track's level (RMS): quieter is a breakdown
 SPEED_RANGE = (0.85, 1.15)  # a fitted slope outside this is noise, not a pitch fader
 SILENCE_RMS = 1e-3  # -60 dBFS over the newest EVERY_S: nothing plays, nothing is recognised
 
@@ -60,9 +82,10 @@ SILENCE_RMS = 1e-3  # -60 dBFS over the newest EVERY_S: nothing plays, nothing i
 class Matcher(Protocol):
     """What the recogniser needs of a loaded set (``live.library.sets.SetIndex``)."""
 
-    def match(self, samples: np.ndarray, samplerate: int) -> Any:
-        """An answer with ``name``, ``track`` (``locate(position)``, ``duration``), ``position`` and
-        ``speed``, or None."""
+    def align(self, samples: np.ndarray, samplerate: int) -> Any:
+        """An answer with ``matches`` (each track's best alignment, best first: ``name``, ``track``
+        (``locate(position)``, ``duration``), ``position``, ``speed``, ``score``, ``recent``,
+        ``identified``) and ``recent_pairs``."""
 
 
 @dataclass
@@ -74,13 +97,22 @@ class _Line:
     speed: float  # the matcher's speed until the observations span enough time
     obs: list[tuple[float, float]] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)  # the agreeing answers' scores, newest last
+    rates: list[float] = field(default_factory=list)  # their recent matches per recent query pair
+    levels: list[float] = field(default_factory=list)  # their newest part's RMS
+    collapsed: int = 0  # answers in a row whose newest part showed other music
     slope: float = 1.0
     intercept: float = 0.0  # position at time 0 on the fitted line
 
-    def add(self, t: float, position: float, score: float) -> None:
-        """One more agreeing observation; refit the line on the recent ones."""
+    def add(self, t: float, position: float, score: float, rate: float | None = None,
+            level: float | None = None) -> None:
+        """One more agreeing observation (``rate``: its recent matches per recent query pair,
+        ``level``: its newest part's RMS); refit the line on the recent ones."""
         self.obs.append((t, position))
         self.scores.append(score)
+        if rate is not None:
+            self.rates = (self.rates + [rate])[-16:]
+        if level is not None:
+            self.levels = (self.levels + [level])[-16:]
         keep = [k for k, o in enumerate(self.obs) if o[0] >= t - FIT_S]
         self.obs, self.scores = [self.obs[k] for k in keep], [self.scores[k] for k in keep]
         ts = np.array([o[0] for o in self.obs])
@@ -104,6 +136,29 @@ class _Line:
         """Position (s into the original file) at time ``t``."""
         return self.intercept + self.slope * t
 
+    def agrees(self, answer: Any, t: float) -> bool:
+        """Whether the matcher's ``answer`` for the window ending at ``t`` lies on this line."""
+        return answer.name == self.name and abs(self.at(t) - answer.position) <= TOLERANCE_S
+
+    def gone(self, support: float, recent_pairs: int, level: float | None = None) -> bool:
+        """Whether ``support`` matches of this track in a window's newest part, which holds
+        ``recent_pairs`` query pairs at RMS ``level``, say other music plays there: far under what
+        the track's usual rate promises, that promise big enough to tell (a sparse breakdown
+        promises little), and the input about as loud as the track was (a quiet breakdown, whose
+        peaks may be the room's noise, is not other music)."""
+        if not self.rates:
+            return False
+        if level is not None and self.levels and level < LOUD * float(np.median(self.levels)):
+            return False
+        expected = float(np.median(self.rates)) * recent_pairs
+        return expected >= EXPECT_MIN and support < LET_GO * expected
+
+
+def _plays_now(answer: Any) -> bool:
+    """Whether ``answer``'s track plays in its window's newest part, not only before it (the
+    window's tail after a cut): at least :data:`NOW` of its matches' even share there."""
+    return answer.recent >= NOW * answer.score * fp.RECENT_S / WINDOW_S
+
 
 class Recogniser:
     """Follows a prepared set's tracks in the input (see the module doc). Fed and asked by the
@@ -119,6 +174,7 @@ class Recogniser:
         self._next = None  # stream time of the next match
         self._line: _Line | None = None
         self._candidate: _Line | None = None
+        self._outgoing: _Line | None = None  # the line followed last (a blend's outgoing track)
         self.busy = 0.0  # CPU seconds spent matching (the cost figure)
         self.matches = 0
         self._thread: _MatchThread | None = None
@@ -153,16 +209,17 @@ class Recogniser:
         self._next = max(self._next + self.every_s, end_time - self.every_s)
         window = np.concatenate((self._audio[self._write:], self._audio[:self._write]))[-self._filled:]
         quiet = float(np.sqrt(np.mean(window[-int(self.every_s * self.samplerate):] ** 2))) < SILENCE_RMS
+        level = float(np.sqrt(np.mean(window[-int(fp.RECENT_S * self.samplerate):] ** 2)))
         if self._thread is not None:
-            self._thread.windows.put((window, end_time, quiet))
+            self._thread.windows.put((window, end_time, quiet, level))
         else:
-            self.observe(end_time, None if quiet else self.match(window), quiet)
+            self.observe(end_time, None if quiet else self.match(window), quiet, level)
 
     def match(self, window: np.ndarray) -> Any:
-        """One match of ``window`` (timed into :attr:`busy`); an error is logged and is no answer."""
+        """One alignment of ``window`` (timed into :attr:`busy`); an error is logged and is no answer."""
         t0 = time.thread_time()
         try:
-            return self.matcher.match(window, self.samplerate)
+            return self.matcher.align(window, self.samplerate)
         except Exception:  # a broken matcher must not take the analysis down
             _LOGGER.exception("set recognition failed on one window; going on")
             return None
@@ -170,39 +227,84 @@ class Recogniser:
             self.busy += time.thread_time() - t0
             self.matches += 1
 
-    def observe(self, t: float, answer: Any, quiet: bool = False) -> None:
-        """Take the matcher's ``answer`` (or None) for the window ending at ``t``."""
-        line = self._line
+    def observe(self, t: float, answer: Any, quiet: bool = False, level: float | None = None) -> None:
+        """Take the matcher's ``answer`` (an alignment, or None) for the window ending at ``t``
+        (``quiet``: its newest part is silence; ``level``: the RMS of its newest RECENT_S, None: unknown)."""
         if quiet:
             self._lose("silence")
             return
         if answer is None:
             return
-        score = float(getattr(answer, "score", 1.0))
-        if line is not None and answer.name == line.name and abs(line.at(t) - answer.position) <= TOLERANCE_S:
-            if score >= WEAK * float(np.median(line.scores)):
-                line.add(t, answer.position, score)
-                if self._candidate is not None and t - self._candidate.confirmed > CANDIDATE_S:
-                    self._candidate = None  # a lone answer elsewhere, long ago: chance
-            return
-        cand = self._candidate
-        if cand is not None and answer.name == cand.name and abs(cand.at(t) - answer.position) <= TOLERANCE_S:
-            cand.add(t, answer.position, score)
-        else:
-            cand = self._candidate = _Line(answer.name, answer.track, float(answer.speed))
-            cand.add(t, answer.position, score)
-        stale = line is not None and t - line.confirmed >= STALE_S  # the followed track has faded or jumped
-        if len(cand.obs) >= CONFIRM or stale:
-            if line is None or line.name != cand.name:
-                _LOGGER.info("set: %s at %.1f s, speed %.3f", cand.name, cand.at(t), cand.slope)
+        matches, heard = list(answer.matches), int(answer.recent_pairs)
+        line = self._line
+        # The rival: the followed line, or the one let go a moment ago (its audio is still in the window).
+        rival = line if line is not None else self._outgoing
+        if rival is not None and t - rival.confirmed > WINDOW_S:
+            rival = self._outgoing = None
+        mine = next((m for m in matches if rival is not None and rival.agrees(m, t)), None)
+        support = float(mine.recent) if mine is not None else 0.0
+        if line is not None:
+            if line.gone(support, heard, level):
+                line.collapsed += 1  # the newest part is other music: this answer confirms nothing
+                if line.collapsed >= COLLAPSED:
+                    self._let_go("other music")
+                    line = None
             else:
-                _LOGGER.info("set: %s jumped %+.1f s", cand.name, cand.at(t) - line.at(t))
-            self._line, self._candidate = cand, None
+                line.collapsed = 0
+                if mine is not None and mine.score >= WEAK * float(np.median(line.scores)):
+                    line.add(t, mine.position, mine.score, mine.recent / max(1, heard), level)
+                    if self._candidate is not None and t - self._candidate.confirmed > CANDIDATE_S:
+                        self._candidate = None  # a lone answer elsewhere, long ago: chance
+        off = [m for m in matches if line is None or m is not mine]  # the answers off the followed line
+        # The incoming track of a blend: the best of another track than the rival's, never back to
+        # the one just left (no flapping: coming back takes the strict rule).
+        other = next((m for m in off if rival is None or m.name != rival.name), None)
+        overtakes = (other is not None and rival is not None and other.name != getattr(self._outgoing, "name", None)
+                     and self._overtakes(other, matches, rival.name, support))
+        if not overtakes:
+            other = matches[0] if off and off[0] is matches[0] else None  # the strict rule: the best answer
+            if other is None or not other.identified or not _plays_now(other):
+                return
+        cand = self._candidate
+        if cand is None or not cand.agrees(other, t):
+            cand = self._candidate = _Line(other.name, other.track, float(other.speed))
+        cand.add(t, other.position, other.score, other.recent / max(1, heard), level)
+        stale = line is not None and t - line.confirmed >= STALE_S  # the followed track has faded or jumped
+        if len(cand.obs) >= CONFIRM or stale or (line is None and overtakes):
+            self._follow(cand, t)
+
+    @staticmethod
+    def _overtakes(answer: Any, matches: list[Any], rival: str, support: float) -> bool:
+        """Whether ``answer`` (another track than the ``rival`` followed or just let go) takes over
+        in a blend: identified but for the rival (:data:`~live.fingerprint.MIN_SCORE`, and
+        :data:`~live.fingerprint.MIN_MARGIN` times every third track's score: the rival's own
+        matches are the outgoing deck, not a doubt) and more matches than the rival in the window's
+        newest part (``support``): the incoming deck is the louder now."""
+        others = max((m.score for m in matches if m.name not in (answer.name, rival)), default=0)
+        return (answer.score >= fp.MIN_SCORE and answer.score >= fp.MIN_MARGIN * max(1, others)
+                and answer.recent > support)
+
+    def _follow(self, new: _Line, t: float) -> None:
+        """Follow ``new`` from ``t``; the old line becomes the rival."""
+        line = self._line
+        if line is None or line.name != new.name:
+            _LOGGER.info("set: %s at %.1f s, speed %.3f", new.name, new.at(t), new.slope)
+        else:
+            _LOGGER.info("set: %s jumped %+.1f s", new.name, new.at(t) - line.at(t))
+        self._outgoing = line if line is not None and line.name != new.name else self._outgoing
+        self._line, self._candidate = new, None
+
+    def _let_go(self, why: str) -> None:
+        """Stop following the line (it stays the rival while its audio can be in the window)."""
+        if self._line is not None:
+            _LOGGER.info("set: %s lost (%s)", self._line.name, why)
+            self._outgoing = self._line
+        self._line = None
 
     def _lose(self, why: str) -> None:
         if self._line is not None:
             _LOGGER.info("set: %s lost (%s)", self._line.name, why)
-        self._line = self._candidate = None
+        self._line = self._candidate = self._outgoing = None
 
     # -- asking (analysis thread) ------------------------------------------------------------
 
@@ -213,7 +315,7 @@ class Recogniser:
             return None
         position = line.at(t)
         if t - line.confirmed > HOLD_S or position > float(getattr(line.track, "duration", math.inf)) + 1.0:
-            self._lose("no match" if t - line.confirmed > HOLD_S else "its end")
+            self._let_go("no match" if t - line.confirmed > HOLD_S else "its end")
             return None
         point = line.track.locate(position)
         per_bar = int(getattr(line.track, "beats_per_bar", BEATS_PER_BAR)) or BEATS_PER_BAR
@@ -242,8 +344,8 @@ class _MatchThread(threading.Thread):
     def __init__(self, owner: Recogniser) -> None:
         super().__init__(name="set-recogniser", daemon=True)
         self.owner = owner
-        self.windows: LatestSlot[tuple[np.ndarray, float, bool]] = LatestSlot()
-        self.answers: LatestSlot[tuple[float, Any, bool]] = LatestSlot()
+        self.windows: LatestSlot[tuple[np.ndarray, float, bool, float]] = LatestSlot()
+        self.answers: LatestSlot[tuple[float, Any, bool, float]] = LatestSlot()
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -258,5 +360,5 @@ class _MatchThread(threading.Thread):
             item = self.windows.take(timeout=0.1)
             if item is None:
                 continue
-            window, end_time, quiet = item
-            self.answers.put((end_time, None if quiet else self.owner.match(window), quiet))
+            window, end_time, quiet, level = item
+            self.answers.put((end_time, None if quiet else self.owner.match(window), quiet, level))

@@ -14,7 +14,8 @@ folder without it (an interrupted ``set add``) is not part of the set and the ne
 makes it again.
 
 The live side uses :class:`SetIndex`: ``SetIndex.load(setdir)`` once, then
-``index.match(samples, samplerate)`` on the newest few seconds of input; a :class:`SetMatch`
+``index.match(samples, samplerate)`` on the newest few seconds of input (``index.align``: every
+track's alignment, what the live recogniser reads to follow a blend); a :class:`SetMatch`
 names the track, the position in its file, the speed, and carries its :class:`PreparedTrack`,
 whose :meth:`PreparedTrack.locate` turns a position into beat, bar, phrase and section;
 :func:`load_plan` reads a ``--song`` track's plan, which the show plays (live.show.setplan).
@@ -151,7 +152,7 @@ class PreparedTrack:
 class SetMatch:
     """The set's answer to a query: ``name`` and ``track`` (the :class:`PreparedTrack`), ``position``
     (seconds into the original file at the end of the query), ``speed`` (1.04 = played 4% fast),
-    ``resampled`` (pitch moves with speed; False: key lock), ``score`` and ``margin`` (see
+    ``resampled`` (pitch moves with speed; False: key lock), ``score``, ``margin`` and ``recent`` (see
     :class:`live.fingerprint.Match`)."""
 
     name: str
@@ -161,6 +162,21 @@ class SetMatch:
     resampled: bool
     score: int
     margin: float
+    recent: int = 0
+
+    @property
+    def identified(self) -> bool:
+        """Clearly there on its own (:func:`live.fingerprint.identified`)."""
+        return fp.identified(self.score, self.margin)
+
+
+@dataclass(frozen=True)
+class SetAlignment:
+    """:meth:`SetIndex.align`'s answer: ``matches`` (:class:`SetMatch`, best first) and
+    ``recent_pairs`` (see :class:`live.fingerprint.Alignment`)."""
+
+    matches: list[SetMatch]
+    recent_pairs: int
 
 
 def track_name(source: str | os.PathLike) -> str:
@@ -560,9 +576,16 @@ class SetIndex:
         """Identify the newest few seconds of mono ``samples`` (3-6 s is right; the newest last):
         a :class:`SetMatch`, or None when no track of the set is clearly playing. Thread-safe (reads only)."""
         m = self.index.match(samples, samplerate)
-        if m is None:
-            return None
+        return None if m is None else self._answer(m)
+
+    def align(self, samples: np.ndarray, samplerate: int) -> SetAlignment:
+        """Every track's best alignment with the newest few seconds of mono ``samples``, best first,
+        each with its ``score``, ``recent`` and ``margin`` (:meth:`live.fingerprint.Index.align`);
+        only the first can be :attr:`SetMatch.identified`. Thread-safe (reads only)."""
+        found = self.index.align(samples, samplerate)
+        return SetAlignment([self._answer(m) for m in found.matches], found.recent_pairs)
+
+    def _answer(self, m: fp.Match) -> SetMatch:
         track = self.tracks[m.track]
         return SetMatch(name=track.name, track=track, position=m.position, speed=m.speed, resampled=m.resampled,
-                        score=m.score, margin=m.margin)
-
+                        score=m.score, margin=m.margin, recent=m.recent)
