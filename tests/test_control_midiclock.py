@@ -1,9 +1,12 @@
-"""MIDI clock: the follower's tempo fit and song position (pure, fake times), then real JACK ports
-(a dummy server of our own, mido's UNIX_JACK backend): clock in at 120 BPM through the live
-analysis thread, Start/Stop/Continue/Song Position, and clock out received by a mido input."""
+"""MIDI clock: the follower's tempo fit and song position (pure, fake times), the clock out's pulse
+schedule on a synthetic show (pure, simulated time), then real JACK ports (a dummy server of our
+own, mido's UNIX_JACK backend): clock in at 120 BPM through the live analysis thread,
+Start/Stop/Continue/Song Position, and clock out received by a mido input."""
 
 from __future__ import annotations
 
+import bisect
+import math
 import threading
 import time
 import uuid
@@ -14,7 +17,7 @@ import pytest
 
 from live.bench.sync import JACK_PERIOD, Unavailable, dummy_jack, midi_clock_sync, sleep_until
 from live.control.midiport import PolledInput
-from live.control.midiclock import PPQN, ClockFollower, MidiClockIn, MidiClockOut
+from live.control.midiclock import PPQN, ClockFollower, MidiClockIn, MidiClockOut, Pulse, PulseSchedule
 from live.handoff import LatestSlot
 from live.messages import AudioState, TempoReading
 from test_control_midi import _wait
@@ -151,6 +154,146 @@ def test_start_stop_continue_and_song_position():
     f.message(mido.Message("continue"), 4.1)
     r = feed(f, 4.1, 12)
     assert r.beat == pytest.approx(4 + 11 / PPQN)
+
+
+# --- clock out: the pulse schedule -----------------------------------------------------------------
+
+
+class JitteryShow:
+    """The show's AudioState stream on music whose beats come at ``tempo(k)`` BPM (beat k to k+1)
+    from ``t0``: the beat clock hears each beat ``latency`` s late (and up to 1 ms off), re-anchors
+    its line on it with its own tempo estimate (the music's two beats before, off by up to
+    +-``jitter`` BPM: the 1-3 BPM the tracker wanders on a steady track), and the published tempo
+    is the music's ``publish_lag`` beats before."""
+
+    def __init__(self, tempo, beats: int, jitter: float = 1.5, latency: float = 0.03, publish_lag: int = 6,
+                 seed: int = 0, t0: float = 1.0) -> None:
+        rng = np.random.default_rng(seed)
+        self.grid = [t0]
+        for k in range(beats):
+            self.grid.append(self.grid[-1] + 60.0 / tempo(k))
+        self.known = [g + latency for g in self.grid]
+        self.lines = [(g + rng.uniform(-0.001, 0.001), k, tempo(max(k - 2, 0)) + rng.uniform(-jitter, jitter),
+                       tempo(max(k - publish_lag, 0))) for k, g in enumerate(self.grid)]
+
+    def state(self, t: float, jump: float = 0.0) -> AudioState:
+        """What the analysis publishes at ``t`` (its beat count moved by ``jump`` beats)."""
+        at, k, bpm, published = self.lines[max(bisect.bisect_right(self.known, t) - 1, 0)]
+        beat = k + jump + (t - at) * bpm / 60.0
+        return AudioState(time=t, bpm=bpm, beat_index=math.floor(beat), beat_phase=beat - math.floor(beat),
+                          downbeat=math.floor(beat) % 4, tempo=published, tempo_source="audio")
+
+    def music(self, beat: float) -> float:
+        """When the music plays ``beat``."""
+        return float(np.interp(beat, np.arange(len(self.grid)), self.grid))
+
+
+def send_pulses(states, t0: float, t1: float, schedule: PulseSchedule | None = None,
+                seed: int = 1) -> list[tuple[Pulse, AudioState]]:
+    """MidiClockOut's loop in simulated time (no OS sleeps): a state every 10 ms (the analysis
+    rate), a wake-up at most every 20 ms and 2 ms before a pulse, each pulse sent up to 0.5 ms
+    late; the pulses sent, each with the state it was planned from."""
+    rng = np.random.default_rng(seed)
+    schedule = schedule or PulseSchedule()
+    now, published, state, sent = t0, -1.0, None, []
+    while now < t1:
+        if now - published >= 0.01:
+            state, published = states(now), now
+        pulse = schedule.plan(state, now)
+        if pulse.at - now > 0.005:
+            now += min(pulse.at - now - 0.002, 0.02)
+            continue
+        now = max(now, pulse.at) + rng.uniform(0, 0.0005)
+        sent.append((pulse, state))
+        schedule.sent(pulse)
+    return sent
+
+
+def per_beat_tempo(sent) -> np.ndarray:
+    """The tempo the pulse intervals imply over each beat (24 intervals), from each pulse on."""
+    at = np.array([p.at for p, _ in sent])
+    return 60.0 / (at[PPQN:] - at[:-PPQN])
+
+
+def beat_phase_ms(sent) -> np.ndarray:
+    """How far each beat's pulse is from that beat on the show's beat line (ms, pulse late positive)."""
+    return np.array([(s.beats_at(p.at) - p.n / PPQN) * 60.0 / s.bpm * -1000.0 for p, s in sent if p.n % PPQN == 0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clock_out_pulses_at_the_published_tempo_not_the_jittery_beat_line(seed):
+    show = JitteryShow(lambda k: 124.0, 48, seed=seed)
+    sent = send_pulses(show.state, show.known[0], show.grid[-1] - 0.5)
+    tempo = per_beat_tempo(sent)[4 * PPQN:]  # after a bar
+    assert np.abs(tempo - 124.0).max() < 0.2  # 0.05 measured; following the beat line itself: 1.5
+    phase = beat_phase_ms(sent)[4:]
+    assert np.abs(phase).max() < 10.0  # 7 measured: the beat line's own wobble around the music's beat
+    music = [(p.at - show.music(p.n / PPQN)) * 1000.0 for p, _ in sent[4 * PPQN:] if p.n % PPQN == 0]
+    assert np.abs(music).max() < 2.0  # 0.9 measured: on the music's beat itself
+    assert [p.n for p, _ in sent] == list(range(sent[0][0].n, sent[0][0].n + len(sent)))  # no pulse twice or skipped
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("step", [1.04, 0.96])
+def test_clock_out_follows_a_real_tempo_step_without_a_burst_or_a_gap(step, seed):
+    # The music steps at beat 20, the beat line follows within two beats, the published tempo at beat 26.
+    show = JitteryShow(lambda k: 124.0 if k < 20 else 124.0 * step, 60, seed=seed)
+    sent = send_pulses(show.state, show.known[0], show.grid[-1] - 0.5)
+    at = np.array([p.at for p, _ in sent])
+    intervals = np.diff(at)
+    # One interval to the next: a glide (up to 1.8% measured, a third of a millisecond), never a
+    # burst or a gap (a whole interval).
+    assert np.abs(np.diff(intervals) / intervals[1:]).max() < 0.03
+    low, high = 60.0 / (124.0 * max(1, step) * 1.07 * PPQN), 60.0 / (124.0 * min(1, step) * 0.93 * PPQN)
+    assert low < intervals.min() and intervals.max() < high  # the rate moves by at most the bounded slew
+    assert all(p.tempo > 0 for p, _ in sent[1:])  # never re-anchored: followed, not jumped
+    phase = beat_phase_ms(sent)
+    assert np.abs(phase).max() < 50.0  # 36-47 ms at the step (the beat line lags the music there too)
+    beats = np.array([p.n for p, _ in sent])[PPQN:] / PPQN
+    off = np.abs(per_beat_tempo(sent) - 124.0 * step)
+    assert off[beats >= 26 + 12].max() < 0.6  # three bars after the published tempo moved (0.3-0.9 measured)
+    assert off[beats >= 26 + 24].max() < 0.35  # six bars after (0.01-0.30)
+    assert np.abs(phase[26 + 16:]).max() < 10.0  # 5-9 ms measured
+
+
+def test_clock_out_re_anchors_on_a_jump_of_the_beat_count():
+    show = JitteryShow(lambda k: 120.0, 40, jitter=0.0)
+    t0 = show.known[0]
+
+    def states(t: float) -> AudioState:  # half a beat on at 5 s (a nudge), two beats back at 10 s (a new track)
+        return show.state(t, jump=0.5 if 5.0 <= t < 10.0 else -2.0 if t >= 10.0 else 0.0)
+
+    sent = send_pulses(states, t0, 15.0)
+    numbers = [p.n for p, _ in sent]
+    jumps = [(p.n, p.at) for p, _ in sent if p.tempo == 0]
+    assert len(jumps) == 3  # the first pulse and the two jumps
+    # At once, each on the show's beat line (the pulses due up to 50 ms before go at once, as before).
+    assert 5.0 - PulseSchedule.LATE_S <= jumps[1][1] < 5.03 and 10.0 <= jumps[2][1] < 10.03
+    # Half a beat ahead: the pulses due in the last 50 ms go at once (today's rule), the rest are skipped.
+    assert jumps[1][0] - numbers[numbers.index(jumps[1][0]) - 1] >= PPQN // 2 - 3
+    assert all(b - a == 1 for a, b in zip(numbers, numbers[1:]) if b not in (jumps[1][0], jumps[2][0]))
+    assert np.abs(beat_phase_ms([s for s in sent if s[1].time > 10.5])).max() < 2.0
+
+
+def test_clock_out_runs_at_the_clock_s_tempo_until_one_is_published_and_starts_on_a_downbeat():
+    state = AudioState(time=1.0, bpm=120.0, beat_index=1, beat_phase=0.3, downbeat=1, tempo=0.0)
+    schedule = PulseSchedule()
+    sent = send_pulses(lambda t: state, 1.0, 4.0, schedule)
+    at = np.array([p.at for p, _ in sent])
+    assert np.diff(at) == pytest.approx(60.0 / 120.0 / PPQN)
+    assert sent[0][0].n == math.floor(1.3 * PPQN) + 1  # the next pulse on the beat line
+    start = next(p for p, s in sent if schedule.starts_song(p, s))
+    bar = state.bar_beats_at(start.at)
+    assert start.n == 4 * PPQN and min(bar, 4 - bar) < 1e-6
+
+
+def test_clock_out_skips_pulses_it_could_not_send_in_time_instead_of_a_burst():
+    state = AudioState(time=0.0, bpm=120.0, tempo=120.0)
+    schedule = PulseSchedule()
+    schedule.sent(schedule.plan(state, 0.0))
+    first = schedule.last
+    held = schedule.plan(state, first.at + 0.3)  # the thread was held up for 0.3 s
+    assert held.tempo == 0 and held.at >= first.at + 0.3 - schedule.LATE_S - 1e-9
 
 
 # --- JACK ----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import math
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, NamedTuple
 
 import mido
 import numpy as np
@@ -253,12 +253,107 @@ class MidiClockIn:
             self._problems.report("message", f"MIDI clock message could not be handled: {exc!r}")
 
 
+class Pulse(NamedTuple):
+    """One planned clock pulse: its number on the show's pulse grid (beat * 24) and when it goes,
+    with what the schedule goes on from once it is sent."""
+
+    n: int
+    at: float
+    error: float = 0.0  # smoothed phase error, pulses (the show's beat ahead of the pulses: positive)
+    drift: float = 0.0  # the learned rate offset from the tempo (a change the published tempo has not taken yet)
+    tempo: float = 0.0  # the tempo it was planned at (0: placed on the show's beat line)
+
+
+class PulseSchedule:
+    """When each MIDI clock pulse goes (pure; no I/O, no clock of its own).
+
+    The pulses run at the published tempo (:attr:`AudioState.tempo`, steady; the clock's own
+    ``bpm`` until it is known), not along the clock's beat line, which re-estimates the tempo on
+    every beat and so would make a receiving device see 1-3 BPM of wander. They stay in phase
+    with the show's beat by a gentle correction: the phase error, smoothed over about a beat,
+    is left alone within :data:`DEADBAND_S` (the beat line's own wobble); beyond it, a rate
+    change of at most :data:`MAX_SLEW` takes it out over about :data:`SLEW_BEATS`, never a burst
+    or a gap of pulses. An error that keeps coming back (the music changed tempo and the
+    published tempo has not followed yet, which takes up to two bars) is learned as a rate
+    offset (``drift``), so the pulses follow a DJ's pitch ride without lagging; when the
+    published tempo then moves, the rate goes on where it was. A published change the pulses
+    have not followed (a tempo set by hand, which the beat line takes at once) is taken at once.
+    A jump of the beat count beyond :data:`RESYNC_BEATS` (the first audio re-anchoring the
+    clock, a new track, a nudge) puts the next pulse back on the beat line, as does a pulse
+    that could not be sent in time (the thread was held up)."""
+
+    DEADBAND_S = 0.003  # a smoothed phase error within this is the beat line's wobble: no correction
+    SMOOTH_BEATS = 1.0  # the phase error is smoothed over about this many beats
+    SLEW_BEATS = 1.5  # the error beyond the dead band is taken out over about this many beats
+    LEARN_BEATS = 3.0  # an error that persists this many slews is learned as a rate offset
+    FADE_BEATS = 8.0  # while in phase, the learned offset fades over about two bars
+    MAX_SLEW = 0.06  # the most the pulse rate moves off the tempo: a 4% step before it is published, and its lag
+    RESYNC_BEATS = 0.125  # a phase error beyond this is a jump of the beat count: re-anchor
+    LATE_S = 0.05  # a re-anchored pulse this late (the clock jumped ahead) is skipped, not sent in a burst
+
+    def __init__(self) -> None:
+        self.last: Pulse | None = None  # the last pulse sent
+
+    @staticmethod
+    def tempo(state: AudioState) -> float:
+        """The tempo the pulses run at: the published one, the clock's own until it is known."""
+        return state.tempo if state.tempo > 0 else state.bpm
+
+    def plan(self, state: AudioState, now: float) -> Pulse:
+        """The next pulse after the last one sent, from the newest ``state`` at ``now``."""
+        last, tempo = self.last, self.tempo(state)
+        if last is not None and tempo > 0:
+            error = state.beats_at(last.at) * PPQN - last.n
+            if abs(error) <= self.RESYNC_BEATS * PPQN:
+                pulse = self._steady(last, error, tempo)
+                if pulse.at >= now - self.LATE_S:
+                    return pulse
+        # On the show's beat line: the pulse at or just before now, or the one after the last
+        # sent when the count went back by less than a beat (a gap, never a pulse twice).
+        due = math.floor(state.beats_at(now) * PPQN + 1e-6)
+        if last is None or last.n - due > PPQN:
+            n = due + 1
+        else:
+            n = max(last.n + 1, due - int(self.LATE_S * state.bpm / 60.0 * PPQN))
+        return Pulse(n, state.time + (n / PPQN - state.beat_index - state.beat_phase) * 60.0 / state.bpm)
+
+    def _steady(self, last: Pulse, error: float, tempo: float) -> Pulse:
+        drift = last.drift
+        if last.tempo > 0 and tempo != last.tempo:
+            # The published tempo moved. Where the pulses already run nearer the new tempo than
+            # halfway (they followed the music while it was not published), the rate goes on
+            # where it was; else (a tempo set by hand) the new tempo is taken at once.
+            rate = last.tempo * (1.0 + drift)
+            drift = rate / tempo - 1.0 if abs(rate - tempo) < abs(last.tempo - tempo) / 2 else 0.0
+        smoothed = last.error + (error - last.error) / (self.SMOOTH_BEATS * PPQN)
+        dead = self.DEADBAND_S * tempo / 60.0 * PPQN
+        beyond = math.copysign(max(0.0, abs(smoothed) - dead), smoothed) / PPQN  # beats
+        if beyond:
+            drift = clamp(drift + beyond / (self.SLEW_BEATS * self.LEARN_BEATS * PPQN), self.MAX_SLEW)
+        else:  # in phase: what was learned fades, so the pulses come back to the published tempo itself
+            drift -= drift / (self.FADE_BEATS * PPQN)
+        rate = 1.0 + clamp(drift + beyond / self.SLEW_BEATS, self.MAX_SLEW)
+        return Pulse(last.n + 1, last.at + 60.0 / (tempo * rate * PPQN), smoothed, drift, tempo)
+
+    def sent(self, pulse: Pulse) -> None:
+        """Take ``pulse`` (as planned) as sent: the next plan follows on from it."""
+        self.last = pulse
+
+    @staticmethod
+    def starts_song(pulse: Pulse, state: AudioState) -> bool:
+        """Whether ``pulse`` is on a downbeat of the show's bar (Start goes just before it)."""
+        return pulse.n % PPQN == 0 and round(state.bar_beats_at(pulse.at)) % BEATS_PER_BAR == 0
+
+
+def clamp(value: float, limit: float) -> float:
+    """``value`` limited to +-``limit``."""
+    return max(-limit, min(limit, value))
+
+
 class MidiClockOut:
     """Sends MIDI clock from the show's beat clock: ``states`` is the slot of the newest
     :class:`AudioState`; 24 pulses per beat on a thread, Start before the first downbeat pulse,
     Stop at :meth:`stop`."""
-
-    LATE_S = 0.05  # a pulse this late (the clock jumped ahead) is skipped, not sent in a burst
 
     def __init__(self, states: LatestSlot[AudioState], port: str, backend: mido.Backend | str | None = None) -> None:
         self.states, self.wanted, self._backend = states, port, backend
@@ -295,7 +390,7 @@ class MidiClockOut:
                 port.close()
 
     def _run(self) -> None:
-        last = None  # number of the last pulse sent (beat * 24)
+        schedule = PulseSchedule()
         while not self._stop.is_set():
             try:
                 state = self.states.get()
@@ -303,23 +398,19 @@ class MidiClockOut:
                     self._stop.wait(0.01)
                     continue
                 now = time.perf_counter()
-                due = math.floor(state.beats_at(now) * PPQN + 1e-6)  # the pulse at or just before now
-                if last is not None and last - due > PPQN:
-                    last = None  # the count went back (the first audio re-anchored the clock): start over
-                n = due + 1 if last is None else max(last + 1, due - int(self.LATE_S * state.bpm / 60.0 * PPQN))
-                at = state.time + (n / PPQN - state.beat_index - state.beat_phase) * 60.0 / state.bpm
-                if at - now > 0.005:  # wake a little before, re-read the state (the tempo may have moved)
-                    self._stop.wait(min(at - now - 0.002, 0.02))
+                pulse = schedule.plan(state, now)
+                if pulse.at - now > 0.005:  # wake a little before, re-plan from the newest state
+                    self._stop.wait(min(pulse.at - now - 0.002, 0.02))
                     continue
                 # The last milliseconds: a plain sleep wakes within ~0.1 ms on Linux; a spin would
                 # hold the GIL and delay every MIDI reader thread in the process.
-                time.sleep(max(0.0, at - time.perf_counter()))
-                if not self.started and n % PPQN == 0 and round(state.bar_beats_at(at)) % BEATS_PER_BAR == 0:
+                time.sleep(max(0.0, pulse.at - time.perf_counter()))
+                if not self.started and schedule.starts_song(pulse, state):
                     self._port.send(mido.Message("start"))  # the next pulse is the song's beat 0
                     self.started = True
                 self._port.send(mido.Message("clock"))
+                schedule.sent(pulse)
                 self.sent += 1
-                last = n
             except Exception as exc:  # a failing port must not end the thread: log rarely, go on
                 self._problems.report("send", f"MIDI clock out on {self.wanted!r}: {exc}")
                 self._stop.wait(0.1)
