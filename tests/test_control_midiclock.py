@@ -225,7 +225,8 @@ def test_clock_out_pulses_at_the_published_tempo_not_the_jittery_beat_line(seed)
     show = JitteryShow(lambda k: 124.0, 48, seed=seed)
     sent = send_pulses(show.state, show.known[0], show.grid[-1] - 0.5)
     tempo = per_beat_tempo(sent)[4 * PPQN:]  # after a bar
-    assert np.abs(tempo - 124.0).max() < 0.2  # 0.05 measured; following the beat line itself: 1.5
+    assert np.ptp([s.bpm for _, s in sent]) > 2.0  # the beat line's own tempo wanders
+    assert np.abs(tempo - 124.0).max() < 0.2  # 0.00-0.03 measured; pulses on the beat line (as before): 2.5-3.0
     phase = beat_phase_ms(sent)[4:]
     assert np.abs(phase).max() < 10.0  # 7 measured: the beat line's own wobble around the music's beat
     music = [(p.at - show.music(p.n / PPQN)) * 1000.0 for p, _ in sent[4 * PPQN:] if p.n % PPQN == 0]
