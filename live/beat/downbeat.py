@@ -64,6 +64,11 @@ def cue_weights(downbeat: str) -> tuple[dict[str, float], float, bool]:
     raise ValueError(f"unknown downbeat cues {downbeat!r}")
 
 
+def bar_contrast(downbeat: str) -> bool:
+    """Whether the ``downbeat`` setting's cues count by their contrast within the bar (:class:`BarEvidence`)."""
+    return downbeat == "learned"
+
+
 class BarEvidence:
     """Decaying per-slot downbeat scores from one or more cues, and the slot taken as the one.
 
@@ -76,10 +81,13 @@ class BarEvidence:
     estimate as it always was).
     """
 
-    def __init__(self, weights: dict[str, float], switch: float = DOWNBEAT_SWITCH, ramp: bool = True) -> None:
+    def __init__(self, weights: dict[str, float], switch: float = DOWNBEAT_SWITCH, ramp: bool = True,
+                 contrast: bool = False) -> None:
         self.weights = {cue: float(w) for cue, w in weights.items() if w > 0}
         self.switch = float(switch)
         self.ramp = bool(ramp)
+        self.contrast = bool(contrast)
+        self._bar_values: dict[str, dict[int, float]] = {}  # per cue: its values on the last beats of a bar
         self.beats = 0  # bass values (beats) heard
         self._scaled = len(self.weights) > 1
         self._means: dict[str, tuple[float, int]] = {}  # per cue: running mean from 0, values so far
@@ -101,6 +109,8 @@ class BarEvidence:
             if cue == "bass":  # the bass values keep the beat count and the vote going, weighted or not
                 self._vote()
             return
+        if self.contrast:
+            value = self._within_bar(cue, beat_index, value)
         if self._scaled:
             # Running mean started at 0 and corrected for that start (so a near-silent first beat
             # does not become the scale that the next beats are measured by).
@@ -112,6 +122,19 @@ class BarEvidence:
         self.slots[beat_index % BEATS_PER_BAR] += value
         if cue == "bass" or not self.slots[self.one]:
             self._vote()
+
+    def _within_bar(self, cue: str, beat_index: int, value: float) -> float:
+        # The value over the cue's mean on this beat and the three before it: what marks the one
+        # is how the cue stands against the other beats of its bar, not its level. BeatNet's
+        # downbeat probability rises on every beat of a dense or loud passage (reggae, metal: the
+        # four slots' sums within 5-15% of each other), which the running mean, over ~20 beats,
+        # follows too slowly to tell one beat of the bar from the next.
+        recent = self._bar_values.setdefault(cue, {})
+        recent[beat_index] = value
+        for k in [k for k in recent if k <= beat_index - BEATS_PER_BAR]:
+            del recent[k]
+        mean = sum(recent.values()) / len(recent)
+        return value / mean if mean > 1e-12 else 0.0
 
     def _vote(self) -> None:
         best = int(np.argmax(self.slots))
