@@ -9,7 +9,8 @@ from live.audio import rnn
 from live.audio.analysis import AudioEngine
 from live.audio.settings import AnalysisSettings
 from live.audio.sources import iter_blocks
-from live.beat.downbeat import DOWNBEAT_PATIENCE, BarEvidence, BeatChroma
+from live.beat.downbeat import DOWNBEAT_PATIENCE, BarEvidence, BeatChroma, bar_contrast, cue_weights
+from live.bench.synth import synth_kick_track
 from live.library.demo import _kick, demo_track
 from live.messages import Command
 
@@ -215,3 +216,49 @@ def test_rnn_activation_takes_its_downbeat_from_the_same_evidence():
     assert engine.beat_activation == "rnn"
     want = {round(states[-1].beats_at(t)) % 4 for t in downbeats}
     assert ones(states, after=16.0) == want
+
+
+def _bars_of(bar: BarEvidence, patterns: list[list[float]], bars: int) -> None:
+    # ``bars`` bars, each taking the next of ``patterns`` (learned downbeat probability per beat).
+    for b in range(bars):
+        for slot, value in enumerate(patterns[b % len(patterns)]):
+            k = 4 * b + slot
+            bar.add("bass", k, 0.0)
+            bar.add("learned", k, value)
+
+
+def test_learned_cue_counts_by_its_contrast_within_the_bar():
+    # Loud bars give beat 2 a high downbeat probability (about twice its bar's mean), quiet bars
+    # show the one at a low level but far above the rest of its bar (2.7 times the mean).
+    # Summed as they are, the loud bars' level outvotes the quiet bars' pattern and beat 2
+    # becomes the one; counted by how each beat stands against its bar, the one is beat 1.
+    dense, sparse = [0.3, 0.95, 0.3, 0.3], [0.3, 0.05, 0.05, 0.05]
+    weights, switch, ramp = cue_weights("learned")
+    raw = BarEvidence(weights, switch, ramp)
+    _bars_of(raw, [dense, sparse], 16)
+    assert raw.one == 1  # the old rule, kept for the harmony and bass estimates
+    contrast = BarEvidence(weights, switch, ramp, contrast=bar_contrast("learned"))
+    _bars_of(contrast, [dense, sparse], 16)
+    assert contrast.one == 0
+
+
+def test_a_tempo_jump_to_another_track_restarts_the_bar_but_a_pitch_ride_does_not():
+    # A DJ's transition: the tracker jumps from 100 to 130 BPM, which is another track, whose
+    # bar is guessed afresh (as after a silence); a 4% step is a pitch ride of the same track.
+    restarts = {}
+    for name, second in (("new track", 130.0), ("pitch ride", 104.0)):
+        x, _ = synth_kick_track([(100.0, 12.0), (second, 12.0)], RATE)
+        engine = AudioEngine(RATE, CUES)
+        count = [0]
+        original = engine.clock.restart_bar
+
+        def counted(original=original, count=count) -> None:
+            count[0] += 1
+            original()
+
+        engine.clock.restart_bar = counted
+        for block, end in iter_blocks(x, RATE, 512):
+            engine.feed(block, end)
+        restarts[name] = (count[0], engine.tracker.jumps)
+    assert restarts["new track"][0] == 1, restarts
+    assert restarts["pitch ride"][0] == 0, restarts
