@@ -124,17 +124,17 @@ class BarEvidence:
             self._vote()
 
     def _within_bar(self, cue: str, beat_index: int, value: float) -> float:
-        # The value over the cue's mean on this beat and the three before it: what marks the one
-        # is how the cue stands against the other beats of its bar, not its level. BeatNet's
-        # downbeat probability rises on every beat of a dense or loud passage (reggae, metal: the
-        # four slots' sums within 5-15% of each other), which the running mean, over ~20 beats,
+        # How far the value stands above the cue's mean on this beat and the three before it:
+        # what marks the one is how the cue stands against the other beats of its bar, not its
+        # level, and a beat no higher than its bar votes for nothing. BeatNet's downbeat
+        # probability rises on every beat of a dense or loud passage (reggae, metal: the four
+        # slots' sums within 5-15% of each other), which the running mean, over ~20 beats,
         # follows too slowly to tell one beat of the bar from the next.
         recent = self._bar_values.setdefault(cue, {})
         recent[beat_index] = value
         for k in [k for k in recent if k <= beat_index - BEATS_PER_BAR]:
             del recent[k]
-        mean = sum(recent.values()) / len(recent)
-        return value / mean if mean > 1e-12 else 0.0
+        return max(0.0, value - sum(recent.values()) / len(recent))
 
     def _vote(self) -> None:
         best = int(np.argmax(self.slots))
