@@ -10,7 +10,6 @@ from live.audio.analysis import AudioEngine
 from live.audio.settings import AnalysisSettings
 from live.audio.sources import iter_blocks
 from live.beat.downbeat import DOWNBEAT_PATIENCE, BarEvidence, BeatChroma, bar_contrast, cue_weights
-from live.bench.synth import synth_kick_track
 from live.library.demo import _kick, demo_track
 from live.messages import Command
 
@@ -241,25 +240,3 @@ def test_learned_cue_counts_by_how_far_the_one_stands_above_its_bar():
     contrast = BarEvidence(weights, switch, ramp, contrast=bar_contrast("learned"))
     _bars_of(contrast, patterns)
     assert contrast.one == 0
-
-
-def test_a_tempo_jump_to_another_track_restarts_the_bar_but_a_pitch_ride_does_not():
-    # A DJ's transition: the tracker jumps from 100 to 130 BPM, which is another track, whose
-    # bar is guessed afresh (as after a silence); a 4% step is a pitch ride of the same track.
-    restarts = {}
-    for name, second in (("new track", 130.0), ("pitch ride", 104.0)):
-        x, _ = synth_kick_track([(100.0, 12.0), (second, 12.0)], RATE)
-        engine = AudioEngine(RATE, CUES)
-        count = [0]
-        original = engine.clock.restart_bar
-
-        def counted(original=original, count=count) -> None:
-            count[0] += 1
-            original()
-
-        engine.clock.restart_bar = counted
-        for block, end in iter_blocks(x, RATE, 512):
-            engine.feed(block, end)
-        restarts[name] = (count[0], engine.tracker.jumps)
-    assert restarts["new track"][0] == 1, restarts
-    assert restarts["pitch ride"][0] == 0, restarts

@@ -76,12 +76,6 @@ LOW_HZ, HIGH_HZ = 150.0, 2500.0  # band edges: kick/bass | body | hats and air
 SILENCE_DB = -60.0  # below this RMS (dBFS) for SILENCE_HOLD seconds the input counts as silent
 SILENCE_HOLD = 0.3
 TRACK_GAP = 2.0  # seconds of silence after which the music is taken for a new track (its bar guessed afresh)
-# A tempo jump of the tracker by more than this (relative; not an octave, which is the same music
-# counted again) is another track coming in: beyond a turntable's +-8% pitch fader, so not a DJ's
-# pitch ride. Its bar is guessed afresh, as after a silence: the outgoing track's bar evidence
-# would otherwise hold the old one for two bars or more (chosen on the tune half's mixes: 5-15%
-# scored alike, downbeat F 0.378 without the restart, 0.405 with it).
-NEW_TRACK_JUMP = 0.08
 CLIP_LEVEL = 0.999  # a sample this close to full scale counts as clipping (-0.01 dBFS)
 CLIP_HOLD_S = 2.0  # the clip lamp stays lit this long after the last clipped sample
 PEAK_FALL_DB_S = 20.0  # the held input peak falls this fast, as a peak meter's does
@@ -201,7 +195,6 @@ class AudioEngine:
             self._beat_dt = self.hop / self.samplerate
             self.beat_delay = self.onset_delay  # the onset novelty peaks at the FFT window's centre lag
         self.tracker = BeatTracker(1.0 / self._beat_dt, settings.tempo_min, settings.tempo_max)
-        self._jumps_seen = 0  # the tracker's tempo jumps already looked at (a big one restarts the bar)
         self.clock = BeatClock(settings.tempo_min, settings.tempo_max, downbeat=self.downbeat)
         # Chord changes for the downbeat: the chroma frames summed per beat (not needed for "bass").
         self._beat_chroma = BeatChroma() if self.downbeat in ("harmony", "learned") else None
@@ -420,11 +413,6 @@ class AudioEngine:
         dt = self._beat_dt
         silent = self._silent_for >= SILENCE_HOLD
         self.tracker.update(0.0 if silent else value, 0.0 if silent else accent)
-        if self.tracker.jumps != self._jumps_seen:
-            self._jumps_seen = self.tracker.jumps
-            ratio = self.tracker.jump_ratio
-            if abs(ratio - 1.0) > NEW_TRACK_JUMP and not any(abs(ratio / m - 1.0) < 0.04 for m in (2.0, 0.5)):
-                self.clock.restart_bar()  # another track came in (a DJ's transition): its own bar
         if silent:
             self.clock.decay(dt)
             return

@@ -14,7 +14,9 @@ its beat's slot (beat index mod 4) of decaying scores, and moves the one only wh
 has led clearly for two bars: with a kick on every beat and no chord change the slots stay nearly
 equal, and a bare argmax would move the bar (and every keyframe arrival) from beat to beat. Only
 while the first bars are heard, when the one is still a guess, is it quicker to change its mind
-(a beat of patience per bar heard, up to the two bars).
+(a beat of patience per bar heard, up to the two bars). With the ``learned`` cues each value first
+counts by how far it stands above its cue's mean over the bar just heard (that beat and the three
+before it), so a passage in which the network rates every beat alike votes for nothing.
 
 The constants were chosen on half of the development clips (GTZAN ``*_00000``) and checked on the
 other half, with both beat activations (see the README's beat section); the bass-only estimate

@@ -141,8 +141,7 @@ class BeatTracker:
         self._cache_frame = -1
         self._refresh_frames = max(1, int(round(REFRESH * fps)))
         self._chain_period: float | None = None  # period of the latest consistent beat chain (>= 4 beats)
-        self.jumps = 0  # tempo jumps taken (for tests, the log and the bar: a big one is another track)
-        self.jump_ratio = 1.0  # period after the latest jump over the period before it
+        self.jumps = 0  # tempo jumps taken (for tests and the log)
         self._tempo_every = max(1, int(round(TEMPO_EVERY * fps)))
         self._tempo_alpha = 1.0 - math.exp(-TEMPO_EVERY / TEMPO_SMOOTHING)
         self.period = 60.0 * fps / 120.0  # frames; 120 BPM until the audio says otherwise
@@ -294,7 +293,6 @@ class BeatTracker:
                     self._jump_count = 1
                 self._jump_candidate = float(self._periods[sb])
                 if self._jump_count >= (JUMP_CONFIRM if agree else JUMP_CONFIRM_ALONE):
-                    self.jump_ratio = float(self._periods[sb]) / self.period
                     self.period = float(self._periods[sb])
                     self._sal_smooth = short.copy()
                     self._jump_candidate = None
