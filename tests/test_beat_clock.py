@@ -285,3 +285,36 @@ def test_a_tap_at_the_same_moment_or_earlier_is_ignored():
     for t in (10.0, 10.5, 10.5, 10.49, 11.0):  # a duplicate press and one from the past
         clock.tap(t)
     assert clock.bpm == pytest.approx(120.0) and clock.source == "tap"
+
+
+def test_a_tempo_jump_counts_the_new_tempos_octaves_as_one_candidate(monkeypatch):
+    # In a DJ mix the incoming track's peak in the last 3 s hops between its tempo and its double
+    # from one evaluation to the next; that is one new tempo, and the tracker must jump to it
+    # (counting each hop as a new candidate restarted the confirmation again and again).
+    from live.beat.tracker import BeatTracker
+
+    tracker = BeatTracker(100.0)
+    for _ in range(1200):  # 12 s of silence: history for both windows
+        tracker.update(0.0)
+    bpms = tracker._bpms
+
+    def peaked(bpm: float) -> np.ndarray:
+        sal = np.full(len(bpms), 0.01)
+        sal[int(np.argmin(np.abs(bpms - bpm)))] = 1.0
+        return sal
+
+    calls = [0]
+
+    def salience(n: int) -> np.ndarray:
+        if n == tracker.first_line:
+            calls[0] += 1
+            return peaked(78.0 if calls[0] % 2 else 156.0)  # the new track, read at either octave
+        return peaked(106.0)  # the long window still holds the old track
+
+    monkeypatch.setattr(tracker, "_salience", salience)
+    monkeypatch.setattr(tracker, "_backbeat_octave", lambda period: period)
+    tracker.period = 60.0 * tracker.fps / 106.0
+    for _ in range(12):
+        tracker._estimate_tempo()
+    bpm = 60.0 * tracker.fps / tracker.period
+    assert tracker.jumps == 1 and min(abs(bpm - 78.0), abs(bpm - 156.0)) < 2.0, bpm

@@ -9,7 +9,7 @@ from live.audio import rnn
 from live.audio.analysis import AudioEngine
 from live.audio.settings import AnalysisSettings
 from live.audio.sources import iter_blocks
-from live.beat.downbeat import DOWNBEAT_PATIENCE, BarEvidence, BeatChroma
+from live.beat.downbeat import DOWNBEAT_PATIENCE, BarEvidence, BeatChroma, bar_contrast, cue_weights
 from live.library.demo import _kick, demo_track
 from live.messages import Command
 
@@ -215,3 +215,28 @@ def test_rnn_activation_takes_its_downbeat_from_the_same_evidence():
     assert engine.beat_activation == "rnn"
     want = {round(states[-1].beats_at(t)) % 4 for t in downbeats}
     assert ones(states, after=16.0) == want
+
+
+def _bars_of(bar: BarEvidence, patterns: list[list[float]]) -> None:
+    # One bar per pattern (the learned downbeat probability of each of its beats).
+    for b, pattern in enumerate(patterns):
+        for slot, value in enumerate(pattern):
+            k = 4 * b + slot
+            bar.add("bass", k, 0.0)
+            bar.add("learned", k, value)
+
+
+def test_learned_cue_counts_by_how_far_the_one_stands_above_its_bar():
+    # An intro that makes beat 4 look like the one, then a dense passage in which the network's
+    # downbeat probability is high on every beat and a little higher on the one (as on reggae
+    # and metal clips). Summed as they are, the dense bars add almost the same to every slot,
+    # so no slot ever leads by the switch ratio and the intro's guess stays for good; counted
+    # by how far each beat stands above its bar, only the one scores and takes over.
+    patterns = [[0.05, 0.05, 0.05, 0.6]] * 3 + [[0.85, 0.8, 0.8, 0.8]] * 20
+    weights, switch, ramp = cue_weights("learned")
+    raw = BarEvidence(weights, switch, ramp)
+    _bars_of(raw, patterns)
+    assert raw.one == 3  # the rule as it was, kept for the harmony and bass estimates
+    contrast = BarEvidence(weights, switch, ramp, contrast=bar_contrast("learned"))
+    _bars_of(contrast, patterns)
+    assert contrast.one == 0

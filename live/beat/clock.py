@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from live.beat.downbeat import BarEvidence, cue_weights
+from live.beat.downbeat import BarEvidence, bar_contrast, cue_weights
 from live.beat.sources import EXTERNAL, TempoSources
 from live.beat.tracker import BeatEstimate
 from live.messages import BEATS_PER_BAR, TempoReading
@@ -63,7 +63,8 @@ class BeatClock:
         # The downbeat cues: the low band alone ("bass"), with the chord changes ("harmony"), or
         # a learned downbeat activation with them ("learned").
         weights, switch, ramp = cue_weights(downbeat)
-        self._new_bar = lambda: BarEvidence(weights, switch, ramp=ramp)
+        contrast = bar_contrast(downbeat)
+        self._new_bar = lambda: BarEvidence(weights, switch, ramp=ramp, contrast=contrast)
         self._bar = self._new_bar()
         self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
         self._taps: list[float] = []

@@ -265,7 +265,7 @@ class BeatTracker:
         elif self._sal_smooth[best] > 1.1 * self._sal_smooth[cur] and (short is None or short[best] >= short[cur]):
             self.period = new_period
         # Tempo jump (DJ transition): the recent few seconds alone clearly prefer another
-        # tempo on two evaluations running. The smoothed salience is then restarted from the
+        # tempo on several evaluations running. The smoothed salience is then restarted from the
         # recent evidence instead of creeping there over several seconds.
         if short is not None:
             sb = int(np.argmax(short))
@@ -283,7 +283,11 @@ class BeatTracker:
             chain = self._chain_period
             agree = chain is not None and abs(chain / self._periods[sb] - 1.0) < 0.04
             if abs(ratio - 1.0) > 0.03 and clear and short[sb] > need * short[sc]:
-                if self._jump_candidate is not None and abs(self._periods[sb] / self._jump_candidate - 1) < 0.03:
+                # The same new tempo read at its double or half is the same evidence: in a mix the
+                # incoming track's short-window peak often hops between octaves from one
+                # evaluation to the next, and counting each hop as a new candidate restarted the
+                # confirmation while the old tempo was long gone.
+                if self._jump_candidate is not None and same_tempo(self._periods[sb], self._jump_candidate):
                     self._jump_count += 1
                 else:
                     self._jump_count = 1
@@ -487,6 +491,11 @@ class BeatTracker:
 # Tempo ratios between metrical levels (octaves, triple and dotted feels): a jump between
 # them needs more evidence than a DJ's tempo change.
 _METRIC_RATIOS = (2.0, 0.5, 3.0, 1.0 / 3.0, 1.5, 2.0 / 3.0, 4.0 / 3.0, 0.75)
+
+
+def same_tempo(a: float, b: float, tolerance: float = 0.03) -> bool:
+    """Whether periods ``a`` and ``b`` are one tempo within ``tolerance``, its octaves (x2, x1/2) included."""
+    return any(abs(a * m / b - 1.0) < tolerance for m in (1.0, 2.0, 0.5))
 
 
 def _gaussian(half: int, sigma: float) -> np.ndarray:
