@@ -75,8 +75,10 @@ EXPECT_MIN = 8.0  # ... (when that rate promises this many at least) say other m
 COLLAPSED = 2  # ... and this many such answers in a row let the track go (a hard cut to music not in the set)
 NOW = 0.2  # a new line's answer must have this share of its matches' even share in the newest part
 LOUD = 0.5  # ... while the input is at least this share of the track's level (RMS): quieter is a breakdown
-LEAD = 2.0  # a jump inside the followed track needs this many times the line's own matches (the identification's margin) ...
-EVIDENCE = 4  # ... summed over this many answers (2 s): repeated bars score alike, one window says little
+MAX_CANDIDATES = 3  # candidate lines weighed at once (the repeats a loop offers)
+LEAD = 1.3  # a jump inside the followed track needs more matches than the line's own in each of ...
+EVIDENCE = 3  # ... this many answers (1.5 s), this many times the line's in all: repeated bars score alike, one window says little
+CLEAR = 3.0  # ... or this many times the line's over CONFIRM answers (a jump to other material)
 SPEED_RANGE = (0.85, 1.15)  # a fitted slope outside this is noise, not a pitch fader
 SILENCE_RMS = 1e-3  # -60 dBFS over the newest EVERY_S: nothing plays, nothing is recognised
 
@@ -149,10 +151,17 @@ class _Line:
         return answer.name == self.name and abs(self.at(t) - answer.position) <= TOLERANCE_S
 
     def leads(self) -> bool:
-        """Whether this candidate explains the audio clearly better than the followed line over its
-        last :data:`EVIDENCE` answers (:data:`LEAD` times the line's own matches)."""
-        own, rival = np.sum(self.evidence[-EVIDENCE:], axis=0) if self.evidence else (0.0, 0.0)
-        return own >= LEAD * rival
+        """Whether this candidate explains the audio clearly better than the followed line: over its
+        last :data:`EVIDENCE` answers, more matches than the line's own in each and :data:`LEAD`
+        times them in all, or :data:`CLEAR` times them over its last :data:`CONFIRM`."""
+        if len(self.evidence) < CONFIRM:
+            return False
+        own, rival = np.sum(self.evidence[-CONFIRM:], axis=0)
+        if own >= CLEAR * rival:
+            return True
+        last = np.array(self.evidence[-EVIDENCE:])
+        return (len(last) >= EVIDENCE and bool(np.all(last[:, 0] > last[:, 1]))
+                and last[:, 0].sum() >= LEAD * last[:, 1].sum())
 
     def gone(self, support: float, recent_pairs: int, level: float | None = None) -> bool:
         """Whether ``support`` matches of this track in a window's newest part, which holds
@@ -187,7 +196,7 @@ class Recogniser:
         self._filled = 0
         self._next = None  # stream time of the next match
         self._line: _Line | None = None
-        self._candidate: _Line | None = None
+        self._candidates: list[_Line] = []  # new lines weighed against the followed one (a jump, a track)
         self._outgoing: _Line | None = None  # the line followed last (a blend's outgoing track)
         self.busy = 0.0  # CPU seconds spent matching (the cost figure)
         self.matches = 0
@@ -225,7 +234,7 @@ class Recogniser:
         quiet = float(np.sqrt(np.mean(window[-int(self.every_s * self.samplerate):] ** 2))) < SILENCE_RMS
         level = float(np.sqrt(np.mean(window[-int(fp.RECENT_S * self.samplerate):] ** 2)))
         # The lines followed or weighed now: the matcher reports their own alignments too.
-        asked = tuple(x for x in (self._line, self._candidate, self._outgoing) if x is not None)
+        asked = tuple(x for x in (self._line, *self._candidates, self._outgoing) if x is not None)
         expect = [(x.name, x.at(end_time), x.slope) for x in asked]
         if self._thread is not None:
             self._thread.windows.put((window, end_time, quiet, level, asked, expect))
@@ -285,36 +294,39 @@ class Recogniser:
             other = matches[0] if off and off[0] is matches[0] else None  # the strict rule: the best answer
             if other is not None and (not other.identified or not _plays_now(other)):
                 other = None
-        cand = self._candidate
-        if cand is not None and line is not None and cand.name == line.name:
-            # A jump inside the followed track is weighed against the line, answer by answer, by both
-            # lines' own alignments: repeated bars (a loop) score alike, and the best answer flips
-            # between them; continuity is the better explanation until the candidate clearly leads.
+        # A jump inside the followed track is weighed against the line, answer by answer, by both
+        # lines' own alignments: repeated bars (a loop) score alike and the best answer flips
+        # between them, so continuity is the better explanation until a candidate clearly leads.
+        for cand in [c for c in self._candidates if line is not None and c.name == line.name]:
             theirs = self._own(cand, matches, expected, t)
-            if other is not None and other is not theirs and other.score >= LEAD * (theirs.score if theirs else 0):
-                cand = None  # a clearly better candidate elsewhere: it starts anew below
-            else:
-                cand.evidence.append((float(theirs.score) if theirs is not None else 0.0, own))
-                if theirs is not None:
-                    cand.add(t, theirs.position, theirs.score, theirs.recent / max(1, heard), level, theirs.speed)
-                if len(cand.evidence) >= EVIDENCE and not cand.leads():
-                    self._candidate = None  # the line explains the audio as well: the repeat was chance
-                elif len(cand.evidence) >= CONFIRM and cand.leads():
-                    self._follow(cand, t)
-                return
-        if line is not None and self._candidate is not None and t - self._candidate.confirmed > CANDIDATE_S:
-            self._candidate = None  # a lone answer elsewhere, long ago: chance
+            cand.evidence.append((float(theirs.score) if theirs is not None else 0.0, own))
+            if theirs is not None and theirs is not other:
+                cand.add(t, theirs.position, theirs.score, theirs.recent / max(1, heard), level, theirs.speed)
+            if len(cand.evidence) >= EVIDENCE and not cand.leads():
+                self._candidates.remove(cand)  # the line explains the audio as well: the repeat was chance
+        if line is not None:  # a lone answer of another track, long ago: chance
+            self._candidates = [c for c in self._candidates if c.name == line.name or t - c.confirmed <= CANDIDATE_S]
+        leading = [c for c in self._candidates if line is not None and c.name == line.name and c.leads()]
+        if leading:
+            self._follow(max(leading, key=lambda c: sum(o for o, _ in c.evidence[-EVIDENCE:])), t)
+            return
         if other is None:
             return
-        cand = self._candidate
-        if cand is None or not cand.agrees(other, t):
-            theirs = None if cand is None else self._own(cand, matches, expected, t)
-            if cand is not None and theirs is not None and other.score < LEAD * theirs.score and line is None:
-                other = theirs  # the first answer's repeat holds: a neighbour bar scoring alike is no news
-            else:
-                cand = self._candidate = _Line(other.name, other.track, float(other.speed))
+        cand = next((c for c in self._candidates if c.agrees(other, t)), None)
+        if cand is None and line is None:
+            # A first answer's repeat holds while its own alignment scores about as well: a
+            # neighbour bar of a loop scoring alike is no news (the line moves later if it is wrong).
+            for c in self._candidates:
+                theirs = self._own(c, matches, expected, t)
+                if theirs is not None and other.score < LEAD * theirs.score:
+                    cand, other = c, theirs
+                    break
+        if cand is None:
+            cand = _Line(other.name, other.track, float(other.speed))
+            self._candidates = (self._candidates + [cand])[-MAX_CANDIDATES:]
+            if line is not None and other.name == line.name:
+                cand.evidence.append((float(other.score), own))
         cand.add(t, other.position, other.score, other.recent / max(1, heard), level, other.speed)
-        cand.evidence.append((float(other.score), own))
         stale = line is not None and t - line.confirmed >= STALE_S  # the followed track has faded or jumped
         if line is not None and cand.name == line.name and not stale:
             return  # a jump inside the track: weighed on the next answers (above)
@@ -352,7 +364,7 @@ class Recogniser:
         else:
             _LOGGER.info("set: %s jumped %+.1f s", new.name, new.at(t) - line.at(t))
         self._outgoing = line if line is not None and line.name != new.name else self._outgoing
-        self._line, self._candidate = new, None
+        self._line, self._candidates = new, []
 
     def _let_go(self, why: str) -> None:
         """Stop following the line (it stays the rival while its audio can be in the window)."""
@@ -364,7 +376,8 @@ class Recogniser:
     def _lose(self, why: str) -> None:
         if self._line is not None:
             _LOGGER.info("set: %s lost (%s)", self._line.name, why)
-        self._line = self._candidate = self._outgoing = None
+        self._line = self._outgoing = None
+        self._candidates = []
 
     # -- asking (analysis thread) ------------------------------------------------------------
 
