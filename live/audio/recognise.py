@@ -316,7 +316,7 @@ class Recogniser:
         if cand is None and line is None:
             # A first answer's repeat holds while its own alignment scores about as well: a
             # neighbour bar of a loop scoring alike is no news (the line moves later if it is wrong).
-            for c in self._candidates:
+            for c in [c for c in self._candidates if c.name == other.name]:
                 theirs = self._own(c, matches, expected, t)
                 if theirs is not None and other.score < LEAD * theirs.score:
                     cand, other = c, theirs
