@@ -31,7 +31,9 @@ fitted through the agreeing matches' (query time, reference time).
 :meth:`Index.align` is the same lookup reporting every track's best alignment (its count, and
 ``recent``: how many of those matches lie in the query's newest :data:`RECENT_S`), plus how many
 query pairs that newest part holds; :meth:`Index.match` is its first answer when that passes the
-rule above (:func:`identified`). In a crossfade the outgoing track keeps most of a window's
+rule above (:func:`identified`). ``expect`` asks after given hypotheses (a track, a position,
+a speed): each one's best alignment near it, however it ranks (the recogniser weighs the line it
+follows against other repeats of a loop with it). In a crossfade the outgoing track keeps most of a window's
 matches for seconds after the blend's middle, so no track passes the margin; the recogniser
 (``live.audio.recognise``) reads the recent counts to see which deck leads now.
 

@@ -33,7 +33,8 @@ def material() -> dict[str, np.ndarray]:
     loop0, _, _ = setmix.structured_tune(200, 124.0, SECONDS)
     loop1, _, _ = setmix.structured_tune(201, 100.0, SECONDS)
     half = int(SECONDS / 2 * RATE)
-    mixed = np.concatenate([loop0[:half], bench.synth_tune(31, bpm=124.0, seconds=SECONDS / 2)[:half]])
+    loop3, _, _ = setmix.structured_tune(203, 124.0, SECONDS / 2)
+    mixed = np.concatenate([loop3[:half], bench.synth_tune(31, bpm=124.0, seconds=SECONDS / 2)[:half]])
     return {"loop0": setmix.loud(loop0), "loop1": setmix.loud(loop1), "halves": setmix.loud(mixed)}
 
 
@@ -70,8 +71,8 @@ def test_a_repetitive_track_played_straight_through_makes_no_jumps(material, ind
     wrong = []
     for i in range(0, len(y), 1024):
         t = (i + 1024) / RATE
-        if t > 9.0 and not caplog.records[-1:] == []:
-            caplog.clear()
+        if t - 1024 / RATE <= 9.0 < t:
+            caplog.clear()  # what the first answers did is not the point
         rec.push(y[i:i + 1024], t)
         now = rec.at(t)
         if t > 9.0 and (now is None or abs(now[0].position - (3.0 + t * speed)) > 0.05):

@@ -19,6 +19,16 @@ loop) starts a candidate line, followed once :data:`CONFIRM` answers agree with 
 :data:`STALE_S`); a jump re-aligns in about 2 s, and a candidate must play in the window's newest
 part (:data:`NOW`), not only in its older part (the tail of a track just cut away).
 
+**Repeats.** Loops and repeated bars score alike, so the best answer flips between their
+positions. Each match therefore also reports the own alignment of the followed line and of every
+candidate (the matcher's ``expect``: the track near the position the line predicts, at its speed):
+an answer elsewhere in the followed track only starts a candidate (at most
+:data:`MAX_CANDIDATES`), and the line jumps to it only when it leads the line's own alignment in
+each of :data:`EVIDENCE` answers and :data:`LEAD` times in all, or :data:`CLEAR` times over
+:data:`CONFIRM` answers (a jump to other material); else the line stays (continuity is the better
+explanation). A first identification on a repeated section may pick the wrong repeat; the line
+moves when unique material arrives (the wrong repeat then loses its support).
+
 **Blends.** For seconds after a crossfade's middle the outgoing track still holds most of a
 window's matches, so the incoming one is not identified on its own. It takes over when it is
 identified but for the outgoing track (:data:`~live.fingerprint.MIN_SCORE`, and
