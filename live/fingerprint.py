@@ -31,7 +31,9 @@ fitted through the agreeing matches' (query time, reference time).
 :meth:`Index.align` is the same lookup reporting every track's best alignment (its count, and
 ``recent``: how many of those matches lie in the query's newest :data:`RECENT_S`), plus how many
 query pairs that newest part holds; :meth:`Index.match` is its first answer when that passes the
-rule above (:func:`identified`). In a crossfade the outgoing track keeps most of a window's
+rule above (:func:`identified`). ``expect`` asks after given hypotheses (a track, a position,
+a speed): each one's best alignment near it, however it ranks (the recogniser weighs the line it
+follows against other repeats of a loop with it). In a crossfade the outgoing track keeps most of a window's
 matches for seconds after the blend's middle, so no track passes the margin; the recogniser
 (``live.audio.recognise``) reads the recent counts to see which deck leads now.
 
@@ -46,7 +48,8 @@ sets") and printed by ``run_live.py bench set``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -70,6 +73,9 @@ MIN_SPAN_S = 1.0  # a query shorter than this is not looked at
 RECENT_S = 1.0  # the newest part of a query whose matches are counted apart (Match.recent): who plays now
 MIN_VOTES = 4  # a track with fewer agreeing matches is not among the alignments at all
 TOP = 4  # how many tracks' alignments Index.align reports
+REFINE_SPEED = 0.02  # how far a match's fitted speed may lie from its hypothesis (`bench set`'s check below)
+EXPECT_S = 0.12  # an expected alignment (Index.align's ``expect``) is looked for this close to its position
+EXPECT_SPEED = 0.015  # ... at the speed hypotheses this close to its speed
 
 _F_BITS, _DF_BITS, _DT_BITS = 7, 6, 6
 _FRAME_BITS = 20
@@ -103,6 +109,7 @@ class Alignment:
 
     matches: list[Match]
     recent_pairs: int
+    expected: list[Match | None] = field(default_factory=list)  # one per ``expect`` of Index.align
 
 
 @dataclass
@@ -247,23 +254,32 @@ class Index:
         found = self.align(samples, samplerate).matches
         return found[0] if found and identified(found[0].score, found[0].margin) else None
 
-    def align(self, samples: np.ndarray, samplerate: int, top: int = TOP) -> Alignment:
+    def align(self, samples: np.ndarray, samplerate: int, top: int = TOP,
+              expect: Sequence[tuple[int, float, float]] = ()) -> Alignment:
         """Every track's best alignment with mono ``samples`` (the newest last), best first: the
         ``top`` tracks that have at least :data:`MIN_VOTES` agreeing matches, whether or not any is
-        clearly there (:func:`identified` says that). One lookup serves them all."""
+        clearly there (:func:`identified` says that). One lookup serves them all.
+
+        ``expect`` asks after given hypotheses, (track, position at the query's end, speed) each:
+        :attr:`Alignment.expected` holds, per hypothesis, that track's best alignment within
+        :data:`EXPECT_S` of the position at a speed within :data:`EXPECT_SPEED` (None: no match
+        there), however it ranks against the track's other offsets (a repeated bar of a loop)."""
         x = np.asarray(samples, dtype=np.float32)
+        none: list[Match | None] = [None] * len(expect)
         if len(self.keys) == 0 or len(x) < MIN_SPAN_S * samplerate:
-            return Alignment([], 0)
+            return Alignment([], 0, none)
         end_frame = (len(x) * RATE / samplerate - N_FFT / 2) / HOP  # the query's end on the frame axis
         t, f = peaks(x, samplerate)
         anchor, logf, df, dt = pairs(t, f)
         heard = int(np.sum(anchor >= end_frame - RECENT_S / FRAME_S))
         if len(anchor) == 0:
-            return Alignment([], 0)
-        return Alignment(self._align_pairs(anchor, logf, df, dt, end_frame, top), heard)
+            return Alignment([], 0, none)
+        found, expected = self._align_pairs(anchor, logf, df, dt, end_frame, top, expect)
+        return Alignment(found, heard, expected)
 
     def _align_pairs(self, anchor: np.ndarray, logf: np.ndarray, df: np.ndarray, dt: np.ndarray,
-                     end_frame: float, top: int) -> list[Match]:
+                     end_frame: float, top: int, expect: Sequence[tuple[int, float, float]] = ()
+                     ) -> tuple[list[Match], list[Match | None]]:
         hyps = [(float(s), resampled) for s in SPEEDS for resampled in (True, False)]
         n = len(anchor)
         speed = np.repeat(np.array([s for s, _ in hyps], np.float32), n)
@@ -287,7 +303,7 @@ class Index:
         # A hash that half the collection shares says little and costs much: leave it out (audfprint does too).
         counts[counts > max(MAX_BUCKET, 8 * len(self.keys) >> (_F_BITS + _DF_BITS + _DT_BITS))] = 0
         if counts.sum() == 0:
-            return []
+            return [], [None] * len(expect)
         # Expand every query hash into its index entries.
         q = np.repeat(np.arange(len(h)), counts)
         pos = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
@@ -323,7 +339,24 @@ class Index:
             runner_up = int(scores[1]) if rank == 0 and len(scores) > 1 else int(scores[0]) if rank else 0
             answers.append(self._refine(int(keys[b]), score, int(near_re[b]), score / max(1, runner_up),
                                         mhyp, track, offset, qf, ref, hyps, end_frame))
-        return answers
+        expected: list[Match | None] = []
+        hyp_speed = np.array([s for s, _ in hyps])
+        for k, position, speed in expect:
+            # The matches of track k at a speed near the hypothesis' whose reference frame lies
+            # within EXPECT_S of where the hypothesis puts it; their best bin, scored as above.
+            ref_end = (position * RATE - N_FFT / 2) / HOP
+            sel = (track == k) & (np.abs(hyp_speed[mhyp] - speed) <= EXPECT_SPEED + 1e-6)
+            sel &= np.abs(ref - (ref_end - speed * (end_frame - qf))) <= EXPECT_S / FRAME_S
+            if not sel.any():
+                expected.append(None)
+                continue
+            bins = np.unique(inverse.ravel()[sel])
+            b = int(bins[np.argmax(near[bins])])
+            score = int(near[b])
+            others = max((int(near[o]) for o in first[:top + 1] if int(ktrack[o]) != k), default=0)
+            expected.append(self._refine(int(keys[b]), score, int(near_re[b]), score / max(1, others),
+                                         mhyp, track, offset, qf, ref, hyps, end_frame))
+        return answers, expected
 
     @staticmethod
     def _refine(best_key: int, score: int, recent: int, margin: float, mhyp: np.ndarray, track: np.ndarray,
@@ -339,7 +372,10 @@ class Index:
         x, y = qf[sel], ref[sel]
         slope = s0
         if len(x) >= 4 and np.ptp(x) > 40:  # a second of spread says more than the 1% grid
-            slope = float(np.clip(np.polyfit(x, y, 1)[0], s0 - 0.005, s0 + 0.005))  # within its grid cell
+            # Within REFINE_SPEED of the hypothesis, not only its 1% cell: a frame distance is looked
+            # up as its floor and ceiling, so hypotheses 2% apart find the same pairs, and a tie
+            # goes to the slower one (1.0 read as 0.975 when the fit was held in the cell).
+            slope = float(np.clip(np.polyfit(x, y, 1)[0], s0 - REFINE_SPEED, s0 + REFINE_SPEED))
         intercept = float(np.median(y - slope * x))
         position = ((intercept + slope * end_frame) * HOP + N_FFT / 2) / RATE
         return Match(track=best_track, position=position, speed=round(slope, 4), resampled=hyps[best_hyp][1],

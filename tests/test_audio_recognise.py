@@ -236,8 +236,9 @@ def test_bench_set_mix_small_case_follows_the_grids(tmp_path):
     assert f.beat_f["rekordbox"] >= 0.9 and f.downbeat_f["rekordbox"] >= 0.85, lines
     assert f.named["rekordbox"] >= 0.97, lines
     # The target (3 s) is measured on the real clips; these tunes repeat one drum pattern, whose
-    # landmarks keep voting for the old position a little longer.
-    assert max(f.realign_s) <= 4.0 and f.core_share < 0.1, lines
+    # landmarks keep voting for the old position (~70% of the new one's matches): a jump inside a
+    # track must then lead the followed line for 3 answers (repeats are not jumps), about 4 s.
+    assert max(f.realign_s) <= 4.5 and f.core_share < 0.1, lines
     assert f.beat_f["rekordbox"] > f.clock_f - 0.02 and any("downbeat F" in line for line in lines)
 
 

@@ -19,6 +19,16 @@ loop) starts a candidate line, followed once :data:`CONFIRM` answers agree with 
 :data:`STALE_S`); a jump re-aligns in about 2 s, and a candidate must play in the window's newest
 part (:data:`NOW`), not only in its older part (the tail of a track just cut away).
 
+**Repeats.** Loops and repeated bars score alike, so the best answer flips between their
+positions. Each match therefore also reports the own alignment of the followed line and of every
+candidate (the matcher's ``expect``: the track near the position the line predicts, at its speed):
+an answer elsewhere in the followed track only starts a candidate (at most
+:data:`MAX_CANDIDATES`), and the line jumps to it only when it leads the line's own alignment in
+each of :data:`EVIDENCE` answers and :data:`LEAD` times in all, or :data:`CLEAR` times over
+:data:`CONFIRM` answers (a jump to other material); else the line stays (continuity is the better
+explanation). A first identification on a repeated section may pick the wrong repeat; the line
+moves when unique material arrives (the wrong repeat then loses its support).
+
 **Blends.** For seconds after a crossfade's middle the outgoing track still holds most of a
 window's matches, so the incoming one is not identified on its own. It takes over when it is
 identified but for the outgoing track (:data:`~live.fingerprint.MIN_SCORE`, and
@@ -75,6 +85,10 @@ EXPECT_MIN = 8.0  # ... (when that rate promises this many at least) say other m
 COLLAPSED = 2  # ... and this many such answers in a row let the track go (a hard cut to music not in the set)
 NOW = 0.2  # a new line's answer must have this share of its matches' even share in the newest part
 LOUD = 0.5  # ... while the input is at least this share of the track's level (RMS): quieter is a breakdown
+MAX_CANDIDATES = 3  # candidate lines weighed at once (the repeats a loop offers)
+LEAD = 1.3  # a jump inside the followed track needs more matches than the line's own in each of ...
+EVIDENCE = 3  # ... this many answers (1.5 s), this many times the line's in all: repeated bars score alike, one window says little
+CLEAR = 3.0  # ... or this many times the line's over CONFIRM answers (a jump to other material)
 SPEED_RANGE = (0.85, 1.15)  # a fitted slope outside this is noise, not a pitch fader
 SILENCE_RMS = 1e-3  # -60 dBFS over the newest EVERY_S: nothing plays, nothing is recognised
 
@@ -82,10 +96,11 @@ SILENCE_RMS = 1e-3  # -60 dBFS over the newest EVERY_S: nothing plays, nothing i
 class Matcher(Protocol):
     """What the recogniser needs of a loaded set (``live.library.sets.SetIndex``)."""
 
-    def align(self, samples: np.ndarray, samplerate: int) -> Any:
+    def align(self, samples: np.ndarray, samplerate: int, expect: Any = ()) -> Any:
         """An answer with ``matches`` (each track's best alignment, best first: ``name``, ``track``
         (``locate(position)``, ``duration``), ``position``, ``speed``, ``score``, ``recent``,
-        ``identified``) and ``recent_pairs``."""
+        ``identified``), ``recent_pairs`` and ``expected``: per hypothesis of ``expect`` (name,
+        position at the window's end, speed), that track's best alignment there or None."""
 
 
 @dataclass
@@ -100,15 +115,20 @@ class _Line:
     rates: list[float] = field(default_factory=list)  # their recent matches per recent query pair
     levels: list[float] = field(default_factory=list)  # their newest part's RMS
     collapsed: int = 0  # answers in a row whose newest part showed other music
+    speeds: list[float] = field(default_factory=list)  # the agreeing answers' speeds (before the fit can say)
+    evidence: list[tuple[float, float]] = field(default_factory=list)  # a candidate's (own, followed line's) scores per answer
     slope: float = 1.0
     intercept: float = 0.0  # position at time 0 on the fitted line
 
     def add(self, t: float, position: float, score: float, rate: float | None = None,
-            level: float | None = None) -> None:
+            level: float | None = None, speed: float | None = None) -> None:
         """One more agreeing observation (``rate``: its recent matches per recent query pair,
-        ``level``: its newest part's RMS); refit the line on the recent ones."""
+        ``level``: its newest part's RMS, ``speed``: the matcher's); refit the line on the recent ones."""
         self.obs.append((t, position))
         self.scores.append(score)
+        if speed is not None:  # one 3 s window misjudges the speed by 1-3%: their median says more
+            self.speeds = (self.speeds + [speed])[-8:]
+            self.speed = float(np.median(self.speeds))
         if rate is not None:
             self.rates = (self.rates + [rate])[-16:]
         if level is not None:
@@ -139,6 +159,19 @@ class _Line:
     def agrees(self, answer: Any, t: float) -> bool:
         """Whether the matcher's ``answer`` for the window ending at ``t`` lies on this line."""
         return answer.name == self.name and abs(self.at(t) - answer.position) <= TOLERANCE_S
+
+    def leads(self) -> bool:
+        """Whether this candidate explains the audio clearly better than the followed line: over its
+        last :data:`EVIDENCE` answers, more matches than the line's own in each and :data:`LEAD`
+        times them in all, or :data:`CLEAR` times them over its last :data:`CONFIRM`."""
+        if len(self.evidence) < CONFIRM:
+            return False
+        own, rival = np.sum(self.evidence[-CONFIRM:], axis=0)
+        if own >= CLEAR * rival:
+            return True
+        last = np.array(self.evidence[-EVIDENCE:])
+        return (len(last) >= EVIDENCE and bool(np.all(last[:, 0] > last[:, 1]))
+                and last[:, 0].sum() >= LEAD * last[:, 1].sum())
 
     def gone(self, support: float, recent_pairs: int, level: float | None = None) -> bool:
         """Whether ``support`` matches of this track in a window's newest part, which holds
@@ -173,7 +206,7 @@ class Recogniser:
         self._filled = 0
         self._next = None  # stream time of the next match
         self._line: _Line | None = None
-        self._candidate: _Line | None = None
+        self._candidates: list[_Line] = []  # new lines weighed against the followed one (a jump, a track)
         self._outgoing: _Line | None = None  # the line followed last (a blend's outgoing track)
         self.busy = 0.0  # CPU seconds spent matching (the cost figure)
         self.matches = 0
@@ -210,16 +243,20 @@ class Recogniser:
         window = np.concatenate((self._audio[self._write:], self._audio[:self._write]))[-self._filled:]
         quiet = float(np.sqrt(np.mean(window[-int(self.every_s * self.samplerate):] ** 2))) < SILENCE_RMS
         level = float(np.sqrt(np.mean(window[-int(fp.RECENT_S * self.samplerate):] ** 2)))
+        # The lines followed or weighed now: the matcher reports their own alignments too.
+        asked = tuple(x for x in (self._line, *self._candidates, self._outgoing) if x is not None)
+        expect = [(x.name, x.at(end_time), x.slope) for x in asked]
         if self._thread is not None:
-            self._thread.windows.put((window, end_time, quiet, level))
+            self._thread.windows.put((window, end_time, quiet, level, asked, expect))
         else:
-            self.observe(end_time, None if quiet else self.match(window), quiet, level)
+            self.observe(end_time, None if quiet else self.match(window, expect), quiet, level, asked)
 
-    def match(self, window: np.ndarray) -> Any:
-        """One alignment of ``window`` (timed into :attr:`busy`); an error is logged and is no answer."""
+    def match(self, window: np.ndarray, expect: list[tuple[str, float, float]] | None = None) -> Any:
+        """One alignment of ``window`` (timed into :attr:`busy`), with the own alignments of the
+        hypotheses ``expect``; an error is logged and is no answer."""
         t0 = time.thread_time()
         try:
-            return self.matcher.align(window, self.samplerate)
+            return self.matcher.align(window, self.samplerate, expect=expect or [])
         except Exception:  # a broken matcher must not take the analysis down
             _LOGGER.exception("set recognition failed on one window; going on")
             return None
@@ -227,21 +264,24 @@ class Recogniser:
             self.busy += time.thread_time() - t0
             self.matches += 1
 
-    def observe(self, t: float, answer: Any, quiet: bool = False, level: float | None = None) -> None:
+    def observe(self, t: float, answer: Any, quiet: bool = False, level: float | None = None,
+                asked: tuple[_Line, ...] = ()) -> None:
         """Take the matcher's ``answer`` (an alignment, or None) for the window ending at ``t``
-        (``quiet``: its newest part is silence; ``level``: the RMS of its newest RECENT_S, None: unknown)."""
+        (``quiet``: its newest part is silence; ``level``: the RMS of its newest RECENT_S, None:
+        unknown; ``asked``: the lines whose own alignments ``answer.expected`` holds, in order)."""
         if quiet:
             self._lose("silence")
             return
         if answer is None:
             return
         matches, heard = list(answer.matches), int(answer.recent_pairs)
+        expected = {id(x): m for x, m in zip(asked, getattr(answer, "expected", ()))}
         line = self._line
         # The rival: the followed line, or the one let go a moment ago (its audio is still in the window).
         rival = line if line is not None else self._outgoing
         if rival is not None and t - rival.confirmed > WINDOW_S:
             rival = self._outgoing = None
-        mine = next((m for m in matches if rival is not None and rival.agrees(m, t)), None)
+        mine = self._own(rival, matches, expected, t)
         support = float(mine.recent) if mine is not None else 0.0
         if line is not None:
             if line.gone(support, heard, level):
@@ -252,9 +292,8 @@ class Recogniser:
             else:
                 line.collapsed = 0
                 if mine is not None and mine.score >= WEAK * float(np.median(line.scores)):
-                    line.add(t, mine.position, mine.score, mine.recent / max(1, heard), level)
-                    if self._candidate is not None and t - self._candidate.confirmed > CANDIDATE_S:
-                        self._candidate = None  # a lone answer elsewhere, long ago: chance
+                    line.add(t, mine.position, mine.score, mine.recent / max(1, heard), level, mine.speed)
+        own = float(mine.score) if mine is not None and line is not None else 0.0  # the followed line's matches
         off = [m for m in matches if line is None or m is not mine]  # the answers off the followed line
         # The incoming track of a blend: the best of another track than the rival's, never back to
         # the one just left (no flapping: coming back takes the strict rule).
@@ -263,15 +302,58 @@ class Recogniser:
                      and self._overtakes(other, matches, rival.name, support))
         if not overtakes:
             other = matches[0] if off and off[0] is matches[0] else None  # the strict rule: the best answer
-            if other is None or not other.identified or not _plays_now(other):
-                return
-        cand = self._candidate
-        if cand is None or not cand.agrees(other, t):
-            cand = self._candidate = _Line(other.name, other.track, float(other.speed))
-        cand.add(t, other.position, other.score, other.recent / max(1, heard), level)
+            if other is not None and (not other.identified or not _plays_now(other)):
+                other = None
+        # A jump inside the followed track is weighed against the line, answer by answer, by both
+        # lines' own alignments: repeated bars (a loop) score alike and the best answer flips
+        # between them, so continuity is the better explanation until a candidate clearly leads.
+        for cand in [c for c in self._candidates if line is not None and c.name == line.name]:
+            theirs = self._own(cand, matches, expected, t)
+            cand.evidence.append((float(theirs.score) if theirs is not None else 0.0, own))
+            if theirs is not None and theirs is not other:
+                cand.add(t, theirs.position, theirs.score, theirs.recent / max(1, heard), level, theirs.speed)
+            if len(cand.evidence) >= EVIDENCE and not cand.leads():
+                self._candidates.remove(cand)  # the line explains the audio as well: the repeat was chance
+        if line is not None:  # a lone answer of another track, long ago: chance
+            self._candidates = [c for c in self._candidates if c.name == line.name or t - c.confirmed <= CANDIDATE_S]
+        leading = [c for c in self._candidates if line is not None and c.name == line.name and c.leads()]
+        if leading:
+            self._follow(max(leading, key=lambda c: sum(o for o, _ in c.evidence[-EVIDENCE:])), t)
+            return
+        if other is None:
+            return
+        cand = next((c for c in self._candidates if c.agrees(other, t)), None)
+        if cand is None and line is None:
+            # A first answer's repeat holds while its own alignment scores about as well: a
+            # neighbour bar of a loop scoring alike is no news (the line moves later if it is wrong).
+            for c in [c for c in self._candidates if c.name == other.name]:
+                theirs = self._own(c, matches, expected, t)
+                if theirs is not None and other.score < LEAD * theirs.score:
+                    cand, other = c, theirs
+                    break
+        if cand is None:
+            cand = _Line(other.name, other.track, float(other.speed))
+            self._candidates = (self._candidates + [cand])[-MAX_CANDIDATES:]
+            if line is not None and other.name == line.name:
+                cand.evidence.append((float(other.score), own))
+        cand.add(t, other.position, other.score, other.recent / max(1, heard), level, other.speed)
         stale = line is not None and t - line.confirmed >= STALE_S  # the followed track has faded or jumped
+        if line is not None and cand.name == line.name and not stale:
+            return  # a jump inside the track: weighed on the next answers (above)
         if len(cand.obs) >= CONFIRM or stale or (line is None and overtakes):
             self._follow(cand, t)
+
+    @staticmethod
+    def _own(x: _Line | None, matches: list[Any], expected: dict[int, Any], t: float) -> Any:
+        """Line ``x``'s own alignment in an answer: a best one on it, else the matcher's answer to
+        its hypothesis when that still lies on it; None when neither does."""
+        if x is None:
+            return None
+        found = next((m for m in matches if x.agrees(m, t)), None)
+        mine = expected.get(id(x))
+        if found is None and mine is not None and x.agrees(mine, t):
+            found = mine
+        return found
 
     @staticmethod
     def _overtakes(answer: Any, matches: list[Any], rival: str, support: float) -> bool:
@@ -292,7 +374,7 @@ class Recogniser:
         else:
             _LOGGER.info("set: %s jumped %+.1f s", new.name, new.at(t) - line.at(t))
         self._outgoing = line if line is not None and line.name != new.name else self._outgoing
-        self._line, self._candidate = new, None
+        self._line, self._candidates = new, []
 
     def _let_go(self, why: str) -> None:
         """Stop following the line (it stays the rival while its audio can be in the window)."""
@@ -304,7 +386,8 @@ class Recogniser:
     def _lose(self, why: str) -> None:
         if self._line is not None:
             _LOGGER.info("set: %s lost (%s)", self._line.name, why)
-        self._line = self._candidate = self._outgoing = None
+        self._line = self._outgoing = None
+        self._candidates = []
 
     # -- asking (analysis thread) ------------------------------------------------------------
 
@@ -344,8 +427,8 @@ class _MatchThread(threading.Thread):
     def __init__(self, owner: Recogniser) -> None:
         super().__init__(name="set-recogniser", daemon=True)
         self.owner = owner
-        self.windows: LatestSlot[tuple[np.ndarray, float, bool, float]] = LatestSlot()
-        self.answers: LatestSlot[tuple[float, Any, bool, float]] = LatestSlot()
+        self.windows: LatestSlot[tuple[np.ndarray, float, bool, float, tuple[_Line, ...], list[Any]]] = LatestSlot()
+        self.answers: LatestSlot[tuple[float, Any, bool, float, tuple[_Line, ...]]] = LatestSlot()
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -360,5 +443,7 @@ class _MatchThread(threading.Thread):
             item = self.windows.take(timeout=0.1)
             if item is None:
                 continue
-            window, end_time, quiet, level = item
-            self.answers.put((end_time, None if quiet else self.owner.match(window), quiet, level))
+            window, end_time, quiet, level, asked, expect = item
+            # The hypotheses are the lines as they stood when the window was handed over.
+            answer = None if quiet else self.owner.match(window, expect)
+            self.answers.put((end_time, answer, quiet, level, asked))

@@ -34,7 +34,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -177,6 +177,7 @@ class SetAlignment:
 
     matches: list[SetMatch]
     recent_pairs: int
+    expected: list[SetMatch | None] = field(default_factory=list)  # one per ``expect`` of SetIndex.align
 
 
 def track_name(source: str | os.PathLike) -> str:
@@ -578,12 +579,18 @@ class SetIndex:
         m = self.index.match(samples, samplerate)
         return None if m is None else self._answer(m)
 
-    def align(self, samples: np.ndarray, samplerate: int) -> SetAlignment:
+    def align(self, samples: np.ndarray, samplerate: int,
+              expect: Sequence[tuple[str, float, float]] = ()) -> SetAlignment:
         """Every track's best alignment with the newest few seconds of mono ``samples``, best first,
         each with its ``score``, ``recent`` and ``margin`` (:meth:`live.fingerprint.Index.align`);
-        only the first can be :attr:`SetMatch.identified`. Thread-safe (reads only)."""
-        found = self.index.align(samples, samplerate)
-        return SetAlignment([self._answer(m) for m in found.matches], found.recent_pairs)
+        only the first can be :attr:`SetMatch.identified`. ``expect``: hypotheses (track name,
+        position at the query's end, speed) whose own alignment :attr:`SetAlignment.expected`
+        reports, one each (None: no match there, or a name not in the set). Thread-safe (reads only)."""
+        number = {t.name: k for k, t in enumerate(self.tracks)}
+        asked = [(number.get(name, -1), float(position), float(speed)) for name, position, speed in expect]
+        found = self.index.align(samples, samplerate, expect=asked)
+        return SetAlignment([self._answer(m) for m in found.matches], found.recent_pairs,
+                            [None if m is None else self._answer(m) for m in found.expected])
 
     def _answer(self, m: fp.Match) -> SetMatch:
         track = self.tracks[m.track]
