@@ -10,7 +10,9 @@
   tempo the beat. A big tempo move re-runs the phase DP over the stored history. A DJ
   transition may make it jump: when the last ~3 s alone clearly prefer another tempo on three
   evaluations running *and* the beat chain already beats at that tempo (or for ~2 s when the
-  chain cannot follow so big a change), the tempo moves at once;
+  chain cannot follow so big a change, unless the old tempo has vanished from those seconds),
+  the tempo moves at once, and its window restarts there: the new track's tempo and octave come
+  from its own onsets, as at start-up;
 * phase: Ellis' dynamic-programming beat tracker run forward only, over the onset function
   smoothed by a ~12 ms Gaussian (so it runs two frames behind). Each frame's cumulative score
   is its onset strength plus the best earlier cumulative score one beat period back, minus a
@@ -142,6 +144,7 @@ class BeatTracker:
         self._refresh_frames = max(1, int(round(REFRESH * fps)))
         self._chain_period: float | None = None  # period of the latest consistent beat chain (>= 4 beats)
         self.jumps = 0  # tempo jumps taken (for tests and the log)
+        self._track_start = 0  # absolute frame where the current track's tempo evidence starts
         self._tempo_every = max(1, int(round(TEMPO_EVERY * fps)))
         self._tempo_alpha = 1.0 - math.exp(-TEMPO_EVERY / TEMPO_SMOOTHING)
         self.period = 60.0 * fps / 120.0  # frames; 120 BPM until the audio says otherwise
@@ -241,7 +244,7 @@ class BeatTracker:
             self.period = self.fixed_period
             return
         before = self.period
-        n = min(self._pos, self._win)
+        n = min(self._pos, self._win, self.frame - self._track_start)  # this track's onsets only
         if n < self._maxlag // 2:
             return
         sal = self._salience(n)
@@ -282,6 +285,12 @@ class BeatTracker:
             clear = short[sb] > JUMP_PEAK * (float(short.mean()) + 1e-9)
             chain = self._chain_period
             agree = chain is not None and abs(chain / self._periods[sb] - 1.0) < 0.04
+            # The outgoing track has faded: the current tempo, clear over the long window, has no
+            # more periodicity than average in the last few seconds. The ~2 s wait that guards a
+            # chain that cannot follow then guards nothing but a tempo that is gone (a DJ mix
+            # between distant tempi lost 2-3 s here after every fade).
+            gone = (short[sc] <= float(short.mean())
+                    and self._sal_smooth[sc] > JUMP_PEAK * float(self._sal_smooth.mean()))
             if abs(ratio - 1.0) > 0.03 and clear and short[sb] > need * short[sc]:
                 # The same new tempo read at its double or half is the same evidence: in a mix the
                 # incoming track's short-window peak often hops between octaves from one
@@ -292,11 +301,16 @@ class BeatTracker:
                 else:
                     self._jump_count = 1
                 self._jump_candidate = float(self._periods[sb])
-                if self._jump_count >= (JUMP_CONFIRM if agree else JUMP_CONFIRM_ALONE):
+                if self._jump_count >= (JUMP_CONFIRM if agree or gone else JUMP_CONFIRM_ALONE):
                     self.period = float(self._periods[sb])
                     self._sal_smooth = short.copy()
                     self._jump_candidate = None
                     self.jumps += 1
+                    # A new track: its tempo and octave are chosen as at start-up, from its own
+                    # onsets only (the window grows from the short one that proved the jump).
+                    # The old track's onsets in the 10 s window flipped the new tempo's octave.
+                    self._track_start = self.frame - self.first_line
+                    self._alt = None
             else:
                 self._jump_candidate = None
         self.period = self._backbeat_octave(self.period)
@@ -309,7 +323,7 @@ class BeatTracker:
     def _alternation(self, period: float) -> float | None:
         # Onsets of the recent window folded over two beats of ``period`` frames: the weaker
         # of the two beats' peaks over the stronger, at the phase where both together peak.
-        n = min(self._pos, self._hist)
+        n = min(self._pos, self._hist, self.frame - self._track_start)
         cycle = 2.0 * period
         if n < 3 * cycle:
             return None
