@@ -35,7 +35,13 @@ identified but for the outgoing track (:data:`~live.fingerprint.MIN_SCORE`, and
 :data:`~live.fingerprint.MIN_MARGIN` times every *third* track's matches: the outgoing deck's are
 no doubt about it) and has more matches than the outgoing line in the window's newest second:
 confirmed by :data:`CONFIRM` answers while the outgoing line is followed, at once when it has been
-let go. The track just left comes back only by the strict rule (no flapping in the blend).
+let go. The incoming track leads the newest second about an answer before its whole window holds
+MIN_SCORE matches, so a weaker lead (:data:`HINT` of MIN_SCORE, the rest of the rule as above)
+counts as the first of those answers when the next one agrees on the position (or leads weakly
+again there): the switch comes half a second sooner, 1.0-1.5 s after the blend's middle (the
+newest second's centre lags 0.5 s, an answer comes every 0.5 s). A weaker lead alone claims nothing;
+two in a row at one position while a set track is followed are the blend's identification. The
+track just left comes back only by the strict rule (no flapping in the blend).
 
 **Letting go.** An agreeing answer confirms the line unless its newest second says other music
 plays: the track's matches there under :data:`LET_GO` of what its usual rate (matches per query
@@ -44,7 +50,8 @@ least :data:`LOUD` of the track's level; :data:`COLLAPSED` such answers in a row
 (a hard cut to music not in the set: about 1.5 s, where the window's tail alone kept it 3.5 s).
 A sparse or quiet breakdown promises little and is never "other music"; with no agreeing answer
 for :data:`HOLD_S` (a breakdown without landmarks) or in silence, the track is lost too. Music
-not in the set is never claimed: every new line needs an identification, the blend's included.
+not in the set is never claimed: every new line needs an identification, the blend's included
+(its incoming track named by two agreeing answers, one of them a weaker lead).
 
 :meth:`Recogniser.at` turns the line at a time into a :class:`~live.messages.TrackPosition` for the
 AudioState and a ``set`` :class:`~live.messages.TempoReading` for the beat clock: the track's grid
