@@ -6,6 +6,7 @@ a manual tempo winning, and `beats --set --format json`."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +258,54 @@ def test_live_the_matching_runs_on_its_own_thread_and_stops(tunes, index):
     finally:
         rec.close()
     assert rec._thread is None
+
+
+def _answer(*found: tuple[str, float, int, int], heard: int = 60) -> SimpleNamespace:
+    """A matcher's answer: (name, position, score, recent) per track, best first; identified as the
+    matcher says (MIN_SCORE, MIN_MARGIN over the next)."""
+    matches = []
+    for k, (name, position, score, recent) in enumerate(found):
+        runner = max([s for j, (_, _, s, _) in enumerate(found) if j != k] or [0])
+        matches.append(SimpleNamespace(name=name, track=None, position=position, speed=1.0, score=score,
+                                       recent=recent, identified=k == 0 and fp.identified(score, score / max(1, runner))))
+    return SimpleNamespace(matches=matches, recent_pairs=heard, expected=[])
+
+
+def _following_a(rec: Recogniser) -> None:
+    """``rec`` follows track "a" (position = stream time), established over 4 s of answers."""
+    for t in np.arange(1.0, 5.01, 0.5):
+        rec.observe(float(t), _answer(("a", float(t), 80, 25)))
+    assert rec.following == "a"
+
+
+def test_a_blend_takes_the_incoming_track_from_a_weaker_lead_confirmed_by_the_next_answer():
+    """The incoming track of a blend leads the newest second before it has MIN_SCORE in the whole
+    window: a weaker lead (HINT x MIN_SCORE) at one position, confirmed by the next answer there,
+    takes over half a second sooner than two full overtakes (the old rule named b at 6.5 s)."""
+    rec = Recogniser(None, RATE)
+    _following_a(rec)
+    rec.observe(5.5, _answer(("a", 5.5, 60, 6), ("b", 20.0, 12, 9)))
+    assert rec.following == "a"  # one weaker lead claims nothing
+    rec.observe(6.0, _answer(("a", 6.0, 45, 4), ("b", 20.5, 22, 11)))
+    assert rec.following == "b"
+    # Two weaker leads in a row at one position are the blend's identification too.
+    rec = Recogniser(None, RATE)
+    _following_a(rec)
+    rec.observe(5.5, _answer(("a", 5.5, 60, 6), ("b", 20.0, 12, 9)))
+    rec.observe(6.0, _answer(("a", 6.0, 50, 5), ("b", 20.5, 15, 11)))
+    assert rec.following == "b"
+
+
+def test_weaker_leads_at_other_positions_or_without_a_followed_track_claim_nothing():
+    """Chance: weaker leads that disagree on the position, or that lag the outgoing track in the
+    newest second, or with no track followed (music not in the set), name nothing new."""
+    rec = Recogniser(None, RATE)
+    _following_a(rec)
+    rec.observe(5.5, _answer(("a", 5.5, 60, 6), ("b", 20.0, 12, 9)))
+    rec.observe(6.0, _answer(("a", 6.0, 50, 5), ("b", 31.0, 15, 11)))  # elsewhere in b
+    rec.observe(6.5, _answer(("a", 6.5, 50, 12), ("b", 31.5, 15, 11)))  # b trails a in the newest second
+    assert rec.following == "a"
+    rec = Recogniser(None, RATE)
+    for t in (1.0, 1.5, 2.0, 2.5):
+        rec.observe(t, _answer(("b", 20.0 + t, 15, 10)))
+    assert rec.following is None

@@ -35,7 +35,13 @@ identified but for the outgoing track (:data:`~live.fingerprint.MIN_SCORE`, and
 :data:`~live.fingerprint.MIN_MARGIN` times every *third* track's matches: the outgoing deck's are
 no doubt about it) and has more matches than the outgoing line in the window's newest second:
 confirmed by :data:`CONFIRM` answers while the outgoing line is followed, at once when it has been
-let go. The track just left comes back only by the strict rule (no flapping in the blend).
+let go. The incoming track leads the newest second about an answer before its whole window holds
+MIN_SCORE matches, so a weaker lead (:data:`HINT` of MIN_SCORE, the rest of the rule as above)
+counts as the first of those answers when the next one agrees on the position (or leads weakly
+again there): the switch comes half a second sooner, 1.0-1.5 s after the blend's middle (the
+newest second's centre lags 0.5 s, an answer comes every 0.5 s). A weaker lead alone claims nothing;
+two in a row at one position while a set track is followed are the blend's identification. The
+track just left comes back only by the strict rule (no flapping in the blend).
 
 **Letting go.** An agreeing answer confirms the line unless its newest second says other music
 plays: the track's matches there under :data:`LET_GO` of what its usual rate (matches per query
@@ -44,7 +50,8 @@ least :data:`LOUD` of the track's level; :data:`COLLAPSED` such answers in a row
 (a hard cut to music not in the set: about 1.5 s, where the window's tail alone kept it 3.5 s).
 A sparse or quiet breakdown promises little and is never "other music"; with no agreeing answer
 for :data:`HOLD_S` (a breakdown without landmarks) or in silence, the track is lost too. Music
-not in the set is never claimed: every new line needs an identification, the blend's included.
+not in the set is never claimed: every new line needs an identification, the blend's included
+(its incoming track named by two agreeing answers, one of them a weaker lead).
 
 :meth:`Recogniser.at` turns the line at a time into a :class:`~live.messages.TrackPosition` for the
 AudioState and a ``set`` :class:`~live.messages.TempoReading` for the beat clock: the track's grid
@@ -89,6 +96,7 @@ MAX_CANDIDATES = 3  # candidate lines weighed at once (the repeats a loop offers
 LEAD = 1.3  # a jump inside the followed track needs more matches than the line's own in each of ...
 EVIDENCE = 3  # ... this many answers (1.5 s), this many times the line's in all: repeated bars score alike, one window says little
 CLEAR = 3.0  # ... or this many times the line's over CONFIRM answers (a jump to other material)
+HINT = 0.5  # a blend's incoming track with this share of MIN_SCORE, leading the newest second, is a hint of it
 SPEED_RANGE = (0.85, 1.15)  # a fitted slope outside this is noise, not a pitch fader
 SILENCE_RMS = 1e-3  # -60 dBFS over the newest EVERY_S: nothing plays, nothing is recognised
 
@@ -187,6 +195,15 @@ class _Line:
         return expected >= EXPECT_MIN and support < LET_GO * expected
 
 
+def _agree(hinted: tuple[float, Any] | None, answer: Any, t: float) -> bool:
+    """Whether the earlier answer ``hinted`` (its time, the answer) names ``answer``'s track at the
+    position ``answer`` has at ``t``, give or take :data:`TOLERANCE_S`."""
+    if hinted is None or t - hinted[0] > CANDIDATE_S:
+        return False
+    ht, h = hinted
+    return h.name == answer.name and abs(h.position + answer.speed * (t - ht) - answer.position) <= TOLERANCE_S
+
+
 def _plays_now(answer: Any) -> bool:
     """Whether ``answer``'s track plays in its window's newest part, not only before it (the
     window's tail after a cut): at least :data:`NOW` of its matches' even share there."""
@@ -208,6 +225,7 @@ class Recogniser:
         self._line: _Line | None = None
         self._candidates: list[_Line] = []  # new lines weighed against the followed one (a jump, a track)
         self._outgoing: _Line | None = None  # the line followed last (a blend's outgoing track)
+        self._hint: tuple[float, Any] | None = None  # the last answer's weaker lead of a blend's incoming track
         self.busy = 0.0  # CPU seconds spent matching (the cost figure)
         self.matches = 0
         self._thread: _MatchThread | None = None
@@ -298,8 +316,11 @@ class Recogniser:
         # The incoming track of a blend: the best of another track than the rival's, never back to
         # the one just left (no flapping: coming back takes the strict rule).
         other = next((m for m in off if rival is None or m.name != rival.name), None)
-        overtakes = (other is not None and rival is not None and other.name != getattr(self._outgoing, "name", None)
-                     and self._overtakes(other, matches, rival.name, support))
+        incoming = other is not None and rival is not None and other.name != getattr(self._outgoing, "name", None)
+        overtakes = incoming and self._overtakes(other, matches, rival.name, support)
+        # A weaker lead of the incoming track (HINT of the score an overtake needs) is no claim on its own.
+        hint = other if (incoming and not overtakes
+                         and self._overtakes(other, matches, rival.name, support, HINT * fp.MIN_SCORE)) else None
         if not overtakes:
             other = matches[0] if off and off[0] is matches[0] else None  # the strict rule: the best answer
             if other is not None and (not other.identified or not _plays_now(other)):
@@ -320,6 +341,12 @@ class Recogniser:
         if leading:
             self._follow(max(leading, key=lambda c: sum(o for o, _ in c.evidence[-EVIDENCE:])), t)
             return
+        # It is remembered: the next answer, if it leads at the same position, confirms it (the blend's
+        # identification, half a second sooner than two full overtakes; music not in the set scores
+        # under HINT x MIN_SCORE at one position, let alone twice in a row).
+        hinted, self._hint = self._hint, (t, hint) if hint is not None else None
+        if other is None and hint is not None and _agree(hinted, hint, t):
+            other, overtakes = hint, True  # two weaker leads in a row at one position: the blend's identification
         if other is None:
             return
         cand = next((c for c in self._candidates if c.agrees(other, t)), None)
@@ -340,7 +367,9 @@ class Recogniser:
         stale = line is not None and t - line.confirmed >= STALE_S  # the followed track has faded or jumped
         if line is not None and cand.name == line.name and not stale:
             return  # a jump inside the track: weighed on the next answers (above)
-        if len(cand.obs) >= CONFIRM or stale or (line is None and overtakes):
+        # An overtake confirmed by the answer before (a weaker lead at the same position) needs no other.
+        confirmed = overtakes and _agree(hinted, other, t)
+        if len(cand.obs) >= CONFIRM or stale or (overtakes and (line is None or confirmed)):
             self._follow(cand, t)
 
     @staticmethod
@@ -356,21 +385,21 @@ class Recogniser:
         return found
 
     @staticmethod
-    def _overtakes(answer: Any, matches: list[Any], rival: str, support: float) -> bool:
+    def _overtakes(answer: Any, matches: list[Any], rival: str, support: float, least: float = fp.MIN_SCORE) -> bool:
         """Whether ``answer`` (another track than the ``rival`` followed or just let go) takes over
         in a blend: identified but for the rival (:data:`~live.fingerprint.MIN_SCORE`, and
         :data:`~live.fingerprint.MIN_MARGIN` times every third track's score: the rival's own
         matches are the outgoing deck, not a doubt) and more matches than the rival in the window's
         newest part (``support``): the incoming deck is the louder now."""
         others = max((m.score for m in matches if m.name not in (answer.name, rival)), default=0)
-        return (answer.score >= fp.MIN_SCORE and answer.score >= fp.MIN_MARGIN * max(1, others)
+        return (answer.score >= least and answer.score >= fp.MIN_MARGIN * max(1, others)
                 and answer.recent > support)
 
     def _follow(self, new: _Line, t: float) -> None:
         """Follow ``new`` from ``t``; the old line becomes the rival."""
         line = self._line
         if line is None or line.name != new.name:
-            _LOGGER.info("set: %s at %.1f s, speed %.3f", new.name, new.at(t), new.slope)
+            _LOGGER.info("set: %s at %.1f s, speed %.3f (stream %.1f s)", new.name, new.at(t), new.slope, t)
         else:
             _LOGGER.info("set: %s jumped %+.1f s", new.name, new.at(t) - line.at(t))
         self._outgoing = line if line is not None and line.name != new.name else self._outgoing
@@ -386,7 +415,7 @@ class Recogniser:
     def _lose(self, why: str) -> None:
         if self._line is not None:
             _LOGGER.info("set: %s lost (%s)", self._line.name, why)
-        self._line = self._outgoing = None
+        self._line = self._outgoing = self._hint = None
         self._candidates = []
 
     # -- asking (analysis thread) ------------------------------------------------------------
