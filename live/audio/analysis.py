@@ -457,7 +457,7 @@ class AudioEngine:
     def _publish(self, t: float) -> None:
         track = self.recogniser.at(t) if self.recogniser is not None else None
         if track is not None:
-            self.clock.offer(track[1])  # the set's grid, a tempo source below a manual lock
+            self.clock.offer(track[1], track[0].name)  # the set's grid, a tempo source below a manual lock
         self.clock.sync(t)  # the tempo source priority (Link, MIDI clock, manual, audio) at t
         pos = self.clock.beats_at(t)
         index = math.floor(pos)

@@ -120,9 +120,10 @@ class BeatClock:
 
     # -- external sources ------------------------------------------------------------------
 
-    def offer(self, reading: TempoReading) -> None:
-        """An external source's reading (Link, MIDI clock); :meth:`sync` decides whether to follow it."""
-        self.sources.offer(reading)
+    def offer(self, reading: TempoReading, track: str | None = None) -> None:
+        """An external source's reading (Link, MIDI clock) or the set's (``track``: the recognised
+        track's name); :meth:`sync` decides whether to follow it."""
+        self.sources.offer(reading, track)
 
     def sync(self, now: float) -> None:
         """Follow the highest external source heard in the last 2 s; when it has gone quiet, hand

@@ -15,6 +15,13 @@ beat is mapped onto the clock's count with a whole-beat offset ``k`` (so the bar
 from the source: source beat 0, 4, 8... is a downbeat) plus a fractional residual that makes
 the count continuous at that instant; the residual is then slewed away at :data:`SLEW_BEATS_PER_S`,
 so the clock reaches the source's phase within a second without a visible jump.
+
+One exception: when the recognised track changes (a blend hands track A's grid to track B's), the
+set's reading moves to B's phase at once, ``k`` rounded to the nearest beat and no residual. B's
+beats are the music now; slewing a residual of up to half a beat away would put B's first beats
+between the two grids (a beat dropped or late at every blend). The count jumps by at most half a
+beat, so B's first beat is the beat after A's last one committed, or the same beat (not flashed
+again) when it comes less than half a period after it.
 """
 
 from __future__ import annotations
@@ -47,15 +54,20 @@ class TempoSources:
         self._k = 0  # clock count - source beat, in whole beats
         self._residual = 0.0  # fractional part still to slew away
         self._last_time: float | None = None  # time of the last reading followed
+        self._set_track: str | None = None  # the recognised track of the newest set reading
+        self._followed_track: str | None = None  # the set track the mapping was made for
 
-    def offer(self, reading: TempoReading) -> bool:
+    def offer(self, reading: TempoReading, track: str | None = None) -> bool:
         """Take a reading; False (ignored) when its source is unknown or its values are not a tempo
-        (NaN, or outside :data:`BPM_RANGE`)."""
+        (NaN, or outside :data:`BPM_RANGE`). ``track`` names the recognised track of a ``set``
+        reading (a change of it is a switch of grids, see the module docstring)."""
         if reading.source not in EXTERNAL + ("set",) or not BPM_RANGE[0] <= reading.bpm <= BPM_RANGE[1]:
             return False
         if not (math.isfinite(reading.beat) and math.isfinite(reading.time)):
             return False
         self._latest[reading.source] = reading
+        if reading.source == "set":
+            self._set_track = track
         return True
 
     def active(self, now: float, manual: bool = False) -> TempoReading | None:
@@ -87,15 +99,19 @@ class TempoSources:
         target = reading.beat + self._k + self._residual
         slew = SET_SLEW_BEATS_PER_S if reading.source == "set" else self.slew
         step = 0.0 if self._last_time is None else slew * max(0.0, reading.time - self._last_time)
-        if reading.source != self._following or abs(base - target) > JUMP_BEATS + step:
+        switch = (reading.source == "set" == self._following and self._set_track != self._followed_track)
+        if reading.source != self._following or switch or abs(base - target) > JUMP_BEATS + step:
             if reading.source != self._following:
                 _LOGGER.info("tempo source: %s takes over (%.2f BPM)", reading.source, reading.bpm)
             self._following = reading.source
             self._k = round(base - reading.beat)
-            self._residual = base - reading.beat - self._k  # in [-0.5, 0.5]: continuous now
+            # Continuous now (in [-0.5, 0.5]), except at a switch of set tracks: B's phase at once.
+            self._residual = 0.0 if switch else base - reading.beat - self._k
         else:
             self._residual -= math.copysign(min(step, abs(self._residual)), self._residual)
         self._last_time = reading.time
+        if reading.source == "set":
+            self._followed_track = self._set_track
         return reading.beat + self._k + self._residual
 
     def release(self) -> str | None:
