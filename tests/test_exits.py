@@ -150,3 +150,19 @@ def test_sigterm_during_render_ends_as_ctrl_c_and_leaves_no_file(tmp_path):
     assert proc.returncode == 130, err  # as for Ctrl-C; before: killed (-15)
     assert "Traceback" not in err
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_worker_pool_ended_under_the_sigterm_handler_prints_no_traceback():
+    """madmom's processors run a multiprocessing pool; a pool ends its forked workers with SIGTERM,
+    and the workers had inherited the command's SIGTERM -> KeyboardInterrupt handler: every
+    `set add` printed two 'Process ForkPoolWorker' tracebacks."""
+    script = textwrap.dedent("""
+        import multiprocessing
+        from live.cli.common import signals_interrupt
+        with signals_interrupt():
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                print(sum(pool.map(abs, range(-5, 5))))
+    """)
+    done = _run(["-c", script])
+    assert done.returncode == 0 and done.stdout.strip() == "25", done.stderr
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr

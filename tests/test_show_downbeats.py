@@ -33,10 +33,10 @@ def test_the_beat_activation_is_mixed_and_the_downbeat_column_kept():
     beat = np.array([0.9, 0.9, 0.1])  # one frame short: padded with no beat
     out = downbeats.combine_activations(joint, beat, 0.5)
     assert out.shape == joint.shape and out.dtype == np.float32
-    np.testing.assert_allclose(out[:, 1], joint[:, 1], atol=1e-7)  # the bar comes from the joint network
+    np.testing.assert_allclose(out[:, 1], joint[:, 1], atol=2e-6)  # the bar comes from the joint network
     np.testing.assert_allclose(out[:3, 0] + out[:3, 1], [0.5, 0.85, 0.3], atol=1e-6)  # mean beat probability
-    assert np.all(out[:, 0] >= 0) and np.all(out.sum(axis=1) < 1.0)  # the DBN takes log(1 - both)
-    np.testing.assert_allclose(downbeats.combine_activations(joint, beat, 0.0), joint, atol=1e-7)
+    assert np.all(out > 0) and np.all(out.sum(axis=1) < 1.0)  # the DBN takes the log of each and of 1 - both
+    np.testing.assert_allclose(downbeats.combine_activations(joint, beat, 0.0), joint, atol=2e-6)
 
 
 def test_a_generated_tune_has_exact_4_4_annotations_on_its_kicks():

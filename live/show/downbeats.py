@@ -45,8 +45,11 @@ def combine_activations(joint: np.ndarray, beat: np.ndarray, weight: float = BEA
     beat = np.pad(beat, (0, len(joint) - len(beat)))
     down = joint[:, 1]
     any_beat = (1.0 - weight) * (joint[:, 0] + down) + weight * beat
-    # The DBN takes log(1 - both) for "no beat": keep the sum under 1 and each column over 0.
-    return np.c_[np.maximum(0.0, np.minimum(any_beat - down, 1.0 - 1e-6 - down)), down].astype(np.float32)
+    # The DBN takes the log of each column and of 1 - both: keep each column over 0 and the sum under 1
+    # (a column of exact zeros made numpy warn "divide by zero encountered in log" on every track).
+    tiny = 1e-6
+    down = np.clip(down, tiny, 1.0 - 2 * tiny)
+    return np.c_[np.clip(any_beat - down, tiny, 1.0 - tiny - down), down].astype(np.float32)
 
 
 def madmom_downbeats(y: Any, sr: int, beats_per_bar: tuple[int, ...] = BEATS_PER_BAR,
