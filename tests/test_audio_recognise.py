@@ -309,3 +309,17 @@ def test_weaker_leads_at_other_positions_or_without_a_followed_track_claim_nothi
     for t in (1.0, 1.5, 2.0, 2.5):
         rec.observe(t, _answer(("b", 20.0 + t, 15, 10)))
     assert rec.following is None
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_a_blend_into_music_not_in_the_set_lets_the_track_go_after_its_middle(tunes, index, k):
+    # A DJ crossfade (4 s) from a set track into the tune not in the set: the track is let go once
+    # its newest second is under LET_GO of its rate, and its fading tail (the window's older part
+    # still identifies it) must not start it again (b was named until 5 s after the middle).
+    at, fade = 8.0, 4.0
+    mix = _blend(bench.play(tunes[k], 1.0, True), bench.play(tunes[2], 1.02, True), at, fade, 20.0)
+    times, names = _named(index, mix)
+    middle, name = at + fade / 2, "ab"[k]
+    assert all(n == name for n, t in zip(names, times) if 3.0 <= t < middle - 1.0)
+    assert all(n is None for n, t in zip(names, times) if t >= middle + 2.5), max(
+        t for n, t in zip(names, times) if n is not None)

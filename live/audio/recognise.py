@@ -48,6 +48,9 @@ plays: the track's matches there under :data:`LET_GO` of what its usual rate (ma
 pair) promises for that second's pairs, the promise at least :data:`EXPECT_MIN`, and the input at
 least :data:`LOUD` of the track's level; :data:`COLLAPSED` such answers in a row let the track go
 (a hard cut to music not in the set: about 1.5 s, where the window's tail alone kept it 3.5 s).
+The track just left (let go, or handed over) is not started again while its newest part stays
+under LET_GO of its rate: the window's older part still identifies a track fading out of a blend
+into music not in the set (it was named again until 5 s after the blend's middle, now 1-2 s).
 A sparse or quiet breakdown promises little and is never "other music"; with no agreeing answer
 for :data:`HOLD_S` (a breakdown without landmarks) or in silence, the track is lost too. Music
 not in the set is never claimed: every new line needs an identification, the blend's included
@@ -323,7 +326,7 @@ class Recogniser:
                          and self._overtakes(other, matches, rival.name, support, HINT * fp.MIN_SCORE)) else None
         if not overtakes:
             other = matches[0] if off and off[0] is matches[0] else None  # the strict rule: the best answer
-            if other is not None and (not other.identified or not _plays_now(other)):
+            if other is not None and (not other.identified or not _plays_now(other) or self._fading(other, heard, level)):
                 other = None
         # A jump inside the followed track is weighed against the line, answer by answer, by both
         # lines' own alignments: repeated bars (a loop) score alike and the best answer flips
@@ -371,6 +374,13 @@ class Recogniser:
         confirmed = overtakes and _agree(hinted, other, t)
         if len(cand.obs) >= CONFIRM or stale or (overtakes and (line is None or confirmed)):
             self._follow(cand, t)
+
+    def _fading(self, answer: Any, heard: int, level: float | None) -> bool:
+        """Whether ``answer`` is the track just left (let go, or handed over in a blend) still
+        under :data:`LET_GO` of its usual rate in the newest part: its fading tail (the window's
+        older part still identifies it), not the track coming back, which plays at its rate."""
+        out = self._outgoing
+        return out is not None and answer.name == out.name and out.gone(float(answer.recent), heard, level)
 
     @staticmethod
     def _own(x: _Line | None, matches: list[Any], expected: dict[int, Any], t: float) -> Any:
