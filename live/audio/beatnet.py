@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from live.audio import rnn
-from live.audio.spectral import StreamingSpectralDiff
+from live.audio.spectral import FeatureActivation, StreamingSpectralDiff
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class _Network:
         return e / e.sum(axis=1, keepdims=True)
 
 
-class BeatNetActivation:
+class BeatNetActivation(FeatureActivation):
     """Beat and downbeat probabilities (0..1) at 50 frames a second from mono audio at
     ``samplerate``, causal.
 
@@ -188,25 +188,10 @@ class BeatNetActivation:
         global _WEIGHTS
         if _WEIGHTS is None:  # torch.load once per process (~0.1 s), not per engine
             _WEIGHTS = _Network(load_network())
-        self._net = copy.copy(_WEIGHTS)  # shares the read-only weights, gets its own state
+        self._network = copy.copy(_WEIGHTS)  # shares the read-only weights, gets its own state
         self._features = StreamingSpectralDiff(self.frame_size, self._window, self._nfft, self._fb, self._diff_frames,
                                                self.frame_end)
         self.reset()
-
-    def reset(self) -> None:
-        """Forget all audio and network state (a new stream)."""
-        self._features.reset()
-        self._net.reset()
-
-    @property
-    def frames(self) -> int:
-        """Frames computed so far."""
-        return self._features.frames
-
-    @property
-    def received(self) -> int:
-        """Samples fed so far."""
-        return self._features.received
 
     def frame_end(self, k: int) -> int:
         """One past the last input sample (counted from the first one fed) that frame ``k`` covers:
@@ -219,5 +204,5 @@ class BeatNetActivation:
         if not len(feats):
             empty = np.zeros(0, dtype=np.float32)
             return empty, empty
-        prob = self._net(feats)
+        prob = self._network(feats)
         return (prob[:, 0] + prob[:, 1]).astype(np.float32), prob[:, 1].astype(np.float32)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from live.audio.spectral import StreamingSpectralDiff
+from live.audio.spectral import FeatureActivation, StreamingSpectralDiff
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class _FusedNetworks:
         return act
 
 
-class RNNBeatActivation:
+class RNNBeatActivation(FeatureActivation):
     """Beat probability (0..1) at 100 frames a second from mono audio at ``samplerate``, causal.
 
     Feed it any number of samples with :meth:`process`; it returns the activations of the frames
@@ -235,25 +235,10 @@ class RNNBeatActivation:
         self._fb = np.pad(self._fb, ((0, 0), (0, self._bands - self._fb.shape[1])))  # the empty top bands
         self._diff_frames = _diff_frames(0.5, frame_size=REFERENCE_FRAME, hop_size=REFERENCE_RATE / FPS,
                                          window=np.hanning)
-        self._networks = _FusedNetworks([NeuralNetwork.load(f) for f in madmom.models.BEATS_LSTM])
+        self._network = _FusedNetworks([NeuralNetwork.load(f) for f in madmom.models.BEATS_LSTM])
         self._features = StreamingSpectralDiff(self.frame_size, self._window, self._nfft, self._fb, self._diff_frames,
                                                self.frame_end)
         self.reset()
-
-    def reset(self) -> None:
-        """Forget all audio and network state (a new stream)."""
-        self._features.reset()
-        self._networks.reset()
-
-    @property
-    def frames(self) -> int:
-        """Frames computed so far."""
-        return self._features.frames
-
-    @property
-    def received(self) -> int:
-        """Samples fed so far."""
-        return self._features.received
 
     def frame_end(self, k: int) -> int:
         """One past the last input sample (counted from the first one fed) that frame ``k`` covers
@@ -265,4 +250,4 @@ class RNNBeatActivation:
         features = self._features.process(samples)
         if not len(features):
             return np.zeros(0, dtype=np.float32)
-        return self._networks(features)
+        return self._network(features)

@@ -5,7 +5,7 @@ beat activations, :mod:`live.audio.rnn` and :mod:`live.audio.beatnet`).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import scipy.fft
@@ -57,3 +57,26 @@ class StreamingSpectralDiff:
         diff = np.maximum(hist[self.diff_frames:] - hist[: -self.diff_frames], 0.0)
         self._prev = hist[-self.diff_frames:]
         return np.hstack((logspec, diff)).astype(np.float32)
+
+
+class FeatureActivation:
+    """What the rnn and BeatNet activations share: a :class:`StreamingSpectralDiff` (``_features``)
+    feeding a network that carries state from block to block (``_network``, with ``reset()``)."""
+
+    _features: StreamingSpectralDiff
+    _network: Any
+
+    def reset(self) -> None:
+        """Forget all audio and network state (a new stream)."""
+        self._features.reset()
+        self._network.reset()
+
+    @property
+    def frames(self) -> int:
+        """Frames computed so far."""
+        return self._features.frames
+
+    @property
+    def received(self) -> int:
+        """Samples fed so far."""
+        return self._features.received
