@@ -9,7 +9,8 @@ import sys
 
 from live.audio.beats import track_beats
 from live.audio.sources import BLOCKSIZE_RANGE, load_audio
-from live.cli.common import add_analysis_flags, add_set_flags, analysis_settings, load_set
+from live.cli.common import add_analysis_flags, add_set_flags, analysis_settings
+from live.show.inputs import load_set
 from live.values import Bounded
 
 _LOGGER = logging.getLogger(__name__)

@@ -57,14 +57,6 @@ def add_set_flags(parser: argparse.ArgumentParser) -> None:
     add_folder_flags(parser, "sets")
 
 
-def load_set(setdir: str | None, sets_dir: str | None) -> Any:
-    """The prepared set ``--set`` names, loaded for recognition, or None without ``--set``
-    (:func:`live.show.inputs.load_set`: the show's one way to load it)."""
-    from live.show.inputs import load_set as load
-
-    return load(setdir, sets_dir)
-
-
 def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
     """``--beat-activation``, ``--onset``, ``--downbeat``, ``--tempo-min`` and ``--tempo-max``: the declared
     :class:`AnalysisSettings`."""

@@ -6,8 +6,9 @@ import argparse
 import logging
 
 from live.cli.common import (add_analysis_flags, add_av_offset_flag, add_clip_flags, add_decoder_flags, add_flash_flag,
-                              add_folder_flags, add_set_flags, analysis_settings, load_set)
+                              add_folder_flags, add_set_flags, analysis_settings)
 from live.show.driver import MAX_FPS
+from live.show.inputs import load_set
 from live.show.render import render_file
 from live.show.runner import ShowSettings
 from live.visuals.renderer import ASPECTS
