@@ -16,7 +16,7 @@ import soundfile as sf
 from live import fingerprint as fp
 from live.audio.analysis import AudioEngine
 from live.audio.beats import track_beats
-from live.audio.recognise import WINDOW_S, Recogniser
+from live.audio.recognise import MOVE, WINDOW_S, Recogniser
 from live.beat.sources import TempoSources
 from live.bench import set as bench
 from live.cli import main
@@ -260,22 +260,48 @@ def test_live_the_matching_runs_on_its_own_thread_and_stops(tunes, index):
     assert rec._thread is None
 
 
-def _answer(*found: tuple[str, float, int, int], heard: int = 60) -> SimpleNamespace:
+def _answer(*found: tuple[str, float, int, int], heard: int = 60, track: object = None) -> SimpleNamespace:
     """A matcher's answer: (name, position, score, recent) per track, best first; identified as the
-    matcher says (MIN_SCORE, MIN_MARGIN over the next)."""
+    matcher says (MIN_SCORE, MIN_MARGIN over the next). ``track``: every match's prepared track (None: no grid)."""
     matches = []
     for k, (name, position, score, recent) in enumerate(found):
-        runner = max([s for j, (_, _, s, _) in enumerate(found) if j != k] or [0])
-        matches.append(SimpleNamespace(name=name, track=None, position=position, speed=1.0, score=score,
+        runner = max([s for j, (n, _, s, _) in enumerate(found) if n != name] or [0])
+        matches.append(SimpleNamespace(name=name, track=track, position=position, speed=1.0, score=score,
                                        recent=recent, identified=k == 0 and fp.identified(score, score / max(1, runner))))
     return SimpleNamespace(matches=matches, recent_pairs=heard, expected=[])
 
 
-def _following_a(rec: Recogniser) -> None:
+def _following_a(rec: Recogniser, track: object = None) -> None:
     """``rec`` follows track "a" (position = stream time), established over 4 s of answers."""
     for t in np.arange(1.0, 5.01, 0.5):
-        rec.observe(float(t), _answer(("a", float(t), 80, 25)))
+        rec.observe(float(t), _answer(("a", float(t), 80, 25), track=track))
     assert rec.following == "a"
+
+
+def test_a_repeat_a_part_of_a_bar_off_moves_the_bar_only_by_the_vote_and_one_a_whole_bar_off_takes_over_the_line(caplog):
+    """A loop-based track: its best alignment flips between repeats. One a whole number of bars off
+    keeps the clock's bar: when the followed repeat ends there (the line's own matches gone), the line
+    moves onto it; the track is not let go. One 2 beats off moves the bar only once MOVE of the last
+    VOTES answers put the track's best alignment on its phase, not when it leads the line over
+    answers whose best lies elsewhere (it moved after three such answers)."""
+    grid = _track("a", 120.0, 60.0, 0)  # a beat every 0.5 s, a bar every 2 s from 0
+    rec = Recogniser(None, RATE)
+    _following_a(rec, grid)
+    with caplog.at_level("INFO", logger="live.audio.recognise"):
+        for t in (5.5, 6.0):  # the line's own matches are gone; the track plays 4 bars on (8 s)
+            rec.observe(t, _answer(("a", t + 8.0, 80, 25), track=grid))
+    assert rec.following == "a" and rec.at(6.0)[0].position == pytest.approx(14.0, abs=0.05)
+    assert not [r for r in caplog.records if "lost" in r.getMessage()]
+    # The line still plays (a loop); a repeat 2 beats (1 s) off scores better in each answer, but the
+    # best of the second answer is another whole-bar repeat.
+    off, bars = 9.0, 16.0
+    for t, best in ((6.5, off), (7.0, bars), (7.5, off)):
+        found = [("a", t + best, 120, 25), ("a", t + 8.0, 80, 25)]
+        rec.observe(t, _answer(*found, *([("a", t + off, 110, 25)] if best != off else []), track=grid))
+        assert rec.at(t)[0].position == pytest.approx(t + 8.0, abs=0.05)  # the bar stays
+    assert MOVE == 3
+    rec.observe(8.0, _answer(("a", 8.0 + off, 120, 25), ("a", 16.0, 80, 25), track=grid))
+    assert rec.following == "a" and rec.at(8.0)[0].position == pytest.approx(8.0 + off, abs=0.05)
 
 
 def test_a_blend_takes_the_incoming_track_from_a_weaker_lead_confirmed_by_the_next_answer():
