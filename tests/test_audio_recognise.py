@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,6 +240,31 @@ def test_bench_set_mix_small_case_follows_the_grids(tmp_path):
     # track must then lead the followed line for 3 answers (repeats are not jumps), about 4 s.
     assert max(f.realign_s) <= 4.5 and f.core_share < 0.1, lines
     assert f.beat_f["rekordbox"] > f.clock_f - 0.02 and any("downbeat F" in line for line in lines)
+
+
+def test_bench_set_beat_matched_mix_lines_the_incoming_beats_and_bars_up_with_the_outgoing():
+    """`bench set`'s DJ mix (make_mix matched=True): a track within the pitch fader's reach comes in
+    at the outgoing track's tempo, one of its downbeats on one of the outgoing's; one out of reach
+    (here 150 after 120 BPM) comes in at its own speed, as in the unmatched mix."""
+    from live.bench import setmix
+
+    rng = np.random.default_rng(0)
+
+    def grid(bpm: float, first: float) -> tuple[np.ndarray, np.ndarray]:
+        beats = np.arange(first, 30.0, 60.0 / bpm)
+        return beats, np.arange(len(beats)) % 4 + 1
+
+    tracks = [(name, (0.1 * rng.standard_normal(30 * setmix.RATE)).astype(np.float32), *grid(bpm, first))
+              for name, bpm, first in (("a", 120.0, 0.2), ("b", 125.0, 0.33), ("c", 150.0, 0.1))]
+    mix = setmix.make_mix(tracks, matched=True)
+    assert mix.matched == 1
+    def around_a_to_b(times: np.ndarray) -> np.ndarray:
+        return times[(times >= setmix.PLAY_S - setmix.FADE_S - 8.0) & (times < setmix.PLAY_S + 8.0)]
+
+    assert np.allclose(np.diff(around_a_to_b(mix.beats)), 0.5, atol=0.01)  # one beat line through a > b
+    assert np.allclose(np.diff(around_a_to_b(mix.downbeats)), 2.0, atol=0.02)
+    plain = setmix.make_mix(tracks)
+    assert plain.matched == 0 and not np.allclose(np.diff(around_a_to_b(plain.beats)), 0.5, atol=0.01)
 
 
 def test_live_the_matching_runs_on_its_own_thread_and_stops(tunes, index):

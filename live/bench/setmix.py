@@ -19,6 +19,12 @@ Figures, per set:
   mir_eval, +-70 ms, first 5 s trimmed, as ``bench beats``;
 * **track named**: the share of committed beats from 5 s after a track comes in (its fade starts)
   to the middle of the next blend that name it;
+* **the DJ's mix**: the same tracks mixed again as a DJ blends them, each incoming track at the
+  outgoing one's tempo (or its double or half) with one of its downbeats on one of the outgoing
+  track's, where that takes no more than the pitch fader's 8% (:func:`_beat_match`; the other blends
+  stay as above), followed with the XML grids. The mix above is the harder case: no blend is
+  beat-matched, so until the switch to the incoming track (0.5-2.5 s after the blend's middle) the
+  outgoing track's grid misses the incoming beats, which a beat-matched blend shares;
 * **jumps**: one clip played, then a jump of +16 and of -16 beats (a hot cue); the time until the
   recognised position is within 50 ms of the truth again;
 * **cost**: CPU time of the recogniser (matching included) per second of 48 kHz input.
@@ -77,6 +83,8 @@ class MixFigures:
     clock_downbeat_f: float = 0.0
     realign_s: list[float] = field(default_factory=list)
     core_share: float = 0.0
+    matched: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (beat F, downbeat F, named) of the beat-matched mix, XML grids
+    matched_blends: int = 0
     tracks: int = 0
     minutes: float = 0.0
     origin: str = ""
@@ -114,20 +122,47 @@ class Mix:
     beats: np.ndarray
     downbeats: np.ndarray
     spans: list[tuple[str, float, float]]
+    matched: int = 0  # blends beat-matched and bar-aligned (make_mix's ``matched``)
+
+
+def _beat_match(beats: np.ndarray, bars: np.ndarray, out_beats: np.ndarray, out_downs: np.ndarray,
+                start: float) -> tuple[float, float] | None:
+    """(speed, cue) at which a DJ brings in a track with ``beats``/``bars`` (file times) over the
+    outgoing track's ``out_beats``/``out_downs`` (mix times) at mix time ``start``: its tempo (or
+    its double or half) set to the outgoing one's within the pitch fader's 8%, and cued so that one
+    of its downbeats lands on the outgoing track's first downbeat after ``start``; None when no
+    speed in range matches (the DJ would not beat-match that pair)."""
+    played = 60.0 / float(np.median(np.diff(out_beats[(out_beats >= start - 8.0) & (out_beats < start + 4.0)])))
+    tempo = 60.0 / float(np.median(np.diff(beats)))
+    speed = next((played / (tempo * m) for m in (1.0, 2.0, 0.5) if abs(played / (tempo * m) - 1.0) <= 0.08), None)
+    ahead = out_downs[out_downs >= start]
+    downs = beats[bars == 1]
+    if speed is None or not len(ahead) or not len(downs):
+        return None
+    lead = (float(ahead[0]) - start) * speed  # file seconds from the cue to the downbeat that lands there
+    later = downs[downs >= START_S + lead]
+    return (round(speed, 4), float(later[0]) - lead) if len(later) else None
 
 
 def make_mix(tracks: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], speeds: tuple[float, ...] = SPEEDS,
-             play_s: float = PLAY_S, fade_s: float = FADE_S) -> Mix:
+             play_s: float = PLAY_S, fade_s: float = FADE_S, matched: bool = False) -> Mix:
     """The mix of ``tracks`` ((name, audio at :data:`RATE`, beat times, bar positions)), each at its
-    speed (even: resampled, odd: key lock), cued at :data:`START_S`, overlapping by ``fade_s``."""
+    speed (even: resampled, odd: key lock), cued at :data:`START_S`, overlapping by ``fade_s``.
+    ``matched``: each blend beat-matched and bar-aligned as a DJ does (:func:`_beat_match`) where
+    the two tempi lie within the pitch fader's reach; :attr:`Mix.matched` counts those blends."""
     step = play_s - fade_s
     n = int((step * (len(tracks) - 1) + play_s) * RATE)
     out = np.zeros(n, np.float32)
     ref_b, ref_d, spans = [], [], []
+    played_b, played_d = np.zeros(0), np.zeros(0)  # the outgoing track's beats and downbeats in mix time
+    blends = 0
     for k, (name, y, beats, bars) in enumerate(tracks):
-        speed = speeds[k % len(speeds)]
+        speed, cue = speeds[k % len(speeds)], START_S
         start = k * step
-        seg = play(y[int(START_S * RATE):], speed, resampled=k % 2 == 0)[: int(play_s * RATE)]
+        fit = _beat_match(beats, bars, played_b, played_d, start) if matched and k > 0 else None
+        if fit is not None:
+            (speed, cue), blends = fit, blends + 1
+        seg = play(y[int(cue * RATE):], speed, resampled=k % 2 == 0)[: int(play_s * RATE)]
         t = np.arange(len(seg)) / RATE
         gain = np.ones(len(seg))
         if k > 0:
@@ -139,12 +174,13 @@ def make_mix(tracks: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], speed
         # The track dominates from the middle of its blend in to the middle of its blend out.
         lo = start + fade_s / 2 if k > 0 else 0.0
         hi = start + play_s - fade_s / 2 if k < len(tracks) - 1 else start + len(seg) / RATE
-        mix_t = start + (beats - START_S) / speed
+        mix_t = start + (beats - cue) / speed
         keep = (mix_t >= lo) & (mix_t < hi)
         ref_b.append(mix_t[keep])
         ref_d.append(mix_t[keep & (bars == 1)])
         spans.append((name, start + NAMED_AFTER_S if k > 0 else NAMED_AFTER_S, hi))
-    return Mix(out, np.concatenate(ref_b), np.concatenate(ref_d), spans)
+        played_b, played_d = mix_t, mix_t[bars == 1]
+    return Mix(out, np.concatenate(ref_b), np.concatenate(ref_d), spans, blends)
 
 
 def score(mix: Mix, committed: list[dict]) -> tuple[float, float, float]:
@@ -242,6 +278,9 @@ def measure_mix(clips: str, names: tuple[str, ...] = MIX_CLIPS, audio_set: bool 
             if kind == "rekordbox":
                 figures.realign_s = realign(index, tracks[0][1], tracks[0][2])
                 figures.core_share = cost(index, mix.audio)
+                matched = make_mix(tracks, matched=True)
+                figures.matched_blends = matched.matched
+                figures.matched = score(matched, track_beats(matched.audio, RATE, matcher=index))
     return figures
 
 
@@ -335,6 +374,10 @@ def report_mix(f: MixFigures) -> list[str]:
         lines.append(f"  {label}: beat F {f.beat_f[kind]:.3f} (target {target[0]}), downbeat F {f.downbeat_f[kind]:.3f} "
                      f"(target {target[1]}); beats naming the right track {NAMED_AFTER_S:.0f} s after it comes in: "
                      f"{100 * f.named[kind]:.1f}% (target 97%)")
+    if f.matched_blends:
+        lines.append(f"  the same tracks mixed as a DJ does, {f.matched_blends} of {f.tracks - 1} blends beat-matched and "
+                     f"bar-aligned (the others out of the pitch fader's reach, as above), grids from the XML: beat F "
+                     f"{f.matched[0]:.3f}, downbeat F {f.matched[1]:.3f}; right track named {100 * f.matched[2]:.1f}%")
     if f.realign_s:
         lines.append(f"  re-aligned after a jump of +{JUMP_BEATS} beats in {f.realign_s[0]:.1f} s, of -{JUMP_BEATS} in "
                      f"{f.realign_s[1]:.1f} s (target 3 s)")
