@@ -15,7 +15,7 @@ import soundfile as sf
 from live import fingerprint as fp
 from live.audio.analysis import AudioEngine
 from live.audio.beats import track_beats
-from live.audio.recognise import MOVE, WINDOW_S, Recogniser
+from live.audio.recognise import MOVE, WINDOW_S, YOUNG_MOVE, Recogniser
 from live.beat.sources import TempoSources
 from live.bench import set as bench
 from live.cli import main
@@ -326,6 +326,20 @@ def test_a_repeat_a_part_of_a_bar_off_moves_the_bar_only_by_the_vote_and_one_a_w
     assert MOVE == 3
     rec.observe(8.0, _answer(("a", 8.0 + off, 120, 25), ("a", 16.0, 80, 25), track=grid))
     assert rec.following == "a" and rec.at(8.0)[0].position == pytest.approx(8.0 + off, abs=0.05)
+
+
+def test_a_new_line_moves_its_bar_on_fewer_votes_than_an_established_one():
+    """A first identification (mostly in a blend) is the least sure: over a new line's first VOTES
+    answers, YOUNG_MOVE answers whose best alignment lies 2 beats off move its bar."""
+    grid = _track("a", 120.0, 60.0, 0)
+    rec = Recogniser(None, RATE)
+    for t in (1.0, 1.5):
+        rec.observe(t, _answer(("a", t + 8.0, 80, 25), track=grid))
+    assert rec.following == "a"
+    for t in np.arange(2.0, 2.0 + 0.5 * YOUNG_MOVE, 0.5):
+        assert rec.at(float(t) - 0.01)[0].position == pytest.approx(t - 0.01 + 8.0, abs=0.05)
+        rec.observe(float(t), _answer(("a", float(t) + 9.0, 120, 25), ("a", float(t) + 8.0, 80, 25), track=grid))
+    assert YOUNG_MOVE < MOVE and rec.at(float(t))[0].position == pytest.approx(t + 9.0, abs=0.05)
 
 
 def test_a_blend_takes_the_incoming_track_from_a_weaker_lead_confirmed_by_the_next_answer():
