@@ -80,6 +80,20 @@ def test_the_bar_is_counted_from_where_the_chords_change():
     assert downbeats.chord_change_shift(y, RATE, times[:4], places[:4]) == 0  # too short to tell
 
 
+def test_the_offline_analysis_forks_no_worker(monkeypatch):
+    """madmom's pool of forked workers once hung `set add` (a worker that never ended): none is made."""
+    _madmom()
+    import multiprocessing.pool
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("madmom started a process pool")
+
+    monkeypatch.setattr(multiprocessing.pool.Pool, "__init__", no_pool)
+    y, beats, bars = setmix.structured_tune(204, 120.0, seconds=12.0)
+    est, _ = downbeats.madmom_downbeats(y, RATE)
+    assert _f(beats, est) >= 0.9
+
+
 @pytest.mark.slow
 def test_madmom_finds_the_bars_of_a_generated_4_4_track():
     _madmom()

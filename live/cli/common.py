@@ -124,7 +124,7 @@ def signals_interrupt() -> Iterator[None]:
 
     def interrupt(signum: int, frame: Any) -> None:
         if os.getpid() != owner:
-            # A forked worker (madmom's multiprocessing pool) inherits the handler: a pool ends
+            # A forked worker (a library's multiprocessing pool) inherits the handler: a pool ends
             # its workers with SIGTERM, which must end them as it would have, not print a traceback.
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)

@@ -75,9 +75,12 @@ def madmom_downbeats(y: Any, sr: int, beats_per_bar: tuple[int, ...] = BEATS_PER
 
     signal = Signal(librosa.resample(np.asarray(y, dtype=np.float32), orig_sr=sr, target_sr=NET_RATE)
                     .astype(np.float32), sample_rate=NET_RATE)
-    act = RNNDownBeatProcessor(num_threads=2)(signal)
+    # One thread: with more, madmom runs its networks in a multiprocessing pool of forked workers,
+    # and forking this process (its threads: tqdm's monitor, torch's) once left `set add` waiting
+    # forever on a worker that never ended; one process is as fast here (numpy's own threads).
+    act = RNNDownBeatProcessor(num_threads=1)(signal)
     if beat_weight > 0.0:
-        act = combine_activations(act, RNNBeatProcessor(num_threads=2)(signal), beat_weight)
+        act = combine_activations(act, RNNBeatProcessor(num_threads=1)(signal), beat_weight)
     beats = DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), fps=FPS)(act)
     if len(beats) == 0:
         return np.zeros(0), np.zeros(0)
