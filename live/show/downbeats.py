@@ -23,8 +23,9 @@ its downbeats, the bar is counted from there instead. The ratio is high on purpo
 half it must stay over 4.2 (disco_00001 has 4.24 on a wrong place), on a generated house track at
 165 BPM with a chord on every bar's one madmom counted from the clap on 3 and the ratio there is
 11.6 (downbeat F 0.00 -> 0.99; `bench set`'s generated mix). At 6 nothing changes on the development
-clips, either half (a lower ratio, 2, would fix pop_00000 on the check half, 1.34 at 3, but lose
-disco_00001 on the tune half, so it was not taken).
+clips, either half. A ratio of 2 would also move two clips' bars: pop_00000's onto the annotated
+one (check half, 0.00 -> 0.67) and disco_00001's off it (tune half, 0.68 -> 0.65); chosen on the
+tune half, it was not taken.
 
 The weights are madmom's (CC BY-NC-SA 4.0, non-commercial); librosa is the fallback when madmom
 is not installed (the caller's choice, :mod:`live.cli.set`).
