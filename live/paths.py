@@ -8,7 +8,10 @@ moves it for one run; relative paths are taken from the working folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +75,19 @@ def mapping_file(name: str | os.PathLike = DEFAULT_MAPPING, override: str | os.P
     if path.suffix.lower() != ".toml":
         path = path.with_name(path.name + ".toml")
     return mappings_dir(override) / path
+
+
+def file_name(path: str | os.PathLike, limit: int = 64) -> str:
+    """A name for an audio file among the show's (a set's track, a song preset): the file's stem in
+    lower-case ASCII, accents dropped (``Déjà Vu`` is ``deja-vu`` however it is spelt in Unicode),
+    anything else as dashes, at most ``limit`` characters. Letters with no ASCII spelling
+    (``Кино``, ``東京``) add a short hash of the stem, so two such titles never share a name and
+    the same file always gets the same one."""
+    stem = unicodedata.normalize("NFC", Path(path).stem)
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode().lower()
+    name = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
+    lost = sum(c.isalnum() for c in unicodedata.normalize("NFKD", stem)) - sum(c.isalnum() for c in plain)
+    if not lost:
+        return name[:limit] or "track"
+    tag = hashlib.sha1(stem.encode()).hexdigest()[:8]
+    return f"{(name or 'track')[:limit - 9]}-{tag}"

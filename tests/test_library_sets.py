@@ -48,6 +48,20 @@ def test_set_dir_is_a_name_in_the_sets_folder_or_a_path(monkeypatch, tmp_path):
     assert paths.set_dir(str(tmp_path / "mine" / "gig")) == tmp_path / "mine" / "gig"
 
 
+def test_track_names_are_plain_distinct_and_stable_whatever_the_alphabet():
+    from live.library import song
+
+    # Accents are dropped however Unicode spells them (macOS decomposes "é" in file names).
+    assert sets.track_name("Beyonc\u00e9 - D\u00e9j\u00e0 Vu.wav") == sets.track_name("Beyonce\u0301 - De\u0301ja\u0300 Vu.wav") \
+        == "beyonce-deja-vu"
+    # Titles with no ASCII spelling get distinct names (they were all "track": the second refused).
+    names = [sets.track_name(n) for n in ("\u041a\u0438\u043d\u043e.mp3", "\u0426\u043e\u0439.mp3", "\u6771\u4eac.flac")]
+    assert len(set(names)) == 3 and all(n == sets.track_name(n) and n.isascii() for n in names)
+    assert names[0] == sets.track_name("/elsewhere/\u041a\u0438\u043d\u043e.mp3")  # the same file, the same name
+    assert song.song_name("\u041a\u0438\u043d\u043e.mp3") == f"song-{names[0]}"
+    assert sets.track_name("Daft Punk - One More Time.mp3") == "daft-punk-one-more-time"
+
+
 def test_rekordbox_grid_follows_tempo_changes_and_the_bar_count(tmp_path):
     # 120 BPM from 0.5 s, the first beat a "3": downbeats two beats later; then 126 BPM from a downbeat.
     xml = _rekordbox_xml(tmp_path / "rb.xml", {tmp_path / "a b.wav": [(0.5, 120.0, 3), (8.5, 126.0, 1)]})
@@ -62,11 +76,33 @@ def test_rekordbox_grid_follows_tempo_changes_and_the_bar_count(tmp_path):
     assert sets.location_path("file://localhost/C:/Music/a%20b.mp3") == "C:/Music/a b.mp3"
 
 
+def test_one_unreadable_grid_spoils_no_other_track_of_the_export(tmp_path):
+    # A whole collection is exported: one track's bad TEMPO says why for that track alone.
+    xml = tmp_path / "rb.xml"
+    xml.write_text('<DJ_PLAYLISTS><COLLECTION>'
+                   '<TRACK Location="file://localhost/m/bad.wav"><TEMPO Inizio="0" Bpm="x"/></TRACK>'
+                   '<TRACK Location="file://localhost/m/zero.wav"><TEMPO Inizio="0" Bpm="0.00"/></TRACK>'
+                   '<TRACK Location="file://localhost/m/good.wav"><TEMPO Inizio="0" Bpm="120" Battito="1"/></TRACK>'
+                   "</COLLECTION></DJ_PLAYLISTS>")
+    grids = sets.read_rekordbox(xml)
+    assert isinstance(sets.grid_for(grids, "/m/good.wav"), sets.Grid)
+    for name in ("bad", "zero"):
+        why = sets.grid_for(grids, f"/m/{name}.wav")
+        assert isinstance(why, str) and "TEMPO" in why and str(xml) in why and "\n" not in why
+
+
+def test_a_grid_is_found_however_unicode_spells_the_file_name(tmp_path):
+    # macOS writes "é" in file names decomposed (e + a combining accent), an export may compose it.
+    composed, decomposed = "Beyonc\u00e9 - D\u00e9j\u00e0 Vu.wav", "Beyonce\u0301 - De\u0301ja\u0300 Vu.wav"
+    xml = _rekordbox_xml(tmp_path / "rb.xml", {tmp_path / composed: [(0.5, 120.0, 1)]})
+    grids = sets.read_rekordbox(xml)
+    assert isinstance(sets.grid_for(grids, tmp_path / decomposed), sets.Grid)
+    assert isinstance(sets.grid_for(grids, "/elsewhere/" + decomposed), sets.Grid)
+
+
 @pytest.mark.parametrize("text, words", [
     ("<DJ_PLAYLISTS><COLLECTION>", "not valid XML"),
     ("<html><body/></html>", "not a rekordbox collection export"),
-    ('<DJ_PLAYLISTS><COLLECTION><TRACK Location="file:///a.wav"><TEMPO Inizio="0" Bpm="x"/></TRACK>'
-     "</COLLECTION></DJ_PLAYLISTS>", "bad TEMPO"),
 ])
 def test_a_bad_rekordbox_xml_is_one_line(tmp_path, text, words):
     bad = tmp_path / "bad.xml"
@@ -192,6 +228,16 @@ def test_set_add_with_a_bad_xml_is_one_line_and_adds_nothing(prepared, capsys, t
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "not valid XML" in err
     assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
+
+
+def test_a_track_whose_xml_grid_cannot_be_read_is_analysed_from_its_audio(prepared, caplog, tmp_path):
+    tmp, files, _, _ = prepared
+    xml = _rekordbox_xml(tmp_path / "rb.xml", {files[1]: [(0.0, 0.0, 1)]})  # Bpm 0.00: no grid to use
+    with caplog.at_level("WARNING"):
+        rc = main(["set", "add", str(tmp_path / "s"), str(files[1]), "--rekordbox-xml", str(xml), "--tracker", "librosa"])
+    assert rc == 0
+    assert [t.origin for t in sets.list_tracks(tmp_path / "s")] == ["librosa"]
+    assert any("TEMPO" in r.getMessage() and "analysing its audio" in r.getMessage() for r in caplog.records)
 
 
 def test_an_interrupted_set_add_keeps_the_finished_tracks(prepared, capsys, tmp_path, monkeypatch):

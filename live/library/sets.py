@@ -30,6 +30,7 @@ import math
 import os
 import re
 import shutil
+import unicodedata
 import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from live import fingerprint as fp
+from live import paths
 from live.errors import UserError
 from live.files import FileRefused, read_bytes, write_whole
 
@@ -181,8 +183,8 @@ class SetAlignment:
 
 
 def track_name(source: str | os.PathLike) -> str:
-    """A track's name in its set: the file's stem, lower case, non-alphanumerics as dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", Path(source).stem.lower()).strip("-")[:64] or "track"
+    """A track's name in its set: the file's stem, lower-case ASCII (see :func:`live.paths.file_name`)."""
+    return paths.file_name(source, 64)
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -299,18 +301,27 @@ def load_plan(track: PreparedTrack) -> Any:
 # --- rekordbox ------------------------------------------------------------------------------------
 
 def location_path(location: str) -> str:
-    """A rekordbox ``Location`` (``file://localhost/C:/Music/a%20b.mp3``) as a plain path."""
+    """A rekordbox ``Location`` (``file://localhost/C:/Music/a%20b.mp3``) as a plain path (in
+    Unicode's composed form, see :func:`_same_text`)."""
     parsed = urllib.parse.urlparse(location)
     path = urllib.parse.unquote(parsed.path)
     if re.match(r"^/[A-Za-z]:/", path):  # a Windows drive: /C:/...
         path = path[1:]
-    return path
+    return _same_text(path)
 
 
-def read_rekordbox(xml: str | os.PathLike) -> dict[str, Grid]:
+def _same_text(path: str) -> str:
+    """``path`` in Unicode's composed form (NFC): macOS spells "é" in file names as "e" and a
+    combining accent (NFD), an export or a shell may spell it as one character; both mean one file."""
+    return unicodedata.normalize("NFC", path)
+
+
+def read_rekordbox(xml: str | os.PathLike) -> dict[str, Grid | str]:
     """The beat grids of a rekordbox 6/7 collection export (File > Export Collection in xml
-    format), by the track's path (see :func:`location_path`). Tracks without ``TEMPO`` are left out.
-    SetError in one line for a file that is missing or not such an export."""
+    format), by the track's path (see :func:`location_path`). Tracks without ``TEMPO`` are left out;
+    a track whose ``TEMPO`` cannot be read has one line saying why instead of its grid (one such
+    track of a whole collection spoils nothing else). SetError in one line for a file that is
+    missing or not such an export."""
     try:
         data = read_bytes(xml, MAX_XML_BYTES)
     except FileNotFoundError:
@@ -325,7 +336,7 @@ def read_rekordbox(xml: str | os.PathLike) -> dict[str, Grid]:
     if root.tag != "DJ_PLAYLISTS" or collection is None:
         raise SetError(f"{xml}: not a rekordbox collection export (no DJ_PLAYLISTS/COLLECTION); "
                        "in rekordbox use File > Export Collection in xml format")
-    grids: dict[str, Grid] = {}
+    grids: dict[str, Grid | str] = {}
     for track in collection.iter("TRACK"):
         location = track.get("Location")
         tempos = track.findall("TEMPO")
@@ -334,7 +345,7 @@ def read_rekordbox(xml: str | os.PathLike) -> dict[str, Grid]:
         try:
             grids[location_path(location)] = grid_from_tempos(tempos, float(track.get("TotalTime") or 0))
         except (TypeError, ValueError) as exc:
-            raise SetError(f"{xml}: track {track.get('Name') or location}: bad TEMPO ({exc})") from None
+            grids[location_path(location)] = f"its TEMPO in {xml} cannot be read ({exc})"
     return grids
 
 
@@ -365,14 +376,15 @@ def grid_from_tempos(tempos: Iterable[ET.Element], duration: float) -> Grid:
     return Grid(beats=beat_arr, downbeats=beat_arr[np.array(numbers) == 1], beats_per_bar=per_bar, origin="rekordbox")
 
 
-def grid_for(grids: dict[str, Grid], source: str | os.PathLike) -> Grid | None:
-    """The grid of ``source`` in a rekordbox export: by its full path, else by its file name when
-    exactly one track in the export has it (the export was made on another machine)."""
-    resolved = str(Path(source).expanduser().resolve())
+def grid_for(grids: dict[str, Grid | str], source: str | os.PathLike) -> Grid | str | None:
+    """The grid of ``source`` in a rekordbox export (or why it cannot be used, see
+    :func:`read_rekordbox`): by its full path, else by its file name when exactly one track in the
+    export has it (the export was made on another machine)."""
+    resolved = _same_text(str(Path(source).expanduser().resolve()))
     for key, grid in grids.items():
-        if key == resolved or key == str(source):
+        if key == resolved or key == _same_text(str(source)):
             return grid
-    name = Path(source).name.lower()
+    name = _same_text(Path(source).name).lower()
     same = [g for key, g in grids.items() if key.replace("\\", "/").rsplit("/", 1)[-1].lower() == name]
     return same[0] if len(same) == 1 else None
 
@@ -443,8 +455,6 @@ def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, track
     try:
         save_landmarks(folder / PRINTS_FILE, marks)
         if song_prompt is not None:
-            from live import paths
-
             plan.beats, plan.downbeats = track.beats, track.downbeats
             _atomic_write(folder / PLAN_FILE, (json.dumps(plan.to_json(), indent=1) + "\n").encode())
             preset = song.song_name(source)
@@ -484,7 +494,10 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
         for source in bar:
             bar.set_postfix_str(Path(source).name[:30])
             grid = grid_for(grids, source) if grids else None
-            if grids and grid is None:
+            if isinstance(grid, str):
+                _LOGGER.warning("%s: %s; analysing its audio", source, grid)
+                grid = None
+            elif grids and grid is None:
                 _LOGGER.warning("%s: not in %s (or no grid there); analysing its audio", source, rekordbox_xml)
             try:
                 report.added.append(prepare_track(source, setdir, tracker=tracker, tracker_name=tracker_name, grid=grid,

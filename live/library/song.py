@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from live import paths
 from live.errors import UserError
 from live.files import write_whole
 
@@ -105,9 +105,8 @@ class SongPlan:
 
 
 def song_name(track: str | Path) -> str:
-    """``song-NAME`` for a track file: its stem, lower case, non-alphanumerics as dashes."""
-    stem = re.sub(r"[^a-z0-9]+", "-", Path(track).stem.lower()).strip("-") or "track"
-    return f"song-{stem[:48]}"
+    """``song-NAME`` for a track file: its stem, lower-case ASCII (see :func:`live.paths.file_name`)."""
+    return f"song-{paths.file_name(track, 48)}"
 
 
 def load_track(track: str | Path) -> tuple[np.ndarray, int]:
