@@ -289,15 +289,23 @@ def test_set_add_decodes_each_track_once(prepared, capsys, tmp_path, monkeypatch
     assert track.origin == "madmom" and track.bpm == pytest.approx(100.0, abs=0.1)
 
 
-def test_a_broken_fingerprint_file_leaves_its_track_out_of_the_loaded_set(prepared, tmp_path):
+def test_a_broken_track_leaves_the_loaded_set_with_one_line(prepared, tmp_path, caplog):
     import shutil
+
+    from live.show.inputs import load_set
 
     _, _, _, setdir = prepared
     copy = tmp_path / "copy"
     shutil.copytree(setdir, copy)
     (copy / "track-1" / sets.PRINTS_FILE).write_bytes(b"not a zip")
-    index = sets.SetIndex.load(copy)
-    assert [t.name for t in index.tracks] == ["track-0"] and "corrupt fingerprint" in index.skipped[0]
+    shutil.copytree(copy / "track-0", copy / "track-2")
+    (copy / "track-2" / sets.TRACK_FILE).write_text('{"name": "track-2", "bpm": ')  # cut short
+    with caplog.at_level("WARNING"):
+        index = load_set(str(copy), None)
+    assert [t.name for t in index.tracks] == ["track-0"]
+    assert len(index.skipped) == 2 and "corrupt fingerprint" in " ".join(index.skipped) and "track-2" in " ".join(index.skipped)
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(logged) == 2 and all(line.startswith("left out of the set") for line in logged)  # each once
 
 
 def test_bench_set_small_case_identifies_within_4_s_without_false_claims():

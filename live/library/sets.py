@@ -247,9 +247,9 @@ def load_track(folder: Path) -> PreparedTrack:
     return track
 
 
-def list_tracks(setdir: str | os.PathLike) -> list[PreparedTrack]:
+def list_tracks(setdir: str | os.PathLike, broken: list[str] | None = None) -> list[PreparedTrack]:
     """The set's complete tracks, by name (folders without ``track.json`` are left out; a broken
-    one is logged and left out)."""
+    one is left out with one line: into ``broken`` when given, else logged)."""
     path = _set_folder(setdir)
     if not path.is_dir():
         raise SetError(f"{setdir}: no such set (make it with `set add {setdir} TRACK...`)")
@@ -260,7 +260,10 @@ def list_tracks(setdir: str | os.PathLike) -> list[PreparedTrack]:
         try:
             out.append(load_track(folder))
         except SetError as exc:
-            _LOGGER.warning("%s", exc)
+            if broken is None:
+                _LOGGER.warning("%s", exc)
+            else:
+                broken.append(str(exc))
     return out
 
 
@@ -554,27 +557,28 @@ class SetIndex:
 
     @classmethod
     def load(cls, setdir: str | os.PathLike) -> "SetIndex":
-        """Load every complete track of the set; a track whose files are broken is logged, listed in
-        ``skipped`` and left out (never half-loaded). SetError when the set has no usable track.
-        The merged table is cached in ``SETDIR/.index.npz``, remade when any track changes."""
-        tracks = list_tracks(setdir)
+        """Load every complete track of the set; a track whose files are broken is listed in
+        ``skipped`` (one line each, for the caller to log) and left out (never half-loaded).
+        SetError when the set has no usable track. The merged table is cached in
+        ``SETDIR/.index.npz``, remade when any track changes."""
+        skipped: list[str] = []
+        tracks = list_tracks(setdir, skipped)
         signature = json.dumps([[t.name, *_stamp(Path(t.folder) / PRINTS_FILE)] for t in tracks])
         cache = Path(setdir) / CACHE_FILE
         keys = _read_cache(cache, signature)
         if keys is not None:
-            return cls(tracks, fp.Index([t.name for t in tracks], keys=keys))
-        kept, marks, skipped = [], [], []
+            return cls(tracks, fp.Index([t.name for t in tracks], keys=keys), skipped)
+        kept, marks = [], []
         for track in tracks:
             try:
                 marks.append(load_landmarks(Path(track.folder) / PRINTS_FILE))
                 kept.append(track)
             except SetError as exc:
-                _LOGGER.warning("%s", exc)
                 skipped.append(str(exc))
         if not kept:
             raise SetError(f"{setdir}: no prepared tracks (add some with `set add {setdir} TRACK...`)")
         index = fp.Index([t.name for t in kept], marks)
-        if not skipped:
+        if len(kept) == len(tracks):  # the signature names exactly the tracks of the table
             buf = io.BytesIO()
             np.savez(buf, keys=index.keys, signature=np.array(signature))
             try:
