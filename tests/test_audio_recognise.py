@@ -240,6 +240,7 @@ def test_bench_set_mix_small_case_follows_the_grids(tmp_path):
     # track must then lead the followed line for 3 answers (repeats are not jumps), about 4 s.
     assert max(f.realign_s) <= 4.5 and f.core_share < 0.1, lines
     assert f.beat_f["rekordbox"] > f.clock_f - 0.02 and any("downbeat F" in line for line in lines)
+    assert f.room[2] >= 0.9 and any("microphone in a room" in line for line in lines), lines
 
 
 def test_bench_set_beat_matched_mix_lines_the_incoming_beats_and_bars_up_with_the_outgoing():

@@ -314,3 +314,6 @@ def test_bench_set_small_case_identifies_within_4_s_without_false_claims():
     assert f.wrong_in_mix == 0 and f.false_windows == 0
     assert f.core_share < 0.5 and f.big["tracks"] == 3 and f.big["cached_s"] < 2.0
     assert any("identification" in line for line in bench.report(f))
+    # Through a microphone in a room: the right track in most windows, never a wrong one, no claim on the rest.
+    assert len(f.rooms) == len(bench.ROOMS) and all(wrong == 0 and claims == 0 for _, _, wrong, _, claims, _ in f.rooms)
+    assert f.rooms[0][1] >= 0.9 * f.rooms[0][3] and any("through a room" in line for line in bench.report(f))

@@ -11,6 +11,10 @@ copied) split in two, one clip of each pair in the set and the other not, plus s
   first window naming it, and any window naming a wrong set track;
 * **false identifications** on music not in the set: the other clips as they are, pitch-shifted
   +-1 and +-2 semitones, and resampled +-6%, windows every 0.5 s;
+* **through a room**: every clip played through a microphone in a room (:func:`in_a_room`: reverb
+  of :data:`ROOMS`, a PA's 120 Hz-7 kHz band, pink noise), its 4 s windows every second: the share
+  naming the right set track, any naming a wrong one, and claims on the clips not in the set (a
+  line input is what the method is made for; this says how far a microphone takes it);
 * **cost**: CPU time of one match of a 4 s window of 48 kHz input (resampling included), every
   0.5 s, as a share of one core;
 * **a 300-track set**: landmarks synthesised at the measured density for 5-minute tracks, written
@@ -32,7 +36,7 @@ import numpy as np
 from live import fingerprint as fp
 from live.bench.flags import check_folder
 from live.bench.machine import machine_line
-from live.bench.setmix import GEN_BPM, MIX_CLIPS, measure_generated_mix, measure_mix, play, report_mix
+from live.bench.setmix import GEN_BPM, MIX_CLIPS, ROOMS, in_a_room, measure_generated_mix, measure_mix, play, report_mix
 from live.bench.setmix import loud as _loud
 from live.bench.synth import synth_kick_track
 from live.values import Bounded
@@ -97,6 +101,7 @@ class Figures:
     match_ms: float = 0.0
     core_share: float = 0.0
     big: dict[str, float] = field(default_factory=dict)
+    rooms: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)  # per room (ROOMS index): right, wrong, windows of set tracks; claims, windows of the rest
 
 
 def load_material(clips: str, synth: int) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
@@ -165,6 +170,28 @@ def false_ids(index: fp.Index, outset: list[tuple[str, np.ndarray]], figures: Fi
                     figures.false_claims.append(f"{name}{label} @ {end:.1f} s -> {index.names[m.track]} ({m.score})")
 
 
+def rooms(index: fp.Index, inset: list[tuple[str, np.ndarray]], outset: list[tuple[str, np.ndarray]],
+          figures: Figures, every_s: float = 1.0) -> None:
+    """Every clip through each of :data:`ROOMS` (:func:`in_a_room`), matched in windows every
+    ``every_s``: (right, wrong, windows) on the set's tracks, (claims, windows) on the rest, into ``figures``."""
+    for k, room in enumerate(ROOMS):
+        counts = [0, 0, 0, 0, 0]
+        for inside, clips in ((True, inset), (False, outset)):
+            for n, (name, y) in enumerate(clips):
+                heard = in_a_room(y, *room, seed=n)
+                for end in np.arange(WINDOW_S, len(heard) / RATE + 1e-9, every_s):
+                    m = index.match(heard[int((end - WINDOW_S) * RATE): int(end * RATE)], RATE)
+                    named = None if m is None else index.names[m.track]
+                    if inside:
+                        counts[0] += named == name
+                        counts[1] += named is not None and named != name
+                        counts[2] += 1
+                    else:
+                        counts[3] += named is not None
+                        counts[4] += 1
+        figures.rooms.append((k, *counts))
+
+
 def cost(index: fp.Index, y: np.ndarray, figures: Figures, repeats: int = 20) -> None:
     """CPU time of one match of a 4 s window at 48 kHz (resampling included) into ``figures``."""
     x = fp.resample(y, RATE, 48000)
@@ -229,6 +256,7 @@ def measure(clips: str = CLIPS, synth: int = 2, speeds: tuple[float, ...] = SPEE
     index = fp.Index([n for n, _ in inset], marks)
     identification(index, inset, [y for _, y in outset], speeds, figures)
     false_ids(index, outset, figures, variants)
+    rooms(index, inset, outset, figures)
     cost(index, inset[0][1], figures)
     if big_tracks:
         big_set(marks, big_tracks, big_minutes, figures)
@@ -254,6 +282,11 @@ def report(f: Figures) -> list[str]:
     lines.append(f"false identifications: {f.false_windows} windows in {f.nonset_minutes:.1f} min of music not in the set "
                  f"(windows of {WINDOW_S:.0f} s every {STEP_S} s)")
     lines += [f"  {c}" for c in f.false_claims[:10]]
+    for k, right, wrong, windows, claims, others in f.rooms:
+        rt60, reverb_db, noise_db = ROOMS[k]
+        lines.append(f"through a room (microphone; reverb {rt60:g} s, {reverb_db:+g} dB against the direct sound, "
+                     f"noise {noise_db:g} dB under): {100 * right / max(1, windows):.0f}% of {windows} windows name the "
+                     f"right track, {wrong} a wrong one; {claims} claims in {others} windows of music not in the set")
     lines.append(f"cost: {f.match_ms:.1f} ms CPU per match of a {WINDOW_S:.0f} s window at 48 kHz, every {STEP_S} s: "
                  f"{100 * f.core_share:.1f}% of one core")
     if f.big:

@@ -25,6 +25,8 @@ Figures, per set:
   stay as above), followed with the XML grids. The mix above is the harder case: no blend is
   beat-matched, so until the switch to the incoming track (0.5-2.5 s after the blend's middle) the
   outgoing track's grid misses the incoming beats, which a beat-matched blend shares;
+* **a room**: the first mix again as a microphone hears it in a small club (:func:`in_a_room`,
+  ``ROOMS[0]``), followed with the XML grids;
 * **jumps**: one clip played, then a jump of +16 and of -16 beats (a hot cue); the time until the
   recognised position is within 50 ms of the truth again;
 * **cost**: CPU time of the recogniser (matching included) per second of 48 kHz input.
@@ -51,6 +53,9 @@ MIX_CLIPS = ("disco_00000", "hiphop_00000", "pop_00000", "reggae_00000", "rock_0
 GEN_BPM = (124.0, 100.0, 140.0, 165.0, 112.0, 128.0)  # the generated tracks' tempi: each 8% from the others
 GEN_SECONDS = 60.0
 NAMED_AFTER_S = 5.0
+# Rooms a microphone hears the PA in: (reverb time RT60 s, reverb energy against the direct sound dB,
+# pink noise under the music dB). A small club near the booth, then a hall far from the speakers.
+ROOMS = ((0.6, 0.0, 20.0), (1.2, 6.0, 10.0))
 JUMP_BEATS = 16
 REALIGN_TOL_S = 0.05
 
@@ -72,6 +77,25 @@ def play(y: np.ndarray, speed: float, resampled: bool) -> np.ndarray:
     return librosa.effects.time_stretch(y, rate=speed).astype(np.float32)
 
 
+def in_a_room(y: np.ndarray, rt60: float, reverb_db: float, noise_db: float, seed: int = 0) -> np.ndarray:
+    """``y`` as a microphone hears it in a room: convolved with a reverb tail (noise decaying 60 dB
+    in ``rt60`` s after 5 ms, ``reverb_db`` louder than the direct sound in all), band-limited as a PA
+    plays it (120 Hz-7 kHz) and with pink noise ``noise_db`` under it (the crowd, the room)."""
+    import scipy.signal
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rt60 * RATE)) / RATE
+    tail = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60) * (t >= 0.005)
+    tail *= 10 ** (reverb_db / 20) / np.sqrt(np.sum(tail**2))
+    tail[0] = 1.0  # the direct sound
+    wet = scipy.signal.fftconvolve(y, tail)[: len(y)]
+    wet = scipy.signal.sosfilt(scipy.signal.butter(2, (120, 7000), "bandpass", fs=RATE, output="sos"), wet)
+    pink = scipy.signal.lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786],
+                                [1, -2.494956002, 2.017265875, -0.522189400], rng.standard_normal(len(y)))
+    pink *= np.sqrt(np.mean(wet**2) / np.mean(pink**2)) * 10 ** (-noise_db / 20)
+    return (wet + pink).astype(np.float32)
+
+
 @dataclass
 class MixFigures:
     """What :func:`measure_mix` found, per set (``audio``, ``rekordbox``)."""
@@ -85,6 +109,7 @@ class MixFigures:
     core_share: float = 0.0
     matched: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (beat F, downbeat F, named) of the beat-matched mix, XML grids
     matched_blends: int = 0
+    room: tuple[float, float, float] = (0.0, 0.0, 0.0)  # (beat F, downbeat F, named) of the mix through ROOMS[0], XML grids
     tracks: int = 0
     minutes: float = 0.0
     origin: str = ""
@@ -281,6 +306,7 @@ def measure_mix(clips: str, names: tuple[str, ...] = MIX_CLIPS, audio_set: bool 
                 matched = make_mix(tracks, matched=True)
                 figures.matched_blends = matched.matched
                 figures.matched = score(matched, track_beats(matched.audio, RATE, matcher=index))
+                figures.room = score(mix, track_beats(in_a_room(mix.audio, *ROOMS[0]), RATE, matcher=index))
     return figures
 
 
@@ -378,6 +404,11 @@ def report_mix(f: MixFigures) -> list[str]:
         lines.append(f"  the same tracks mixed as a DJ does, {f.matched_blends} of {f.tracks - 1} blends beat-matched and "
                      f"bar-aligned (the others out of the pitch fader's reach, as above), grids from the XML: beat F "
                      f"{f.matched[0]:.3f}, downbeat F {f.matched[1]:.3f}; right track named {100 * f.matched[2]:.1f}%")
+    if any(f.room):
+        rt60, reverb_db, noise_db = ROOMS[0]
+        lines.append(f"  the first mix heard by a microphone in a room (reverb {rt60:g} s, {reverb_db:+g} dB against the direct "
+                     f"sound, noise {noise_db:g} dB under), grids from the XML: beat F {f.room[0]:.3f}, downbeat F "
+                     f"{f.room[1]:.3f}; right track named {100 * f.room[2]:.1f}%")
     if f.realign_s:
         lines.append(f"  re-aligned after a jump of +{JUMP_BEATS} beats in {f.realign_s[0]:.1f} s, of -{JUMP_BEATS} in "
                      f"{f.realign_s[1]:.1f} s (target 3 s)")
