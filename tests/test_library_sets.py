@@ -64,12 +64,13 @@ def test_track_names_are_plain_distinct_and_stable_whatever_the_alphabet():
 
 def test_rekordbox_grid_follows_tempo_changes_and_the_bar_count(tmp_path):
     # 120 BPM from 0.5 s, the first beat a "3": downbeats two beats later; then 126 BPM from a downbeat.
+    # As in rekordbox, the first tempo also runs back to the file's start (a beat "2" at 0 s).
     xml = _rekordbox_xml(tmp_path / "rb.xml", {tmp_path / "a b.wav": [(0.5, 120.0, 3), (8.5, 126.0, 1)]})
     grids = sets.read_rekordbox(xml)
     grid = sets.grid_for(grids, tmp_path / "a b.wav")
     assert grid is not None and grid.origin == "rekordbox" and grid.beats_per_bar == 4
-    assert np.allclose(grid.beats[:16], 0.5 + 0.5 * np.arange(16))
-    assert grid.beats[16] == pytest.approx(8.5) and grid.beats[17] == pytest.approx(8.5 + 60 / 126, abs=1e-4)
+    assert np.allclose(grid.beats[:17], 0.5 * np.arange(17))
+    assert grid.beats[17] == pytest.approx(8.5) and grid.beats[18] == pytest.approx(8.5 + 60 / 126, abs=1e-4)
     assert np.allclose(grid.downbeats[:4], [1.5, 3.5, 5.5, 7.5]) and grid.downbeats[4] == pytest.approx(8.5)
     # Matched by file name when the export came from another machine (a different folder).
     assert sets.grid_for(grids, "/elsewhere/a b.wav") is grid
