@@ -54,7 +54,8 @@ PRINTS_FILE = "fingerprint.npz"
 PLAN_FILE = "plan.json"
 ORIGINS = ("madmom", "librosa", "rekordbox")
 BARS_PER_PHRASE = 8  # dance music moves in 8-bar phrases (song mode's shortest section)
-MAX_XML_BYTES = 512 * 1024 * 1024  # a 20,000-track collection export is ~100 MB
+MAX_XML_BYTES = 2 * 1024 ** 3  # read whole: 10,000 7-minute tracks with a TEMPO per beat (rekordbox's dynamic
+# grids, ~70 bytes each) are ~650 MB; one TEMPO a track: ~1.5 KB a track
 MAX_PRINTS_BYTES = 64 * 1024 * 1024  # a 20-minute track has ~1 MB of landmarks
 SILENCE = 1e-4  # peak amplitude under -80 dBFS: nothing to analyse
 
@@ -321,7 +322,7 @@ def location_path(location: str) -> str:
     ``file://localhost/C:/Music/a%20b.mp3`` -> ``C:/Music/a b.mp3``, ``file://localhost/Users/x/a.mp3``
     -> ``/Users/x/a.mp3``, ``file://server/share/a.mp3`` -> ``//server/share/a.mp3`` (a network
     share). Everything after the host is the path: a ``#`` or ``?`` there is part of a file name
-    (rekordbox writes them unescaped), not a URL's fragment or query. A stream's location
+    (exports leave them unescaped), not a URL's fragment or query. A stream's location
     (``soundcloud:tracks:1``) is kept as it is."""
     if location[:5].lower() != "file:":
         return _same_text(location)
