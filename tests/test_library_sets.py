@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +65,13 @@ def test_track_names_are_plain_distinct_and_stable_whatever_the_alphabet():
 
 def test_rekordbox_grid_follows_tempo_changes_and_the_bar_count(tmp_path):
     # 120 BPM from 0.5 s, the first beat a "3": downbeats two beats later; then 126 BPM from a downbeat.
+    # As in rekordbox, the first tempo also runs back to the file's start (a beat "2" at 0 s).
     xml = _rekordbox_xml(tmp_path / "rb.xml", {tmp_path / "a b.wav": [(0.5, 120.0, 3), (8.5, 126.0, 1)]})
     grids = sets.read_rekordbox(xml)
     grid = sets.grid_for(grids, tmp_path / "a b.wav")
     assert grid is not None and grid.origin == "rekordbox" and grid.beats_per_bar == 4
-    assert np.allclose(grid.beats[:16], 0.5 + 0.5 * np.arange(16))
-    assert grid.beats[16] == pytest.approx(8.5) and grid.beats[17] == pytest.approx(8.5 + 60 / 126, abs=1e-4)
+    assert np.allclose(grid.beats[:17], 0.5 * np.arange(17))
+    assert grid.beats[17] == pytest.approx(8.5) and grid.beats[18] == pytest.approx(8.5 + 60 / 126, abs=1e-4)
     assert np.allclose(grid.downbeats[:4], [1.5, 3.5, 5.5, 7.5]) and grid.downbeats[4] == pytest.approx(8.5)
     # Matched by file name when the export came from another machine (a different folder).
     assert sets.grid_for(grids, "/elsewhere/a b.wav") is grid
@@ -112,6 +114,124 @@ def test_a_bad_rekordbox_xml_is_one_line(tmp_path, text, words):
     assert "\n" not in str(err.value)
     with pytest.raises(sets.SetError, match="no such rekordbox XML"):
         sets.read_rekordbox(tmp_path / "missing.xml")
+
+
+@pytest.mark.parametrize("location, path", [
+    # rekordbox leaves '#' unescaped (a URL parser took it for a fragment and cut the name there)
+    ("file://localhost/C:/Kit/04%20Kit%20%26%20Kin%20#1%20(100%25%20Flip).mp3", "C:/Kit/04 Kit & Kin #1 (100% Flip).mp3"),
+    ("file://localhost/Users/dj/Music/Why%3F%20-%20What?.mp3", "/Users/dj/Music/Why? - What?.mp3"),
+    ("file://localhost/Users/dj/%23%20Caf%C3%A9%20%E6%9D%B1%E4%BA%AC.mp3", "/Users/dj/# Caf\u00e9 \u6771\u4eac.mp3"),
+    ("file://localhost/Volumes/USB%20Key/a+b.mp3", "/Volumes/USB Key/a+b.mp3"),  # '+' is no space here
+    ("file:///C:/Music/a.mp3", "C:/Music/a.mp3"),
+    ("file://localhost//NAS/Music/a.mp3", "//NAS/Music/a.mp3"),  # network shares, either spelling
+    ("file://NAS/Music/a.mp3", "//NAS/Music/a.mp3"),
+    ("soundcloud:tracks:12345", "soundcloud:tracks:12345"),  # a stream: no file, kept as it is
+])
+def test_rekordbox_locations_are_read_whole(location, path):
+    assert sets.location_path(location) == path
+
+
+def _export(path: Path, tracks: str, encoding: str = "utf-8", bom: bytes = b"") -> Path:
+    """A rekordbox export around raw ``TRACK`` elements, written in ``encoding``."""
+    text = (f'<?xml version="1.0" encoding="{encoding}"?>\n<DJ_PLAYLISTS Version="1.0.0">\n'
+            '  <PRODUCT Name="rekordbox" Version="7.0.4" Company="AlphaTheta"/>\n'
+            f'  <COLLECTION Entries="9">\n{tracks}\n  </COLLECTION>\n'
+            '  <PLAYLISTS><NODE Type="0" Name="ROOT" Count="1"><NODE Name="gig" Type="1" KeyType="0" Entries="1">'
+            '<TRACK Key="1"/></NODE></NODE></PLAYLISTS>\n</DJ_PLAYLISTS>\n')
+    path.write_bytes(bom + text.encode(encoding))
+    return path
+
+
+def test_a_track_is_found_by_its_windows_path_whatever_its_case_or_slashes(tmp_path):
+    # Two tracks share a file name: only the full path tells them apart (Windows ignores case).
+    xml = _export(tmp_path / "rb.xml",
+                  '<TRACK TrackID="1" Location="file://localhost/C:/Music/House/Intro.mp3" TotalTime="60">'
+                  '<TEMPO Inizio="0.010" Bpm="124.00" Metro="4/4" Battito="1"/></TRACK>'
+                  '<TRACK TrackID="2" Location="file://localhost/C:/Music/Techno/Intro.mp3" TotalTime="60">'
+                  '<TEMPO Inizio="0.020" Bpm="132.00" Metro="4/4" Battito="1"/></TRACK>')
+    grids = sets.read_rekordbox(xml, ["c:\\music\\techno\\INTRO.mp3"])
+    grid = sets.grid_for(grids, "c:\\music\\techno\\INTRO.mp3")
+    assert isinstance(grid, sets.Grid) and grid.beats[0] == pytest.approx(0.02)
+    assert sets.grid_for(grids, "/elsewhere/Intro.mp3") is None  # by name alone: two candidates, none taken
+
+
+def test_a_grid_that_starts_late_or_a_hair_before_zero_runs_from_the_files_start(tmp_path):
+    # First TEMPO at 30 s, a "3": rekordbox runs its tempo back to the start, so the beats and bars
+    # before it follow it (they were missing: the intro had no grid).
+    xml = _export(tmp_path / "rb.xml",
+                  '<TRACK TrackID="1" Location="file://localhost/m/late.mp3" TotalTime="60">'
+                  '<TEMPO Inizio="30.000" Bpm="120.00" Metro="4/4" Battito="3"/></TRACK>'
+                  '<TRACK TrackID="2" Location="file://localhost/m/early.mp3" TotalTime="60">'
+                  '<TEMPO Inizio="-0.012" Bpm="128.0000001" Metro="4/4" Battito="1"/></TRACK>'
+                  '<TRACK TrackID="3" Location="file://localhost/m/waltz.mp3" TotalTime="60">'
+                  '<TEMPO Inizio="0.100" Bpm="90.00" Metro="3/4" Battito="1"/></TRACK>')
+    grids = sets.read_rekordbox(xml)
+    late = sets.grid_for(grids, "/m/late.mp3")
+    assert isinstance(late, sets.Grid) and np.allclose(late.beats[:4], [0.0, 0.5, 1.0, 1.5])
+    assert late.downbeats[0] == pytest.approx(1.0) and 30.0 in late.downbeats - 1.0  # 30 s is a "3"
+    assert np.allclose(np.diff(late.beats), 0.5) and late.beats[-1] == pytest.approx(61.0)
+    early = sets.grid_for(grids, "/m/early.mp3")  # was refused: "its TEMPO cannot be read (Inizio -0.012 ...)"
+    assert isinstance(early, sets.Grid) and early.beats[0] == pytest.approx(-0.012 + 60 / 128, abs=1e-4)
+    assert early.downbeats[0] == pytest.approx(-0.012 + 4 * 60 / 128, abs=1e-4)
+    waltz = sets.grid_for(grids, "/m/waltz.mp3")
+    assert waltz.beats_per_bar == 3 and np.allclose(np.diff(waltz.downbeats), 2.0)
+
+
+def test_duplicate_tempo_rows_and_tracks_listed_twice_give_one_grid(tmp_path):
+    rows = "".join(f'<TEMPO Inizio="{0.5 * i:.3f}" Bpm="120.00" Metro="4/4" Battito="{i % 4 + 1}"/>' * 2 for i in range(40))
+    xml = _export(tmp_path / "rb.xml",
+                  f'<TRACK TrackID="1" Location="file://localhost/m/a.mp3" TotalTime="20">{rows}</TRACK>'
+                  '<TRACK TrackID="2" Location="file://localhost/m/a.mp3" TotalTime="20">'
+                  '<TEMPO Inizio="0" Bpm="0.00"/></TRACK>'
+                  '<TRACK TrackID="3" Location="file://localhost/m/a.mp3" TotalTime="20"/>')
+    grid = sets.grid_for(sets.read_rekordbox(xml), "/m/a.mp3")
+    assert isinstance(grid, sets.Grid)  # the readable entry stands (the later, broken one replaced it)
+    assert np.allclose(grid.beats, 0.5 * np.arange(len(grid.beats))) and grid.beats[-1] == pytest.approx(29.5)
+    assert np.allclose(grid.downbeats, 2.0 * np.arange(len(grid.downbeats)))
+
+
+def test_a_grid_is_fitted_to_the_audio_when_total_time_is_missing_or_wrong():
+    tempo = ET.fromstring('<TEMPO Inizio="0.25" Bpm="120.00" Metro="4/4" Battito="1"/>')
+    short = sets.grid_from_tempos([tempo], 0.0)  # no TotalTime: 10 s of grid
+    assert short.beats[-1] == pytest.approx(10.25)
+    fitted = sets.fit_grid(short, 180.4)  # the audio is 3 minutes: its last tempo and bars carry on
+    assert fitted.beats[-1] == pytest.approx(180.25) and np.allclose(np.diff(fitted.beats), 0.5)
+    assert np.allclose(fitted.downbeats, 0.25 + 2.0 * np.arange(len(fitted.downbeats)))
+    cut = sets.fit_grid(sets.grid_from_tempos([tempo], 300.0), 120.0)  # the export's file was longer
+    assert cut.beats[-1] <= 120.0 and cut.downbeats[-1] <= 120.0
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-8", b"\xef\xbb\xbf"), ("utf-16", b""), ("iso-8859-1", b""),
+                                           ("windows-1252", b"")])
+def test_an_export_in_another_encoding_or_with_a_bom_is_read(tmp_path, encoding, bom):
+    xml = _export(tmp_path / "rb.xml",
+                  '<TRACK TrackID="1" Name="D\u00e9j\u00e0" Location="file://localhost/m/D%C3%A9j%C3%A0.mp3">'
+                  '<TEMPO Inizio="0.02" Bpm="120" Metro="4/4" Battito="1"/></TRACK>', encoding, bom)
+    source = "/x/De\u0301ja\u0300.mp3"  # as macOS spells it, on another machine
+    assert isinstance(sets.grid_for(sets.read_rekordbox(xml, [source]), source), sets.Grid)
+
+
+def test_the_set_s_tracks_are_read_quickly_from_a_big_collection_with_a_tempo_per_beat(tmp_path):
+    # rekordbox writes one TEMPO per beat for a dynamic grid (~70 bytes each): a 10,000-track
+    # collection of 7-minute tracks is ~650 MB; the set's few tracks are all that is parsed.
+    import time
+
+    row = '      <TEMPO Inizio="123.456" Bpm="128.00" Metro="4/4" Battito="1"/>\n'
+    assert sets.MAX_XML_BYTES >= 20_000 * 900 * len(row) * 1.2  # 20,000 7-minute tracks at 128 BPM (was 512 MB)
+    beats = "".join(f'      <TEMPO Inizio="{0.025 + i * 0.46875:.3f}" Bpm="128.00" Metro="4/4" Battito="{i % 4 + 1}"/>\n'
+                    for i in range(300))
+    tracks = "".join(f'<TRACK TrackID="{k}" Name="T{k}" Location="file://localhost/Users/dj/Music/t{k}.mp3" '
+                     f'TotalTime="141">\n{beats}</TRACK>\n' for k in range(1000))
+    broken = '<TRACK TrackID="x" Location="file://localhost/m/broken.mp3"><TEMPO Inizio=</TRACK>'
+    xml = _export(tmp_path / "rb.xml", tracks + broken)
+    wanted = ["/Users/dj/Music/t7.mp3", "/Users/dj/Music/t993.mp3"]
+    start = time.perf_counter()
+    grids = sets.read_rekordbox(xml, wanted)  # ~20 MB, 300,000 TEMPO rows
+    took = time.perf_counter() - start
+    inizio = np.round(0.025 + 0.46875 * np.arange(300), 3)
+    assert sorted(grids) == wanted and all(np.allclose(grids[w].beats[:300], inizio, atol=1e-3) for w in wanted)
+    assert took < 1.0, took  # was ~3 s here (every track parsed and gridded), ~50 s at 10,000 tracks
+    assert isinstance(sets.grid_for(sets.read_rekordbox(xml, ["/m/broken.mp3"]), "/m/broken.mp3"), str)
 
 
 def _mix(a: np.ndarray, b: np.ndarray, speed: float, resampled: bool, at: float = 6.0, fade: float = 4.0) -> np.ndarray:
@@ -239,6 +359,21 @@ def test_a_track_whose_xml_grid_cannot_be_read_is_analysed_from_its_audio(prepar
     assert [t.origin for t in sets.list_tracks(tmp_path / "s")] == ["librosa"]
     assert any("TEMPO" in r.getMessage() and "analysing its audio" in r.getMessage() for r in caplog.records)
 
+
+def test_an_export_without_total_time_gives_a_grid_over_the_whole_track(prepared, caplog, tmp_path):
+    tmp, files, _, _ = prepared
+    xml = _export(tmp_path / "rb.xml", f'<TRACK TrackID="1" Location="file://localhost{urllib.parse.quote(str(files[1]))}">'
+                  '<TEMPO Inizio="0.000" Bpm="100.00" Metro="4/4" Battito="1"/></TRACK>')  # no TotalTime
+    with caplog.at_level("WARNING"):
+        rc = main(["set", "add", str(tmp_path / "s"), str(files[1]), str(files[0]), "--rekordbox-xml", str(xml),
+                   "--tracker", "librosa"])
+    assert rc == 0
+    tracks = {t.name: t for t in sets.list_tracks(tmp_path / "s")}
+    t1 = tracks["track-1"]
+    assert t1.origin == "rekordbox" and t1.beats[-1] == pytest.approx(19.8) and len(t1.beats) == 34  # was 10 s of it
+    assert t1.downbeats[-1] == pytest.approx(19.2) and max(t1.beats) <= t1.duration
+    assert tracks["track-0"].origin == "librosa"  # not in the export: said, and analysed from its audio
+    assert any("not in" in r.getMessage() and "track 0" in r.getMessage().lower() for r in caplog.records)
 
 def test_an_interrupted_set_add_keeps_the_finished_tracks(prepared, capsys, tmp_path, monkeypatch):
     tmp, files, _, _ = prepared

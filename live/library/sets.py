@@ -23,6 +23,8 @@ whose :meth:`PreparedTrack.locate` turns a position into beat, bar, phrase and s
 
 from __future__ import annotations
 
+import codecs
+import html
 import io
 import json
 import logging
@@ -52,7 +54,8 @@ PRINTS_FILE = "fingerprint.npz"
 PLAN_FILE = "plan.json"
 ORIGINS = ("madmom", "librosa", "rekordbox")
 BARS_PER_PHRASE = 8  # dance music moves in 8-bar phrases (song mode's shortest section)
-MAX_XML_BYTES = 512 * 1024 * 1024  # a 20,000-track collection export is ~100 MB
+MAX_XML_BYTES = 2 * 1024 ** 3  # read whole: 10,000 7-minute tracks with a TEMPO per beat (rekordbox's dynamic
+# grids, ~70 bytes each) are ~650 MB; one TEMPO a track: ~1.5 KB a track
 MAX_PRINTS_BYTES = 64 * 1024 * 1024  # a 20-minute track has ~1 MB of landmarks
 SILENCE = 1e-4  # peak amplitude under -80 dBFS: nothing to analyse
 
@@ -303,13 +306,36 @@ def load_plan(track: PreparedTrack) -> Any:
 
 # --- rekordbox ------------------------------------------------------------------------------------
 
+# One TRACK start tag (a quoted value may hold '>'), and its Location. The export is scanned for
+# these rather than parsed whole: a 10,000-track collection with one TEMPO per beat (rekordbox's
+# dynamic grids) has millions of elements, and only the few tracks of the set are wanted.
+_TRACK_TAG = re.compile(rb"""<TRACK\b(?:[^>"']|"[^"]*"|'[^']*')*>""")
+_LOCATION = re.compile(rb"""\sLocation\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_PROLOG = re.compile(rb"""(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<DJ_PLAYLISTS\b""", re.S)
+_DECLARED = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DRIVE = re.compile(r"^/*([A-Za-z]:[/\\])")
+MAX_INIZIO_S = 24 * 3600.0  # a TEMPO past a day into a file is not a beat of it (a long recorded set is 4 h)
+
+
 def location_path(location: str) -> str:
-    """A rekordbox ``Location`` (``file://localhost/C:/Music/a%20b.mp3``) as a plain path (in
-    Unicode's composed form, see :func:`_same_text`)."""
-    parsed = urllib.parse.urlparse(location)
-    path = urllib.parse.unquote(parsed.path)
-    if re.match(r"^/[A-Za-z]:/", path):  # a Windows drive: /C:/...
-        path = path[1:]
+    """A rekordbox ``Location`` as a plain path, in Unicode's composed form (see :func:`_same_text`):
+    ``file://localhost/C:/Music/a%20b.mp3`` -> ``C:/Music/a b.mp3``, ``file://localhost/Users/x/a.mp3``
+    -> ``/Users/x/a.mp3``, ``file://server/share/a.mp3`` -> ``//server/share/a.mp3`` (a network
+    share). Everything after the host is the path: a ``#`` or ``?`` there is part of a file name
+    (exports leave them unescaped), not a URL's fragment or query. A stream's location
+    (``soundcloud:tracks:1``) is kept as it is."""
+    if location[:5].lower() != "file:":
+        return _same_text(location)
+    rest = location[5:]
+    if rest.startswith("//"):  # file://host/path; file:/path has no host
+        host, slash, rest = rest[2:].partition("/")
+        rest = slash + rest
+        if host and host.lower() != "localhost":
+            rest = "//" + host + rest
+    path = urllib.parse.unquote(rest)  # UTF-8 escapes, %25 for '%', %23 for '#' all decoded once
+    drive = _DRIVE.match(path)
+    if drive:  # /C:/Music -> C:/Music
+        path = path[drive.start(1):]
     return _same_text(path)
 
 
@@ -319,76 +345,175 @@ def _same_text(path: str) -> str:
     return unicodedata.normalize("NFC", path)
 
 
-def read_rekordbox(xml: str | os.PathLike) -> dict[str, Grid | str]:
-    """The beat grids of a rekordbox 6/7 collection export (File > Export Collection in xml
-    format), by the track's path (see :func:`location_path`). Tracks without ``TEMPO`` are left out;
-    a track whose ``TEMPO`` cannot be read has one line saying why instead of its grid (one such
-    track of a whole collection spoils nothing else). SetError in one line for a file that is
-    missing or not such an export."""
+def _path_key(path: str) -> str:
+    """``path`` as compared with an export's: composed, '/' for '\\', and a Windows path (drive or
+    share) without case, as Windows reads it (``C:\\Music\\A.mp3`` is ``c:/music/a.mp3``)."""
+    key = _same_text(path).replace("\\", "/")
+    return key.casefold() if re.match(r"^([A-Za-z]:/|//)", key) else key
+
+
+def _file_name(path: str) -> str:
+    """The last part of ``path`` (either slash), composed and without case: how a track is found
+    in an export made on another machine."""
+    return _same_text(path).replace("\\", "/").rsplit("/", 1)[-1].casefold()
+
+
+def _as_utf8(data: bytes, xml: str | os.PathLike) -> bytes:
+    """The export's bytes as UTF-8 without a BOM, whatever its BOM or declaration says it is
+    (rekordbox writes UTF-8; a re-saved export may be UTF-16 or a legacy encoding)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:]
+    head = data[:4]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encoding = "utf-16"
+    elif head in (b"<\x00?\x00", b"\x00<\x00?"):  # UTF-16 without a BOM
+        encoding = "utf-16-le" if head[0] == 0x3C else "utf-16-be"
+    else:
+        declared = _DECLARED.match(data[:200])
+        encoding = declared.group(1).decode("ascii") if declared else "utf-8"
     try:
-        data = read_bytes(xml, MAX_XML_BYTES)
+        if codecs.lookup(encoding).name == "utf-8":
+            return data
+        return data.decode(encoding).encode("utf-8")
+    except LookupError:
+        raise SetError(f"{xml}: not valid XML (it declares the unknown encoding {encoding!r})") from None
+    except UnicodeDecodeError as exc:
+        raise SetError(f"{xml}: not valid XML (not {encoding} text at byte {exc.start})") from None
+
+
+def read_rekordbox(xml: str | os.PathLike, sources: Iterable[str | os.PathLike] | None = None) -> dict[str, Grid | str]:
+    """The beat grids of a rekordbox 6/7 collection export (File > Export Collection in xml
+    format), by the track's path (see :func:`location_path`); with ``sources``, only of tracks
+    with one of their file names (quick in a collection of 10,000 tracks with a TEMPO per beat).
+    Tracks without ``TEMPO`` are left out; a track whose entry or ``TEMPO`` cannot be read has one
+    line saying why instead of its grid (one such track of a whole collection spoils nothing
+    else); a file listed twice keeps its first readable grid. SetError in one line for a file that
+    is missing or not such an export."""
+    try:
+        data = _as_utf8(read_bytes(xml, MAX_XML_BYTES), xml)
     except FileNotFoundError:
         raise SetError(f"{xml}: no such rekordbox XML file") from None
     except FileRefused as exc:
         raise SetError(f"{xml}: {exc}") from None
-    try:
-        root = ET.fromstring(data)  # expat refuses entity expansion bombs (Python >= 3.7.1 ships expat >= 2.4)
-    except ET.ParseError as exc:
-        raise SetError(f"{xml}: not valid XML ({exc})") from None
-    collection = root.find("COLLECTION")
-    if root.tag != "DJ_PLAYLISTS" or collection is None:
+    opening = re.compile(rb"<COLLECTION\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>").search(data)
+    if not _PROLOG.match(data[:65536]) or opening is None:
         raise SetError(f"{xml}: not a rekordbox collection export (no DJ_PLAYLISTS/COLLECTION); "
                        "in rekordbox use File > Export Collection in xml format")
+    start, end = opening.end(), opening.end()
+    if not opening.group().endswith(b"/>"):  # <COLLECTION Entries="0"/>: nothing in it
+        end = data.find(b"</COLLECTION>", start)
+        if end < 0:
+            raise SetError(f"{xml}: not valid XML (its COLLECTION never ends: the export was cut short?)")
+    names = None if sources is None else {_file_name(str(s)) for s in sources}
     grids: dict[str, Grid | str] = {}
-    for track in collection.iter("TRACK"):
-        location = track.get("Location")
-        tempos = track.findall("TEMPO")
-        if not location or not tempos:
+    for tag in _TRACK_TAG.finditer(data, start, end):
+        found = _LOCATION.search(tag.group())
+        if found is None or tag.group().endswith(b"/>"):
+            continue  # no file, or no TEMPO in it
+        location = html.unescape((found.group(1) or found.group(2) or b"").decode("utf-8", "replace"))
+        if names is not None and _file_name(location_path(location)) not in names:
             continue
+        close = data.find(b"</TRACK>", tag.end(), end)
+        path = location_path(location)
         try:
-            grids[location_path(location)] = grid_from_tempos(tempos, float(track.get("TotalTime") or 0))
+            if close < 0:
+                raise ET.ParseError("no </TRACK>")
+            track = ET.fromstring(data[tag.start():close + len(b"</TRACK>")])
+            tempos = track.findall("TEMPO")
+            if not tempos:
+                continue
+            path = location_path(track.get("Location", location))
+            grid: Grid | str = grid_from_tempos(tempos, _seconds(track.get("TotalTime")))
+        except ET.ParseError as exc:
+            grid = f"its entry in {xml} is not valid XML ({exc})"
         except (TypeError, ValueError) as exc:
-            grids[location_path(location)] = f"its TEMPO in {xml} cannot be read ({exc})"
+            grid = f"its TEMPO in {xml} cannot be read ({exc})"
+        if not isinstance(grids.get(path), Grid):  # listed twice: the first readable grid stands
+            grids[path] = grid
     return grids
 
 
+def _seconds(text: str | None) -> float:
+    """A TRACK's ``TotalTime`` in seconds; 0 when missing or unreadable (it only bounds the grid,
+    which :func:`fit_grid` fits to the audio anyway)."""
+    try:
+        value = float(text or 0)
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) and 0 < value <= MAX_INIZIO_S else 0.0
+
+
 def grid_from_tempos(tempos: Iterable[ET.Element], duration: float) -> Grid:
-    """Beats and downbeats from ``TEMPO`` elements: each starts a stretch at ``Inizio`` s with
-    ``Bpm``, ``Metro`` (``4/4``) and ``Battito`` (the beat's number in its bar, 1 = downbeat); the
-    stretch runs to the next ``TEMPO`` (or the track's ``duration``, else 10 s past the last one)."""
-    marks = sorted(((float(t.get("Inizio", "nan")), float(t.get("Bpm", "nan")), t.get("Metro") or "4/4",
-                     int(t.get("Battito") or 1)) for t in tempos), key=lambda m: m[0])
-    beats, numbers = [], []
-    per_bar = 4
-    for k, (start, bpm, metro, battito) in enumerate(marks):
-        if not (math.isfinite(start) and math.isfinite(bpm) and 20.0 <= bpm <= 400.0 and start >= 0):
-            raise ValueError(f"Inizio {start}, Bpm {bpm}")
-        per_bar = int(metro.split("/")[0]) if metro.split("/")[0].isdigit() else 4
+    """Beats and downbeats from ``TEMPO`` elements. Each is a beat at ``Inizio`` s, numbered
+    ``Battito`` (1 = downbeat) in bars of ``Metro`` (``4/4``: 4 beats), from which beats go on at
+    ``Bpm`` to the next ``TEMPO`` (one per stretch of steady tempo, or one per beat for a varying
+    grid); as in rekordbox, the first one's tempo also runs back to the file's start (a grid that
+    starts late, or a hair before 0 s) and the last one's on to ``duration`` (the export's
+    whole-second TotalTime, else 10 s past it: :func:`fit_grid` fits the grid to the audio).
+    ValueError for a TEMPO that cannot be read."""
+    marks = []
+    for t in tempos:
+        start, bpm = float(t.get("Inizio", "nan")), float(t.get("Bpm", "nan"))
+        if not (math.isfinite(start) and abs(start) <= MAX_INIZIO_S and math.isfinite(bpm) and 20.0 <= bpm <= 400.0):
+            raise ValueError(f"Inizio {t.get('Inizio')}, Bpm {t.get('Bpm')}")
+        metro = (t.get("Metro") or "4/4").split("/")[0].strip()
+        per_bar = int(metro) if metro.isdigit() else 4
         if not 1 <= per_bar <= 16:
-            raise ValueError(f"Metro {metro}")
-        end = marks[k + 1][0] if k + 1 < len(marks) else max(duration, start + 10.0)
+            raise ValueError(f"Metro {t.get('Metro')}")
+        marks.append((start, bpm, per_bar, int(float(t.get("Battito") or 1))))
+    marks.sort(key=lambda m: m[0])  # stable: of two rows at one time (a duplicate), the later is kept
+    beats, numbers, bars = [], [], []
+    for k, (start, bpm, per_bar, battito) in enumerate(marks):
         period = 60.0 / bpm
-        n = max(1, int(math.ceil((end - start) / period - 1e-6)))
-        for i in range(n):
-            t = start + i * period
-            if k + 1 < len(marks) and t > end - 0.02 * period:
-                break  # the next TEMPO's first beat takes over
-            beats.append(t)
-            numbers.append((battito - 1 + i) % per_bar + 1)
-    beat_arr = np.round(np.array(beats), 4)
-    return Grid(beats=beat_arr, downbeats=beat_arr[np.array(numbers) == 1], beats_per_bar=per_bar, origin="rekordbox")
+        first = math.ceil(-start / period - 1e-6)  # beat numbers from Inizio's: the first at or after 0 s
+        if k > 0:
+            first = max(first, 0)  # only the first TEMPO's tempo runs back before it
+        if k + 1 < len(marks):  # up to the next TEMPO's beat (a beat within 2% of a period of it is that beat)
+            stop = math.ceil((marks[k + 1][0] - start) / period - 0.02)
+        else:
+            end = max(duration + 1.0 if duration > 0 else 0.0, start + 10.0)  # TotalTime is rounded down
+            stop = math.floor((end - start) / period + 1e-6) + 1
+        i = np.arange(first, max(first, stop))
+        beats.append(start + i * period)
+        numbers.append((battito - 1 + i) % per_bar + 1)
+        bars.append(np.full(len(i), per_bar))
+    beat_arr = np.round(np.concatenate(beats), 4) + 0.0  # + 0.0: no -0.0
+    number_arr, bar_arr = np.concatenate(numbers), np.concatenate(bars)
+    per_bar = int(np.bincount(bar_arr).argmax()) if len(bar_arr) else 4  # the metre of most of the track
+    return Grid(beats=beat_arr, downbeats=beat_arr[number_arr == 1], beats_per_bar=per_bar, origin="rekordbox")
+
+
+def fit_grid(grid: Grid, duration: float) -> Grid:
+    """``grid`` over audio of ``duration`` s: beats past the end dropped, and where it stops short
+    of the end (an export without TotalTime, or from a shorter version of the file) its last
+    tempo and bar carried on to the end."""
+    beats, downs = np.asarray(grid.beats, dtype=float), np.asarray(grid.downbeats, dtype=float)
+    keep = (beats >= 0.0) & (beats <= duration)
+    if len(beats) < 2 or not keep.any():
+        return grid
+    period = float(beats[-1] - beats[-2])
+    kept = beats[keep]
+    last = len(kept) - 1
+    since = np.searchsorted(kept, downs[downs <= kept[-1]] - 1e-3)
+    after = last - int(since[-1]) if len(since) else last  # beats from the last downbeat to the last beat
+    extra = kept[-1] + period * np.arange(1, int(max(0.0, duration - kept[-1]) / period) + 1)
+    extra_downs = extra[(after + np.arange(1, len(extra) + 1)) % grid.beats_per_bar == 0]
+    new_beats = np.round(np.concatenate([kept, extra]), 4)
+    new_downs = np.round(np.concatenate([downs[(downs >= 0.0) & (downs <= duration)], extra_downs]), 4)
+    return Grid(beats=new_beats, downbeats=new_downs, beats_per_bar=grid.beats_per_bar, origin=grid.origin)
 
 
 def grid_for(grids: dict[str, Grid | str], source: str | os.PathLike) -> Grid | str | None:
     """The grid of ``source`` in a rekordbox export (or why it cannot be used, see
-    :func:`read_rekordbox`): by its full path, else by its file name when exactly one track in the
-    export has it (the export was made on another machine)."""
-    resolved = _same_text(str(Path(source).expanduser().resolve()))
+    :func:`read_rekordbox`): by its full path (a Windows path whatever its case or slashes), else
+    by its file name when exactly one track in the export has it (the export was made on another
+    machine)."""
+    wanted = {_path_key(str(source)), _path_key(str(Path(source).expanduser().resolve()))}
     for key, grid in grids.items():
-        if key == resolved or key == _same_text(str(source)):
+        if _path_key(key) in wanted:
             return grid
-    name = _same_text(Path(source).name).lower()
-    same = [g for key, g in grids.items() if key.replace("\\", "/").rsplit("/", 1)[-1].lower() == name]
+    name = _file_name(str(source))
+    same = [g for key, g in grids.items() if _file_name(key) == name]
     return same[0] if len(same) == 1 else None
 
 
@@ -423,6 +548,7 @@ def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, track
     raw: dict[str, np.ndarray] = {}
     if grid is not None:
         origin = "rekordbox"
+        grid = fit_grid(grid, len(y) / sr)  # an export's grid may stop short of the audio's end or run past it
 
         def given(_y: np.ndarray, _sr: int) -> tuple[np.ndarray, np.ndarray]:
             return grid.beats, grid.downbeats
@@ -489,18 +615,18 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
     every finished track (``interrupted``). A bad ``rekordbox_xml`` raises SetError before any work."""
     from tqdm.auto import tqdm
 
-    grids = read_rekordbox(rekordbox_xml) if rekordbox_xml else {}
+    grids = read_rekordbox(rekordbox_xml, sources) if rekordbox_xml else {}  # only the set's tracks: quick
     report = AddReport()
     _set_folder(setdir).mkdir(parents=True, exist_ok=True)
     bar = tqdm(sources, desc="set add", unit="track", disable=None if progress else True, dynamic_ncols=True)
     try:
         for source in bar:
             bar.set_postfix_str(Path(source).name[:30])
-            grid = grid_for(grids, source) if grids else None
+            grid = grid_for(grids, source) if rekordbox_xml else None
             if isinstance(grid, str):
                 _LOGGER.warning("%s: %s; analysing its audio", source, grid)
                 grid = None
-            elif grids and grid is None:
+            elif rekordbox_xml and grid is None:
                 _LOGGER.warning("%s: not in %s (or no grid there); analysing its audio", source, rekordbox_xml)
             try:
                 report.added.append(prepare_track(source, setdir, tracker=tracker, tracker_name=tracker_name, grid=grid,
