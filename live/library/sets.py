@@ -23,8 +23,6 @@ whose :meth:`PreparedTrack.locate` turns a position into beat, bar, phrase and s
 
 from __future__ import annotations
 
-import codecs
-import html
 import io
 import json
 import logging
@@ -306,13 +304,6 @@ def load_plan(track: PreparedTrack) -> Any:
 
 # --- rekordbox ------------------------------------------------------------------------------------
 
-# One TRACK start tag (a quoted value may hold '>'), and its Location. The export is scanned for
-# these rather than parsed whole: a 10,000-track collection with one TEMPO per beat (rekordbox's
-# dynamic grids) has millions of elements, and only the few tracks of the set are wanted.
-_TRACK_TAG = re.compile(rb"""<TRACK\b(?:[^>"']|"[^"]*"|'[^']*')*>""")
-_LOCATION = re.compile(rb"""\sLocation\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_PROLOG = re.compile(rb"""(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<DJ_PLAYLISTS\b""", re.S)
-_DECLARED = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _DRIVE = re.compile(r"^/*([A-Za-z]:[/\\])")
 MAX_INIZIO_S = 24 * 3600.0  # a TEMPO past a day into a file is not a beat of it (a long recorded set is 4 h)
 
@@ -358,78 +349,50 @@ def _file_name(path: str) -> str:
     return _same_text(path).replace("\\", "/").rsplit("/", 1)[-1].casefold()
 
 
-def _as_utf8(data: bytes, xml: str | os.PathLike) -> bytes:
-    """The export's bytes as UTF-8 without a BOM, whatever its BOM or declaration says it is
-    (rekordbox writes UTF-8; a re-saved export may be UTF-16 or a legacy encoding)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:]
-    head = data[:4]
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        encoding = "utf-16"
-    elif head in (b"<\x00?\x00", b"\x00<\x00?"):  # UTF-16 without a BOM
-        encoding = "utf-16-le" if head[0] == 0x3C else "utf-16-be"
-    else:
-        declared = _DECLARED.match(data[:200])
-        encoding = declared.group(1).decode("ascii") if declared else "utf-8"
-    try:
-        if codecs.lookup(encoding).name == "utf-8":
-            return data
-        return data.decode(encoding).encode("utf-8")
-    except LookupError:
-        raise SetError(f"{xml}: not valid XML (it declares the unknown encoding {encoding!r})") from None
-    except UnicodeDecodeError as exc:
-        raise SetError(f"{xml}: not valid XML (not {encoding} text at byte {exc.start})") from None
-
-
 def read_rekordbox(xml: str | os.PathLike, sources: Iterable[str | os.PathLike] | None = None) -> dict[str, Grid | str]:
     """The beat grids of a rekordbox 6/7 collection export (File > Export Collection in xml
     format), by the track's path (see :func:`location_path`); with ``sources``, only of tracks
-    with one of their file names (quick in a collection of 10,000 tracks with a TEMPO per beat).
-    Tracks without ``TEMPO`` are left out; a track whose entry or ``TEMPO`` cannot be read has one
-    line saying why instead of its grid (one such track of a whole collection spoils nothing
-    else); a file listed twice keeps its first readable grid. SetError in one line for a file that
-    is missing or not such an export."""
+    with one of their file names. Tracks without ``TEMPO`` are left out; a track whose ``TEMPO``
+    cannot be read has one line saying why instead of its grid (one such track of a whole
+    collection spoils nothing else); a file listed twice keeps its first readable grid. SetError
+    in one line for a file that is missing, not XML or not such an export.
+
+    The export is parsed as a stream (``iterparse``), each track dropped once read: a 10,000-track
+    collection with one TEMPO per beat (rekordbox's dynamic grids) has millions of elements, and
+    only the few tracks of the set are wanted."""
     try:
-        data = _as_utf8(read_bytes(xml, MAX_XML_BYTES), xml)
+        data = read_bytes(xml, MAX_XML_BYTES)
     except FileNotFoundError:
         raise SetError(f"{xml}: no such rekordbox XML file") from None
     except FileRefused as exc:
         raise SetError(f"{xml}: {exc}") from None
-    opening = re.compile(rb"<COLLECTION\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>").search(data)
-    if not _PROLOG.match(data[:65536]) or opening is None:
-        raise SetError(f"{xml}: not a rekordbox collection export (no DJ_PLAYLISTS/COLLECTION); "
-                       "in rekordbox use File > Export Collection in xml format")
-    start, end = opening.end(), opening.end()
-    if not opening.group().endswith(b"/>"):  # <COLLECTION Entries="0"/>: nothing in it
-        end = data.find(b"</COLLECTION>", start)
-        if end < 0:
-            raise SetError(f"{xml}: not valid XML (its COLLECTION never ends: the export was cut short?)")
     names = None if sources is None else {_file_name(str(s)) for s in sources}
     grids: dict[str, Grid | str] = {}
-    for tag in _TRACK_TAG.finditer(data, start, end):
-        found = _LOCATION.search(tag.group())
-        if found is None or tag.group().endswith(b"/>"):
-            continue  # no file, or no TEMPO in it
-        location = html.unescape((found.group(1) or found.group(2) or b"").decode("utf-8", "replace"))
-        if names is not None and _file_name(location_path(location)) not in names:
-            continue
-        close = data.find(b"</TRACK>", tag.end(), end)
-        path = location_path(location)
-        try:
-            if close < 0:
-                raise ET.ParseError("no </TRACK>")
-            track = ET.fromstring(data[tag.start():close + len(b"</TRACK>")])
-            tempos = track.findall("TEMPO")
-            if not tempos:
+    tags: list[str] = []  # the root's tag, then COLLECTION once seen
+    try:
+        # expat refuses entity expansion bombs (Python >= 3.7.1 ships expat >= 2.4)
+        for event, element in ET.iterparse(io.BytesIO(data), events=("start", "end")):
+            if event == "start":
+                if not tags or element.tag == "COLLECTION":
+                    tags.append(element.tag)
                 continue
-            path = location_path(track.get("Location", location))
-            grid: Grid | str = grid_from_tempos(tempos, _seconds(track.get("TotalTime")))
-        except ET.ParseError as exc:
-            grid = f"its entry in {xml} is not valid XML ({exc})"
-        except (TypeError, ValueError) as exc:
-            grid = f"its TEMPO in {xml} cannot be read ({exc})"
-        if not isinstance(grids.get(path), Grid):  # listed twice: the first readable grid stands
-            grids[path] = grid
+            if element.tag != "TRACK":
+                continue  # a TEMPO stays in its TRACK until the TRACK ends
+            location, tempos = element.get("Location"), element.findall("TEMPO")
+            path = location_path(location) if location else ""
+            if tempos and path and (names is None or _file_name(path) in names):
+                try:
+                    grid: Grid | str = grid_from_tempos(tempos, _seconds(element.get("TotalTime")))
+                except (TypeError, ValueError) as exc:
+                    grid = f"its TEMPO in {xml} cannot be read ({exc})"
+                if not isinstance(grids.get(path), Grid):  # listed twice: the first readable grid stands
+                    grids[path] = grid
+            element.clear()  # read: its TEMPO rows are not kept
+    except ET.ParseError as exc:
+        raise SetError(f"{xml}: not valid XML ({exc})") from None
+    if tags[:1] != ["DJ_PLAYLISTS"] or "COLLECTION" not in tags:
+        raise SetError(f"{xml}: not a rekordbox collection export (no DJ_PLAYLISTS/COLLECTION); "
+                       "in rekordbox use File > Export Collection in xml format")
     return grids
 
 
