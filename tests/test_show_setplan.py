@@ -236,3 +236,35 @@ def test_a_plan_set_aside_plays_once_its_preset_is_ready(gig):
     bank.ready.add("song-a")
     assert player.restore(bank, ["other"]) == [] and player.restore(bank, ["song-a"]) == ["a"]
     assert player.cue(_state(2.0, "a", 4.0), 2.0).plan.preset == "song-a"
+
+
+def _plan_doc(**section) -> dict:
+    sections = [{"name": "a0", "start": 0.0, "end": 10.0, "bars": 4, "energy": 1.0, "level": "low", "key": "none",
+                 "mode": "none"}, {"name": "a1", "start": 10.0, "end": 22.0, "bars": 4, "energy": 1.0, "level": "high",
+                                   "key": "none", "mode": "none", **section}]
+    return {"track": "a.wav", "duration": 22.0, "bpm": 120.0, "beats": [0.0], "downbeats": [0.0], "sections": sections}
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps(_plan_doc(start="x")), json.dumps(_plan_doc(start=None)), json.dumps(_plan_doc(start=[1])),
+    json.dumps(_plan_doc(start=10 ** 400)), json.dumps(_plan_doc(end="soon")), json.dumps(_plan_doc(level="loud")),
+    json.dumps(_plan_doc(level=["x"])), json.dumps(_plan_doc(name=3)), "[" * 100000 + "]" * 100000,
+], ids=["start-text", "start-null", "start-list", "start-huge-int", "end-text", "level-word", "level-list", "name-number",
+        "nested-deep"])
+def test_a_plan_edited_badly_is_one_warning_and_the_other_plans_play(tmp_path, caplog, text):
+    """A plan.json edited by hand (a start that is not a number, a level the show has no speed for, JSON nested
+    past the parser's stack) is one warning naming the file, and the other tracks' plans still load: it raised
+    out of load_plans before, so the show (live --set, render --set, check) did not start at all."""
+    tracks = []
+    for name, doc in (("bad", text), ("good", json.dumps(_plan_doc()))):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / sets.PLAN_FILE).write_text(doc)
+        tracks.append(sets.PreparedTrack(name=name, source="", duration=22.0, origin="librosa", bpm=120.0,
+                                         beats_per_bar=4, beats=[0.0], downbeats=[0.0], sections=[],
+                                         song_preset=f"song-{name}", folder=str(folder)))
+    with caplog.at_level(logging.WARNING):
+        plans = load_plans(tracks)
+    assert list(plans) == ["good"] and plans["good"].starts == (0.0, 10.0)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "no song plan for bad" in warned[0] and sets.PLAN_FILE in warned[0], warned
