@@ -21,7 +21,7 @@ from live.library import sets, song
 from live.messages import AudioState, Command, TrackPosition
 from live.show.autopilot import Autopilot
 from live.show.render import render_file
-from live.show.setplan import PlanPlayer, TrackPlan, load_plans
+from live.show.setplan import MANUAL_GRACE_S, PlanPlayer, TrackPlan, load_plans
 
 RATE = 22050
 FPS = 10
@@ -268,3 +268,40 @@ def test_a_plan_edited_badly_is_one_warning_and_the_other_plans_play(tmp_path, c
     assert list(plans) == ["good"] and plans["good"].starts == (0.0, 10.0)
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and "no song plan for bad" in warned[0] and sets.PLAN_FILE in warned[0], warned
+
+
+def test_a_manual_choice_made_before_the_track_is_named_holds_for_it(gig, tmp_path):
+    """The DJ starts track a, the VJ picks a preset a second later: the recogniser names a about 2.5 s in and
+    the plan took the picture then (or cut in before the VJ's switch reached its bar, and lost it again when it
+    landed). The choice was made over a: it holds for a, the plan never drives."""
+    cue = (1.0, Command("preset", ("song-b",), source="osc"))
+    frames, status = _render(gig, gig[2]["a"][: 8 * RATE], tmp_path, cues=[cue])
+    assert status["track"] == "a" and status["plan"] is False
+    assert not any(f[2] for f in frames) and not any(f[0] == "song-a" for f in frames), \
+        sorted({(i, f[0]) for i, f in enumerate(frames) if f[0] == "song-a" or f[2]})[:3]
+    assert frames[-1][0] == "song-b"
+
+
+def test_how_long_a_manual_choice_holds():
+    """Until the next track; one recognised just after a choice made while none was named is not the next
+    track (it was playing, unnamed, when the VJ chose), nor one recognised while the VJ's switch waits for its bar."""
+    plans = {"a": TrackPlan("song-a", (0.0, 10.0), ("low", "high")), "b": TrackPlan("song-b", (0.0,), ("mid",))}
+    player = PlanPlayer(plans)
+    assert player.cue(_state(0.5, None), 0.5) is None
+    player.take_over("osc preset", 1.0)  # nothing named yet
+    assert player.cue(_state(3.5, "a", 3.5), 3.5) is None and player.manual and not player.driving  # a holds it
+    assert player.cue(_state(30.0, "b", 1.0), 30.0).plan.preset == "song-b"  # the next track drives
+    late = PlanPlayer(plans)
+    late.cue(_state(0.5, None), 0.5)
+    late.take_over("osc preset", 1.0)
+    assert late.cue(_state(1.0 + MANUAL_GRACE_S + 1.0, "a", 3.0), 1.0 + MANUAL_GRACE_S + 1.0).index == 0  # long ago
+    named = PlanPlayer(plans)
+    named.cue(_state(1.0, "a", 1.0), 1.0)
+    named.take_over("osc preset", 2.0)  # over track a
+    assert named.cue(_state(3.0, "b", 1.0), 3.0).plan.preset == "song-b"  # b is the next track, however soon
+    waiting = PlanPlayer(plans)
+    waiting.cue(_state(1.0, "a", 1.0), 1.0)
+    waiting.take_over("osc preset", 2.0)
+    assert waiting.cue(_state(30.0, "b", 1.0), 30.0, pending=True) is None  # the VJ's switch still waits
+    waiting.take_over("a queued manual switch", 31.0)  # ... and lands: it holds for b
+    assert waiting.cue(_state(32.0, "b", 3.0), 32.0) is None and waiting.manual

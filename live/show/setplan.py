@@ -13,7 +13,10 @@ Who drives the picture, highest first:
 
 1. a manual command (``preset`` or ``section`` from OSC, MIDI, the keyboard, a cue list) stops the
    plan until a *different* track is recognised (the same track lost in a breakdown and found again
-   stays manual);
+   stays manual). A choice made while no track was recognised (the set's first seconds, after a
+   loss) holds for the track recognised less than :data:`MANUAL_GRACE_S` after it: that track was
+   already playing, the recogniser needs about 2.5-3 s to name it. A manual switch waiting for its
+   bar holds for a track recognised meanwhile too (the plan never cuts in before it lands);
 2. the plan of the recognised track, while it has one;
 3. the autopilot, which gives way while a plan drives and takes over again when it stops.
 
@@ -30,9 +33,11 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from live.audio.recognise import EVERY_S, WINDOW_S
 from live.messages import AudioState, TrackPosition
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,6 +45,9 @@ _LOGGER = logging.getLogger(__name__)
 SOURCE = "plan"  # the plan's own switches: never counted as a manual command
 OVERRIDES = frozenset({"preset", "section"})  # manual commands that stop the plan until the next track
 RETRY_S = 2.0  # after the plan's preset or section was refused (keyframes not ready), wait this long
+# A track named this soon after a manual choice made while none was named was already audible when the VJ
+# chose (the recogniser's window fills, then two answers agree): the choice is for that track too.
+MANUAL_GRACE_S = WINDOW_S + 2 * EVERY_S
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,9 @@ class PlanPlayer:
         self.plans = dict(plans)
         self._followed: str | None = None  # the last track recognised
         self._manual = False  # a manual command took over on the track followed
+        self._manual_at = -math.inf  # when it did
+        self._manual_blind = False  # ... while no track was recognised
+        self._named: str | None = None  # the track recognised in the last snapshot (None: none)
         self._playing: tuple[str, int] | None = None  # (track, section index) the show was told
         self._paused_until = -1.0
         self.unready: dict[str, TrackPlan] = {}  # plans whose preset cannot play (see check), by track
@@ -144,22 +155,30 @@ class PlanPlayer:
                          track, self.plans[track].preset, track)
         return back
 
-    def take_over(self, why: str) -> None:
-        """A manual choice (``why``, for the log): the plan stops driving until the next track."""
+    def take_over(self, why: str, t: float = -math.inf) -> None:
+        """A manual choice at time ``t`` (``why``, for the log): the plan stops driving until the next
+        track (see the module doc for one recognised just after it)."""
         if self._playing is not None:
             _LOGGER.info("song plan of %s stopped: %s (it drives again from the next track recognised)",
                          self._playing[0], why)
-        self._manual, self._playing = True, None
+        self._manual, self._playing, self._manual_at, self._manual_blind = True, None, t, self._named is None
 
     def refused(self, t: float) -> None:
         """The show could not carry out the last cue; try again :data:`RETRY_S` after ``t``."""
         self._playing, self._paused_until = None, t + RETRY_S
 
-    def cue(self, state: AudioState, t: float) -> PlanCue | None:
-        """The section to go to for display time ``t`` when it differs from the one playing, else None."""
+    def cue(self, state: AudioState, t: float, pending: bool = False) -> PlanCue | None:
+        """The section to go to for display time ``t`` when it differs from the one playing, else None.
+        ``pending``: a manual switch waits for its bar (the choice holds for a track recognised meanwhile)."""
         track = state.track
+        self._named = None if track is None else track.name
         if track is not None and track.name != self._followed:
-            self._followed, self._manual = track.name, False  # the next track: the plan may drive again
+            self._followed = track.name
+            if self._manual and (pending or (self._manual_blind and t - self._manual_at <= MANUAL_GRACE_S)):
+                _LOGGER.info("song plan of %s not played: a manual choice made before it was recognised holds",
+                             track.name)
+            else:
+                self._manual = False  # the next track: the plan may drive again
         plan = self.plans.get(track.name) if track is not None and not self._manual else None
         if plan is None or track is None:
             if self._playing is not None:

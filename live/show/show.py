@@ -380,7 +380,7 @@ class Show:
                 if self.queued is not None and self.queued is self._pilot_switch:
                     self.queued = None  # the autopilot's next preset goes with it
             if self.plan is not None and cmd.name in PLAN_OVERRIDES and cmd.source not in (PLAN_SOURCE, "autopilot"):
-                self.plan.take_over(f"{cmd.source} {cmd.name}")
+                self.plan.take_over(f"{cmd.source} {cmd.name}", now)
         except UserError as exc:
             self._refused(cmd, "", f"refused: {exc}")
         except Exception as exc:  # a bug carrying out one command must not stop the show
@@ -554,7 +554,7 @@ class Show:
         """Carry out the queued switch; a preset the bank dropped meanwhile is refused in one line."""
         queued, self.queued = self.queued, None
         if self.plan is not None and queued is not self._pilot_switch:
-            self.plan.take_over("a queued manual switch")  # given before the track came in: it still wins
+            self.plan.take_over("a queued manual switch", now)  # given before the track came in: it still wins
         try:
             if queued.section and queued.preset == self.preset_name:  # type: ignore[union-attr]
                 self.enter_section(queued.section, now)  # type: ignore[union-attr]
@@ -569,7 +569,8 @@ class Show:
         decode's lookahead: the section's pictures are the ones decoded for that moment)."""
         assert self.plan is not None
         ahead = 0.0 if self.pixels is not None else self.decode.lookahead
-        cue = self.plan.cue(state, now + ahead + 0.5 * self.frame_period)
+        pending = self.queued is not None and self.queued is not self._pilot_switch  # a manual switch: it wins
+        cue = self.plan.cue(state, now + ahead + 0.5 * self.frame_period, pending)
         if cue is None:
             return
         try:
