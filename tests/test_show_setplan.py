@@ -305,3 +305,39 @@ def test_how_long_a_manual_choice_holds():
     assert waiting.cue(_state(30.0, "b", 1.0), 30.0, pending=True) is None  # the VJ's switch still waits
     waiting.take_over("a queued manual switch", 31.0)  # ... and lands: it holds for b
     assert waiting.cue(_state(32.0, "b", 3.0), 32.0) is None and waiting.manual
+
+
+def test_a_moment_without_the_track_does_not_let_the_autopilot_flash_another_preset(gig, tmp_path):
+    """A hot-cue jump: the recogniser lets the track go for a moment before it follows it to its new place
+    (measured on a set from `set add --song`: lost, found again 0.4 s later). The autopilot, due in that
+    moment, switched to its next preset and the plan switched back a moment later; it waits a little now."""
+    import math
+
+    from live.library.bank import open_bank
+    from live.show.setplan import LOST_HOLD_S
+    from live.show.show import Show, SyncDecode
+    from live.visuals.decoders import make_decoder
+    from live.visuals.renderer import Renderer
+
+    dec = make_decoder("approx")
+    bank = open_bank(dec.family, dec.latent_channels, dec.device, gig[1], tmp_path / "kf", None, watch=False)
+    renderer = Renderer(64, 64, headless=True)
+    player = PlanPlayer({"a": TrackPlan("song-a", PLANS["a"][1], PLANS["a"][2])})
+    show = Show(bank, SyncDecode(dec), renderer, preset="other", frame_period=1.0 / FPS,
+                autopilot=Autopilot("sequential", 1), plan=player)  # the autopilot: due every bar (2 s)
+    seen = []
+    try:
+        for i in range(12 * FPS):
+            t = i / FPS
+            gone = 3.5 <= t < 4.3 or t >= 8.0  # the jump's moment (across a bar at 4 s); then the track ends
+            track = None if gone else TrackPosition("a", t + (5.0 if t >= 4.3 else 0.0), 1.0, 0, 0, 0)
+            index = math.floor(2.0 * t)
+            show.tick(t, AudioState(time=t, bpm=120.0, beat_index=index, beat_phase=2.0 * t - index,
+                                    downbeat=index % 4, tempo_source="set", track=track))
+            seen.append((t, show.preset_name))
+    finally:
+        renderer.close()
+    during = {p for t, p in seen if t < 8.0}
+    assert during == {"song-a"}, sorted({(round(t, 1), p) for t, p in seen if p != "song-a" and t < 8.0})[:3]
+    after = [t for t, p in seen if p != "song-a"]  # the track gone for good: the autopilot takes over
+    assert after and 8.0 + LOST_HOLD_S <= after[0] <= 8.0 + LOST_HOLD_S + 2.1, after[:1]

@@ -18,7 +18,10 @@ Who drives the picture, highest first:
    already playing, the recogniser needs about 2.5-3 s to name it. A manual switch waiting for its
    bar holds for a track recognised meanwhile too (the plan never cuts in before it lands);
 2. the plan of the recognised track, while it has one;
-3. the autopilot, which gives way while a plan drives and takes over again when it stops.
+3. the autopilot, which gives way while a plan drives and takes over again when it stops: at once
+   when the next track has no plan, :data:`LOST_HOLD_S` after the track was lost (a hot-cue jump or a
+   loop is often lost for a moment before the recogniser follows it to its new place; the autopilot's
+   switch in that moment flashed another preset for a second).
 
 When the track is lost, or the next track has no plan, the plan stops driving and the show stays
 on the preset and section it was on: nothing goes black or jumps.
@@ -48,6 +51,9 @@ RETRY_S = 2.0  # after the plan's preset or section was refused (keyframes not r
 # A track named this soon after a manual choice made while none was named was already audible when the VJ
 # chose (the recogniser's window fills, then two answers agree): the choice is for that track too.
 MANUAL_GRACE_S = WINDOW_S + 2 * EVERY_S
+# The recogniser lets a track go after 2 s without an agreeing answer and finds a jump's new place once its
+# window holds the new audio (3 s after the jump): a loss shorter than this is usually the track found again.
+LOST_HOLD_S = WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,18 @@ class PlanPlayer:
         self._named: str | None = None  # the track recognised in the last snapshot (None: none)
         self._playing: tuple[str, int] | None = None  # (track, section index) the show was told
         self._paused_until = -1.0
+        self._lost_at = -math.inf  # when the track the plan drove was lost last
         self.unready: dict[str, TrackPlan] = {}  # plans whose preset cannot play (see check), by track
 
     @property
     def driving(self) -> bool:
         """True while the plan chooses the picture (the autopilot gives way)."""
         return self._playing is not None
+
+    def holds(self, t: float) -> bool:
+        """True while the autopilot waits at time ``t``: the plan drives, or its track was lost less than
+        :data:`LOST_HOLD_S` ago (the picture stays as it is meanwhile)."""
+        return self._playing is not None or t - self._lost_at < LOST_HOLD_S
 
     @property
     def manual(self) -> bool:
@@ -184,6 +196,8 @@ class PlanPlayer:
             if self._playing is not None:
                 _LOGGER.info("song plan of %s: %s; staying on the picture", self._playing[0],
                              "track lost" if track is None else f"{track.name} has no plan")
+                if track is None:
+                    self._lost_at = t
             self._playing = None
             return None
         if t < self._paused_until:

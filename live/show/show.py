@@ -539,7 +539,7 @@ class Show:
         if self.plan is not None:
             self._plan_tick(state, now)
         if self.autopilot is not None:
-            if self.plan is not None and self.plan.driving:
+            if self.plan is not None and self.plan.holds(now):
                 self.autopilot.observe(state)  # it gives way to the plan, and keeps listening
             else:
                 self._autopilot_tick(state, now + self.frame_period)
