@@ -6,8 +6,10 @@ and the autopilot gives way while a plan drives."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -307,14 +309,11 @@ def test_how_long_a_manual_choice_holds():
     assert waiting.cue(_state(32.0, "b", 3.0), 32.0) is None and waiting.manual
 
 
-def test_a_moment_without_the_track_does_not_let_the_autopilot_flash_another_preset(gig, tmp_path):
-    """A hot-cue jump: the recogniser lets the track go for a moment before it follows it to its new place
-    (measured on a set from `set add --song`: lost, found again 0.4 s later). The autopilot, due in that
-    moment, switched to its next preset and the plan switched back a moment later; it waits a little now."""
-    import math
-
+@contextlib.contextmanager
+def _plan_show(gig, tmp_path: Path, autopilot: Autopilot | None = None):
+    """(the real Show with track a's plan, from preset ``other``; ``tick(t, position)``: a frame at ``t`` with
+    a steady 120 BPM clock and track a at ``position`` s, or no track for None)."""
     from live.library.bank import open_bank
-    from live.show.setplan import LOST_HOLD_S
     from live.show.show import Show, SyncDecode
     from live.visuals.decoders import make_decoder
     from live.visuals.renderer import Renderer
@@ -322,22 +321,53 @@ def test_a_moment_without_the_track_does_not_let_the_autopilot_flash_another_pre
     dec = make_decoder("approx")
     bank = open_bank(dec.family, dec.latent_channels, dec.device, gig[1], tmp_path / "kf", None, watch=False)
     renderer = Renderer(64, 64, headless=True)
-    player = PlanPlayer({"a": TrackPlan("song-a", PLANS["a"][1], PLANS["a"][2])})
-    show = Show(bank, SyncDecode(dec), renderer, preset="other", frame_period=1.0 / FPS,
-                autopilot=Autopilot("sequential", 1), plan=player)  # the autopilot: due every bar (2 s)
-    seen = []
+    show = Show(bank, SyncDecode(dec), renderer, preset="other", frame_period=1.0 / FPS, autopilot=autopilot,
+                plan=PlanPlayer({"a": TrackPlan("song-a", PLANS["a"][1], PLANS["a"][2])}))
+
+    def tick(t: float, position: float | None) -> None:
+        index = math.floor(2.0 * t)
+        track = None if position is None else TrackPosition("a", position, 1.0, 0, 0, 0)
+        show.tick(t, AudioState(time=t, bpm=120.0, beat_index=index, beat_phase=2.0 * t - index, downbeat=index % 4,
+                                tempo_source="set", track=track))
     try:
+        yield show, tick
+    finally:
+        renderer.close()
+
+
+def test_a_moment_without_the_track_does_not_let_the_autopilot_flash_another_preset(gig, tmp_path):
+    """A hot-cue jump: the recogniser lets the track go for a moment before it follows it to its new place
+    (measured on a set from `set add --song`: lost, found again 0.4 s later). The autopilot, due in that
+    moment, switched to its next preset and the plan switched back a moment later; it waits a little now."""
+    from live.show.setplan import LOST_HOLD_S
+
+    seen = []
+    with _plan_show(gig, tmp_path, Autopilot("sequential", 1)) as (show, tick):  # the autopilot: due every bar
         for i in range(12 * FPS):
             t = i / FPS
             gone = 3.5 <= t < 4.3 or t >= 8.0  # the jump's moment (across a bar at 4 s); then the track ends
-            track = None if gone else TrackPosition("a", t + (5.0 if t >= 4.3 else 0.0), 1.0, 0, 0, 0)
-            index = math.floor(2.0 * t)
-            show.tick(t, AudioState(time=t, bpm=120.0, beat_index=index, beat_phase=2.0 * t - index,
-                                    downbeat=index % 4, tempo_source="set", track=track))
+            tick(t, None if gone else t + (5.0 if t >= 4.3 else 0.0))
             seen.append((t, show.preset_name))
-    finally:
-        renderer.close()
     during = {p for t, p in seen if t < 8.0}
     assert during == {"song-a"}, sorted({(round(t, 1), p) for t, p in seen if p != "song-a" and t < 8.0})[:3]
     after = [t for t, p in seen if p != "song-a"]  # the track gone for good: the autopilot takes over
     assert after and 8.0 + LOST_HOLD_S <= after[0] <= 8.0 + LOST_HOLD_S + 2.1, after[:1]
+
+
+@pytest.mark.parametrize("with_autopilot", [True, False])
+def test_autopilot_on_gives_the_picture_back_to_the_plan(gig, tmp_path, with_autopilot):
+    """A manual choice held for the rest of the track with no way back (a /section pressed by mistake lost a
+    7-minute track's video); `/autopilot 1` hands the picture back to the plan, with or without an autopilot."""
+    pilot = Autopilot("sequential", 16) if with_autopilot else None
+    with _plan_show(gig, tmp_path, pilot) as (show, tick):
+        for i in range(3 * FPS):
+            tick(i / FPS, i / FPS)
+        assert (show.preset_name, show.section) == ("song-a", "a0") and show.plan.driving
+        show.commands.put(Command("preset", ("other",), source="osc"))  # queued for its bar
+        for i in range(3 * FPS, 8 * FPS):
+            tick(i / FPS, i / FPS)
+        assert show.preset_name == "other" and not show.plan.driving  # the manual choice holds past a1's start
+        show.commands.put(Command("autopilot", (1.0,), source="osc"))
+        tick(8.0, 8.0)
+        assert (show.preset_name, show.section) == ("song-a", "a1") and show.plan.driving
+        assert show._make_status()["autopilot"] is with_autopilot

@@ -16,7 +16,8 @@ Who drives the picture, highest first:
    stays manual). A choice made while no track was recognised (the set's first seconds, after a
    loss) holds for the track recognised less than :data:`MANUAL_GRACE_S` after it: that track was
    already playing, the recogniser needs about 2.5-3 s to name it. A manual switch waiting for its
-   bar holds for a track recognised meanwhile too (the plan never cuts in before it lands);
+   bar holds for a track recognised meanwhile too (the plan never cuts in before it lands).
+   ``autopilot 1`` gives the picture back to the plan at once (:meth:`PlanPlayer.give_back`);
 2. the plan of the recognised track, while it has one;
 3. the autopilot, which gives way while a plan drives and takes over again when it stops: at once
    when the next track has no plan, :data:`LOST_HOLD_S` after the track was lost (a hot-cue jump or a
@@ -174,6 +175,12 @@ class PlanPlayer:
             _LOGGER.info("song plan of %s stopped: %s (it drives again from the next track recognised)",
                          self._playing[0], why)
         self._manual, self._playing, self._manual_at, self._manual_blind = True, None, t, self._named is None
+
+    def give_back(self, why: str) -> None:
+        """Undo :meth:`take_over` (``why``, for the log): the plan drives again from the next frame."""
+        if self._manual:
+            _LOGGER.info("song plans drive again (%s)", why)
+        self._manual = False
 
     def refused(self, t: float) -> None:
         """The show could not carry out the last cue; try again :data:`RETRY_S` after ``t``."""

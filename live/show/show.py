@@ -476,9 +476,15 @@ class Show:
             self._notes.report("calibrated", f"calibration done: av offset {offset:+.1f} ms")
 
     def _autopilot_command(self, on: bool | None) -> None:
-        if self.autopilot is None:
+        """``autopilot`` on/off/toggle. On also gives the picture back to the recognised track's song plan
+        after a manual choice (else that choice held for the rest of the track, with no way back)."""
+        if self.autopilot is None and self.plan is None:
             raise UserError("no autopilot in this show; start it with --autopilot sequential|shuffle|match")
-        self.autopilot.set_enabled(not self.autopilot.enabled if on is None else on, "autopilot command")
+        if self.autopilot is not None:
+            on = not self.autopilot.enabled if on is None else on
+            self.autopilot.set_enabled(on, "autopilot command")
+        if self.plan is not None and on is not False:
+            self.plan.give_back("autopilot command")
 
     def _autopilot_tick(self, state: AudioState, t: float) -> None:
         """Let the autopilot queue the next preset for the next bar, in the last bar before its boundary."""
