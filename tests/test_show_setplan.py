@@ -371,3 +371,22 @@ def test_autopilot_on_gives_the_picture_back_to_the_plan(gig, tmp_path, with_aut
         tick(8.0, 8.0)
         assert (show.preset_name, show.section) == ("song-a", "a1") and show.plan.driving
         assert show._make_status()["autopilot"] is with_autopilot
+
+
+def test_check_with_set_warns_of_a_plan_json_edited_badly(gig, tmp_path):
+    """`check --set` passed a set whose plan.json was broken ("2 track(s), 1 with a song plan", no row
+    naming it): it is a WARN row naming the track and the file now, as the show's warning."""
+    from live.show import preflight
+    from live.show.runner import ShowSettings
+
+    setdir = tmp_path / "gig"
+    shutil.copytree(gig[0], setdir)
+    doc = json.loads((setdir / "b" / sets.PLAN_FILE).read_text())
+    doc["sections"][1]["start"] = "5,0"
+    (setdir / "b" / sets.PLAN_FILE).write_text(json.dumps(doc))
+    only = set(preflight.PROBES) - {"set"}
+    result = preflight.run_preflight(ShowSettings(set=str(setdir), presets_dir=str(gig[1]),
+                                                  keyframes_dir=str(tmp_path / "kf"), preset="other"), skip=only)
+    got = {c.name: c for c in result.checks if c.probe == "set"}
+    assert "1 with a song plan" in got["set"].detail and got["plan b"].status == preflight.WARN
+    assert sets.PLAN_FILE in got["plan b"].detail and "5,0" in got["plan b"].detail and "plan a" not in got

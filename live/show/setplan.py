@@ -71,9 +71,10 @@ class TrackPlan:
         return max(0, bisect.bisect_right(self.starts, position) - 1)
 
 
-def load_plans(tracks: Iterable[Any]) -> dict[str, TrackPlan]:
+def load_plans(tracks: Iterable[Any], broken: dict[str, str] | None = None) -> dict[str, TrackPlan]:
     """The plans of a loaded set's tracks (``live.library.sets.PreparedTrack``), by track name; tracks
-    without ``--song`` have none, and a broken plan is one warning and no plan (the set still plays)."""
+    without ``--song`` have none, and a broken plan is one warning and no plan (the set still plays).
+    ``broken``, when given, gets {track: why} for those (``check`` shows them as rows)."""
     from live.library.sets import SetError, load_plan
 
     plans = {}
@@ -82,6 +83,8 @@ def load_plans(tracks: Iterable[Any]) -> dict[str, TrackPlan]:
             plan = load_plan(track)
         except SetError as exc:
             _LOGGER.warning("no song plan for %s: %s", track.name, exc)
+            if broken is not None:
+                broken[track.name] = str(exc)
             continue
         if plan is not None:
             plans[track.name] = TrackPlan(track.song_preset, tuple(float(s.start) for s in plan.sections),
