@@ -390,3 +390,25 @@ def test_check_with_set_warns_of_a_plan_json_edited_badly(gig, tmp_path):
     got = {c.name: c for c in result.checks if c.probe == "set"}
     assert "1 with a song plan" in got["set"].detail and got["plan b"].status == preflight.WARN
     assert sets.PLAN_FILE in got["plan b"].detail and "5,0" in got["plan b"].detail and "plan a" not in got
+
+
+def test_a_song_preset_with_other_sections_than_its_plan_is_one_warning_at_start(caplog):
+    """The song preset's [[generation.sections]] edited (one removed): the plan's sections are paired with the
+    preset's in order and the last planned ones wrapped round to the first without a word; one warning now."""
+    class Bank:
+        def names(self):
+            return ["song-a", "song-b"]
+
+        def status(self):
+            return []
+
+        def get(self, name):
+            sections = [1, 2] if name == "song-a" else [1]
+            return type("P", (), {"generation": type("G", (), {"sections": sections})()})(), None
+
+    player = PlanPlayer({"a": TrackPlan("song-a", (0.0, 10.0, 20.0), ("low", "high", "mid")),
+                         "b": TrackPlan("song-b", (0.0,), ("mid",))})
+    with caplog.at_level(logging.WARNING):
+        assert player.check(Bank()) == {} and sorted(player.plans) == ["a", "b"]
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "song plan of a" in warned[0] and "2 sections, the plan 3" in warned[0], warned

@@ -158,6 +158,12 @@ class PlanPlayer:
                 self.unready[track] = self.plans.pop(track)
                 _LOGGER.warning("song plan of %s not played: preset %s %s; while %s plays the show follows its "
                                 "grid, with the autopilot if it is on", track, plan.preset, why, track)
+                continue
+            count = len(bank.get(plan.preset)[0].generation.sections)
+            if count != len(plan.starts):  # sections edited out or added: played, but not as planned
+                _LOGGER.warning("song plan of %s: preset %s has %d sections, the plan %d; they are paired in order "
+                                "(`set add` the track again with --song to rewrite the preset)", track, plan.preset,
+                                count, len(plan.starts))
         return found
 
     def restore(self, bank: Any, names: Iterable[str]) -> list[str]:
