@@ -6,8 +6,10 @@ and the autopilot gives way while a plan drives."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from live.library import sets, song
 from live.messages import AudioState, Command, TrackPosition
 from live.show.autopilot import Autopilot
 from live.show.render import render_file
-from live.show.setplan import PlanPlayer, TrackPlan, load_plans
+from live.show.setplan import MANUAL_GRACE_S, PlanPlayer, TrackPlan, load_plans
 
 RATE = 22050
 FPS = 10
@@ -236,3 +238,177 @@ def test_a_plan_set_aside_plays_once_its_preset_is_ready(gig):
     bank.ready.add("song-a")
     assert player.restore(bank, ["other"]) == [] and player.restore(bank, ["song-a"]) == ["a"]
     assert player.cue(_state(2.0, "a", 4.0), 2.0).plan.preset == "song-a"
+
+
+def _plan_doc(**section) -> dict:
+    sections = [{"name": "a0", "start": 0.0, "end": 10.0, "bars": 4, "energy": 1.0, "level": "low", "key": "none",
+                 "mode": "none"}, {"name": "a1", "start": 10.0, "end": 22.0, "bars": 4, "energy": 1.0, "level": "high",
+                                   "key": "none", "mode": "none", **section}]
+    return {"track": "a.wav", "duration": 22.0, "bpm": 120.0, "beats": [0.0], "downbeats": [0.0], "sections": sections}
+
+
+@pytest.mark.parametrize("text", [
+    json.dumps(_plan_doc(start="x")), json.dumps(_plan_doc(start=None)), json.dumps(_plan_doc(start=[1])),
+    json.dumps(_plan_doc(start=10 ** 400)), json.dumps(_plan_doc(end="soon")), json.dumps(_plan_doc(level="loud")),
+    json.dumps(_plan_doc(level=["x"])), json.dumps(_plan_doc(name=3)), "[" * 100000 + "]" * 100000,
+], ids=["start-text", "start-null", "start-list", "start-huge-int", "end-text", "level-word", "level-list", "name-number",
+        "nested-deep"])
+def test_a_plan_edited_badly_is_one_warning_and_the_other_plans_play(tmp_path, caplog, text):
+    """A plan.json edited by hand (a start that is not a number, a level the show has no speed for, JSON nested
+    past the parser's stack) is one warning naming the file, and the other tracks' plans still load: it raised
+    out of load_plans before, so the show (live --set, render --set, check) did not start at all."""
+    tracks = []
+    for name, doc in (("bad", text), ("good", json.dumps(_plan_doc()))):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / sets.PLAN_FILE).write_text(doc)
+        tracks.append(sets.PreparedTrack(name=name, source="", duration=22.0, origin="librosa", bpm=120.0,
+                                         beats_per_bar=4, beats=[0.0], downbeats=[0.0], sections=[],
+                                         song_preset=f"song-{name}", folder=str(folder)))
+    with caplog.at_level(logging.WARNING):
+        plans = load_plans(tracks)
+    assert list(plans) == ["good"] and plans["good"].starts == (0.0, 10.0)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "no song plan for bad" in warned[0] and sets.PLAN_FILE in warned[0], warned
+
+
+def test_a_manual_choice_made_before_the_track_is_named_holds_for_it(gig, tmp_path):
+    """The DJ starts track a, the VJ picks a preset a second later: the recogniser names a about 2.5 s in and
+    the plan took the picture then (or cut in before the VJ's switch reached its bar, and lost it again when it
+    landed). The choice was made over a: it holds for a, the plan never drives."""
+    cue = (1.0, Command("preset", ("song-b",), source="osc"))
+    frames, status = _render(gig, gig[2]["a"][: 8 * RATE], tmp_path, cues=[cue])
+    assert status["track"] == "a" and status["plan"] is False
+    assert not any(f[2] for f in frames) and not any(f[0] == "song-a" for f in frames), \
+        sorted({(i, f[0]) for i, f in enumerate(frames) if f[0] == "song-a" or f[2]})[:3]
+    assert frames[-1][0] == "song-b"
+
+
+def test_how_long_a_manual_choice_holds():
+    """Until the next track; one recognised just after a choice made while none was named is not the next
+    track (it was playing, unnamed, when the VJ chose), nor one recognised while the VJ's switch waits for its bar."""
+    plans = {"a": TrackPlan("song-a", (0.0, 10.0), ("low", "high")), "b": TrackPlan("song-b", (0.0,), ("mid",))}
+    player = PlanPlayer(plans)
+    assert player.cue(_state(0.5, None), 0.5) is None
+    player.take_over("osc preset", 1.0)  # nothing named yet
+    assert player.cue(_state(3.5, "a", 3.5), 3.5) is None and player.manual and not player.driving  # a holds it
+    assert player.cue(_state(30.0, "b", 1.0), 30.0).plan.preset == "song-b"  # the next track drives
+    late = PlanPlayer(plans)
+    late.cue(_state(0.5, None), 0.5)
+    late.take_over("osc preset", 1.0)
+    assert late.cue(_state(1.0 + MANUAL_GRACE_S + 1.0, "a", 3.0), 1.0 + MANUAL_GRACE_S + 1.0).index == 0  # long ago
+    named = PlanPlayer(plans)
+    named.cue(_state(1.0, "a", 1.0), 1.0)
+    named.take_over("osc preset", 2.0)  # over track a
+    assert named.cue(_state(3.0, "b", 1.0), 3.0).plan.preset == "song-b"  # b is the next track, however soon
+    waiting = PlanPlayer(plans)
+    waiting.cue(_state(1.0, "a", 1.0), 1.0)
+    waiting.take_over("osc preset", 2.0)
+    assert waiting.cue(_state(30.0, "b", 1.0), 30.0, pending=True) is None  # the VJ's switch still waits
+    waiting.take_over("a queued manual switch", 31.0)  # ... and lands: it holds for b
+    assert waiting.cue(_state(32.0, "b", 3.0), 32.0) is None and waiting.manual
+
+
+@contextlib.contextmanager
+def _plan_show(gig, tmp_path: Path, autopilot: Autopilot | None = None):
+    """(the real Show with track a's plan, from preset ``other``; ``tick(t, position)``: a frame at ``t`` with
+    a steady 120 BPM clock and track a at ``position`` s, or no track for None)."""
+    from live.library.bank import open_bank
+    from live.show.show import Show, SyncDecode
+    from live.visuals.decoders import make_decoder
+    from live.visuals.renderer import Renderer
+
+    dec = make_decoder("approx")
+    bank = open_bank(dec.family, dec.latent_channels, dec.device, gig[1], tmp_path / "kf", None, watch=False)
+    renderer = Renderer(64, 64, headless=True)
+    show = Show(bank, SyncDecode(dec), renderer, preset="other", frame_period=1.0 / FPS, autopilot=autopilot,
+                plan=PlanPlayer({"a": TrackPlan("song-a", PLANS["a"][1], PLANS["a"][2])}))
+
+    def tick(t: float, position: float | None) -> None:
+        index = math.floor(2.0 * t)
+        track = None if position is None else TrackPosition("a", position, 1.0, 0, 0, 0)
+        show.tick(t, AudioState(time=t, bpm=120.0, beat_index=index, beat_phase=2.0 * t - index, downbeat=index % 4,
+                                tempo_source="set", track=track))
+    try:
+        yield show, tick
+    finally:
+        renderer.close()
+
+
+def test_a_moment_without_the_track_does_not_let_the_autopilot_flash_another_preset(gig, tmp_path):
+    """A hot-cue jump: the recogniser lets the track go for a moment before it follows it to its new place
+    (measured on a set from `set add --song`: lost, found again 0.4 s later). The autopilot, due in that
+    moment, switched to its next preset and the plan switched back a moment later; it waits a little now."""
+    from live.show.setplan import LOST_HOLD_S
+
+    seen = []
+    with _plan_show(gig, tmp_path, Autopilot("sequential", 1)) as (show, tick):  # the autopilot: due every bar
+        for i in range(12 * FPS):
+            t = i / FPS
+            gone = 3.5 <= t < 4.3 or t >= 8.0  # the jump's moment (across a bar at 4 s); then the track ends
+            tick(t, None if gone else t + (5.0 if t >= 4.3 else 0.0))
+            seen.append((t, show.preset_name))
+    during = {p for t, p in seen if t < 8.0}
+    assert during == {"song-a"}, sorted({(round(t, 1), p) for t, p in seen if p != "song-a" and t < 8.0})[:3]
+    after = [t for t, p in seen if p != "song-a"]  # the track gone for good: the autopilot takes over
+    assert after and 8.0 + LOST_HOLD_S <= after[0] <= 8.0 + LOST_HOLD_S + 2.1, after[:1]
+
+
+@pytest.mark.parametrize("with_autopilot", [True, False])
+def test_autopilot_on_gives_the_picture_back_to_the_plan(gig, tmp_path, with_autopilot):
+    """A manual choice held for the rest of the track with no way back (a /section pressed by mistake lost a
+    7-minute track's video); `/autopilot 1` hands the picture back to the plan, with or without an autopilot."""
+    pilot = Autopilot("sequential", 16) if with_autopilot else None
+    with _plan_show(gig, tmp_path, pilot) as (show, tick):
+        for i in range(3 * FPS):
+            tick(i / FPS, i / FPS)
+        assert (show.preset_name, show.section) == ("song-a", "a0") and show.plan.driving
+        show.commands.put(Command("preset", ("other",), source="osc"))  # queued for its bar
+        for i in range(3 * FPS, 8 * FPS):
+            tick(i / FPS, i / FPS)
+        assert show.preset_name == "other" and not show.plan.driving  # the manual choice holds past a1's start
+        show.commands.put(Command("autopilot", (1.0,), source="osc"))
+        tick(8.0, 8.0)
+        assert (show.preset_name, show.section) == ("song-a", "a1") and show.plan.driving
+        assert show._make_status()["autopilot"] is with_autopilot
+
+
+def test_check_with_set_warns_of_a_plan_json_edited_badly(gig, tmp_path):
+    """`check --set` passed a set whose plan.json was broken ("2 track(s), 1 with a song plan", no row
+    naming it): it is a WARN row naming the track and the file now, as the show's warning."""
+    from live.show import preflight
+    from live.show.runner import ShowSettings
+
+    setdir = tmp_path / "gig"
+    shutil.copytree(gig[0], setdir)
+    doc = json.loads((setdir / "b" / sets.PLAN_FILE).read_text())
+    doc["sections"][1]["start"] = "5,0"
+    (setdir / "b" / sets.PLAN_FILE).write_text(json.dumps(doc))
+    only = set(preflight.PROBES) - {"set"}
+    result = preflight.run_preflight(ShowSettings(set=str(setdir), presets_dir=str(gig[1]),
+                                                  keyframes_dir=str(tmp_path / "kf"), preset="other"), skip=only)
+    got = {c.name: c for c in result.checks if c.probe == "set"}
+    assert "1 with a song plan" in got["set"].detail and got["plan b"].status == preflight.WARN
+    assert sets.PLAN_FILE in got["plan b"].detail and "5,0" in got["plan b"].detail and "plan a" not in got
+
+
+def test_a_song_preset_with_other_sections_than_its_plan_is_one_warning_at_start(caplog):
+    """The song preset's [[generation.sections]] edited (one removed): the plan's sections are paired with the
+    preset's in order and the last planned ones wrapped round to the first without a word; one warning now."""
+    class Bank:
+        def names(self):
+            return ["song-a", "song-b"]
+
+        def status(self):
+            return []
+
+        def get(self, name):
+            sections = [1, 2] if name == "song-a" else [1]
+            return type("P", (), {"generation": type("G", (), {"sections": sections})()})(), None
+
+    player = PlanPlayer({"a": TrackPlan("song-a", (0.0, 10.0, 20.0), ("low", "high", "mid")),
+                         "b": TrackPlan("song-b", (0.0,), ("mid",))})
+    with caplog.at_level(logging.WARNING):
+        assert player.check(Bank()) == {} and sorted(player.plans) == ["a", "b"]
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "song plan of a" in warned[0] and "2 sections, the plan 3" in warned[0], warned

@@ -293,6 +293,8 @@ def load_plan(track: PreparedTrack) -> Any:
         raise SetError(f"{where}: missing; `set remove` the track and `set add` it again with --song") from None
     except FileRefused as exc:
         raise SetError(f"{where}: {exc}") from None
+    except RecursionError:  # JSON nested deeper than the parser's stack: not a plan, one line
+        raise SetError(f"{where}: not a song plan (nested too deeply)") from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise SetError(f"{where}: not a song plan ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})") \
             from None

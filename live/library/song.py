@@ -98,10 +98,28 @@ class SongPlan:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> "SongPlan":
-        """A plan read back from :meth:`to_json`'s dict."""
+        """A plan read back from :meth:`to_json`'s dict; ValueError or TypeError naming the first
+        field the show plays from (a section's name, start, end, level) that is not what it should
+        be: a plan edited by hand is refused whole, never half-played."""
         doc = dict(doc)
-        doc["sections"] = [SongSection(**s) for s in doc["sections"]]
+        doc["sections"] = [_checked_section(SongSection(**s), i) for i, s in enumerate(doc["sections"])]
         return cls(**doc)
+
+
+def _checked_section(section: SongSection, index: int) -> SongSection:
+    """``section`` with its start and end as finite floats; ValueError naming the section and the field."""
+    where = f"section {index + 1}"
+    if not isinstance(section.name, str) or not section.name:
+        raise ValueError(f"{where}: name {section.name!r} is not a name")
+    if section.level not in BEATS_PER_KEYFRAME:
+        raise ValueError(f"{where}: level {section.level!r} is not one of {', '.join(BEATS_PER_KEYFRAME)}")
+    for key in ("start", "end"):
+        value = getattr(section, key)
+        # bool is an int to Python, and an int too large for a float overflows: neither is a time.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1e9 < value < 1e9:
+            raise ValueError(f"{where}: {key} {value!r} is not a time in seconds")
+        setattr(section, key, float(value))
+    return section
 
 
 def song_name(track: str | Path) -> str:

@@ -340,17 +340,20 @@ def probe_shaders(s: ShowSettings, bank: Any) -> list[Check]:
 
 def probe_set(s: ShowSettings, bank: Any) -> list[Check]:
     """``--set``: the set loads as the show loads it (a track left out is a WARN), and each song
-    plan's preset can play from the ``bank`` (one that cannot is a WARN: the show plays that track
-    without its plan). No rows without ``--set``."""
+    plan's preset can play from the ``bank`` and its ``plan.json`` loads (one that cannot is a WARN:
+    the show plays that track without its plan). No rows without ``--set``."""
     from live.show.inputs import load_set
     from live.show.setplan import load_plans, unplayable
 
     index = load_set(s.set, s.sets_dir)
     if index is None:
         return []
-    plans = load_plans(index.tracks)
+    broken: dict[str, str] = {}
+    plans = load_plans(index.tracks, broken)
     rows = [Check("set", "set", PASS, f"{s.set}: {len(index)} track(s), {len(plans)} with a song plan")]
     rows += [Check("set", "set", WARN, f"left out: {line}") for line in index.skipped]
+    rows += [Check("set", f"plan {track}", WARN, f"{why}; the show plays {track} without its plan")
+             for track, why in sorted(broken.items())]  # a plan.json missing or edited badly
     for track, plan in sorted(plans.items()):
         why = unplayable(bank, plan.preset) if bank is not None else ""
         if why:

@@ -380,7 +380,7 @@ class Show:
                 if self.queued is not None and self.queued is self._pilot_switch:
                     self.queued = None  # the autopilot's next preset goes with it
             if self.plan is not None and cmd.name in PLAN_OVERRIDES and cmd.source not in (PLAN_SOURCE, "autopilot"):
-                self.plan.take_over(f"{cmd.source} {cmd.name}")
+                self.plan.take_over(f"{cmd.source} {cmd.name}", now)
         except UserError as exc:
             self._refused(cmd, "", f"refused: {exc}")
         except Exception as exc:  # a bug carrying out one command must not stop the show
@@ -476,9 +476,15 @@ class Show:
             self._notes.report("calibrated", f"calibration done: av offset {offset:+.1f} ms")
 
     def _autopilot_command(self, on: bool | None) -> None:
-        if self.autopilot is None:
+        """``autopilot`` on/off/toggle. On also gives the picture back to the recognised track's song plan
+        after a manual choice (else that choice held for the rest of the track, with no way back)."""
+        if self.autopilot is None and self.plan is None:
             raise UserError("no autopilot in this show; start it with --autopilot sequential|shuffle|match")
-        self.autopilot.set_enabled(not self.autopilot.enabled if on is None else on, "autopilot command")
+        if self.autopilot is not None:
+            on = not self.autopilot.enabled if on is None else on
+            self.autopilot.set_enabled(on, "autopilot command")
+        if self.plan is not None and on is not False:
+            self.plan.give_back("autopilot command")
 
     def _autopilot_tick(self, state: AudioState, t: float) -> None:
         """Let the autopilot queue the next preset for the next bar, in the last bar before its boundary."""
@@ -539,7 +545,7 @@ class Show:
         if self.plan is not None:
             self._plan_tick(state, now)
         if self.autopilot is not None:
-            if self.plan is not None and self.plan.driving:
+            if self.plan is not None and self.plan.holds(now):
                 self.autopilot.observe(state)  # it gives way to the plan, and keeps listening
             else:
                 self._autopilot_tick(state, now + self.frame_period)
@@ -554,7 +560,7 @@ class Show:
         """Carry out the queued switch; a preset the bank dropped meanwhile is refused in one line."""
         queued, self.queued = self.queued, None
         if self.plan is not None and queued is not self._pilot_switch:
-            self.plan.take_over("a queued manual switch")  # given before the track came in: it still wins
+            self.plan.take_over("a queued manual switch", now)  # given before the track came in: it still wins
         try:
             if queued.section and queued.preset == self.preset_name:  # type: ignore[union-attr]
                 self.enter_section(queued.section, now)  # type: ignore[union-attr]
@@ -569,7 +575,8 @@ class Show:
         decode's lookahead: the section's pictures are the ones decoded for that moment)."""
         assert self.plan is not None
         ahead = 0.0 if self.pixels is not None else self.decode.lookahead
-        cue = self.plan.cue(state, now + ahead + 0.5 * self.frame_period)
+        pending = self.queued is not None and self.queued is not self._pilot_switch  # a manual switch: it wins
+        cue = self.plan.cue(state, now + ahead + 0.5 * self.frame_period, pending)
         if cue is None:
             return
         try:
