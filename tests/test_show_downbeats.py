@@ -28,6 +28,32 @@ def _madmom() -> None:
         pytest.skip("madmom is not installed")
 
 
+def test_a_long_track_is_decoded_in_pieces_as_it_is_whole():
+    """decode_in_pieces: a long track's DBN in pieces (its memory bounded) gives the whole decode's
+    beats and bar count; a short one is decoded whole."""
+    _madmom()
+    from madmom.features.downbeats import DBNDownBeatTrackingProcessor
+
+    rng = np.random.default_rng(1)
+    frames = 100 * downbeats.FPS  # 100 s at 123 BPM, a downbeat every 4 beats from 0.3 s, noisy
+    act = np.full((frames, 2), 0.02) + 0.03 * rng.random((frames, 2))
+    beat_frames = np.round((0.3 + np.arange(0, 100, 60 / 123)) * downbeats.FPS).astype(int)
+    beat_frames = beat_frames[beat_frames < frames]
+    act[beat_frames, 0] = 0.6
+    act[beat_frames[::4], 0], act[beat_frames[::4], 1] = 0.05, 0.7
+    dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=downbeats.FPS)
+    whole = np.asarray(dbn(act))
+    calls = []
+    pieces = downbeats.decode_in_pieces(lambda a: calls.append(len(a)) or dbn(a), act, 4, piece_s=30.0, margin_s=10.0)
+    assert len(calls) == 4 and max(calls) <= 50 * downbeats.FPS  # never the whole track at once
+    assert pieces.shape == whole.shape and np.allclose(pieces, whole, atol=0.02)
+    downs = pieces[pieces[:, 1] == 1, 0]
+    assert np.allclose(downs[:3], 0.3 + np.arange(3) * 4 * 60 / 123, atol=0.02)
+    calls.clear()
+    downbeats.decode_in_pieces(lambda a: calls.append(len(a)) or dbn(a), act[:4000], 4, piece_s=30.0, margin_s=10.0)
+    assert calls == [4000]  # 40 s: whole
+
+
 def test_the_beat_activation_is_mixed_and_the_downbeat_column_kept():
     joint = np.array([[0.1, 0.0], [0.0, 0.8], [0.3, 0.2], [0.05, 0.9]])
     beat = np.array([0.9, 0.9, 0.1])  # one frame short: padded with no beat

@@ -46,6 +46,13 @@ CHORD_RATIO = 6.0  # chord changes on another place in the bar, times those on m
 CHORD_HOP = 512  # chroma frames (23 ms at 22,050 Hz)
 FPS = 100  # frames per second of madmom's activations
 NET_RATE = 44100  # the networks' sample rate
+# The DBN decodes a long track in pieces of PIECE_S seconds, each with MARGIN_S more either way (its
+# answer there is dropped, and the bars of each piece are counted on from the one before): its
+# Viterbi keeps a pointer per frame and state, 1.3 GB per 5 minutes (a 60-minute recorded mix
+# wanted 16 GB), and in pieces it stays at ~0.5 GB whatever the length. A track up to PIECE_S +
+# 2 x MARGIN_S is decoded whole, as before (every development clip).
+PIECE_S = 90.0
+MARGIN_S = 15.0
 
 
 def combine_activations(joint: np.ndarray, beat: np.ndarray, weight: float = BEAT_WEIGHT) -> np.ndarray:
@@ -65,6 +72,35 @@ def combine_activations(joint: np.ndarray, beat: np.ndarray, weight: float = BEA
     return np.c_[np.clip(any_beat - down, tiny, 1.0 - tiny - down), down].astype(np.float32)
 
 
+def decode_in_pieces(dbn: Any, act: np.ndarray, per_bar: int, piece_s: float = PIECE_S,
+                     margin_s: float = MARGIN_S) -> np.ndarray:
+    """``dbn``'s (time, place in the bar) rows for the activations ``act`` (:data:`FPS` frames a
+    second), decoded piece by piece for a long track (see :data:`PIECE_S`): each piece keeps its
+    beats inside its own stretch, its bar count turned to agree with the piece before on the
+    beats both found in their overlap."""
+    piece, margin = int(piece_s * FPS), int(margin_s * FPS)
+    if len(act) <= piece + 2 * margin:
+        return np.asarray(dbn(act))
+    rows: list[np.ndarray] = []
+    before = np.zeros((0, 2))  # the last piece's rows, margins included
+    for first in range(0, len(act), piece):
+        lo, hi = max(0, first - margin), min(len(act), first + piece + margin)
+        found = np.asarray(dbn(act[lo:hi]), dtype=float).reshape(-1, 2)
+        found[:, 0] += lo / FPS
+        if len(before) and len(found):
+            # The beats both pieces found (within 30 ms) in the overlap: the most common place
+            # difference turns this piece's count to the one before's (none in common: its own).
+            near = np.abs(found[:, :1] - before[:, 0]) < 0.03
+            i, j = np.nonzero(near)
+            if len(i):
+                shift = int(np.bincount(((before[j, 1] - found[i, 1]) % per_bar).astype(int)).argmax())
+                found[:, 1] = (found[:, 1] - 1 + shift) % per_bar + 1
+        own = (found[:, 0] >= first / FPS) & (found[:, 0] < (first + piece) / FPS)
+        rows.append(found[own])
+        before = found
+    return np.concatenate(rows)
+
+
 def madmom_downbeats(y: Any, sr: int, beats_per_bar: tuple[int, ...] = BEATS_PER_BAR,
                      beat_weight: float = BEAT_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
     """(beat times, downbeat times) of mono ``y`` at ``sr`` by madmom's offline trackers (module doc).
@@ -82,7 +118,8 @@ def madmom_downbeats(y: Any, sr: int, beats_per_bar: tuple[int, ...] = BEATS_PER
     act = RNNDownBeatProcessor(num_threads=1)(signal)
     if beat_weight > 0.0:
         act = combine_activations(act, RNNBeatProcessor(num_threads=1)(signal), beat_weight)
-    beats = DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), fps=FPS)(act)
+    beats = decode_in_pieces(DBNDownBeatTrackingProcessor(beats_per_bar=list(beats_per_bar), fps=FPS), act,
+                             max(beats_per_bar))
     if len(beats) == 0:
         return np.zeros(0), np.zeros(0)
     places = beats[:, 1].astype(int)
