@@ -1,0 +1,102 @@
+"""What a DJ sees of a prepared set (``--set``): the one-line refusal of a broken set, the phrase
+count, the HUD's track line and /status while the models load. Fast: sets written by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live import fingerprint as fp
+from live.cli import main
+from live.library import sets
+from live.messages import AudioState, TrackPosition
+
+BEAT = 0.5  # 120 BPM
+
+
+def _track(name: str, first: float = 0.25, bars: int = 32, sections: tuple[float, ...] = (0.0,)) -> dict:
+    beats = [round(first + k * BEAT, 4) for k in range(bars * 4)]
+    return {"name": name, "source": f"/music/{name}.wav", "duration": round(beats[-1] + BEAT, 3), "origin": "librosa",
+            "bpm": 120.0, "beats_per_bar": 4, "beats": beats, "downbeats": beats[::4],
+            "sections": [{"name": f"s{k}", "start": s} for k, s in enumerate(sections)], "landmarks": 3,
+            "song_preset": "", "format": sets.FORMAT}
+
+
+def _write(setdir: Path, doc: dict, prints: bool = True) -> Path:
+    folder = setdir / doc["name"]
+    folder.mkdir(parents=True)
+    if prints:
+        sets.save_landmarks(folder / sets.PRINTS_FILE, fp.Landmarks(hashes=np.array([1, 2, 3], np.uint32),
+                                                                   frames=np.array([0, 5, 9], np.uint32)))
+    (folder / sets.TRACK_FILE).write_text(json.dumps(doc))
+    return folder
+
+
+def test_a_set_whose_every_track_is_broken_says_why_in_one_line(tmp_path, capsys):
+    setdir = tmp_path / "gig"
+    _write(setdir, _track("a"), prints=False)  # its fingerprints deleted
+    (_write(setdir, _track("b")) / sets.TRACK_FILE).write_text('{"name": "b", "bpm": ')  # cut short
+    with pytest.raises(sets.SetError) as err:
+        sets.SetIndex.load(setdir)
+    message = str(err.value)
+    assert "2 broken" in message and "track.json: not a track file" in message and "(and 1 more)" in message and "no prepared tracks" not in message
+    assert main(["beats", str(tmp_path / "any.wav"), "--set", str(setdir)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "broken" in lines[0]
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"beats": [1.0]}, "beats"), ({"beats": ["1.0", "1.5"]}, "beats"), ({"beats": [1.0, 1.0, 1.5]}, "beats"),
+    ({"downbeats": [2.0, 1.0]}, "downbeats"), ({"duration": "forty"}, "duration"), ({"beats_per_bar": 0}, "beats_per_bar"),
+    ({"sections": [{"name": "x"}]}, "sections"),
+])
+def test_a_track_whose_grid_the_show_cannot_use_is_left_out_when_the_set_loads(tmp_path, change, words):
+    setdir = tmp_path / "gig"
+    _write(setdir, _track("good"))
+    _write(setdir, {**_track("bad"), **change})
+    index = sets.SetIndex.load(setdir)
+    assert [t.name for t in index.tracks] == ["good"]
+    assert len(index.skipped) == 1 and "bad" in index.skipped[0] and words in index.skipped[0]
+
+
+def test_phrases_count_from_the_sections_first_downbeat():
+    # The first section starts at 0.0, a quarter second before the first downbeat; the second one
+    # starts on bar 16's downbeat, written 3 ms late (rounded).
+    track = sets.PreparedTrack(**_track("a", sections=(0.0, 0.25 + 16 * 4 * BEAT + 0.003)))
+    bar = 4 * BEAT
+
+    def phrase(bars: float) -> int:
+        return track.locate(0.25 + bars * bar).phrase
+
+    assert [phrase(b) for b in (0.5, 7.5, 7.99, 8.01, 15.5)] == [0, 0, 0, 1, 1]
+    assert [phrase(b) for b in (16.5, 23.5, 24.5)] == [0, 0, 1]
+
+
+def test_the_hud_track_line_rolls_the_minute_over():
+    from live.visuals.hud import clock_text, status_lines
+
+    state = AudioState(track=TrackPosition(name="a", position=59.97, speed=1.0, bar=30, phrase=3, section=0))
+    line = [x for x in status_lines({"preset": "demo"}, state) if x.startswith("track a")][0]
+    assert "1:00.0" in line and "0:60.0" not in line
+    assert clock_text(125.04) == "2:05.0" and clock_text(9.96) == "0:10.0"
+
+
+def test_status_while_the_models_load_names_the_track_and_the_tempo(tmp_path):
+    from live.show.runner import Stage
+
+    class Holding:
+        ticks = 0
+
+        def tick(self, now: float, state: AudioState) -> None:
+            self.ticks += 1
+
+    stage = Stage(Holding(), lambda: None, tmp_path)
+    track = TrackPosition(name="a", position=12.345, speed=1.04, bar=5, phrase=0, section=0)
+    stage.tick(1.0, AudioState(tempo=128.0, confidence=1.0, tempo_source="set", track=track))
+    status = stage.status()
+    assert status["holding"] == "loading" and stage.holding.ticks == 1
+    assert status["tempo_source"] == "set" and status["bpm"] == 128.0
+    assert (status["track"], status["track_position"], status["track_speed"], status["track_bar"]) == ("a", 12.35, 1.04, 5)
