@@ -100,3 +100,19 @@ def test_status_while_the_models_load_names_the_track_and_the_tempo(tmp_path):
     assert status["holding"] == "loading" and stage.holding.ticks == 1
     assert status["tempo_source"] == "set" and status["bpm"] == 128.0
     assert (status["track"], status["track_position"], status["track_speed"], status["track_bar"]) == ("a", 12.35, 1.04, 5)
+
+
+def test_the_grids_tempo_is_steady_on_a_grid_quantised_to_analysis_frames():
+    # librosa's beats sit on 512-sample frames at 22050 Hz: one interval's tempo jumps 123 <-> 129
+    # BPM on a 123.8 BPM track; the published tempo must not flicker with it.
+    frame = 512 / 22050
+    beats = [round(round((0.2 + k * 60 / 123.8) / frame) * frame, 4) for k in range(160)]
+    doc = {**_track("a"), "beats": beats, "downbeats": beats[::4], "duration": beats[-1] + 0.5}
+    track = sets.PreparedTrack(**doc)
+    tempos = [track.locate(p).bpm for p in np.arange(0.0, beats[-1] + 1.0, 0.1)]
+    assert max(tempos) - min(tempos) < 1.0 and abs(float(np.median(tempos)) - 123.8) < 0.3
+    # A grid that changes tempo (a rekordbox grid) still gives each part its own.
+    steps = np.concatenate([np.arange(64) * 0.5, 32.0 + np.arange(1, 65) * 60 / 128])
+    changed = sets.PreparedTrack(**{**_track("b"), "beats": steps.tolist(), "downbeats": steps[::4].tolist(),
+                                    "duration": float(steps[-1]) + 0.5})
+    assert changed.locate(10.0).bpm == pytest.approx(120.0) and changed.locate(50.0).bpm == pytest.approx(128.0)

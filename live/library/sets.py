@@ -52,6 +52,7 @@ PRINTS_FILE = "fingerprint.npz"
 PLAN_FILE = "plan.json"
 ORIGINS = ("madmom", "librosa", "rekordbox")
 BARS_PER_PHRASE = 8  # dance music moves in 8-bar phrases (song mode's shortest section)
+TEMPO_SPAN_BEATS = 16  # a grid's local tempo is measured over this many beats (4 bars) around a position
 PHRASE_START_SLACK = 0.1  # bars a section's start may lie past its first downbeat and still begin there
 MAX_XML_BYTES = 512 * 1024 * 1024  # a 20,000-track collection export is ~100 MB
 MAX_PRINTS_BYTES = 64 * 1024 * 1024  # a 20-minute track has ~1 MB of landmarks
@@ -80,7 +81,7 @@ class GridPoint:
     negative before it), ``bar`` (bars since the first downbeat, fractional), ``beat_in_bar``
     (0 .. beats_per_bar, 0 = the downbeat), ``phrase`` (whole :data:`BARS_PER_PHRASE`-bar phrases
     since the section's start), ``section`` (index into the track's sections, -1 before the first),
-    ``bpm`` (the grid's local tempo at the original speed)."""
+    ``bpm`` (the grid's local tempo at the original speed, over :data:`TEMPO_SPAN_BEATS` beats around it)."""
 
     beat: float
     bar: float
@@ -142,8 +143,14 @@ class PreparedTrack:
             # a bar past a downbeat (rounded) still begins on that downbeat.
             first_bar = math.ceil(self.locate_bar(starts[section]) - PHRASE_START_SLACK)
             phrase = int(max(0.0, math.floor(bar) - first_bar) // BARS_PER_PHRASE)
+        # The tempo over the beats around the position, not one beat's: a grid from an analysis
+        # has its beats on frames (10-23 ms), so one interval's tempo jumps by up to 5% from
+        # beat to beat (128 <-> 134 BPM in /status, the HUD and the clock out).
+        lo = max(0, min(i + 1 - TEMPO_SPAN_BEATS // 2, len(beats) - 1 - TEMPO_SPAN_BEATS))
+        hi = min(len(beats) - 1, lo + TEMPO_SPAN_BEATS)
+        bpm = 60.0 * (hi - lo) / (beats[hi] - beats[lo])
         return GridPoint(beat=float(beat), bar=float(bar), beat_in_bar=float(in_bar), phrase=phrase,
-                         section=section, bpm=float(60.0 / period))
+                         section=section, bpm=float(bpm))
 
     def locate_bar(self, position: float) -> float:
         """Fractional bars since the first downbeat at ``position`` (see :meth:`locate`)."""
