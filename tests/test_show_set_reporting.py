@@ -116,3 +116,35 @@ def test_the_grids_tempo_is_steady_on_a_grid_quantised_to_analysis_frames():
     changed = sets.PreparedTrack(**{**_track("b"), "beats": steps.tolist(), "downbeats": steps[::4].tolist(),
                                     "duration": float(steps[-1]) + 0.5})
     assert changed.locate(10.0).bpm == pytest.approx(120.0) and changed.locate(50.0).bpm == pytest.approx(128.0)
+
+
+def _follow_grid(clock, t0: float, t1: float, name: str, first_beat: float, period: float = 0.5) -> float:
+    """Offer the set readings of track ``name`` (its grid beat ``first_beat`` at t0) every 10 ms up to t1."""
+    from live.messages import TempoReading
+
+    t = t0
+    while t < t1:
+        clock.offer(TempoReading("set", 60.0 / period, first_beat + (t - t0) / period, t), name)
+        clock.sync(t)
+        t += 0.01
+    return t
+
+
+def test_a_downbeat_given_by_hand_holds_for_its_track_and_the_next_tracks_grid_has_its_own_bar():
+    import math
+
+    from live.beat.clock import BeatClock
+
+    clock = BeatClock()
+    t = _follow_grid(clock, 30.0, 34.0, "a", 0.0)  # track a: its downbeats on grid beats 0, 4, 8...
+    clock.resync(t + 0.5)  # R pressed a beat late: the DJ says the one is there
+    one_by_hand = math.floor(clock.beats_at(t + 0.5) + 0.5)
+    assert clock.downbeat_of(one_by_hand) == 0
+    t = _follow_grid(clock, t, 38.0, "a", (t - 30.0) / 0.5)  # a plays on: the hand's one holds
+    assert clock.downbeat_of(one_by_hand + 4) == 0
+    # Track b comes in: its grid beat 1002 (the third beat of its bar) plays at tb.
+    tb = t
+    t = _follow_grid(clock, tb, tb + 6.0, "b", 1002.0)
+    asked = t - 0.25  # between two beats, in the grid and the clock alike
+    grid_beat = math.floor(1002.0 + (asked - tb) / 0.5)
+    assert clock.downbeat_of(math.floor(clock.beats_at(asked))) == grid_beat % 4
