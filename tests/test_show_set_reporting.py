@@ -148,3 +148,18 @@ def test_a_downbeat_given_by_hand_holds_for_its_track_and_the_next_tracks_grid_h
     asked = t - 0.25  # between two beats, in the grid and the clock alike
     grid_beat = math.floor(1002.0 + (asked - tb) / 0.5)
     assert clock.downbeat_of(math.floor(clock.beats_at(asked))) == grid_beat % 4
+
+
+def test_a_grid_that_fails_while_followed_loses_the_track_not_the_analysis(caplog):
+    from live.audio.recognise import Recogniser, _Line
+
+    track = sets.PreparedTrack(**_track("a"))
+    line = _Line("a", track, 1.0)
+    line.add(10.0, 5.0, 50.0)
+    recogniser = Recogniser(matcher=object(), samplerate=22050)
+    recogniser._line = line
+    assert recogniser.at(10.2) is not None  # followed
+    track.beats = [1.0]  # what a track.json of one beat made of it before the set checked grids on load
+    with caplog.at_level("WARNING"):
+        assert recogniser.at(10.4) is None and recogniser.following is None
+    assert any("its grid cannot be followed" in r.getMessage() for r in caplog.records)
