@@ -92,6 +92,7 @@ import numpy as np
 from live import fingerprint as fp
 from live.handoff import LatestSlot
 from live.messages import BEATS_PER_BAR, TempoReading, TrackPosition
+from live.ratelog import RateLimitedLog
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -287,6 +288,7 @@ class Recogniser:
         self._candidates: list[_Line] = []  # new lines weighed against the followed one (a jump, a track)
         self._outgoing: _Line | None = None  # the line followed last (a blend's outgoing track)
         self._hint: tuple[float, Any] | None = None  # the last answer's weaker lead of a blend's incoming track
+        self._bad = RateLimitedLog(_LOGGER)  # a track whose grid fails: once, then counted
         self.busy = 0.0  # CPU seconds spent matching (the cost figure)
         self.matches = 0
         self._thread: _MatchThread | None = None
@@ -515,7 +517,12 @@ class Recogniser:
         if t - line.confirmed > HOLD_S or position > float(getattr(line.track, "duration", math.inf)) + 1.0:
             self._let_go("no match" if t - line.confirmed > HOLD_S else "its end")
             return None
-        point = line.track.locate(position)
+        try:
+            point = line.track.locate(position)
+        except Exception as exc:  # a grid it cannot follow loses the track, never the analysis (it publishes the beat)
+            self._bad.report(line.name, f"set: {line.name}: its grid cannot be followed ({exc}); going on without it")
+            self._lose("its grid")
+            return None
         per_bar = int(getattr(line.track, "beats_per_bar", BEATS_PER_BAR)) or BEATS_PER_BAR
         # The bar's downbeat in whole bars, then the beat inside it: downbeats on multiples of 4.
         bar = math.floor(point.bar - point.beat_in_bar / per_bar + 0.5)

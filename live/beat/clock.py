@@ -67,6 +67,7 @@ class BeatClock:
         self._new_bar = lambda: BarEvidence(weights, switch, ramp=ramp, contrast=contrast)
         self._bar = self._new_bar()
         self._downbeat_user: int | None = None  # beat index (mod 4) the user declared the one
+        self._downbeat_track: str | None = None  # the set track followed when the user declared it
         self._taps: list[float] = []
         self.sources = TempoSources()
         self.external: str | None = None  # the external source followed now (link, midi_clock)
@@ -143,6 +144,8 @@ class BeatClock:
             return
         base = self.anchor_beat + (reading.time - self.anchor_time) * self.bpm / 60.0
         self._rebase(reading.time, self.sources.follow(reading, base), reading.bpm)
+        if reading.source == "set" and self.sources.followed_track != self._downbeat_track:
+            self._downbeat_user = None  # another track's grid has its own bar; the hand's one was for the last
         self.external = self.source = reading.source
         self.confidence = 1.0
 
@@ -220,11 +223,13 @@ class BeatClock:
         self.offset += float(beats)
 
     def resync(self, t: float) -> None:
-        """``t`` is the downbeat: put phase 0 there and make that beat the one of the bar."""
+        """``t`` is the downbeat: put phase 0 there and make that beat the one of the bar (until a
+        prepared set's track other than the one followed now is recognised: its grid has the bar)."""
         pos = self.beats_at(t)
         target = float(math.floor(pos + 0.5))
         self.offset += target - pos
         self._downbeat_user = int(target) % BEATS_PER_BAR
+        self._downbeat_track = self.sources.followed_track if self.external == "set" else None
 
     def lock(self, on: bool, t: float) -> None:
         """Hold the current tempo (True) or hand it back to the audio (False)."""

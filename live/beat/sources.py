@@ -88,6 +88,11 @@ class TempoSources:
         return self._following
 
     @property
+    def followed_track(self) -> str | None:
+        """The set track the last ``set`` mapping was made for (None before any)."""
+        return self._followed_track
+
+    @property
     def downbeat_one(self) -> int:
         """Which clock beat index (mod 4) is the followed source's downbeat."""
         return self._k % BEATS_PER_BAR

@@ -52,6 +52,8 @@ PRINTS_FILE = "fingerprint.npz"
 PLAN_FILE = "plan.json"
 ORIGINS = ("madmom", "librosa", "rekordbox")
 BARS_PER_PHRASE = 8  # dance music moves in 8-bar phrases (song mode's shortest section)
+TEMPO_SPAN_BEATS = 16  # a grid's local tempo is measured over this many beats (4 bars) around a position
+PHRASE_START_SLACK = 0.1  # bars a section's start may lie past its first downbeat and still begin there
 MAX_XML_BYTES = 2 * 1024 ** 3  # read whole: 10,000 7-minute tracks with a TEMPO per beat (rekordbox's dynamic
 # grids, ~70 bytes each) are ~650 MB; one TEMPO a track: ~1.5 KB a track
 MAX_PRINTS_BYTES = 64 * 1024 * 1024  # a 20-minute track has ~1 MB of landmarks
@@ -80,7 +82,7 @@ class GridPoint:
     negative before it), ``bar`` (bars since the first downbeat, fractional), ``beat_in_bar``
     (0 .. beats_per_bar, 0 = the downbeat), ``phrase`` (whole :data:`BARS_PER_PHRASE`-bar phrases
     since the section's start), ``section`` (index into the track's sections, -1 before the first),
-    ``bpm`` (the grid's local tempo at the original speed)."""
+    ``bpm`` (the grid's local tempo at the original speed, over :data:`TEMPO_SPAN_BEATS` beats around it)."""
 
     beat: float
     bar: float
@@ -137,10 +139,19 @@ class PreparedTrack:
         section = int(np.searchsorted(starts, position, side="right") - 1) if starts else -1
         phrase = 0
         if section >= 0:
-            bar_at_start = self.locate_bar(starts[section])
-            phrase = int(max(0.0, math.floor(bar) - math.floor(bar_at_start + 1e-6)) // BARS_PER_PHRASE)
+            # Phrases run from the section's first downbeat: what comes before it (the first section's
+            # 0.0 ahead of the track's first downbeat) is no bar of its own; a start up to a tenth of
+            # a bar past a downbeat (rounded) still begins on that downbeat.
+            first_bar = math.ceil(self.locate_bar(starts[section]) - PHRASE_START_SLACK)
+            phrase = int(max(0.0, math.floor(bar) - first_bar) // BARS_PER_PHRASE)
+        # The tempo over the beats around the position, not one beat's: a grid from an analysis
+        # has its beats on frames (10-23 ms), so one interval's tempo jumps by up to 5% from
+        # beat to beat (128 <-> 134 BPM in /status, the HUD and the clock out).
+        lo = max(0, min(i + 1 - TEMPO_SPAN_BEATS // 2, len(beats) - 1 - TEMPO_SPAN_BEATS))
+        hi = min(len(beats) - 1, lo + TEMPO_SPAN_BEATS)
+        bpm = 60.0 * (hi - lo) / (beats[hi] - beats[lo])
         return GridPoint(beat=float(beat), bar=float(bar), beat_in_bar=float(in_bar), phrase=phrase,
-                         section=section, bpm=float(60.0 / period))
+                         section=section, bpm=float(bpm))
 
     def locate_bar(self, position: float) -> float:
         """Fractional bars since the first downbeat at ``position`` (see :meth:`locate`)."""
@@ -244,8 +255,32 @@ def load_track(folder: Path) -> PreparedTrack:
         raise SetError(f"{where}: not a track file of this version ({str(exc).splitlines()[0][:80]})") from None
     if track.format != FORMAT:
         raise SetError(f"{where}: format {track.format}, this version reads {FORMAT}; run `set add` again")
+    problem = _grid_problem(track)
+    if problem:  # refused here, in one line, not by the show's analysis thread once the track plays
+        raise SetError(f"{where}: {problem}; run `set add` for this track again")
     track.folder = str(folder)
     return track
+
+
+def _grid_problem(track: PreparedTrack) -> str:
+    """What makes a loaded track's grid unusable by the show ("" when nothing): the times and counts
+    :meth:`PreparedTrack.locate` and the recogniser use must be finite numbers in order."""
+    def times(values: Any) -> bool:
+        ok = isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        return ok and bool(np.all(np.isfinite(values))) and bool(np.all(np.diff(values) > 0)) if values else ok
+
+    if not isinstance(track.duration, (int, float)) or not math.isfinite(track.duration) or track.duration <= 0:
+        return f"duration {track.duration!r} is not a length in seconds"
+    if not times(track.beats) or len(track.beats) < 2:
+        return "its beats are not two or more times in order"
+    if not times(track.downbeats):
+        return "its downbeats are not times in order"
+    if not isinstance(track.beats_per_bar, int) or isinstance(track.beats_per_bar, bool) or not 1 <= track.beats_per_bar <= 16:
+        return f"beats_per_bar {track.beats_per_bar!r} is not 1..16"
+    if not isinstance(track.sections, list) or not all(isinstance(x, dict) for x in track.sections) \
+            or not times([x.get("start") for x in track.sections]):
+        return "its sections are not in order by start time"
+    return ""
 
 
 def list_tracks(setdir: str | os.PathLike, broken: list[str] | None = None) -> list[PreparedTrack]:
@@ -666,6 +701,9 @@ class SetIndex:
                 kept.append(track)
             except SetError as exc:
                 skipped.append(str(exc))
+        if not kept and skipped:  # every track broken: say why, not that the set is empty
+            more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+            raise SetError(f"{setdir}: no usable track, {len(skipped)} broken: {skipped[0]}{more}")
         if not kept:
             raise SetError(f"{setdir}: no prepared tracks (add some with `set add {setdir} TRACK...`)")
         index = fp.Index([t.name for t in kept], marks)

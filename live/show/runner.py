@@ -564,9 +564,11 @@ class Stage:
         self.holding_until = 0.0
         self.crashes = 0
         self.last_report: Path | None = None
+        self.state: AudioState | None = None  # the newest analysis, for the status while no show runs
 
     def tick(self, now: float, state: AudioState) -> None:
         """Draw one frame for ``now``: the show's, or the holding visual's."""
+        self.state = state
         if self.show is None:
             try:
                 self.show = self.start_show()
@@ -602,9 +604,21 @@ class Stage:
         """The show's status, with ``holding`` (why the holding visual is up, or "") and the crash count."""
         base = self.show.status() if self.show is not None else {
             "preset": "", "decoder": "", "failover": "",
-            "flash_limit": bool(getattr(getattr(self.holding, "renderer", None), "flash_limit", False))}
+            "flash_limit": bool(getattr(getattr(self.holding, "renderer", None), "flash_limit", False)),
+            **self._music_status()}
         holding = "loading" if self.show is None else "after an error" if time.perf_counter() < self.holding_until else ""
         return {**base, "holding": holding, "crashes": self.crashes}
+
+    def _music_status(self) -> dict[str, Any]:
+        """While the models load the analysis already runs and the holding visual follows it: the
+        tempo and the recognised track (``--set``) are known, so /status says them as the show would."""
+        from live.show.show import track_status
+
+        state = self.state
+        if state is None:
+            return {}
+        return {"bpm": round(state.tempo, 2), "confidence": round(state.confidence, 3),
+                "tempo_source": state.tempo_source, **track_status(state)}
 
 
 def write_crash_report(folder: Path, exc: BaseException, details: dict[str, Any]) -> Path:

@@ -101,7 +101,7 @@ def status_lines(status: dict[str, Any], state: AudioState) -> list[str]:
     lines.append(preset)
     if state.track is not None:  # a prepared set's track recognised (--set)
         t = state.track
-        lines.append(f"track {t.name}  {int(t.position // 60)}:{t.position % 60:04.1f} x{t.speed:.3f}  "
+        lines.append(f"track {t.name}  {clock_text(t.position)} x{t.speed:.3f}  "
                      f"bar {t.bar + 1} phrase {t.phrase + 1}" + ("  plan" if status.get("plan") else ""))
     if status.get("section") or status.get("queued_section"):
         section = f"section {status.get('section') or '-'}"
@@ -125,6 +125,12 @@ def status_lines(status: dict[str, Any], state: AudioState) -> list[str]:
     if _flag(status, "flash_limiting"):
         lines.append(f"flash limit holding back ({int(status.get('flash_limited_frames') or 0)} frames touched)")
     return lines
+
+
+def clock_text(seconds: float) -> str:
+    """``seconds`` as minutes:seconds to a tenth, ``1:05.3``; rounded first, so 59.97 is ``1:00.0``."""
+    tenths = round(max(0.0, float(seconds)) * 10)
+    return f"{tenths // 600}:{tenths % 600 / 10:04.1f}"
 
 
 def bpm_text(state: AudioState) -> str:
