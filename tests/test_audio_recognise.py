@@ -218,6 +218,15 @@ def test_beats_with_a_set_adds_the_track_to_every_json_beat(tunes, tmp_path, cap
     assert "no such set" in capsys.readouterr().err
 
 
+def test_bench_set_counts_claims_once_the_set_s_tracks_go_out_into_other_music(tunes, index):
+    from live.bench import setmix
+
+    other = setmix.structured_tune(7, 131.0, seconds=24.0)[0]  # music of other instruments, not in the set
+    tracks = [(name, y, np.zeros(0), np.zeros(0)) for name, y in zip(("a", "b"), tunes[:2])]
+    named, total, cases = setmix.out_of_set(index, tracks, [other])
+    assert cases == 4 and total > 4 * 20 and named == 0  # a hard cut and a blend out of each: nothing claimed
+
+
 def test_bench_set_mix_small_case_follows_the_grids(tmp_path):
     from live.bench import setmix
 
