@@ -18,8 +18,9 @@ PITCH_CLASSES = 12
 class TrackPosition:
     """A prepared set's track recognised in the input: ``name``, ``position`` (seconds into the
     original file), ``speed`` (1.04 = played 4% fast), ``bar`` (whole bars since the track's first
-    downbeat), ``phrase`` (8-bar phrases since its section started) and ``section`` (index into the
-    track's sections, -1 before the first)."""
+    downbeat), ``phrase`` (8-bar phrases since its section started), ``section`` (index into the
+    track's sections, -1 before the first) and ``bpm`` (its grid's steady tempo around there, times
+    the speed: the tempo the show says, 0 when unknown)."""
 
     name: str
     position: float
@@ -27,6 +28,7 @@ class TrackPosition:
     bar: int
     phrase: int
     section: int
+    bpm: float = 0.0
 
 
 @dataclass(frozen=True)

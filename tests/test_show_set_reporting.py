@@ -109,13 +109,31 @@ def test_the_grids_tempo_is_steady_on_a_grid_quantised_to_analysis_frames():
     beats = [round(round((0.2 + k * 60 / 123.8) / frame) * frame, 4) for k in range(160)]
     doc = {**_track("a"), "beats": beats, "downbeats": beats[::4], "duration": beats[-1] + 0.5}
     track = sets.PreparedTrack(**doc)
-    tempos = [track.locate(p).bpm for p in np.arange(0.0, beats[-1] + 1.0, 0.1)]
+    tempos = [track.locate(p).steady_bpm for p in np.arange(0.0, beats[-1] + 1.0, 0.1)]
     assert max(tempos) - min(tempos) < 1.0 and abs(float(np.median(tempos)) - 123.8) < 0.3
+    # ... while the clock keeps each beat's own interval (where it places the next beat).
+    assert track.locate(beats[10] + 0.01).bpm == pytest.approx(60.0 / (beats[11] - beats[10]))
     # A grid that changes tempo (a rekordbox grid) still gives each part its own.
     steps = np.concatenate([np.arange(64) * 0.5, 32.0 + np.arange(1, 65) * 60 / 128])
     changed = sets.PreparedTrack(**{**_track("b"), "beats": steps.tolist(), "downbeats": steps[::4].tolist(),
                                     "duration": float(steps[-1]) + 0.5})
-    assert changed.locate(10.0).bpm == pytest.approx(120.0) and changed.locate(50.0).bpm == pytest.approx(128.0)
+    assert changed.locate(10.0).steady_bpm == pytest.approx(120.0) and changed.locate(50.0).steady_bpm == pytest.approx(128.0)
+
+
+def test_the_tempo_said_while_a_set_track_plays_is_its_grids_steady_one():
+    """beats --set: the tempo each committed beat says (the published tempo, as /status and the HUD)
+    stays steady on a grid quantised to analysis frames, while the clock follows the grid beat by beat."""
+    from live.audio.beats import track_beats
+    from live.bench.set import synth_tune
+
+    rate, bpm = 22050, 123.8
+    y = synth_tune(10, bpm=bpm, seconds=24.0)
+    frame = 512 / rate
+    beats = [round(round(k * 60 / bpm / frame) * frame, 4) for k in range(int(24 * bpm / 60))]
+    track = sets.PreparedTrack(**{**_track("a"), "beats": beats, "downbeats": beats[::4], "duration": 24.0})
+    index = sets.SetIndex([track], fp.Index(["a"], [fp.landmarks(y, rate)]))
+    said = [b["bpm"] for b in track_beats(y, rate, matcher=index) if b["track"] == "a" and b["time"] > 6.0]
+    assert len(said) > 20 and max(said) - min(said) < 1.5 and abs(float(np.median(said)) - bpm) < 1.0, said
 
 
 def _follow_grid(clock, t0: float, t1: float, name: str, first_beat: float, period: float = 0.5) -> float:

@@ -474,7 +474,9 @@ class AudioEngine:
             level=float(self._bands[3]),
             confidence=float(self.clock.confidence),
             tempo_source=self.clock.source,
-            tempo=self._published.update(t, self.clock.bpm, self.clock.source),
+            # The set's tempo to say is its grid's steady one (the clock places beats by each beat's own).
+            tempo=self._published.update(t, track[0].bpm if track is not None and self.clock.source == "set"
+                                         and track[0].bpm > 0 else self.clock.bpm, self.clock.source),
             silent=self._silent_for >= SILENCE_HOLD,
             chroma=self._chroma_now(),
             input_peak=self._input_peak,

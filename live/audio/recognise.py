@@ -528,7 +528,8 @@ class Recogniser:
         bar = math.floor(point.bar - point.beat_in_bar / per_bar + 0.5)
         beat = bar * BEATS_PER_BAR + point.beat_in_bar
         where = TrackPosition(name=line.name, position=round(position, 3), speed=round(line.slope, 4),
-                              bar=int(bar), phrase=int(point.phrase), section=int(point.section))
+                              bar=int(bar), phrase=int(point.phrase), section=int(point.section),
+                              bpm=round(float(getattr(point, "steady_bpm", point.bpm)) * line.slope, 2))
         return where, TempoReading("set", float(point.bpm) * line.slope, float(beat), t)
 
     @property

@@ -82,7 +82,9 @@ class GridPoint:
     negative before it), ``bar`` (bars since the first downbeat, fractional), ``beat_in_bar``
     (0 .. beats_per_bar, 0 = the downbeat), ``phrase`` (whole :data:`BARS_PER_PHRASE`-bar phrases
     since the section's start), ``section`` (index into the track's sections, -1 before the first),
-    ``bpm`` (the grid's local tempo at the original speed, over :data:`TEMPO_SPAN_BEATS` beats around it)."""
+    ``bpm`` (the grid's tempo at the original speed: its beat's own interval, what the clock
+    places the next beat by) and ``steady_bpm`` (over :data:`TEMPO_SPAN_BEATS` beats around it,
+    what the show says the tempo is)."""
 
     beat: float
     bar: float
@@ -90,6 +92,7 @@ class GridPoint:
     phrase: int
     section: int
     bpm: float
+    steady_bpm: float
 
 
 @dataclass
@@ -144,14 +147,16 @@ class PreparedTrack:
             # a bar past a downbeat (rounded) still begins on that downbeat.
             first_bar = math.ceil(self.locate_bar(starts[section]) - PHRASE_START_SLACK)
             phrase = int(max(0.0, math.floor(bar) - first_bar) // BARS_PER_PHRASE)
-        # The tempo over the beats around the position, not one beat's: a grid from an analysis
-        # has its beats on frames (10-23 ms), so one interval's tempo jumps by up to 5% from
-        # beat to beat (128 <-> 134 BPM in /status, the HUD and the clock out).
+        # The tempo to say is taken over the beats around the position, not one beat's: a grid from
+        # an analysis has its beats on frames (10-23 ms), so one interval's tempo jumps by up to 5%
+        # from beat to beat (128 <-> 134 BPM in /status, the HUD and the clock out). The clock keeps
+        # the beat's own interval: with the steady one, beats of the audio-only mix landed later
+        # (`bench set` beat F 0.899 -> 0.894).
         lo = max(0, min(i + 1 - TEMPO_SPAN_BEATS // 2, len(beats) - 1 - TEMPO_SPAN_BEATS))
         hi = min(len(beats) - 1, lo + TEMPO_SPAN_BEATS)
-        bpm = 60.0 * (hi - lo) / (beats[hi] - beats[lo])
         return GridPoint(beat=float(beat), bar=float(bar), beat_in_bar=float(in_bar), phrase=phrase,
-                         section=section, bpm=float(bpm))
+                         section=section, bpm=float(60.0 / period),
+                         steady_bpm=float(60.0 * (hi - lo) / (beats[hi] - beats[lo])))
 
     def locate_bar(self, position: float) -> float:
         """Fractional bars since the first downbeat at ``position`` (see :meth:`locate`)."""
