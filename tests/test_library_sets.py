@@ -395,11 +395,11 @@ def test_an_interrupted_set_add_keeps_the_finished_tracks(prepared, capsys, tmp_
 
 
 def test_set_add_decodes_each_track_once(prepared, capsys, tmp_path, monkeypatch):
-    import librosa
+    from live import audiofile
 
     tmp, files, _, _ = prepared
-    real, decoded = librosa.load, []
-    monkeypatch.setattr(librosa, "load", lambda path, **kw: decoded.append(path) or real(path, **kw))
+    real, decoded = audiofile.decode, []
+    monkeypatch.setattr(audiofile, "decode", lambda path: decoded.append(str(path)) or real(path))
     rc = main(["set", "add", str(tmp_path / "s"), str(files[1]), "--tracker", "librosa", "--song",
                "--presets-dir", str(tmp_path / "presets")])
     assert rc == 0, capsys.readouterr().out
@@ -415,6 +415,22 @@ def test_set_add_decodes_each_track_once(prepared, capsys, tmp_path, monkeypatch
     track = sets.prepare_track(files[0], tmp_path / "s", tracker=tracker, tracker_name="madmom")
     assert decoded == [str(files[0])] and seen == [pytest.approx(20.0, abs=0.01)]
     assert track.origin == "madmom" and track.bpm == pytest.approx(100.0, abs=0.1)
+
+
+def test_set_add_reads_a_djs_aac_m4a_track(tunes, tmp_path, capsys):
+    import av
+
+    path = tmp_path / "Artist - Title.m4a"  # AAC in an MP4 container, as iTunes and stores sell it
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=RATE)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(tunes[2][None, :].astype(np.float32), format="fltp", layout="mono")
+        frame.sample_rate = RATE
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    assert main(["set", "add", str(tmp_path / "s"), str(path), "--tracker", "librosa"]) == 0, capsys.readouterr().out
+    track = sets.list_tracks(tmp_path / "s")[0]
+    assert track.name == "artist-title" and track.duration == pytest.approx(20.0, abs=0.1)  # was "cannot read it as audio"
 
 
 def test_a_broken_track_leaves_the_loaded_set_with_one_line(prepared, tmp_path, caplog):

@@ -11,7 +11,6 @@ reopens the device every few seconds and resumes; nothing raises into the caller
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
@@ -20,12 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from live.audiofile import AUDIO_SUFFIXES, decode, resample
 from live.errors import UserError
 from live.handoff import RingBuffer
 
 _LOGGER = logging.getLogger(__name__)
-
-AUDIO_SUFFIXES = "wav, flac, ogg, aiff, mp3, m4a, aac, opus"
 
 
 class AudioError(UserError):
@@ -49,8 +47,8 @@ def check_samplerate(rate: float, what: str) -> None:
 def load_audio(path: str | os.PathLike, samplerate: int | None = None) -> tuple[np.ndarray, int]:
     """Read a whole audio file as float32 ``(frames, channels)`` and its sample rate.
 
-    soundfile reads WAV/FLAC/OGG/AIFF (and MP3 with libsndfile >= 1.1); anything else goes
-    through PyAV (ffmpeg). With ``samplerate`` the audio is resampled (polyphase) to that rate.
+    Decoded by :func:`live.audiofile.decode` (soundfile, else PyAV's ffmpeg). With ``samplerate``
+    the audio is resampled (polyphase) to that rate.
     A missing, empty or non-audio file raises :class:`AudioError` naming the file.
     """
     p = Path(path)
@@ -59,13 +57,10 @@ def load_audio(path: str | os.PathLike, samplerate: int | None = None) -> tuple[
     if p.stat().st_size == 0:
         raise AudioError(f"audio file is empty: {p}")
     try:
-        data, rate = _load_soundfile(p)
-    except Exception as sf_exc:  # soundfile cannot read it: try ffmpeg before giving up
-        try:
-            data, rate = _load_av(p)
-        except Exception as av_exc:
-            _LOGGER.debug("soundfile: %s; PyAV: %s", sf_exc, av_exc)
-            raise AudioError(f"not an audio file we can read: {p} (supported: {AUDIO_SUFFIXES})") from None
+        data, rate = decode(p)
+    except ValueError as exc:
+        _LOGGER.debug("%s", exc)
+        raise AudioError(f"not an audio file we can read: {p} (supported: {AUDIO_SUFFIXES})") from None
     # A damaged or hand-made header can claim any rate; the analysis would run at it.
     check_samplerate(rate, f"{p} (its header)")
     if data.size == 0 or len(data) == 0:
@@ -74,42 +69,6 @@ def load_audio(path: str | os.PathLike, samplerate: int | None = None) -> tuple[
         data = resample(data, rate, int(samplerate))
         rate = int(samplerate)
     return np.ascontiguousarray(data, dtype=np.float32), int(rate)
-
-
-def _load_soundfile(p: Path) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
-    data, rate = sf.read(str(p), dtype="float32", always_2d=True)
-    return data, int(rate)
-
-
-def _load_av(p: Path) -> tuple[np.ndarray, int]:
-    import av
-
-    chunks: list[np.ndarray] = []
-    with av.open(str(p)) as container:
-        if not container.streams.audio:
-            raise ValueError("no audio stream")
-        stream = container.streams.audio[0]
-        rate = int(stream.rate or stream.codec_context.sample_rate)
-        channels = stream.codec_context.channels or 1
-        resampler = av.AudioResampler(format="flt", layout="mono" if channels == 1 else "stereo", rate=rate)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1, 1 if channels == 1 else 2))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1, 1 if channels == 1 else 2))
-    if not chunks:
-        raise ValueError("no audio frames")
-    return np.concatenate(chunks).astype(np.float32), rate
-
-
-def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Polyphase resampling of ``(frames, channels)`` or ``(frames,)`` float audio."""
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(rate_in), int(rate_out))
-    return resample_poly(samples, rate_out // g, rate_in // g, axis=0).astype(np.float32)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add = sub.add_parser("add", help="analyse tracks into the set: beat grid, sections, fingerprints",
                          formatter_class=HelpFormatter)
     add.add_argument("setdir", metavar="SETDIR", help="the set: a name in the sets folder, or a folder path")
-    add.add_argument("tracks", metavar="TRACK", nargs="+", help="audio files (WAV, FLAC, MP3...)")
+    add.add_argument("tracks", metavar="TRACK", nargs="+", help="audio files (WAV, FLAC, AIFF, MP3, AAC or ALAC .m4a...)")
     add.add_argument("--rekordbox-xml", default=None, metavar="FILE", help="rekordbox collection export "
                      "(File > Export Collection in xml format): use the DJ's beat grids for the tracks in it")
     add.add_argument("--tracker", choices=("madmom", "librosa"), default="madmom", help="beats and downbeats of "

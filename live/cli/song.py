@@ -16,7 +16,7 @@ _LOGGER = logging.getLogger(__name__)
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``song``."""
-    parser.add_argument("track", help="the song (WAV, FLAC, OGG, MP3...)")
+    parser.add_argument("track", help="the song (WAV, FLAC, OGG, MP3, AAC or ALAC .m4a...)")
     parser.add_argument("--prompt", default="", help="the look of the video; each section adds words for its energy and "
                         "key (required, except with --regenerate, where it is the keyframe's new prompt)")
     source = parser.add_mutually_exclusive_group()

@@ -128,19 +128,24 @@ def song_name(track: str | Path) -> str:
 
 
 def load_track(track: str | Path) -> tuple[np.ndarray, int]:
-    """The track as mono float32 at :data:`SAMPLERATE`; UserError for a missing or unreadable file."""
-    import librosa
+    """The track as mono float32 at :data:`SAMPLERATE`; UserError for a missing or unreadable file.
+    Read as every audio file of the show is (:func:`live.audiofile.decode`: soundfile, else PyAV's
+    ffmpeg), so a DJ's AAC/ALAC ``.m4a`` files load too (librosa's reader refused them here)."""
+    from live import audiofile
 
     path = Path(track).expanduser()
     if not path.is_file():
         raise UserError(f"{track}: no such audio file")
     try:
-        y, sr = librosa.load(str(path), sr=SAMPLERATE, mono=True)
-    except Exception as exc:  # soundfile/audioread raise many kinds for a bad file
-        raise UserError(f"{track}: cannot read it as audio ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        data, rate = audiofile.decode(path)
+    except ValueError:
+        raise UserError(f"{track}: cannot read it as audio (supported: {audiofile.AUDIO_SUFFIXES})") from None
+    y = data.mean(axis=1) if len(data) else np.zeros(0, np.float32)
+    if rate != SAMPLERATE and len(y):
+        y = audiofile.resample(y, rate, SAMPLERATE)
     if len(y) < SAMPLERATE * 2:
         raise UserError(f"{track}: shorter than 2 s; song mode needs a whole track")
-    return y.astype(np.float32), sr
+    return y.astype(np.float32), SAMPLERATE
 
 
 BeatTracker = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]

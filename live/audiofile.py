@@ -1,0 +1,65 @@
+"""Reading a whole audio file, the one way every part does it (the audio part's inputs and
+commands, and the library's ``set add`` and ``song``): soundfile reads WAV/FLAC/OGG/AIFF (and MP3
+with libsndfile >= 1.1); anything else goes through PyAV (ffmpeg: a DJ's AAC or ALAC ``.m4a``,
+Opus...). A bottom module: it knows files and samples, nothing of the show.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+AUDIO_SUFFIXES = "wav, flac, ogg, aiff, mp3, m4a, aac, opus"
+
+
+def decode(path: str | Path) -> tuple[np.ndarray, int]:
+    """The file's samples as float32 ``(frames, channels)`` and its sample rate; ValueError saying
+    why neither soundfile nor PyAV could read it."""
+    p = Path(path)
+    try:
+        return _load_soundfile(p)
+    except Exception as sf_exc:  # soundfile cannot read it: try ffmpeg before giving up
+        try:
+            return _load_av(p)
+        except Exception as av_exc:
+            raise ValueError(f"{p}: soundfile: {sf_exc}; PyAV: {av_exc}") from None
+
+
+def _load_soundfile(p: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+    return data, int(rate)
+
+
+def _load_av(p: Path) -> tuple[np.ndarray, int]:
+    import av
+
+    chunks: list[np.ndarray] = []
+    with av.open(str(p)) as container:
+        if not container.streams.audio:
+            raise ValueError("no audio stream")
+        stream = container.streams.audio[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate)
+        channels = stream.codec_context.channels or 1
+        resampler = av.AudioResampler(format="flt", layout="mono" if channels == 1 else "stereo", rate=rate)
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1, 1 if channels == 1 else 2))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1, 1 if channels == 1 else 2))
+    if not chunks:
+        raise ValueError("no audio frames")
+    return np.concatenate(chunks).astype(np.float32), rate
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Polyphase resampling of ``(frames, channels)`` or ``(frames,)`` float audio."""
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(rate_in), int(rate_out))
+    return resample_poly(samples, rate_out // g, rate_in // g, axis=0).astype(np.float32)
+
+
