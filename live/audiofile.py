@@ -61,5 +61,3 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
     g = math.gcd(int(rate_in), int(rate_out))
     return resample_poly(samples, rate_out // g, rate_in // g, axis=0).astype(np.float32)
-
-

@@ -529,7 +529,7 @@ class Recogniser:
         beat = bar * BEATS_PER_BAR + point.beat_in_bar
         where = TrackPosition(name=line.name, position=round(position, 3), speed=round(line.slope, 4),
                               bar=int(bar), phrase=int(point.phrase), section=int(point.section),
-                              bpm=round(float(getattr(point, "steady_bpm", point.bpm)) * line.slope, 2))
+                              bpm=round(point.steady_bpm * line.slope, 2))
         return where, TempoReading("set", float(point.bpm) * line.slope, float(beat), t)
 
     @property

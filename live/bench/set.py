@@ -36,7 +36,8 @@ import numpy as np
 from live import fingerprint as fp
 from live.bench.flags import check_folder
 from live.bench.machine import machine_line
-from live.bench.setmix import GEN_BPM, MIX_CLIPS, ROOMS, in_a_room, measure_generated_mix, measure_mix, play, report_mix
+from live.bench.setmix import (GEN_BPM, MIX_CLIPS, ROOMS, in_a_room, measure_generated_mix, measure_mix, play, read_clip,
+                               report_mix)
 from live.bench.setmix import loud as _loud
 from live.bench.synth import synth_kick_track
 from live.values import Bounded
@@ -107,14 +108,10 @@ class Figures:
 def load_material(clips: str, synth: int) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
     """(set tracks, tracks not in the set) as (name, mono float32 at 22.05 kHz): every other clip of
     ``clips`` in the set, plus ``synth`` synthesised tunes."""
-    import soundfile as sf
-
     files = sorted(glob.glob(str(Path(clips) / "*.wav")))
     inset, outset = [], []
     for k, f in enumerate(files):
-        y, sr = sf.read(f, dtype="float32", always_2d=True)
-        y = fp.resample(y.mean(axis=1), sr, RATE)
-        (inset if k % 2 == 0 else outset).append((Path(f).stem, _loud(y)))
+        (inset if k % 2 == 0 else outset).append((Path(f).stem, read_clip(Path(f))))
     for s in range(synth):
         inset.append((f"synth-{s}", _loud(synth_tune(100 + s, bpm=SYNTH_BPM[s % len(SYNTH_BPM)]))))
     return inset, outset

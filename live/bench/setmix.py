@@ -62,6 +62,14 @@ JUMP_BEATS = 16
 REALIGN_TOL_S = 0.05
 
 
+def read_clip(path: Path) -> np.ndarray:
+    """The clip at ``path`` as mono float32 at :data:`RATE`, at a common loudness (:func:`loud`)."""
+    import soundfile as sf
+
+    y, sr = sf.read(path, dtype="float32", always_2d=True)
+    return loud(fp.resample(y.mean(axis=1), sr, RATE))
+
+
 def loud(y: np.ndarray) -> np.ndarray:
     """``y`` at a common loudness (RMS 0.1), so "the loudest" means the mix's gain, not the master."""
     return (y * (0.1 / (np.sqrt(np.mean(y**2)) + 1e-9))).astype(np.float32)
@@ -299,8 +307,6 @@ def out_of_set(index: object, tracks: list[tuple[str, np.ndarray, np.ndarray, np
 def measure_mix(clips: str, names: tuple[str, ...] = MIX_CLIPS, audio_set: bool = True,
                 tracker: object = None, tracker_name: str = "librosa") -> MixFigures:
     """Every figure of the module doc on the clips ``names`` of the folder ``clips``."""
-    import soundfile as sf
-
     from live.audio.beats import track_beats
     from live.library import sets
 
@@ -308,9 +314,8 @@ def measure_mix(clips: str, names: tuple[str, ...] = MIX_CLIPS, audio_set: bool 
     tracks, files = [], {}
     for name in names:
         wav = Path(clips) / f"{name}.wav"
-        y, sr = sf.read(wav, dtype="float32", always_2d=True)
         beats, bars = read_annotations(wav.with_suffix(".beats"))
-        tracks.append((sets.track_name(wav), loud(fp.resample(y.mean(axis=1), sr, RATE)), beats, bars))
+        tracks.append((sets.track_name(wav), read_clip(wav), beats, bars))
         files[wav] = (beats, bars)
     mix = make_mix(tracks)
     figures.tracks, figures.minutes = len(tracks), len(mix.audio) / RATE / 60
@@ -335,9 +340,7 @@ def measure_mix(clips: str, names: tuple[str, ...] = MIX_CLIPS, audio_set: bool 
                 figures.matched_blends = matched.matched
                 figures.matched = score(matched, track_beats(matched.audio, RATE, matcher=index))
                 figures.room = score(mix, track_beats(in_a_room(mix.audio, *ROOMS[0]), RATE, matcher=index))
-                others = [loud(fp.resample(sf.read(w, dtype="float32", always_2d=True)[0].mean(axis=1),
-                                           sf.info(w).samplerate, RATE)) for w in sorted(Path(clips).glob("*.wav"))
-                          if w.stem not in names]
+                others = [read_clip(w) for w in sorted(Path(clips).glob("*.wav")) if w.stem not in names]
                 if others:
                     figures.out_of_set = out_of_set(index, tracks, others)
     return figures
