@@ -339,7 +339,7 @@ def load_plan(track: PreparedTrack) -> Any:
         raise SetError(f"{where}: not a song plan ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})") \
             from None
     starts = [float(s.start) for s in plan.sections]
-    if not starts or any(not math.isfinite(a) for a in starts) or starts != sorted(starts):
+    if not starts or starts != sorted(starts):  # each start is a finite time already (SongPlan.from_json)
         raise SetError(f"{where}: its sections are empty or out of order; `set add` the track again with --song")
     return plan
 
