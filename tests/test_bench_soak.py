@@ -11,6 +11,8 @@ import live.bench.soak as soak_bench
 from live.cli import BENCHMARKS
 
 
+# 28 s here, most of it the six presets' setup: the suite is at its 10-minute budget.
+@pytest.mark.slow
 def test_short_soak_reports_every_field(tmp_path, capsys, monkeypatch):
     parser = argparse.ArgumentParser()
     soak_bench.configure(parser)
