@@ -3,7 +3,7 @@
 A folder the show reads (presets, mappings, keyframes) may hold anything: a FIFO that blocks
 ``open()`` forever, ``/dev/zero`` behind a symlink that never ends, a file of gigabytes, or a
 TOML document nested so deep that the parser overflows the stack. Every reader goes through
-:func:`read_bytes`, which opens without blocking, refuses what is not a regular file, checks
+:func:`read_bytes` (or :func:`open_regular`, for a file streamed), which opens without blocking, refuses what is not a regular file, checks
 the size from the file itself before reading, and then reads exactly that many bytes, so no
 buffer of the limit's size is ever asked for.
 """
@@ -14,7 +14,7 @@ import os
 import stat
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from live.errors import UserError
 
@@ -26,12 +26,12 @@ class FileRefused(UserError):
     adds its own ``where``)."""
 
 
-def read_bytes(path: str | os.PathLike, max_bytes: int) -> bytes:
-    """All bytes of the regular file ``path``, at most ``max_bytes``.
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """The regular file ``path`` opened for reading in binary, for a reader that streams it (a
+    file too big to read whole); the caller closes it.
 
-    FileRefused when it is missing, not a regular file (FIFO, device, folder, socket), larger
-    than ``max_bytes``, or unreadable. FileNotFoundError is kept as such (callers often have a
-    better message for a missing file)."""
+    FileRefused when it is not a regular file (FIFO, device, folder, socket) or cannot be opened;
+    FileNotFoundError is kept as such (callers often have a better message for a missing file)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(os.fspath(path), flags)
@@ -40,25 +40,33 @@ def read_bytes(path: str | os.PathLike, max_bytes: int) -> bytes:
     except OSError as exc:
         raise FileRefused(f"cannot be opened ({exc.strerror or exc})") from None
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
             raise FileRefused("is a folder, not a file")
-        if not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(mode):
             raise FileRefused("is not a regular file (a FIFO, device or socket); only plain files are read")
-        if info.st_size > max_bytes:
-            raise FileRefused(f"is {info.st_size:,} bytes, over the limit of {max_bytes:,}")
-        chunks, left = [], info.st_size
-        while left > 0:  # exactly the size fstat gave: a file growing while read is cut, never unbounded
-            chunk = os.read(fd, left)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    except OSError as exc:
-        raise FileRefused(f"cannot be read ({exc.strerror or exc})") from None
-    finally:
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
+        raise
+
+
+def read_bytes(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """All bytes of the regular file ``path``, at most ``max_bytes``.
+
+    FileRefused when it is missing, not a regular file (FIFO, device, folder, socket), larger
+    than ``max_bytes``, or unreadable. FileNotFoundError is kept as such (callers often have a
+    better message for a missing file)."""
+    with open_regular(path) as fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise FileRefused(f"is {size:,} bytes, over the limit of {max_bytes:,}")
+            # exactly the size fstat gave: a file growing while read is cut, never unbounded
+            return fh.read(size)
+        except OSError as exc:
+            raise FileRefused(f"cannot be read ({exc.strerror or exc})") from None
 
 
 def read_text(path: str | os.PathLike, max_bytes: int = MAX_TEXT_BYTES) -> str:

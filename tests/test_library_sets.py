@@ -4,6 +4,8 @@ one-line refusals, and `bench set`'s small case."""
 from __future__ import annotations
 
 import json
+import os
+import tracemalloc
 import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -116,6 +118,18 @@ def test_a_bad_rekordbox_xml_is_one_line(tmp_path, text, words):
         sets.read_rekordbox(tmp_path / "missing.xml")
 
 
+def test_an_export_that_is_not_rekordbox_s_or_not_a_file_is_refused_before_it_is_read(tmp_path):
+    # Another XML document is refused at its root, whatever follows it.
+    other = tmp_path / "other.xml"
+    other.write_bytes(b"<html><body>" + b"<p>" * 1000 + b"&broken")
+    with pytest.raises(sets.SetError, match="not a rekordbox collection export"):
+        sets.read_rekordbox(other)
+    fifo = tmp_path / "fifo.xml"
+    os.mkfifo(fifo)
+    with pytest.raises(sets.SetError, match="not a regular file"):
+        sets.read_rekordbox(fifo)
+
+
 @pytest.mark.parametrize("location, path", [
     # rekordbox leaves '#' unescaped (a URL parser took it for a fragment and cut the name there)
     ("file://localhost/C:/Kit/04%20Kit%20%26%20Kin%20#1%20(100%25%20Flip).mp3", "C:/Kit/04 Kit & Kin #1 (100% Flip).mp3"),
@@ -215,14 +229,19 @@ def test_the_set_s_tracks_are_read_from_a_big_collection_with_a_tempo_per_beat(t
     # rekordbox writes one TEMPO per beat for a dynamic grid (~70 bytes each): a 10,000-track
     # collection of 7-minute tracks is ~650 MB; the set's few tracks are all that is gridded.
     row = '      <TEMPO Inizio="123.456" Bpm="128.00" Metro="4/4" Battito="1"/>\n'
-    assert sets.MAX_XML_BYTES >= 20_000 * 900 * len(row) * 1.2  # 20,000 7-minute tracks at 128 BPM (was 512 MB)
     beats = "".join(f'      <TEMPO Inizio="{0.025 + i * 0.46875:.3f}" Bpm="128.00" Metro="4/4" Battito="{i % 4 + 1}"/>\n'
                     for i in range(300))
     tracks = "".join(f'<TRACK TrackID="{k}" Name="T{k}" Location="file://localhost/Users/dj/Music/t{k}.mp3" '
                      f'TotalTime="141">\n{beats}</TRACK>\n' for k in range(1000))
     xml = _export(tmp_path / "rb.xml", tracks)
     wanted = ["/Users/dj/Music/t7.mp3", "/Users/dj/Music/t993.mp3"]
-    grids = sets.read_rekordbox(xml, wanted)  # ~20 MB, 300,000 TEMPO rows
+    tracemalloc.start()
+    try:
+        grids = sets.read_rekordbox(xml, wanted)  # ~20 MB, 300,000 TEMPO rows
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < xml.stat().st_size / 4  # streamed: it was read whole first (peak over its size)
     inizio = np.round(0.025 + 0.46875 * np.arange(300), 3)
     assert sorted(grids) == wanted and all(np.allclose(grids[w].beats[:300], inizio, atol=1e-3) for w in wanted)
 

@@ -42,7 +42,7 @@ import numpy as np
 from live import fingerprint as fp
 from live import paths
 from live.errors import UserError
-from live.files import FileRefused, read_bytes, write_whole
+from live.files import FileRefused, open_regular, read_bytes, write_whole
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ ORIGINS = ("madmom", "librosa", "rekordbox")
 BARS_PER_PHRASE = 8  # dance music moves in 8-bar phrases (song mode's shortest section)
 TEMPO_SPAN_BEATS = 16  # a grid's local tempo is measured over this many beats (4 bars) around a position
 PHRASE_START_SLACK = 0.1  # bars a section's start may lie past its first downbeat and still begin there
-MAX_XML_BYTES = 2 * 1024 ** 3  # read whole: 10,000 7-minute tracks with a TEMPO per beat (rekordbox's dynamic
-# grids, ~70 bytes each) are ~650 MB; one TEMPO a track: ~1.5 KB a track
 MAX_PRINTS_BYTES = 64 * 1024 * 1024  # a 20-minute track has ~1 MB of landmarks
 SILENCE = 1e-4  # peak amplitude under -80 dBFS: nothing to analyse
 
@@ -401,9 +399,10 @@ def read_rekordbox(xml: str | os.PathLike, sources: Iterable[str | os.PathLike] 
 
     The export is parsed as a stream (``iterparse``), each track dropped once read: a 10,000-track
     collection with one TEMPO per beat (rekordbox's dynamic grids) has millions of elements, and
-    only the few tracks of the set are wanted."""
+    only the few tracks of the set are wanted. The file is never read whole (10,000 7-minute
+    tracks with a TEMPO per beat, ~70 bytes each, are ~650 MB)."""
     try:
-        data = read_bytes(xml, MAX_XML_BYTES)
+        stream = open_regular(xml)
     except FileNotFoundError:
         raise SetError(f"{xml}: no such rekordbox XML file") from None
     except FileRefused as exc:
@@ -411,27 +410,32 @@ def read_rekordbox(xml: str | os.PathLike, sources: Iterable[str | os.PathLike] 
     names = None if sources is None else {_file_name(str(s)) for s in sources}
     grids: dict[str, Grid | str] = {}
     tags: list[str] = []  # the root's tag, then COLLECTION once seen
-    try:
-        # expat refuses entity expansion bombs (Python >= 3.7.1 ships expat >= 2.4)
-        for event, element in ET.iterparse(io.BytesIO(data), events=("start", "end")):
-            if event == "start":
-                if not tags or element.tag == "COLLECTION":
-                    tags.append(element.tag)
-                continue
-            if element.tag != "TRACK":
-                continue  # a TEMPO stays in its TRACK until the TRACK ends
-            location, tempos = element.get("Location"), element.findall("TEMPO")
-            path = location_path(location) if location else ""
-            if tempos and path and (names is None or _file_name(path) in names):
-                try:
-                    grid: Grid | str = grid_from_tempos(tempos, _seconds(element.get("TotalTime")))
-                except (TypeError, ValueError) as exc:
-                    grid = f"its TEMPO in {xml} cannot be read ({exc})"
-                if not isinstance(grids.get(path), Grid):  # listed twice: the first readable grid stands
-                    grids[path] = grid
-            element.clear()  # read: its TEMPO rows are not kept
-    except ET.ParseError as exc:
-        raise SetError(f"{xml}: not valid XML ({exc})") from None
+    with stream:
+        try:
+            # expat refuses entity expansion bombs (Python >= 3.7.1 ships expat >= 2.4)
+            for event, element in ET.iterparse(stream, events=("start", "end")):
+                if event == "start":
+                    if not tags and element.tag != "DJ_PLAYLISTS":
+                        break  # another XML document: refused at its root, not read to its end
+                    if not tags or element.tag == "COLLECTION":
+                        tags.append(element.tag)
+                    continue
+                if element.tag != "TRACK":
+                    continue  # a TEMPO stays in its TRACK until the TRACK ends
+                location, tempos = element.get("Location"), element.findall("TEMPO")
+                path = location_path(location) if location else ""
+                if tempos and path and (names is None or _file_name(path) in names):
+                    try:
+                        grid: Grid | str = grid_from_tempos(tempos, _seconds(element.get("TotalTime")))
+                    except (TypeError, ValueError) as exc:
+                        grid = f"its TEMPO in {xml} cannot be read ({exc})"
+                    if not isinstance(grids.get(path), Grid):  # listed twice: the first readable grid stands
+                        grids[path] = grid
+                element.clear()  # read: its TEMPO rows are not kept
+        except ET.ParseError as exc:
+            raise SetError(f"{xml}: not valid XML ({exc})") from None
+        except OSError as exc:
+            raise SetError(f"{xml}: cannot be read ({exc.strerror or exc})") from None
     if tags[:1] != ["DJ_PLAYLISTS"] or "COLLECTION" not in tags:
         raise SetError(f"{xml}: not a rekordbox collection export (no DJ_PLAYLISTS/COLLECTION); "
                        "in rekordbox use File > Export Collection in xml format")
