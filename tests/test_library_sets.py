@@ -228,7 +228,6 @@ def test_an_export_in_another_encoding_or_with_a_bom_is_read(tmp_path, encoding,
 def test_the_set_s_tracks_are_read_from_a_big_collection_with_a_tempo_per_beat(tmp_path):
     # rekordbox writes one TEMPO per beat for a dynamic grid (~70 bytes each): a 10,000-track
     # collection of 7-minute tracks is ~650 MB; the set's few tracks are all that is gridded.
-    row = '      <TEMPO Inizio="123.456" Bpm="128.00" Metro="4/4" Battito="1"/>\n'
     beats = "".join(f'      <TEMPO Inizio="{0.025 + i * 0.46875:.3f}" Bpm="128.00" Metro="4/4" Battito="{i % 4 + 1}"/>\n'
                     for i in range(300))
     tracks = "".join(f'<TRACK TrackID="{k}" Name="T{k}" Location="file://localhost/Users/dj/Music/t{k}.mp3" '
