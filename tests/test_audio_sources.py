@@ -15,10 +15,10 @@ from live.audio.sources import (
     iter_blocks,
     load_audio,
     parse_channels,
-    resample,
     resolve_device,
     to_mono,
 )
+from live.audiofile import resample
 from live.errors import UserError
 from live.handoff import RingBuffer
 

@@ -164,11 +164,15 @@ def test_a_given_grid_running_on_past_the_end_of_the_audio_is_cut_there(tmp_path
 def test_a_missing_or_too_short_track_is_a_one_line_error(tmp_path):
     import soundfile as sf
 
-    with pytest.raises(UserError, match="no such audio file"):
+    with pytest.raises(UserError, match="audio file not found"):
         song.analyse(tmp_path / "nope.wav")
     sf.write(tmp_path / "short.wav", np.zeros(4410, np.float32), 44100)
     with pytest.raises(UserError, match="shorter than 2 s"):
         song.analyse(tmp_path / "short.wav")
+    # The show's own checks (one reader for every part): an empty file says so.
+    (tmp_path / "empty.mp3").write_bytes(b"")
+    with pytest.raises(UserError, match="audio file is empty"):
+        song.analyse(tmp_path / "empty.mp3")
 
 
 @pytest.fixture(scope="module")

@@ -19,56 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from live.audiofile import AUDIO_SUFFIXES, decode, resample
-from live.errors import UserError
+from live.audiofile import AudioError
+from live.audiofile import load as load_audio  # the audio part's callers read files through here
 from live.handoff import RingBuffer
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class AudioError(UserError):
-    """A file, device, channel, sample rate or block size we cannot use (one line, with the choices)."""
-
-
 # ---------------------------------------------------------------------------------------------
-# files
-
-
-SAMPLERATE_RANGE = (8000, 384000)  # Hz: what audio interfaces and audio files really use
-
-
-def check_samplerate(rate: float, what: str) -> None:
-    """AudioError naming ``what`` unless ``rate`` is a real audio sample rate (:data:`SAMPLERATE_RANGE`)."""
-    low, high = SAMPLERATE_RANGE
-    if not low <= rate <= high:
-        raise AudioError(f"{what}: sample rate {rate:.0f} Hz is out of range; audio runs at {low} to {high} Hz")
-
-
-def load_audio(path: str | os.PathLike, samplerate: int | None = None) -> tuple[np.ndarray, int]:
-    """Read a whole audio file as float32 ``(frames, channels)`` and its sample rate.
-
-    Decoded by :func:`live.audiofile.decode` (soundfile, else PyAV's ffmpeg). With ``samplerate``
-    the audio is resampled (polyphase) to that rate.
-    A missing, empty or non-audio file raises :class:`AudioError` naming the file.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise AudioError(f"audio file not found: {p}")
-    if p.stat().st_size == 0:
-        raise AudioError(f"audio file is empty: {p}")
-    try:
-        data, rate = decode(p)
-    except ValueError as exc:
-        _LOGGER.debug("%s", exc)
-        raise AudioError(f"not an audio file we can read: {p} (supported: {AUDIO_SUFFIXES})") from None
-    # A damaged or hand-made header can claim any rate; the analysis would run at it.
-    check_samplerate(rate, f"{p} (its header)")
-    if data.size == 0 or len(data) == 0:
-        raise AudioError(f"audio file has no samples: {p}")
-    if samplerate is not None and int(samplerate) != rate:
-        data = resample(data, rate, int(samplerate))
-        rate = int(samplerate)
-    return np.ascontiguousarray(data, dtype=np.float32), int(rate)
+# files (read whole by live.audiofile, whose checks and error every part shares)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

@@ -35,7 +35,8 @@ import numpy as np
 
 from live import paths
 from live.audio.settings import BEAT_ACTIVATIONS, DEFAULTS, DOWNBEAT_CUES, AnalysisSettings, describe
-from live.audio.sources import BLOCKSIZE_RANGE, AudioError, iter_blocks, load_audio, resample, to_mono
+from live.audio.sources import BLOCKSIZE_RANGE, AudioError, iter_blocks, load_audio, to_mono
+from live.audiofile import resample
 from live.bench.annotated import synth_annotated, synth_name
 from live.bench.machine import machine_line
 from live.bench.synth import synth_kick_track

@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 import logging
 
-from live.audio.sources import BLOCKSIZE_RANGE, SAMPLERATE_RANGE
+from live.audio.sources import BLOCKSIZE_RANGE
+from live.audiofile import SAMPLERATE_RANGE
 from live.cli.common import (add_analysis_flags, add_av_offset_flag, add_clip_flags, add_decoder_flags, add_flash_flag,
                               HelpFormatter, add_folder_flags, analysis_settings)
 from live.show.autopilot import BARS_RANGE, MODES

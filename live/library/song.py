@@ -128,20 +128,14 @@ def song_name(track: str | Path) -> str:
 
 
 def load_track(track: str | Path) -> tuple[np.ndarray, int]:
-    """The track as mono float32 at :data:`SAMPLERATE`; UserError for a missing or unreadable file.
-    Read as every audio file of the show is (:func:`live.audiofile.decode`: soundfile, else PyAV's
-    ffmpeg), so a DJ's AAC/ALAC ``.m4a`` files load too (librosa's reader refused them here)."""
+    """The track as mono float32 at :data:`SAMPLERATE`; UserError (the show's
+    :class:`~live.audiofile.AudioError`) for a missing, unreadable or too short file. Read as every
+    audio file of the show is (:func:`live.audiofile.load`), so a DJ's AAC/ALAC ``.m4a`` files load too."""
     from live import audiofile
 
-    path = Path(track).expanduser()
-    if not path.is_file():
-        raise UserError(f"{track}: no such audio file")
-    try:
-        data, rate = audiofile.decode(path)
-    except ValueError:
-        raise UserError(f"{track}: cannot read it as audio (supported: {audiofile.AUDIO_SUFFIXES})") from None
-    y = data.mean(axis=1) if len(data) else np.zeros(0, np.float32)
-    if rate != SAMPLERATE and len(y):
+    data, rate = audiofile.load(track)
+    y = data.mean(axis=1)  # mono before resampling: half the work of a stereo file
+    if rate != SAMPLERATE:
         y = audiofile.resample(y, rate, SAMPLERATE)
     if len(y) < SAMPLERATE * 2:
         raise UserError(f"{track}: shorter than 2 s; song mode needs a whole track")

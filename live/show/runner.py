@@ -104,7 +104,8 @@ class ShowSettings:
 
     def __post_init__(self) -> None:
         # Refuse bad values before minutes of model loading, with the flag's name.
-        from live.audio.sources import check_blocksize, check_samplerate
+        from live.audio.sources import check_blocksize
+        from live.audiofile import check_samplerate
 
         parse_size(self.size)
         if self.output_size is not None:
