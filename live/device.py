@@ -9,11 +9,12 @@ from typing import Iterator
 import torch
 
 from live.errors import UserError
+from live.precisions import PRECISIONS
 
 _LOGGER = logging.getLogger(__name__)
 
 
-DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES: dict[str, torch.dtype] = dict(zip(PRECISIONS, (torch.float32, torch.float16, torch.bfloat16)))
 # torch's own default intra-op thread count (the physical cores), read before anything changes it.
 # torch.set_num_threads stores a process-wide value that every thread created later starts from:
 # once a one-thread approx worker had run, a tiny or VAE decode thread started afterwards in the

@@ -18,16 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from live.bench.flags import check_folder, check_output_file, write_json
 from live.bench.machine import machine_info, machine_line
 from live.bench.models import SCALES, build_random_sd
 from live.errors import UserError
-from live.library.bank import open_bank
-from live.library.keyframes import KEYFRAMES_FILE, save_preset_keyframes
-from live.library.precompute import MAX_BATCH
-from live.library.presets import load_preset
+from live.library.precompute_options import MAX_BATCH
 from live.values import Bounded
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,6 +42,11 @@ def _write_preset(presets_dir: Path, name: str, model: str, size: tuple[int, int
 
 def bytes_per_keyframe(workdir: Path, size: tuple[int, int]) -> tuple[int, int]:
     """(in-memory bytes, file bytes) per keyframe at ``size``, from a 16-keyframe file written for real."""
+    import torch  # torch and the library's files only when it measures: `bench bank --help` stays quick
+
+    from live.library.keyframes import save_preset_keyframes
+    from live.library.presets import load_preset
+
     presets_dir, kdir = workdir / f"bpk-presets-{size[0]}x{size[1]}", workdir / "bpk-keyframes"
     presets_dir.mkdir(parents=True, exist_ok=True)
     preset = load_preset(_write_preset(presets_dir, f"bpk{size[0]}x{size[1]}", "/models/x", size, 4, 4))
@@ -58,6 +58,9 @@ def bytes_per_keyframe(workdir: Path, size: tuple[int, int]) -> tuple[int, int]:
 def pixel_bytes_per_keyframe(workdir: Path, size: tuple[int, int]) -> tuple[int, int]:
     """(in-memory bytes, file bytes) per pixel keyframe (a picture, presets without a model) at
     ``size``: the built-in demo pictures built and loaded as the show's bank loads them."""
+    from live.library.bank import open_bank
+    from live.library.keyframes import KEYFRAMES_FILE
+
     presets_dir, kdir = workdir / f"pix-presets-{size[0]}x{size[1]}", workdir / "pix-keyframes"
     presets_dir.mkdir(parents=True, exist_ok=True)
     (presets_dir / "pix.toml").write_text(f'[generation]\nmodel = "approx"\nwidth = {size[0]}\n'
@@ -83,6 +86,12 @@ def bank_load_seconds(workdir: Path, presets: int, keyframes: int, size: tuple[i
 
     With ``drop_caches`` the first load reads from disk (page cache dropped; root only).
     """
+    import torch
+
+    from live.library.bank import open_bank
+    from live.library.keyframes import save_preset_keyframes
+    from live.library.presets import load_preset
+
     presets_dir, kdir = workdir / "bank-presets", workdir / "bank-keyframes"
     presets_dir.mkdir(parents=True, exist_ok=True)
     seeds = 4

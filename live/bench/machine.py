@@ -7,13 +7,13 @@ import os
 import platform
 from typing import Any
 
-import torch
-
 _LOGGER = logging.getLogger(__name__)
 
 
 def machine_info() -> dict[str, Any]:
     """Where the figures were measured: OS, CPU, cores, torch, GPU, load."""
+    import torch  # here, not at the top: a benchmark's --help must not wait for torch
+
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:

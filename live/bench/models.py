@@ -10,11 +10,14 @@ import json
 import logging
 import string
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from live.visuals.choices import FAMILY_SCALING, KINDS
 
-from live.device import pick_device, pick_dtype
-from live.visuals.decoders import FAMILY_SCALING, KINDS, Decoder, DecoderError, DiffusersDecoder, make_decoder
+if TYPE_CHECKING:
+    import torch
+
+    from live.visuals.decoders import Decoder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ def char_tokenizer(folder: Path):
 
 def build_random_sd(folder: Path, scale: str = "tiny", seed: int = 0) -> Path:
     """A randomly initialised StableDiffusionPipeline of ``scale`` saved to ``folder`` (a tiny vocab tokenizer)."""
+    import torch  # torch and diffusers only when a model is built: the benchmarks' --help stays quick
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -109,11 +113,17 @@ def make_random_decoder(
     ``vae`` is AutoencoderKL with Stable Diffusion's VAE config, ``tiny`` is AutoencoderTiny's
     default (TAESD) config; their decode cost equals the trained models'. The pictures are noise.
     """
+    from live.visuals.decoders import DecoderError, make_decoder
+
     if kind == "approx":
         return make_decoder("approx", family=family, device=device, dtype=dtype)
     if kind not in KINDS:
         raise DecoderError(f"--decoder {kind!r} is not known; choose one of {', '.join(KINDS)}")
+    import torch
     from diffusers import AutoencoderKL, AutoencoderTiny
+
+    from live.device import pick_device, pick_dtype
+    from live.visuals.decoders import DiffusersDecoder
 
     torch.manual_seed(seed)
     if kind == "vae":

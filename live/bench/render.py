@@ -25,8 +25,6 @@ from live.library.demo import DEMO_PRESET, demo_images, write_demo_track
 from live.library.presets import find_preset
 from live.messages import AudioState
 from live.show.driver import MAX_FPS
-from live.show.render import render_file
-from live.show.show import shader_uniforms
 from live.values import Bounded, parse_size, positive
 
 LOOP_SIZES = "1280x720,1920x1080"
@@ -76,6 +74,8 @@ def _Frame(rgb: np.ndarray, seq: int) -> Any:
 
 def loop_times(renderer: Any, chain: list[str], frames: int) -> list[float]:
     """Seconds per render-loop frame (draw + glFinish) with ``chain`` on ``renderer``."""
+    from live.show.show import shader_uniforms  # torch and GL only when it measures: --help stays quick
+
     renderer.set_shaders(chain)
     images = demo_images(512, 512, 2)
     renderer.update_frames(_Frame(images[0], 1), _Frame(images[1], 2))
@@ -117,6 +117,7 @@ def gl_renderer_name() -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the machine, then the offline render fps, render-loop frame times and upload times."""
+    from live.show.render import render_file  # torch and GL only when it runs: --help stays quick
     from live.visuals.renderer import Renderer
 
     sizes = [parse_size(s.strip()) for s in args.loop_sizes.split(",") if s.strip()]

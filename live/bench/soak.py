@@ -52,7 +52,6 @@ from live.memory import steady_allocator
 from live.show import driver
 from live.show.driver import MAX_FPS, SteppedClock, WindowSink
 from live.show.preflight import rss_bytes
-from live.show.render import AudioFeed
 from live.values import Bounded, parse_size, positive
 
 _LOGGER = logging.getLogger(__name__)
@@ -203,6 +202,7 @@ def soak(minutes: float = MINUTES, *, fps: int = FPS, size: str = SIZE, seed: in
     from live.audio.analysis import AudioEngine
     from live.audio.settings import AnalysisSettings
     from live.library.bank import open_bank
+    from live.show.render import AudioFeed
     from live.show.show import AsyncDecode, Show, SyncDecode
     from live.visuals.decoders import make_decoder
     from live.visuals.renderer import Renderer

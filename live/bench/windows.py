@@ -23,9 +23,7 @@ from live.library.demo import demo_images
 from live.messages import AudioState
 from live.show import driver
 from live.show.driver import RealTimeClock, WindowSink
-from live.show.show import shader_uniforms
 from live.values import Bounded, parse_size, positive
-from live.visuals.windows import OPERATOR_EVERY, OPERATOR_FPS, OPERATOR_SIZE
 
 SHADERS = ["kaleido", "pulse", "rgbshift"]  # the demo preset's chain
 TARGET_COST = 0.10  # the operator window may cost the output at most this share of its frame rate
@@ -56,6 +54,7 @@ class _FinishedSink:
 
 def measure(width: int, height: int, seconds: float, rounds: int) -> dict[str, list[float]]:
     """Frames/s of the output without and with the operator view, per round."""
+    from live.show.show import shader_uniforms  # torch and GL only when it measures: --help stays quick
     from live.visuals.renderer import Renderer
     from live.visuals.windows import StageWindows
     from live.visuals.worker import Frame
@@ -112,6 +111,8 @@ def _operator_frame_ms(windows: object, frames: int = 30) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print; exit 1 if the operator view costs more than :data:`TARGET_COST`."""
+    from live.visuals.windows import OPERATOR_EVERY, OPERATOR_FPS, OPERATOR_SIZE
+
     width, height = parse_size(args.size)
     result = measure(width, height, args.seconds, args.rounds)
     med = {k: statistics.median(v) for k, v in result.items()}

@@ -1,10 +1,15 @@
 """`run_live.py` / `run-live`: the command line. Each subcommand is one small module here (its
 arguments only) or a benchmark in :mod:`live.bench`; each exposes ``configure(parser)`` and
-``run(args) -> int`` and calls the parts below. This file only routes."""
+``run(args) -> int`` and calls the parts below. This file only routes.
+
+Building the parser imports every ``configure``, so a command module imports nothing heavy at its
+top (torch, diffusers, scipy...): its ``run`` imports what it runs. ``--help`` and a mistyped flag
+then answer at once (``tests/test_cli_fast.py``)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import logging.handlers
@@ -48,6 +53,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "soak": ("live.bench.soak", "the show for 30 min of show time, accelerated, under random control: gaps, memory, errors"),
 }
 
+# A benchmark whose module imports torch at its top declares its flags in a light module, named
+# here: building the parser (every --help, a mistyped flag) then loads no torch, and the benchmark's
+# module is imported when it runs. Every other module's configure() needs nothing heavy either.
+FLAGS: dict[str, str] = {"live.bench.decode": "live.bench.decode_settings"}
+
 DESCRIPTION = """Beat-locked Stable Diffusion visuals for DJs and VJs.
 
 Before the show: write presets/NAME.toml, run `precompute NAME`, then `check`.
@@ -84,9 +94,18 @@ def _add(sub: argparse._SubParsersAction, name: str, module: str, help_text: str
     from live.cli.common import HelpFormatter
 
     parser = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
+    if module in FLAGS:
+        importlib.import_module(FLAGS[module]).configure(parser)
+        parser.set_defaults(handler=functools.partial(_run_module, module))
+        return
     mod = importlib.import_module(module)
     mod.configure(parser)
     parser.set_defaults(handler=mod.run)
+
+
+def _run_module(module: str, args: argparse.Namespace) -> int:
+    """``module``'s ``run(args)``, the module imported now (see :data:`FLAGS`)."""
+    return importlib.import_module(module).run(args)
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

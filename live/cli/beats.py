@@ -7,8 +7,7 @@ import json
 import logging
 import sys
 
-from live.audio.beats import track_beats
-from live.audio.sources import BLOCKSIZE_RANGE, load_audio
+from live.audio.sources import BLOCKSIZE_RANGE
 from live.cli.common import add_analysis_flags, add_set_flags, analysis_settings
 from live.show.inputs import load_set
 from live.values import Bounded
@@ -31,6 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the beats for ``args.file``."""
+    from live.audio.beats import track_beats  # scipy and aubio: only when it runs
+    from live.audio.sources import load_audio
+
     settings = analysis_settings(args)
     matcher = load_set(args.set, args.sets_dir)
     samples, rate = load_audio(args.file)

@@ -10,7 +10,6 @@ import logging
 from live import paths
 from live.cli import live as live_cli
 from live.errors import UserError
-from live.library.check import format_table
 from live.show.preflight import LISTEN_SECONDS, PROBES, format_checks, run_preflight
 from live.values import positive
 
@@ -32,6 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `check`: 0 when nothing FAILs (nothing WARNs either with --strict), else 1."""
+    from live.library.check import format_table  # the bank and torch: only when it runs
+
     skip = frozenset(p.strip() for p in args.skip.split(",") if p.strip())
     presets = paths.presets_dir(args.presets_dir)
     if "presets" not in skip and not presets.is_dir():

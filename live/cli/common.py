@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from live import paths
 from live.audio.settings import BEAT_ACTIVATIONS, DEFAULTS, DOWNBEAT_CUES, ONSET_METHODS, AnalysisSettings, describe
-from live.visuals.decoders import FAMILIES, KINDS
+from live.visuals.choices import FAMILIES, KINDS
 
 FOLDER_HELP = {
     "presets": "folder of preset files",

@@ -1,4 +1,5 @@
-"""`live`: run the show. Arguments only; the work is :mod:`live.show.runner`."""
+"""`live`: run the show. Arguments only; the work is :mod:`live.show.runner`,
+imported when the show runs (so --help and a mistyped flag answer at once)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from live.cli.common import (add_analysis_flags, add_av_offset_flag, add_clip_fl
 from live.show.autopilot import BARS_RANGE, MODES
 from live.show.driver import MAX_FPS
 from live.control.commands import key_reference_lines
-from live.show.runner import OSC_PORT_MAX, ShowSettings, run_show
-from live.visuals.renderer import ASPECTS
+from live.show.settings import OSC_PORT_MAX, ShowSettings
+from live.visuals.choices import ASPECTS
 from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
@@ -102,4 +103,6 @@ def settings_from_args(args: argparse.Namespace) -> ShowSettings:
 
 def run(args: argparse.Namespace) -> int:
     """Run the show with the parsed arguments."""
+    from live.show.runner import run_show  # torch and the GL stack: only when the show runs
+
     return run_show(settings_from_args(args))

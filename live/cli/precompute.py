@@ -6,17 +6,22 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from live.cli.common import add_folder_flags
-from live.library.precompute import MAX_BATCH, PrecomputeOptions, Result, precompute
-from live.library.presets import as_written
+from live.library.precompute_options import MAX_BATCH, PrecomputeOptions
 from live.values import Bounded
+
+if TYPE_CHECKING:
+    from live.library.precompute import Result
 
 _LOGGER = logging.getLogger(__name__)
 
 
 def report(r: Result) -> None:
     """Print one preset's outcome (and its preview) as one or two lines; unusable ones are logged already."""
+    from live.library.presets import as_written
+
     if r.action == "skipped":
         print(f"{r.name}: up to date, {r.count} keyframes in {as_written(r.path)} (use --force to redo)")
     elif r.action == "written":
@@ -59,6 +64,8 @@ def options_from(args: argparse.Namespace) -> PrecomputeOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `precompute`: 0 when every preset is up to date or written."""
+    from live.library.precompute import precompute  # torch and diffusers: only when it runs
+
     options = options_from(args)
     try:
         results = precompute(options, on_result=report)

@@ -9,9 +9,8 @@ from live.cli.common import (add_analysis_flags, add_av_offset_flag, add_clip_fl
                               add_folder_flags, add_set_flags, analysis_settings)
 from live.show.driver import MAX_FPS
 from live.show.inputs import load_set
-from live.show.render import render_file
-from live.show.runner import ShowSettings
-from live.visuals.renderer import ASPECTS
+from live.show.settings import ShowSettings
+from live.visuals.choices import ASPECTS
 from live.values import Bounded, positive
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,6 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Render and report where the file went."""
+    from live.show.render import render_file  # torch and the GL stack: only when it renders
+
     stats = render_file(preset=args.preset, audio=args.audio, out=args.out, seconds=args.seconds, size=args.size,
                         fps=args.fps, decoder=args.decoder, model=args.model, family=args.family,
                         presets_dir=args.presets_dir, keyframes_dir=args.keyframes_dir, shaders_dir=args.shaders_dir,

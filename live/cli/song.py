@@ -8,8 +8,8 @@ import logging
 
 from live.cli.common import add_folder_flags
 from live.show.driver import MAX_FPS
-from live.show.song import SongOptions, make_song
 from live.values import Bounded, positive
+from live.visuals.choices import FAMILIES
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "encoded without a model (approx encoder); shared out between the sections")
     source.add_argument("--model", default=None, metavar="DIR", help="your Stable Diffusion model folder: precompute the "
                         "sections' prompts with it (default: built-in procedural images, no model)")
-    parser.add_argument("--family", default="sd1", choices=("sd1", "sdxl"), help="latent family of --model")
+    parser.add_argument("--family", default="sd1", choices=FAMILIES, help="latent family of --model")
     parser.add_argument("--out", default=None, metavar="FILE.mp4", help="render the video with the audio to this file")
     parser.add_argument("--plan", default=None, metavar="FILE.json", help="write the timeline: sections, BPM, beats, downbeats")
     parser.add_argument("--size", default="768x432", help="video size WxH, 16:9 like the built-in presets; "
@@ -44,6 +44,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse, write the preset (and plan), render; print what was done."""
+    from live.show.song import SongOptions, make_song  # torch and librosa: only when it runs
+
     r = make_song(SongOptions(track=args.track, prompt=args.prompt, images=args.images, model=args.model,
                               family=args.family, out=args.out, plan=args.plan, size=args.size, fps=args.fps,
                               seconds=args.seconds, force=args.force, regenerate=args.regenerate,

@@ -44,6 +44,7 @@ from live.library.keyframes import (
     save_preset_keyframes,
     text_keyframe_count,
 )
+from live.library.precompute_options import MAX_BATCH, PrecomputeOptions  # noqa: F401 (MAX_BATCH: declared there)
 from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, as_written, find_preset, load_presets
 from live.quiet import quiet_library_notices
 
@@ -226,39 +227,6 @@ def _set_scheduler(pipe: Any, name: str) -> None:
 
 
 # ---------------------------------------------------------------- the work for one preset
-
-MAX_BATCH = 64  # images per pipeline call, at most
-
-
-@dataclass(frozen=True)
-class PrecomputeOptions:
-    """What to precompute and how: the values behind the ``precompute`` command's flags.
-
-    ``presets`` are names (``presets/NAME.toml``) or .toml paths; ``all_presets`` takes every preset
-    in the folder and skips unusable ones instead of stopping. ``model``/``vae``/``from_images``
-    override the presets' own. ``presets_dir``/``keyframes_dir`` of None follow :mod:`live.paths`.
-    """
-
-    presets: tuple[str, ...] = ()
-    all_presets: bool = False
-    model: str = ""
-    vae: str = ""
-    device: str = "auto"
-    fp32: bool = False
-    batch_size: int = 4
-    allow_download: bool = False
-    from_images: str = ""
-    preview: bool = False
-    force: bool = False
-    progress: bool = True
-    presets_dir: str | Path | None = None
-    keyframes_dir: str | Path | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "presets", tuple(self.presets))
-        if not 1 <= self.batch_size <= MAX_BATCH:
-            raise UserError(f"--batch-size {self.batch_size} is out of range; use 1..{MAX_BATCH}")
-
 
 @dataclass
 class Result:

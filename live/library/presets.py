@@ -34,14 +34,12 @@ from live import paths
 from live.errors import UserError
 from live.files import FileRefused, load_toml
 from live.library.demo import BUILTIN_SETS
+from live.visuals.choices import FAMILIES, FAMILY_SCALING
 from live.visuals.shaders import FRAME_UNIFORMS, describe, folder_params
 
 _LOGGER = logging.getLogger(__name__)
 
-FAMILIES = ("sd1", "sdxl")
-# What the VAE of each latent family multiplies its encoder output by (diffusers' scaling_factor).
-# Stored latents are always the scaled, diffusion-space ones a pipeline returns with output_type="latent".
-SCALING_FACTORS: dict[str, float] = {"sd1": 0.18215, "sdxl": 0.13025}
+SCALING_FACTORS = FAMILY_SCALING  # what each family's VAE multiplies its encoder output by (declared in choices)
 LATENT_CHANNELS: dict[str, int] = {"sd1": 4, "sdxl": 4}
 BUILTIN_IMAGES = "builtin:demo"
 BUILTIN_PREFIX = "builtin:"  # images = "builtin:NAME": a procedural image set, see live/library/demo.py

@@ -1,6 +1,6 @@
 """Preflight: everything the show needs, tried before doors open, as PASS / WARN / FAIL rows.
 
-Given the same :class:`~live.show.runner.ShowSettings` as ``live``, it opens the audio input
+Given the same :class:`~live.show.settings.ShowSettings` as ``live``, it opens the audio input
 and listens for signal, binds the OSC port, finds the MIDI input and reads its mapping, builds
 and warms up the decoder, loads the preset bank exactly as the show does (through
 :func:`~live.library.check.check_bank`), times one decode per ready preset against the frame
@@ -26,7 +26,7 @@ import numpy as np
 
 from live import paths
 from live.errors import UserError
-from live.show.runner import ShowSettings
+from live.show.settings import ShowSettings
 from live.values import parse_size
 
 _LOGGER = logging.getLogger(__name__)

@@ -27,17 +27,10 @@ from live.device import DEFAULT_CPU_THREADS, pick_device, pick_dtype, torch_thre
 from live.errors import UserError
 from live.quiet import quiet_library_notices
 from live.visuals import approx
+from live.visuals.choices import FAMILIES, FAMILY_SCALING, KINDS  # noqa: F401 (declared there, light, for the CLI)
 
 _LOGGER = logging.getLogger(__name__)
 quiet_library_notices()  # before diffusers is imported: it speaks on import
-
-
-KINDS = ("approx", "tiny", "vae")
-
-
-# Scaling factor each family's VAE was trained with: used to tell a family from a VAE config.
-FAMILY_SCALING: dict[str, float] = {"sd1": 0.18215, "sdxl": 0.13025}
-FAMILIES = tuple(FAMILY_SCALING)
 
 
 class DecoderError(UserError):

@@ -21,6 +21,7 @@ import numpy as np
 
 from live import paths
 from live.errors import UserError
+from live.visuals.choices import ASPECTS, check_aspect  # noqa: F401 (declared there, light, for the CLI)
 from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE, FlashLimiter
 from live.visuals.pixels import COMPOSE_SOURCE, MAX_TERMS
 from live.visuals.shaders import ARRAY_UNIFORMS, FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params
@@ -37,8 +38,6 @@ void main() {
     gl_Position = vec4(position, 0.0, 1.0);
 }
 """
-
-ASPECTS = ("fit", "fill", "stretch")  # how a decoded frame is mapped onto the output: u_aspect is the index
 
 # frame_at() maps a decoded frame (any size) onto the output (u_output_size) by u_aspect (fit:
 # whole frame, black bars; fill: cover, crop; stretch) and upscales it with a Catmull-Rom bicubic
@@ -744,13 +743,6 @@ class Renderer:
     def close(self) -> None:
         """Close the window and free its GL context."""
         self.window.close()
-
-
-def check_aspect(aspect: str) -> str:
-    """``aspect`` if it is one of :data:`ASPECTS`, else UserError."""
-    if aspect not in ASPECTS:
-        raise UserError(f"--aspect {aspect!r}: choose {', '.join(ASPECTS)}")
-    return aspect
 
 
 def list_screens() -> list[str]:
