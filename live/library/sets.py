@@ -568,16 +568,17 @@ def source_digest(source: str | os.PathLike) -> str:
 
 
 def _why_again(folder: Path, source: str | os.PathLike, digest: str, grid: Grid | None,
-               song_prompt: str | None) -> str:
+               song_prompt: str | None) -> tuple[str, Grid | None]:
     """Why the track in ``folder`` (``track.json`` there) must be prepared again from ``source``:
     broken files, an edited file, another grid from the export, ``--song`` asked for a track
-    without a plan. AlreadyInSet when none; SetError when another file has the name."""
+    without a plan; and the DJ's grid to keep (its rekordbox grid when only ``--song`` asks).
+    AlreadyInSet when nothing; SetError when another file has the name."""
     try:
         old = load_track(folder)
         load_landmarks(folder / PRINTS_FILE)
         load_plan(old)
     except SetError as exc:
-        return f"its prepared files are broken ({exc})"
+        return f"its prepared files are broken ({exc})", None
     resolved = str(Path(source).expanduser().resolve())
     if old.source_sha256:
         same = old.source == resolved or old.source_sha256 == digest  # moved or copied: the same music
@@ -587,14 +588,18 @@ def _why_again(folder: Path, source: str | os.PathLike, digest: str, grid: Grid 
         raise SetError(f"{source}: another file, {old.source}, is already in the set as {old.name} (a track's name "
                        "is its file's name); rename one of the two files")
     if old.source_sha256 and digest and digest != old.source_sha256:
-        return "its file changed since it was prepared"
+        return "its file changed since it was prepared", None
     if grid is not None:
         new = fit_grid(grid, old.duration)
         if old.origin != "rekordbox" or len(new.beats) != len(old.beats) or len(new.downbeats) != len(old.downbeats) \
                 or not np.allclose(new.beats, old.beats, atol=2e-3) or not np.allclose(new.downbeats, old.downbeats, atol=2e-3):
-            return "the rekordbox export has another grid for it"
+            return "the rekordbox export has another grid for it", None
     if song_prompt is not None and not old.song_preset:
-        return "--song asks for a song plan"
+        kept = None
+        if old.origin == "rekordbox":  # a run without the export keeps the DJ's grid
+            kept = Grid(beats=np.array(old.beats), downbeats=np.array(old.downbeats),
+                        beats_per_bar=old.beats_per_bar, origin="rekordbox")
+        return "--song asks for a song plan", kept
     raise AlreadyInSet(f"{old.name}: already in the set, unchanged ({source})")
 
 
@@ -631,7 +636,9 @@ def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, track
     digest = source_digest(source)
     replacing = (folder / TRACK_FILE).exists()
     if replacing:
-        _LOGGER.info("%s: preparing %s again: %s", source, name, _why_again(folder, source, digest, grid, song_prompt))
+        why, kept = _why_again(folder, source, digest, grid, song_prompt)
+        _LOGGER.info("%s: preparing %s again: %s", source, name, why)
+        grid = grid if grid is not None else kept
     y, sr = song.load_track(source)  # UserError in one line for missing, unreadable or too short
     if float(np.max(np.abs(y))) < SILENCE:
         raise SetError(f"{source}: silent; nothing to prepare")
