@@ -166,3 +166,19 @@ def test_the_set_commands_explain_themselves(capsys):
         assert main(["set", action, "--help"]) == 0
         text = " ".join(capsys.readouterr().out.split())
         assert all(w in text for w in words), (action, text)
+
+
+def test_a_music_folder_named_like_the_set_is_not_taken_for_it(music, tmp_path, monkeypatch, capsys):
+    """`set add gig gig/*.wav` run in the folder holding the DJ's music folder `gig`: the set goes to
+    the sets folder (where `live --set gig` looks), not among the music files."""
+    monkeypatch.setenv("LIVE_SETS_DIR", str(tmp_path / "sets"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gig").mkdir()
+    sf.write(tmp_path / "gig" / "Tune 0.wav", sf.read(music / "Tune 0.wav")[0], RATE)
+    assert main(["set", "add", "gig", "gig/Tune 0.wav", "--tracker", "librosa"]) == 0
+    assert sorted(p.name for p in (tmp_path / "gig").iterdir()) == ["Tune 0.wav"]
+    assert [t.name for t in sets.list_tracks(tmp_path / "sets" / "gig")] == ["tune-0"]
+    # A set folder of that name in the working folder is still found when the sets folder has none.
+    (tmp_path / "sets" / "gig").rename(tmp_path / "mine")
+    monkeypatch.chdir(tmp_path)
+    assert main(["set", "list", "mine"]) == 0 and "mine: 1 track" in capsys.readouterr().out
