@@ -182,3 +182,17 @@ def test_a_music_folder_named_like_the_set_is_not_taken_for_it(music, tmp_path, 
     (tmp_path / "sets" / "gig").rename(tmp_path / "mine")
     monkeypatch.chdir(tmp_path)
     assert main(["set", "list", "mine"]) == 0 and "mine: 1 track" in capsys.readouterr().out
+
+
+def test_a_folder_given_as_the_tracks_adds_its_audio_files(music, tmp_path, capsys):
+    (music / "cover.jpg").write_bytes(b"\xff\xd8")  # a DJ's folder holds more than audio
+    try:
+        assert _add(tmp_path / "gig", music, tmp_path) == 0
+    finally:
+        (music / "cover.jpg").unlink()
+    out = capsys.readouterr().out
+    assert "added tune-0" in out and "added tune-1" in out and "cover" not in out
+    assert f"skipped: {tmp_path}: a folder without audio files" in out
+    assert main(["set", "list", str(tmp_path / "empty")]) == 2  # no such set
+    (tmp_path / "empty").mkdir()
+    assert main(["set", "list", str(tmp_path / "empty")]) == 0 and "no tracks: add some" in capsys.readouterr().out

@@ -42,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add = sub.add_parser("add", help="analyse tracks into the set: beat grid, sections, fingerprints",
                          description=ADD_HELP, formatter_class=HelpFormatter)
     add.add_argument("setdir", metavar="SETDIR", help="the set: a name in the sets folder, or a folder path")
-    add.add_argument("tracks", metavar="TRACK", nargs="+", help="audio files (WAV, FLAC, AIFF, MP3, AAC or ALAC .m4a...)")
+    add.add_argument("tracks", metavar="TRACK", nargs="+", help="audio files (WAV, FLAC, AIFF, MP3, AAC or ALAC .m4a...), or folders: their audio files")
     add.add_argument("--rekordbox-xml", default=None, metavar="FILE", help="rekordbox collection export "
                      "(File > Export Collection in xml format): use the DJ's beat grids for the tracks in it")
     add.add_argument("--tracker", choices=("madmom", "librosa"), default="madmom", help="beats and downbeats of "
@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
                   f"grid {t.origin:<9} {t.duration / 60:5.1f} min" + (f"  preset {t.song_preset}" if t.song_preset else ""))
         for line in broken:
             print(f"  broken: {line}")
+        if not tracks and not broken:
+            print(f"  (no tracks: add some with `set add {args.setdir} TRACK...`)")
         return 0
     if args.set_command == "remove":
         folder, preset = sets.remove_track(setdir, args.name)

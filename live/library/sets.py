@@ -701,6 +701,26 @@ def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, track
     return track
 
 
+def _audio_files(sources: Iterable[str | os.PathLike], refused: list[str]) -> list[str]:
+    """``sources`` with each folder replaced by its audio files (by suffix, sorted; not its
+    subfolders'): a DJ gives the set's folder as readily as its files. A folder without any is a
+    line in ``refused``."""
+    from live.audiofile import AUDIO_SUFFIXES
+
+    suffixes = {f".{x.strip()}" for x in AUDIO_SUFFIXES.split(",")} | {".aif", ".alac"}
+    out: list[str] = []
+    for source in sources:
+        path = Path(source).expanduser()
+        if not path.is_dir():
+            out.append(str(source))
+            continue
+        found = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith("."))
+        if not found:
+            refused.append(f"{source}: a folder without audio files ({AUDIO_SUFFIXES})")
+        out.extend(found)
+    return out
+
+
 @dataclass
 class AddReport:
     """What :func:`add_tracks` did: the tracks prepared (``updated``: the names of those that
@@ -718,7 +738,8 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
                tracker_name: str = "librosa", rekordbox_xml: str | os.PathLike | None = None,
                song_prompt: str | None = None, presets_dir: str | os.PathLike | None = None,
                progress: bool = True, on_track: Callable[[str, Any], None] | None = None) -> AddReport:
-    """Prepare each of ``sources`` into the set (see :func:`prepare_track`), with a progress bar;
+    """Prepare each of ``sources`` (files, or folders: their audio files) into the set (see
+    :func:`prepare_track`), with a progress bar;
     a track that fails is one line in the report and the rest go on; Ctrl-C stops after keeping
     every finished track (``interrupted``). ``on_track(kind, what)`` is called as each track ends
     (kind ``added``/``updated`` with the PreparedTrack, ``kept``/``skipped`` with the line), so a
@@ -726,8 +747,9 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
     be made raises SetError before any work."""
     from tqdm.auto import tqdm
 
-    grids = read_rekordbox(rekordbox_xml, sources) if rekordbox_xml else {}  # only the set's tracks: quick
     report = AddReport()
+    sources = _audio_files(sources, report.refused)
+    grids = read_rekordbox(rekordbox_xml, sources) if rekordbox_xml else {}  # only the set's tracks: quick
     try:
         _set_folder(setdir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -738,6 +760,9 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
         if on_track is not None:
             with tqdm.external_write_mode():  # a line of its own above the bar, not through it
                 on_track(kind, what)
+
+    for line in report.refused:  # folders without audio files
+        tell("skipped", line)
 
     try:
         for source in bar:
