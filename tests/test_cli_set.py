@@ -196,3 +196,19 @@ def test_a_folder_given_as_the_tracks_adds_its_audio_files(music, tmp_path, caps
     assert main(["set", "list", str(tmp_path / "empty")]) == 2  # no such set
     (tmp_path / "empty").mkdir()
     assert main(["set", "list", str(tmp_path / "empty")]) == 0 and "no tracks: add some" in capsys.readouterr().out
+
+
+def test_set_list_says_which_song_plan_is_broken_and_leftovers_of_a_killed_run_go(music, tmp_path, capsys):
+    setdir = tmp_path / "gig"
+    assert _add(setdir, music / "Tune 0.wav", extra=("--song", "--presets-dir", str(tmp_path / "presets"))) == 0
+    (setdir / "tune-0" / sets.PLAN_FILE).write_text("{")
+    capsys.readouterr()
+    assert main(["set", "list", str(setdir)]) == 0
+    out = capsys.readouterr().out
+    assert "1 track" in out and "no plan: " in out and "plan.json: not a song plan" in out
+    # A run killed mid-track (kill -9, the battery) left its half-made folder; the next run removes it.
+    dead = setdir / ".tune-1.partial-999999999"
+    dead.mkdir()
+    (dead / sets.PRINTS_FILE).write_bytes(b"x" * 1000)
+    assert _add(setdir, music / "Tune 1.wav") == 0
+    assert sorted(p.name for p in setdir.iterdir() if p.name.startswith(".tune")) == []

@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
         for t in tracks:
             print(f"  {t.name:<32} {t.bpm:6.1f} BPM  {len(t.downbeats):4d} bars  {len(t.sections):2d} sections  "
                   f"grid {t.origin:<9} {t.duration / 60:5.1f} min" + (f"  preset {t.song_preset}" if t.song_preset else ""))
+            try:
+                sets.load_plan(t)
+            except sets.SetError as exc:  # the show plays the track without its plan: say so before the gig
+                print(f"    no plan: {exc}")
         for line in broken:
             print(f"  broken: {line}")
         if not tracks and not broken:

@@ -603,6 +603,28 @@ def _why_again(folder: Path, source: str | os.PathLike, digest: str, grid: Grid 
     raise AlreadyInSet(f"{old.name}: already in the set, unchanged ({source})")
 
 
+_LEFTOVER = re.compile(r"^\.[a-z0-9-]+\.(partial|old)-(\d+)$")
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Delete the half-made track folders (``.NAME.partial-PID``, ``.NAME.old-PID``) of runs that
+    ended without cleaning up (killed, the power lost); a running one's are left alone."""
+    for path in root.iterdir():
+        found = _LEFTOVER.match(path.name)
+        if not found or not path.is_dir():
+            continue
+        pid = int(found.group(2))
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process is there
+            alive = pid != os.getpid()  # this process prepares nothing yet: its own are leftovers too
+        except ProcessLookupError:
+            alive = False
+        except OSError:  # another user's process: there
+            alive = True
+        if not alive:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _install(stage: Path, folder: Path, replacing: bool) -> None:
     """Rename the finished ``stage`` folder to ``folder``; the track there (``replacing``) or a
     leftover without ``track.json`` is moved aside and deleted. AlreadyInSet when another
@@ -754,6 +776,7 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
         _set_folder(setdir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SetError(f"{setdir}: cannot make the set folder ({exc.strerror or exc})") from None
+    _remove_leftovers(_set_folder(setdir))
     bar = tqdm(sources, desc="set add", unit="track", disable=None if progress else True, dynamic_ncols=True)
 
     def tell(kind: str, what: Any) -> None:
