@@ -24,7 +24,8 @@ def folder(kind: str, override: str | os.PathLike | None = None) -> Path:
     if kind not in FOLDERS:
         raise ValueError(f"unknown folder kind {kind!r}; one of {', '.join(FOLDERS)}")
     chosen = override or os.environ.get(f"LIVE_{kind.upper()}_DIR")
-    return Path(chosen) if chosen else ROOT / kind
+    # `~` as the shell would have it: a quoted one, one after `--sets-dir=`, or one in a launcher's environment
+    return Path(chosen).expanduser() if chosen else ROOT / kind
 
 
 def presets_dir(override: str | os.PathLike | None = None) -> Path:
@@ -57,7 +58,7 @@ def set_dir(name: str | os.PathLike, override: str | os.PathLike | None = None) 
     ``/media/usb/gig``), else that name in the sets folder (see :func:`folder`); a set of that
     name in the working folder only when the sets folder has none. A folder there that holds no
     set (the DJ's music folder called ``gig``) is never taken for one: `set add` would write into it."""
-    path = Path(name)
+    path = Path(name).expanduser()
     if len(path.parts) > 1:
         return path
     in_sets = sets_dir(override) / path

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from live import fingerprint as fp
+from live import paths
 from live.bench import set as bench
 from live.cli import main
 from live.library import sets
@@ -212,3 +213,13 @@ def test_set_list_says_which_song_plan_is_broken_and_leftovers_of_a_killed_run_g
     (dead / sets.PRINTS_FILE).write_bytes(b"x" * 1000)
     assert _add(setdir, music / "Tune 1.wav") == 0
     assert sorted(p.name for p in setdir.iterdir() if p.name.startswith(".tune")) == []
+
+
+def test_a_tilde_in_the_sets_folder_or_the_set_is_the_home_folder(monkeypatch, tmp_path):
+    """`--sets-dir=~/sets` (no shell expands that `~`) or LIVE_SETS_DIR="~/sets" in a launcher made a
+    folder called `~` in the working folder, and the show looked for the set there."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("LIVE_SETS_DIR", "~/sets")
+    assert paths.set_dir("gig") == tmp_path / "sets" / "gig"
+    assert paths.set_dir("gig", "~/other") == tmp_path / "other" / "gig"
+    assert paths.set_dir("~/usb/gig") == tmp_path / "usb" / "gig"
