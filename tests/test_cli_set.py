@@ -223,3 +223,11 @@ def test_a_tilde_in_the_sets_folder_or_the_set_is_the_home_folder(monkeypatch, t
     assert paths.set_dir("gig") == tmp_path / "sets" / "gig"
     assert paths.set_dir("gig", "~/other") == tmp_path / "other" / "gig"
     assert paths.set_dir("~/usb/gig") == tmp_path / "usb" / "gig"
+
+
+def test_a_missing_track_is_one_line_not_also_a_warning_about_the_export(music, tmp_path, capsys, caplog):
+    xml = _xml(tmp_path / "rb.xml", music / "Tune 0.wav", 120.0)
+    with caplog.at_level("WARNING"):
+        assert _add(tmp_path / "gig", tmp_path / "Typo.wav", music / "Tune 0.wav", extra=("--rekordbox-xml", str(xml))) == 0
+    assert "Typo.wav" in capsys.readouterr().out
+    assert not [r for r in caplog.records if "Typo" in r.getMessage()]

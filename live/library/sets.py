@@ -794,7 +794,7 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
             if isinstance(grid, str):
                 _LOGGER.warning("%s: %s; analysing its audio", source, grid)
                 grid = None
-            elif rekordbox_xml and grid is None:
+            elif rekordbox_xml and grid is None and Path(source).expanduser().is_file():  # a missing file: one line, below
                 _LOGGER.warning("%s: not in %s (or no grid there); analysing its audio", source, rekordbox_xml)
             again = (_set_folder(setdir) / track_name(source) / TRACK_FILE).exists()
             try:
