@@ -231,3 +231,16 @@ def test_a_missing_track_is_one_line_not_also_a_warning_about_the_export(music, 
         assert _add(tmp_path / "gig", tmp_path / "Typo.wav", music / "Tune 0.wav", extra=("--rekordbox-xml", str(xml))) == 0
     assert "Typo.wav" in capsys.readouterr().out
     assert not [r for r in caplog.records if "Typo" in r.getMessage()]
+
+
+def test_a_presets_folder_that_cannot_be_written_is_one_line_per_track(music, tmp_path, capsys, monkeypatch):
+    from live.library import song
+
+    def read_only(*_a, **_k):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "presets"))
+
+    monkeypatch.setattr(song, "write_song_preset", read_only)
+    assert _add(tmp_path / "gig", music / "Tune 0.wav", extra=("--song", "--presets-dir", str(tmp_path / "presets"))) == 2
+    out = capsys.readouterr().out
+    assert f"cannot write {tmp_path / 'presets'} (Permission denied)" in out
+    assert not list((tmp_path / "gig").iterdir())  # nothing half-made

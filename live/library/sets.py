@@ -716,7 +716,8 @@ def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, track
         _atomic_write(stage / TRACK_FILE, (json.dumps(track.to_json(), indent=1) + "\n").encode())
         _install(stage, folder, replacing)
     except OSError as exc:
-        raise SetError(f"{source}: cannot write it into {root} ({exc.strerror or exc})") from None
+        where = exc.filename or root  # the set folder, or the presets folder of --song
+        raise SetError(f"{source}: cannot write {where} ({exc.strerror or exc})") from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)  # gone once installed; else nothing half-made stays
     track.folder = str(folder)
