@@ -244,3 +244,14 @@ def test_a_presets_folder_that_cannot_be_written_is_one_line_per_track(music, tm
     out = capsys.readouterr().out
     assert f"cannot write {tmp_path / 'presets'} (Permission denied)" in out
     assert not list((tmp_path / "gig").iterdir())  # nothing half-made
+
+
+def test_set_list_without_a_set_lists_the_sets(music, tmp_path, capsys):
+    assert main(["set", "list", "--sets-dir", str(tmp_path / "none")]) == 0
+    assert "0 sets (make one with `set add" in capsys.readouterr().out
+    assert _add(tmp_path / "sets" / "friday", music / "Tune 0.wav") == 0
+    (tmp_path / "sets" / "saturday").mkdir()
+    capsys.readouterr()
+    assert main(["set", "list", "--sets-dir", str(tmp_path / "sets")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "2 sets" in lines[0] and "friday" in lines[1] and "1 track" in lines[1] and "0 tracks" in lines[2]

@@ -55,7 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_folder_flags(add, "sets", "presets")
     listing = sub.add_parser("list", help="the set's tracks: grid origin, BPM, bars, sections",
                              description=LIST_HELP, formatter_class=HelpFormatter)
-    listing.add_argument("setdir", metavar="SETDIR", help="the set: a name in the sets folder, or a folder path")
+    listing.add_argument("setdir", metavar="SETDIR", nargs="?", default=None,
+                         help="the set: a name in the sets folder, or a folder path (none: the sets there)")
     add_folder_flags(listing, "sets")
     remove = sub.add_parser("remove", help="take a track out of the set",
                             description="Take a track out of the set (its song preset stays in the presets folder).",
@@ -90,8 +91,19 @@ def _line(track: Any) -> str:
             f"grid {track.origin}" + (f", preset {track.song_preset}" if track.song_preset else ""))
 
 
+def _list_sets(root: Path) -> int:
+    """``set list`` without a set: the sets in the sets folder, with their track counts."""
+    found = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    print(f"{root}: {_plural(len(found), 'set')}" + ("" if found else " (make one with `set add NAME TRACK...`)"))
+    for folder in found:
+        print(f"  {folder.name:<32} {_plural(len(sets.list_tracks(folder, [])), 'track')}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Do the action; print one line per track."""
+    if args.set_command == "list" and args.setdir is None:
+        return _list_sets(paths.sets_dir(args.sets_dir))
     setdir = paths.set_dir(args.setdir, args.sets_dir)
     if args.set_command == "list":
         broken: list[str] = []
