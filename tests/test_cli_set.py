@@ -3,11 +3,9 @@ files of one name, broken tracks, a set folder that cannot be made, two runs at 
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
