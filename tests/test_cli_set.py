@@ -133,14 +133,14 @@ def test_a_failing_run_never_removes_the_track_another_run_finished(music, tmp_p
     """Two `set add` of one set at once: the one that fails (Ctrl-C here) after the other finished
     the same track leaves that track alone; the one that finishes second keeps the first's."""
     setdir, tune = tmp_path / "gig", music / "Tune 0.wav"
-    real = fp.landmarks
+    real, save = fp.landmarks, sets.save_landmarks
 
-    def other_run_finishes_first(y, sr):
-        monkeypatch.setattr(fp, "landmarks", real)
-        sets.prepare_track(tune, setdir)  # the other run, done while this one analyses
+    def other_run_finishes_first(path, marks):
+        monkeypatch.setattr(sets, "save_landmarks", save)
+        sets.prepare_track(tune, setdir)  # the other run, done while this one writes its files
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fp, "landmarks", other_run_finishes_first)
+    monkeypatch.setattr(sets, "save_landmarks", other_run_finishes_first)
     assert _add(setdir, tune) == 130
     assert [t.name for t in sets.list_tracks(setdir)] == ["tune-0"]
     assert len(sets.SetIndex.load(setdir)) == 1
