@@ -253,3 +253,17 @@ def test_set_list_without_a_set_lists_the_sets(music, tmp_path, capsys):
     assert main(["set", "list", "--sets-dir", str(tmp_path / "sets")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "2 sets" in lines[0] and "friday" in lines[1] and "1 track" in lines[1] and "0 tracks" in lines[2]
+
+
+def test_an_edited_tracks_old_song_preset_is_kept_and_said(music, tmp_path, capsys, caplog):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    y, _ = sf.read(music / "Tune 0.wav", dtype="float32")
+    sf.write(folder / "Tune 0.wav", y, RATE)
+    song_flags = ("--song", "--presets-dir", str(tmp_path / "presets"))
+    assert _add(tmp_path / "gig", folder / "Tune 0.wav", extra=song_flags) == 0
+    sf.write(folder / "Tune 0.wav", y[3 * RATE:], RATE)  # the DJ's edit
+    with caplog.at_level("WARNING"):
+        assert _add(tmp_path / "gig", folder / "Tune 0.wav", extra=song_flags) == 0
+    assert "updated tune-0" in capsys.readouterr().out
+    assert any("song-tune-0 kept as it is" in r.getMessage() for r in caplog.records)

@@ -711,7 +711,10 @@ def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, track
             plan.beats, plan.downbeats = track.beats, track.downbeats
             _atomic_write(stage / PLAN_FILE, (json.dumps(plan.to_json(), indent=1) + "\n").encode())
             preset = song.song_name(source)
-            song.write_song_preset(plan, song_prompt, paths.presets_dir(presets_dir), preset)
+            where, written = song.write_song_preset(plan, song_prompt, paths.presets_dir(presets_dir), preset)
+            if replacing and not written:  # never overwritten: the DJ may have edited its prompts
+                _LOGGER.warning("%s: song preset %s kept as it is; if its sections no longer fit the track, delete %s "
+                                "and run `set add --song` again", name, preset, where)
             track.song_preset = preset
         _atomic_write(stage / TRACK_FILE, (json.dumps(track.to_json(), indent=1) + "\n").encode())
         _install(stage, folder, replacing)
