@@ -24,7 +24,8 @@ def folder(kind: str, override: str | os.PathLike | None = None) -> Path:
     if kind not in FOLDERS:
         raise ValueError(f"unknown folder kind {kind!r}; one of {', '.join(FOLDERS)}")
     chosen = override or os.environ.get(f"LIVE_{kind.upper()}_DIR")
-    return Path(chosen) if chosen else ROOT / kind
+    # `~` as the shell would have it: a quoted one, one after `--sets-dir=`, or one in a launcher's environment
+    return Path(chosen).expanduser() if chosen else ROOT / kind
 
 
 def presets_dir(override: str | os.PathLike | None = None) -> Path:
@@ -53,12 +54,25 @@ def sets_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 def set_dir(name: str | os.PathLike, override: str | os.PathLike | None = None) -> Path:
-    """The set folder ``name``: itself when it is an existing folder or a path with a folder part
-    (``./gig``, ``/media/usb/gig``), else that name in the sets folder (see :func:`folder`)."""
-    path = Path(name)
-    if path.is_dir() or len(path.parts) > 1:
+    """The set folder ``name``: itself when it is a path with a folder part (``./gig``,
+    ``/media/usb/gig``), else that name in the sets folder (see :func:`folder`); a set of that
+    name in the working folder only when the sets folder has none. A folder there that holds no
+    set (the DJ's music folder called ``gig``) is never taken for one: `set add` would write into it."""
+    path = Path(name).expanduser()
+    if len(path.parts) > 1:
         return path
-    return sets_dir(override) / path
+    in_sets = sets_dir(override) / path
+    if not in_sets.is_dir() and path.is_dir() and _holds_a_set(path):
+        return path
+    return in_sets
+
+
+def _holds_a_set(path: Path) -> bool:
+    """True when ``path`` has a prepared track (a folder with a ``track.json``, see live.library.sets)."""
+    try:
+        return any((p / "track.json").is_file() for p in path.iterdir() if p.is_dir())
+    except OSError:
+        return False
 
 
 DEFAULT_MAPPING = "generic.toml"

@@ -336,10 +336,12 @@ def test_set_add_refuses_bad_tracks_in_one_line_each_and_keeps_the_rest(prepared
     assert point.beat == pytest.approx(4.5) and point.bar == pytest.approx(1.125) and point.beat_in_bar == pytest.approx(0.5)
     doc = json.loads((setdir / "track-0" / sets.TRACK_FILE).read_text())
     assert doc["origin"] == "rekordbox" and doc["format"] == sets.FORMAT
-    # Again: both are already there, one line each, nothing changes.
+    # Again (the same command run once more): both are already there, one line each, nothing changes, no error;
+    # track 0 keeps the export's grid though this run has no export.
     rc = main(["set", "add", str(setdir), str(files[0]), str(files[1]), "--tracker", "librosa"])
     out = capsys.readouterr().out
-    assert rc == 2 and out.count("already in the set") == 2
+    assert rc == 0 and out.count("kept: ") == 2 and out.count("already in the set, unchanged") == 2
+    assert sets.list_tracks(setdir)[0].origin == "rekordbox"
     assert main(["set", "list", str(setdir)]) == 0
     listing = capsys.readouterr().out
     assert "2 tracks" in listing and "rekordbox" in listing

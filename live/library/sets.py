@@ -9,9 +9,11 @@ track, named by :func:`track_name`::
         plan.json         with --song: the song plan (sections, beats) the song preset follows
         track.json        written last: source file, grid (beats, downbeats, origin), sections
 
-Every file is written to a temp file and renamed; ``track.json`` is written last, so a track
-folder without it (an interrupted ``set add``) is not part of the set and the next ``set add``
-makes it again.
+A track is made in a hidden folder of its own (``.NAME.partial-PID``) and renamed into place
+whole, ``track.json`` in it: an interrupted ``set add`` leaves no half-made track, and two runs
+on one set never remove each other's finished tracks. ``set add`` of a track already in the set
+keeps it unless its file changed (``source_sha256``), the export gives it another grid, ``--song``
+asks for a plan it lacks or its files are broken: then it is made again and replaces the old.
 
 The live side uses :class:`SetIndex`: ``SetIndex.load(setdir)`` once, then
 ``index.match(samples, samplerate)`` on the newest few seconds of input (``index.align``: every
@@ -23,6 +25,7 @@ whose :meth:`PreparedTrack.locate` turns a position into beat, bar, phrase and s
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -62,6 +65,10 @@ BeatTracker = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 class SetError(UserError):
     """A set, a track of it or a rekordbox export cannot be used; the message names which."""
+
+
+class AlreadyInSet(SetError):
+    """``set add`` of a track the set already has, from the same unchanged file: nothing to do."""
 
 
 @dataclass
@@ -108,6 +115,7 @@ class PreparedTrack:
     sections: list[dict[str, Any]]  # live.library.song.SongSection fields
     landmarks: int = 0
     song_preset: str = ""  # with --song: the preset's name
+    source_sha256: str = ""  # of the file when prepared: `set add` again makes it anew once the file changes
     format: int = FORMAT
     folder: str = field(default="", compare=False)
 
@@ -306,15 +314,23 @@ def list_tracks(setdir: str | os.PathLike, broken: list[str] | None = None) -> l
     return out
 
 
-def remove_track(setdir: str | os.PathLike, name: str) -> Path:
-    """Delete track ``name``'s folder from the set; returns it. SetError when there is no such track."""
+def remove_track(setdir: str | os.PathLike, name: str) -> tuple[Path, str]:
+    """Delete track ``name``'s folder from the set (``name`` as ``set list`` shows it, or the
+    track's file name or path); returns (the folder, its song preset's name or ""). The song
+    preset stays in the presets folder (it may be edited, or played on its own). SetError when
+    there is no such track."""
     path = _set_folder(setdir)
-    folder = path / name
-    if name != track_name(name) or not folder.is_dir():
+    folder = path / track_name(name)  # `Some Track.mp3` and a path to it name the track `some-track`
+    if not folder.is_dir():
         names = [t.name for t in list_tracks(path)] if path.is_dir() else []
         raise SetError(f"{name}: no such track in {setdir}" + (f"; tracks: {', '.join(names)}" if names else ""))
+    preset = ""
+    try:
+        preset = load_track(folder).song_preset
+    except SetError:
+        pass  # a broken track is removed all the same
     shutil.rmtree(folder)
-    return folder
+    return folder, preset
 
 
 def load_plan(track: PreparedTrack) -> Any:
@@ -538,19 +554,113 @@ def _beats_per_bar(beats: np.ndarray, downbeats: np.ndarray) -> int:
     return int(np.bincount(counts).argmax()) if len(counts) else 4
 
 
+def source_digest(source: str | os.PathLike) -> str:
+    """SHA-256 of the file's bytes ("" when it cannot be read: the decoder then says why): how
+    ``set add`` tells an edited file (re-exported, trimmed, re-tagged) from the one prepared."""
+    digest = hashlib.sha256()
+    try:
+        with open_regular(source) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, FileRefused):
+        return ""
+    return digest.hexdigest()
+
+
+def _why_again(folder: Path, source: str | os.PathLike, digest: str, grid: Grid | None,
+               song_prompt: str | None) -> tuple[str, Grid | None]:
+    """Why the track in ``folder`` (``track.json`` there) must be prepared again from ``source``:
+    broken files, an edited file, another grid from the export, ``--song`` asked for a track
+    without a plan; and the DJ's grid to keep (its rekordbox grid when only ``--song`` asks).
+    AlreadyInSet when nothing; SetError when another file has the name."""
+    try:
+        old = load_track(folder)
+        load_landmarks(folder / PRINTS_FILE)
+        load_plan(old)
+    except SetError as exc:
+        return f"its prepared files are broken ({exc})", None
+    resolved = str(Path(source).expanduser().resolve())
+    if old.source_sha256:
+        same = old.source == resolved or old.source_sha256 == digest  # moved or copied: the same music
+    else:  # prepared before files were hashed: the same path, or the same file name on another machine
+        same = old.source == resolved or _file_name(old.source) == _file_name(resolved)
+    if not same:
+        raise SetError(f"{source}: another file, {old.source}, is already in the set as {old.name} (a track's name "
+                       "is its file's name); rename one of the two files")
+    if old.source_sha256 and digest and digest != old.source_sha256:
+        return "its file changed since it was prepared", None
+    if grid is not None:
+        new = fit_grid(grid, old.duration)
+        if old.origin != "rekordbox" or len(new.beats) != len(old.beats) or len(new.downbeats) != len(old.downbeats) \
+                or not np.allclose(new.beats, old.beats, atol=2e-3) or not np.allclose(new.downbeats, old.downbeats, atol=2e-3):
+            return "the rekordbox export has another grid for it", None
+    if song_prompt is not None and not old.song_preset:
+        kept = None
+        if old.origin == "rekordbox":  # a run without the export keeps the DJ's grid
+            kept = Grid(beats=np.array(old.beats), downbeats=np.array(old.downbeats),
+                        beats_per_bar=old.beats_per_bar, origin="rekordbox")
+        return "--song asks for a song plan", kept
+    raise AlreadyInSet(f"{old.name}: already in the set, unchanged ({source})")
+
+
+_LEFTOVER = re.compile(r"^\.[a-z0-9-]+\.(partial|old)-(\d+)$")
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Delete the half-made track folders (``.NAME.partial-PID``, ``.NAME.old-PID``) of runs that
+    ended without cleaning up (killed, the power lost); a running one's are left alone."""
+    for path in root.iterdir():
+        found = _LEFTOVER.match(path.name)
+        if not found or not path.is_dir():
+            continue
+        pid = int(found.group(2))
+        try:
+            os.kill(pid, 0)  # signal 0: only asks whether the process is there
+            alive = pid != os.getpid()  # this process prepares nothing yet: its own are leftovers too
+        except ProcessLookupError:
+            alive = False
+        except OSError:  # another user's process: there
+            alive = True
+        if not alive:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _install(stage: Path, folder: Path, replacing: bool) -> None:
+    """Rename the finished ``stage`` folder to ``folder``; the track there (``replacing``) or a
+    leftover without ``track.json`` is moved aside and deleted. AlreadyInSet when another
+    ``set add`` finished the same track meanwhile."""
+    if folder.exists():
+        if (folder / TRACK_FILE).exists() and not replacing:
+            raise AlreadyInSet(f"{folder.name}: added meanwhile by another `set add`; kept that one")
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(folder, old)
+        os.rename(stage, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(stage, folder)
+
+
 def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, tracker: BeatTracker | None = None,
                   tracker_name: str = "librosa", grid: Grid | None = None, song_prompt: str | None = None,
                   presets_dir: str | os.PathLike | None = None) -> PreparedTrack:
     """Analyse ``source`` and add it to the set: grid (``grid`` when given, else ``tracker``'s beats
     and downbeats, else librosa's), sections, fingerprints, and with ``song_prompt`` a song preset in
-    ``presets_dir`` and its plan. SetError (one line) when the track is already there or cannot be
-    read (missing, corrupt, silent, no steady beat); nothing of it stays then."""
+    ``presets_dir`` and its plan. A track already there is made again when its file changed, the
+    grid differs, ``song_prompt`` asks for a plan it lacks or its files are broken, else
+    AlreadyInSet. SetError (one line) when another file has its name or it cannot be read
+    (missing, corrupt, silent, no steady beat); nothing of it stays then."""
     from live.library import song
 
     name = track_name(source)
-    folder = _set_folder(setdir) / name
-    if (folder / TRACK_FILE).exists():
-        raise SetError(f"{source}: already in the set as {name} (`set remove` it first to prepare it again)")
+    root = _set_folder(setdir)
+    folder = root / name
+    digest = source_digest(source)
+    replacing = (folder / TRACK_FILE).exists()
+    if replacing:
+        why, kept = _why_again(folder, source, digest, grid, song_prompt)
+        _LOGGER.info("%s: preparing %s again: %s", source, name, why)
+        grid = grid if grid is not None else kept
     y, sr = song.load_track(source)  # UserError in one line for missing, unreadable or too short
     if float(np.max(np.abs(y))) < SILENCE:
         raise SetError(f"{source}: silent; nothing to prepare")
@@ -588,46 +698,99 @@ def prepare_track(source: str | os.PathLike, setdir: str | os.PathLike, *, track
     track = PreparedTrack(name=name, source=str(Path(source).expanduser().resolve()), duration=round(plan.duration, 3),
                           origin=origin, bpm=round(float(bpm), 3), beats_per_bar=int(per_bar),
                           beats=[round(float(t), 4) for t in beats], downbeats=[round(float(t), 4) for t in downbeats],
-                          sections=[asdict(s) for s in plan.sections], landmarks=len(marks.hashes))
-    folder.mkdir(parents=True, exist_ok=True)
+                          sections=[asdict(s) for s in plan.sections], landmarks=len(marks.hashes),
+                          source_sha256=digest)
+    # Made in a folder of this run's own and renamed into place whole: a Ctrl-C, a full disk or
+    # another `set add` of the same set at the same time never leaves or removes half a track.
+    stage = root / f".{name}.partial-{os.getpid()}"
     try:
-        save_landmarks(folder / PRINTS_FILE, marks)
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        save_landmarks(stage / PRINTS_FILE, marks)
         if song_prompt is not None:
             plan.beats, plan.downbeats = track.beats, track.downbeats
-            _atomic_write(folder / PLAN_FILE, (json.dumps(plan.to_json(), indent=1) + "\n").encode())
+            _atomic_write(stage / PLAN_FILE, (json.dumps(plan.to_json(), indent=1) + "\n").encode())
             preset = song.song_name(source)
-            song.write_song_preset(plan, song_prompt, paths.presets_dir(presets_dir), preset)
+            where, written = song.write_song_preset(plan, song_prompt, paths.presets_dir(presets_dir), preset)
+            if replacing and not written:  # never overwritten: the DJ may have edited its prompts
+                _LOGGER.warning("%s: song preset %s kept as it is; if its sections no longer fit the track, delete %s "
+                                "and run `set add --song` again", name, preset, where)
             track.song_preset = preset
-        _atomic_write(folder / TRACK_FILE, (json.dumps(track.to_json(), indent=1) + "\n").encode())  # last: complete
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)  # an interrupted track leaves nothing half-made
-        raise
+        _atomic_write(stage / TRACK_FILE, (json.dumps(track.to_json(), indent=1) + "\n").encode())
+        _install(stage, folder, replacing)
+    except OSError as exc:
+        where = exc.filename or root  # the set folder, or the presets folder of --song
+        raise SetError(f"{source}: cannot write {where} ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)  # gone once installed; else nothing half-made stays
     track.folder = str(folder)
     return track
 
 
+def _audio_files(sources: Iterable[str | os.PathLike], refused: list[str]) -> list[str]:
+    """``sources`` with each folder replaced by its audio files (by suffix, sorted; not its
+    subfolders'): a DJ gives the set's folder as readily as its files. A folder without any is a
+    line in ``refused``."""
+    from live.audiofile import AUDIO_SUFFIXES
+
+    suffixes = {f".{x.strip()}" for x in AUDIO_SUFFIXES.split(",")} | {".aif", ".alac"}
+    out: list[str] = []
+    for source in sources:
+        path = Path(source).expanduser()
+        if not path.is_dir():
+            out.append(str(source))
+            continue
+        found = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith("."))
+        if not found:
+            refused.append(f"{source}: a folder without audio files ({AUDIO_SUFFIXES})")
+        out.extend(found)
+    return out
+
+
 @dataclass
 class AddReport:
-    """What :func:`add_tracks` did: the tracks prepared, and one line per track refused."""
+    """What :func:`add_tracks` did: the tracks prepared (``updated``: the names of those that
+    replaced the set's own, see :func:`prepare_track`), one line per track refused, one per track
+    kept as it was (already in the set, unchanged)."""
 
     added: list[PreparedTrack] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
     interrupted: bool = False
 
 
 def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTracker | None = None,
                tracker_name: str = "librosa", rekordbox_xml: str | os.PathLike | None = None,
                song_prompt: str | None = None, presets_dir: str | os.PathLike | None = None,
-               progress: bool = True) -> AddReport:
-    """Prepare each of ``sources`` into the set (see :func:`prepare_track`), with a progress bar;
+               progress: bool = True, on_track: Callable[[str, Any], None] | None = None) -> AddReport:
+    """Prepare each of ``sources`` (files, or folders: their audio files) into the set (see
+    :func:`prepare_track`), with a progress bar;
     a track that fails is one line in the report and the rest go on; Ctrl-C stops after keeping
-    every finished track (``interrupted``). A bad ``rekordbox_xml`` raises SetError before any work."""
+    every finished track (``interrupted``). ``on_track(kind, what)`` is called as each track ends
+    (kind ``added``/``updated`` with the PreparedTrack, ``kept``/``skipped`` with the line), so a
+    long run shows each track when it is done. A bad ``rekordbox_xml`` or a set folder that cannot
+    be made raises SetError before any work."""
     from tqdm.auto import tqdm
 
-    grids = read_rekordbox(rekordbox_xml, sources) if rekordbox_xml else {}  # only the set's tracks: quick
     report = AddReport()
-    _set_folder(setdir).mkdir(parents=True, exist_ok=True)
+    sources = _audio_files(sources, report.refused)
+    grids = read_rekordbox(rekordbox_xml, sources) if rekordbox_xml else {}  # only the set's tracks: quick
+    try:
+        _set_folder(setdir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SetError(f"{setdir}: cannot make the set folder ({exc.strerror or exc})") from None
+    _remove_leftovers(_set_folder(setdir))
     bar = tqdm(sources, desc="set add", unit="track", disable=None if progress else True, dynamic_ncols=True)
+
+    def tell(kind: str, what: Any) -> None:
+        if on_track is not None:
+            with tqdm.external_write_mode():  # a line of its own above the bar, not through it
+                on_track(kind, what)
+
+    for line in report.refused:  # folders without audio files
+        tell("skipped", line)
+
     try:
         for source in bar:
             bar.set_postfix_str(Path(source).name[:30])
@@ -635,13 +798,23 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
             if isinstance(grid, str):
                 _LOGGER.warning("%s: %s; analysing its audio", source, grid)
                 grid = None
-            elif rekordbox_xml and grid is None:
+            elif rekordbox_xml and grid is None and Path(source).expanduser().is_file():  # a missing file: one line, below
                 _LOGGER.warning("%s: not in %s (or no grid there); analysing its audio", source, rekordbox_xml)
+            again = (_set_folder(setdir) / track_name(source) / TRACK_FILE).exists()
             try:
-                report.added.append(prepare_track(source, setdir, tracker=tracker, tracker_name=tracker_name, grid=grid,
-                                                  song_prompt=song_prompt, presets_dir=presets_dir))
+                track = prepare_track(source, setdir, tracker=tracker, tracker_name=tracker_name, grid=grid,
+                                      song_prompt=song_prompt, presets_dir=presets_dir)
+            except AlreadyInSet as exc:
+                report.kept.append(str(exc))
+                tell("kept", str(exc))
             except UserError as exc:
                 report.refused.append(str(exc))
+                tell("skipped", str(exc))
+            else:
+                report.added.append(track)
+                if again:
+                    report.updated.append(track.name)
+                tell("updated" if again else "added", track)
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
