@@ -18,7 +18,8 @@ from live.errors import UserError
 
 _LOGGER = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = "wav, flac, ogg, aiff, mp3, m4a, aac, opus"
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".m4a", ".aac", ".opus")  # what a folder of tracks is read for
+AUDIO_SUFFIXES = ", ".join(e[1:] for e in AUDIO_EXTENSIONS)  # the same, as messages name them
 SAMPLERATE_RANGE = (8000, 384000)  # Hz: what audio interfaces and audio files really use
 
 

@@ -731,16 +731,15 @@ def _audio_files(sources: Iterable[str | os.PathLike], refused: list[str]) -> li
     """``sources`` with each folder replaced by its audio files (by suffix, sorted; not its
     subfolders'): a DJ gives the set's folder as readily as its files. A folder without any is a
     line in ``refused``."""
-    from live.audiofile import AUDIO_SUFFIXES
+    from live.audiofile import AUDIO_EXTENSIONS, AUDIO_SUFFIXES
 
-    suffixes = {f".{x.strip()}" for x in AUDIO_SUFFIXES.split(",")} | {".aif", ".alac"}
     out: list[str] = []
     for source in sources:
         path = Path(source).expanduser()
         if not path.is_dir():
             out.append(str(source))
             continue
-        found = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith("."))
+        found = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith("."))
         if not found:
             refused.append(f"{source}: a folder without audio files ({AUDIO_SUFFIXES})")
         out.extend(found)
