@@ -290,18 +290,24 @@ def _play_to_output(samples, rate: int, path: str):
 
 class StopSignals:
     """While entered, SIGINT and SIGTERM ask the display loop to stop (after the frame in
-    progress) instead of killing the process; the previous handlers come back on exit."""
+    progress) instead of killing the process; SIGHUP (the terminal or SSH session that started
+    the show went away) does not stop it: the display loop logs it once per hangup and goes on.
+    The previous handlers come back on exit."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.signal_name = ""
+        self.hangups = 0  # SIGHUPs received; counted in the handler, logged by the display loop
+        self._hangups_logged = 0
         self._saved: dict[int, Any] = {}
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():  # Python only allows handlers there
             for sig in self.SIGNALS:
                 self._saved[sig] = signal.signal(sig, self._handle)
+            if hasattr(signal, "SIGHUP"):  # not on Windows
+                self._saved[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._hangup)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -311,8 +317,19 @@ class StopSignals:
     def _handle(self, signum: int, frame: Any) -> None:
         self.signal_name = signal.Signals(signum).name
 
+    def _hangup(self, signum: int, frame: Any) -> None:
+        # Python's default for SIGHUP ends the process at once: a dropped SSH session would turn
+        # the projector black with no log line. Only count here: logging takes locks that the
+        # interrupted code may hold.
+        self.hangups += 1
+
     def requested(self) -> bool:
-        """True once a stop signal arrived."""
+        """True once a stop signal arrived (called by the display loop every frame; it also logs
+        a SIGHUP that came since the last call)."""
+        if self.hangups != self._hangups_logged:
+            self._hangups_logged = self.hangups
+            _LOGGER.warning("SIGHUP (the terminal that started the show closed?): the show keeps running; "
+                            "stop it with SIGTERM, Ctrl-C or Ctrl+Q")
         return bool(self.signal_name)
 
 
