@@ -23,3 +23,60 @@ def test_sighup_does_not_stop_the_show_and_is_logged_once(caplog):
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.requested() and stop.signal_name == "SIGTERM"
     assert signal.getsignal(signal.SIGHUP) is before
+
+
+GOOD = """#version 330 core
+uniform sampler2D u_image; in vec2 v_uv; out vec4 f_color;
+void main() { f_color = texture(u_image, v_uv); }
+"""
+
+
+def test_a_fifo_or_huge_file_dropped_in_as_a_shader_is_refused_not_read(tmp_path, caplog):
+    """Mid-show a shader file replaced by a FIFO froze the display loop (it waited for a writer);
+    a huge file would have been read whole. Both are refused in one line; the last good program
+    stays."""
+    import threading
+
+    from live.files import MAX_TEXT_BYTES
+    from live.visuals.renderer import Renderer
+
+    r = Renderer(32, 32, headless=True)
+    try:
+        shader = tmp_path / "mine.glsl"
+        shader.write_text(GOOD)
+        r.shader_dir = tmp_path
+        r.set_shaders(["mine"])
+        assert not r.shader_errors()
+        shader.unlink()
+        os.mkfifo(shader)
+        done = threading.Event()
+
+        def poll():
+            r.poll_shaders(force=True)
+            done.set()
+
+        # GL wants its own thread: poll here, and only release a blocked open from a helper.
+        releaser = threading.Timer(5.0, lambda: done.is_set() or os.close(os.open(shader, os.O_WRONLY | os.O_NONBLOCK)))
+        releaser.start()
+        with caplog.at_level(logging.ERROR):
+            poll()
+        releaser.cancel()
+        assert "regular file" in r.shader_errors()["mine"]
+        assert any("keeping the last good version" in m.getMessage() for m in caplog.records)
+        shader.unlink()
+        shader.write_bytes(b"//" + b"x" * MAX_TEXT_BYTES)
+        os.utime(shader, (1, 1))
+        r.poll_shaders(force=True)
+        assert "over the limit" in r.shader_errors()["mine"]
+    finally:
+        r.close()
+
+
+def test_pyglets_own_refusal_is_the_message_not_the_source_listing():
+    """A shader without a #version line: pyglet says so, then lists the source; the log showed
+    the listing ("001: void main() ...") as if it were the error."""
+    from live.visuals.renderer import shader_error_line
+
+    message = ("Cannot find #version flag in shader source. A #version statement is required on the first line.\n"
+               "------------------------------------\n001: void main() { gl_FragColor = vec4(1.0); } ")
+    assert shader_error_line(message).startswith("Cannot find #version flag")

@@ -24,7 +24,7 @@ from live.errors import UserError
 from live.visuals.choices import ASPECTS, check_aspect  # noqa: F401 (declared there, light, for the CLI)
 from live.visuals.flash import FLASH_CELLS, LIMIT_SOURCE, LUMA_SOURCE, FlashLimiter
 from live.visuals.pixels import COMPOSE_SOURCE, MAX_TERMS
-from live.visuals.shaders import ARRAY_UNIFORMS, FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params
+from live.visuals.shaders import ARRAY_UNIFORMS, FRAME_UNIFORMS, ShaderDeclError, ShaderParam, describe, parse_params, read_shader
 from live.visuals.transitions import TRANSITION_KINDS
 
 _LOGGER = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ void main() { f_color = texture(u_image, v_uv); }
 """
 
 _ERROR_LINE = re.compile(r"^\s*\d+[:(](\d+)[)(:]")
+_LISTING_LINE = re.compile(r"^\d{3,}: ")  # pyglet numbers the source it shows: "001: void main..."
 
 
 class FrameLike(Protocol):
@@ -139,8 +140,12 @@ def shader_error_line(message: str) -> str:
         match = _ERROR_LINE.match(line)
         if match and "error" in line.lower():
             return f"line {match.group(1)}: {line.split('error', 1)[1].lstrip(':C0123456789 ')}"
-    errors = [line.strip() for line in lines if "error" in line.lower()]
-    return errors[-1] if errors else (lines[-1].strip() if lines else "unknown error")
+    # pyglet's own refusals (no #version line) come with the numbered source listing after them:
+    # the listing and its rulers are the shader, not the error.
+    said = [line.strip() for line in lines
+            if line.strip() and not _LISTING_LINE.match(line) and set(line.strip()) != {"-"}]
+    errors = [line for line in said if "error" in line.lower()]
+    return errors[-1] if errors else (said[0] if said else "unknown error")
 
 
 def _gl():
@@ -380,7 +385,7 @@ class Renderer:
 
     def _compile(self, state: ShaderState) -> None:
         try:
-            source = state.path.read_text()
+            source = read_shader(state.path)
             params = parse_params(source, str(state.path))  # a bad declaration is a compile error
             program = self._ShaderProgram(self._vertex, self._Shader(source, "fragment"))
         except ShaderDeclError as exc:
@@ -388,7 +393,12 @@ class Renderer:
             keeping = "keeping the last good version" if state.program else "passing the picture through"
             _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
             return
-        except (OSError, UnicodeDecodeError, self._ShaderException) as exc:
+        except UserError as exc:  # not a readable regular file of sane size
+            state.error = str(exc).removeprefix(f"{state.path}: ")
+            keeping = "keeping the last good version" if state.program else "passing the picture through"
+            _LOGGER.error("shader %s; %s", exc, keeping)
+            return
+        except self._ShaderException as exc:
             state.error = shader_error_line(str(exc))
             keeping = "keeping the last good version" if state.program else "passing the picture through"
             _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)

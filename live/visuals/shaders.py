@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from live.errors import UserError
+from live.files import FileRefused, read_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,12 +122,17 @@ def shader_params(path: str | Path) -> dict[str, ShaderParam]:
     """The parameters declared in the shader file ``path`` (see :func:`parse_params`).
 
     A file that cannot be read raises UserError naming it."""
-    path = Path(path)
+    return parse_params(read_shader(path), str(path))
+
+
+def read_shader(path: str | Path) -> str:
+    """The source of the shader file ``path``, read the safe way (live.files): a FIFO, a device or
+    a huge file put in the shaders folder during a show is refused instead of blocking the
+    display thread or filling memory. UserError naming the file and why."""
     try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read the shader ({exc.__class__.__name__})") from None
-    return parse_params(source, str(path))
+        return read_text(path)
+    except FileRefused as exc:
+        raise UserError(f"{path}: cannot read the shader ({exc})") from None
 
 
 def folder_params(folder: str | Path, names: Iterable[str] | None = None) -> dict[str, dict[str, ShaderParam]]:
