@@ -80,3 +80,33 @@ def test_pyglets_own_refusal_is_the_message_not_the_source_listing():
     message = ("Cannot find #version flag in shader source. A #version statement is required on the first line.\n"
                "------------------------------------\n001: void main() { gl_FragColor = vec4(1.0); } ")
     assert shader_error_line(message).startswith("Cannot find #version flag")
+
+
+def test_a_log_file_that_cannot_be_written_any_more_is_said_once_not_per_line(tmp_path, capsys, caplog):
+    """The log's folder removed (or its disk full) mid-show: the logging module printed a
+    traceback on the console for each line logged after; now one line says it, and another says
+    when the file takes lines again."""
+    import shutil
+
+    from live.cli import configure_logging
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    handler = configure_logging(False, str(folder / "live.log"), max_bytes=300, backups=2)
+    log = logging.getLogger("live.test")
+    try:
+        for k in range(3):
+            log.info("status line %d", k)
+        shutil.rmtree(folder)
+        for k in range(20):
+            log.info("status line after %d", k)
+        err = capsys.readouterr().err
+        assert "Logging error" not in err and "Traceback" not in err, err
+        assert err.count("cannot write it") == 1, err
+        folder.mkdir()
+        log.info("back")
+        assert any("writing again" in r.getMessage() for r in caplog.records)
+        assert "back" in (folder / "live.log").read_text()
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

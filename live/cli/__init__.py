@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import time
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from live.errors import UserError
 from live.memory import steady_allocator
@@ -113,6 +113,47 @@ LOG_MAX_BYTES = 5 * 1024 * 1024  # per log file; a night of status lines is far 
 LOG_BACKUPS = 5  # rotated files kept: FILE.1 .. FILE.5
 
 
+class LogFile(logging.handlers.RotatingFileHandler):
+    """The ``--log-file`` handler. When the file cannot be written any more (the disk is full, its
+    folder was removed, a rotation failed) the logging module printed a traceback for every line
+    logged from then on; this says it once on the console, keeps trying quietly (each line opens
+    the file again), and says so when the file takes lines again. The show is never stopped by
+    its log."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.failing = False  # the last write failed: the console already said so
+        self._failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write ``record``; a failure goes to :meth:`handleError`."""
+        self._failed = False
+        super().emit(record)
+        if self.failing and not self._failed:
+            self.failing = False
+            logging.getLogger(__name__).warning("log file %s: writing again", self.baseFilename)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Say once on the console that the file cannot be written (no traceback per line)."""
+        self._failed = True
+        if self.stream is not None:  # a half-broken stream: drop it so that the next line opens the file anew
+            try:
+                self.stream.close()
+            except OSError:
+                pass
+            self.stream = None  # type: ignore[assignment]
+        if self.failing:
+            return
+        self.failing = True
+        exc = sys.exc_info()[1]
+        reason = (getattr(exc, "strerror", None) or exc) if exc else "unknown error"
+        try:
+            sys.stderr.write(f"{time.strftime('%H:%M:%S')} ERROR {__name__}: log file {self.baseFilename}: cannot "
+                             f"write it ({reason}); logging to the console only until it can\n")
+        except (OSError, ValueError):  # no console either: nothing left to tell
+            pass
+
+
 def configure_logging(verbose: bool = False, log_file: str | None = None, *, max_bytes: int = LOG_MAX_BYTES,
                       backups: int = LOG_BACKUPS) -> logging.Handler | None:
     """Log to stderr and, with ``log_file``, also to that file, rotated at ``max_bytes``
@@ -122,7 +163,7 @@ def configure_logging(verbose: bool = False, log_file: str | None = None, *, max
     if not log_file:
         return None
     try:
-        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=max_bytes, backupCount=backups,
+        handler = LogFile(log_file, maxBytes=max_bytes, backupCount=backups,
                                                        encoding="utf-8")
     except OSError as exc:
         raise UserError(f"--log-file {log_file}: cannot write it ({exc.strerror or exc})") from None
