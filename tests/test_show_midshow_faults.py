@@ -110,3 +110,29 @@ def test_a_log_file_that_cannot_be_written_any_more_is_said_once_not_per_line(tm
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+
+
+def test_a_shader_file_gone_and_back_says_what_the_output_shows_and_is_read_again(tmp_path, caplog):
+    """The shaders folder moved away and back mid-show: the log said "passing the picture
+    through" while the last good program went on drawing, and once the file was back (same
+    mtime) it was never read again, so its "missing" error stayed in the status for good."""
+    from live.visuals.renderer import Renderer
+
+    r = Renderer(32, 32, headless=True)
+    try:
+        shader = tmp_path / "mine.glsl"
+        shader.write_text(GOOD)
+        r.shader_dir = tmp_path
+        r.set_shaders(["mine"])
+        kept = tmp_path / "kept.glsl"
+        shader.rename(kept)
+        with caplog.at_level(logging.ERROR):
+            r.poll_shaders(force=True)
+        assert r.shader_errors() == {"mine": "missing"}
+        gone = [m.getMessage() for m in caplog.records if "file not found" in m.getMessage()]
+        assert len(gone) == 1 and "keeping the last good version" in gone[0], gone
+        kept.rename(shader)  # back, with the mtime it had
+        r.poll_shaders(force=True)
+        assert r.shader_errors() == {}
+    finally:
+        r.close()

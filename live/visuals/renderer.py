@@ -377,7 +377,10 @@ class Renderer:
             except OSError:
                 if state.error != "missing":
                     state.error = "missing"
-                    _LOGGER.error("shader %s: file not found; passing the picture through", state.path)
+                    # The program compiled before stays in the chain: say what the output shows.
+                    keeping = "keeping the last good version" if state.program else "passing the picture through"
+                    _LOGGER.error("shader %s: file not found; %s", state.path, keeping)
+                state.mtime = -1.0  # a file put back (a folder moved back keeps its mtimes) is read again
                 continue
             if mtime != state.mtime:
                 state.mtime = mtime
