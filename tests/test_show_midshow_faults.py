@@ -136,3 +136,36 @@ def test_a_shader_file_gone_and_back_says_what_the_output_shows_and_is_read_agai
         assert r.shader_errors() == {}
     finally:
         r.close()
+
+
+def test_a_shader_too_slow_for_a_frame_is_refused_and_the_last_good_one_stays(tmp_path, caplog, monkeypatch):
+    """A loop edited into a shader mid-show (thousands of iterations a pixel) took the output
+    from 30 fps to one frame every half second at 128x128, and would stall it for a minute a
+    frame at 1080p: a frozen projector. Such a shader is timed once, on a small target, and refused."""
+    from live.visuals import renderer as module
+    from live.visuals.renderer import Renderer
+
+    r = Renderer(128, 128, headless=True)
+    try:
+        shader = tmp_path / "mine.glsl"
+        shader.write_text(GOOD)
+        r.shader_dir = tmp_path
+        r.set_shaders(["mine"])
+        assert not r.shader_errors()
+        good = r._shaders[0].program
+        # The loop costs about a second a frame here on llvmpipe, a few ms on a GPU: the limit
+        # is lowered so that the check means the same on both.
+        monkeypatch.setattr(module, "SLOW_SHADER_S", 0.001)
+        shader.write_text(GOOD.replace("void main() {", "uniform float u_time;\nvoid main() {\n"
+                                       "float c = v_uv.x; for (int i = 0; i < 200000; i++) c = sin(c + u_time);")
+                          .replace("texture(u_image, v_uv);", "texture(u_image, v_uv) * c;"))
+        os.utime(shader, (1, 1))
+        with caplog.at_level(logging.ERROR):
+            r.poll_shaders(force=True)
+        assert "too slow" in r.shader_errors()["mine"], r.shader_errors()
+        assert r._shaders[0].program is good
+        assert any("keeping the last good version" in m.getMessage() for m in caplog.records)
+        ms = float(r.shader_errors()["mine"].split("about ")[1].split(" ms")[0])
+        assert ms > 1.0
+    finally:
+        r.close()

@@ -110,6 +110,8 @@ void main() { f_color = texture(u_image, v_uv); }
 """
 
 _ERROR_LINE = re.compile(r"^\s*\d+[:(](\d+)[)(:]")
+SLOW_SHADER_S = 1.0  # a shader whose one pass takes longer is refused live: the output would freeze, not slow
+# (the heaviest shipped shader takes under 0.1 s at 1920x1080 on llvmpipe with two busy cores)
 _LISTING_LINE = re.compile(r"^\d{3,}: ")  # pyglet numbers the source it shows: "001: void main..."
 
 
@@ -277,6 +279,7 @@ class Renderer:
         self._vertex = Shader(VERTEX_SOURCE, "vertex")
         self._composite = ShaderProgram(self._vertex, Shader(COMPOSITE_SOURCE, "fragment"))
         self._passthrough = ShaderProgram(self._vertex, Shader(PASSTHROUGH_SOURCE, "fragment"))
+        self._trial: _Target | None = None  # where a new shader's speed is measured (live only)
         self._quads: dict[int, Any] = {}
         self._states: dict[str, ShaderState] = {}  # every post shader used so far, by name
         self._uniform_names: dict[int, tuple[Any, tuple[str, ...]]] = {}  # id -> (program, its uniforms)
@@ -406,11 +409,42 @@ class Renderer:
             keeping = "keeping the last good version" if state.program else "passing the picture through"
             _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
             return
+        seconds = self._pass_seconds(program, {n: p.default for n, p in params.items()}) if self.watch_shaders else 0.0
+        if seconds > SLOW_SHADER_S:  # a loop too long for a frame: it would freeze the output, not slow it
+            self._forget(program)
+            state.error = f"too slow: about {seconds * 1000:.0f} ms a frame at {self.width}x{self.height} " \
+                          f"(the limit is {SLOW_SHADER_S * 1000:.0f} ms)"
+            keeping = "keeping the last good version" if state.program else "passing the picture through"
+            _LOGGER.error("shader %s: %s; %s", state.path, state.error, keeping)
+            return
         if state.program is not None:
             self._forget(state.program)
         state.program, state.error = program, ""
         state.params, state.defaults = params, {n: p.default for n, p in params.items()}
         _LOGGER.info("shader %s compiled", state.path.name)
+
+    def _pass_seconds(self, program: Any, defaults: dict[str, float]) -> float:
+        """About how long one full-size pass of ``program`` takes: one pass timed on a small
+        target (a sixteenth of the output, so a runaway loop stalls the show once and briefly),
+        less the same pass of the passthrough shader, scaled up by the area."""
+        gl = _gl()
+        size = (min(self.width, max(64, self.width // 4)), min(self.height, max(64, self.height // 4)))
+        if self._trial is None or (self._trial.width, self._trial.height) != size:
+            self._trial = _Target(*size)
+        output = self._output
+        gl.glViewport(0, 0, *size)
+        values = {**self._params, "u_resolution": (float(self.width), float(self.height)), "u_picture": self.picture_rect()}
+        spent = []
+        for trial in (self._passthrough, program):
+            for _ in range(2):  # the second pass is timed: a driver may finish compiling on the first draw
+                gl.glFinish()
+                start = time.perf_counter()
+                self._pass(trial, self._trial, {"u_image": (0, self._targets[0].texture)}, values, defaults)
+                gl.glFinish()
+            spent.append(time.perf_counter() - start)
+        gl.glViewport(0, 0, self.width, self.height)
+        self._output = output
+        return max(0.0, spent[1] - spent[0]) * (self.width * self.height) / (size[0] * size[1])
 
     def shader_errors(self) -> dict[str, str]:
         """Name -> last compile error, for shaders that currently have one."""
