@@ -7,7 +7,11 @@ import logging
 import os
 import signal
 
+from pathlib import Path
+
 from live.show.runner import StopSignals
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_sighup_does_not_stop_the_show_and_is_logged_once(caplog):
@@ -169,3 +173,21 @@ def test_a_shader_too_slow_for_a_frame_is_refused_and_the_last_good_one_stays(tm
         assert ms > 1.0
     finally:
         r.close()
+
+
+def test_pictures_rebuilt_mid_show_print_no_torch_warning(tmp_path):
+    """A built-in preset's keyframe file truncated mid-show is rebuilt from its pictures; the
+    console then showed torch's multi-line "not writable ... undefined behavior" warning, which
+    reads like a fault. (torch warns once a process: a fresh interpreter, warnings as errors.)"""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from live.library.images import save_pixel_keyframes\n"
+            "from live.library.presets import load_preset\n"
+            f"preset = load_preset({str(ROOT / 'presets' / 'demo.toml')!r}, {str(ROOT / 'shaders')!r})\n"
+            "images = np.zeros((2, 288, 512, 3), np.uint8); images.flags.writeable = False\n"
+            f"save_pixel_keyframes(preset, images, ['a', 'b'], 'key', {str(tmp_path)!r})\n")
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "not writable" not in done.stderr, done.stderr

@@ -113,7 +113,10 @@ def save_pixel_keyframes(preset: Preset, images: np.ndarray, names: list[str], k
             "steps": 0, "guidance": 0.0, "note": "pictures as bytes 0..255, (N, 3, H, W): shown as they are, no VAE"}
     if images_from:
         meta["images_from"] = images_from
-    pixels = torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)).permute(0, 3, 1, 2)
+    array = np.ascontiguousarray(images, dtype=np.uint8)
+    if not array.flags.writeable:  # pictures read from a file: torch warns "undefined behavior" mid-show
+        array = array.copy()
+    pixels = torch.from_numpy(array).permute(0, 3, 1, 2)
     return save_preset_keyframes(preset, pixels, keyframes_dir, meta)
 
 
