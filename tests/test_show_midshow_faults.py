@@ -191,3 +191,34 @@ def test_pictures_rebuilt_mid_show_print_no_torch_warning(tmp_path):
     done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "not writable" not in done.stderr, done.stderr
+
+
+def test_a_crash_report_that_cannot_be_written_does_not_end_the_show(tmp_path, caplog):
+    """An unexpected error in the show's tick is caught, reported and the holding visual goes up;
+    but when the report could not be written (the disk full, the log's folder gone) or the broken
+    show could not give its status either, that second error escaped and ended the show."""
+    from live.show.runner import Stage
+
+    class Holding:
+        ticks = 0
+
+        def tick(self, now, state):
+            Holding.ticks += 1
+
+    class Broken:
+        decode = None
+
+        def tick(self, now, state):
+            raise RuntimeError("a bug in the tick")
+
+        def status(self):
+            raise RuntimeError("a bug in the status")
+
+    not_a_folder = tmp_path / "crash-here"
+    not_a_folder.write_text("a file where the folder should be")
+    stage = Stage(Holding(), Broken, not_a_folder)
+    with caplog.at_level(logging.CRITICAL):
+        stage.tick(1.0, None)  # must not raise
+    assert Holding.ticks == 1 and stage.crashes == 1
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert len(said) == 1 and "a bug in the tick" in said[0] and "no crash report" in said[0], said

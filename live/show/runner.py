@@ -480,9 +480,19 @@ class Stage:
         self.holding_until = now + hold_s
         if hold_s == math.inf:
             self.start_show = lambda: None  # the show cannot start: keep holding until stopped
-        self.last_report = write_crash_report(self.crash_dir, exc, {**self.details, "status": self.status()})
-        _LOGGER.critical("unexpected error in the show (%s: %s); crash report %s; holding visual for %.0f s",
-                         exc.__class__.__name__, exc, self.last_report, hold_s)
+        # The report is best effort: a full disk, a removed folder, or a show too broken to give
+        # its status must not turn one error into the end of the show.
+        try:
+            status: Any = self.status()
+        except Exception as failed:  # noqa: BLE001
+            status = f"(the status failed too: {failed.__class__.__name__}: {failed})"
+        try:
+            self.last_report = write_crash_report(self.crash_dir, exc, {**self.details, "status": status})
+            report = f"crash report {self.last_report}"
+        except Exception as failed:  # noqa: BLE001
+            report = f"no crash report ({self.crash_dir}: {getattr(failed, 'strerror', None) or failed})"
+        _LOGGER.critical("unexpected error in the show (%s: %s); %s; holding visual for %.0f s",
+                         exc.__class__.__name__, exc, report, hold_s)
 
     def check(self) -> None:
         """Watchdog, once a frame: the decode's stall and failure checks, once the show runs."""
