@@ -428,6 +428,7 @@ class Renderer:
         target (a sixteenth of the output, so a runaway loop stalls the show once and briefly),
         less the same pass of the passthrough shader, scaled up by the area."""
         gl = _gl()
+        self.window.switch_to()  # framebuffers belong to one context: the renderer's (draw() does the same)
         size = (min(self.width, max(64, self.width // 4)), min(self.height, max(64, self.height // 4)))
         if self._trial is None or (self._trial.width, self._trial.height) != size:
             self._trial = _Target(*size)
