@@ -222,3 +222,29 @@ def test_a_crash_report_that_cannot_be_written_does_not_end_the_show(tmp_path, c
     assert Holding.ticks == 1 and stage.crashes == 1
     said = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
     assert len(said) == 1 and "a bug in the tick" in said[0] and "no crash report" in said[0], said
+
+
+def test_a_shader_that_compiles_but_types_a_show_uniform_otherwise_is_refused(tmp_path, caplog):
+    """``uniform vec2 u_time;`` compiles, but setting the show's float raised in every frame's
+    draw: the show went to its holding visual with a crash report every 5 s, the look lost. It is
+    refused when read, like a compile error, and the last good version stays."""
+    from live.visuals.renderer import Renderer
+
+    r = Renderer(32, 32, headless=True)
+    try:
+        shader = tmp_path / "mine.glsl"
+        shader.write_text(GOOD)
+        r.shader_dir = tmp_path
+        r.set_shaders(["mine"])
+        good = r._shaders[0].program
+        shader.write_text(GOOD.replace("void main() {", "uniform vec2 u_time;\nvoid main() {")
+                          .replace("texture(u_image, v_uv);", "texture(u_image, v_uv) * u_time.x;"))
+        os.utime(shader, (1, 1))
+        with caplog.at_level(logging.ERROR):
+            r.poll_shaders(force=True)  # as draw() does once a second
+        r.draw(0.0, 1.0, {"u_time": 1.0})  # raised ValueError before
+        assert "cannot be drawn" in r.shader_errors()["mine"]
+        assert r._shaders[0].program is good
+        r.draw(1.0, 1.0, {"u_time": 2.0})
+    finally:
+        r.close()

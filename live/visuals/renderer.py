@@ -409,7 +409,16 @@ class Renderer:
             keeping = "keeping the last good version" if state.program else "passing the picture through"
             _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
             return
-        seconds = self._pass_seconds(program, {n: p.default for n, p in params.items()}) if self.watch_shaders else 0.0
+        try:
+            seconds = self._pass_seconds(program, {n: p.default for n, p in params.items()}) if self.watch_shaders else 0.0
+        except Exception as exc:  # noqa: BLE001 - pyglet's setters raise several types for a uniform of another type
+            # e.g. ``uniform vec2 u_time;``: it compiles, but every frame's draw would raise.
+            self._forget(program)
+            state.error = f"cannot be drawn ({exc.__class__.__name__}: {exc}); is a uniform the show sets " \
+                          f"(u_time, u_pulse, ...) declared with another type?"
+            keeping = "keeping the last good version" if state.program else "passing the picture through"
+            _LOGGER.error("shader %s: %s; %s", state.path, state.error, keeping)
+            return
         if seconds > SLOW_SHADER_S:  # a loop too long for a frame: it would freeze the output, not slow it
             self._forget(program)
             state.error = f"too slow: about {seconds * 1000:.0f} ms a frame at {self.width}x{self.height} " \
@@ -434,17 +443,21 @@ class Renderer:
             self._trial = _Target(*size)
         output = self._output
         gl.glViewport(0, 0, *size)
-        values = {**self._params, "u_resolution": (float(self.width), float(self.height)), "u_picture": self.picture_rect()}
+        # Every uniform a frame sets, as draw() sets them: one declared with another type raises here.
+        values = {**{name: 0.0 for name in FRAME_UNIFORMS}, "u_chroma": (0.0,) * 12, **self._params,
+                  "u_resolution": (float(self.width), float(self.height)), "u_picture": self.picture_rect()}
         spent = []
-        for trial in (self._passthrough, program):
-            for _ in range(2):  # the second pass is timed: a driver may finish compiling on the first draw
-                gl.glFinish()
-                start = time.perf_counter()
-                self._pass(trial, self._trial, {"u_image": (0, self._targets[0].texture)}, values, defaults)
-                gl.glFinish()
-            spent.append(time.perf_counter() - start)
-        gl.glViewport(0, 0, self.width, self.height)
-        self._output = output
+        try:
+            for trial in (self._passthrough, program):
+                for _ in range(2):  # the second pass is timed: a driver may finish compiling on the first draw
+                    gl.glFinish()
+                    start = time.perf_counter()
+                    self._pass(trial, self._trial, {"u_image": (0, self._targets[0].texture)}, values, defaults)
+                    gl.glFinish()
+                spent.append(time.perf_counter() - start)
+        finally:
+            gl.glViewport(0, 0, self.width, self.height)
+            self._output = output
         return max(0.0, spent[1] - spent[0]) * (self.width * self.height) / (size[0] * size[1])
 
     def shader_errors(self) -> dict[str, str]:
