@@ -410,7 +410,8 @@ class Renderer:
             _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
             return
         try:
-            seconds = self._pass_seconds(program, {n: p.default for n, p in params.items()}) if self.watch_shaders else 0.0
+            defaults = {n: p.default for n, p in params.items()}
+            seconds = self._pass_seconds(program, defaults) if self.watch_shaders else 0.0
         except Exception as exc:  # noqa: BLE001 - pyglet's setters raise several types for a uniform of another type
             # e.g. ``uniform vec2 u_time;``: it compiles, but every frame's draw would raise.
             self._forget(program)
