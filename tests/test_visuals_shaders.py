@@ -133,6 +133,14 @@ def test_a_malformed_declaration_names_file_and_line(line, reason):
     assert str(info.value).startswith("shaders/x.glsl:3: ") and info.value.line == 3
 
 
+def test_a_shader_file_that_is_missing_is_one_line(tmp_path):
+    from live.errors import UserError
+    from live.visuals.shaders import shader_params
+
+    with pytest.raises(UserError, match="cannot read the shader .no such file"):
+        shader_params(tmp_path / "gone.glsl")
+
+
 def test_a_name_declared_twice_is_refused():
     line = "uniform float u_x = 1.0; // @param 0..1 doc\n"
     with pytest.raises(ShaderDeclError, match=":2: u_x is declared twice"):

@@ -131,6 +131,8 @@ def read_shader(path: str | Path) -> str:
     display thread or filling memory. UserError naming the file and why."""
     try:
         return read_text(path)
+    except FileNotFoundError:  # gone between a listing and the read (or never there)
+        raise UserError(f"{path}: cannot read the shader (no such file)") from None
     except FileRefused as exc:
         raise UserError(f"{path}: cannot read the shader ({exc})") from None
 
