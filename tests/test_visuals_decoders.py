@@ -140,8 +140,57 @@ def test_broken_weights_are_a_user_error(vae_folders, tmp_path):
     shutil.copytree(vae_folders / "standalone", bad)
     for f in bad.glob("*.safetensors"):
         f.write_bytes(b"not a safetensors file")
-    with pytest.raises(DecoderError, match="could not load"):
+    with pytest.raises(DecoderError, match="not a safetensors file.*copy the model folder again"):
         make_decoder("vae", bad, device="cpu")
+
+
+def _damaged(src, dest, how):
+    import shutil
+
+    shutil.copytree(src, dest)
+    weights = dest / "vae" / "diffusion_pytorch_model.safetensors"
+    if how == "missing weights":
+        weights.unlink()
+    elif how == "truncated weights":
+        weights.write_bytes(weights.read_bytes()[:len(weights.read_bytes()) // 2])
+    elif how == "config not json":
+        (dest / "vae" / "config.json").write_text("{not json")
+    return dest
+
+
+@pytest.mark.parametrize("how,pattern", [
+    ("missing weights", "vae has no weights file.*copy the model folder again"),
+    ("truncated weights", "diffusion_pytorch_model.safetensors is cut short.*copy the model folder again"),
+    ("config not json", "config.json is not valid JSON.*copy the model folder again"),
+])
+def test_damaged_model_folders_are_one_line_before_loading(vae_folders, tmp_path, capfd, how, pattern):
+    """A user's copy that lost or cut short its VAE weights, or whose config is not JSON, is refused
+    by find_autoencoder (what live and render check up front) in one line naming the file, and
+    diffusers prints nothing (it used to log its own lines and blame a missing .bin)."""
+    from live.visuals.decoders import find_autoencoder
+
+    bad = _damaged(vae_folders / "model", tmp_path / "my model", how)
+    with pytest.raises(DecoderError, match=pattern) as info:
+        find_autoencoder("vae", bad)
+    assert "\n" not in str(info.value) and str(bad / "vae") in str(info.value)
+    with pytest.raises(DecoderError, match=pattern):
+        make_decoder("vae", bad, device="cpu")
+    assert capfd.readouterr().err == ""
+
+
+def test_a_hub_id_is_never_fetched_and_the_message_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DecoderError, match="local folders only.*local_files_only.*--allow-download"):
+        make_decoder("vae", "stabilityai/sd-turbo", device="cpu")
+
+
+def test_a_home_relative_folder_with_spaces_loads(vae_folders, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copytree(vae_folders / "model", tmp_path / "my models" / "sd 1.5")
+    dec = make_decoder("vae", "~/my models/sd 1.5", device="cpu")
+    assert dec.decode(latents()).shape == (1, 32, 48, 3)
 
 
 def test_device_and_dtype_choice():

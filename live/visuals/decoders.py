@@ -13,7 +13,6 @@ handled in :meth:`Decoder.decode` and nowhere else. Loading is local only: nothi
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -28,6 +27,7 @@ from live.errors import UserError
 from live.quiet import quiet_library_notices
 from live.visuals import approx
 from live.visuals.choices import FAMILIES, FAMILY_SCALING, KINDS  # noqa: F401 (declared there, light, for the CLI)
+from live.visuals.modelfiles import ModelFilesError, check_component, read_json
 
 _LOGGER = logging.getLogger(__name__)
 quiet_library_notices()  # before diffusers is imported: it speaks on import
@@ -265,15 +265,24 @@ def _read_config(folder: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DecoderError(f"{path} is not readable JSON ({exc.__class__.__name__}); re-copy the VAE folder") from None
+        return read_json(path)
+    except ModelFilesError as exc:
+        raise DecoderError(str(exc)) from None
 
 
-def _find_vae_folder(path: Path, kind: str) -> tuple[Path, str]:
+def _missing_folder(path: Path, given: str) -> DecoderError:
+    """The message for a --model that is not on disk: a hub id ("owner/name") is never fetched."""
+    if given.count("/") == 1 and not given.startswith(("/", ".", "~")):
+        return DecoderError(f"{given} is not a folder on this machine; the decoders load local folders only "
+                            f"(local_files_only, nothing is downloaded): fetch it once with `precompute "
+                            f"--allow-download --model {given}` or download it yourself, then pass its folder")
+    return DecoderError(f"decoder folder {path} does not exist; pass the model folder (with vae/) or a VAE folder")
+
+
+def _find_vae_folder(path: Path, kind: str, given: str = "") -> tuple[Path, str]:
     """The folder holding the autoencoder's config.json, and its diffusers class name."""
     if not path.exists():
-        raise DecoderError(f"decoder folder {path} does not exist; pass the model folder (with vae/) or a VAE folder")
+        raise _missing_folder(path, given or str(path))
     if path.is_file():
         raise DecoderError(f"{path} is a file; pass the diffusers folder that holds config.json and the weights "
                            "(single-file checkpoints are not supported)")
@@ -299,12 +308,16 @@ def find_autoencoder(kind: str, model: str | Path) -> Path:
     """The folder holding the ``kind`` ("tiny" or "vae") autoencoder in ``model``, found from its
     config alone (no weights read, cheap enough to check a flag before anything starts); a
     missing folder or one holding something else is a :class:`DecoderError`."""
-    folder, class_name = _find_vae_folder(Path(model).expanduser(), kind)
+    folder, class_name = _find_vae_folder(Path(model).expanduser(), kind, str(model))
     wanted = {"tiny": "AutoencoderTiny", "vae": "AutoencoderKL"}[kind]
     if class_name != wanted:
         other = {"AutoencoderTiny": "tiny", "AutoencoderKL": "vae"}.get(class_name)
         fix = f"use --decoder {other}" if other else f"pass an {wanted} folder"
         raise DecoderError(f"{folder} holds an {class_name}, not the {wanted} that --decoder {kind} needs; {fix}")
+    try:  # headers only: a missing or cut-short weights file is one line now, not diffusers' at load
+        check_component(folder)
+    except ModelFilesError as exc:
+        raise DecoderError(str(exc)) from None
     return folder
 
 

@@ -1,0 +1,98 @@
+"""Cheap checks of a diffusers model folder as a user copies it, before diffusers loads it.
+
+diffusers reports a missing, damaged or cut-short weights file, or a config that is not JSON, as
+a long message about the wrong file (a missing ``.safetensors`` is reported as a missing
+``.bin``), after printing its own log lines. These checks read only configs and the small
+safetensors headers (never the weights), so precompute, ``check`` and the decoders can refuse
+such a folder up front in one line that names the file and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+from live.errors import UserError
+from live.files import FileRefused, read_bytes, read_text
+
+# Weight file names diffusers and transformers load (plain, variant, sharded, or pickled).
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth")
+_MAX_CONFIG_BYTES = 4 * 1024 * 1024
+_MAX_HEADER_BYTES = 100 * 1024 * 1024  # what safetensors itself allows
+_RECOPY = "copy the model folder again (or re-download it)"
+
+
+class ModelFilesError(UserError):
+    """A model folder with a missing, damaged or cut-short file (the message names it and the fix)."""
+
+
+def read_json(path: Path) -> Any:
+    """The JSON document in ``path``; ModelFilesError naming the file when it is not JSON."""
+    try:
+        return json.loads(read_text(path, _MAX_CONFIG_BYTES))
+    except FileNotFoundError:
+        raise ModelFilesError(f"{path} is missing; {_RECOPY}") from None
+    except FileRefused as exc:
+        raise ModelFilesError(f"{path} {exc}; {_RECOPY}") from None
+    except ValueError as exc:
+        raise ModelFilesError(f"{path} is not valid JSON ({str(exc).splitlines()[0][:80]}); {_RECOPY}") from None
+
+
+def check_safetensors(path: Path) -> None:
+    """Refuse a ``.safetensors`` file whose header is unreadable or whose size is not what its
+    header says (a copy cut short, or another file renamed): reads only the header."""
+    try:
+        with path.open("rb") as fh:
+            size = path.stat().st_size
+            head = fh.read(8)
+            if len(head) < 8:
+                raise ModelFilesError(f"{path} is empty or cut short ({size} bytes); {_RECOPY}")
+            (n,) = struct.unpack("<Q", head)
+            if n > min(_MAX_HEADER_BYTES, size - 8):
+                raise ModelFilesError(f"{path} is not a safetensors file or is cut short; {_RECOPY}")
+            header = json.loads(fh.read(n))
+    except OSError as exc:
+        raise ModelFilesError(f"{path} cannot be read ({exc.strerror or exc}); check its permissions") from None
+    except (ValueError, UnicodeDecodeError):
+        raise ModelFilesError(f"{path} is not a safetensors file (its header is not readable); {_RECOPY}") from None
+    if not isinstance(header, dict):
+        raise ModelFilesError(f"{path} is not a safetensors file (its header is not readable); {_RECOPY}")
+    ends = [int(v["data_offsets"][1]) for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict) and isinstance(v.get("data_offsets"), list)
+            and len(v["data_offsets"]) == 2]
+    expected = 8 + n + max(ends, default=0)
+    if size < expected:
+        raise ModelFilesError(f"{path} is cut short ({size:,} of {expected:,} bytes); {_RECOPY}")
+
+
+def check_component(folder: Path) -> None:
+    """One model folder (a ``vae/``, ``unet/``... or a standalone VAE folder): its config.json is
+    JSON, it holds a weights file, and each safetensors file in it is whole."""
+    if not folder.is_dir():
+        raise ModelFilesError(f"{folder} is missing; {_RECOPY}")
+    config = folder / "config.json"
+    if not config.is_file():
+        return  # a tokenizer, scheduler or feature extractor: no weights (diffusers checks the rest)
+    read_json(config)
+    weights = sorted(p for p in folder.iterdir() if p.name.endswith(_WEIGHT_SUFFIXES) and p.is_file())
+    if not weights:
+        raise ModelFilesError(f"{folder} has no weights file (diffusion_pytorch_model.safetensors or "
+                              f"model.safetensors); {_RECOPY}")
+    for path in weights:
+        if path.suffix == ".safetensors":
+            check_safetensors(path)
+
+
+def check_pipeline(folder: Path) -> None:
+    """A pipeline folder: model_index.json is JSON and every component it names is whole
+    (see :func:`check_component`)."""
+    index = read_json(folder / "model_index.json")
+    if not isinstance(index, dict):
+        raise ModelFilesError(f"{folder / 'model_index.json'} is not a diffusers model index; {_RECOPY}")
+    for name, value in index.items():
+        # components are ["library", "ClassName"]; a skipped one (safety_checker) is [null, null]
+        if name.startswith("_") or not isinstance(value, list) or None in value:
+            continue
+        check_component(folder / name)
