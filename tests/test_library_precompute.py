@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny_models import tiny_sd_path, tiny_sdxl_path
+from tiny_models import tiny_sd_path, tiny_sdxl_path, tiny_vae
 
 import live.cli.precompute as pc_cli
 import live.library.precompute as pc
@@ -191,8 +191,7 @@ def test_a_vae_flag_is_checked_even_where_no_model_uses_it(tmp_path, caplog):
     with pytest.raises(UserError, match=r"VAE folder .*nope does not exist.*config\.json.*--vae"):
         pc.precompute(options_for(tmp_path, "cover", "--vae", str(tmp_path / "nope")))
     vae = tmp_path / "vae"
-    vae.mkdir()
-    (vae / "config.json").write_text("{}")
+    tiny_vae().save_pretrained(vae)
     assert pc.precompute(options_for(tmp_path, "cover", "--vae", str(vae)))[0].action == "written"
     assert "--vae is not used" in caplog.text
 
@@ -368,7 +367,51 @@ def test_broken_model_folder(guarded, model):
     shutil.copytree(model, broken)
     shutil.rmtree(broken / "unet")
     write_preset(guarded, "p", broken)
-    _refused(args_for(guarded, "p"), "cannot be loaded as a diffusers text-to-image pipeline")
+    _refused(args_for(guarded, "p"), f"{broken / 'unet'} is missing; copy the model folder again")
+
+
+@pytest.mark.parametrize("how,expected", [
+    ("missing", "vae has no weights file"),
+    ("cut short", "vae/diffusion_pytorch_model.safetensors is cut short"),
+    ("garbage", "vae/diffusion_pytorch_model.safetensors is not a safetensors file"),
+    ("config", "vae/config.json is not valid JSON"),
+    ("index", "model_index.json is not valid JSON"),
+])
+def test_damaged_model_copies_are_one_line_naming_the_file(guarded, model, capfd, how, expected):
+    """A copy that lost or cut short a weights file, or whose JSON is not JSON, is refused while
+    planning (before any pipeline loads), naming the file and the fix; diffusers prints nothing."""
+    broken = guarded / "my models" / "sd 1.5"
+    shutil.copytree(model, broken)
+    weights = broken / "vae" / "diffusion_pytorch_model.safetensors"
+    if how == "missing":
+        weights.unlink()
+    elif how == "cut short":
+        weights.write_bytes(weights.read_bytes()[:-100])
+    elif how == "garbage":
+        weights.write_bytes(b"<html>404</html>" * 10)
+    elif how == "config":
+        (broken / "vae" / "config.json").write_text("{oops")
+    else:
+        (broken / "model_index.json").write_text("")
+    write_preset(guarded, "p", broken)
+    msg = _refused(args_for(guarded, "p"), expected)
+    assert "copy the model folder again" in msg
+    assert capfd.readouterr().err == ""
+
+
+def test_vae_flag_takes_a_model_folder_and_refuses_taesd_and_other_families(tmp_path, model):
+    from diffusers import AutoencoderTiny
+
+    write_preset(tmp_path, "p", model, prompts=("red",), seeds=(1,))
+    [result] = pc.precompute(options_for(tmp_path, "p", "--vae", str(model)))  # its vae/ is meant
+    assert result.action == "written"
+    AutoencoderTiny(encoder_block_out_channels=(8,) * 4, decoder_block_out_channels=(8,) * 4).save_pretrained(
+        tmp_path / "taesd")
+    with pytest.raises(pc.PrecomputeError, match="AutoencoderTiny, not the AutoencoderKL.*--decoder tiny"):
+        pc.precompute(options_for(tmp_path, "p", "--vae", str(tmp_path / "taesd"), "--force"))
+    with pytest.raises(pc.PrecomputeError, match="scaling_factor 0.13025 but model .* is sd1"):
+        pc.precompute(options_for(tmp_path, "p", "--vae", str(tiny_sdxl_path() / "vae"), "--force"))
+    assert load_keyframe_file(result.path).meta["scaling_factor"] == pytest.approx(0.18215)
 
 
 def test_hub_model_needs_download(guarded, monkeypatch):
