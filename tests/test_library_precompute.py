@@ -362,6 +362,23 @@ def test_folder_that_is_not_a_diffusers_model(guarded):
     _refused(args_for(guarded, "p"), "model.ckpt is a file, not a diffusers model folder")
 
 
+@pytest.mark.parametrize("part,expected", [
+    ("single file", r"single-file checkpoint \(v1-5-pruned-emaonly\.safetensors\).*from_single_file"),
+    ("vae", "is a VAE folder \\(AutoencoderKL\\): give it as --vae"),
+    ("unet", "UNet2DConditionModel in config.json.*use the folder above it"),
+])
+def test_a_folder_that_is_not_a_pipeline_says_what_it_holds(guarded, model, part, expected):
+    if part == "single file":
+        folder = guarded / "downloads"
+        folder.mkdir()
+        shutil.copy(model / "unet" / "diffusion_pytorch_model.safetensors", folder / "v1-5-pruned-emaonly.safetensors")
+    else:
+        folder = model / part
+    write_preset(guarded, "p", folder)
+    with pytest.raises(UserError, match=expected):
+        pc_cli.run(args_for(guarded, "p"))
+
+
 def test_broken_model_folder(guarded, model):
     broken = guarded / "broken"
     shutil.copytree(model, broken)

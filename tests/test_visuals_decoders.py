@@ -178,6 +178,15 @@ def test_damaged_model_folders_are_one_line_before_loading(vae_folders, tmp_path
     assert capfd.readouterr().err == ""
 
 
+def test_a_single_file_checkpoint_folder_says_how_to_convert(vae_folders, tmp_path):
+    import shutil
+
+    (tmp_path / "dl").mkdir()
+    shutil.copy(vae_folders / "standalone" / "diffusion_pytorch_model.safetensors", tmp_path / "dl" / "sd15.safetensors")
+    with pytest.raises(DecoderError, match=r"single-file checkpoint \(sd15.safetensors\).*from_single_file"):
+        make_decoder("vae", tmp_path / "dl", device="cpu")
+
+
 def test_a_hub_id_is_never_fetched_and_the_message_says_so(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DecoderError, match="local folders only.*local_files_only.*--allow-download"):

@@ -47,7 +47,7 @@ from live.library.keyframes import (
 from live.library.precompute_options import MAX_BATCH, PrecomputeOptions  # noqa: F401 (MAX_BATCH: declared there)
 from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, as_written, find_preset, load_presets
 from live.quiet import quiet_library_notices
-from live.visuals.modelfiles import ModelFilesError, check_component, check_pipeline, read_json
+from live.visuals.modelfiles import ModelFilesError, check_component, check_pipeline, read_json, what_is_here
 
 _LOGGER = logging.getLogger(__name__)
 quiet_library_notices()  # before diffusers is imported: it speaks on import
@@ -120,8 +120,9 @@ def resolve_model(model: str, allow_download: bool = False, what: str = "model")
         if what != "model" and not (folder / marker).is_file() and (folder / "vae" / marker).is_file():
             folder = folder / "vae"  # a whole model folder given as --vae: its own VAE is meant
         if not (folder / marker).is_file():
-            raise PrecomputeError(f"{what} folder {model} is not a diffusers model (no {marker}); point to the "
-                                  f"folder that holds {marker}")
+            here = what_is_here(folder) if what == "model" else ""
+            raise PrecomputeError(f"{what} folder {model} is not a diffusers model (no {marker}); "
+                                  f"{here + '; ' if here else ''}point to the folder that holds {marker}")
         # configs and safetensors headers only: a damaged folder is one line naming the file, now
         try:
             check_pipeline(folder) if what == "model" else _check_vae_folder(folder, model)

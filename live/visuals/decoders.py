@@ -27,7 +27,7 @@ from live.errors import UserError
 from live.quiet import quiet_library_notices
 from live.visuals import approx
 from live.visuals.choices import FAMILIES, FAMILY_SCALING, KINDS  # noqa: F401 (declared there, light, for the CLI)
-from live.visuals.modelfiles import ModelFilesError, check_component, read_json
+from live.visuals.modelfiles import ModelFilesError, check_component, read_json, what_is_here
 
 _LOGGER = logging.getLogger(__name__)
 quiet_library_notices()  # before diffusers is imported: it speaks on import
@@ -292,8 +292,10 @@ def _find_vae_folder(path: Path, kind: str, given: str = "") -> tuple[Path, str]
             return folder, str(config["_class_name"])
     if kind == "tiny" and (path / "vae").is_dir() is False and (path / "model_index.json").is_file():
         raise DecoderError(f"{path} is a pipeline folder without a vae/ folder; pass a TAESD folder for --decoder tiny")
+    here = what_is_here(path)
     raise DecoderError(f"{path} holds no diffusers VAE (no config.json naming an Autoencoder class in it or in "
-                       f"{path / 'vae'}); pass a model folder with vae/ or a standalone VAE folder")
+                       f"{path / 'vae'}){'; ' + here if here else ''}; pass a model folder with vae/ or a "
+                       f"standalone VAE folder")
 
 
 def _family_from_config(config_scaling: float, family: str, source: Path) -> str:

@@ -96,3 +96,30 @@ def check_pipeline(folder: Path) -> None:
         if name.startswith("_") or not isinstance(value, list) or None in value:
             continue
         check_component(folder / name)
+
+
+def what_is_here(folder: Path) -> str:
+    """A few words on what a folder that is not the one asked for holds, for the error line:
+    a single-file checkpoint (the fix is a conversion), or one part of a model (a VAE, a UNet:
+    the fix is another folder or flag); "" when nothing is recognised."""
+    try:
+        files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return ""
+    config = folder / "config.json"
+    if config.is_file():
+        try:
+            doc = read_json(config)
+        except ModelFilesError:
+            return ""
+        name = doc.get("_class_name", "") if isinstance(doc, dict) else ""
+        if name.startswith("Autoencoder"):
+            return f"it is a VAE folder ({name}): give it as --vae (generation.vae), the whole model as --model"
+        if name:
+            return f"it holds one part of a model ({name} in config.json), not a whole pipeline: use the folder above it"
+    single = [n for n in files if n.endswith((".safetensors", ".ckpt"))]
+    if single:
+        return (f"it holds a single-file checkpoint ({single[0]}), not the diffusers folder layout; convert it once "
+                f"with diffusers' StableDiffusionPipeline.from_single_file(FILE).save_pretrained(FOLDER) "
+                f"(StableDiffusionXLPipeline for SDXL)")
+    return ""
