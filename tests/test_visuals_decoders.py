@@ -187,6 +187,19 @@ def test_a_single_file_checkpoint_folder_says_how_to_convert(vae_folders, tmp_pa
         make_decoder("vae", tmp_path / "dl", device="cpu")
 
 
+def test_another_models_weights_in_the_vae_folder_are_refused(vae_folders, tmp_path, capfd):
+    """A TAESD file copied over the VAE's: diffusers would load it with every tensor random (only a
+    warning) and the show would decode noise; it is refused, naming the file."""
+    import shutil
+
+    bad = tmp_path / "swapped"
+    shutil.copytree(vae_folders / "standalone", bad)
+    shutil.copy(vae_folders / "taesd" / "diffusion_pytorch_model.safetensors", bad / "diffusion_pytorch_model.safetensors")
+    with pytest.raises(DecoderError, match=r"does not hold the weights of the AutoencoderKL.*another model's file"):
+        make_decoder("vae", bad, device="cpu")
+    assert capfd.readouterr().err == ""
+
+
 def test_a_hub_id_is_never_fetched_and_the_message_says_so(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DecoderError, match="local folders only.*local_files_only.*--allow-download"):

@@ -40,9 +40,10 @@ def read_json(path: Path) -> Any:
         raise ModelFilesError(f"{path} is not valid JSON ({str(exc).splitlines()[0][:80]}); {_RECOPY}") from None
 
 
-def check_safetensors(path: Path) -> None:
+def check_safetensors(path: Path) -> set[str]:
     """Refuse a ``.safetensors`` file whose header is unreadable or whose size is not what its
-    header says (a copy cut short, or another file renamed): reads only the header."""
+    header says (a copy cut short, or another file renamed): reads only the header. Returns the
+    names of the tensors it holds."""
     try:
         with path.open("rb") as fh:
             size = path.stat().st_size
@@ -65,6 +66,43 @@ def check_safetensors(path: Path) -> None:
     expected = 8 + n + max(ends, default=0)
     if size < expected:
         raise ModelFilesError(f"{path} is cut short ({size:,} of {expected:,} bytes); {_RECOPY}")
+    return {k for k in header if k != "__metadata__"}
+
+
+def _expected_tensors(config: dict) -> set[str] | None:
+    """The tensor names the diffusers model class in ``config`` has, built on the meta device
+    (no memory, a fraction of a second even for SD's UNet); None when it cannot be told."""
+    name = config.get("_class_name")
+    if not isinstance(name, str) or not name.isidentifier():
+        return None
+    import diffusers  # only here: a folder with weights to check is about to be loaded by diffusers anyway
+    import torch
+
+    cls = getattr(diffusers, name, None)
+    if cls is None or not hasattr(cls, "from_config"):
+        return None
+    try:
+        with torch.device("meta"):
+            model = cls.from_config(config)
+    except Exception:  # noqa: BLE001 - a config diffusers cannot build: its own loading reports that
+        return None
+    return set(model.state_dict())
+
+
+def _check_tensor_names(folder: Path, config: Any, names: set[str], files: list[Path]) -> None:
+    """Refuse weights that are mostly not the model's (another model's file copied in): diffusers
+    would fill the missing tensors with random numbers and only warn, and the show would decode noise."""
+    if not isinstance(config, dict) or not names:
+        return
+    expected = _expected_tensors(config)
+    if not expected:
+        return
+    missing = expected - names
+    # a few renamed tensors (old attention names) diffusers converts on load; most missing: another file
+    if len(missing) * 2 > len(expected):
+        raise ModelFilesError(f"{files[0]} does not hold the weights of the {config['_class_name']} its config.json "
+                              f"describes ({len(missing)} of {len(expected)} tensors missing: another model's "
+                              f"file?); {_RECOPY}")
 
 
 def check_component(folder: Path) -> None:
@@ -75,14 +113,17 @@ def check_component(folder: Path) -> None:
     config = folder / "config.json"
     if not config.is_file():
         return  # a tokenizer, scheduler or feature extractor: no weights (diffusers checks the rest)
-    read_json(config)
+    doc = read_json(config)
     weights = sorted(p for p in folder.iterdir() if p.name.endswith(_WEIGHT_SUFFIXES) and p.is_file())
     if not weights:
         raise ModelFilesError(f"{folder} has no weights file (diffusion_pytorch_model.safetensors or "
                               f"model.safetensors); {_RECOPY}")
-    for path in weights:
-        if path.suffix == ".safetensors":
-            check_safetensors(path)
+    safetensors = [p for p in weights if p.suffix == ".safetensors"]
+    names: set[str] = set()
+    for path in safetensors:
+        names |= check_safetensors(path)
+    if len(safetensors) == len(weights):  # with pickled .bin files too, which one loads is diffusers' choice
+        _check_tensor_names(folder, doc, names, safetensors)
 
 
 def check_pipeline(folder: Path) -> None:
