@@ -206,6 +206,25 @@ def test_a_hub_id_is_never_fetched_and_the_message_says_so(tmp_path, monkeypatch
         make_decoder("vae", "stabilityai/sd-turbo", device="cpu")
 
 
+def test_a_hub_id_in_the_local_cache_loads_offline(vae_folders, tmp_path, monkeypatch):
+    """What `precompute --allow-download` fetched is found by its hub id, from the cache only."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "models--djs--tiny-sd"
+    shutil.copytree(vae_folders / "model", repo / "snapshots" / sha)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.chdir(tmp_path)
+    dec = make_decoder("vae", "djs/tiny-sd", device="cpu")
+    assert dec.source == str(repo / "snapshots" / sha / "vae")
+    with pytest.raises(DecoderError, match="not in the Hugging Face cache"):
+        make_decoder("vae", "djs/other", device="cpu")
+
+
 def test_a_home_relative_folder_with_spaces_loads(vae_folders, tmp_path, monkeypatch):
     import shutil
 

@@ -270,19 +270,42 @@ def _read_config(folder: Path) -> dict | None:
         raise DecoderError(str(exc)) from None
 
 
+def _is_hub_id(given: str) -> bool:
+    return given.count("/") == 1 and not given.startswith(("/", ".", "~")) and "\\" not in given
+
+
+def _cached_hub_folder(given: str) -> Path | None:
+    """The local Hugging Face cache's snapshot of the hub id ``given`` (as precompute
+    --allow-download left it), or None; never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for marker in ("model_index.json", "config.json"):
+        try:
+            cached = try_to_load_from_cache(given, marker)
+        except ValueError:  # not a valid repo id after all
+            return None
+        if isinstance(cached, str):
+            return Path(cached).parent
+    return None
+
+
 def _missing_folder(path: Path, given: str) -> DecoderError:
     """The message for a --model that is not on disk: a hub id ("owner/name") is never fetched."""
-    if given.count("/") == 1 and not given.startswith(("/", ".", "~")):
+    if _is_hub_id(given):
         return DecoderError(f"{given} is not a folder on this machine; the decoders load local folders only "
-                            f"(local_files_only, nothing is downloaded): fetch it once with `precompute "
-                            f"--allow-download --model {given}` or download it yourself, then pass its folder")
+                            f"(local_files_only, nothing is downloaded) and it is not in the Hugging Face "
+                            f"cache: fetch it once with `precompute --allow-download --model {given}`, or pass "
+                            f"its folder")
     return DecoderError(f"decoder folder {path} does not exist; pass the model folder (with vae/) or a VAE folder")
 
 
 def _find_vae_folder(path: Path, kind: str, given: str = "") -> tuple[Path, str]:
     """The folder holding the autoencoder's config.json, and its diffusers class name."""
     if not path.exists():
-        raise _missing_folder(path, given or str(path))
+        cached = _cached_hub_folder(given) if _is_hub_id(given) else None
+        if cached is None:
+            raise _missing_folder(path, given or str(path))
+        path = cached
     if path.is_file():
         raise DecoderError(f"{path} is a file; pass the diffusers folder that holds config.json and the weights "
                            "(single-file checkpoints are not supported)")
