@@ -416,6 +416,19 @@ def test_damaged_model_copies_are_one_line_naming_the_file(guarded, model, capfd
     assert capfd.readouterr().err == ""
 
 
+def test_another_models_unet_file_is_refused_naming_it(guarded, model):
+    """SDXL's UNet weights copied into an SD 1.5 folder: one line naming the file and a tensor whose
+    shape differs, before any pipeline loads (diffusers said only "Error(s) in loading state_dict")."""
+    broken = guarded / "mixed"
+    shutil.copytree(model, broken)
+    shutil.copy(tiny_sdxl_path() / "unet" / "diffusion_pytorch_model.safetensors",
+                broken / "unet" / "diffusion_pytorch_model.safetensors")
+    write_preset(guarded, "p", broken)
+    msg = _refused(args_for(guarded, "p"), f"{broken / 'unet' / 'diffusion_pytorch_model.safetensors'} does not fit "
+                                           f"its config.json")
+    assert "other shapes" in msg and "copy the model folder again" in msg
+
+
 def test_vae_flag_takes_a_model_folder_and_refuses_taesd_and_other_families(tmp_path, model):
     from diffusers import AutoencoderTiny
 

@@ -40,10 +40,10 @@ def read_json(path: Path) -> Any:
         raise ModelFilesError(f"{path} is not valid JSON ({str(exc).splitlines()[0][:80]}); {_RECOPY}") from None
 
 
-def check_safetensors(path: Path) -> set[str]:
+def check_safetensors(path: Path) -> dict[str, tuple[int, ...]]:
     """Refuse a ``.safetensors`` file whose header is unreadable or whose size is not what its
     header says (a copy cut short, or another file renamed): reads only the header. Returns the
-    names of the tensors it holds."""
+    tensors it holds, name to shape."""
     try:
         with path.open("rb") as fh:
             size = path.stat().st_size
@@ -66,10 +66,10 @@ def check_safetensors(path: Path) -> set[str]:
     expected = 8 + n + max(ends, default=0)
     if size < expected:
         raise ModelFilesError(f"{path} is cut short ({size:,} of {expected:,} bytes); {_RECOPY}")
-    return {k for k in header if k != "__metadata__"}
+    return {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
 
 
-def _expected_tensors(config: dict) -> set[str] | None:
+def _expected_tensors(config: dict) -> dict[str, tuple[int, ...]] | None:
     """The tensor names the diffusers model class in ``config`` has, built on the meta device
     (no memory, a fraction of a second even for SD's UNet); None when it cannot be told."""
     name = config.get("_class_name")
@@ -86,10 +86,10 @@ def _expected_tensors(config: dict) -> set[str] | None:
             model = cls.from_config(config)
     except Exception:  # noqa: BLE001 - a config diffusers cannot build: its own loading reports that
         return None
-    return set(model.state_dict())
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
-def _check_tensor_names(folder: Path, config: Any, names: set[str], files: list[Path]) -> None:
+def _check_tensor_names(folder: Path, config: Any, names: dict[str, tuple[int, ...]], files: list[Path]) -> None:
     """Refuse weights that are mostly not the model's (another model's file copied in): diffusers
     would fill the missing tensors with random numbers and only warn, and the show would decode noise."""
     if not isinstance(config, dict) or not names:
@@ -97,12 +97,17 @@ def _check_tensor_names(folder: Path, config: Any, names: set[str], files: list[
     expected = _expected_tensors(config)
     if not expected:
         return
-    missing = expected - names
+    missing = expected.keys() - names.keys()
     # a few renamed tensors (old attention names) diffusers converts on load; most missing: another file
     if len(missing) * 2 > len(expected):
         raise ModelFilesError(f"{files[0]} does not hold the weights of the {config['_class_name']} its config.json "
                               f"describes ({len(missing)} of {len(expected)} tensors missing: another model's "
                               f"file?); {_RECOPY}")
+    wrong = sorted(k for k in expected.keys() & names.keys() if names[k] != expected[k])
+    if wrong:
+        raise ModelFilesError(f"{files[0]} does not fit its config.json: {len(wrong)} tensors have other shapes "
+                              f"({wrong[0]} is {list(names[wrong[0]])}, the config makes {list(expected[wrong[0]])}; "
+                              f"another model's file?); {_RECOPY}")
 
 
 def check_component(folder: Path) -> None:
@@ -119,9 +124,9 @@ def check_component(folder: Path) -> None:
         raise ModelFilesError(f"{folder} has no weights file (diffusion_pytorch_model.safetensors or "
                               f"model.safetensors); {_RECOPY}")
     safetensors = [p for p in weights if p.suffix == ".safetensors"]
-    names: set[str] = set()
+    names: dict[str, tuple[int, ...]] = {}
     for path in safetensors:
-        names |= check_safetensors(path)
+        names.update(check_safetensors(path))
     if len(safetensors) == len(weights):  # with pickled .bin files too, which one loads is diffusers' choice
         _check_tensor_names(folder, doc, names, safetensors)
 
