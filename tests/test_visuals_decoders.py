@@ -182,7 +182,8 @@ def test_a_single_file_checkpoint_folder_says_how_to_convert(vae_folders, tmp_pa
     import shutil
 
     (tmp_path / "dl").mkdir()
-    shutil.copy(vae_folders / "standalone" / "diffusion_pytorch_model.safetensors", tmp_path / "dl" / "sd15.safetensors")
+    weights = vae_folders / "standalone" / "diffusion_pytorch_model.safetensors"
+    shutil.copy(weights, tmp_path / "dl" / "sd15.safetensors")
     with pytest.raises(DecoderError, match=r"single-file checkpoint \(sd15.safetensors\).*from_single_file"):
         make_decoder("vae", tmp_path / "dl", device="cpu")
 
@@ -194,7 +195,8 @@ def test_another_models_weights_in_the_vae_folder_are_refused(vae_folders, tmp_p
 
     bad = tmp_path / "swapped"
     shutil.copytree(vae_folders / "standalone", bad)
-    shutil.copy(vae_folders / "taesd" / "diffusion_pytorch_model.safetensors", bad / "diffusion_pytorch_model.safetensors")
+    name = "diffusion_pytorch_model.safetensors"
+    shutil.copy(vae_folders / "taesd" / name, bad / name)
     with pytest.raises(DecoderError, match=r"does not hold the weights of the AutoencoderKL.*another model's file"):
         make_decoder("vae", bad, device="cpu")
     assert capfd.readouterr().err == ""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from live.errors import UserError
-from live.files import FileRefused, read_bytes, read_text
+from live.files import FileRefused, read_text
 
 # Weight file names diffusers and transformers load (plain, variant, sharded, or pickled).
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth")
@@ -162,7 +162,8 @@ def what_is_here(folder: Path) -> str:
         if name.startswith("Autoencoder"):
             return f"it is a VAE folder ({name}): give it as --vae (generation.vae), the whole model as --model"
         if name:
-            return f"it holds one part of a model ({name} in config.json), not a whole pipeline: use the folder above it"
+            return (f"it holds one part of a model ({name} in config.json), not a whole pipeline: use the folder "
+                    f"above it")
     single = [n for n in files if n.endswith((".safetensors", ".ckpt"))]
     if single:
         return (f"it holds a single-file checkpoint ({single[0]}), not the diffusers folder layout; convert it once "
