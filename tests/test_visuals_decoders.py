@@ -202,6 +202,29 @@ def test_another_models_weights_in_the_vae_folder_are_refused(vae_folders, tmp_p
     assert capfd.readouterr().err == ""
 
 
+def test_a_bin_only_vae_folder_loads_without_diffusers_chatter(vae_folders, tmp_path):
+    """Older copies hold diffusion_pytorch_model.bin only: diffusers said "An error occurred while
+    trying to fetch FOLDER" before loading it fine (nothing is fetched); that line is dropped."""
+    import logging
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            said.append(record.getMessage())
+
+    said: list[str] = []
+    logger = logging.getLogger("diffusers.models.modeling_utils")  # where diffusers says it
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        tiny_kl().save_pretrained(tmp_path / "old", safe_serialization=False)
+        assert not list((tmp_path / "old").glob("*.safetensors"))
+        dec = make_decoder("vae", tmp_path / "old", device="cpu")
+    finally:
+        logger.removeHandler(handler)
+    assert dec.decode(latents()).shape == (1, 32, 48, 3)
+    assert not [m for m in said if "An error occurred" in m]
+
+
 def test_a_hub_id_is_never_fetched_and_the_message_says_so(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DecoderError, match="local folders only.*local_files_only.*--allow-download"):
