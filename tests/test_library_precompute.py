@@ -416,6 +416,19 @@ def test_damaged_model_copies_are_one_line_naming_the_file(guarded, model, capfd
     assert capfd.readouterr().err == ""
 
 
+def test_a_copy_without_its_safety_checker_folder_still_loads(tmp_path, model):
+    """SD 1.5 copies list a safety_checker people delete (1.2 GB); precompute never loads it."""
+    import json
+
+    copy = tmp_path / "sd15 no checker"
+    shutil.copytree(model, copy)
+    index = json.loads((copy / "model_index.json").read_text())
+    index["safety_checker"] = ["stable_diffusion", "StableDiffusionSafetyChecker"]
+    (copy / "model_index.json").write_text(json.dumps(index))
+    write_preset(tmp_path, "p", copy, prompts=("red",), seeds=(1,))
+    assert pc.precompute(options_for(tmp_path, "p"))[0].action == "written"
+
+
 def test_another_models_unet_file_is_refused_naming_it(guarded, model):
     """SDXL's UNet weights copied into an SD 1.5 folder: one line naming the file and a tensor whose
     shape differs, before any pipeline loads (diffusers said only "Error(s) in loading state_dict")."""
