@@ -304,6 +304,24 @@ def test_hub_id_from_the_local_cache(tmp_path, model, monkeypatch):
     assert meta["model"] == "djs/tiny-sd" and meta["model_revision"] == sha
 
 
+def test_a_hub_id_only_partly_in_the_cache_says_to_complete_it(tmp_path, model, monkeypatch):
+    """An interrupted download: the snapshot has its configs but not the VAE weights."""
+    import huggingface_hub.constants
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "models--djs--tiny-sd"
+    shutil.copytree(model, repo / "snapshots" / sha)
+    (repo / "snapshots" / sha / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    write_preset(tmp_path, "hub", "djs/tiny-sd", prompts=("x",), seeds=(1,))
+    with pytest.raises(pc.PrecomputeError, match=r"only partly in the Hugging Face cache.*vae has no weights.*"
+                                                 r"--allow-download to complete it"):
+        pc.precompute(options_for(tmp_path, "hub"))
+
+
 def test_progress_bar_with_eta(tmp_path, model, capsys):
     write_preset(tmp_path, "cats", model, prompts=("x",), seeds=(1, 2))
     args = args_for(tmp_path, "cats", "--batch-size", "1")

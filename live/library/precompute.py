@@ -137,6 +137,12 @@ def resolve_model(model: str, allow_download: bool = False, what: str = "model")
     cached = try_to_load_from_cache(model, marker)
     if isinstance(cached, str):
         snapshot = Path(cached).parent
+        if not allow_download:  # an interrupted download leaves a snapshot without some weights
+            try:
+                check_pipeline(snapshot) if what == "model" else _check_vae_folder(snapshot, model)
+            except ModelFilesError as exc:
+                raise PrecomputeError(f"{what} {model!r} is only partly in the Hugging Face cache ({exc}); run "
+                                      f"once with --allow-download to complete it") from None
         return ModelRef(model, model, f"hub:{model}@{snapshot.name}", snapshot.name, False)
     if not allow_download:
         raise PrecomputeError(f"{what} {model!r} is not a local folder and not in the Hugging Face cache; give a "
