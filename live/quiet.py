@@ -14,7 +14,9 @@ import logging
 # logger name -> text that marks a notice of no use to this tool's users
 NOT_FOR_USERS: dict[str, tuple[str, ...]] = {
     "transformers.utils.import_utils": ("requires torchvision (not installed)",),
-    "diffusers.models.modeling_utils": ("`accelerate` was not found",),
+    # "An error occurred while trying to fetch FOLDER": said whenever a folder has .bin weights and no
+    # .safetensors, before it loads the .bin fine (nothing is fetched); a real failure is our own one line
+    "diffusers.models.modeling_utils": ("`accelerate` was not found", "An error occurred while trying to fetch"),
     "diffusers.pipelines.pipeline_utils": ("`accelerate` was not found",),
 }
 

@@ -238,6 +238,7 @@ def test_bank_marks_bad_ones_and_loads_the_rest(tmp_path):
     rows = {r["name"]: r for r in bank.status()}
     assert rows["good"]["ok"] and rows["good"]["keyframes"] == 4 and rows["good"]["bytes"] == 4 * 4 * 64 * 64 * 4
     assert "holds sdxl latents, the decoder is sd1" in rows["xl"]["reason"]
+    assert "Start the show with --family sdxl" in rows["xl"]["reason"]  # the flag that fixes it, by name
     assert "corrupt or partial" in rows["broken"]["reason"] and "broken/keyframes.safetensors" in rows["broken"]["reason"]
     assert "not precomputed" in rows["fresh"]["reason"]
     assert "typo.toml: " in rows["typo"]["reason"] and not rows["typo"]["ok"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny_models import tiny_sd_path, tiny_sdxl_path
+from tiny_models import tiny_sd_path, tiny_sdxl_path, tiny_vae
 
 import live.cli.precompute as pc_cli
 import live.library.precompute as pc
@@ -191,8 +191,7 @@ def test_a_vae_flag_is_checked_even_where_no_model_uses_it(tmp_path, caplog):
     with pytest.raises(UserError, match=r"VAE folder .*nope does not exist.*config\.json.*--vae"):
         pc.precompute(options_for(tmp_path, "cover", "--vae", str(tmp_path / "nope")))
     vae = tmp_path / "vae"
-    vae.mkdir()
-    (vae / "config.json").write_text("{}")
+    tiny_vae().save_pretrained(vae)
     assert pc.precompute(options_for(tmp_path, "cover", "--vae", str(vae)))[0].action == "written"
     assert "--vae is not used" in caplog.text
 
@@ -305,6 +304,24 @@ def test_hub_id_from_the_local_cache(tmp_path, model, monkeypatch):
     assert meta["model"] == "djs/tiny-sd" and meta["model_revision"] == sha
 
 
+def test_a_hub_id_only_partly_in_the_cache_says_to_complete_it(tmp_path, model, monkeypatch):
+    """An interrupted download: the snapshot has its configs but not the VAE weights."""
+    import huggingface_hub.constants
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "models--djs--tiny-sd"
+    shutil.copytree(model, repo / "snapshots" / sha)
+    (repo / "snapshots" / sha / "vae" / "diffusion_pytorch_model.safetensors").unlink()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    write_preset(tmp_path, "hub", "djs/tiny-sd", prompts=("x",), seeds=(1,))
+    with pytest.raises(pc.PrecomputeError, match=r"only partly in the Hugging Face cache.*vae has no weights.*"
+                                                 r"--allow-download to complete it"):
+        pc.precompute(options_for(tmp_path, "hub"))
+
+
 def test_progress_bar_with_eta(tmp_path, model, capsys):
     write_preset(tmp_path, "cats", model, prompts=("x",), seeds=(1, 2))
     args = args_for(tmp_path, "cats", "--batch-size", "1")
@@ -363,12 +380,99 @@ def test_folder_that_is_not_a_diffusers_model(guarded):
     _refused(args_for(guarded, "p"), "model.ckpt is a file, not a diffusers model folder")
 
 
+@pytest.mark.parametrize("part,expected", [
+    ("single file", r"single-file checkpoint \(v1-5-pruned-emaonly\.safetensors\).*from_single_file"),
+    ("vae", "is a VAE folder \\(AutoencoderKL\\): give it as --vae"),
+    ("unet", "UNet2DConditionModel in config.json.*use the folder above it"),
+])
+def test_a_folder_that_is_not_a_pipeline_says_what_it_holds(guarded, model, part, expected):
+    if part == "single file":
+        folder = guarded / "downloads"
+        folder.mkdir()
+        shutil.copy(model / "unet" / "diffusion_pytorch_model.safetensors", folder / "v1-5-pruned-emaonly.safetensors")
+    else:
+        folder = model / part
+    write_preset(guarded, "p", folder)
+    with pytest.raises(UserError, match=expected):
+        pc_cli.run(args_for(guarded, "p"))
+
+
 def test_broken_model_folder(guarded, model):
     broken = guarded / "broken"
     shutil.copytree(model, broken)
     shutil.rmtree(broken / "unet")
     write_preset(guarded, "p", broken)
-    _refused(args_for(guarded, "p"), "cannot be loaded as a diffusers text-to-image pipeline")
+    _refused(args_for(guarded, "p"), f"{broken / 'unet'} is missing; copy the model folder again")
+
+
+@pytest.mark.parametrize("how,expected", [
+    ("missing", "vae has no weights file"),
+    ("cut short", "vae/diffusion_pytorch_model.safetensors is cut short"),
+    ("garbage", "vae/diffusion_pytorch_model.safetensors is not a safetensors file"),
+    ("config", "vae/config.json is not valid JSON"),
+    ("index", "model_index.json is not valid JSON"),
+])
+def test_damaged_model_copies_are_one_line_naming_the_file(guarded, model, capfd, how, expected):
+    """A copy that lost or cut short a weights file, or whose JSON is not JSON, is refused while
+    planning (before any pipeline loads), naming the file and the fix; diffusers prints nothing."""
+    broken = guarded / "my models" / "sd 1.5"
+    shutil.copytree(model, broken)
+    weights = broken / "vae" / "diffusion_pytorch_model.safetensors"
+    if how == "missing":
+        weights.unlink()
+    elif how == "cut short":
+        weights.write_bytes(weights.read_bytes()[:-100])
+    elif how == "garbage":
+        weights.write_bytes(b"<html>404</html>" * 10)
+    elif how == "config":
+        (broken / "vae" / "config.json").write_text("{oops")
+    else:
+        (broken / "model_index.json").write_text("")
+    write_preset(guarded, "p", broken)
+    msg = _refused(args_for(guarded, "p"), expected)
+    assert "copy the model folder again" in msg
+    assert capfd.readouterr().err == ""
+
+
+def test_a_copy_without_its_safety_checker_folder_still_loads(tmp_path, model):
+    """SD 1.5 copies list a safety_checker people delete (1.2 GB); precompute never loads it."""
+    import json
+
+    copy = tmp_path / "sd15 no checker"
+    shutil.copytree(model, copy)
+    index = json.loads((copy / "model_index.json").read_text())
+    index["safety_checker"] = ["stable_diffusion", "StableDiffusionSafetyChecker"]
+    (copy / "model_index.json").write_text(json.dumps(index))
+    write_preset(tmp_path, "p", copy, prompts=("red",), seeds=(1,))
+    assert pc.precompute(options_for(tmp_path, "p"))[0].action == "written"
+
+
+def test_another_models_unet_file_is_refused_naming_it(guarded, model):
+    """SDXL's UNet weights copied into an SD 1.5 folder: one line naming the file and a tensor whose
+    shape differs, before any pipeline loads (diffusers said only "Error(s) in loading state_dict")."""
+    broken = guarded / "mixed"
+    shutil.copytree(model, broken)
+    shutil.copy(tiny_sdxl_path() / "unet" / "diffusion_pytorch_model.safetensors",
+                broken / "unet" / "diffusion_pytorch_model.safetensors")
+    write_preset(guarded, "p", broken)
+    msg = _refused(args_for(guarded, "p"), f"{broken / 'unet' / 'diffusion_pytorch_model.safetensors'} does not fit "
+                                           f"its config.json")
+    assert "other shapes" in msg and "copy the model folder again" in msg
+
+
+def test_vae_flag_takes_a_model_folder_and_refuses_taesd_and_other_families(tmp_path, model):
+    from diffusers import AutoencoderTiny
+
+    write_preset(tmp_path, "p", model, prompts=("red",), seeds=(1,))
+    [result] = pc.precompute(options_for(tmp_path, "p", "--vae", str(model)))  # its vae/ is meant
+    assert result.action == "written"
+    AutoencoderTiny(encoder_block_out_channels=(8,) * 4, decoder_block_out_channels=(8,) * 4).save_pretrained(
+        tmp_path / "taesd")
+    with pytest.raises(pc.PrecomputeError, match="AutoencoderTiny, not the AutoencoderKL.*--decoder tiny"):
+        pc.precompute(options_for(tmp_path, "p", "--vae", str(tmp_path / "taesd"), "--force"))
+    with pytest.raises(pc.PrecomputeError, match="scaling_factor 0.13025 but model .* is sd1"):
+        pc.precompute(options_for(tmp_path, "p", "--vae", str(tiny_sdxl_path() / "vae"), "--force"))
+    assert load_keyframe_file(result.path).meta["scaling_factor"] == pytest.approx(0.18215)
 
 
 def test_hub_model_needs_download(guarded, monkeypatch):

@@ -140,8 +140,123 @@ def test_broken_weights_are_a_user_error(vae_folders, tmp_path):
     shutil.copytree(vae_folders / "standalone", bad)
     for f in bad.glob("*.safetensors"):
         f.write_bytes(b"not a safetensors file")
-    with pytest.raises(DecoderError, match="could not load"):
+    with pytest.raises(DecoderError, match="not a safetensors file.*copy the model folder again"):
         make_decoder("vae", bad, device="cpu")
+
+
+def _damaged(src, dest, how):
+    import shutil
+
+    shutil.copytree(src, dest)
+    weights = dest / "vae" / "diffusion_pytorch_model.safetensors"
+    if how == "missing weights":
+        weights.unlink()
+    elif how == "truncated weights":
+        weights.write_bytes(weights.read_bytes()[:len(weights.read_bytes()) // 2])
+    elif how == "config not json":
+        (dest / "vae" / "config.json").write_text("{not json")
+    return dest
+
+
+@pytest.mark.parametrize("how,pattern", [
+    ("missing weights", "vae has no weights file.*copy the model folder again"),
+    ("truncated weights", "diffusion_pytorch_model.safetensors is cut short.*copy the model folder again"),
+    ("config not json", "config.json is not valid JSON.*copy the model folder again"),
+])
+def test_damaged_model_folders_are_one_line_before_loading(vae_folders, tmp_path, capfd, how, pattern):
+    """A user's copy that lost or cut short its VAE weights, or whose config is not JSON, is refused
+    by find_autoencoder (what live and render check up front) in one line naming the file, and
+    diffusers prints nothing (it used to log its own lines and blame a missing .bin)."""
+    from live.visuals.decoders import find_autoencoder
+
+    bad = _damaged(vae_folders / "model", tmp_path / "my model", how)
+    with pytest.raises(DecoderError, match=pattern) as info:
+        find_autoencoder("vae", bad)
+    assert "\n" not in str(info.value) and str(bad / "vae") in str(info.value)
+    with pytest.raises(DecoderError, match=pattern):
+        make_decoder("vae", bad, device="cpu")
+    assert capfd.readouterr().err == ""
+
+
+def test_a_single_file_checkpoint_folder_says_how_to_convert(vae_folders, tmp_path):
+    import shutil
+
+    (tmp_path / "dl").mkdir()
+    weights = vae_folders / "standalone" / "diffusion_pytorch_model.safetensors"
+    shutil.copy(weights, tmp_path / "dl" / "sd15.safetensors")
+    with pytest.raises(DecoderError, match=r"single-file checkpoint \(sd15.safetensors\).*from_single_file"):
+        make_decoder("vae", tmp_path / "dl", device="cpu")
+
+
+def test_another_models_weights_in_the_vae_folder_are_refused(vae_folders, tmp_path, capfd):
+    """A TAESD file copied over the VAE's: diffusers would load it with every tensor random (only a
+    warning) and the show would decode noise; it is refused, naming the file."""
+    import shutil
+
+    bad = tmp_path / "swapped"
+    shutil.copytree(vae_folders / "standalone", bad)
+    name = "diffusion_pytorch_model.safetensors"
+    shutil.copy(vae_folders / "taesd" / name, bad / name)
+    with pytest.raises(DecoderError, match=r"does not hold the weights of the AutoencoderKL.*another model's file"):
+        make_decoder("vae", bad, device="cpu")
+    assert capfd.readouterr().err == ""
+
+
+def test_a_bin_only_vae_folder_loads_without_diffusers_chatter(vae_folders, tmp_path):
+    """Older copies hold diffusion_pytorch_model.bin only: diffusers said "An error occurred while
+    trying to fetch FOLDER" before loading it fine (nothing is fetched); that line is dropped."""
+    import logging
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            said.append(record.getMessage())
+
+    said: list[str] = []
+    logger = logging.getLogger("diffusers.models.modeling_utils")  # where diffusers says it
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        tiny_kl().save_pretrained(tmp_path / "old", safe_serialization=False)
+        assert not list((tmp_path / "old").glob("*.safetensors"))
+        dec = make_decoder("vae", tmp_path / "old", device="cpu")
+    finally:
+        logger.removeHandler(handler)
+    assert dec.decode(latents()).shape == (1, 32, 48, 3)
+    assert not [m for m in said if "An error occurred" in m]
+
+
+def test_a_hub_id_is_never_fetched_and_the_message_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DecoderError, match="local folders only.*local_files_only.*--allow-download"):
+        make_decoder("vae", "stabilityai/sd-turbo", device="cpu")
+
+
+def test_a_hub_id_in_the_local_cache_loads_offline(vae_folders, tmp_path, monkeypatch):
+    """What `precompute --allow-download` fetched is found by its hub id, from the cache only."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hf" / "models--djs--tiny-sd"
+    shutil.copytree(vae_folders / "model", repo / "snapshots" / sha)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(sha)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.chdir(tmp_path)
+    dec = make_decoder("vae", "djs/tiny-sd", device="cpu")
+    assert dec.source == str(repo / "snapshots" / sha / "vae")
+    with pytest.raises(DecoderError, match="not in the Hugging Face cache"):
+        make_decoder("vae", "djs/other", device="cpu")
+
+
+def test_a_home_relative_folder_with_spaces_loads(vae_folders, tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copytree(vae_folders / "model", tmp_path / "my models" / "sd 1.5")
+    dec = make_decoder("vae", "~/my models/sd 1.5", device="cpu")
+    assert dec.decode(latents()).shape == (1, 32, 48, 3)
 
 
 def test_device_and_dtype_choice():

@@ -389,7 +389,8 @@ def _fits_decoder(kset: KeyframeSet, family: str, latent_channels: int, scaling_
     stored = kset.meta.get("family")
     if stored != family:
         raise KeyframeError(f"{where}: holds {stored} latents, the decoder is {family}; an {family} VAE would show "
-                            f"garbage. Use a {stored} model/decoder or precompute this preset with a {family} model")
+                            f"garbage. Start the show with --family {stored} (with --decoder vae/tiny, and a {stored} "
+                            f"VAE/TAESD as --model), or precompute this preset with a {family} model")
     if kset.latents.shape[1] != latent_channels:
         raise KeyframeError(f"{where}: latents have {kset.latents.shape[1]} channels, the decoder takes "
                             f"{latent_channels}; precompute with a model of the decoder's family")

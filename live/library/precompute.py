@@ -47,6 +47,7 @@ from live.library.keyframes import (
 from live.library.precompute_options import MAX_BATCH, PrecomputeOptions  # noqa: F401 (MAX_BATCH: declared there)
 from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, as_written, find_preset, load_presets
 from live.quiet import quiet_library_notices
+from live.visuals.modelfiles import ModelFilesError, check_component, check_pipeline, read_json, what_is_here
 
 _LOGGER = logging.getLogger(__name__)
 quiet_library_notices()  # before diffusers is imported: it speaks on import
@@ -93,6 +94,17 @@ def _looks_like_path(model: str) -> bool:
     return model.count("/") != 1
 
 
+def _check_vae_folder(folder: Path, given: str) -> None:
+    """A --vae / generation.vae folder holds a whole AutoencoderKL (not TAESD, not a UNet)."""
+    check_component(folder)
+    config = read_json(folder / "config.json")
+    name = config.get("_class_name", "") if isinstance(config, dict) else ""
+    if name != "AutoencoderKL":
+        tiny = " (TAESD is only for the show's --decoder tiny)" if name == "AutoencoderTiny" else ""
+        raise PrecomputeError(f"VAE {given} holds {name or 'a model with no _class_name'}, not the AutoencoderKL "
+                              f"precompute needs{tiny}; pass the model's vae/ folder or leave --vae out")
+
+
 def resolve_model(model: str, allow_download: bool = False, what: str = "model") -> ModelRef:
     """Check that ``model`` is a usable diffusers model folder or cached hub id, without loading weights."""
     if _looks_like_path(model):
@@ -105,9 +117,17 @@ def resolve_model(model: str, allow_download: bool = False, what: str = "model")
         if not folder.is_dir():
             raise PrecomputeError(f"{what} {model} is a file, not a diffusers model folder; convert single-file "
                                   f"checkpoints with diffusers' conversion script first")
+        if what != "model" and not (folder / marker).is_file() and (folder / "vae" / marker).is_file():
+            folder = folder / "vae"  # a whole model folder given as --vae: its own VAE is meant
         if not (folder / marker).is_file():
-            raise PrecomputeError(f"{what} folder {model} is not a diffusers model (no {marker}); point to the "
-                                  f"folder that holds {marker}")
+            here = what_is_here(folder) if what == "model" else ""
+            raise PrecomputeError(f"{what} folder {model} is not a diffusers model (no {marker}); "
+                                  f"{here + '; ' if here else ''}point to the folder that holds {marker}")
+        # configs and safetensors headers only: a damaged folder is one line naming the file, now
+        try:
+            check_pipeline(folder) if what == "model" else _check_vae_folder(folder, model)
+        except ModelFilesError as exc:
+            raise PrecomputeError(str(exc)) from None
         digest = folder_hash(folder)
         return ModelRef(model, str(folder), digest, f"folder-sha256:{digest[:16]}", True)
     # a hub id ("owner/name"): only what is already in the local Hugging Face cache, unless allowed
@@ -117,6 +137,12 @@ def resolve_model(model: str, allow_download: bool = False, what: str = "model")
     cached = try_to_load_from_cache(model, marker)
     if isinstance(cached, str):
         snapshot = Path(cached).parent
+        if not allow_download:  # an interrupted download leaves a snapshot without some weights
+            try:
+                check_pipeline(snapshot) if what == "model" else _check_vae_folder(snapshot, model)
+            except ModelFilesError as exc:
+                raise PrecomputeError(f"{what} {model!r} is only partly in the Hugging Face cache ({exc}); run "
+                                      f"once with --allow-download to complete it") from None
         return ModelRef(model, model, f"hub:{model}@{snapshot.name}", snapshot.name, False)
     if not allow_download:
         raise PrecomputeError(f"{what} {model!r} is not a local folder and not in the Hugging Face cache; give a "
@@ -301,6 +327,10 @@ def generate_text_keyframes(preset: Preset, pipe: Any, model: ModelRef, keyframe
         raise PrecomputeError(f"{as_written(preset.path)}: generation.family = {g.family!r} but model {model.name} is "
                               f"{family}; set family = \"{family}\" or remove the line")
     scaling = float(getattr(pipe.vae.config, "scaling_factor", SCALING_FACTORS[family]))
+    if vae is not None and not math.isclose(scaling, SCALING_FACTORS[family], rel_tol=1e-3):
+        # another family's VAE (sdxl's 0.13025 with an sd1 UNet): its latents would decode wrong everywhere
+        raise PrecomputeError(f"VAE {vae.name} has scaling_factor {scaling} but model {model.name} is {family} "
+                              f"({SCALING_FACTORS[family]}); use a {family} VAE or leave --vae out")
     items = [(p, s) for p in g.all_prompts() for s in g.seeds]
     shape = (4, g.height // 8, g.width // 8)
     store = PartialStore(preset, keyframes_dir, key)

@@ -99,7 +99,11 @@ def render_file(*, preset: str, audio: str, out: str | None, seconds: float | No
 
     check_folders(presets=presets_dir, shaders=shaders_dir, keyframes=keyframes_dir)
     check_preset_name(preset, presets_dir)
-    if model:
+    if decoder != "approx" and model:  # as live does: a missing, wrong or damaged VAE folder is one line now
+        from live.visuals.decoders import find_autoencoder
+
+        find_autoencoder(decoder, model)
+    elif model:
         check_folder_flag("--model", str(model))
     layer = _clip_layer(clip, clip_every, width, height)  # a bad clip file is refused before any work
     writer = _open_writer(out, width, height, fps) if out is not None else _NoVideo()  # a bad --out: refused now

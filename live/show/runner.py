@@ -404,7 +404,15 @@ def _decoder_chain(s: ShowSettings) -> list[Any]:
     with a TAESD folder; approx always, it needs no weights)."""
     from live.visuals.decoders import make_decoder
 
-    chain = [make_decoder(s.decoder, s.model, family=s.family)]
+    try:
+        chain = [make_decoder(s.decoder, s.model, family=s.family)]
+    except UserError as exc:
+        if s.decoder == "approx":
+            raise
+        # Its folder passed the checks before the window opened; weights that still will not load
+        # (a damaged pickled .bin) leave the show on the next decoder down, as a failing decode would.
+        _LOGGER.warning("%s decoder could not be loaded, the show goes on with the next decoder: %s", s.decoder, exc)
+        chain = []
     for kind in FALLBACK_ORDER[FALLBACK_ORDER.index(s.decoder) + 1:]:
         if kind == "tiny" and not s.tiny_model:
             continue

@@ -13,7 +13,6 @@ handled in :meth:`Decoder.decode` and nowhere else. Loading is local only: nothi
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -28,6 +27,7 @@ from live.errors import UserError
 from live.quiet import quiet_library_notices
 from live.visuals import approx
 from live.visuals.choices import FAMILIES, FAMILY_SCALING, KINDS  # noqa: F401 (declared there, light, for the CLI)
+from live.visuals.modelfiles import ModelFilesError, check_component, read_json, what_is_here
 
 _LOGGER = logging.getLogger(__name__)
 quiet_library_notices()  # before diffusers is imported: it speaks on import
@@ -265,15 +265,47 @@ def _read_config(folder: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DecoderError(f"{path} is not readable JSON ({exc.__class__.__name__}); re-copy the VAE folder") from None
+        return read_json(path)
+    except ModelFilesError as exc:
+        raise DecoderError(str(exc)) from None
 
 
-def _find_vae_folder(path: Path, kind: str) -> tuple[Path, str]:
+def _is_hub_id(given: str) -> bool:
+    return given.count("/") == 1 and not given.startswith(("/", ".", "~")) and "\\" not in given
+
+
+def _cached_hub_folder(given: str) -> Path | None:
+    """The local Hugging Face cache's snapshot of the hub id ``given`` (as precompute
+    --allow-download left it), or None; never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for marker in ("model_index.json", "config.json"):
+        try:
+            cached = try_to_load_from_cache(given, marker)
+        except ValueError:  # not a valid repo id after all
+            return None
+        if isinstance(cached, str):
+            return Path(cached).parent
+    return None
+
+
+def _missing_folder(path: Path, given: str) -> DecoderError:
+    """The message for a --model that is not on disk: a hub id ("owner/name") is never fetched."""
+    if _is_hub_id(given):
+        return DecoderError(f"{given} is not a folder on this machine; the decoders load local folders only "
+                            f"(local_files_only, nothing is downloaded) and it is not in the Hugging Face "
+                            f"cache: fetch it once with `precompute --allow-download --model {given}`, or pass "
+                            f"its folder")
+    return DecoderError(f"decoder folder {path} does not exist; pass the model folder (with vae/) or a VAE folder")
+
+
+def _find_vae_folder(path: Path, kind: str, given: str = "") -> tuple[Path, str]:
     """The folder holding the autoencoder's config.json, and its diffusers class name."""
     if not path.exists():
-        raise DecoderError(f"decoder folder {path} does not exist; pass the model folder (with vae/) or a VAE folder")
+        cached = _cached_hub_folder(given) if _is_hub_id(given) else None
+        if cached is None:
+            raise _missing_folder(path, given or str(path))
+        path = cached
     if path.is_file():
         raise DecoderError(f"{path} is a file; pass the diffusers folder that holds config.json and the weights "
                            "(single-file checkpoints are not supported)")
@@ -283,8 +315,10 @@ def _find_vae_folder(path: Path, kind: str) -> tuple[Path, str]:
             return folder, str(config["_class_name"])
     if kind == "tiny" and (path / "vae").is_dir() is False and (path / "model_index.json").is_file():
         raise DecoderError(f"{path} is a pipeline folder without a vae/ folder; pass a TAESD folder for --decoder tiny")
+    here = what_is_here(path)
     raise DecoderError(f"{path} holds no diffusers VAE (no config.json naming an Autoencoder class in it or in "
-                       f"{path / 'vae'}); pass a model folder with vae/ or a standalone VAE folder")
+                       f"{path / 'vae'}){'; ' + here if here else ''}; pass a model folder with vae/ or a "
+                       f"standalone VAE folder")
 
 
 def _family_from_config(config_scaling: float, family: str, source: Path) -> str:
@@ -299,12 +333,16 @@ def find_autoencoder(kind: str, model: str | Path) -> Path:
     """The folder holding the ``kind`` ("tiny" or "vae") autoencoder in ``model``, found from its
     config alone (no weights read, cheap enough to check a flag before anything starts); a
     missing folder or one holding something else is a :class:`DecoderError`."""
-    folder, class_name = _find_vae_folder(Path(model).expanduser(), kind)
+    folder, class_name = _find_vae_folder(Path(model).expanduser(), kind, str(model))
     wanted = {"tiny": "AutoencoderTiny", "vae": "AutoencoderKL"}[kind]
     if class_name != wanted:
         other = {"AutoencoderTiny": "tiny", "AutoencoderKL": "vae"}.get(class_name)
         fix = f"use --decoder {other}" if other else f"pass an {wanted} folder"
         raise DecoderError(f"{folder} holds an {class_name}, not the {wanted} that --decoder {kind} needs; {fix}")
+    try:  # headers only: a missing or cut-short weights file is one line now, not diffusers' at load
+        check_component(folder)
+    except ModelFilesError as exc:
+        raise DecoderError(str(exc)) from None
     return folder
 
 
