@@ -44,7 +44,7 @@ from live.library.keyframes import (
     save_preset_keyframes,
     text_keyframe_count,
 )
-from live.library.precompute_options import MAX_BATCH, PrecomputeOptions  # noqa: F401 (MAX_BATCH: declared there)
+from live.library.precompute_options import PrecomputeOptions
 from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, as_written, find_preset, load_presets
 from live.quiet import quiet_library_notices
 from live.visuals.modelfiles import ModelFilesError, check_component, check_pipeline, read_json, what_is_here
