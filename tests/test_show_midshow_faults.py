@@ -3,15 +3,32 @@ one is logged once and the show goes on with what it had."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
-
 from pathlib import Path
 
 from live.show.runner import StopSignals
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def _watching(tmp_path, size: int):
+    """A headless renderer watching ``tmp_path/mine.glsl``, compiled from GOOD: (renderer, the file)."""
+    from live.visuals.renderer import Renderer
+
+    r = Renderer(size, size, headless=True)
+    try:
+        shader = tmp_path / "mine.glsl"
+        shader.write_text(GOOD)
+        r.shader_dir = tmp_path
+        r.set_shaders(["mine"])
+        assert not r.shader_errors()
+        yield r, shader
+    finally:
+        r.close()
 
 
 def test_sighup_does_not_stop_the_show_and_is_logged_once(caplog):
@@ -42,15 +59,8 @@ def test_a_fifo_or_huge_file_dropped_in_as_a_shader_is_refused_not_read(tmp_path
     import threading
 
     from live.files import MAX_TEXT_BYTES
-    from live.visuals.renderer import Renderer
 
-    r = Renderer(32, 32, headless=True)
-    try:
-        shader = tmp_path / "mine.glsl"
-        shader.write_text(GOOD)
-        r.shader_dir = tmp_path
-        r.set_shaders(["mine"])
-        assert not r.shader_errors()
+    with _watching(tmp_path, 32) as (r, shader):
         shader.unlink()
         os.mkfifo(shader)
         done = threading.Event()
@@ -72,8 +82,6 @@ def test_a_fifo_or_huge_file_dropped_in_as_a_shader_is_refused_not_read(tmp_path
         os.utime(shader, (1, 1))
         r.poll_shaders(force=True)
         assert "over the limit" in r.shader_errors()["mine"]
-    finally:
-        r.close()
 
 
 def test_pyglets_own_refusal_is_the_message_not_the_source_listing():
@@ -120,14 +128,7 @@ def test_a_shader_file_gone_and_back_says_what_the_output_shows_and_is_read_agai
     """The shaders folder moved away and back mid-show: the log said "passing the picture
     through" while the last good program went on drawing, and once the file was back (same
     mtime) it was never read again, so its "missing" error stayed in the status for good."""
-    from live.visuals.renderer import Renderer
-
-    r = Renderer(32, 32, headless=True)
-    try:
-        shader = tmp_path / "mine.glsl"
-        shader.write_text(GOOD)
-        r.shader_dir = tmp_path
-        r.set_shaders(["mine"])
+    with _watching(tmp_path, 32) as (r, shader):
         kept = tmp_path / "kept.glsl"
         shader.rename(kept)
         with caplog.at_level(logging.ERROR):
@@ -138,8 +139,6 @@ def test_a_shader_file_gone_and_back_says_what_the_output_shows_and_is_read_agai
         kept.rename(shader)  # back, with the mtime it had
         r.poll_shaders(force=True)
         assert r.shader_errors() == {}
-    finally:
-        r.close()
 
 
 def test_a_shader_too_slow_for_a_frame_is_refused_and_the_last_good_one_stays(tmp_path, caplog, monkeypatch):
@@ -147,15 +146,8 @@ def test_a_shader_too_slow_for_a_frame_is_refused_and_the_last_good_one_stays(tm
     from 30 fps to one frame every half second at 128x128, and would stall it for a minute a
     frame at 1080p: a frozen projector. Such a shader is timed once, on a small target, and refused."""
     from live.visuals import renderer as module
-    from live.visuals.renderer import Renderer
 
-    r = Renderer(128, 128, headless=True)
-    try:
-        shader = tmp_path / "mine.glsl"
-        shader.write_text(GOOD)
-        r.shader_dir = tmp_path
-        r.set_shaders(["mine"])
-        assert not r.shader_errors()
+    with _watching(tmp_path, 128) as (r, shader):
         good = r._shaders[0].program
         # The loop costs about a second a frame here on llvmpipe, a few ms on a GPU: the limit
         # is lowered so that the check means the same on both.
@@ -171,8 +163,6 @@ def test_a_shader_too_slow_for_a_frame_is_refused_and_the_last_good_one_stays(tm
         assert any("keeping the last good version" in m.getMessage() for m in caplog.records)
         ms = float(r.shader_errors()["mine"].split("about ")[1].split(" ms")[0])
         assert ms > 1.0
-    finally:
-        r.close()
 
 
 def test_pictures_rebuilt_mid_show_print_no_torch_warning(tmp_path):
@@ -228,14 +218,7 @@ def test_a_shader_that_compiles_but_types_a_show_uniform_otherwise_is_refused(tm
     """``uniform vec2 u_time;`` compiles, but setting the show's float raised in every frame's
     draw: the show went to its holding visual with a crash report every 5 s, the look lost. It is
     refused when read, like a compile error, and the last good version stays."""
-    from live.visuals.renderer import Renderer
-
-    r = Renderer(32, 32, headless=True)
-    try:
-        shader = tmp_path / "mine.glsl"
-        shader.write_text(GOOD)
-        r.shader_dir = tmp_path
-        r.set_shaders(["mine"])
+    with _watching(tmp_path, 32) as (r, shader):
         good = r._shaders[0].program
         shader.write_text(GOOD.replace("void main() {", "uniform vec2 u_time;\nvoid main() {")
                           .replace("texture(u_image, v_uv);", "texture(u_image, v_uv) * u_time.x;"))
@@ -246,5 +229,3 @@ def test_a_shader_that_compiles_but_types_a_show_uniform_otherwise_is_refused(tm
         assert "cannot be drawn" in r.shader_errors()["mine"]
         assert r._shaders[0].program is good
         r.draw(1.0, 1.0, {"u_time": 2.0})
-    finally:
-        r.close()

@@ -395,43 +395,41 @@ class Renderer:
             params = parse_params(source, str(state.path))  # a bad declaration is a compile error
             program = self._ShaderProgram(self._vertex, self._Shader(source, "fragment"))
         except ShaderDeclError as exc:
-            state.error = f"line {exc.line}: {exc.reason}"
-            keeping = "keeping the last good version" if state.program else "passing the picture through"
-            _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
+            self._refuse(state, f"line {exc.line}: {exc.reason}")
             return
         except UserError as exc:  # not a readable regular file of sane size
-            state.error = str(exc).removeprefix(f"{state.path}: ")
-            keeping = "keeping the last good version" if state.program else "passing the picture through"
-            _LOGGER.error("shader %s; %s", exc, keeping)
+            self._refuse(state, str(exc).removeprefix(f"{state.path}: "))
             return
         except self._ShaderException as exc:
-            state.error = shader_error_line(str(exc))
-            keeping = "keeping the last good version" if state.program else "passing the picture through"
-            _LOGGER.error("shader %s:%s; %s", state.path, state.error.removeprefix("line "), keeping)
+            self._refuse(state, shader_error_line(str(exc)))
             return
         try:
             defaults = {n: p.default for n, p in params.items()}
             seconds = self._pass_seconds(program, defaults) if self.watch_shaders else 0.0
         except Exception as exc:  # noqa: BLE001 - pyglet's setters raise several types for a uniform of another type
             # e.g. ``uniform vec2 u_time;``: it compiles, but every frame's draw would raise.
-            self._forget(program)
-            state.error = f"cannot be drawn ({exc.__class__.__name__}: {exc}); is a uniform the show sets " \
-                          f"(u_time, u_pulse, ...) declared with another type?"
-            keeping = "keeping the last good version" if state.program else "passing the picture through"
-            _LOGGER.error("shader %s: %s; %s", state.path, state.error, keeping)
+            self._refuse(state, f"cannot be drawn ({exc.__class__.__name__}: {exc}); is a uniform the show sets "
+                                f"(u_time, u_pulse, ...) declared with another type?", program)
             return
         if seconds > SLOW_SHADER_S:  # a loop too long for a frame: it would freeze the output, not slow it
-            self._forget(program)
-            state.error = f"too slow: about {seconds * 1000:.0f} ms a frame at {self.width}x{self.height} " \
-                          f"(the limit is {SLOW_SHADER_S * 1000:.0f} ms)"
-            keeping = "keeping the last good version" if state.program else "passing the picture through"
-            _LOGGER.error("shader %s: %s; %s", state.path, state.error, keeping)
+            self._refuse(state, f"too slow: about {seconds * 1000:.0f} ms a frame at {self.width}x{self.height} "
+                                f"(the limit is {SLOW_SHADER_S * 1000:.0f} ms)", program)
             return
         if state.program is not None:
             self._forget(state.program)
         state.program, state.error = program, ""
         state.params, state.defaults = params, {n: p.default for n, p in params.items()}
         _LOGGER.info("shader %s compiled", state.path.name)
+
+    def _refuse(self, state: ShaderState, error: str, program: Any = None) -> None:
+        """Keep ``state``'s last good program (or the passthrough) and log once why the new source
+        is refused; ``program``, compiled from it, is dropped."""
+        if program is not None:
+            self._forget(program)
+        state.error = error
+        keeping = "keeping the last good version" if state.program else "passing the picture through"
+        where = f"{state.path}:{error.removeprefix('line ')}" if error.startswith("line ") else f"{state.path}: {error}"
+        _LOGGER.error("shader %s; %s", where, keeping)
 
     def _pass_seconds(self, program: Any, defaults: dict[str, float]) -> float:
         """About how long one full-size pass of ``program`` takes: one pass timed on a small
