@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 TEXT_PRESETS = ("acid-sections", "ambient-bloom", "techno-tunnel")  # shipped, made by precompute
 
 
-def test_not_precomputed_presets_are_one_warning_naming_them_all(tmp_path):
+def test_not_precomputed_presets_are_one_warning_naming_them_all(tmp_path, caplog):
     presets = tmp_path / "presets"
     presets.mkdir()
     for name in (*TEXT_PRESETS, "demo"):
@@ -39,3 +39,10 @@ def test_not_precomputed_presets_are_one_warning_naming_them_all(tmp_path):
     assert "not precomputed" in not_precomputed[0] and all(name in not_precomputed[0] for name in TEXT_PRESETS)
     assert any("broken" in line for line in lines if line not in not_precomputed), lines
     assert len(lines) < WARNINGS_KEPT  # room left for what happens during the show
+    # The show asked to start on a preset that cannot play starts on one that can, saying why
+    # (it ended with an error after loading: no picture at all).
+    with caplog.at_level(logging.ERROR):
+        assert runner.start_preset(bank, "techno-tunnel") == "demo"
+        assert runner.start_preset(bank, "demo") == "demo"
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(said) == 1 and "techno-tunnel" in said[0] and "precompute" in said[0] and "starts on demo" in said[0]

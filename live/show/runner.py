@@ -440,11 +440,26 @@ def _start_show(loader: _Loader, s: ShowSettings, renderer: Any, commands: Comma
 
         layer = ClipLayer(ClipPlayer(clip).start(), s.clip_every)
         stack.callback(layer.stop)
-    show = Show(bank, decode, renderer, preset=s.preset, commands=commands, clock=clock_commands.put,
+    preset = start_preset(bank, s.preset)
+    show = Show(bank, decode, renderer, preset=preset, commands=commands, clock=clock_commands.put,
                 frame_period=1.0 / s.fps, clip=layer, av_offset_ms=s.av_offset, autopilot=s.make_autopilot(),
                 plan=plan)
-    _LOGGER.info("show running: preset %s, decoder %s", s.preset, decode.name)
+    _LOGGER.info("show running: preset %s, decoder %s", preset, decode.name)
     return show
+
+
+def start_preset(bank: Any, name: str) -> str:
+    """The preset the live show starts on: ``name``, or, when its keyframes cannot play (not
+    precomputed, another family's, damaged), the bank's first that can, with an error line saying
+    why and how to fix it. A projector with a picture beats a show that never starts; `render`
+    keeps refusing (a video of another preset would be wrong)."""
+    try:
+        bank.get(name)
+        return name
+    except UserError as exc:
+        first = bank.names()[0]  # the loader refused an empty bank already
+        _LOGGER.error("%s; the show starts on %s instead (switch with /preset once it is fixed)", exc, first)
+        return first
 
 
 class Stage:
