@@ -241,7 +241,7 @@ def test_a_presets_folder_that_cannot_be_written_is_one_line_per_track(music, tm
     assert _add(tmp_path / "gig", music / "Tune 0.wav", extra=("--song", "--presets-dir", str(tmp_path / "presets"))) == 2
     out = capsys.readouterr().out
     assert f"cannot write {tmp_path / 'presets'} (Permission denied)" in out
-    assert not list((tmp_path / "gig").iterdir())  # nothing half-made
+    assert not (tmp_path / "gig").exists()  # nothing half-made, and no empty new set left behind
 
 
 def test_set_list_without_a_set_lists_the_sets(music, tmp_path, capsys):

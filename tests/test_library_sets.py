@@ -363,14 +363,28 @@ def test_set_add_with_a_bad_xml_is_one_line_and_adds_nothing(prepared, capsys, t
     assert not (tmp_path / "s").exists() or not any((tmp_path / "s").iterdir())
 
 
-def test_a_track_whose_xml_grid_cannot_be_read_is_analysed_from_its_audio(prepared, caplog, tmp_path):
+def test_a_track_whose_xml_grid_cannot_be_read_is_analysed_from_its_audio(prepared, caplog, tmp_path, monkeypatch):
+    import logging
+    import sys
+
+    from tqdm import tqdm
+
     tmp, files, _, _ = prepared
     xml = _rekordbox_xml(tmp_path / "rb.xml", {files[1]: [(0.0, 0.0, 1)]})  # Bpm 0.00: no grid to use
-    with caplog.at_level("WARNING"):
-        rc = main(["set", "add", str(tmp_path / "s"), str(files[1]), "--rekordbox-xml", str(xml), "--tracker", "librosa"])
+    # The console's log lines go above the progress bar (tqdm.write), not through it.
+    above: list[str] = []
+    monkeypatch.setattr(tqdm, "write", classmethod(lambda cls, s, file=None, end="\n", nolock=False: above.append(s)))
+    console = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(console)
+    try:
+        with caplog.at_level("WARNING"):
+            rc = main(["set", "add", str(tmp_path / "s"), str(files[1]), "--rekordbox-xml", str(xml), "--tracker", "librosa"])
+    finally:
+        logging.getLogger().removeHandler(console)
     assert rc == 0
     assert [t.origin for t in sets.list_tracks(tmp_path / "s")] == ["librosa"]
     assert any("TEMPO" in r.getMessage() and "analysing its audio" in r.getMessage() for r in caplog.records)
+    assert any("TEMPO" in line and "analysing its audio" in line for line in above), above
 
 
 def test_an_export_without_total_time_gives_a_grid_over_the_whole_track(prepared, caplog, tmp_path):

@@ -25,6 +25,7 @@ whose :meth:`PreparedTrack.locate` turns a position into beat, bar, phrase and s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -771,10 +772,12 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
     long run shows each track when it is done. A bad ``rekordbox_xml`` or a set folder that cannot
     be made raises SetError before any work."""
     from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     report = AddReport()
     sources = _audio_files(sources, report.refused)
     grids = read_rekordbox(rekordbox_xml, sources) if rekordbox_xml else {}  # only the set's tracks: quick
+    made = not _set_folder(setdir).exists()  # a new set that ends with no track is not left behind empty
     try:
         _set_folder(setdir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -790,34 +793,39 @@ def add_tracks(setdir: str | os.PathLike, sources: list[str], *, tracker: BeatTr
     for line in report.refused:  # folders without audio files
         tell("skipped", line)
 
-    try:
-        for source in bar:
-            bar.set_postfix_str(Path(source).name[:30])
-            grid = grid_for(grids, source) if rekordbox_xml else None
-            if isinstance(grid, str):
-                _LOGGER.warning("%s: %s; analysing its audio", source, grid)
-                grid = None
-            elif rekordbox_xml and grid is None and Path(source).expanduser().is_file():  # a missing file: one line, below
-                _LOGGER.warning("%s: not in %s (or no grid there); analysing its audio", source, rekordbox_xml)
-            again = (_set_folder(setdir) / track_name(source) / TRACK_FILE).exists()
-            try:
-                track = prepare_track(source, setdir, tracker=tracker, tracker_name=tracker_name, grid=grid,
-                                      song_prompt=song_prompt, presets_dir=presets_dir)
-            except AlreadyInSet as exc:
-                report.kept.append(str(exc))
-                tell("kept", str(exc))
-            except UserError as exc:
-                report.refused.append(str(exc))
-                tell("skipped", str(exc))
-            else:
-                report.added.append(track)
-                if again:
-                    report.updated.append(track.name)
-                tell("updated" if again else "added", track)
-    except KeyboardInterrupt:
-        report.interrupted = True
-    finally:
-        bar.close()
+    # Log lines (a track not in the export, a song preset kept) print above the bar, not through it.
+    with logging_redirect_tqdm(tqdm_class=tqdm):
+        try:
+            for source in bar:
+                bar.set_postfix_str(Path(source).name[:30])
+                grid = grid_for(grids, source) if rekordbox_xml else None
+                if isinstance(grid, str):
+                    _LOGGER.warning("%s: %s; analysing its audio", source, grid)
+                    grid = None
+                elif rekordbox_xml and grid is None and Path(source).expanduser().is_file():  # a missing file: one line, below
+                    _LOGGER.warning("%s: not in %s (or no grid there); analysing its audio", source, rekordbox_xml)
+                again = (_set_folder(setdir) / track_name(source) / TRACK_FILE).exists()
+                try:
+                    track = prepare_track(source, setdir, tracker=tracker, tracker_name=tracker_name, grid=grid,
+                                          song_prompt=song_prompt, presets_dir=presets_dir)
+                except AlreadyInSet as exc:
+                    report.kept.append(str(exc))
+                    tell("kept", str(exc))
+                except UserError as exc:
+                    report.refused.append(str(exc))
+                    tell("skipped", str(exc))
+                else:
+                    report.added.append(track)
+                    if again:
+                        report.updated.append(track.name)
+                    tell("updated" if again else "added", track)
+        except KeyboardInterrupt:
+            report.interrupted = True
+        finally:
+            bar.close()
+            if made and not report.added:
+                with contextlib.suppress(OSError):  # not empty (another run's track): it stays
+                    _set_folder(setdir).rmdir()
     return report
 
 
