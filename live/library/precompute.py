@@ -47,7 +47,7 @@ from live.library.keyframes import (
 from live.library.precompute_options import PrecomputeOptions
 from live.library.presets import APPROX_MODEL, SCALING_FACTORS, Preset, as_written, find_preset, load_presets
 from live.quiet import quiet_library_notices
-from live.visuals.modelfiles import ModelFilesError, check_component, check_pipeline, read_json, what_is_here
+from live.visuals.modelfiles import ModelFilesError, check_component, check_pipeline, what_is_here
 
 _LOGGER = logging.getLogger(__name__)
 quiet_library_notices()  # before diffusers is imported: it speaks on import
@@ -94,10 +94,13 @@ def _looks_like_path(model: str) -> bool:
     return model.count("/") != 1
 
 
-def _check_vae_folder(folder: Path, given: str) -> None:
-    """A --vae / generation.vae folder holds a whole AutoencoderKL (not TAESD, not a UNet)."""
-    check_component(folder)
-    config = read_json(folder / "config.json")
+def _check_files(folder: Path, what: str, given: str) -> None:
+    """The ``what`` ("model", or a VAE) in ``folder`` is whole (configs and safetensors headers
+    only; ModelFilesError naming the file); a VAE must be a whole AutoencoderKL (not TAESD, not a UNet)."""
+    if what == "model":
+        check_pipeline(folder)
+        return
+    config = check_component(folder)
     name = config.get("_class_name", "") if isinstance(config, dict) else ""
     if name != "AutoencoderKL":
         tiny = " (TAESD is only for the show's --decoder tiny)" if name == "AutoencoderTiny" else ""
@@ -125,7 +128,7 @@ def resolve_model(model: str, allow_download: bool = False, what: str = "model")
                                   f"{here + '; ' if here else ''}point to the folder that holds {marker}")
         # configs and safetensors headers only: a damaged folder is one line naming the file, now
         try:
-            check_pipeline(folder) if what == "model" else _check_vae_folder(folder, model)
+            _check_files(folder, what, model)
         except ModelFilesError as exc:
             raise PrecomputeError(str(exc)) from None
         digest = folder_hash(folder)
@@ -139,7 +142,7 @@ def resolve_model(model: str, allow_download: bool = False, what: str = "model")
         snapshot = Path(cached).parent
         if not allow_download:  # an interrupted download leaves a snapshot without some weights
             try:
-                check_pipeline(snapshot) if what == "model" else _check_vae_folder(snapshot, model)
+                _check_files(snapshot, what, model)
             except ModelFilesError as exc:
                 raise PrecomputeError(f"{what} {model!r} is only partly in the Hugging Face cache ({exc}); run "
                                       f"once with --allow-download to complete it") from None

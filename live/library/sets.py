@@ -558,14 +558,11 @@ def _beats_per_bar(beats: np.ndarray, downbeats: np.ndarray) -> int:
 def source_digest(source: str | os.PathLike) -> str:
     """SHA-256 of the file's bytes ("" when it cannot be read: the decoder then says why): how
     ``set add`` tells an edited file (re-exported, trimmed, re-tagged) from the one prepared."""
-    digest = hashlib.sha256()
     try:
         with open_regular(source) as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except (OSError, FileRefused):
         return ""
-    return digest.hexdigest()
 
 
 def _why_again(folder: Path, source: str | os.PathLike, digest: str, grid: Grid | None,

@@ -110,14 +110,15 @@ def _check_tensor_names(folder: Path, config: Any, names: dict[str, tuple[int, .
                               f"another model's file?); {_RECOPY}")
 
 
-def check_component(folder: Path) -> None:
+def check_component(folder: Path) -> Any:
     """One model folder (a ``vae/``, ``unet/``... or a standalone VAE folder): its config.json is
-    JSON, it holds a weights file, and each safetensors file in it is whole."""
+    JSON, it holds a weights file, and each safetensors file in it is whole. Returns the config
+    (None for a folder without one: a tokenizer, a scheduler)."""
     if not folder.is_dir():
         raise ModelFilesError(f"{folder} is missing; {_RECOPY}")
     config = folder / "config.json"
     if not config.is_file():
-        return  # a tokenizer, scheduler or feature extractor: no weights (diffusers checks the rest)
+        return None  # a tokenizer, scheduler or feature extractor: no weights (diffusers checks the rest)
     doc = read_json(config)
     weights = sorted(p for p in folder.iterdir() if p.name.endswith(_WEIGHT_SUFFIXES) and p.is_file())
     if not weights:
@@ -129,6 +130,7 @@ def check_component(folder: Path) -> None:
         names.update(check_safetensors(path))
     if len(safetensors) == len(weights):  # with pickled .bin files too, which one loads is diffusers' choice
         _check_tensor_names(folder, doc, names, safetensors)
+    return doc
 
 
 # Parts a pipeline folder may lack: precompute loads without the safety checker (people delete
